@@ -1,0 +1,3 @@
+from checkforensics.cli import main
+
+main()

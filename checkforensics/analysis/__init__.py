@@ -1,0 +1,1 @@
+"""Analyses built on decoded images: what a checkpoint says, not how it is encoded."""

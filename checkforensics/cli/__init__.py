@@ -1,0 +1,101 @@
+"""The ``checkforensics`` command line: a click group and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from checkforensics import __version__
+from checkforensics.errors import CheckforensicsError, ExitCode
+
+_debug = False
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Run 'checkforensics COMMAND --help' for a command's options and an example.",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="checkforensics")
+@click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
+def cli(debug: bool) -> None:
+    """Forensic analysis of CRIU container checkpoints (Kubernetes, Podman, criu dump -D).
+
+    \b
+    Example:
+      checkforensics crit show checkpoint.tar.zst pstree.img
+    """
+    global _debug
+    _debug = debug
+
+
+def _register_commands() -> None:
+    from checkforensics.cli.crit import crit
+
+    cli.add_command(crit)
+
+
+_register_commands()
+
+
+def _quiet_broken_pipe() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _fail(message: str, code: int) -> int:
+    click.echo(f"checkforensics: error: {message}", err=True)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code instead of exiting (used by main and tests)."""
+    global _debug
+    _debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result = cli.main(args=argv, prog_name="checkforensics", standalone_mode=False)
+        return int(result) if isinstance(result, int) else ExitCode.OK
+    except click.exceptions.Abort:
+        return _fail("interrupted", ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except CheckforensicsError as exc:
+        if _debug:
+            traceback.print_exc()
+        return _fail(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return ExitCode.OK
+    except KeyboardInterrupt:
+        return _fail("interrupted", ExitCode.INTERRUPTED)
+    except OSError as exc:
+        if _debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}", ExitCode.BAD_INPUT)
+    except MemoryError:
+        return _fail("out of memory", ExitCode.BAD_INPUT)
+    except Exception as exc:  # a bug in checkforensics, never the user's fault
+        if _debug:
+            traceback.print_exc()
+        return _fail(
+            f"internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",
+            ExitCode.INTERNAL,
+        )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    code = run()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    sys.exit(code)

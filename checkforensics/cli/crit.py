@@ -1,0 +1,147 @@
+"""``checkforensics crit``: a drop-in for CRIU's crit, reading archives as well as files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from checkforensics.errors import InputError, JsonImageError, OutputError
+from checkforensics.images.codec import count_entries, decode_image, encode_image
+from checkforensics.images.crit_json import dict_to_image, image_to_dict
+from checkforensics.images.load import read_image_bytes
+
+_EXPLORERS = ("ps", "fds", "mems", "rss")
+
+
+@click.group()
+def crit() -> None:
+    """CRIU image tool: crit's decode, encode, show, info and x, with archive support.
+
+    IN may be an image file, or a checkpoint archive (.tar, .tar.gz, .tar.zst) or directory
+    followed by the image to read from it; nothing is extracted to disk.
+
+    \b
+    Examples:
+      checkforensics crit show checkpoint.tar.zst pstree.img
+      checkforensics crit decode -i checkpoint/core-1.img -o core-1.json
+      checkforensics crit x checkpoint.tar ps
+    """
+
+
+def _write_json(document: Any, out: TextIO, pretty: bool) -> None:
+    json.dump(document, out, indent=4 if pretty else None)
+
+
+def _refuse_evidence_overwrite(out_path: str, *inputs: str | None) -> None:
+    target = Path(out_path)
+    for source in inputs:
+        if source and source != "-" and Path(source).exists() and target.exists() and target.samefile(source):
+            raise OutputError("refusing to overwrite the input", where=out_path)
+
+
+@crit.command()
+@click.option("-i", "--in", "source", metavar="IN", help="Image file, or checkpoint with IMAGE (default: stdin).")
+@click.option("-o", "--out", "out_path", metavar="FILE", help="Where to write the JSON (default: stdout).")
+@click.option("--pretty", is_flag=True, help="Indented, with hex addresses, flag names and dotted IPs.")
+@click.argument("image", required=False)
+def decode(source: str | None, out_path: str | None, pretty: bool, image: str | None) -> None:
+    """Convert an image from CRIU's binary form to JSON.
+
+    \b
+    Examples:
+      checkforensics crit decode -i pstree.img
+      checkforensics crit decode -i checkpoint.tar.zst core-1.img --pretty
+    """
+    data, where = read_image_bytes(source, image, sys.stdin.buffer)
+    document = image_to_dict(decode_image(data, where), pretty)
+    if out_path:
+        _refuse_evidence_overwrite(out_path, source)
+        with open(out_path, "w", encoding="utf-8") as out:
+            _write_json(document, out, pretty)
+    else:
+        _write_json(document, sys.stdout, pretty)
+        sys.stdout.write("\n")
+
+
+@crit.command()
+@click.option("-i", "--in", "source", metavar="FILE", help="JSON image to encode (default: stdin).")
+@click.option("-o", "--out", "out_path", metavar="FILE", help="Where to write the binary image (default: stdout).")
+def encode(source: str | None, out_path: str | None) -> None:
+    """Convert an image from JSON (plain or --pretty form) back to CRIU's binary form.
+
+    \b
+    Example:
+      checkforensics crit encode -i pstree.json -o pstree.img
+    """
+    where = source or "<stdin>"
+    try:
+        text = sys.stdin.buffer.read() if source in (None, "-") else Path(source).read_bytes()
+        document = json.loads(text)
+    except FileNotFoundError:
+        raise InputError("no such file", where=where) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise JsonImageError(f"cannot read JSON ({exc}); encode expects crit's JSON, not a binary image",
+                             where=where) from None
+    blob = encode_image(dict_to_image(document, where))
+    if out_path:
+        _refuse_evidence_overwrite(out_path, source)
+        Path(out_path).write_bytes(blob)
+    else:
+        sys.stdout.buffer.write(blob)
+
+
+@crit.command()
+@click.argument("source", metavar="IN")
+@click.argument("image", required=False)
+@click.option("--nopl", is_flag=True, help="Do not show entry payloads, only their size.")
+def show(source: str, image: str | None, nopl: bool) -> None:
+    """Show an image as indented, human-readable JSON (decode --pretty).
+
+    \b
+    Examples:
+      checkforensics crit show checkpoint/mm-7.img
+      checkforensics crit show checkpoint.tar.zst pipes-data.img --nopl
+    """
+    data, where = read_image_bytes(source, image, sys.stdin.buffer)
+    _write_json(image_to_dict(decode_image(data, where, payloads=not nopl), pretty=True), sys.stdout, True)
+    sys.stdout.write("\n")
+
+
+@crit.command()
+@click.argument("source", metavar="IN")
+@click.argument("image", required=False)
+def info(source: str, image: str | None) -> None:
+    """Show an image's type and number of entries.
+
+    \b
+    Example:
+      checkforensics crit info checkpoint.tar.zst pagemap-1.img
+    """
+    data, where = read_image_bytes(source, image, sys.stdin.buffer)
+    magic, count = count_entries(data, where)
+    _write_json({"magic": magic, "count": count}, sys.stdout, True)
+    sys.stdout.write("\n")
+
+
+@crit.command(name="x")
+@click.argument("source", metavar="DIR")
+@click.argument("what", type=click.Choice(_EXPLORERS))
+def explore(source: str, what: str) -> None:
+    """Explore a checkpoint: ps (process tree), fds (open files), mems (mappings), rss (dumped pages).
+
+    DIR is an images directory, an extracted archive or a checkpoint archive.
+
+    \b
+    Example:
+      checkforensics crit x checkpoint.tar.zst ps
+    """
+    from checkforensics.analysis.crit_explore import explore as run_explorer
+    from checkforensics.archive import Checkpoint
+
+    with Checkpoint.open(source) as checkpoint:
+        for line in run_explorer(checkpoint, what):
+            sys.stdout.write(line + "\n")

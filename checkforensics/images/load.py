@@ -1,0 +1,94 @@
+"""Getting image bytes from wherever they are: a checkpoint (archive or directory) or a lone file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import ImageError, InputError, MemberNotFoundError
+from checkforensics.images.codec import Image, decode_image
+from checkforensics.images.framing import read_header
+
+# No protobuf image comes near this; pages-*.img can, but they are raw and never loaded whole.
+IMAGE_SIZE_LIMIT = 1 << 30
+
+
+def resolve_image_member(checkpoint: Checkpoint, name: str) -> str:
+    """The archive member that ``name`` means: an image name (``pstree.img``), or a member path.
+
+    ``stats-dump`` sits beside ``checkpoint/`` in container archives and among the images in a
+    bare directory; both forms are found.
+    """
+    clean = name.strip("/")
+    for candidate in (checkpoint.images_prefix + clean, clean):
+        info = checkpoint.member(candidate)
+        if info is not None and info.kind == "file":
+            return candidate
+    raise MemberNotFoundError(f"no image {name!r} in this checkpoint", where=str(checkpoint.path))
+
+
+def load_image(checkpoint: Checkpoint, name: str, *, payloads: bool = True) -> Image:
+    """Decode image ``name`` of ``checkpoint`` (see resolve_image_member for the name forms)."""
+    member = resolve_image_member(checkpoint, name)
+    where = f"{checkpoint.path.name}:{member}"
+    with checkpoint.open_member(member) as stream:
+        _check_magic(stream, where)
+    data = checkpoint.read(member, limit=IMAGE_SIZE_LIMIT)
+    return decode_image(data, where, payloads=payloads)
+
+
+def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, stdin: BinaryIO) -> tuple[bytes, str]:
+    """The bytes of one image and the name to use for it in messages.
+
+    ``source`` is an image file, or (with ``image``) a checkpoint archive or directory to take
+    ``image`` from; ``None`` or ``-`` reads standard input.  The magic is checked before the
+    rest is read, so raw data such as a multi-gigabyte ``pages-1.img`` is refused at once.
+    """
+    if source in (None, "-"):
+        if image:
+            raise InputError("an image name needs a checkpoint to take it from, not standard input")
+        data = stdin.read(IMAGE_SIZE_LIMIT + 1)
+        _check_size(len(data), "<stdin>")
+        return data, "<stdin>"
+    path = Path(source)
+    if image is not None:
+        with Checkpoint.open(path) as checkpoint:
+            member = resolve_image_member(checkpoint, image)
+            where = f"{path.name}:{member}"
+            with checkpoint.open_member(member) as stream:
+                _check_magic(stream, where)
+            return checkpoint.read(member, limit=IMAGE_SIZE_LIMIT), where
+    if path.is_dir():
+        raise InputError("is a directory; name the image to read from it, e.g. pstree.img", where=str(path))
+    if not path.exists():
+        raise InputError("no such file", where=str(path))
+    with path.open("rb") as stream:
+        if _looks_like_archive(stream):
+            raise InputError(
+                "is a checkpoint archive; name the image to read from it, e.g. pstree.img", where=str(path)
+            )
+        _check_magic(stream, str(path))
+        stream.seek(0)
+        data = stream.read(IMAGE_SIZE_LIMIT + 1)
+    _check_size(len(data), str(path))
+    return data, str(path)
+
+
+def _check_magic(stream: BinaryIO, where: str) -> None:
+    read_header(stream.read(8), where)
+
+
+def _check_size(size: int, where: str) -> None:
+    if size > IMAGE_SIZE_LIMIT:
+        raise ImageError(f"larger than {IMAGE_SIZE_LIMIT} bytes; not a CRIU protobuf image", where=where)
+
+
+_ARCHIVE_SIGNATURES = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\xfd7zXZ\x00", b"BZh")
+
+
+def _looks_like_archive(stream: BinaryIO) -> bool:
+    head = stream.read(512)
+    stream.seek(0)
+    return head.startswith(_ARCHIVE_SIGNATURES) or head[257:262] == b"ustar"

@@ -1,0 +1,29 @@
+"""Shared test fixtures: where the real checkpoints are, and their truth files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+GOLDEN = FIXTURES / "golden"
+
+# One source per golden set: the archive (or directory) crit's outputs were made from.
+GOLDEN_SOURCES = {
+    "bare-bash-sleep": FIXTURES / "bare-bash-sleep",
+    "busybox-counter-criu41": FIXTURES / "busybox-counter-criu41.tar",
+    "counters-blog": FIXTURES / "counters-blog.tar.zst",
+    "inflight": FIXTURES / "inflight.tar.zst",
+}
+
+
+def truth(name: str) -> dict:
+    """The independent decoder's facts about fixture ``name`` (fixtures/<name>.truth.json)."""
+    return json.loads((FIXTURES / f"{name}.truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
