@@ -14,7 +14,7 @@ GOLDEN = FIXTURES / "golden"
 GOLDEN_SOURCES = {
     "bare-bash-sleep": FIXTURES / "bare-bash-sleep",
     "busybox-counter-criu41": FIXTURES / "busybox-counter-criu41.tar",
-    "counters-blog": FIXTURES / "counters-blog.tar.zst",
+    "counters-blog": FIXTURES / "counters-blog.tar",
     "inflight": FIXTURES / "inflight.tar.zst",
 }
 
