@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.message import EncodeError
+
 from checkforensics.errors import ImageError
 from checkforensics.images.framing import (
     Reader,
@@ -133,8 +135,12 @@ def encode_image(image: Image) -> bytes:
     """The bytes of ``image``: magic(s), then each entry framed, followed by its payload."""
     kind = image.kind
     out = bytearray(frame_header(kind.name, MAGIC_BY_NAME[kind.name]))
-    for entry in image.entries:
-        out += frame_entry(entry.message.SerializeToString())
+    for index, entry in enumerate(image.entries):
+        try:
+            payload = entry.message.SerializeToString()
+        except EncodeError as exc:
+            raise ImageError(f"cannot encode entry {index} ({exc})", where=image.where) from None
+        out += frame_entry(payload)
         if entry.extra is None:
             continue
         if kind.ghost:

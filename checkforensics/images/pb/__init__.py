@@ -1,0 +1,1 @@
+"""Protobuf modules generated from protos/*.proto by scripts/regen-protos.py; do not edit."""
