@@ -14,7 +14,21 @@ from checkforensics.errors import CheckforensicsError, ExitCode
 _debug = False
 
 
+class _PipeClosed(Exception):
+    """The reader of our output went away (``| head``): stop quietly."""
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        # click turns EPIPE into exit status 1 itself; catch it first and end cleanly instead.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _PipeClosed() from None
+
+
 @click.group(
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Run 'checkforensics COMMAND --help' for a command's options and an example.",
 )
@@ -33,7 +47,13 @@ def cli(debug: bool) -> None:
 
 def _register_commands() -> None:
     from checkforensics.cli.crit import crit
+    from checkforensics.cli.inspect import inspect
+    from checkforensics.cli.listing import list_checkpoints
+    from checkforensics.cli.show import show
 
+    cli.add_command(show)
+    cli.add_command(inspect)
+    cli.add_command(list_checkpoints)
     cli.add_command(crit)
 
 
@@ -70,7 +90,7 @@ def run(argv: list[str] | None = None) -> int:
         if _debug:
             traceback.print_exc()
         return _fail(str(exc), exc.exit_code)
-    except BrokenPipeError:
+    except (BrokenPipeError, _PipeClosed):
         _quiet_broken_pipe()
         return ExitCode.OK
     except KeyboardInterrupt:
