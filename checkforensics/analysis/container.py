@@ -1,0 +1,214 @@
+"""Container metadata from a checkpoint archive: config.dump, spec.dump and network.status.
+
+Podman, CRI-O and containerd each write these files differently; this module turns any of
+them into one ``ContainerInfo``.  Missing is not empty: a field nobody recorded is ``None``.
+
+References: Podman's libpod checkpoint export; CRI-O and containerd kubelet checkpoints
+(annotations ``io.kubernetes.cri-o.*``, ``io.kubernetes.cri.*``); the OCI runtime spec.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Engine names as checkpointctl prints them.
+PODMAN = "Podman"
+CRIO = "CRI-O"
+CONTAINERD = "containerd"
+
+_MANAGER_ANNOTATION = "io.container.manager"
+_CRIU_ANNOTATION_PREFIX = "org.criu.checkpoint."
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One network interface of the container as the engine recorded it."""
+
+    network: str | None
+    name: str | None
+    addresses: tuple[str, ...]  # with prefix length, e.g. "10.88.0.2/16"
+    gateways: tuple[str, ...]
+    mac: str | None
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        return tuple(address.split("/", 1)[0] for address in self.addresses)
+
+
+@dataclass
+class ContainerInfo:
+    """What the engine recorded about the checkpointed container."""
+
+    engine: str | None = None
+    name: str | None = None
+    image: str | None = None
+    image_id: str | None = None
+    id: str | None = None
+    runtime: str | None = None
+    created: str | None = None
+    checkpointed: str | None = None
+    pod: str | None = None
+    namespace: str | None = None
+    hostname: str | None = None
+    interfaces: list[Interface] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ips(self) -> list[str]:
+        return [ip for interface in self.interfaces for ip in interface.ips]
+
+    @property
+    def macs(self) -> list[str]:
+        return [interface.mac for interface in self.interfaces if interface.mac]
+
+    @property
+    def criu_annotations(self) -> dict[str, str]:
+        return {key: value for key, value in self.annotations.items() if key.startswith(_CRIU_ANNOTATION_PREFIX)}
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string, or None for absent, empty, zero-time and non-string values."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    return value
+
+
+def _annotations(spec: dict[str, Any] | None) -> dict[str, str]:
+    raw = (spec or {}).get("annotations")
+    if not isinstance(raw, dict):
+        return {}
+    return {str(key): str(value) for key, value in raw.items()}
+
+
+def detect_engine(annotations: dict[str, str], config: dict[str, Any] | None) -> str | None:
+    """Which engine wrote the checkpoint, from its annotations."""
+    manager = annotations.get(_MANAGER_ANNOTATION)
+    if manager == "libpod":
+        return PODMAN
+    if manager == "cri-o" or "io.kubernetes.cri-o.Metadata" in annotations:
+        return CRIO
+    if any(key.startswith("io.kubernetes.cri.") for key in annotations):
+        return CONTAINERD
+    if config is not None and "rootfsImageName" in config and "createdTime" in config:
+        return PODMAN  # Podman before it annotated its manager
+    return None
+
+
+def parse_network_status(data: Any) -> list[Interface]:
+    """Interfaces from network.status in each form it takes.
+
+    Podman 4+ writes ``{network: {"interfaces": {ifname: {"subnets": [...], "mac_address"}}}}``;
+    older Podman and CNI plugins write a list of CNI results ``[{"interfaces": [...],
+    "ips": [{"address", "gateway", "interface": index}]}]``; a container without a network
+    has ``null``.  Unknown shapes give no interfaces rather than an error.
+    """
+    if isinstance(data, dict):
+        return [iface for network, status in sorted(data.items()) for iface in _podman_network(network, status)]
+    if isinstance(data, list):
+        return [iface for result in data for iface in _cni_result(result)]
+    return []
+
+
+def _podman_network(network: str, status: Any) -> list[Interface]:
+    interfaces = status.get("interfaces") if isinstance(status, dict) else None
+    if not isinstance(interfaces, dict):
+        return []
+    found = []
+    for name, iface in sorted(interfaces.items()):
+        if not isinstance(iface, dict):
+            continue
+        subnets = [s for s in iface.get("subnets") or [] if isinstance(s, dict)]
+        found.append(
+            Interface(
+                network=network,
+                name=name,
+                addresses=tuple(s["ipnet"] for s in subnets if _text(s.get("ipnet"))),
+                gateways=tuple(s["gateway"] for s in subnets if _text(s.get("gateway"))),
+                mac=_text(iface.get("mac_address")),
+            )
+        )
+    return found
+
+
+def _cni_result(result: Any) -> list[Interface]:
+    if not isinstance(result, dict):
+        return []
+    raw_interfaces = [i for i in result.get("interfaces") or [] if isinstance(i, dict)]
+    ips = [ip for ip in result.get("ips") or [] if isinstance(ip, dict)]
+    found = []
+    for index, iface in enumerate(raw_interfaces):
+        if iface.get("sandbox") is None and len(raw_interfaces) > 1:
+            continue  # the host side of a veth pair
+        mine = [ip for ip in ips if ip.get("interface") == index]
+        found.append(
+            Interface(
+                network=_text(result.get("name")),
+                name=_text(iface.get("name")),
+                addresses=tuple(ip["address"] for ip in mine if _text(ip.get("address"))),
+                gateways=tuple(ip["gateway"] for ip in mine if _text(ip.get("gateway"))),
+                mac=_text(iface.get("mac")),
+            )
+        )
+    if not found and ips:  # addresses without interface records
+        found.append(
+            Interface(
+                network=_text(result.get("name")),
+                name=None,
+                addresses=tuple(ip["address"] for ip in ips if _text(ip.get("address"))),
+                gateways=tuple(ip["gateway"] for ip in ips if _text(ip.get("gateway"))),
+                mac=None,
+            )
+        )
+    return found
+
+
+def _crio_container_name(annotations: dict[str, str]) -> str | None:
+    raw = annotations.get("io.kubernetes.cri-o.Metadata")
+    if raw:
+        try:
+            meta = json.loads(raw)
+        except json.JSONDecodeError:
+            meta = None
+        if isinstance(meta, dict) and _text(meta.get("name")):
+            return meta["name"]
+    return _text(annotations.get("io.kubernetes.container.name"))
+
+
+def container_info(
+    config: dict[str, Any] | None, spec: dict[str, Any] | None, network: Any = None
+) -> ContainerInfo:
+    """Combine the three metadata files (each may be None when absent) into one record."""
+    config = config if isinstance(config, dict) else None
+    spec = spec if isinstance(spec, dict) else None
+    annotations = _annotations(spec)
+    engine = detect_engine(annotations, config)
+    cfg = config or {}
+    info = ContainerInfo(
+        engine=engine,
+        name=_text(cfg.get("name")),
+        image=_text(cfg.get("rootfsImageName")) or _text(cfg.get("rootfsImageRef")) or _text(cfg.get("rootfsImage")),
+        image_id=_text(cfg.get("rootfsImageID")) or _text(cfg.get("rootfsImageRef")),
+        id=_text(cfg.get("id")),
+        runtime=_text(cfg.get("runtime")),
+        created=_text(cfg.get("createdTime")),
+        checkpointed=_text(cfg.get("checkpointedTime")),
+        hostname=_text((spec or {}).get("hostname")),
+        interfaces=parse_network_status(network),
+        annotations=annotations,
+    )
+    if engine == CRIO:
+        info.name = _crio_container_name(annotations) or info.name
+        info.created = _text(annotations.get("io.kubernetes.cri-o.Created")) or info.created
+        info.pod = _text(annotations.get("io.kubernetes.pod.name"))
+        info.namespace = _text(annotations.get("io.kubernetes.pod.namespace"))
+        crio_ip = _text(annotations.get("io.kubernetes.cri-o.IP.0"))
+        if crio_ip and crio_ip not in info.ips:
+            info.interfaces.append(Interface(None, None, (crio_ip,), (), None))
+    elif engine == CONTAINERD:
+        info.name = _text(annotations.get("io.kubernetes.cri.container-name")) or info.name
+        info.pod = _text(annotations.get("io.kubernetes.cri.sandbox-name"))
+        info.namespace = _text(annotations.get("io.kubernetes.cri.sandbox-namespace"))
+        info.image = info.image or _text(annotations.get("io.kubernetes.cri.image-name"))
+    return info

@@ -1,0 +1,98 @@
+"""Mounts of the checkpointed container: the OCI spec's list and CRIU's mountpoints image.
+
+The spec says what the engine asked for; CRIU's ``mountpoints-N.img`` says what the kernel
+had mounted at checkpoint time, which is what an analyst trusts when the two differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import CheckforensicsError
+from checkforensics.images.load import load_image
+
+
+@dataclass(frozen=True)
+class SpecMount:
+    destination: str | None
+    type: str | None
+    source: str | None
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KernelMount:
+    """One entry of CRIU's mountpoints image."""
+
+    mnt_id: int
+    parent_mnt_id: int
+    mountpoint: str
+    fstype: str  # CRIU's name for the filesystem type, or the kernel's fsname when CRIU has none
+    source: str
+    root: str
+    options: str
+    external: bool  # bind-mounted from outside the container (ext_mount / ext_key)
+
+
+def spec_mounts(spec: dict[str, Any] | None) -> list[SpecMount]:
+    mounts = (spec or {}).get("mounts")
+    if not isinstance(mounts, list):
+        return []
+    found = []
+    for mount in mounts:
+        if not isinstance(mount, dict):
+            continue
+        options = mount.get("options")
+        found.append(
+            SpecMount(
+                destination=mount.get("destination") if isinstance(mount.get("destination"), str) else None,
+                type=mount.get("type") if isinstance(mount.get("type"), str) else None,
+                source=mount.get("source") if isinstance(mount.get("source"), str) else None,
+                options=tuple(str(o) for o in options) if isinstance(options, list) else (),
+            )
+        )
+    return found
+
+
+def kernel_mounts(checkpoint: Checkpoint, warnings: list[str]) -> list[KernelMount]:
+    """Every mountpoints-N.img entry (one image per mount namespace)."""
+    found = []
+    for name in sorted(checkpoint.image_names()):
+        if not (name.startswith("mountpoints-") and name.endswith(".img")):
+            continue
+        try:
+            image = load_image(checkpoint, name)
+        except CheckforensicsError as exc:
+            warnings.append(str(exc))
+            continue
+        for entry in image.messages():
+            fstype = _fstype_name(entry.fstype)
+            if entry.fsname and fstype in ("unsupported", "auto"):
+                fstype = entry.fsname
+            found.append(
+                KernelMount(
+                    mnt_id=entry.mnt_id,
+                    parent_mnt_id=entry.parent_mnt_id,
+                    mountpoint=entry.mountpoint,
+                    fstype=fstype,
+                    source=entry.source,
+                    root=entry.root,
+                    options=entry.options,
+                    external=bool(entry.ext_mount or entry.ext_key),
+                )
+            )
+    return found
+
+
+# criu/include/filesystems.h: CRIU's own numbering of the filesystems it knows.
+_FSTYPES = {
+    0: "unsupported", 1: "proc", 2: "sysfs", 3: "devtmpfs", 4: "binfmt_misc", 5: "tmpfs", 6: "devpts",
+    7: "simfs", 8: "pstore", 9: "securityfs", 10: "fusectl", 11: "debugfs", 12: "cgroup", 13: "aufs",
+    14: "mqueue", 15: "fuse", 16: "auto", 17: "overlay", 18: "autofs", 19: "tracefs", 23: "cgroup2",
+}
+
+
+def _fstype_name(number: int) -> str:
+    return _FSTYPES.get(number, f"fstype {number}")

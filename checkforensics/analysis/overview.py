@@ -1,0 +1,147 @@
+"""What ``show`` and ``inspect`` report about a checkpoint as a whole.
+
+Everything here comes from metadata files and the member listing; no memory page is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkforensics.analysis.container import ContainerInfo, container_info
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import CheckforensicsError
+from checkforensics.images.crit_json import message_to_dict
+from checkforensics.images.load import load_image
+
+_PAGES = re.compile(r"pages-\d+\.img$")
+_METADATA_LIMIT = 64 << 20  # config.dump and spec.dump are tens of KiB; refuse absurd ones
+
+CONFIG_DUMP = "config.dump"
+SPEC_DUMP = "spec.dump"
+NETWORK_STATUS = "network.status"
+STATS_DUMP = "stats-dump"
+ROOTFS_DIFF = "rootfs-diff.tar"
+DELETED_FILES = "deleted.files"
+
+
+@dataclass
+class Overview:
+    """A checkpoint at a glance."""
+
+    checkpoint: Checkpoint
+    container: ContainerInfo
+    archive_size: int  # the archive file (a directory: all its files)
+    checkpoint_size: int  # the CRIU images (checkpoint/), as checkpointctl's CHKPT SIZE
+    memory_size: int  # bytes of dumped memory (pages-*.img)
+    rootfs_diff_size: int | None  # None: no rootfs-diff.tar in the checkpoint
+    process_count: int | None
+    hostname: str | None  # the UTS namespace's nodename: what the kernel said, maybe not what the engine set
+    stats: dict[str, int] | None  # stats-dump's "dump" record, CRIU's field names
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_json_member(checkpoint: Checkpoint, name: str, warnings: list[str]) -> Any:
+    """A JSON metadata member, or None (with a warning) when absent or unreadable."""
+    if not checkpoint.has(name):
+        return None
+    try:
+        return json.loads(checkpoint.read(name, limit=_METADATA_LIMIT))
+    except (ValueError, UnicodeDecodeError) as exc:
+        warnings.append(f"{name}: not valid JSON ({exc})")
+    except CheckforensicsError as exc:
+        warnings.append(str(exc))
+    return None
+
+
+def read_stats(checkpoint: Checkpoint, warnings: list[str]) -> dict[str, int] | None:
+    """stats-dump's dump statistics, with CRIU's field names, or None when absent."""
+    for name in (STATS_DUMP, checkpoint.images_prefix + STATS_DUMP):
+        if checkpoint.has(name):
+            break
+    else:
+        return None
+    try:
+        image = load_image(checkpoint, name)
+    except CheckforensicsError as exc:
+        warnings.append(str(exc))
+        return None
+    if image.magic != "STATS" or not image.entries:
+        warnings.append(f"{name}: holds no dump statistics")
+        return None
+    return message_to_dict(image.entries[0].message).get("dump")
+
+
+def memory_size(checkpoint: Checkpoint) -> int:
+    """Bytes of dumped memory: the sizes of the pages-*.img members, never their content."""
+    return sum(
+        member.size
+        for member in checkpoint.members()
+        if member.kind == "file"
+        and member.name.startswith(checkpoint.images_prefix)
+        and _PAGES.search(member.name)
+    )
+
+
+def archive_size(checkpoint: Checkpoint) -> int:
+    """The archive's size on disk, or for a directory the sum of its files."""
+    if checkpoint.kind != "directory":
+        return checkpoint.path.stat().st_size
+    return sum(member.size for member in checkpoint.members() if member.kind == "file")
+
+
+def checkpoint_size(checkpoint: Checkpoint) -> int:
+    """Bytes of CRIU images (the files under checkpoint/, or all of a bare images directory)."""
+    return sum(
+        member.size
+        for member in checkpoint.members()
+        if member.kind == "file" and member.name.startswith(checkpoint.images_prefix)
+    )
+
+
+def process_count(checkpoint: Checkpoint, warnings: list[str]) -> int | None:
+    if not checkpoint.has_image("pstree.img"):
+        warnings.append("pstree.img: missing")
+        return None
+    try:
+        return len(load_image(checkpoint, "pstree.img").entries)
+    except CheckforensicsError as exc:
+        warnings.append(str(exc))
+        return None
+
+
+def hostname_from_images(checkpoint: Checkpoint) -> str | None:
+    """The UTS namespace's nodename, for checkpoints without container metadata."""
+    for name in sorted(checkpoint.image_names()):
+        if name.startswith("utsns-") and name.endswith(".img"):
+            try:
+                image = load_image(checkpoint, name)
+            except CheckforensicsError:
+                continue
+            if image.entries:
+                return image.entries[0].message.nodename or None
+    return None
+
+
+def overview(checkpoint: Checkpoint) -> Overview:
+    """Container metadata, sizes and dump statistics of ``checkpoint``."""
+    warnings: list[str] = list(checkpoint.warnings)
+    config = read_json_member(checkpoint, CONFIG_DUMP, warnings)
+    spec = read_json_member(checkpoint, SPEC_DUMP, warnings)
+    network = read_json_member(checkpoint, NETWORK_STATUS, warnings)
+    info = container_info(config, spec, network)
+    diff = checkpoint.member(ROOTFS_DIFF)
+    return Overview(
+        checkpoint=checkpoint,
+        container=info,
+        archive_size=archive_size(checkpoint),
+        checkpoint_size=checkpoint_size(checkpoint),
+        memory_size=memory_size(checkpoint),
+        rootfs_diff_size=diff.size if diff is not None else None,
+        process_count=process_count(checkpoint, warnings),
+        hostname=hostname_from_images(checkpoint),
+        stats=read_stats(checkpoint, warnings),
+        warnings=warnings,
+    )

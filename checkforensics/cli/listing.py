@@ -1,0 +1,121 @@
+"""``checkforensics list``: the checkpoints lying in the usual places (or the given directories)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from checkforensics.analysis.overview import overview
+from checkforensics.archive import Checkpoint
+from checkforensics.cli.options import output_options
+from checkforensics.cli.show import short_time
+from checkforensics.errors import CheckforensicsError, ExitCode
+from checkforensics.render import JSON, Table, human_size, print_json, print_table
+
+KUBELET_DIR = Path("/var/lib/kubelet/checkpoints")
+# Podman keeps a non-exported checkpoint as an images directory inside the container's storage.
+PODMAN_GLOB = "/var/lib/containers/storage/overlay-containers/*/userdata/checkpoint"
+
+# checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar, as the kubelet names them.
+_KUBELET_NAME = re.compile(
+    r"^checkpoint-(?P<pod>[^_]+)_(?P<rest>.+)-(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\.tar"
+)
+
+
+@dataclass(frozen=True)
+class KubeletName:
+    pod: str
+    namespace: str | None
+    container: str | None
+    time: str
+
+
+def parse_kubelet_name(name: str) -> KubeletName | None:
+    """Pod, namespace, container and time from a kubelet checkpoint file name.
+
+    Namespace and container are joined by a dash and either may contain dashes; the split is
+    taken at the first dash, so archive metadata is preferred whenever it is readable.
+    """
+    match = _KUBELET_NAME.match(name)
+    if match is None:
+        return None
+    namespace, _, container = match["rest"].partition("-")
+    return KubeletName(match["pod"], namespace or None, container or None, match["time"])
+
+
+_ARCHIVE_NAME = re.compile(r"\.tar(\.gz|\.zst|\.xz|\.bz2)?$")
+
+
+def _looks_like_checkpoint(path: Path) -> bool:
+    if path.is_symlink():
+        return False
+    if path.is_file():
+        return bool(_ARCHIVE_NAME.search(path.name))
+    return path.is_dir() and ((path / "checkpoint").is_dir() or (path / "inventory.img").is_file())
+
+
+def _candidates(directories: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        found += [path for path in sorted(directory.iterdir()) if _looks_like_checkpoint(path)]
+        if directory.name == "checkpoint" and (directory / "inventory.img").is_file():
+            found.append(directory)
+    return found
+
+
+def _entry(path: Path) -> dict[str, Any]:
+    kubelet = parse_kubelet_name(path.name)
+    with Checkpoint.open(path) as checkpoint:
+        view = overview(checkpoint)
+    info = view.container
+    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "file": str(path),
+        "namespace": info.namespace or (kubelet.namespace if kubelet else None),
+        "pod": info.pod or (kubelet.pod if kubelet else None),
+        "container": info.name or (kubelet.container if kubelet else None),
+        "engine": info.engine,
+        "checkpointed": info.checkpointed or (kubelet.time if kubelet else None),
+        "modified": mtime,
+        "size": view.archive_size,
+    }
+
+
+@click.command(name="list")
+@click.argument("directories", metavar="[DIR]...", nargs=-1, type=click.Path(path_type=Path))
+@output_options()
+def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) -> int:
+    """List the checkpoints in directories (default: the kubelet's and Podman's places).
+
+    A damaged archive is reported on stderr and skipped.
+
+    \b
+    Examples:
+      checkforensics list
+      checkforensics list /srv/evidence --format json
+    """
+    places = list(directories) or [KUBELET_DIR, *sorted(Path("/").glob(PODMAN_GLOB.lstrip("/")))]
+    entries = []
+    for path in _candidates(places):
+        try:
+            entries.append(_entry(path))
+        except CheckforensicsError as exc:
+            click.echo(f"checkforensics: warning: skipped {exc}", err=True)
+    if fmt == JSON:
+        print_json({"checkpoints": entries})
+    else:
+        rows = [
+            [e["namespace"], e["pod"], e["container"], e["engine"], short_time(e["checkpointed"] or e["modified"]),
+             human_size(e["size"]), Path(e["file"]).name]
+            for e in entries
+        ]
+        columns = ["NAMESPACE", "POD", "CONTAINER", "ENGINE", "TIME CHECKPOINTED", "SIZE", "FILE"]
+        print_table(Table(columns, rows), fmt, no_color=no_color)
+    return ExitCode.OK if entries else ExitCode.NOTHING_FOUND

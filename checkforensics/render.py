@@ -1,0 +1,98 @@
+"""Turning results into what people and pipelines read: rich tables and trees, ASCII tables, JSON.
+
+Commands build a ``Table`` (declared columns, rows of plain values) or a rich ``Tree`` and a
+JSON document; this module alone decides how they look.  Missing values (None) print as ``-``
+in tables and ``null`` in JSON, never as 0 or an empty string.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.tree import Tree
+from tabulate import tabulate
+
+MISSING = "-"
+
+TEXT = "text"  # rich tables and trees; colour only on a terminal
+TABLE = "table"  # plain ASCII table, for tickets and diffs
+JSON = "json"
+TREE = "tree"  # text, where the text form is a tree
+
+
+def human_size(size: int | None) -> str:
+    """``8.6 MiB``, ``3.0 KiB``, ``512 B``; ``-`` when unknown."""
+    if size is None:
+        return MISSING
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, list | tuple):
+        return ", ".join(cell(item) for item in value) if value else MISSING
+    return str(value)
+
+
+@dataclass
+class Table:
+    """Columns and rows to print; ``styles`` maps a column to a rich style."""
+
+    columns: Sequence[str]
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    title: str | None = None
+    styles: dict[str, str] = field(default_factory=dict)
+
+
+def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
+    stream = stream or sys.stdout
+    if no_color or "NO_COLOR" in os.environ:
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def console(no_color: bool = False, stream: TextIO | None = None) -> Console:
+    """A rich console: colour on a terminal, plain text (no wrapping) when piped or asked."""
+    stream = stream or sys.stdout
+    if color_wanted(no_color, stream):
+        return Console(file=stream, highlight=False)
+    return Console(file=stream, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False)
+
+
+def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    if fmt == TABLE:
+        if table.title:
+            stream.write(table.title + "\n")
+        stream.write(tabulate([[cell(v) for v in row] for row in table.rows], headers=list(table.columns)) + "\n")
+        return
+    out = console(no_color, stream)
+    rich_table = RichTable(title=table.title, title_justify="left", show_edge=False, pad_edge=False, box=None)
+    for column in table.columns:
+        rich_table.add_column(column, style=table.styles.get(column), header_style="bold", no_wrap=True)
+    for row in table.rows:
+        rich_table.add_row(*(cell(value) for value in row))
+    out.print(rich_table)
+
+
+def print_tree(tree: Tree, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+    console(no_color, stream).print(tree)
+
+
+def print_json(document: Any, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    json.dump(document, stream, indent=2, ensure_ascii=False)
+    stream.write("\n")

@@ -1,0 +1,119 @@
+"""``show``, ``inspect`` and ``list`` on the real fixtures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from checkforensics.cli import run
+from checkforensics.errors import ExitCode
+
+from conftest import FIXTURES, truth
+
+COUNTERS = FIXTURES / "counters-blog.tar"
+BUSYBOX = FIXTURES / "busybox-counter-criu41.tar"
+BARE = FIXTURES / "bare-bash-sleep"
+INFLIGHT = FIXTURES / "inflight.tar.zst"
+
+
+def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> object:
+    assert run([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_show_json_has_every_recorded_field(capsys: pytest.CaptureFixture[str]) -> None:
+    (doc,) = run_json(["show", str(COUNTERS), "--print-stats"], capsys)
+    facts = truth("counters-blog")
+    assert doc["sha256"] == hashlib.sha256(COUNTERS.read_bytes()).hexdigest()
+    assert doc["engine"] == "Podman"
+    container = doc["container"]
+    assert container["name"] == facts["container"]["name"]
+    assert container["image"] == facts["container"]["image"]
+    assert container["id"] == facts["container"]["id"]
+    assert container["runtime"] == facts["container"]["runtime"]
+    assert (container["ip"], container["mac"]) == ("10.88.0.2", "6e:15:b6:02:58:b0")
+    assert doc["stats"] == facts["stats"]
+    assert doc["archive_size"] == facts["archive_size"] == COUNTERS.stat().st_size
+    with tarfile.open(COUNTERS) as tar:  # checkpointctl's CHKPT SIZE: the CRIU images
+        images = sum(m.size for m in tar.getmembers() if m.isfile() and m.name.startswith("checkpoint/"))
+    assert doc["checkpoint_size"] == images
+    assert doc["rootfs_diff_size"] == 3072
+    assert doc["memory_size"] == sum(p["memory_pages"] for p in facts["processes"]) * 4096
+    assert doc["processes"] == len(facts["processes"])
+    assert doc["hostname"] == facts["hostname"]
+
+
+def test_show_table_has_checkpointctls_columns_and_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["show", str(COUNTERS), "--print-stats"]) == 0
+    out = capsys.readouterr().out
+    header, row = out.splitlines()[0:2]
+    for column in ("CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "ENGINE", "IP", "MAC",
+                   "CHKPT SIZE", "ROOT FS DIFF SIZE"):
+        assert column in header
+    for value in ("counters", "localhost/adrianreber/counter:blog", "e4ec5ab9b095", "runc", "2026-11-22T23:19:30Z",
+                  "Podman", "10.88.0.2", "6e:15:b6:02:58:b0", "9.1 MiB", "3.0 KiB"):
+        assert value in row
+    assert "CRIU dump statistics" in out
+    assert "100785 us" in out and "113434 us" in out and "2314" in out
+
+
+def test_show_several_archives_and_plain_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["show", str(COUNTERS), str(BUSYBOX), str(INFLIGHT), "--format", "table"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("---")  # tabulate's plain header rule
+    assert [line.split()[0] for line in lines[2:]] == ["counters", "counter", "inflight-shared"]
+
+
+def test_show_bare_images_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    (doc,) = run_json(["show", str(BARE), "--print-stats"], capsys)
+    facts = truth("bare-bash-sleep")
+    assert doc["engine"] is None and doc["container"]["name"] is None
+    assert doc["processes"] == len(facts["processes"])
+    assert doc["stats"] == facts["stats"]
+    assert doc["rootfs_diff_size"] is None
+    assert run(["show", str(BARE)]) == 0
+    out = capsys.readouterr().out
+    assert "HOSTNAME" in out and "PROCESSES" in out
+
+
+def test_show_damaged_archive_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    garbage = tmp_path / "evidence.tar"
+    garbage.write_bytes(b"not a checkpoint" * 100)
+    assert run(["show", str(garbage)]) == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert "evidence.tar" in err and err.count("\n") == 1
+
+
+def test_inspect_tree_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["inspect", str(COUNTERS), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "io.container.manager: libpod" in out
+    assert "/etc/resolv.conf" in out and "Mounts at checkpoint time" in out
+    assert "Freezing time: 100785 us" in out
+    (doc,) = run_json(["inspect", str(COUNTERS), "--mounts", "--stats"], capsys)
+    destinations = [m["destination"] for m in doc["mounts"]["spec"]]
+    assert "/proc" in destinations and "/etc/hosts" in destinations
+    assert any(m["mountpoint"] == "/" and m["type"] == "overlay" for m in doc["mounts"]["checkpoint"])
+    assert doc["stats"]["pages_written"] == 2314
+
+
+def test_list_directory_skips_damaged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(BUSYBOX, tmp_path / "checkpoint-counter_default-counter-2026-11-22T23:17:19Z.tar")
+    (tmp_path / "broken.tar").write_bytes(b"\0" * 10)
+    assert run(["list", str(tmp_path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    (entry,) = json.loads(captured.out)["checkpoints"]
+    assert (entry["container"], entry["engine"], entry["pod"], entry["namespace"]) == (
+        "counter", "Podman", "counter", "default"
+    )
+    assert entry["size"] == BUSYBOX.stat().st_size
+    assert "broken.tar" in captured.err
+
+
+def test_list_empty_directory_finds_nothing(tmp_path: Path) -> None:
+    assert run(["list", str(tmp_path)]) == ExitCode.NOTHING_FOUND
