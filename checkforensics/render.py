@@ -7,6 +7,7 @@ in tables and ``null`` in JSON, never as 0 or an empty string.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -64,12 +65,17 @@ def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def console(no_color: bool = False, stream: TextIO | None = None) -> Console:
-    """A rich console: colour on a terminal, plain text (no wrapping) when piped or asked."""
+def _emit(renderable: object, no_color: bool, stream: TextIO | None) -> None:
+    """Print with rich: straight to a colour terminal, else as plain lines without trailing blanks."""
     stream = stream or sys.stdout
     if color_wanted(no_color, stream):
-        return Console(file=stream, highlight=False)
-    return Console(file=stream, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False)
+        Console(file=stream, highlight=False).print(renderable)
+        return
+    buffer = io.StringIO()
+    Console(file=buffer, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False).print(
+        renderable
+    )
+    stream.write("".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines()))
 
 
 def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
@@ -79,17 +85,16 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
             stream.write(table.title + "\n")
         stream.write(tabulate([[cell(v) for v in row] for row in table.rows], headers=list(table.columns)) + "\n")
         return
-    out = console(no_color, stream)
     rich_table = RichTable(title=table.title, title_justify="left", show_edge=False, pad_edge=False, box=None)
     for column in table.columns:
         rich_table.add_column(column, style=table.styles.get(column), header_style="bold", no_wrap=True)
     for row in table.rows:
         rich_table.add_row(*(cell(value) for value in row))
-    out.print(rich_table)
+    _emit(rich_table, no_color, stream)
 
 
 def print_tree(tree: Tree, *, no_color: bool = False, stream: TextIO | None = None) -> None:
-    console(no_color, stream).print(tree)
+    _emit(tree, no_color, stream)
 
 
 def print_json(document: Any, stream: TextIO | None = None) -> None:
