@@ -49,11 +49,13 @@ def _register_commands() -> None:
     from checkforensics.cli.crit import crit
     from checkforensics.cli.inspect import inspect
     from checkforensics.cli.listing import list_checkpoints
+    from checkforensics.cli.ps import ps
     from checkforensics.cli.show import show
 
     cli.add_command(show)
     cli.add_command(inspect)
     cli.add_command(list_checkpoints)
+    cli.add_command(ps)
     cli.add_command(crit)
 
 

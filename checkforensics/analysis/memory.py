@@ -1,0 +1,204 @@
+"""A process's dumped address space: read N bytes at a virtual address.
+
+Built from ``mm-N.img`` (the mappings), ``pagemap-N.img`` (which runs of pages were dumped, and
+where they went) and ``pages-<id>.img`` (the page contents, back to back in pagemap order).
+No caller ever does page arithmetic: they ask for bytes at an address and get them, or a
+``MemoryUnavailableError`` saying why not.
+
+References: criu/pagemap.c (init_compat_pagemap_entry), criu/include/pagemap.h, images/pagemap.proto.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from checkforensics.errors import CheckforensicsError
+from checkforensics.images.flags import PAGE_SHIFT, PAGE_SIZE, PagemapFlags, Prot, VmaStatus
+
+ReadAt = Callable[[int, int], bytes]  # (offset in pages-N.img, size) -> bytes
+
+
+class MemoryUnavailableError(CheckforensicsError):
+    """Bytes asked for at an address that the checkpoint does not hold."""
+
+
+@dataclass(frozen=True)
+class PageRun:
+    """One pagemap entry, normalised across CRIU versions."""
+
+    vaddr: int
+    nr_pages: int
+    flags: PagemapFlags
+    file_offset: int | None  # where its pages start in pages-N.img; None when not in this image
+
+    @property
+    def end(self) -> int:
+        return self.vaddr + (self.nr_pages << PAGE_SHIFT)
+
+
+@dataclass(frozen=True)
+class Vma:
+    """One mapping of the process."""
+
+    start: int
+    end: int
+    prot: int
+    flags: int
+    status: int
+    pgoff: int
+    shmid: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    @property
+    def perms(self) -> str:
+        bits = (("r", Prot.PROT_READ), ("w", Prot.PROT_WRITE), ("x", Prot.PROT_EXEC))
+        shared = "s" if self.status & (VmaStatus.VMA_FILE_SHARED | VmaStatus.VMA_ANON_SHARED) else "p"
+        return "".join(letter if self.prot & bit else "-" for letter, bit in bits) + shared
+
+    @property
+    def file_backed(self) -> bool:
+        return bool(self.status & (VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED))
+
+    @property
+    def kind(self) -> str:
+        """heap, stack, vdso, vvar, vsyscall, file, shared, sysvipc, socket, anon."""
+        status = self.status
+        for flag, name in (
+            (VmaStatus.VMA_AREA_HEAP, "heap"),
+            (VmaStatus.VMA_AREA_STACK, "stack"),
+            (VmaStatus.VMA_AREA_VDSO, "vdso"),
+            (VmaStatus.VMA_AREA_VVAR, "vvar"),
+            (VmaStatus.VMA_AREA_VSYSCALL, "vsyscall"),
+            (VmaStatus.VMA_AREA_SYSVIPC, "sysvipc"),
+            (VmaStatus.VMA_AREA_SOCKET, "socket"),
+            (VmaStatus.VMA_AREA_MEMFD, "memfd"),
+        ):
+            if status & flag:
+                return name
+        if self.file_backed:
+            return "file"
+        if status & VmaStatus.VMA_ANON_SHARED:
+            return "shared"
+        return "anon"
+
+
+def normalise_pagemap(entries: list[Any]) -> list[PageRun]:
+    """Pagemap entries (after the head) as PageRuns with their offsets in pages-N.img.
+
+    CRIU 4.2 writes the count in ``nr_pages`` and 0 in ``compat_nr_pages``; older CRIU only
+    ``compat_nr_pages``.  Entries without ``flags`` are present, ``in_parent`` means PE_PARENT.
+    Only present runs occupy the pages image, in pagemap order.
+    """
+    runs = []
+    offset = 0
+    for entry in entries:
+        nr_pages = entry.nr_pages if entry.HasField("nr_pages") else entry.compat_nr_pages
+        if entry.HasField("in_parent") and entry.in_parent:
+            flags = PagemapFlags.PE_PARENT
+        elif not entry.HasField("flags"):
+            flags = PagemapFlags.PE_PRESENT
+        else:
+            flags = PagemapFlags(entry.flags)
+        present = bool(flags & PagemapFlags.PE_PRESENT)
+        runs.append(PageRun(entry.vaddr, nr_pages, flags, offset if present else None))
+        if present:
+            offset += nr_pages << PAGE_SHIFT
+    return runs
+
+
+def vmas_from_mm(mm: Any) -> list[Vma]:
+    return [Vma(v.start, v.end, v.prot, v.flags, v.status, v.pgoff, v.shmid) for v in mm.vmas]
+
+
+class AddressSpace:
+    """Reads from one process's dumped memory, by virtual address."""
+
+    def __init__(self, vmas: list[Vma], runs: list[PageRun], read_at: ReadAt, pages_size: int | None = None) -> None:
+        self.vmas = sorted(vmas, key=lambda v: v.start)
+        self.runs = sorted(runs, key=lambda r: r.vaddr)
+        self._read_at = read_at
+        self._starts = [run.vaddr for run in self.runs]
+        self._vma_starts = [vma.start for vma in self.vmas]
+        self.pages_size = pages_size
+
+    @property
+    def dumped_bytes(self) -> int:
+        return sum(run.nr_pages << PAGE_SHIFT for run in self.runs if run.file_offset is not None)
+
+    def vma_at(self, address: int) -> Vma | None:
+        index = bisect.bisect_right(self._vma_starts, address) - 1
+        if index >= 0 and self.vmas[index].start <= address < self.vmas[index].end:
+            return self.vmas[index]
+        return None
+
+    def run_at(self, address: int) -> PageRun | None:
+        index = bisect.bisect_right(self._starts, address) - 1
+        if index >= 0 and self.runs[index].vaddr <= address < self.runs[index].end:
+            return self.runs[index]
+        return None
+
+    def read(self, address: int, size: int) -> bytes:
+        """``size`` bytes at ``address``; MemoryUnavailableError if any of them was not dumped."""
+        out = bytearray()
+        cursor = address
+        end = address + size
+        while cursor < end:
+            run = self.run_at(cursor)
+            if run is None:
+                raise MemoryUnavailableError(f"address {cursor:#x} was not dumped")
+            if run.file_offset is None:
+                why = "is in the parent (pre-dump) image" if run.flags & PagemapFlags.PE_PARENT else "was not dumped"
+                raise MemoryUnavailableError(f"page at {cursor:#x} {why}")
+            take = min(end, run.end) - cursor
+            offset = run.file_offset + (cursor - run.vaddr)
+            if self.pages_size is not None and offset + take > self.pages_size:
+                raise MemoryUnavailableError(f"page at {cursor:#x} lies past the end of the pages image")
+            chunk = self._read_at(offset, take)
+            if len(chunk) != take:
+                raise MemoryUnavailableError(f"page at {cursor:#x} lies past the end of the pages image")
+            out += chunk
+            cursor += take
+        return bytes(out)
+
+    def read_available(self, address: int, size: int) -> tuple[bytes, int]:
+        """As many bytes as were dumped from ``address`` on, up to ``size``; and how many."""
+        out = bytearray()
+        while len(out) < size:
+            cursor = address + len(out)
+            try:
+                out += self.read(cursor, min(PAGE_SIZE - cursor % PAGE_SIZE, size - len(out)))
+            except MemoryUnavailableError:
+                break
+        return bytes(out), len(out)
+
+    def present_extents(self) -> Iterator[tuple[int, int, int]]:
+        """``(vaddr, file_offset, length)`` of every dumped run, merged where contiguous in both."""
+        current: list[int] | None = None
+        for run in self.runs:
+            if run.file_offset is None:
+                continue
+            length = run.nr_pages << PAGE_SHIFT
+            if current and current[0] + current[2] == run.vaddr and current[1] + current[2] == run.file_offset:
+                current[2] += length
+                continue
+            if current:
+                yield current[0], current[1], current[2]
+            current = [run.vaddr, run.file_offset, length]
+        if current:
+            yield current[0], current[1], current[2]
+
+
+def split_strings(block: bytes) -> list[str]:
+    """NUL-separated strings (argv, environ) as text; undecodable bytes escaped, not lost."""
+    if not block:
+        return []
+    parts = block.split(b"\0")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    return [part.decode("utf-8", errors="backslashreplace") for part in parts]

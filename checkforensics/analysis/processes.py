@@ -1,0 +1,178 @@
+"""The process tree as the kernel saw it at checkpoint time: pstree + core (+ mm/pagemap/pages).
+
+One broken process image does not sink the answer: what cannot be read is ``None`` with a
+warning naming the image, and the rest of the tree still comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkforensics.analysis.memory import (
+    AddressSpace,
+    MemoryUnavailableError,
+    normalise_pagemap,
+    split_strings,
+    vmas_from_mm,
+)
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import CheckforensicsError
+from checkforensics.images.flags import TaskState
+from checkforensics.images.load import load_image
+
+_ARGS_LIMIT = 1 << 20  # no argv or environment block is larger than this in practice
+
+
+@dataclass
+class Thread:
+    tid: int
+    comm: str | None
+    uid: int | None = None
+    gid: int | None = None
+    seccomp: str | None = None  # disabled, strict, filter
+
+
+@dataclass
+class Process:
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    tids: list[int]
+    comm: str | None = None
+    state: str | None = None  # Alive, Dead, Stopped, Zombie ... (CRIU's task state)
+    exit_code: int | None = None
+    threads: list[Thread] = field(default_factory=list)
+    uid: int | None = None
+    gid: int | None = None
+    euid: int | None = None
+    egid: int | None = None
+    cmdline: list[str] | None = None
+    env: list[str] | None = None
+    core: Any = None  # the CoreEntry of the main thread
+    mm: Any = None  # the MmEntry, when loaded
+    children: list[Process] = field(default_factory=list)
+
+
+@dataclass
+class ProcessTree:
+    processes: list[Process]  # in pstree order
+    warnings: list[str] = field(default_factory=list)
+
+    def by_pid(self, pid: int) -> Process | None:
+        return next((p for p in self.processes if p.pid == pid), None)
+
+    def roots(self) -> list[Process]:
+        pids = {p.pid for p in self.processes}
+        return [p for p in self.processes if p.ppid == 0 or p.ppid not in pids or p.ppid == p.pid]
+
+
+def _state_name(value: int) -> str:
+    try:
+        return TaskState(value).name.capitalize()
+    except ValueError:
+        return f"state {value}"
+
+
+def _apply_core(process: Process, core: Any) -> None:
+    process.core = core
+    tc = core.tc
+    process.comm = tc.comm
+    process.state = _state_name(tc.task_state)
+    process.exit_code = tc.exit_code
+    creds = core.thread_core.creds if core.thread_core.HasField("creds") else None
+    if creds is not None:
+        process.uid, process.gid, process.euid, process.egid = creds.uid, creds.gid, creds.euid, creds.egid
+
+
+def _thread(checkpoint: Checkpoint, tid: int, warnings: list[str]) -> Thread:
+    try:
+        core = load_image(checkpoint, f"core-{tid}.img").entries[0].message
+    except (CheckforensicsError, IndexError) as exc:
+        warnings.append(f"core-{tid}.img: {exc}")
+        return Thread(tid, None)
+    thread_core = core.thread_core
+    creds = thread_core.creds if thread_core.HasField("creds") else None
+    seccomp = None
+    if thread_core.HasField("seccomp_mode"):
+        seccomp = thread_core.DESCRIPTOR.fields_by_name["seccomp_mode"].enum_type.values_by_number[
+            thread_core.seccomp_mode
+        ].name
+    comm = thread_core.comm if thread_core.HasField("comm") else core.tc.comm
+    return Thread(tid, comm, creds.uid if creds else None, creds.gid if creds else None, seccomp)
+
+
+def load_tree(checkpoint: Checkpoint) -> ProcessTree:
+    """Every process and thread, with comm, state and credentials; no memory read."""
+    warnings: list[str] = []
+    entries = load_image(checkpoint, "pstree.img").messages()
+    processes = []
+    seen: set[int] = set()
+    for entry in entries:
+        if entry.pid in seen:
+            warnings.append(f"pstree.img: pid {entry.pid} listed twice; the later entry is ignored")
+            continue
+        seen.add(entry.pid)
+        process = Process(entry.pid, entry.ppid, entry.pgid, entry.sid, list(entry.threads) or [entry.pid])
+        process.threads = [_thread(checkpoint, tid, warnings) for tid in process.tids]
+        with contextlib.suppress(CheckforensicsError, IndexError):  # _thread warned already
+            _apply_core(process, load_image(checkpoint, f"core-{entry.pid}.img").entries[0].message)
+        processes.append(process)
+    tree = ProcessTree(processes, warnings)
+    _link_children(tree)
+    return tree
+
+
+def _link_children(tree: ProcessTree) -> None:
+    by_pid = {p.pid: p for p in tree.processes}
+    for process in tree.processes:
+        parent = by_pid.get(process.ppid)
+        if parent is not None and parent is not process:
+            parent.children.append(process)
+
+
+_PAGES_ID = re.compile(r"pagemap-(\d+)\.img$")
+
+
+def load_mm(checkpoint: Checkpoint, pid: int) -> Any:
+    """The MmEntry of ``pid``."""
+    entries = load_image(checkpoint, f"mm-{pid}.img").entries
+    if not entries:
+        raise CheckforensicsError(f"mm-{pid}.img holds no entry")
+    return entries[0].message
+
+
+def address_space(checkpoint: Checkpoint, pid: int, mm: Any = None) -> AddressSpace:
+    """The dumped memory of ``pid``, from mm-, pagemap- and pages- images."""
+    mm = mm if mm is not None else load_mm(checkpoint, pid)
+    pagemap = load_image(checkpoint, f"pagemap-{pid}.img").messages()
+    if not pagemap:
+        raise CheckforensicsError(f"pagemap-{pid}.img has no header entry")
+    pages_name = f"pages-{pagemap[0].pages_id}.img"
+    reader, size = checkpoint.page_reader(checkpoint.images_prefix + pages_name)
+    return AddressSpace(vmas_from_mm(mm), normalise_pagemap(pagemap[1:]), reader, size)
+
+
+def read_args(space: AddressSpace, start: int, end: int) -> list[str]:
+    """The NUL-separated strings between ``start`` and ``end`` (argv or environ)."""
+    if end <= start:
+        return []
+    return split_strings(space.read(start, min(end - start, _ARGS_LIMIT)))
+
+
+def load_command_lines(checkpoint: Checkpoint, tree: ProcessTree, *, env: bool = False) -> None:
+    """Fill each process's ``cmdline`` (and ``env``) from its memory, where dumped."""
+    for process in tree.processes:
+        try:
+            mm = process.mm = load_mm(checkpoint, process.pid)
+            space = address_space(checkpoint, process.pid, mm)
+            process.cmdline = read_args(space, mm.mm_arg_start, mm.mm_arg_end)
+            if env:
+                process.env = read_args(space, mm.mm_env_start, mm.mm_env_end)
+        except MemoryUnavailableError as exc:
+            tree.warnings.append(f"pid {process.pid}: command line not readable: {exc.message}")
+        except CheckforensicsError as exc:
+            tree.warnings.append(f"pid {process.pid}: {exc}")
