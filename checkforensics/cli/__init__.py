@@ -47,6 +47,7 @@ def cli(debug: bool) -> None:
 
 def _register_commands() -> None:
     from checkforensics.cli.crit import crit
+    from checkforensics.cli.files import files, recover, sockets
     from checkforensics.cli.inspect import inspect
     from checkforensics.cli.listing import list_checkpoints
     from checkforensics.cli.ps import ps
@@ -56,6 +57,9 @@ def _register_commands() -> None:
     cli.add_command(inspect)
     cli.add_command(list_checkpoints)
     cli.add_command(ps)
+    cli.add_command(files)
+    cli.add_command(sockets)
+    cli.add_command(recover)
     cli.add_command(crit)
 
 
