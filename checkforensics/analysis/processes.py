@@ -50,6 +50,7 @@ class Process:
     gid: int | None = None
     euid: int | None = None
     egid: int | None = None
+    identity: dict[str, Any] = field(default_factory=dict)  # credentials, capabilities, seccomp, cgroup
     cmdline: list[str] | None = None
     env: list[str] | None = None
     core: Any = None  # the CoreEntry of the main thread
@@ -77,6 +78,41 @@ def _state_name(value: int) -> str:
         return f"state {value}"
 
 
+def capability_mask(words: Any) -> str | None:
+    """A capability set (32-bit words, low first) as the hex mask /proc/PID/status shows."""
+    if not words:
+        return None
+    return f"{sum(int(word) << (32 * i) for i, word in enumerate(words)):016x}"
+
+
+def identity_of(core: Any) -> dict[str, Any]:
+    """Credentials, capabilities, seccomp mode and cgroup set of a thread, where dumped."""
+    thread_core = core.thread_core
+    identity: dict[str, Any] = {}
+    if thread_core.HasField("creds"):
+        creds = thread_core.creds
+        identity.update(
+            uid=creds.uid, gid=creds.gid, euid=creds.euid, egid=creds.egid, suid=creds.suid, sgid=creds.sgid,
+            fsuid=creds.fsuid, fsgid=creds.fsgid, groups=list(creds.groups),
+            cap_eff=capability_mask(creds.cap_eff), cap_prm=capability_mask(creds.cap_prm),
+            cap_inh=capability_mask(creds.cap_inh), cap_bnd=capability_mask(creds.cap_bnd),
+            cap_amb=capability_mask(creds.cap_amb), securebits=creds.secbits,
+            no_new_privs=bool(creds.no_new_privs) if creds.HasField("no_new_privs") else None,
+            lsm_profile=creds.lsm_profile or None,
+        )
+    if thread_core.HasField("seccomp_mode"):
+        identity["seccomp"] = thread_core.DESCRIPTOR.fields_by_name["seccomp_mode"].enum_type.values_by_number[
+            thread_core.seccomp_mode
+        ].name
+    if thread_core.HasField("cg_set"):
+        identity["cg_set"] = thread_core.cg_set
+    elif core.tc.HasField("cg_set"):
+        identity["cg_set"] = core.tc.cg_set
+    if core.tc.HasField("loginuid"):
+        identity["loginuid"] = core.tc.loginuid
+    return identity
+
+
 def _apply_core(process: Process, core: Any) -> None:
     process.core = core
     tc = core.tc
@@ -86,6 +122,7 @@ def _apply_core(process: Process, core: Any) -> None:
     creds = core.thread_core.creds if core.thread_core.HasField("creds") else None
     if creds is not None:
         process.uid, process.gid, process.euid, process.egid = creds.uid, creds.gid, creds.euid, creds.egid
+    process.identity = identity_of(core)
 
 
 def _thread(checkpoint: Checkpoint, tid: int, warnings: list[str]) -> Thread:
@@ -123,7 +160,23 @@ def load_tree(checkpoint: Checkpoint) -> ProcessTree:
         processes.append(process)
     tree = ProcessTree(processes, warnings)
     _link_children(tree)
+    _resolve_cgroups(checkpoint, tree)
     return tree
+
+
+def _resolve_cgroups(checkpoint: Checkpoint, tree: ProcessTree) -> None:
+    """Replace each process's cgroup set id by its controller paths (cgroup.img)."""
+    if not checkpoint.has_image("cgroup.img"):
+        return
+    try:
+        sets = {s.id: s for entry in load_image(checkpoint, "cgroup.img").messages() for s in entry.sets}
+    except CheckforensicsError as exc:
+        tree.warnings.append(str(exc))
+        return
+    for process in tree.processes:
+        members = sets.get(process.identity.get("cg_set", -1))
+        if members is not None:
+            process.identity["cgroups"] = {member.name or "unified": member.path for member in members.ctls}
 
 
 def _link_children(tree: ProcessTree) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
 from rich.markup import escape
 from rich.tree import Tree
 
+from checkforensics.analysis.files import FileTable, load_files
 from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts, spec_mounts
 from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview, read_json_member
+from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
 from checkforensics.archive import Checkpoint
+from checkforensics.cli.files import SOCKET_TYPES, descriptor_json, what
 from checkforensics.cli.options import checkpoint_argument, output_options
+from checkforensics.cli.ps import command_text, process_json
 from checkforensics.cli.show import STATS_COLUMNS, overview_json
 from checkforensics.render import JSON, TREE, cell, human_size, print_json, print_tree
 
@@ -78,6 +83,91 @@ def _stats_tree(parent: Tree, stats: dict[str, int] | None) -> None:
             branch.add(escape(f"{key}: {value}"))
 
 
+@dataclass
+class ProcessView:
+    """Which process parts to show."""
+
+    tree: bool = False
+    cmd: bool = False
+    env: bool = False
+    files: bool = False
+    sockets: bool = False
+    pid: int | None = None
+    identity: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        return self.tree or self.cmd or self.env or self.files or self.sockets
+
+
+def _process_label(process: Process, view: ProcessView) -> str:
+    label = f"[bold]\\[{process.pid}][/]  {escape(cell(process.comm))}"
+    if view.cmd or view.env:
+        label = f"[bold]\\[{process.pid}][/]  {escape(cell(command_text(process)))}"
+    return label
+
+
+def _process_tree(parent: Tree, tree: ProcessTree, table: FileTable | None, view: ProcessView) -> None:
+    files_by_pid = {p.pid: p for p in table.processes} if table is not None else {}
+    branch = parent.add("[bold]Process tree[/]")
+
+    def add(node: Tree, process: Process, seen: set[int]) -> None:
+        if process.pid in seen:
+            return
+        seen.add(process.pid)
+        if view.pid is not None and process.pid != view.pid:
+            for child in process.children:
+                add(node, child, seen)
+            return
+        child_node = node.add(_process_label(process, view))
+        if view.identity and process.identity:
+            ident = child_node.add("Identity")
+            for key, value in process.identity.items():
+                if key == "cgroups":
+                    value = sorted(set(value.values()))
+                ident.add(escape(f"{key}: {cell(value)}"))
+        if view.env:
+            env = child_node.add("Environment variables")
+            for variable in process.env or ["-"]:
+                env.add(escape(variable))
+        entry = files_by_pid.get(process.pid)
+        if entry is not None and view.files:
+            opened = child_node.add("Open files")
+            for d in entry.descriptors:
+                if d.type not in SOCKET_TYPES:
+                    style = "red" if d.deleted else ""
+                    text = escape(f"[{d.type} {d.fd}]  {what(d)}")
+                    opened.add(f"[{style}]{text}[/]" if style else text)
+        if entry is not None and view.sockets and any(d.type in SOCKET_TYPES for d in entry.descriptors):
+            socks = child_node.add("Open sockets")
+            for d in entry.descriptors:
+                if d.type in SOCKET_TYPES:
+                    text = escape(f"[{d.type} {d.fd}]  {what(d)}")
+                    socks.add(f"[green]{text}[/]" if d.state == "LISTEN" else text)
+        for child in process.children:
+            add(child_node, child, seen)
+
+    seen: set[int] = set()
+    for root in tree.roots():
+        add(branch, root, seen)
+
+
+def _processes_json(tree: ProcessTree, table: FileTable | None, view: ProcessView) -> list[dict[str, Any]]:
+    files_by_pid = {p.pid: p for p in table.processes} if table is not None else {}
+    documents = []
+    for process in tree.processes:
+        if view.pid is not None and process.pid != view.pid:
+            continue
+        document = process_json(process, view.env)
+        entry = files_by_pid.get(process.pid)
+        if entry is not None and view.files:
+            document["fds"] = [descriptor_json(d, False) for d in entry.descriptors if d.type not in SOCKET_TYPES]
+        if entry is not None and view.sockets:
+            document["sockets"] = [descriptor_json(d, False) for d in entry.descriptors if d.type in SOCKET_TYPES]
+        documents.append(document)
+    return documents
+
+
 def _mounts_json(spec: list[SpecMount], kernel: list[KernelMount]) -> dict[str, Any]:
     return {
         "spec": [
@@ -104,50 +194,85 @@ def _mounts_json(spec: list[SpecMount], kernel: list[KernelMount]) -> dict[str, 
 @click.option("--metadata", is_flag=True, help="Container metadata and annotations.")
 @click.option("--mounts", is_flag=True, help="Mounts from spec.dump and from CRIU's mountpoints image.")
 @click.option("--stats", is_flag=True, help="CRIU dump statistics.")
+@click.option("--ps-tree", is_flag=True, help="The process tree.")
+@click.option("--ps-tree-cmd", is_flag=True, help="The process tree with command lines (read from memory).")
+@click.option("--ps-tree-env", is_flag=True, help="The process tree with environments (read from memory).")
+@click.option("--files", "with_files", is_flag=True, help="Open files of each process.")
+@click.option("--sockets", "with_sockets", is_flag=True, help="Open sockets of each process.")
+@click.option("--pid", type=int, help="Only this process in the process parts.")
 @click.option("--all", "everything", is_flag=True, help="Every part.")
 @output_options(formats=(TREE, JSON), default=TREE)
 def inspect(
-    checkpoints: tuple[str, ...], metadata: bool, mounts: bool, stats: bool, everything: bool, fmt: str, no_color: bool
+    checkpoints: tuple[str, ...],
+    metadata: bool,
+    mounts: bool,
+    stats: bool,
+    ps_tree: bool,
+    ps_tree_cmd: bool,
+    ps_tree_env: bool,
+    with_files: bool,
+    with_sockets: bool,
+    pid: int | None,
+    everything: bool,
+    fmt: str,
+    no_color: bool,
 ) -> None:
-    """Inspect checkpoints in depth, as a tree (metadata, mounts, dump statistics).
+    """Inspect checkpoints in depth, as a tree: metadata, mounts, statistics, processes, files.
 
-    With no part named, the metadata is shown.
+    With no part named, the metadata is shown. The process parts read command lines and
+    environments from the dumped memory.
 
     \b
     Examples:
       checkforensics inspect checkpoint.tar --metadata --mounts
+      checkforensics inspect checkpoint.tar --ps-tree-cmd --files --sockets
       checkforensics inspect checkpoint.tar.zst --all --format json
     """
+    process_view = ProcessView(ps_tree, ps_tree_cmd, ps_tree_env, with_files, with_sockets, pid)
     if everything:
         metadata = mounts = stats = True
-    if not (metadata or mounts or stats):
+        process_view = ProcessView(True, True, True, True, True, pid, identity=True)
+    if not (metadata or mounts or stats or process_view.wanted):
         metadata = True
     documents = []
     for path in checkpoints:
         with Checkpoint.open(path) as checkpoint:
-            view = overview(checkpoint)
-            warnings = view.warnings
+            summary = overview(checkpoint)
+            warnings = summary.warnings
             spec = spec_mounts(read_json_member(checkpoint, SPEC_DUMP, warnings)) if mounts else []
             kernel = kernel_mounts(checkpoint, warnings) if mounts else []
+            process_tree = table = None
+            if process_view.wanted:
+                process_tree = load_tree(checkpoint)
+                if process_view.cmd or process_view.env or fmt == JSON:
+                    load_command_lines(checkpoint, process_tree, env=process_view.env)
+                if process_view.files or process_view.sockets:
+                    table = load_files(checkpoint, process_tree)
+                    warnings += table.warnings
+                warnings += process_tree.warnings
             if fmt == JSON:
                 document: dict[str, Any] = {"archive": str(checkpoint.path)}
                 if metadata:
-                    document["metadata"] = overview_json(view, sha256=checkpoint.sha256(), with_stats=False)
-                    document["metadata"]["annotations"] = view.container.annotations
+                    document["metadata"] = overview_json(summary, sha256=checkpoint.sha256(), with_stats=False)
+                    document["metadata"]["annotations"] = summary.container.annotations
                 if mounts:
                     document["mounts"] = _mounts_json(spec, kernel)
                 if stats:
-                    document["stats"] = view.stats
+                    document["stats"] = summary.stats
+                if process_tree is not None:
+                    document["processes"] = _processes_json(process_tree, table, process_view)
                 document["warnings"] = warnings
                 documents.append(document)
                 continue
             tree = Tree(f"[bold]{escape(checkpoint.path.name)}[/] ({checkpoint.kind})")
             if metadata:
-                _metadata_tree(tree, view)
+                _metadata_tree(tree, summary)
             if mounts:
                 _mounts_tree(tree, spec, kernel)
             if stats:
-                _stats_tree(tree, view.stats)
+                _stats_tree(tree, summary.stats)
+            if process_tree is not None:
+                _process_tree(tree, process_tree, table, process_view)
             print_tree(tree, no_color=no_color)
             for warning in warnings:
                 click.echo(f"checkforensics: warning: {checkpoint.path.name}: {warning}", err=True)

@@ -30,6 +30,7 @@ def process_json(process: Process, with_env: bool) -> dict[str, Any]:
         "egid": process.egid,
         "state": process.state,
         "cmdline": process.cmdline,
+        "identity": process.identity,
     }
     if with_env:
         document["env"] = process.env

@@ -117,3 +117,27 @@ def test_list_directory_skips_damaged(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_list_empty_directory_finds_nothing(tmp_path: Path) -> None:
     assert run(["list", str(tmp_path)]) == ExitCode.NOTHING_FOUND
+
+
+def test_inspect_process_views(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["inspect", str(BUSYBOX), "--ps-tree-cmd", "--files", "--sockets"]) == 0
+    out = capsys.readouterr().out
+    assert "Process tree" in out and "[1]  /bin/sh -c 'SECRET=RANDOM_1432_KEY;" in out
+    assert "[21]  sleep 1" in out
+    assert "[PIPE 1]  pipe:[10092] (also 21:1)" in out
+    assert "Open sockets" not in out  # busybox has none: no empty branch
+    assert run(["inspect", str(INFLIGHT), "--ps-tree", "--files", "--sockets"]) == 0
+    out = capsys.readouterr().out
+    assert "[REG 10]  /var/tmp/dropper.sh (deleted)" in out
+    assert "[INETSK 7]  INET TCP LISTEN 127.0.0.1:7070" in out
+
+
+def test_inspect_all_json_has_processes_with_identity(capsys: pytest.CaptureFixture[str]) -> None:
+    (doc,) = run_json(["inspect", str(COUNTERS), "--all", "--pid", "7"], capsys)
+    (process,) = doc["processes"]
+    assert process["pid"] == 7 and process["cmdline"] == ["/usr/bin/python3", "/home/counter/counter.py"]
+    assert "DB_PASSWORD=hunter2-blog" in process["env"]
+    assert [s["local"] for s in process["sockets"]] == ["0.0.0.0:8088"]
+    identity = process["identity"]
+    assert identity["seccomp"] == "filter" and identity["cap_eff"] == "00000000800405fb"
+    assert identity["cgroups"]["memory"].startswith("/libpod_parent/libpod-e4ec5ab9b095")
