@@ -70,20 +70,36 @@ def _candidates(directories: list[Path]) -> list[Path]:
     return found
 
 
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _checkpoint_time(checkpoint: Checkpoint, recorded: str | None, kubelet: KubeletName | None) -> tuple[str, str]:
+    """When the checkpoint was taken, and where that comes from."""
+    if recorded:
+        return recorded, "config.dump"
+    if kubelet is not None:
+        return kubelet.time, "file name"
+    inventory = checkpoint.member(checkpoint.images_prefix + "inventory.img")
+    if inventory is not None:
+        return _iso(inventory.mtime), "inventory.img mtime"
+    return _iso(checkpoint.path.stat().st_mtime), "file mtime"
+
+
 def _entry(path: Path) -> dict[str, Any]:
     kubelet = parse_kubelet_name(path.name)
     with Checkpoint.open(path) as checkpoint:
         view = overview(checkpoint)
-    info = view.container
-    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat().replace("+00:00", "Z")
+        info = view.container
+        taken, source = _checkpoint_time(checkpoint, info.checkpointed, kubelet)
     return {
         "file": str(path),
         "namespace": info.namespace or (kubelet.namespace if kubelet else None),
         "pod": info.pod or (kubelet.pod if kubelet else None),
         "container": info.name or (kubelet.container if kubelet else None),
         "engine": info.engine,
-        "checkpointed": info.checkpointed or (kubelet.time if kubelet else None),
-        "modified": mtime,
+        "checkpointed": taken,
+        "checkpointed_from": source,
         "size": view.archive_size,
     }
 
@@ -112,7 +128,7 @@ def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) ->
         print_json({"checkpoints": entries})
     else:
         rows = [
-            [e["namespace"], e["pod"], e["container"], e["engine"], short_time(e["checkpointed"] or e["modified"]),
+            [e["namespace"], e["pod"], e["container"], e["engine"], short_time(e["checkpointed"]),
              human_size(e["size"]), Path(e["file"]).name]
             for e in entries
         ]
