@@ -34,6 +34,7 @@ class KernelMount:
     root: str
     options: str
     external: bool  # bind-mounted from outside the container (ext_mount / ext_key)
+    root_dev: int = 0  # the superblock's device number (kernel encoding); names tmpfs-dev-N images
 
 
 def spec_mounts(spec: dict[str, Any] | None) -> list[SpecMount]:
@@ -81,6 +82,7 @@ def kernel_mounts(checkpoint: Checkpoint, warnings: list[str]) -> list[KernelMou
                     root=entry.root,
                     options=entry.options,
                     external=bool(entry.ext_mount or entry.ext_key),
+                    root_dev=entry.root_dev,
                 )
             )
     return found

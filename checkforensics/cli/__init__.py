@@ -47,6 +47,7 @@ def cli(debug: bool) -> None:
 
 def _register_commands() -> None:
     from checkforensics.cli.crit import crit
+    from checkforensics.cli.diff import diff
     from checkforensics.cli.files import files, recover, sockets
     from checkforensics.cli.inspect import inspect
     from checkforensics.cli.listing import list_checkpoints
@@ -60,6 +61,7 @@ def _register_commands() -> None:
     cli.add_command(files)
     cli.add_command(sockets)
     cli.add_command(recover)
+    cli.add_command(diff)
     cli.add_command(crit)
 
 

@@ -1,0 +1,182 @@
+"""What changed between two checkpoints of one container.
+
+Processes, descriptors, sockets, files on disk, deleted paths and memory sizes are each
+compared by a stable key (pid; pid and fd; path), giving the sets added, removed and changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkforensics.analysis.files import Descriptor, load_files
+from checkforensics.analysis.overview import overview
+from checkforensics.analysis.processes import address_space, load_command_lines, load_tree
+from checkforensics.analysis.rootfs import ChangedFile, rootfs_changes
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import CheckforensicsError, InputError
+
+
+class DifferentContainersError(InputError):
+    """The two checkpoints are of different containers."""
+
+
+@dataclass
+class SetDiff:
+    """Keys only in A (removed), only in B (added), and in both but different (changed)."""
+
+    added: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"added": self.added, "removed": self.removed, "changed": self.changed}
+
+
+def diff_records(a: dict[Any, dict[str, Any]], b: dict[Any, dict[str, Any]], compared: tuple[str, ...]) -> SetDiff:
+    """Compare two keyed record sets field by field (only the ``compared`` fields)."""
+    result = SetDiff()
+    for key in b.keys() - a.keys():
+        result.added.append(b[key])
+    for key in a.keys() - b.keys():
+        result.removed.append(a[key])
+    for key in a.keys() & b.keys():
+        changes = {
+            name: {"before": a[key].get(name), "after": b[key].get(name)}
+            for name in compared
+            if a[key].get(name) != b[key].get(name)
+        }
+        if changes:
+            result.changed.append({**b[key], "changes": changes})
+    for bucket in (result.added, result.removed, result.changed):
+        bucket.sort(key=lambda record: tuple(str(record.get(k)) for k in ("pid", "fd", "path")))
+    return result
+
+
+@dataclass
+class Snapshot:
+    """What one checkpoint says, keyed for comparison."""
+
+    container_id: str | None
+    name: str | None
+    processes: dict[int, dict[str, Any]]
+    descriptors: dict[tuple[int, str], dict[str, Any]]
+    files: dict[str, dict[str, Any]]
+    deleted: dict[str, dict[str, Any]]
+    memory: dict[int, dict[str, Any]]
+    warnings: list[str]
+
+
+def _descriptor_record(pid: int, comm: str | None, d: Descriptor) -> dict[str, Any]:
+    return {
+        "pid": pid,
+        "comm": comm,
+        "fd": d.fd,
+        "type": d.type,
+        "path": d.path,
+        "deleted": d.deleted,
+        "state": d.state,
+        "local": d.local,
+        "remote": d.remote,
+        "pipe_id": d.pipe_id,
+        "socket": d.family is not None,
+    }
+
+
+def _file_record(changed: ChangedFile) -> dict[str, Any]:
+    return {
+        "path": changed.path,
+        "type": changed.type,
+        "size": changed.size,
+        "mode": changed.mode,
+        "mtime": changed.mtime,
+        "sha256": changed.sha256,
+        "linkname": changed.linkname,
+    }
+
+
+def snapshot(checkpoint: Checkpoint) -> Snapshot:
+    view = overview(checkpoint)
+    tree = load_tree(checkpoint)
+    load_command_lines(checkpoint, tree)
+    table = load_files(checkpoint, tree)
+    changes = rootfs_changes(checkpoint, layers=False)
+    memory = {}
+    for process in tree.processes:
+        try:
+            memory[process.pid] = {
+                "pid": process.pid,
+                "comm": process.comm,
+                "bytes": address_space(checkpoint, process.pid).dumped_bytes,
+            }
+        except CheckforensicsError as exc:
+            tree.warnings.append(str(exc))
+    rootfs = changes.rootfs
+    return Snapshot(
+        container_id=view.container.id,
+        name=view.container.name,
+        processes={
+            p.pid: {"pid": p.pid, "ppid": p.ppid, "comm": p.comm, "cmdline": p.cmdline, "threads": p.tids, "uid": p.uid}
+            for p in tree.processes
+        },
+        descriptors={
+            (p.pid, str(d.fd)): _descriptor_record(p.pid, p.comm, d) for p in table.processes for d in p.descriptors
+        },
+        files={f.path: _file_record(f) for f in (rootfs.files if rootfs else [])},
+        deleted={path: {"path": path} for path in changes.deleted},
+        memory=memory,
+        warnings=[*view.warnings, *tree.warnings, *table.warnings, *changes.warnings],
+    )
+
+
+@dataclass
+class CheckpointDiff:
+    processes: SetDiff
+    descriptors: SetDiff
+    sockets: SetDiff
+    files: SetDiff
+    deleted: SetDiff
+    memory: SetDiff
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "processes": self.processes.as_json(),
+            "descriptors": self.descriptors.as_json(),
+            "sockets": self.sockets.as_json(),
+            "files": self.files.as_json(),
+            "deleted": self.deleted.as_json(),
+            "memory": self.memory.as_json(),
+            "warnings": self.warnings,
+        }
+
+
+def compare(a: Checkpoint, b: Checkpoint, *, force: bool = False) -> CheckpointDiff:
+    """The differences from checkpoint ``a`` to checkpoint ``b``."""
+    before, after = snapshot(a), snapshot(b)
+    if not force and before.container_id and after.container_id and before.container_id != after.container_id:
+        raise DifferentContainersError(
+            f"different containers ({before.name or '?'} {before.container_id[:12]} and "
+            f"{after.name or '?'} {after.container_id[:12]}); use --force to compare anyway",
+            where=str(b.path),
+        )
+    descriptor_fields = ("type", "path", "deleted", "state", "local", "remote", "pipe_id")
+    plain = {k: v for k, v in before.descriptors.items() if not v["socket"]}
+    plain_after = {k: v for k, v in after.descriptors.items() if not v["socket"]}
+    sockets = {k: v for k, v in before.descriptors.items() if v["socket"]}
+    sockets_after = {k: v for k, v in after.descriptors.items() if v["socket"]}
+    memory = diff_records(before.memory, after.memory, ("bytes",))
+    for record in memory.changed:
+        record["delta"] = record["changes"]["bytes"]["after"] - record["changes"]["bytes"]["before"]
+    return CheckpointDiff(
+        processes=diff_records(before.processes, after.processes, ("ppid", "comm", "cmdline", "threads", "uid")),
+        descriptors=diff_records(plain, plain_after, descriptor_fields),
+        sockets=diff_records(sockets, sockets_after, descriptor_fields),
+        files=diff_records(before.files, after.files, ("type", "size", "mode", "mtime", "sha256", "linkname")),
+        deleted=diff_records(before.deleted, after.deleted, ()),
+        memory=memory,
+        warnings=[*(f"A: {w}" for w in before.warnings), *(f"B: {w}" for w in after.warnings)],
+    )

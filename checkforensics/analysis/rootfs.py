@@ -1,0 +1,290 @@
+"""What the container changed on disk: rootfs-diff.tar, deleted.files, and tmpfs/shm contents.
+
+Podman and CRI-O put every file the container added or modified in its writable layer into
+``rootfs-diff.tar`` and every path it removed into ``deleted.files``. The container's /dev/shm
+and tmpfs mounts are archived separately (``devshm-checkpoint.tar``, CRIU's
+``tmpfs-dev-N.tar.gz.img`` per mount id). All of it is read straight from the checkpoint,
+streaming, with nothing written to disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import posixpath
+import re
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError, OutputError
+
+ROOTFS_DIFF = "rootfs-diff.tar"
+DELETED_FILES = "deleted.files"
+DEVSHM = "devshm-checkpoint.tar"
+_TMPFS_IMAGE = re.compile(r"tmpfs-dev-(\d+)\.tar\.gz\.img$")
+_DELETED_LIMIT = 64 << 20
+_MEMBER_LIMIT = 1 << 30  # one file's content, for --show and hashing
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    """One member of a layer archive: a file the container wrote."""
+
+    path: str  # absolute, as inside the container
+    type: str  # file, dir, symlink, hardlink, char, block, fifo
+    size: int
+    mode: int  # permission bits
+    uid: int
+    gid: int
+    mtime: str  # RFC 3339, UTC
+    linkname: str | None = None
+    sha256: str | None = None  # of the content, for regular files
+
+
+@dataclass
+class Layer:
+    """One archive of changed files: the rootfs diff, /dev/shm, or a tmpfs mount."""
+
+    name: str  # rootfs, /dev/shm, tmpfs:<mnt_id>
+    member: str  # where it is in the checkpoint
+    files: list[ChangedFile] = field(default_factory=list)
+
+
+@dataclass
+class RootfsChanges:
+    layers: list[Layer]
+    deleted: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rootfs(self) -> Layer | None:
+        return next((layer for layer in self.layers if layer.name == "rootfs"), None)
+
+
+_TYPES = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.CONTTYPE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.LNKTYPE: "hardlink",
+    tarfile.CHRTYPE: "char",
+    tarfile.BLKTYPE: "block",
+    tarfile.FIFOTYPE: "fifo",
+}
+
+
+def container_path(name: str, root: str = "/") -> str:
+    """``home/x`` or ``./home/x`` as ``/home/x``; ``..`` can never climb above ``root``."""
+    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
+    clean: list[str] = []
+    for part in parts:
+        if part == "..":
+            if clean:
+                clean.pop()
+        else:
+            clean.append(part)
+    return posixpath.join(root, *clean)
+
+
+def _iso(timestamp: float) -> str:
+    try:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return str(timestamp)
+
+
+def _open_tar(stream: BinaryIO, compressed: bool) -> tarfile.TarFile:
+    return tarfile.open(fileobj=stream, mode="r|gz" if compressed else "r|")
+
+
+def iter_layer(
+    stream: BinaryIO, *, compressed: bool = False, root: str = "/", digest: bool = True
+) -> Iterator[tuple[ChangedFile, tarfile.TarInfo, tarfile.TarFile]]:
+    """The members of a layer archive, streaming; regular files hashed as they pass."""
+    with _open_tar(stream, compressed) as tar:
+        for info in tar:
+            path = container_path(info.name, root)
+            if path == root and info.isdir():
+                continue  # the archive's own root entry ("./")
+            sha = None
+            if digest and info.isfile():
+                handle = tar.extractfile(info)
+                if handle is not None:
+                    sha = _sha256_stream(handle, info.size)
+            yield (
+                ChangedFile(
+                    path=path,
+                    type=_TYPES.get(info.type, "other"),
+                    size=info.size if info.isfile() else 0,
+                    mode=stat.S_IMODE(info.mode),
+                    uid=info.uid,
+                    gid=info.gid,
+                    mtime=_iso(info.mtime),
+                    linkname=info.linkname or None,
+                    sha256=sha,
+                ),
+                info,
+                tar,
+            )
+
+
+def _sha256_stream(handle: BinaryIO, size: int) -> str:
+    digest = hashlib.sha256()
+    remaining = size
+    while remaining > 0:
+        chunk = handle.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        digest.update(chunk)
+        remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+def _layer_members(checkpoint: Checkpoint, mount_points: dict[int, str]) -> list[tuple[str, str, bool, str]]:
+    """(layer name, member, gzip?, root inside the container) for every layer present."""
+    found = []
+    if checkpoint.has(ROOTFS_DIFF):
+        found.append(("rootfs", ROOTFS_DIFF, False, "/"))
+    if checkpoint.has(DEVSHM):
+        found.append(("/dev/shm", DEVSHM, False, "/dev/shm"))
+    for name in sorted(checkpoint.image_names()):
+        match = _TMPFS_IMAGE.search(name)
+        if match:
+            device = int(match[1])
+            where = mount_points.get(device)
+            found.append(
+                (f"tmpfs {where or 'dev ' + str(device)}", checkpoint.images_prefix + name, True, where or "/")
+            )
+    return found
+
+
+def _mount_points(checkpoint: Checkpoint) -> dict[int, str]:
+    """tmpfs mount points by device number."""
+    from checkforensics.analysis.mounts import kernel_mounts
+
+    # CRIU names a tmpfs image after the mount's device number (criu/mount.c, tmpfs-dev-%u).
+    return {mount.root_dev: mount.mountpoint for mount in kernel_mounts(checkpoint, []) if mount.fstype == "tmpfs"}
+
+
+def read_deleted(checkpoint: Checkpoint, warnings: list[str]) -> list[str]:
+    if not checkpoint.has(DELETED_FILES):
+        return []
+    try:
+        data = json.loads(checkpoint.read(DELETED_FILES, limit=_DELETED_LIMIT))
+    except (ValueError, UnicodeDecodeError) as exc:
+        warnings.append(f"{DELETED_FILES}: not a JSON list ({exc})")
+        return []
+    except CheckforensicsError as exc:
+        warnings.append(str(exc))
+        return []
+    if not isinstance(data, list):
+        warnings.append(f"{DELETED_FILES}: not a JSON list")
+        return []
+    return [container_path(str(item)) for item in data]
+
+
+def rootfs_changes(checkpoint: Checkpoint, *, digest: bool = True, layers: bool = True) -> RootfsChanges:
+    """Every changed file of every layer, and the deleted paths."""
+    changes = RootfsChanges([], [])
+    mounts = _mount_points(checkpoint) if layers else {}
+    for name, member, compressed, root in _layer_members(checkpoint, mounts):
+        if not layers and name != "rootfs":
+            continue
+        layer = Layer(name, member)
+        try:
+            with checkpoint.open_member(member) as stream:
+                layer.files = [
+                    changed for changed, _, _ in iter_layer(stream, compressed=compressed, root=root, digest=digest)
+                ]
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            changes.warnings.append(f"{member}: damaged archive ({exc}); {len(layer.files)} entries read")
+        except CheckforensicsError as exc:
+            changes.warnings.append(str(exc))
+        changes.layers.append(layer)
+    changes.deleted = read_deleted(checkpoint, changes.warnings)
+    return changes
+
+
+def read_changed_file(checkpoint: Checkpoint, path: str) -> tuple[ChangedFile, bytes]:
+    """One changed file's content from rootfs-diff.tar (or a /dev/shm or tmpfs layer)."""
+    wanted = container_path(path)
+    for _layer, member, compressed, root in _layer_members(checkpoint, _mount_points(checkpoint)):
+        with checkpoint.open_member(member) as stream:
+            try:
+                for changed, info, tar in iter_layer(stream, compressed=compressed, root=root, digest=False):
+                    if changed.path != wanted:
+                        continue
+                    if not info.isfile():
+                        return changed, b""
+                    if info.size > _MEMBER_LIMIT:
+                        raise ArchiveError(f"{wanted} is larger than {_MEMBER_LIMIT} bytes", where=member)
+                    handle = tar.extractfile(info)
+                    return changed, handle.read() if handle is not None else b""
+            except (tarfile.TarError, EOFError) as exc:
+                raise ArchiveError(f"damaged archive ({exc})", where=member) from None
+    raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(checkpoint.path))
+
+
+def extract_changes(checkpoint: Checkpoint, target: Path) -> list[dict[str, object]]:
+    """Write regular files and directories of every layer under ``target``, safely.
+
+    Paths are confined to ``target`` (no ``..``, absolute paths are re-rooted); links, devices
+    and FIFOs are recorded, never created; existing files are never overwritten.  Returns one
+    record per layer member: path, type, size, sha256 and where it was written (if at all).
+    """
+    target = target.resolve()
+    records: list[dict[str, object]] = []
+    for name, member, compressed, root in _layer_members(checkpoint, _mount_points(checkpoint)):
+        base = target if name == "rootfs" else target / f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"
+        with checkpoint.open_member(member) as stream:
+            for changed, info, tar in iter_layer(stream, compressed=compressed, root="/", digest=False):
+                destination = base / changed.path.lstrip("/")
+                if not _inside(destination, target):
+                    raise OutputError(f"refusing to write outside the output directory: {changed.path}")
+                record: dict[str, object] = {
+                    "layer": name,
+                    "path": container_path(changed.path, root),
+                    "type": changed.type,
+                    "size": changed.size,
+                    "written": None,
+                }
+                if info.isdir():
+                    _mkdirs(destination, target)
+                elif info.isfile():
+                    _mkdirs(destination.parent, target)
+                    handle = tar.extractfile(info)
+                    digest = hashlib.sha256()
+                    with open(destination, "xb") as out:
+                        while handle is not None and (chunk := handle.read(1 << 20)):
+                            digest.update(chunk)
+                            out.write(chunk)
+                    record.update(sha256=digest.hexdigest(), written=str(destination.relative_to(target)))
+                else:
+                    record["linkname"] = changed.linkname
+                records.append(record)
+    return records
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _mkdirs(directory: Path, root: Path) -> None:
+    """Create ``directory`` below ``root``, refusing to pass through anything but real directories."""
+    current = root
+    for part in directory.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink() or (current.exists() and not current.is_dir()):
+            raise OutputError(f"refusing to write through {current}")
+        current.mkdir(exist_ok=True)

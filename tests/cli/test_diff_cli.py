@@ -1,0 +1,109 @@
+"""``diff``: rootfs changes of one checkpoint, and the difference between two."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from checkforensics.cli import run
+from checkforensics.errors import ExitCode
+
+from conftest import FIXTURES, truth
+
+COUNTERS = FIXTURES / "counters-blog.tar"
+LATER = FIXTURES / "counters-blog-later.tar.zst"
+
+
+def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    assert run([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path"),
+    [
+        ("counters-blog", COUNTERS),
+        ("counters-blog-later", LATER),
+        ("busybox-counter-criu41", FIXTURES / "busybox-counter-criu41.tar"),
+    ],
+)
+def test_every_rootfs_member_and_deleted_file(fixture: str, path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(["diff", str(path)], capsys)
+    facts = truth(fixture)
+    rootfs = [
+        [c["path"].lstrip("/"), c["size"]] for c in doc["changed"] if c["layer"] == "rootfs" and c["type"] == "file"
+    ]
+    assert rootfs == facts["rootfs_diff"]
+    assert [d["path"] for d in doc["deleted"]] == facts["deleted_files"]
+    assert any(c["path"] == "/dev/null" and c["type"] == "char" for c in doc["changed"])  # the tmpfs /dev image
+
+
+def test_show_prints_content_without_extracting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["diff", str(COUNTERS), "--show", "/home/counter/test-file"]) == 0
+    assert capsys.readouterr().out == "test-file\n"
+    assert run(["diff", str(COUNTERS), "--show", "/etc/shadow"]) == ExitCode.BAD_INPUT
+    assert "no changed file /etc/shadow" in capsys.readouterr().err
+
+
+def test_extract_writes_only_inside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    doc = run_json(["diff", str(COUNTERS), "--extract", str(out)], capsys)
+    assert (out / "home/counter/test-file").read_bytes() == b"test-file\n"
+    logfile = next(e for e in doc["entries"] if e["path"] == "/home/counter/logfile")
+    assert logfile["sha256"] == hashlib.sha256((out / "home/counter/logfile").read_bytes()).hexdigest()
+    assert not any(p.is_symlink() for p in out.rglob("*"))  # /dev/stdin etc. are listed, not created
+    written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
+    assert all(name.startswith("out") for name in written)
+    assert run(["diff", str(COUNTERS), "--extract", str(out)]) == ExitCode.BAD_INPUT  # not empty any more
+
+
+def test_extract_of_hostile_rootfs_diff_stays_inside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import tarfile
+
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w") as tar:
+        for name in ("../../escape.txt", "/etc/abs.txt", "ok/../../x.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"bad"))
+        link = tarfile.TarInfo("link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+        tar.addfile(link)
+        inside = tarfile.TarInfo("link/passwd")
+        inside.size = 3
+        tar.addfile(inside, io.BytesIO(b"bad"))
+    images = tmp_path / "ckpt"
+    (images / "checkpoint").mkdir(parents=True)
+    for name in os.listdir(FIXTURES / "bare-bash-sleep"):
+        (images / "checkpoint" / name).write_bytes((FIXTURES / "bare-bash-sleep" / name).read_bytes())
+    (images / "rootfs-diff.tar").write_bytes(inner.getvalue())
+    out = tmp_path / "out"
+    assert run(["diff", str(images), "--extract", str(out)]) == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["escape.txt", "etc/abs.txt", "link/passwd", "x.txt"]
+    assert not (tmp_path / "escape.txt").exists() and not Path("/etc/abs.txt").exists()
+
+
+def test_two_checkpoints_of_one_container(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(["diff", str(COUNTERS), str(LATER)], capsys)
+    added = doc["files"]["added"]
+    assert [(f["path"], f["size"]) for f in added] == [("/home/counter/second-file", 12)]
+    (logfile,) = doc["files"]["changed"]
+    assert logfile["changes"]["size"] == {"before": 402, "after": 564}
+    assert doc["processes"] == {"added": [], "removed": [], "changed": []}
+    assert {m["pid"] for m in doc["memory"]["changed"]} <= {1, 7, 8}
+    assert run(["diff", str(COUNTERS), str(LATER)]) == 0
+    out = capsys.readouterr().out
+    assert "+ /home/counter/second-file (file, 12 B)" in out and "size: 402 -> 564" in out
+
+
+def test_different_containers_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["diff", str(COUNTERS), str(FIXTURES / "inflight.tar.zst")]) == ExitCode.BAD_INPUT
+    assert "different containers" in capsys.readouterr().err
+    doc = run_json(["diff", str(COUNTERS), str(FIXTURES / "inflight.tar.zst"), "--force"], capsys)
+    assert {p["pid"] for p in doc["processes"]["removed"]} == {7, 8}
