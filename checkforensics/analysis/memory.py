@@ -177,6 +177,10 @@ class AddressSpace:
                 break
         return bytes(out), len(out)
 
+    def read_dumped(self, file_offset: int, size: int) -> bytes:
+        """Raw bytes of the pages image (for copying whole extents; see present_extents)."""
+        return self._read_at(file_offset, size)
+
     def present_extents(self) -> Iterator[tuple[int, int, int]]:
         """``(vaddr, file_offset, length)`` of every dumped run, merged where contiguous in both."""
         current: list[int] | None = None

@@ -46,6 +46,7 @@ def cli(debug: bool) -> None:
 
 
 def _register_commands() -> None:
+    from checkforensics.cli.coredump import coredump
     from checkforensics.cli.crit import crit
     from checkforensics.cli.diff import diff
     from checkforensics.cli.files import files, recover, sockets
@@ -62,6 +63,7 @@ def _register_commands() -> None:
     cli.add_command(sockets)
     cli.add_command(recover)
     cli.add_command(diff)
+    cli.add_command(coredump)
     cli.add_command(crit)
 
 
