@@ -16,6 +16,7 @@ import posixpath
 import re
 import stat
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,21 +106,25 @@ def _open_tar(stream: BinaryIO, compressed: bool) -> tarfile.TarFile:
 
 
 def iter_layer(
-    stream: BinaryIO, *, compressed: bool = False, root: str = "/", digest: bool = True
+    stream: BinaryIO, *, compressed: bool = False, root: str = "/", digest: bool = True, where: str = "layer"
 ) -> Iterator[tuple[ChangedFile, tarfile.TarInfo, tarfile.TarFile]]:
-    """The members of a layer archive, streaming; regular files hashed as they pass."""
-    with _open_tar(stream, compressed) as tar:
-        for info in tar:
-            path = container_path(info.name, root)
-            if path == root and info.isdir():
-                continue  # the archive's own root entry ("./")
-            sha = None
-            if digest and info.isfile():
-                handle = tar.extractfile(info)
-                if handle is not None:
-                    sha = _sha256_stream(handle, info.size)
-            yield (
-                ChangedFile(
+    """The members of a layer archive, streaming; regular files hashed as they pass.
+
+    A damaged or cut archive ends the iteration with an ArchiveError naming ``where``, after
+    every whole member before the damage has been yielded.
+    """
+    try:
+        with _open_tar(stream, compressed) as tar:
+            for info in tar:
+                path = container_path(info.name, root)
+                if path == root and info.isdir():
+                    continue  # the archive's own root entry ("./")
+                sha = None
+                if digest and info.isfile():
+                    handle = tar.extractfile(info)
+                    if handle is not None:
+                        sha = _sha256_stream(handle, info.size)
+                changed = ChangedFile(
                     path=path,
                     type=_TYPES.get(info.type, "other"),
                     size=info.size if info.isfile() else 0,
@@ -129,10 +134,10 @@ def iter_layer(
                     mtime=_iso(info.mtime),
                     linkname=info.linkname or None,
                     sha256=sha,
-                ),
-                info,
-                tar,
-            )
+                )
+                yield changed, info, tar
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise ArchiveError(f"damaged archive ({exc})", where=where) from None
 
 
 def _sha256_stream(handle: BinaryIO, size: int) -> str:
@@ -217,18 +222,15 @@ def read_changed_file(checkpoint: Checkpoint, path: str) -> tuple[ChangedFile, b
     wanted = container_path(path)
     for _layer, member, compressed, root in _layer_members(checkpoint, _mount_points(checkpoint)):
         with checkpoint.open_member(member) as stream:
-            try:
-                for changed, info, tar in iter_layer(stream, compressed=compressed, root=root, digest=False):
-                    if changed.path != wanted:
-                        continue
-                    if not info.isfile():
-                        return changed, b""
-                    if info.size > _MEMBER_LIMIT:
-                        raise ArchiveError(f"{wanted} is larger than {_MEMBER_LIMIT} bytes", where=member)
-                    handle = tar.extractfile(info)
-                    return changed, handle.read() if handle is not None else b""
-            except (tarfile.TarError, EOFError) as exc:
-                raise ArchiveError(f"damaged archive ({exc})", where=member) from None
+            for changed, info, tar in iter_layer(stream, compressed=compressed, root=root, digest=False, where=member):
+                if changed.path != wanted:
+                    continue
+                if not info.isfile():
+                    return changed, b""
+                if info.size > _MEMBER_LIMIT:
+                    raise ArchiveError(f"{wanted} is larger than {_MEMBER_LIMIT} bytes", where=member)
+                handle = tar.extractfile(info)
+                return changed, handle.read() if handle is not None else b""
     raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(checkpoint.path))
 
 
@@ -244,7 +246,7 @@ def extract_changes(checkpoint: Checkpoint, target: Path) -> list[dict[str, obje
     for name, member, compressed, root in _layer_members(checkpoint, _mount_points(checkpoint)):
         base = target if name == "rootfs" else target / f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"
         with checkpoint.open_member(member) as stream:
-            for changed, info, tar in iter_layer(stream, compressed=compressed, root="/", digest=False):
+            for changed, info, tar in iter_layer(stream, compressed=compressed, root="/", digest=False, where=member):
                 destination = base / changed.path.lstrip("/")
                 if not _inside(destination, target):
                     raise OutputError(f"refusing to write outside the output directory: {changed.path}")
