@@ -1,0 +1,64 @@
+"""``checkforensics verify``: record the hash of the evidence, and check it later."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+
+from checkforensics import __version__
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import ExitCode, InputError, OutputError
+from checkforensics.render import JSON, TEXT, print_json
+
+
+@click.command()
+@click.argument("checkpoint", metavar="CHECKPOINT")
+@click.option("--record", "record", type=click.Path(path_type=Path), help="Write the hash record to this file.")
+@click.option("--against", type=click.Path(path_type=Path), help="Check against a record written by --record.")
+@click.option("--expect", metavar="SHA256", help="Check against this SHA-256.")
+@click.option("--format", "fmt", type=click.Choice((TEXT, JSON)), default=TEXT, show_default=True)
+def verify(checkpoint: str, record: Path | None, against: Path | None, expect: str | None, fmt: str) -> int:
+    """Print, record or check the SHA-256 of a checkpoint (exit 1 when it does not match).
+
+    For an archive this is the SHA-256 of the file, as sha256sum prints it; for a directory,
+    of a sha256sum-style listing of every file in it, sorted by path.
+
+    \b
+    Examples:
+      checkforensics verify checkpoint.tar --record checkpoint.tar.sha256.json
+      checkforensics verify checkpoint.tar --against checkpoint.tar.sha256.json
+      checkforensics verify checkpoint.tar --expect 3f1c...e9
+    """
+    with Checkpoint.open(checkpoint) as opened:
+        digest = opened.sha256()
+        kind = opened.kind
+        size = opened.path.stat().st_size if kind != "directory" else None
+    document = {
+        "path": str(Path(checkpoint).resolve()),
+        "kind": kind,
+        "size": size,
+        "sha256": digest,
+        "recorded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tool": f"checkforensics {__version__}",
+    }
+    wanted = expect
+    if against is not None:
+        try:
+            wanted = json.loads(against.read_text())["sha256"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"not a record written by verify --record ({exc})", where=str(against)) from None
+    if record is not None:
+        if record.exists():
+            raise OutputError("exists; refusing to overwrite a record", where=str(record))
+        record.write_text(json.dumps(document, indent=2) + "\n")
+    matched = None if wanted is None else wanted.strip().lower() == digest
+    if fmt == JSON:
+        print_json({**document, "expected": wanted, "match": matched})
+    elif matched is None:
+        click.echo(f"{digest}  {checkpoint}")
+    else:
+        click.echo(f"{checkpoint}: {'OK' if matched else 'MISMATCH'} (sha256 {digest})")
+    return ExitCode.NOTHING_FOUND if matched is False else ExitCode.OK

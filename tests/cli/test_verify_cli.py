@@ -1,0 +1,67 @@
+"""``verify``, and that no command changes the evidence it reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from checkforensics.cli import run
+from checkforensics.errors import ExitCode
+
+from conftest import FIXTURES
+
+
+def test_record_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evidence = tmp_path / "evidence.tar"
+    shutil.copy(FIXTURES / "busybox-counter-criu41.tar", evidence)
+    record = tmp_path / "evidence.sha256.json"
+    assert run(["verify", str(evidence), "--record", str(record)]) == 0
+    assert json.loads(record.read_text())["sha256"] == hashlib.sha256(evidence.read_bytes()).hexdigest()
+    assert run(["verify", str(evidence), "--against", str(record)]) == 0
+    assert "OK" in capsys.readouterr().out
+    with evidence.open("r+b") as handle:  # one flipped bit deep inside
+        handle.seek(100_000)
+        byte = handle.read(1)
+        handle.seek(100_000)
+        handle.write(bytes([byte[0] ^ 1]))
+    assert run(["verify", str(evidence), "--against", str(record)]) == ExitCode.NOTHING_FOUND
+    assert "MISMATCH" in capsys.readouterr().out
+    assert run(["verify", str(evidence), "--record", str(record)]) == ExitCode.BAD_INPUT  # never overwritten
+
+
+def test_directory_digest_is_sha256sum_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    root = FIXTURES / "bare-bash-sleep"
+    listing = "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}\n"
+        for p in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix())
+        if p.is_file()
+    )
+    assert run(["verify", str(root), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sha256"] == hashlib.sha256(listing.encode()).hexdigest()
+
+
+def test_no_command_changes_the_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evidence = tmp_path / "evidence.tar"
+    shutil.copy(FIXTURES / "counters-blog.tar", evidence)
+    evidence.chmod(0o444)
+    before = (hashlib.sha256(evidence.read_bytes()).hexdigest(), evidence.stat().st_mtime_ns)
+    out = tmp_path / "out"
+    for argv in (
+        ["show", "--print-stats"],
+        ["inspect", "--all"],
+        ["ps", "--env"],
+        ["files", "--data"],
+        ["diff"],
+        ["coredump", "-o", str(out / "cores")],
+        ["recover", "-o", str(out / "recovered")],
+        ["diff", "--extract", str(out / "changed")],
+        ["verify"],
+    ):
+        assert run([argv[0], str(evidence), *argv[1:]]) == 0, argv
+    capsys.readouterr()
+    assert (hashlib.sha256(evidence.read_bytes()).hexdigest(), evidence.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence.tar", "out"]
