@@ -1,0 +1,39 @@
+"""Every command explains itself: a one-line summary, and an example in its --help."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from checkforensics import __version__
+from checkforensics.cli import cli, run
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _commands(cli), ids=" ".join)
+def test_every_command_has_help_with_an_example(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run([*path, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Example" in out, f"{' '.join(path)} --help has no example"
+    command = cli
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    assert command.get_short_help_str(200).strip(), f"{' '.join(path)} has no summary"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
