@@ -54,6 +54,7 @@ def _register_commands() -> None:
     from checkforensics.cli.listing import list_checkpoints
     from checkforensics.cli.ps import ps
     from checkforensics.cli.show import show
+    from checkforensics.cli.triage import triage_command
     from checkforensics.cli.verify import verify
 
     cli.add_command(show)
@@ -66,6 +67,7 @@ def _register_commands() -> None:
     cli.add_command(diff)
     cli.add_command(coredump)
     cli.add_command(verify)
+    cli.add_command(triage_command)
     cli.add_command(crit)
 
 

@@ -1,0 +1,355 @@
+"""What deserves a look first: rules over processes, descriptors, disk changes and secrets.
+
+Each rule has an id, a severity and a one-line title; each finding names its rule and carries
+the evidence behind it (process, descriptor, path, address). Rules only read what the other
+analyses already produce; adding one is adding a function to RULES.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from checkforensics.analysis.files import Descriptor, FileTable, load_files
+from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
+from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
+from checkforensics.archive import Checkpoint
+
+
+class Severity(IntEnum):
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: Severity
+    title: str
+    pid: int | None = None
+    comm: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.name.lower(),
+            "title": self.title,
+            "pid": self.pid,
+            "comm": self.comm,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class Context:
+    """Everything the rules look at, loaded once."""
+
+    tree: ProcessTree
+    files: FileTable
+    changes: RootfsChanges
+    secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
+
+    def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
+        by_pid = {p.pid: p for p in self.tree.processes}
+        for entry in self.files.processes:
+            process = by_pid.get(entry.pid)
+            if process is None:
+                continue
+            for descriptor in entry.descriptors:
+                yield process, descriptor
+
+
+WRITABLE_DIRS = ("/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/", "/dev/mqueue/")
+SHELLS = {"sh", "bash", "dash", "zsh", "ash", "ksh", "busybox", "fish", "csh", "tcsh"}
+INTERPRETERS = re.compile(r"^(python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|php[0-9.]*|lua[0-9.]*|tclsh.*)$")
+NET_TOOLS = {"nc", "ncat", "netcat", "socat", "telnet", "curl", "wget"}
+SENSITIVE_PATHS = (
+    ("/etc/ld.so.preload", Severity.CRITICAL),
+    ("/etc/passwd", Severity.HIGH),
+    ("/etc/shadow", Severity.HIGH),
+    ("/etc/sudoers*", Severity.HIGH),
+    ("/etc/cron*", Severity.HIGH),
+    ("/var/spool/cron/*", Severity.HIGH),
+    ("*/.ssh/*", Severity.HIGH),
+    ("/root/*", Severity.MEDIUM),
+    ("/etc/*", Severity.MEDIUM),
+    ("/usr/bin/*", Severity.HIGH),
+    ("/usr/sbin/*", Severity.HIGH),
+    ("/bin/*", Severity.HIGH),
+    ("/sbin/*", Severity.HIGH),
+    ("/lib*/*.so*", Severity.HIGH),
+    ("/usr/lib*/*.so*", Severity.HIGH),
+    ("*/.bashrc", Severity.MEDIUM),
+    ("*/.profile", Severity.MEDIUM),
+)
+CREDENTIAL_NAME = re.compile(
+    r"(PASSW(OR)?D|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.IGNORECASE
+)
+CAP_SYS_ADMIN = 21
+
+
+def _program(process: Process, exe: str | None) -> str:
+    name = (exe or "").rsplit("/", 1)[-1] or (process.comm or "")
+    return name
+
+
+def _exe(context: Context, pid: int) -> Descriptor | None:
+    for process, descriptor in context.descriptors():
+        if process.pid == pid and descriptor.fd == "exe":
+            return descriptor
+    return None
+
+
+def _is_loopback(address: str | None) -> bool:
+    host = (address or "").rsplit(":", 1)[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return True
+
+
+def rule_exe(context: Context) -> Iterator[Finding]:
+    for process in context.tree.processes:
+        exe = _exe(context, process.pid)
+        if exe is None or not exe.path:
+            continue
+        if exe.deleted:
+            yield Finding(
+                "exe-deleted",
+                Severity.HIGH,
+                "running from a deleted executable",
+                process.pid,
+                process.comm,
+                {"exe": exe.path},
+            )
+        if exe.path.startswith("memfd:") or exe.type == "MEMFD":
+            yield Finding(
+                "exe-memfd",
+                Severity.CRITICAL,
+                "running from an in-memory file (fileless)",
+                process.pid,
+                process.comm,
+                {"exe": exe.path},
+            )
+        if exe.path.startswith(WRITABLE_DIRS):
+            yield Finding(
+                "exe-writable-path",
+                Severity.HIGH,
+                "executable in a world-writable directory",
+                process.pid,
+                process.comm,
+                {"exe": exe.path},
+            )
+
+
+def rule_network(context: Context) -> Iterator[Finding]:
+    for process, d in context.descriptors():
+        if d.family not in ("INET", "INET6"):
+            continue
+        program = _program(process, (_exe(context, process.pid) or Descriptor("exe", "REG", 0)).path)
+        shellish = program in SHELLS or program in NET_TOOLS or bool(INTERPRETERS.match(program))
+        evidence = {
+            "fd": d.fd,
+            "proto": d.proto,
+            "state": d.state,
+            "local": d.local,
+            "remote": d.remote,
+            "program": program,
+        }
+        if d.state == "LISTEN":
+            yield Finding("listening-socket", Severity.LOW, "listening socket", process.pid, process.comm, evidence)
+            if program in SHELLS or program in NET_TOOLS:
+                yield Finding(
+                    "shell-listening",
+                    Severity.HIGH,
+                    "a shell or network tool listening (bind shell?)",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                )
+            continue
+        if d.state == "ESTABLISHED" or (d.proto == "UDP" and not _is_loopback(d.remote)):
+            outbound = not _is_loopback(d.remote)
+            if shellish and outbound:
+                yield Finding(
+                    "shell-network",
+                    Severity.CRITICAL,
+                    "shell or interpreter with an outbound connection (reverse shell?)",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                )
+            elif outbound:
+                yield Finding(
+                    "outbound-connection",
+                    Severity.MEDIUM,
+                    "connection to a non-local address",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                )
+            elif shellish:
+                yield Finding(
+                    "interpreter-socket",
+                    Severity.LOW,
+                    "shell or interpreter with a network socket",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                )
+
+
+def rule_fileless(context: Context) -> Iterator[Finding]:
+    for process, d in context.descriptors():
+        if d.type == "MEMFD":
+            yield Finding(
+                "memfd-open",
+                Severity.MEDIUM,
+                "memfd (in-memory file) open",
+                process.pid,
+                process.comm,
+                {"fd": d.fd, "name": d.path, "size": d.size},
+            )
+        elif d.type == "REG" and d.deleted and isinstance(d.fd, int):
+            dropped = (d.path or "").startswith(WRITABLE_DIRS)
+            yield Finding(
+                "deleted-file-open",
+                Severity.HIGH if dropped else Severity.MEDIUM,
+                "deleted file still open (content recoverable)" + (" in a writable dir" if dropped else ""),
+                process.pid,
+                process.comm,
+                {"fd": d.fd, "path": d.path, "remap": d.details.get("remap")},
+            )
+
+
+def rule_inflight(context: Context) -> Iterator[Finding]:
+    for process, d in context.descriptors():
+        queued = d.details.get("recv_queue") or d.details.get("send_queue")
+        if queued:
+            yield Finding(
+                "unread-network-data",
+                Severity.INFO,
+                "TCP data in flight (see recover)",
+                process.pid,
+                process.comm,
+                {
+                    "fd": d.fd,
+                    "recv_queue": d.details.get("recv_queue"),
+                    "send_queue": d.details.get("send_queue"),
+                    "remote": d.remote,
+                },
+            )
+
+
+def rule_disk(context: Context) -> Iterator[Finding]:
+    rootfs = context.changes.rootfs
+    for changed in rootfs.files if rootfs else []:
+        if changed.type == "dir":
+            continue
+        for pattern, severity in SENSITIVE_PATHS:
+            if fnmatch.fnmatch(changed.path, pattern):
+                yield Finding(
+                    "sensitive-file-changed",
+                    severity,
+                    f"changed on disk: {pattern}",
+                    None,
+                    None,
+                    {"path": changed.path, "size": changed.size, "mtime": changed.mtime, "sha256": changed.sha256},
+                )
+                break
+        if changed.type == "file" and changed.mode & 0o111 and changed.path.startswith(("/tmp/", "/var/tmp/")):
+            yield Finding(
+                "executable-dropped",
+                Severity.HIGH,
+                "executable file written to a temporary directory",
+                None,
+                None,
+                {"path": changed.path, "size": changed.size, "sha256": changed.sha256},
+            )
+    for path in context.changes.deleted:
+        if path.startswith(("/var/log/", "/etc/", "/root/")) or "/.ssh/" in path:
+            yield Finding("sensitive-file-deleted", Severity.MEDIUM, "deleted from disk", None, None, {"path": path})
+
+
+def rule_environment(context: Context) -> Iterator[Finding]:
+    for process in context.tree.processes:
+        for variable in process.env or []:
+            name, _, value = variable.partition("=")
+            if value and CREDENTIAL_NAME.search(name):
+                yield Finding(
+                    "env-credential",
+                    Severity.MEDIUM,
+                    "credential in the environment",
+                    process.pid,
+                    process.comm,
+                    {"variable": name, "value": redact_text(value)},
+                )
+
+
+def rule_privileges(context: Context) -> Iterator[Finding]:
+    for process in context.tree.processes:
+        identity = process.identity
+        effective = identity.get("cap_eff")
+        if effective and int(effective, 16) & (1 << CAP_SYS_ADMIN):
+            yield Finding(
+                "cap-sys-admin",
+                Severity.MEDIUM,
+                "CAP_SYS_ADMIN in the effective set (privileged?)",
+                process.pid,
+                process.comm,
+                {"cap_eff": effective},
+            )
+        if identity.get("seccomp") == "disabled":
+            yield Finding("no-seccomp", Severity.LOW, "no seccomp filter", process.pid, process.comm, {})
+
+
+def rule_secrets(context: Context) -> Iterator[Finding]:
+    levels = {name.lower(): level for name, level in Severity.__members__.items()}
+    for secret in context.secrets:
+        yield Finding(
+            f"secret:{secret['rule']}",
+            levels.get(secret.get("severity", "medium"), Severity.MEDIUM),
+            f"secret in memory: {secret.get('description') or secret['rule']}",
+            secret.get("pid"),
+            secret.get("comm"),
+            {k: v for k, v in secret.items() if k not in ("pid", "comm")},
+        )
+
+
+RULES: list[Callable[[Context], Iterator[Finding]]] = [
+    rule_exe,
+    rule_network,
+    rule_fileless,
+    rule_inflight,
+    rule_disk,
+    rule_environment,
+    rule_privileges,
+    rule_secrets,
+]
+
+
+def redact_text(value: str) -> str:
+    """A secret shown by its first characters and length only."""
+    keep = 4 if len(value) > 8 else 1
+    return f"{value[:keep]}…({len(value)} chars)"
+
+
+def load_context(checkpoint: Checkpoint, secrets: list[Any] | None = None) -> Context:
+    tree = load_tree(checkpoint)
+    load_command_lines(checkpoint, tree, env=True)
+    return Context(tree, load_files(checkpoint, tree), rootfs_changes(checkpoint, layers=False), secrets or [])
+
+
+def triage(context: Context) -> list[Finding]:
+    """Every rule's findings, most severe first."""
+    findings = [finding for rule in RULES for finding in rule(context)]
+    return sorted(findings, key=lambda f: (-f.severity, f.pid if f.pid is not None else -1, f.rule))

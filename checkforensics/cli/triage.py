@@ -1,0 +1,53 @@
+"""``checkforensics triage``: one screen of what deserves a look first."""
+
+from __future__ import annotations
+
+import click
+
+from checkforensics.analysis.triage import Severity, load_context, triage
+from checkforensics.archive import Checkpoint
+from checkforensics.cli.options import checkpoint_argument, output_options
+from checkforensics.render import JSON, Table, print_json, print_table
+
+_STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "INFO": "dim"}
+
+
+def _evidence(evidence: dict[str, object]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in evidence.items() if value not in (None, "", [], {}))
+
+
+@click.command(name="triage")
+@checkpoint_argument()
+@click.option(
+    "--min-severity",
+    type=click.Choice([s.name.lower() for s in Severity]),
+    default="info",
+    show_default=True,
+    help="Leave out findings below this severity.",
+)
+@output_options()
+def triage_command(checkpoint: str, min_severity: str, fmt: str, no_color: bool) -> None:
+    """What deserves a look first, each finding with its rule and the evidence behind it.
+
+    Deleted or world-writable executables, fileless (memfd) processes, shells and
+    interpreters with network sockets, listening sockets and outbound connections, deleted
+    files still open, data in flight, changes to sensitive paths (/etc, /root, .ssh, cron,
+    ld.so.preload, binaries), credentials in environments and privileged capabilities.
+
+    \b
+    Examples:
+      checkforensics triage checkpoint.tar
+      checkforensics triage checkpoint.tar --min-severity medium --format json
+    """
+    with Checkpoint.open(checkpoint) as opened:
+        context = load_context(opened)
+    threshold = Severity[min_severity.upper()]
+    findings = [f for f in triage(context) if f.severity >= threshold]
+    warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings]
+    if fmt == JSON:
+        print_json({"findings": [f.as_json() for f in findings], "warnings": warnings})
+    else:
+        rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in findings]
+        print_table(Table(["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"], rows), fmt, no_color=no_color)
+    for warning in warnings:
+        click.echo(f"checkforensics: warning: {warning}", err=True)

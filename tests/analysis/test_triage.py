@@ -1,0 +1,98 @@
+"""Triage rules on the real fixtures, and on synthetic cases real dumps rarely show."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from checkforensics.analysis.files import Descriptor, FileTable, ProcessFiles
+from checkforensics.analysis.processes import Process, ProcessTree
+from checkforensics.analysis.rootfs import ChangedFile, Layer, RootfsChanges
+from checkforensics.analysis.triage import Context, Severity, load_context, triage
+from checkforensics.archive import Checkpoint
+from checkforensics.cli import run
+
+from conftest import FIXTURES
+
+
+def _rules(path) -> dict[str, list]:
+    with Checkpoint.open(path) as checkpoint:
+        findings = triage(load_context(checkpoint))
+    grouped: dict[str, list] = {}
+    for finding in findings:
+        grouped.setdefault(finding.rule, []).append(finding)
+    return grouped
+
+
+def test_inflight_fixture() -> None:
+    rules = _rules(FIXTURES / "inflight.tar.zst")
+    (deleted,) = rules["deleted-file-open"]
+    assert deleted.severity == Severity.HIGH and deleted.evidence["path"] == "/var/tmp/dropper.sh"
+    assert rules["memfd-open"][0].evidence["name"] == "memfd:payload"
+    assert rules["listening-socket"][0].evidence["local"] == "127.0.0.1:7070"
+    assert rules["unread-network-data"][0].evidence["recv_queue"] == 27
+
+
+def test_counters_fixture_credentials_are_redacted() -> None:
+    rules = _rules(FIXTURES / "counters-blog.tar")
+    names = {(f.pid, f.evidence["variable"]) for f in rules["env-credential"]}
+    assert names == {(pid, var) for pid in (1, 7, 8) for var in ("AWS_SECRET_ACCESS_KEY", "DB_PASSWORD")}
+    assert all("hunter2" not in json.dumps(f.evidence) for f in rules["env-credential"])
+    assert rules["sensitive-file-deleted"][0].evidence == {"path": "/etc/motd"}
+
+
+def _context(exe: str, descriptors: list[Descriptor], changed: list[ChangedFile] | None = None) -> Context:
+    process = Process(pid=42, ppid=1, pgid=42, sid=42, tids=[42], comm="sh")
+    process.identity = {"cap_eff": f"{(1 << 21) | 1:016x}", "seccomp": "disabled"}
+    exe_descriptor = Descriptor("exe", "REG", 1, path=exe, deleted=exe.endswith("(deleted)"))
+    table = FileTable([ProcessFiles(42, "sh", [*descriptors, exe_descriptor])])
+    layer = Layer("rootfs", "rootfs-diff.tar", changed or [])
+    return Context(ProcessTree([process]), table, RootfsChanges([layer], ["/var/log/auth.log"]))
+
+
+def test_reverse_shell_and_dropped_files() -> None:
+    socket = Descriptor(
+        3,
+        "INETSK",
+        5,
+        family="INET",
+        proto="TCP",
+        state="ESTABLISHED",
+        local="10.88.0.2:40000",
+        remote="203.0.113.9:4444",
+    )
+    changed = [
+        ChangedFile("/etc/ld.so.preload", "file", 20, 0o644, 0, 0, "2026-01-01T00:00:00Z"),
+        ChangedFile("/tmp/.x/miner", "file", 9000, 0o755, 0, 0, "2026-01-01T00:00:00Z"),
+    ]
+    findings = triage(_context("/tmp/.x/sh", [socket], changed))
+    by_rule = {f.rule: f for f in findings}
+    assert by_rule["shell-network"].severity == Severity.CRITICAL
+    assert by_rule["shell-network"].evidence["remote"] == "203.0.113.9:4444"
+    assert by_rule["exe-writable-path"].evidence["exe"] == "/tmp/.x/sh"
+    assert by_rule["sensitive-file-changed"].severity == Severity.CRITICAL
+    assert by_rule["executable-dropped"].evidence["path"] == "/tmp/.x/miner"
+    assert by_rule["sensitive-file-deleted"].evidence["path"] == "/var/log/auth.log"
+    assert {"cap-sys-admin", "no-seccomp"} <= set(by_rule)
+    assert findings[0].severity == Severity.CRITICAL  # most severe first
+
+
+def test_fileless_process() -> None:
+    findings = triage(_context("memfd:payload (deleted)", []))
+    assert {"exe-memfd", "exe-deleted"} <= {f.rule for f in findings}
+
+
+def test_loopback_connections_are_not_outbound() -> None:
+    socket = Descriptor(
+        3, "INETSK", 5, family="INET", proto="TCP", state="ESTABLISHED", local="127.0.0.1:1", remote="127.0.0.1:2"
+    )
+    rules = {f.rule for f in triage(_context("/usr/bin/python3", [socket]))}
+    assert "shell-network" not in rules and "outbound-connection" not in rules
+
+
+def test_triage_command_json_and_threshold(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["triage", str(FIXTURES / "inflight.tar.zst"), "--min-severity", "medium", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {f["rule"] for f in doc["findings"]} == {"deleted-file-open", "memfd-open"}
+    assert all(f["severity"] in ("medium", "high", "critical") for f in doc["findings"])
