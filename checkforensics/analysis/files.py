@@ -53,6 +53,7 @@ _FIELD_BY_TYPE = {
 }
 
 _PREVIEW = 64
+SOCKET_TYPES = frozenset({"INETSK", "UNIXSK", "NETLINKSK", "PACKETSK"})
 
 
 @dataclass
@@ -449,3 +450,21 @@ def preview(data: bytes, limit: int = _PREVIEW) -> str:
     return text + ("…" if len(data) > limit else "")
 
 
+def what(d: Descriptor) -> str:
+    """One line saying what the descriptor is."""
+    if d.type in SOCKET_TYPES:
+        ends = d.local or "-"
+        if d.remote and not d.remote.endswith(":0") and d.remote != d.local:
+            ends += f" -> {d.remote}"
+        elif d.peer:
+            ends += f" -> peer ino {d.peer}"
+        kind = " ".join(part for part in (d.family, d.proto or d.sock_type, d.state) if part)
+        return f"{kind} {ends}"
+    if d.type in ("PIPE", "FIFO"):
+        text = f"pipe:[{d.pipe_id}]" + (f" {d.path}" if d.path else "")
+        shared = d.details.get("shared_with")
+        return text + (f" (also {', '.join(shared)})" if shared else "")
+    text = d.path or "-"
+    if d.deleted:
+        text += " (deleted)"
+    return text

@@ -53,6 +53,7 @@ def _register_commands() -> None:
     from checkforensics.cli.inspect import inspect
     from checkforensics.cli.listing import list_checkpoints
     from checkforensics.cli.ps import ps
+    from checkforensics.cli.report import report
     from checkforensics.cli.show import show
     from checkforensics.cli.triage import triage_command
     from checkforensics.cli.verify import verify
@@ -68,6 +69,7 @@ def _register_commands() -> None:
     cli.add_command(coredump)
     cli.add_command(verify)
     cli.add_command(triage_command)
+    cli.add_command(report)
     cli.add_command(crit)
 
 

@@ -9,14 +9,12 @@ from typing import Any
 
 import click
 
-from checkforensics.analysis.files import Descriptor, FileTable, load_files, preview
+from checkforensics.analysis.files import SOCKET_TYPES, Descriptor, FileTable, load_files, preview, what
 from checkforensics.analysis.processes import load_tree
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.errors import OutputError
 from checkforensics.render import JSON, Table, print_json, print_table
-
-SOCKET_TYPES = frozenset({"INETSK", "UNIXSK", "NETLINKSK", "PACKETSK"})
 
 
 def descriptor_json(d: Descriptor, with_data: bool) -> dict[str, Any]:
@@ -50,26 +48,6 @@ def table_json(table: FileTable, with_data: bool, only_sockets: bool = False) ->
         ],
         "warnings": table.warnings,
     }
-
-
-def what(d: Descriptor) -> str:
-    """One line saying what the descriptor is."""
-    if d.type in SOCKET_TYPES:
-        ends = d.local or "-"
-        if d.remote and not d.remote.endswith(":0") and d.remote != d.local:
-            ends += f" -> {d.remote}"
-        elif d.peer:
-            ends += f" -> peer ino {d.peer}"
-        kind = " ".join(part for part in (d.family, d.proto or d.sock_type, d.state) if part)
-        return f"{kind} {ends}"
-    if d.type in ("PIPE", "FIFO"):
-        text = f"pipe:[{d.pipe_id}]" + (f" {d.path}" if d.path else "")
-        shared = d.details.get("shared_with")
-        return text + (f" (also {', '.join(shared)})" if shared else "")
-    text = d.path or "-"
-    if d.deleted:
-        text += " (deleted)"
-    return text
 
 
 def _emit_warnings(table: FileTable) -> None:

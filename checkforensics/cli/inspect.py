@@ -9,12 +9,12 @@ import click
 from rich.markup import escape
 from rich.tree import Tree
 
-from checkforensics.analysis.files import FileTable, load_files
+from checkforensics.analysis.files import SOCKET_TYPES, FileTable, load_files, what
 from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts, spec_mounts
 from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview, read_json_member
 from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
 from checkforensics.archive import Checkpoint
-from checkforensics.cli.files import SOCKET_TYPES, descriptor_json, what
+from checkforensics.cli.files import descriptor_json
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.cli.ps import command_text, process_json
 from checkforensics.cli.show import STATS_COLUMNS, overview_json

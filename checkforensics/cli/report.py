@@ -1,0 +1,48 @@
+"""``checkforensics report``: one self-contained HTML file for a ticket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from checkforensics.analysis.overview import overview
+from checkforensics.analysis.triage import load_context, triage
+from checkforensics.archive import Checkpoint
+from checkforensics.cli.options import checkpoint_argument
+from checkforensics.errors import OutputError
+from checkforensics.report import ReportInput, render_report
+
+
+@click.command()
+@checkpoint_argument()
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="The HTML file to write.")
+@click.option("--include-secrets", is_flag=True, help="Show secret values in full (redacted by default).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> None:
+    """Write a self-contained HTML report: summary, hashes, triage, processes, files, changes, memory maps.
+
+    No network access and no external assets; secret values are redacted unless
+    --include-secrets.
+
+    \b
+    Example:
+      checkforensics report checkpoint.tar -o report.html
+    """
+    if out.exists() and not force:
+        raise OutputError("exists (use --force to overwrite)", where=str(out))
+    with Checkpoint.open(checkpoint) as opened:
+        context = load_context(opened)
+        data = ReportInput(
+            checkpoint=opened,
+            overview=overview(opened),
+            sha256=opened.sha256(),
+            tree=context.tree,
+            files=context.files,
+            changes=context.changes,
+            findings=triage(context),
+            secrets=[],
+        )
+        page = render_report(data, include_secrets=include_secrets)
+    out.write_text(page, encoding="utf-8")
+    click.echo(f"wrote {out} ({len(page.encode())} bytes)")

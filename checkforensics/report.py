@@ -1,0 +1,249 @@
+"""A self-contained HTML report of one checkpoint, to attach to a ticket.
+
+One file, no network access and no external assets: inline CSS and inline SVG only. Every
+value from the evidence is HTML-escaped. Secret values (credential-like environment
+variables and command-line arguments, secret-rule findings) are redacted unless asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from checkforensics import __version__
+from checkforensics.analysis.files import SOCKET_TYPES, FileTable, what
+from checkforensics.analysis.overview import Overview
+from checkforensics.analysis.processes import Process, ProcessTree, address_space
+from checkforensics.analysis.rootfs import RootfsChanges
+from checkforensics.analysis.triage import CREDENTIAL_NAME, Finding, redact_text
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import CheckforensicsError
+from checkforensics.render import human_size
+
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+_KIND_COLOURS = {
+    "heap": "#d9534f", "stack": "#f0ad4e", "anon": "#5bc0de", "file": "#5cb85c", "shared": "#9b59b6",
+    "memfd": "#e83e8c", "vdso": "#999999", "vvar": "#bbbbbb", "vsyscall": "#cccccc", "sysvipc": "#8e44ad",
+    "socket": "#34495e",
+}  # fmt: skip
+_SEVERITY_COLOURS = {"CRITICAL": "#b00020", "HIGH": "#d9534f", "MEDIUM": "#f0ad4e", "LOW": "#5bc0de", "INFO": "#999"}
+
+
+@dataclass
+class ReportInput:
+    checkpoint: Checkpoint
+    overview: Overview
+    sha256: str
+    tree: ProcessTree
+    files: FileTable
+    changes: RootfsChanges
+    findings: list[Finding]
+    secrets: list[dict[str, Any]]
+
+
+def _e(value: Any) -> str:
+    return html.escape("-" if value is None or value == "" or value == [] else str(value))
+
+
+class Redactor:
+    def __init__(self, include_secrets: bool) -> None:
+        self.include = include_secrets
+
+    def assignment(self, text: str) -> str:
+        match = _ASSIGNMENT.match(text)
+        if self.include or not match or not CREDENTIAL_NAME.search(match[1]) or not match[2]:
+            return text
+        return f"{match[1]}={redact_text(match[2])}"
+
+    def value(self, text: str) -> str:
+        return text if self.include else redact_text(text)
+
+
+def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers) if any(headers) else ""
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    if not rows:
+        body = f'<tr><td colspan="{len(headers)}" class="none">none</td></tr>'
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f'<table class="{css}">{thead}<tbody>{body}</tbody></table>'
+
+
+def _summary(data: ReportInput) -> str:
+    info = data.overview.container
+    rows = [
+        ["Archive", _e(data.checkpoint.path.name)], ["SHA-256", f"<code>{_e(data.sha256)}</code>"],
+        ["Engine", _e(info.engine)], ["Container", _e(info.name)], ["Image", _e(info.image)],
+        ["ID", f"<code>{_e(info.id)}</code>"], ["Runtime", _e(info.runtime)], ["Created", _e(info.created)],
+        ["Checkpointed", _e(info.checkpointed)],
+        ["Pod / namespace", _e(f"{info.pod or '-'} / {info.namespace or '-'}")],
+        ["Hostname (UTS)", _e(data.overview.hostname)], ["IP", _e(", ".join(info.ips))],
+        ["MAC", _e(", ".join(info.macs))], ["Processes", _e(data.overview.process_count)],
+        ["Archive size", _e(human_size(data.overview.archive_size))],
+        ["Memory dumped", _e(human_size(data.overview.memory_size))],
+        ["Root FS diff", _e(human_size(data.overview.rootfs_diff_size))],
+    ]  # fmt: skip
+    return _table(["", ""], rows, "kv")
+
+
+def _findings(data: ReportInput, redactor: Redactor) -> str:
+    rows = []
+    for finding in data.findings:
+        evidence = finding.evidence  # triage already redacts the values it quotes
+        colour = _SEVERITY_COLOURS[finding.severity.name]
+        rows.append([
+            f'<span class="sev" style="background:{colour}">{_e(finding.severity.name)}</span>',
+            f"<code>{_e(finding.rule)}</code>", _e(finding.pid), _e(finding.comm), _e(finding.title),
+            _e(", ".join(f"{k}={v}" for k, v in evidence.items() if v not in (None, "", [], {}))),
+        ])  # fmt: skip
+    return _table(["Severity", "Rule", "PID", "Process", "Finding", "Evidence"], rows)
+
+
+def _process_tree(tree: ProcessTree, redactor: Redactor) -> str:
+    def item(process: Process, seen: set[int]) -> str:
+        if process.pid in seen:
+            return ""
+        seen.add(process.pid)
+        argv = " ".join(redactor.assignment(arg) for arg in (process.cmdline or [process.comm or "?"]))
+        env = "".join(f"<li><code>{_e(redactor.assignment(v))}</code></li>" for v in process.env or [])
+        threads = (
+            f' <span class="dim">threads {_e(", ".join(map(str, process.tids)))}</span>'
+            if len(process.tids) > 1
+            else ""
+        )
+        details = (
+            f"<details><summary>environment ({len(process.env or [])})</summary><ul>{env}</ul></details>" if env else ""
+        )
+        children = "".join(item(child, seen) for child in process.children)
+        return (
+            f"<li><b>{process.pid}</b> {_e(process.comm)} <code>{_e(argv)}</code>{threads}"
+            f' <span class="dim">uid {_e(process.uid)}</span>{details}'
+            + (f"<ul>{children}</ul>" if children else "")
+            + "</li>"
+        )
+
+    seen: set[int] = set()
+    return '<ul class="tree">' + "".join(item(root, seen) for root in tree.roots()) + "</ul>"
+
+
+def _descriptors(files: FileTable, sockets: bool) -> str:
+    rows = []
+    for process in files.processes:
+        for d in process.descriptors:
+            if (d.type in SOCKET_TYPES) != sockets:
+                continue
+            label = _e(what(d))
+            if d.deleted:
+                label = f'<span class="bad">{label}</span>'
+            if d.state == "LISTEN":
+                label = f'<span class="listen">{label}</span>'
+            rows.append([_e(process.pid), _e(process.comm), _e(d.fd), _e(d.type), label, _e(d.flags)])
+    return _table(["PID", "Process", "FD", "Type", "What", "Flags"], rows)
+
+
+def _changes(changes: RootfsChanges) -> str:
+    rows = [
+        [_e(layer.name), _e(f.type), _e(human_size(f.size) if f.type == "file" else None), _e(f"{f.mode:04o}"),
+         _e(f.mtime), f"<code>{_e(f.path)}</code>" + (f" &rarr; {_e(f.linkname)}" if f.linkname else "")]
+        for layer in changes.layers
+        for f in layer.files
+    ]  # fmt: skip
+    rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{_e(path)}</code>"]
+             for path in changes.deleted]  # fmt: skip
+    return _table(["Layer", "Type", "Size", "Mode", "Modified", "Path"], rows)
+
+
+def _secrets(secrets: list[dict[str, Any]], redactor: Redactor) -> str:
+    rows = [
+        [_e(s.get("severity")), f"<code>{_e(s.get('rule'))}</code>", _e(s.get("pid")), _e(s.get("comm")),
+         _e(f"{s['address']:#x}" if isinstance(s.get("address"), int) else s.get("address")),
+         f"<code>{_e(redactor.value(str(s.get('value', ''))))}</code>", _e(s.get("count"))]
+        for s in secrets
+    ]  # fmt: skip
+    return _table(["Severity", "Rule", "PID", "Process", "Address", "Value", "Count"], rows)
+
+
+def memory_map_svg(checkpoint: Checkpoint, process: Process) -> str:
+    """A bar per mapping, width by the log of its size, coloured by kind; dumped share shaded."""
+    try:
+        space = address_space(checkpoint, process.pid, process.mm)
+    except CheckforensicsError as exc:
+        return f'<p class="dim">memory map unavailable: {_e(exc)}</p>'
+    extents = list(space.present_extents())
+    bars, x = [], 0.0
+    for vma in space.vmas:
+        width = 4 + 18 * math.log2(max(vma.size, 4096) / 4096 + 1)
+        dumped = sum(max(0, min(v + n, vma.end) - max(v, vma.start)) for v, _, n in extents)
+        colour = _KIND_COLOURS.get(vma.kind, "#777")
+        share = dumped / vma.size if vma.size else 0
+        title = _e(
+            f"{vma.start:#x}-{vma.end:#x} {vma.perms} {vma.kind} {human_size(vma.size)}, dumped {human_size(dumped)}"
+        )
+        bars.append(
+            f'<g><title>{title}</title><rect x="{x:.1f}" y="0" width="{width:.1f}" height="28" fill="{colour}" '
+            f'opacity="0.35"/><rect x="{x:.1f}" y="{28 - 28 * share:.1f}" width="{width:.1f}" '
+            f'height="{28 * share:.1f}" fill="{colour}"/></g>'
+        )
+        x += width + 1
+    legend = " ".join(
+        f'<span class="key" style="background:{colour}"></span>{_e(kind)}' for kind, colour in _KIND_COLOURS.items()
+    )
+    return (
+        f'<svg class="memmap" viewBox="0 0 {max(x, 10):.0f} 28" preserveAspectRatio="none" '
+        f'role="img" aria-label="memory map of {process.pid}">{"".join(bars)}</svg>'
+        f'<p class="legend">{legend} &mdash; bar width: log of the size; filled part: pages dumped '
+        f"({_e(human_size(space.dumped_bytes))} in all)</p>"
+    )
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1400px}
+h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;width:100%;font-size:.9em} th,td{border:1px solid #ddd;padding:.3em .5em;
+text-align:left;vertical-align:top} th{background:#f3f3f3} table.kv td:first-child{font-weight:600;width:14em}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.95em;word-break:break-all}
+.sev{color:#fff;border-radius:3px;padding:.1em .4em;font-size:.85em;font-weight:600}
+.bad{color:#b00020;font-weight:600} .listen{color:#1e7e34;font-weight:600} .dim{color:#777} .none{color:#999}
+ul.tree{list-style:none;padding-left:1em} ul.tree ul{list-style:none;border-left:1px dashed #bbb;padding-left:1.2em}
+svg.memmap{width:100%;height:36px;background:#fafafa;border:1px solid #ddd}
+.key{display:inline-block;width:.9em;height:.9em;margin:0 .2em 0 .8em;vertical-align:middle}
+.legend{font-size:.8em;color:#555} footer{margin-top:3em;color:#888;font-size:.8em}
+"""
+
+
+def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
+    redactor = Redactor(include_secrets)
+    title = f"checkforensics report: {data.overview.container.name or data.checkpoint.path.name}"
+    maps = "".join(f"<h3>{p.pid} {_e(p.comm)}</h3>{memory_map_svg(data.checkpoint, p)}" for p in data.tree.processes)
+    warnings = [*data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings]
+    notice = (
+        "Secret values are shown in full." if include_secrets
+        else "Secret values are redacted (first characters and length only); --include-secrets shows them."
+    )  # fmt: skip
+    sections = [
+        ("summary", "Container and evidence", _summary(data)),
+        ("triage", f"Triage findings ({len(data.findings)})", _findings(data, redactor)),
+        ("processes", "Process tree", _process_tree(data.tree, redactor)),
+        ("files", "Open files", _descriptors(data.files, sockets=False)),
+        ("sockets", "Sockets", _descriptors(data.files, sockets=True)),
+        ("rootfs", "Changes on disk", _changes(data.changes)),
+        ("secrets", f"Secrets in memory ({len(data.secrets)})", _secrets(data.secrets, redactor)),
+        ("memory", "Memory maps", maps),
+    ]
+    body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{content}</section>' for sid, head, content in sections)
+    if warnings:
+        body += "<section id='warnings'><h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in warnings)
+        body += "</ul></section>"
+    generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        'img-src data:">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{_e(title)}</h1><p class='dim'>{_e(notice)}</p>{body}"
+        f"<footer>Generated {generated} by checkforensics {__version__} from {_e(data.checkpoint.path.name)} "
+        f"(sha256 {_e(data.sha256)}).</footer></body></html>\n"
+    )
