@@ -46,6 +46,7 @@ def cli(debug: bool) -> None:
 
 
 def _register_commands() -> None:
+    from checkforensics.cli.completion import completion
     from checkforensics.cli.coredump import coredump
     from checkforensics.cli.crit import crit
     from checkforensics.cli.diff import diff
@@ -70,6 +71,7 @@ def _register_commands() -> None:
     cli.add_command(verify)
     cli.add_command(triage_command)
     cli.add_command(report)
+    cli.add_command(completion)
     cli.add_command(crit)
 
 

@@ -37,3 +37,19 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["no-such-command"]) == 2
     assert "No such command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(shell: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["completion", shell]) == 0
+    out = capsys.readouterr().out
+    assert "_CHECKFORENSICS_COMPLETE" in out and f"{shell}_complete" in out
+
+
+def test_completion_completes_commands(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("_CHECKFORENSICS_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", "checkforensics tri")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    with pytest.raises(SystemExit):
+        cli.main(prog_name="checkforensics")
+    assert "triage" in capsys.readouterr().out
