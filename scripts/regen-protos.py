@@ -42,7 +42,7 @@ def generate(out_dir: Path) -> list[Path]:
     if status != 0:
         sys.exit(f"regen-protos: protoc failed with status {status}")
     local = {source.stem.replace("-", "_") + "_pb2" for source in sources}
-    modules = []
+    modules: list[Path] = []
     for source in sources:
         module = out_dir / (source.stem.replace("-", "_") + "_pb2.py")
         text = module.read_text()
@@ -73,7 +73,9 @@ def check() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="report drift instead of rewriting")
-    parser.add_argument("--out", type=Path, default=PACKAGE_DIR, help="where to write the modules")
+    parser.add_argument(
+        "--out", type=Path, default=PACKAGE_DIR, metavar="DIR", help="where to write the modules (default: %(default)s)"
+    )
     args = parser.parse_args()
     if args.check:
         return check()
