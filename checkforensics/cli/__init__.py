@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -18,7 +19,37 @@ class _PipeClosed(Exception):
     """The reader of our output went away (``| head``): stop quietly."""
 
 
+# Each command's module is imported only when that command runs (or help lists it), so a
+# command pays only for what it uses. Add new commands here: name -> "module:attribute".
+COMMANDS = {
+    "show": "show:show",
+    "inspect": "inspect:inspect",
+    "list": "listing:list_checkpoints",
+    "ps": "ps:ps",
+    "files": "files:files",
+    "sockets": "files:sockets",
+    "recover": "files:recover",
+    "diff": "diff:diff",
+    "coredump": "coredump:coredump",
+    "triage": "triage:triage_command",
+    "report": "report:report",
+    "verify": "verify:verify",
+    "completion": "completion:completion",
+    "crit": "crit:crit",
+}
+
+
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _, attribute = COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(f"checkforensics.cli.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
     def invoke(self, ctx: click.Context) -> object:
         # click turns EPIPE into exit status 1 itself; catch it first and end cleanly instead.
         try:
@@ -45,37 +76,6 @@ def cli(debug: bool) -> None:
     _debug = debug
 
 
-def _register_commands() -> None:
-    from checkforensics.cli.completion import completion
-    from checkforensics.cli.coredump import coredump
-    from checkforensics.cli.crit import crit
-    from checkforensics.cli.diff import diff
-    from checkforensics.cli.files import files, recover, sockets
-    from checkforensics.cli.inspect import inspect
-    from checkforensics.cli.listing import list_checkpoints
-    from checkforensics.cli.ps import ps
-    from checkforensics.cli.report import report
-    from checkforensics.cli.show import show
-    from checkforensics.cli.triage import triage_command
-    from checkforensics.cli.verify import verify
-
-    cli.add_command(show)
-    cli.add_command(inspect)
-    cli.add_command(list_checkpoints)
-    cli.add_command(ps)
-    cli.add_command(files)
-    cli.add_command(sockets)
-    cli.add_command(recover)
-    cli.add_command(diff)
-    cli.add_command(coredump)
-    cli.add_command(verify)
-    cli.add_command(triage_command)
-    cli.add_command(report)
-    cli.add_command(completion)
-    cli.add_command(crit)
-
-
-_register_commands()
 
 
 def _quiet_broken_pipe() -> None:

@@ -11,7 +11,9 @@ from checkforensics.cli import cli, run
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         found.append((*prefix, name))
         if isinstance(command, click.Group):
             found += _commands(command, (*prefix, name))
@@ -23,9 +25,12 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...], capsys: p
     assert run([*path, "--help"]) == 0
     out = capsys.readouterr().out
     assert "Example" in out, f"{' '.join(path)} --help has no example"
-    command = cli
+    command: click.Command = cli
     for name in path:
-        command = command.commands[name]  # type: ignore[attr-defined]
+        assert isinstance(command, click.Group)
+        found = command.get_command(click.Context(command), name)
+        assert found is not None
+        command = found
     assert command.get_short_help_str(200).strip(), f"{' '.join(path)} has no summary"
 
 
