@@ -1,0 +1,284 @@
+"""``Checkpoint``: a checkpoint archive or directory opened for reading, its members listed and read.
+
+``Checkpoint.open`` recognises the input (``layout``), lists it with the backend for its kind
+(``plaintar``, ``compressed`` or ``directory``) and then serves every question from that listing;
+errors name the checkpoint and the member.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Protocol, TypeVar
+
+from checkforensics.archive.compressed import CompressedTar
+from checkforensics.archive.directory import Directory
+from checkforensics.archive.fileio import open_readonly, pread
+from checkforensics.archive.layout import detect_kind, directory_has_images, require_images
+from checkforensics.archive.members import Entry, Listing, MemberInfo, normalise_name, shown_name
+from checkforensics.archive.plaintar import PlainTar
+from checkforensics.archive.tarheader import BLOCK
+from checkforensics.errors import ArchiveError, InputError, MemberNotFoundError
+
+
+class _Backend(Protocol):
+    """What ``Checkpoint`` needs from an input kind; ``where`` names the member in messages."""
+
+    listing: Listing
+
+    def read(self, entry: Entry, where: str, limit: int | None) -> bytes: ...
+
+    def open(self, entry: Entry, where: str) -> BinaryIO: ...
+
+    def read_at(self, entry: Entry, where: str) -> Callable[[int, int], bytes]: ...
+
+    def member_range(self, entry: Entry) -> tuple[int, int] | None: ...
+
+    def sha256(self, where: Callable[[str], str]) -> str: ...
+
+    def close(self) -> None: ...
+
+
+_T = TypeVar("_T")
+
+
+class Checkpoint:
+    """A checkpoint opened for reading: members listed at open, bytes read on demand.
+
+    Use ``Checkpoint.open(path)`` (and ``close()``, or ``with``).  ``kind`` is "tar", "tar.gz",
+    "tar.zst", "tar.xz", "tar.bz2" or "directory"; ``images_prefix`` is "checkpoint/" for container
+    archives and directories, "" for a bare images directory; ``warnings`` lists what was noticed
+    at open and is not fatal (duplicates, hostile names, links leading out, truncation).
+    """
+
+    def __init__(self, path: Path, kind: str, images_prefix: str, backend: _Backend, fd: int | None) -> None:
+        self.path = path
+        self.kind = kind
+        self.images_prefix = images_prefix
+        self.warnings: list[str] = list(backend.listing.warnings)
+        self.closed = False
+        self._backend = backend
+        self._entries = backend.listing.entries
+        self._fd = fd
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Checkpoint:
+        """Open an archive or directory, recognising its kind by content, and list its members.
+
+        Raises InputError when ``path`` is missing, unreadable or not a checkpoint; ArchiveError
+        (an InputError) when it is a damaged, hostile or image-less archive.
+        """
+        path = Path(path)
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            raise InputError("no such file or directory", where=str(path)) from None
+        except OSError as exc:
+            raise InputError(f"cannot read ({exc.strerror})", where=str(path)) from None
+        if stat.S_ISDIR(status.st_mode):
+            return cls._open_directory(path)
+        try:
+            fd = open_readonly(path)
+        except OSError as exc:
+            raise InputError(f"cannot read ({exc.strerror})", where=str(path)) from None
+        try:
+            return cls._open_file(path, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @classmethod
+    def _open_file(cls, path: Path, fd: int) -> Checkpoint:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise InputError("is not a regular file or directory", where=str(path))
+        head = pread(fd, BLOCK, 0)
+        kind = detect_kind(head)
+        if kind is None:
+            what = "an empty file" if not head else "no tar, gzip, zstd, xz or bzip2 signature"
+            raise InputError(f"is not a checkpoint archive or directory ({what} detected)", where=str(path))
+        try:
+            backend: _Backend = (
+                PlainTar(fd, status.st_size) if kind == "tar" else CompressedTar(fd, status.st_size, kind)
+            )
+        except InputError as exc:
+            raise exc.located(str(path)) from None
+        except OSError as exc:
+            raise ArchiveError(f"read error ({exc.strerror or exc})", where=str(path)) from None
+        try:
+            return cls(path, kind, require_images(backend.listing, str(path)), backend, fd)
+        except BaseException:
+            backend.close()
+            raise
+
+    @classmethod
+    def _open_directory(cls, path: Path) -> Checkpoint:
+        if not directory_has_images(path):
+            raise InputError(
+                "is not a checkpoint archive or directory (no CRIU images at the top or in checkpoint/ detected)",
+                where=str(path),
+            )
+        try:
+            backend = Directory(path)
+        except InputError as exc:
+            raise exc.located(str(path)) from None
+        return cls(path, "directory", require_images(backend.listing, str(path)), backend, None)
+
+    # -- listing
+
+    def members(self) -> list[MemberInfo]:
+        """Every member, in archive order (a directory: sorted, each level before what is below it)."""
+        return [entry.info for entry in self._entries.values()]
+
+    def member(self, name: str) -> MemberInfo | None:
+        """The member called ``name`` (``./`` and a trailing ``/`` are ignored), or None."""
+        entry = self._entries.get(normalise_name(name))
+        return entry.info if entry is not None else None
+
+    def has(self, name: str) -> bool:
+        """Whether a member called ``name`` exists, of any kind."""
+        return normalise_name(name) in self._entries
+
+    def image_names(self) -> list[str]:
+        """The regular files directly in the images directory, relative to it, sorted."""
+        names = []
+        for name, entry in self._entries.items():
+            rest = name[len(self.images_prefix) :] if name.startswith(self.images_prefix) else ""
+            if rest and "/" not in rest and rest != ".." and entry.info.kind == "file":
+                names.append(rest)
+        return sorted(names)
+
+    def has_image(self, name: str) -> bool:
+        """Whether image ``name`` (e.g. ``core-1.img``) is in the images directory."""
+        return self.has(self.images_prefix + name)
+
+    def where(self, name: str) -> str:
+        """How to name member ``name`` in a message: ``archive.tar.zst:checkpoint/core-1.img``, or its path."""
+        if self.kind == "directory":
+            return str(self.path / shown_name(name))
+        return f"{self.path}:{shown_name(name)}"
+
+    def image_where(self, name: str) -> str:
+        """How to name image ``name`` in a message (see ``where``)."""
+        return self.where(self.images_prefix + name)
+
+    # -- reading
+
+    def read(self, name: str, *, limit: int | None = None) -> bytes:
+        """The whole content of regular file ``name``.
+
+        Raises MemberNotFoundError when it is absent; ArchiveError when it is not a regular file
+        (links and devices are never followed or read), is larger than ``limit``, or is truncated.
+        """
+        entry, where = self._file_entry(name)
+        if limit is not None and entry.info.size > limit:
+            raise ArchiveError(f"is {entry.info.size} bytes, larger than the {limit}-byte limit", where=where)
+        data = self._guarded(lambda: self._backend.read(entry, where, limit), where)
+        if self.kind != "directory" and len(data) != entry.info.size:
+            raise ArchiveError(f"truncated: only {len(data)} of {entry.info.size} bytes could be read", where=where)
+        return data
+
+    def open_member(self, name: str) -> BinaryIO:
+        """A read-only, seekable file object streaming regular file ``name``; the caller closes it.
+
+        Memory stays bounded whatever the member's size.  Errors as for ``read``.
+        """
+        entry, where = self._file_entry(name)
+        return self._guarded(lambda: self._backend.open(entry, where), where)
+
+    def page_reader(self, name: str) -> tuple[Callable[[int, int], bytes], int]:
+        """Random access to regular file ``name``: ``(read_at(offset, size) -> bytes, its size)``.
+
+        ``read_at`` returns fewer bytes only past the member's end.  Plain archives and directories
+        are read with ``pread``; a compressed archive is streamed, starting over after a backward
+        jump, so read it in increasing offsets.  Valid until the checkpoint is closed.
+        """
+        entry, where = self._file_entry(name)
+        read_at = self._guarded(lambda: self._backend.read_at(entry, where), where)
+
+        def guarded_read_at(offset: int, size: int) -> bytes:
+            self._check_open()
+            return self._guarded(lambda: read_at(offset, size), where)
+
+        return guarded_read_at, entry.info.size
+
+    def member_range(self, name: str) -> tuple[int, int] | None:
+        """``(offset, size)`` of regular file ``name``'s bytes inside a plain tar file, for ``mmap``.
+
+        None for compressed archives and directories.  Errors as for ``read``.
+        """
+        entry, _ = self._file_entry(name)
+        return self._backend.member_range(entry)
+
+    def read_image(self, name: str, *, limit: int | None = None) -> bytes:
+        """``read`` of image ``name`` in the images directory."""
+        return self.read(self.images_prefix + name, limit=limit)
+
+    def open_image(self, name: str) -> BinaryIO:
+        """``open_member`` of image ``name`` in the images directory."""
+        return self.open_member(self.images_prefix + name)
+
+    def sha256(self) -> str:
+        """Hex SHA-256 of the archive file as it is on disk.
+
+        For a directory: the SHA-256 of a ``sha256sum``-style listing of its regular files, one
+        ``"<hex digest>  <relative path>\\n"`` line each, sorted by path (links, devices and
+        directories are not covered); the same as ``find . -type f | sed 's|^\\./||' | LC_ALL=C
+        sort | xargs sha256sum | sha256sum`` run inside it.
+        """
+        self._check_open()
+        return self._guarded(lambda: self._backend.sha256(self.where), str(self.path))
+
+    # -- lifetime
+
+    def close(self) -> None:
+        """Release the input.  Streams from ``open_member`` stay usable until they are closed."""
+        if self.closed:
+            return
+        self.closed = True
+        self._backend.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Checkpoint({str(self.path)!r}, kind={self.kind!r}, images_prefix={self.images_prefix!r})"
+
+    # -- helpers
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ArchiveError("the checkpoint has been closed", where=str(self.path))
+
+    def _file_entry(self, name: str) -> tuple[Entry, str]:
+        """The entry of regular file ``name`` and how to name it, or the error saying why it cannot be read."""
+        self._check_open()
+        entry = self._entries.get(normalise_name(name))
+        if entry is None:
+            raise MemberNotFoundError("no such member in the checkpoint", where=self.where(name))
+        info, where = entry.info, self.where(entry.info.name)
+        if info.kind != "file":
+            target = f" to {info.linkname!r}" if info.linkname else ""
+            raise ArchiveError(
+                f"is a {info.kind}{target}, not a regular file; links and devices are never followed or read",
+                where=where,
+            )
+        if info.truncated:
+            raise ArchiveError(f"truncated: only {entry.present} of {info.size} bytes are in the archive", where=where)
+        return entry, where
+
+    @staticmethod
+    def _guarded(action: Callable[[], _T], where: str) -> _T:
+        """Run ``action``, turning an operating-system read error into an ArchiveError naming ``where``."""
+        try:
+            return action()
+        except OSError as exc:
+            raise ArchiveError(f"read error ({exc.strerror or exc})", where=where) from None

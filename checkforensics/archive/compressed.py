@@ -1,0 +1,273 @@
+"""A compressed tar (gzip, zstd, xz, bzip2): listed in one streaming pass, members streamed on demand.
+
+The pass at open keeps the bytes of small members in memory (never ``pages-*.img``); any other
+member is read by decompressing the archive again from its start, up to the member's end and
+never past it.  Every pass is capped relative to the compressed size, so a decompression bomb is
+refused rather than expanded.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import lzma
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+import zstandard
+
+from checkforensics.archive.fileio import CHUNK, RangeReader, hash_fd
+from checkforensics.archive.members import Entry, Listing, MemberInfo
+from checkforensics.archive.tarscan import NotATar, TarScanner
+from checkforensics.errors import ArchiveError, InputError
+
+SMALL_MEMBER_LIMIT = 16 << 20  # compressed archives: members kept in memory at open are at most this big...
+CACHE_LIMIT = 256 << 20  # ...and all of them together at most this
+MAX_EXPANSION_RATIO = 4096  # one pass over a compressed archive expands it at most this many times...
+MIN_EXPANSION_BUDGET = 1 << 30  # ...or this many bytes, whichever is more
+_SKIP_CHUNK = 64 << 10
+
+_PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
+_COMPRESSIONS = {"tar.gz": "gzip", "tar.zst": "zstd", "tar.xz": "xz", "tar.bz2": "bzip2"}
+_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
+
+
+def _open_decompressor(raw: BinaryIO, kind: str) -> BinaryIO:
+    """A decompressing reader over ``raw`` for archive ``kind`` ("tar.gz", "tar.zst", ...)."""
+    if kind == "tar.gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if kind == "tar.xz":
+        return lzma.LZMAFile(raw, "rb")
+    if kind == "tar.bz2":
+        return bz2.BZ2File(raw, "rb")
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+
+
+class _StreamSource:
+    """A decompressed stream, read forward in bounded chunks, stopping at ``budget`` bytes.
+
+    A decompression error ends the stream as if it were cut there; ``damage`` says what happened.
+    """
+
+    def __init__(self, stream: BinaryIO, budget: int, describe: str) -> None:
+        self._stream = stream
+        self._budget = budget
+        self._describe = describe
+        self._ended = False
+        self.position = 0
+        self.limit: int | None = budget
+        self.damage: str | None = None
+
+    def _pull(self, size: int) -> bytes:
+        if self._ended or size <= 0:
+            return b""
+        try:
+            chunk = self._stream.read(size)
+        except _DECOMPRESS_ERRORS as exc:
+            self.damage = f"{self._describe} data ends or breaks after {self.position} bytes ({exc})"
+            chunk = b""
+        if not chunk:
+            self._ended = True
+            return b""
+        self.position += len(chunk)
+        if self.position > self._budget:
+            raise ArchiveError(
+                f"expands to more than {self._budget} bytes, over {MAX_EXPANSION_RATIO} times its compressed "
+                "size; refusing to decompress further (decompression bomb?)"
+            )
+        return chunk
+
+    def read(self, size: int) -> bytes:
+        parts = []
+        while size > 0:
+            chunk = self._pull(min(size, CHUNK))
+            if not chunk:
+                break
+            parts.append(chunk)
+            size -= len(chunk)
+        return b"".join(parts)
+
+    def skip(self, size: int) -> int:
+        skipped = 0
+        while skipped < size:
+            chunk = self._pull(min(size - skipped, _SKIP_CHUNK))
+            if not chunk:
+                break
+            skipped += len(chunk)
+        return skipped
+
+
+class CompressedTar:
+    """A compressed tar: listed in one streaming pass at open that keeps small members in memory.
+
+    Other members are served by streaming the archive again up to them (``_CompressedMember``).
+    """
+
+    def __init__(self, fd: int, size: int, kind: str) -> None:
+        self.fd = fd
+        self.kind = kind
+        self.codec = _COMPRESSIONS[kind]
+        self.file_size = size
+        self.listing = Listing()
+        self.kept: dict[int, bytes] = {}  # data offset -> content, for the members kept at open
+        self._kept_bytes = 0
+        self._readers: list[_CompressedMember] = []
+        with self.stream(max(MIN_EXPANSION_BUDGET, size * MAX_EXPANSION_RATIO)) as source:
+            try:
+                TarScanner(source, self.listing, keep=self._keep, kept=self.kept).run()
+            except NotATar as exc:
+                why = source.damage or f"no tar archive inside: {exc}"
+                raise InputError(
+                    f"is not a checkpoint archive or directory ({self.codec} data detected, but {why})"
+                ) from None
+            if source.damage:
+                self.listing.warn(source.damage)
+
+    @contextlib.contextmanager
+    def stream(self, budget: int, fd: int | None = None) -> Iterator[_StreamSource]:
+        """The decompressed archive from its start (read through ``fd``), at most ``budget`` bytes of it."""
+        raw = io.BufferedReader(RangeReader(self.fd if fd is None else fd, 0, self.file_size), CHUNK)
+        try:
+            yield _StreamSource(_open_decompressor(raw, self.kind), budget, self.codec)
+        finally:
+            raw.close()
+
+    def _keep(self, info: MemberInfo) -> bool:
+        """Small members are kept for later reads, ``pages-*.img`` never, within the cache budget."""
+        if info.kind != "file" or info.size > SMALL_MEMBER_LIMIT or _PAGES.search(info.name):
+            return False
+        if self._kept_bytes + info.size > CACHE_LIMIT:
+            return False
+        self._kept_bytes += info.size
+        return True
+
+    def read(self, entry: Entry, where: str, limit: int | None) -> bytes:
+        if entry.data_offset in self.kept:
+            return self.kept[entry.data_offset]
+        with self.open(entry, where) as stream:
+            return stream.read()
+
+    def open(self, entry: Entry, where: str) -> BinaryIO:
+        if entry.data_offset in self.kept:
+            return io.BytesIO(self.kept[entry.data_offset])
+        return io.BufferedReader(_CompressedMember(self, entry, where), _SKIP_CHUNK)
+
+    def read_at(self, entry: Entry, where: str) -> Callable[[int, int], bytes]:
+        if entry.data_offset in self.kept:
+            data = self.kept[entry.data_offset]
+            return lambda offset, size: data[offset : offset + size] if offset >= 0 and size > 0 else b""
+        reader = _CompressedMember(self, entry, where)
+        self._readers.append(reader)
+
+        def read_at(offset: int, size: int) -> bytes:
+            if offset < 0 or size <= 0:
+                return b""
+            reader.seek(offset)
+            return _read_full(reader, size)
+
+        return read_at
+
+    def member_range(self, entry: Entry) -> tuple[int, int] | None:
+        return None
+
+    def sha256(self, where: Callable[[str], str]) -> str:
+        return hash_fd(self.fd)
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
+        self._readers.clear()
+        self.kept.clear()
+
+
+def _read_full(stream: io.RawIOBase, size: int) -> bytes:
+    parts = []
+    while size > 0:
+        chunk = stream.read(size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size -= len(chunk)
+    return b"".join(parts)
+
+
+class _CompressedMember(io.RawIOBase):
+    """One member of a compressed archive, streamed: the archive is decompressed from its start up
+    to the member and never past the member's end; a backward seek starts over."""
+
+    def __init__(self, archive: CompressedTar, entry: Entry, where: str) -> None:
+        super().__init__()
+        self._archive = archive
+        self._fd = os.dup(archive.fd)  # ours: the stream outlives the checkpoint's close()
+        self._entry = entry
+        self._where = where
+        self._pos = 0  # where the caller is in the member
+        self._at = 0  # where the open stream is in the member
+        self._stack: contextlib.ExitStack | None = None
+        self._source: _StreamSource | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._entry.info.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._entry.info.size - self._pos)
+        if want <= 0:
+            return 0
+        source = self._positioned()
+        data = source.read(want)
+        if not data:
+            raise self._cut(source)
+        buffer[: len(data)] = data
+        self._pos = self._at = self._pos + len(data)
+        return len(data)
+
+    def _positioned(self) -> _StreamSource:
+        """The stream, moved to the caller's position: forward by skipping, backward by starting over."""
+        if self._source is None or self._at > self._pos:
+            self._restart()
+        assert self._source is not None
+        gap = self._pos - self._at
+        if self._source.skip(gap) < gap:
+            raise self._cut(self._source)
+        self._at = self._pos
+        return self._source
+
+    def _restart(self) -> None:
+        self._release()
+        self._stack = contextlib.ExitStack()
+        start, size = self._entry.data_offset, self._entry.info.size
+        self._source = self._stack.enter_context(self._archive.stream(start + size, self._fd))
+        if self._source.skip(start) < start:
+            raise self._cut(self._source)
+        self._at = 0
+
+    def _cut(self, source: _StreamSource) -> ArchiveError:
+        why = f" ({source.damage})" if source.damage else ""
+        return ArchiveError(f"truncated: the archive ends inside this member{why}", where=self._where)
+
+    def _release(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._source = None
+
+    def close(self) -> None:
+        if not self.closed:
+            self._release()
+            os.close(self._fd)
+        super().close()

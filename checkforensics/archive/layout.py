@@ -1,0 +1,80 @@
+"""Recognising an input: the archive kind its first bytes show, and where in it the CRIU images lie.
+
+A container checkpoint (Podman's export, the kubelet's checkpoint API) keeps its images under
+``checkpoint/`` beside ``config.dump``, ``spec.dump``, ...; a bare ``criu dump -D`` directory
+holds them at the top.
+
+References: Podman's checkpoint export (``libpod/container_internal_common.go``:
+``exportCheckpoint``); CRIU ``criu dump -D`` images.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from checkforensics.archive.members import Entry, Listing
+from checkforensics.archive.tarheader import BLOCK, ZERO_BLOCK, checksum_ok, looks_like_tar_header
+from checkforensics.errors import ArchiveError
+
+IMAGES_DIR = "checkpoint/"
+_MARKER_IMAGES = ("inventory.img", "pstree.img")
+
+
+def detect_kind(head: bytes) -> str | None:
+    """The archive kind the first bytes of a file show ("tar", "tar.gz", ...), or None.
+
+    A valid tar header wins over a compression signature: a tar whose first member is called
+    ``BZh9...`` is still a tar.
+    """
+    if len(head) >= BLOCK and head[:BLOCK] != ZERO_BLOCK and checksum_ok(head[:BLOCK]):
+        return "tar"
+    if head.startswith(b"\x1f\x8b"):
+        return "tar.gz"
+    if head.startswith(b"\x28\xb5\x2f\xfd") or (head[1:4] == b"\x2a\x4d\x18" and b"\x50" <= head[:1] <= b"\x5f"):
+        return "tar.zst"  # a zstd frame, or a skippable frame ahead of one
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "tar.xz"
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0":
+        return "tar.bz2"
+    if looks_like_tar_header(head):
+        return "tar"
+    return None
+
+
+def directory_has_images(root: Path) -> bool:
+    """Whether ``root`` or its real ``checkpoint/`` subdirectory holds ``*.img`` files (a quick look)."""
+    for folder in (root / IMAGES_DIR, root):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            with os.scandir(folder) as scan:
+                if any(child.name.endswith(".img") and child.is_file(follow_symlinks=False) for child in scan):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _images_prefix(entries: dict[str, Entry]) -> str | None:
+    """``"checkpoint/"`` when the CRIU images are in ``checkpoint/``, ``""`` when at the top, else None."""
+    for prefix in (IMAGES_DIR, ""):
+        if any(prefix + marker in entries for marker in _MARKER_IMAGES):
+            return prefix
+    for prefix in (IMAGES_DIR, ""):
+        for name, entry in entries.items():
+            rest = name[len(prefix) :] if name.startswith(prefix) else ""
+            if rest.endswith(".img") and "/" not in rest and entry.info.kind != "dir":
+                return prefix
+    return None
+
+
+def require_images(listing: Listing, where: str) -> str:
+    """The images prefix of a listing, or the ArchiveError saying there are no CRIU images."""
+    prefix = _images_prefix(listing.entries)
+    if prefix is None:
+        cut = f"; the archive is cut or damaged at offset {listing.cut_at:#x}" if listing.cut_at is not None else ""
+        raise ArchiveError(
+            f"no CRIU images (no inventory.img / pstree.img) at the top or under {IMAGES_DIR}{cut}", where=where
+        )
+    return prefix

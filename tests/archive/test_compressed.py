@@ -1,0 +1,143 @@
+"""Compressed archives: what is decompressed and when, corrupt data, and decompression bombs.
+
+Every decompressed byte is counted through ``compressed._open_decompressor``, so a test can say
+that a metadata question never touches the pages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+from archive_samples import (
+    COUNTERS_ZST,
+    PSTREE,
+    compress,
+    file_member,
+    images,
+    tar_bytes,
+    with_big_member,
+    without_end,
+    write,
+)
+from readonly_guard import only_reads
+
+from checkforensics.archive import Checkpoint, compressed
+from checkforensics.errors import ArchiveError
+
+from conftest import truth
+
+
+class CountingDecompressor:
+    """Wraps ``compressed._open_decompressor`` and counts every decompressed byte handed out."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.pulled = 0
+        real = compressed._open_decompressor
+
+        def counting(raw: object, kind: str) -> object:
+            stream = real(raw, kind)  # type: ignore[arg-type]
+            counter = self
+
+            class Counted:
+                def read(self, size: int = -1) -> bytes:
+                    data = stream.read(size)
+                    counter.pulled += len(data)
+                    return data
+
+            return Counted()
+
+        monkeypatch.setattr(compressed, "_open_decompressor", counting)
+
+
+def test_reading_metadata_from_a_compressed_archive_decompresses_no_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = CountingDecompressor(monkeypatch)
+    with Checkpoint.open(COUNTERS_ZST) as checkpoint:
+        # The one pass, at open: up to the first end-of-archive block.
+        assert counter.pulled == truth("counters-blog")["archive_size"] - 512
+        counter.pulled = 0
+        assert json.loads(checkpoint.read("config.dump"))["name"] == "counters"
+        checkpoint.read_image("pstree.img")
+        checkpoint.read("stats-dump")
+        assert [m.size for m in checkpoint.members() if m.name.endswith("pages-2.img")] == [9093120]
+        assert counter.pulled == 0  # served from what the pass kept; no page was kept
+        pages = checkpoint.read_image("pages-2.img")
+        assert len(pages) == 9093120
+        assert counter.pulled >= 9093120  # pages are streamed again on demand, never kept
+
+
+def test_open_member_streams_a_compressed_pages_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Checkpoint.open(COUNTERS_ZST) as checkpoint:
+        whole = checkpoint.read_image("pages-2.img")
+        counter = CountingDecompressor(monkeypatch)
+        with checkpoint.open_image("pages-2.img") as stream:
+            assert stream.readable() and stream.seekable()
+            chunks = []
+            while chunk := stream.read(1 << 16):
+                chunks.append(chunk)
+            assert b"".join(chunks) == whole
+            stream.seek(4096)
+            assert stream.read(100) == whole[4096:4196]
+        offset = checkpoint.member("checkpoint/pages-2.img")
+        assert offset is not None
+        read_at, size = checkpoint.page_reader("checkpoint/pages-2.img")
+        assert size == len(whole)
+        assert read_at(8192, 64) == whole[8192 : 8192 + 64]
+        assert read_at(size - 10, 100) == whole[-10:]
+        assert read_at(0, 16) == whole[:16]  # backwards: starts over
+    # Decompressed: the archive up to the member's end, three times; never the whole archive.
+    assert counter.pulled < 4 * truth("counters-blog")["archive_size"]
+
+
+def test_corrupt_compressed_data_midway(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    data, _ = with_big_member("tar.gz")
+    packed = bytearray(gzip.compress(data, compresslevel=1))
+    packed[len(packed) // 2 : len(packed) // 2 + 64] = os.urandom(64)
+    path = write(tmp_path, "corrupt.tgz", bytes(packed))
+    with only_reads(monkeypatch, tmp_path), Checkpoint.open(path) as checkpoint:
+        assert checkpoint.read_image("pstree.img") == PSTREE
+        assert any(w.startswith("gzip data ends or breaks after") for w in checkpoint.warnings)
+        with pytest.raises(ArchiveError, match="truncated"):
+            checkpoint.read_image("pages-1.img")
+
+
+def test_an_absurd_member_size_in_a_compressed_archive_is_refused(tmp_path: Path) -> None:
+    block = bytearray(tar_bytes([file_member("checkpoint/pages-1.img", b"")])[:512])
+    block[124:136] = b"\x80" + (1 << 62).to_bytes(11, "big")  # GNU base-256: 4 EiB
+    block[148:156] = b" " * 8
+    block[148:155] = b"%06o\0" % sum(block)
+    data = without_end(tar_bytes(images())) + bytes(block)
+    path = write(tmp_path, "bomb.tar.zst", compress(data, "tar.zst"))
+    with pytest.raises(
+        ArchiveError, match=r"bomb\.tar\.zst: member 'checkpoint/pages-1\.img' declares 4611686018427387904"
+    ):
+        Checkpoint.open(path)
+    # In a plain tar the same header is simply a member cut short.
+    plain = write(tmp_path, "bomb.tar", data)
+    with Checkpoint.open(plain) as checkpoint:
+        assert checkpoint.member("checkpoint/pages-1.img").truncated  # type: ignore[union-attr]
+
+
+def test_expansion_is_capped_relative_to_the_compressed_size(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(compressed, "MIN_EXPANSION_BUDGET", 1 << 20)
+    monkeypatch.setattr(compressed, "MAX_EXPANSION_RATIO", 64)
+    members = images(*(file_member(f"zeros-{n}", bytes(256 << 10)) for n in range(8)))
+    path = write(tmp_path, "zeros.tar.xz", compress(tar_bytes(members), "tar.xz"))
+    assert path.stat().st_size * 64 < 1 << 20  # so the floor is the budget
+    with pytest.raises(ArchiveError, match=r"zeros\.tar\.xz: expands to more than 1048576 bytes, over 64 times"):
+        Checkpoint.open(path)
+
+
+def test_small_members_are_kept_within_the_cache_budget(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    members = images(file_member("big-1", b"a" * 60), file_member("big-2", b"b" * 60))
+    monkeypatch.setattr(compressed, "CACHE_LIMIT", sum(len(data) for _, data in members) - 1)
+    counter = CountingDecompressor(monkeypatch)
+    with Checkpoint.open(write(tmp_path, "c.tar.gz", compress(tar_bytes(members), "tar.gz"))) as checkpoint:
+        counter.pulled = 0
+        assert checkpoint.read("big-1") == b"a" * 60
+        assert counter.pulled == 0
+        assert checkpoint.read("big-2") == b"b" * 60  # over budget: streamed again
+        assert counter.pulled > 0
