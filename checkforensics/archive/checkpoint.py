@@ -62,6 +62,7 @@ class Checkpoint:
         self._backend = backend
         self._entries = backend.listing.entries
         self._fd = fd
+        self._page_readers: dict[str, tuple[Callable[[int, int], bytes], int]] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Checkpoint:
@@ -193,8 +194,12 @@ class Checkpoint:
 
         ``read_at`` returns fewer bytes only past the member's end.  Plain archives and directories
         are read with ``pread``; a compressed archive is streamed, starting over after a backward
-        jump, so read it in increasing offsets.  Valid until the checkpoint is closed.
+        jump, so read it in increasing offsets.  Valid until the checkpoint is closed.  Asking
+        again for the same member gives the same reader, so no descriptors pile up.
         """
+        cache = self._page_readers
+        if name in cache:
+            return cache[name]
         entry, where = self._file_entry(name)
         read_at = self._guarded(lambda: self._backend.read_at(entry, where), where)
 
@@ -202,7 +207,8 @@ class Checkpoint:
             self._check_open()
             return self._guarded(lambda: read_at(offset, size), where)
 
-        return guarded_read_at, entry.info.size
+        cache[name] = (guarded_read_at, entry.info.size)
+        return cache[name]
 
     def member_range(self, name: str) -> tuple[int, int] | None:
         """``(offset, size)`` of regular file ``name``'s bytes inside a plain tar file, for ``mmap``.
