@@ -50,12 +50,17 @@ def cell(value: Any) -> str:
 
 @dataclass
 class Table:
-    """Columns and rows to print; ``styles`` maps a column to a rich style."""
+    """Columns and rows to print.
+
+    ``styles`` maps a column to a rich style; ``row_styles`` gives one style (or None) per row,
+    for meaning: deleted files, listening sockets, severities. Styles only show in colour.
+    """
 
     columns: Sequence[str]
     rows: list[Sequence[Any]] = field(default_factory=list)
     title: str | None = None
     styles: dict[str, str] = field(default_factory=dict)
+    row_styles: list[str | None] = field(default_factory=list)
 
 
 def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
@@ -88,8 +93,9 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
     rich_table = RichTable(title=table.title, title_justify="left", show_edge=False, pad_edge=False, box=None)
     for column in table.columns:
         rich_table.add_column(column, style=table.styles.get(column), header_style="bold", no_wrap=True)
-    for row in table.rows:
-        rich_table.add_row(*(cell(value) for value in row))
+    for index, row in enumerate(table.rows):
+        style = table.row_styles[index] if index < len(table.row_styles) else None
+        rich_table.add_row(*(cell(value) for value in row), style=style)
     _emit(rich_table, no_color, stream)
 
 

@@ -85,16 +85,25 @@ def files(checkpoint: str, pid: int | None, with_data: bool, fmt: str, no_color:
         print_json(table_json(table, with_data))
     else:
         columns = ["PID", "COMM", "FD", "TYPE", "WHAT", "FLAGS", "POS"] + (["DATA"] if with_data else [])
-        rows = []
+        rows, styles = [], []
         for p in table.processes:
             for d in p.descriptors:
+                styles.append(_style(d))
                 row = [p.pid, p.comm, d.fd, d.type, what(d), d.flags, d.pos]
                 if with_data:
                     data = "; ".join(f"{i.kind} {len(i.data)} B: {preview(i.data, 40)}" for i in d.inflight)
                     row.append(data or None)
                 rows.append(row)
-        print_table(Table(columns, rows), fmt, no_color=no_color)
+        print_table(Table(columns, rows, row_styles=styles), fmt, no_color=no_color)
     _emit_warnings(table)
+
+
+def _style(d: Descriptor) -> str | None:
+    if d.deleted:
+        return "red"
+    if d.state == "LISTEN":
+        return "green"
+    return "yellow" if d.inflight else None
 
 
 @click.command()
@@ -113,14 +122,13 @@ def sockets(checkpoint: str, pid: int | None, fmt: str, no_color: bool) -> None:
         print_json(table_json(table, False, only_sockets=True))
     else:
         columns = ["PID", "COMM", "FD", "FAMILY", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q"]
+        chosen = [(p, d) for p in table.processes for d in p.descriptors if d.type in SOCKET_TYPES]
         rows = [
             [p.pid, p.comm, d.fd, d.family, d.sock_type, d.proto, d.state, d.local, d.remote,
              d.details.get("recv_queue"), d.details.get("send_queue")]
-            for p in table.processes
-            for d in p.descriptors
-            if d.type in SOCKET_TYPES
-        ]
-        print_table(Table(columns, rows), fmt, no_color=no_color)
+            for p, d in chosen
+        ]  # fmt: skip
+        print_table(Table(columns, rows, row_styles=[_style(d) for _, d in chosen]), fmt, no_color=no_color)
     _emit_warnings(table)
 
 

@@ -48,6 +48,8 @@ def triage_command(checkpoint: str, min_severity: str, fmt: str, no_color: bool)
         print_json({"findings": [f.as_json() for f in findings], "warnings": warnings})
     else:
         rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in findings]
-        print_table(Table(["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"], rows), fmt, no_color=no_color)
+        columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
+        styles = [_STYLES[f.severity.name] for f in findings]
+        print_table(Table(columns, rows, row_styles=styles), fmt, no_color=no_color)
     for warning in warnings:
         click.echo(f"checkforensics: warning: {warning}", err=True)
