@@ -92,7 +92,7 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
         return
     rich_table = RichTable(title=table.title, title_justify="left", show_edge=False, pad_edge=False, box=None)
     for column in table.columns:
-        rich_table.add_column(column, style=table.styles.get(column), header_style="bold", no_wrap=True)
+        rich_table.add_column(column, style=table.styles.get(column), header_style="bold", overflow="fold")
     for index, row in enumerate(table.rows):
         style = table.row_styles[index] if index < len(table.row_styles) else None
         rich_table.add_row(*(cell(value) for value in row), style=style)
