@@ -70,9 +70,11 @@ def test_secrets_redacted_by_default(tmp_path: Path, capsys: pytest.CaptureFixtu
     page, _ = _report(tmp_path)
     assert "hunter2-blog" not in page and "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" not in page
     assert "DB_PASSWORD=h" in page  # the name stays, the value is cut
+    assert "github-pat" in page and "ghp_R3alLookingGitHubTokenValue0123456789" not in page
     full, _ = _report(tmp_path, "--include-secrets", "--force")
     capsys.readouterr()
     assert "DB_PASSWORD=hunter2-blog" in full
+    assert "ghp_R3alLookingGitHubTokenValue0123456789" in full
 
 
 def test_report_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -315,13 +315,19 @@ def rule_privileges(context: Context) -> Iterator[Finding]:
 def rule_secrets(context: Context) -> Iterator[Finding]:
     levels = {name.lower(): level for name, level in Severity.__members__.items()}
     for secret in context.secrets:
+        address = secret.get("address")
+        evidence = {
+            "address": f"{address:#x}" if isinstance(address, int) else address,
+            "value": secret.get("value"),
+            "count": secret.get("count"),
+        }
         yield Finding(
             f"secret:{secret['rule']}",
             levels.get(secret.get("severity", "medium"), Severity.MEDIUM),
-            f"secret in memory: {secret.get('description') or secret['rule']}",
+            "secret in memory",
             secret.get("pid"),
             secret.get("comm"),
-            {k: v for k, v in secret.items() if k not in ("pid", "comm")},
+            evidence,
         )
 
 
@@ -343,10 +349,15 @@ def redact_text(value: str) -> str:
     return f"{value[:keep]}…({len(value)} chars)"
 
 
-def load_context(checkpoint: Checkpoint, secrets: list[Any] | None = None) -> Context:
+def load_context(checkpoint: Checkpoint, *, scan_secrets: bool = True) -> Context:
+    """Processes (with argv and environment), descriptors, rootfs changes and, unless told
+    otherwise, the credential rules' findings in memory (values redacted)."""
+    from checkforensics.analysis.secretscan import finding_records, scan_tree
+
     tree = load_tree(checkpoint)
     load_command_lines(checkpoint, tree, env=True)
-    return Context(tree, load_files(checkpoint, tree), rootfs_changes(checkpoint, layers=False), secrets or [])
+    secrets = finding_records(scan_tree(checkpoint, tree)) if scan_secrets else []
+    return Context(tree, load_files(checkpoint, tree), rootfs_changes(checkpoint, layers=False), secrets)
 
 
 def triage(context: Context) -> list[Finding]:

@@ -31,8 +31,14 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
     """
     if out.exists() and not force:
         raise OutputError("exists (use --force to overwrite)", where=str(out))
+    from checkforensics.analysis.secretscan import finding_records, scan_tree
+
     with Checkpoint.open(checkpoint) as opened:
-        context = load_context(opened)
+        context = load_context(opened, scan_secrets=False)
+        context.secrets = finding_records(scan_tree(opened, context.tree), redact=True)
+        shown = (
+            context.secrets if not include_secrets else finding_records(scan_tree(opened, context.tree), redact=False)
+        )
         data = ReportInput(
             checkpoint=opened,
             overview=overview(opened),
@@ -41,7 +47,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
             files=context.files,
             changes=context.changes,
             findings=triage(context),
-            secrets=[],
+            secrets=shown,
         )
         page = render_report(data, include_secrets=include_secrets)
     out.write_text(page, encoding="utf-8")

@@ -25,14 +25,16 @@ def _evidence(evidence: dict[str, object]) -> str:
     show_default=True,
     help="Leave out findings below this severity.",
 )
+@click.option("--no-secrets", is_flag=True, help="Do not scan memory with the credential rules.")
 @output_options()
-def triage_command(checkpoint: str, min_severity: str, fmt: str, no_color: bool) -> None:
+def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: str, no_color: bool) -> None:
     """What deserves a look first, each finding with its rule and the evidence behind it.
 
     Deleted or world-writable executables, fileless (memfd) processes, shells and
     interpreters with network sockets, listening sockets and outbound connections, deleted
     files still open, data in flight, changes to sensitive paths (/etc, /root, .ssh, cron,
-    ld.so.preload, binaries), credentials in environments and privileged capabilities.
+    ld.so.preload, binaries), credentials in environments, privileged capabilities, and
+    secrets found in memory by the credential rules (values redacted; see docs/secrets.md).
 
     \b
     Examples:
@@ -40,7 +42,7 @@ def triage_command(checkpoint: str, min_severity: str, fmt: str, no_color: bool)
       checkforensics triage checkpoint.tar --min-severity medium --format json
     """
     with Checkpoint.open(checkpoint) as opened:
-        context = load_context(opened)
+        context = load_context(opened, scan_secrets=not no_secrets)
     threshold = Severity[min_severity.upper()]
     findings = [f for f in triage(context) if f.severity >= threshold]
     warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings]

@@ -96,3 +96,18 @@ def test_triage_command_json_and_threshold(capsys: pytest.CaptureFixture[str]) -
     doc = json.loads(capsys.readouterr().out)
     assert {f["rule"] for f in doc["findings"]} == {"deleted-file-open", "memfd-open"}
     assert all(f["severity"] in ("medium", "high", "critical") for f in doc["findings"])
+
+
+def test_secret_findings_from_memory_are_redacted() -> None:
+    rules = _rules(FIXTURES / "counters-blog.tar")
+    token = rules["secret:github-pat"]
+    assert [(f.pid, f.severity) for f in token] == [(7, Severity.CRITICAL)]
+    assert token[0].evidence["value"].startswith("ghp_…") and token[0].evidence["count"] == 2
+    assert int(token[0].evidence["address"], 16) in truth_addresses("ghp_R3alLookingGitHubTokenValue0123456789")
+    assert {f.pid for f in rules["secret:aws-secret-access-key"]} == {1, 7, 8}
+
+
+def truth_addresses(secret: str) -> set[int]:
+    from conftest import truth
+
+    return {a for p in truth("counters-blog")["processes"] for a in p["secret_addresses"].get(secret, [])}
