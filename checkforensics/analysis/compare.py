@@ -68,6 +68,28 @@ class Snapshot:
     deleted: dict[str, dict[str, Any]]
     memory: dict[int, dict[str, Any]]
     warnings: list[str]
+    secrets: dict[tuple[str, str], dict[str, Any]] | None = None
+
+
+def _secret_records(checkpoint: Checkpoint, tree: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Secret findings keyed by rule and (unredacted) value; the records themselves are redacted."""
+    from checkforensics.analysis import secrets
+    from checkforensics.analysis.secretscan import scan_tree
+
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for group in secrets.dedupe(scan_tree(checkpoint, tree), key=lambda hit: (hit.rule.id, hit.value)):
+        hit = group.first
+        key = (hit.rule.id, hit.value.hex())
+        found[key] = {
+            "rule": hit.rule.id,
+            "severity": str(hit.rule.severity).lower(),
+            "pid": hit.pid,
+            "comm": hit.comm,
+            "address": hit.address,
+            "value": secrets.redact(hit.value),
+            "count": group.count,
+        }
+    return found
 
 
 def _descriptor_record(pid: int, comm: str | None, d: Descriptor) -> dict[str, Any]:
@@ -98,7 +120,7 @@ def _file_record(changed: ChangedFile) -> dict[str, Any]:
     }
 
 
-def snapshot(checkpoint: Checkpoint) -> Snapshot:
+def snapshot(checkpoint: Checkpoint, *, with_secrets: bool = False) -> Snapshot:
     view = overview(checkpoint)
     tree = load_tree(checkpoint)
     load_command_lines(checkpoint, tree)
@@ -129,6 +151,7 @@ def snapshot(checkpoint: Checkpoint) -> Snapshot:
         deleted={path: {"path": path} for path in changes.deleted},
         memory=memory,
         warnings=[*view.warnings, *tree.warnings, *table.warnings, *changes.warnings],
+        secrets=_secret_records(checkpoint, tree) if with_secrets else None,
     )
 
 
@@ -141,9 +164,12 @@ class CheckpointDiff:
     deleted: SetDiff
     memory: SetDiff
     warnings: list[str]
+    secrets: SetDiff | None = None
 
     def as_json(self) -> dict[str, Any]:
+        extra = {"secrets": self.secrets.as_json()} if self.secrets is not None else {}
         return {
+            **extra,
             "processes": self.processes.as_json(),
             "descriptors": self.descriptors.as_json(),
             "sockets": self.sockets.as_json(),
@@ -154,9 +180,10 @@ class CheckpointDiff:
         }
 
 
-def compare(a: Checkpoint, b: Checkpoint, *, force: bool = False) -> CheckpointDiff:
-    """The differences from checkpoint ``a`` to checkpoint ``b``."""
-    before, after = snapshot(a), snapshot(b)
+def compare(a: Checkpoint, b: Checkpoint, *, force: bool = False, secrets: bool = False) -> CheckpointDiff:
+    """The differences from checkpoint ``a`` to checkpoint ``b``; with ``secrets``, also which
+    credential-rule findings are new in ``b`` (by rule and value, wherever they are)."""
+    before, after = snapshot(a, with_secrets=secrets), snapshot(b, with_secrets=secrets)
     if not force and before.container_id and after.container_id and before.container_id != after.container_id:
         raise DifferentContainersError(
             f"different containers ({before.name or '?'} {before.container_id[:12]} and "
@@ -179,4 +206,5 @@ def compare(a: Checkpoint, b: Checkpoint, *, force: bool = False) -> CheckpointD
         deleted=diff_records(before.deleted, after.deleted, ()),
         memory=memory,
         warnings=[*(f"A: {w}" for w in before.warnings), *(f"B: {w}" for w in after.warnings)],
+        secrets=diff_records(before.secrets, after.secrets, ()) if before.secrets is not None else None,
     )

@@ -119,6 +119,13 @@ def _print_comparison(result: CheckpointDiff, a: str, b: str, no_color: bool) ->
     _section(tree, "Sockets", result.sockets, desc)
     _section(tree, "Files on disk (rootfs-diff.tar)", result.files, changed_file)
     _section(tree, "Deleted files", result.deleted, lambda r: r["path"])
+    if result.secrets is not None:
+        _section(
+            tree,
+            "Secrets in memory",
+            result.secrets,
+            lambda r: f"{r['rule']} {r['value']} in [{r['pid']}] {r['comm']} at {r['address']:#x}",
+        )
     if result.memory:
         branch = tree.add("[bold]Memory dumped[/]")
         for r in result.memory.changed:
@@ -140,6 +147,7 @@ def _print_comparison(result: CheckpointDiff, a: str, b: str, no_color: bool) ->
 @click.option("--show", "show_path", metavar="PATH", help="Print one changed file's content (text, or a hexdump).")
 @click.option("--extract", type=click.Path(path_type=Path), help="Write the changed files under this directory.")
 @click.option("--force", is_flag=True, help="Compare checkpoints of different containers.")
+@click.option("--secrets", "with_secrets", is_flag=True, help="With two checkpoints: secret findings new in B.")
 @click.option("--no-color", is_flag=True, help="No colour even on a terminal.")
 @click.option(
     "--format",
@@ -155,6 +163,7 @@ def diff(
     show_path: str | None,
     extract: Path | None,
     force: bool,
+    with_secrets: bool,
     no_color: bool,
     fmt: str,
 ) -> None:
@@ -170,11 +179,11 @@ def diff(
       checkforensics diff checkpoint.tar
       checkforensics diff checkpoint.tar --show /home/counter/logfile
       checkforensics diff checkpoint.tar --extract changed/
-      checkforensics diff before.tar after.tar
+      checkforensics diff before.tar after.tar --secrets
     """
     if checkpoint_b is not None:
         with Checkpoint.open(checkpoint_a) as a, Checkpoint.open(checkpoint_b) as b:
-            result = compare(a, b, force=force)
+            result = compare(a, b, force=force, secrets=with_secrets)
         if fmt == JSON:
             print_json({"a": checkpoint_a, "b": checkpoint_b, **result.as_json()})
         else:

@@ -107,3 +107,15 @@ def test_different_containers_are_refused(capsys: pytest.CaptureFixture[str]) ->
     assert "different containers" in capsys.readouterr().err
     doc = run_json(["diff", str(COUNTERS), str(FIXTURES / "inflight.tar.zst"), "--force"], capsys)
     assert {p["pid"] for p in doc["processes"]["removed"]} == {7, 8}
+
+
+def test_secrets_new_in_b(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        ["diff", str(FIXTURES / "busybox-counter-criu41.tar"), str(COUNTERS), "--force", "--secrets"], capsys
+    )
+    added = {(s["rule"], s["pid"]) for s in doc["secrets"]["added"]}
+    assert ("github-pat", 7) in added and ("aws-secret-access-key", 1) in added
+    assert [s["rule"] for s in doc["secrets"]["removed"]] == ["env-secret"]  # SECRET=RANDOM_1432_KEY
+    assert all("…" in s["value"] for s in doc["secrets"]["added"])  # redacted
+    same = run_json(["diff", str(COUNTERS), str(LATER), "--secrets"], capsys)
+    assert same["secrets"]["added"] == []
