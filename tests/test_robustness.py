@@ -37,6 +37,8 @@ COMMANDS = [
     ["files", "--data"],
     ["sockets"],
     ["diff"],
+    ["memgrep", "RANDOM_1432_KEY"],
+    ["memgrep", "--secrets"],
     ["crit", "x", "ps"],
     ["crit", "x", "fds"],
     ["crit", "x", "mems"],

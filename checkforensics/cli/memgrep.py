@@ -33,7 +33,7 @@ from checkforensics.analysis.memsearch import (
 )
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import Decorator, checkpoint_argument, output_options
-from checkforensics.errors import ExitCode, InputError, OutputError, UnsupportedError
+from checkforensics.errors import ExitCode, InputError, OutputError
 from checkforensics.render import JSON, TEXT, Table, human_size, print_json, print_table
 
 PROGRESS_THRESHOLD = 64 << 20  # scans smaller than this end before a bar would help
@@ -107,15 +107,19 @@ def _patterns(texts: list[str], regex: bool, ignore_case: bool) -> list[SearchPa
     return patterns
 
 
-# HOOK(--secrets): the credential rules of checkforensics/analysis/secrets.py (each a Rule with
-# an id, a severity, a compiled bytes regex, the group holding the value, its max_length and a
-# validator) go into the same one-pass search as the user's patterns, one SearchPattern each:
-#     SearchPattern(rule.id, rule.regex, rule.max_length, tag=rule)
-# Each match brings its rule back as ``match.pattern.tag``: keep it when rule.validate accepts the
-# value (rule.regex.fullmatch(match.data).group(rule.group)), then deduplicate per process and
-# value, show severity, and --redact. Until that is wired, --secrets (hidden) says so and exits 4.
-def _secret_patterns() -> list[SearchPattern]:
-    raise UnsupportedError("--secrets: the built-in credential rules are not part of this version yet")
+def _secret_findings(
+    opened: Checkpoint, pids: tuple[int, ...], rules_file: str | None, redact: bool, warnings: list[str]
+) -> list[dict[str, Any]]:
+    """The credential rules (and the user's, first, so they win overlaps) over the chosen processes."""
+    from checkforensics.analysis import secrets as secret_rules
+    from checkforensics.analysis.processes import load_tree
+    from checkforensics.analysis.secretscan import finding_records, scan_tree
+
+    rules = [*(secret_rules.load_rules(rules_file) if rules_file else []), *secret_rules.BUILTIN_RULES]
+    tree = load_tree(opened)
+    hits = scan_tree(opened, tree, rules, set(pids) if pids else None)
+    warnings += tree.warnings
+    return finding_records(hits, redact=redact)
 
 
 def match_json(match: MemoryMatch) -> dict[str, Any]:
@@ -134,16 +138,18 @@ def match_json(match: MemoryMatch) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _progress_bar(total: int) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr, only on a terminal and only for long scans."""
-    if total < PROGRESS_THRESHOLD or not sys.stderr.isatty():
+def _progress_bar(total: int, streaming: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr, only on a terminal, only for long scans, and not over output
+    streamed to the same terminal."""
+    if total < PROGRESS_THRESHOLD or not sys.stderr.isatty() or (streaming and sys.stdout.isatty()):
         yield None
         return
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
     columns = (BarColumn(), DownloadColumn(binary_units=True), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task("searching", total=total)
         yield lambda scanned: bar.advance(task, scanned)
 
@@ -170,7 +176,9 @@ def _progress_bar(total: int) -> Iterator[Callable[[int], None] | None]:
     help="Stop after this many matches in each process (0: no limit).",
 )
 @memory_filter_options
-@click.option("--secrets", is_flag=True, hidden=True, help="Also search for built-in credential rules.")
+@click.option("--secrets", is_flag=True, help="Also run the credential rules (docs/secrets.md); PATTERN optional.")
+@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False), help="More rules (TOML).")
+@click.option("--redact/--no-redact", default=True, show_default=True, help="Cut secret values in the output.")
 @click.option("--hash", "with_hash", is_flag=True, help="Add the archive's SHA-256 to JSON output (reads it whole).")
 @output_options()
 def memgrep(
@@ -187,6 +195,8 @@ def memgrep(
     address: str | None,
     file_glob: str | None,
     secrets: bool,
+    rules_file: str | None,
+    redact: bool,
     with_hash: bool,
     fmt: str,
     no_color: bool,
@@ -202,19 +212,23 @@ def memgrep(
       checkforensics memgrep checkpoint.tar RANDOM_1432_KEY
       checkforensics memgrep checkpoint.tar.zst --regex 'ghp_[A-Za-z0-9]{36}' --vma-type heap
       checkforensics memgrep checkpoint.tar -i -e password -e secret --pid 7 --format json
+      checkforensics memgrep checkpoint.tar --secrets
     """
     patterns = _patterns([*pattern_args, *more_patterns], regex, ignore_case)
+    secrets = secrets or rules_file is not None
     if secrets:
-        patterns += _secret_patterns()
+        if patterns and fmt == JSON:
+            raise click.UsageError("--secrets --format json takes no PATTERN; search patterns in a second run")
+        return _secrets_only(checkpoint, pids, rules_file, redact, fmt, no_color, patterns, ignore_case)
     if not patterns:
-        raise click.UsageError("give a PATTERN to search for (or -e PATTERN)")
+        raise click.UsageError("give a PATTERN to search for (or -e PATTERN), or --secrets")
     memory_filter = _memory_filter(perms, kinds, address, file_glob)
     limit = max_count or None
     warnings: list[str] = []
     rows: list[list[Any]] = []
     with Checkpoint.open(checkpoint) as opened:
         memories = load_memories(opened, pids, warnings)
-        with _progress_bar(searched_bytes(memories, memory_filter)) as progress:
+        with _progress_bar(searched_bytes(memories, memory_filter), streaming=fmt == JSON) as progress:
             found = search_memory(
                 opened,
                 memories,
@@ -246,6 +260,39 @@ def memgrep(
         print_table(Table(columns, _plain(rows, fmt), styles={"MATCH": "bold red"}), fmt, no_color=no_color)
     _emit_warnings(warnings)
     return ExitCode.OK if count else ExitCode.NOTHING_FOUND
+
+
+def _secrets_only(
+    checkpoint: str,
+    pids: tuple[int, ...],
+    rules_file: str | None,
+    redact: bool,
+    fmt: str,
+    no_color: bool,
+    patterns: list[SearchPattern],
+    ignore_case: bool,
+) -> int:
+    warnings: list[str] = []
+    with Checkpoint.open(checkpoint) as opened:
+        findings = _secret_findings(opened, pids, rules_file, redact, warnings)
+    if fmt == JSON:
+        print_json({"findings": findings, "warnings": warnings})
+    else:
+        rows = [
+            [f["severity"].upper(), f["rule"], f["pid"], f["comm"], f"{f['address']:#x}", f["value"], f["count"]]
+            for f in findings
+        ]
+        columns = ["SEVERITY", "RULE", "PID", "COMM", "ADDRESS", "VALUE", "COUNT"]
+        print_table(Table(columns, rows), fmt, no_color=no_color)
+    _emit_warnings(warnings)
+    found = bool(findings)
+    if patterns:  # text mode: the plain patterns too, after the findings
+        click.echo()
+        args = [checkpoint, *(arg for p in patterns for arg in ("-e", p.name))]
+        args += [arg for pid in pids for arg in ("--pid", str(pid))] + (["-i"] if ignore_case else [])
+        args += ["--format", fmt] + (["--no-color"] if no_color else [])
+        found = memgrep.main(args, standalone_mode=False) == ExitCode.OK or found
+    return ExitCode.OK if found else ExitCode.NOTHING_FOUND
 
 
 def _at_most(matches: Iterator[MemoryMatch], limit: int | None, warnings: list[str]) -> Iterator[MemoryMatch]:
@@ -434,7 +481,12 @@ def memparse(
         else:
             memory = _one_process(opened, pid, warnings)
             if out is not None:
-                _print_dump(memory, out, _dump(opened, memory, out, force, checkpoint, memory_filter), fmt, no_color)
+                placed = _dump(opened, memory, out, force, checkpoint, memory_filter)
+                if not placed:
+                    warnings.append(f"pid {pid}: no dumped memory matches; {out} not written")
+                    _emit_warnings(warnings)
+                    return ExitCode.NOTHING_FOUND
+                _print_dump(memory, out, placed, fmt, no_color)
             elif fmt == JSON:
                 _print_dump(memory, None, _placements(memory, memory_filter), fmt, no_color)
             else:

@@ -185,3 +185,26 @@ def test_a_process_without_pages_is_listed_without_sizes(tmp_path: Path, capsys:
     found = _json(capsys, "memgrep", str(images), "BARE_DUMP_SECRET_42")
     assert {m["pid"] for m in found["matches"]} == {16120} and len(found["matches"]) == 8
     assert run(["memdump", str(images), "--pid", "16122", "-o", str(tmp_path / "x")]) == 3
+
+
+def test_secrets_in_memory_found_in_the_right_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from checkforensics.cli import run
+
+    from conftest import FIXTURES, truth
+
+    assert run(["memgrep", str(FIXTURES / "counters-blog.tar"), "--secrets", "--format", "json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    truth_addresses = {
+        (p["pid"], a) for p in truth("counters-blog")["processes"] for addrs in p["secret_addresses"].values()
+        for a in addrs
+    }  # fmt: skip
+    assert {(f["rule"], f["pid"]) for f in findings} >= {("github-pat", 7), ("aws-secret-access-key", 8)}
+    assert all((f["pid"], f["address"]) in truth_addresses for f in findings)
+    assert all("…" in f["value"] for f in findings)
+    assert run(["memgrep", str(FIXTURES / "counters-blog.tar"), "--secrets", "--no-redact", "--pid", "7",
+                "--format", "json"]) == 0  # fmt: skip
+    values = {f["value"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert "ghp_R3alLookingGitHubTokenValue0123456789" in values or any(v.startswith("ghp_R3al") for v in values)
+    assert run(["memgrep", str(FIXTURES / "inflight.tar.zst"), "--secrets"]) == 1
