@@ -249,11 +249,12 @@ def _perms_match(wanted: str, perms: str) -> bool:
 
 
 def parse_address_range(text: str) -> tuple[int, int]:
-    """``START-END`` (hexadecimal, ``0x`` optional) as ``(start, end)``; ``ADDR`` alone is one byte."""
+    """``START-END`` (hexadecimal, ``0x`` optional, END excluded) as ``(start, end)``."""
     start_text, dash, end_text = text.strip().partition("-")
     try:
-        start = int(start_text, 16)
-        end = int(end_text, 16) if dash else start + 1
+        if not dash:
+            raise ValueError(text)
+        start, end = int(start_text, 16), int(end_text, 16)
     except ValueError:
         raise ValueError(f"{text!r} is not START-END in hexadecimal (e.g. 0x7f0000000000-0x7fffffffffff)") from None
     if start >= end:

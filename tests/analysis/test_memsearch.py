@@ -148,7 +148,7 @@ def test_patterns_and_filters_are_checked() -> None:
     assert longest_match(re.compile(rb"(?<=KEY=)\w{1,20}(?!\d{3})")) == 4 + 20 + 3
     assert escape_bytes(b"a\\b\x00\xff[x]") == "a\\x5cb\\x00\\xff[x]"
     assert parse_address_range("0x1000-2000") == (0x1000, 0x2000)
-    for bad in ("zz", "0x2000-0x1000"):
+    for bad in ("zz", "0x2000-0x1000", "0x1000"):
         with pytest.raises(ValueError):
             parse_address_range(bad)
     with pytest.raises(ValueError):
