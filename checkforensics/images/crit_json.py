@@ -172,6 +172,8 @@ def _scalar_to_json(field: FieldDescriptor, value: Any, pretty: bool, in_hex: bo
         return bool(value)
     if ftype in _FLOAT_TYPES:
         return float(value)
+    if isinstance(value, bytes):  # a string field holding invalid UTF-8 (crit crashes here)
+        return value.decode("utf-8", "backslashreplace")
     return value  # strings
 
 

@@ -83,18 +83,26 @@ class TcpQueuesPayload:
 
 
 class IpcShmPayload:
-    """ipcns-shm: the segment's ``size`` bytes, padded to 4."""
+    """ipcns-shm: the segment's ``size`` bytes, padded to 4 — unless ``in_pagemaps``, when the
+    contents are in a pagemap/pages pair and nothing follows the entry (crit reads the next
+    entries as contents there)."""
 
     def read(self, reader: Reader, entry: Any) -> bytes:
+        if entry.HasField("in_pagemaps") and entry.in_pagemaps:
+            return b""
         data = reader.take(entry.size, "shared memory segment")
         reader.skip(round_up(entry.size, 4) - entry.size, "shared memory padding")
         return data
 
     def write(self, extra: bytes, entry: Any) -> bytes:
+        if entry.HasField("in_pagemaps") and entry.in_pagemaps:
+            return b""
         data = extra[: entry.size]
         return data + b"\0" * (round_up(entry.size, 4) - len(data))
 
     def size(self, reader: Reader, entry: Any) -> int:
+        if entry.HasField("in_pagemaps") and entry.in_pagemaps:
+            return 0
         reader.skip(round_up(entry.size, 4), "shared memory segment")
         return entry.size
 

@@ -29,9 +29,23 @@ def test_magic_table_is_one_to_one() -> None:
 def test_common_and_service_leading_magics() -> None:
     pstree = make_image("PSTREE", PSTREE)
     assert struct.unpack("<II", pstree[:8]) == (IMG_COMMON, MAGIC_BY_NAME["PSTREE"])
-    stats = make_image("STATS", [{"dump": {"freezing_time": 1, "frozen_time": 2, "memdump_time": 3,
-                                           "memwrite_time": 4, "pages_scanned": 5, "pages_skipped_parent": 0,
-                                           "pages_written": 6, "pages_lazy": 0}}])
+    stats = make_image(
+        "STATS",
+        [
+            {
+                "dump": {
+                    "freezing_time": 1,
+                    "frozen_time": 2,
+                    "memdump_time": 3,
+                    "memwrite_time": 4,
+                    "pages_scanned": 5,
+                    "pages_skipped_parent": 0,
+                    "pages_written": 6,
+                    "pages_lazy": 0,
+                }
+            }
+        ],
+    )
     assert struct.unpack("<II", stats[:8]) == (IMG_SERVICE, MAGIC_BY_NAME["STATS"])
     inventory = make_image("INVENTORY", [{"img_version": 2}])
     assert struct.unpack("<I", inventory[:4])[0] == MAGIC_BY_NAME["INVENTORY"]
@@ -110,8 +124,18 @@ def test_pipe_payload_longer_than_the_image() -> None:
 def test_tcp_queues_and_nopl_sizes() -> None:
     data = make_image(
         "TCP_STREAM",
-        [{"inq_len": 3, "inq_seq": 1, "outq_len": 2, "outq_seq": 2, "opt_mask": 0, "snd_wscale": 0,
-          "mss_clamp": 0, "extra": {"inq": "YWJj\n", "outq": "ZGU=\n"}}],
+        [
+            {
+                "inq_len": 3,
+                "inq_seq": 1,
+                "outq_len": 2,
+                "outq_seq": 2,
+                "opt_mask": 0,
+                "snd_wscale": 0,
+                "mss_clamp": 0,
+                "extra": {"inq": "YWJj\n", "outq": "ZGU=\n"},
+            }
+        ],
     )
     image = decode_image(data, "tcp-stream-1.img")
     assert (image.entries[0].extra.inq, image.entries[0].extra.outq) == (b"abc", b"de")
@@ -143,3 +167,26 @@ def test_unsupported_image_kind() -> None:
 )
 def test_human_size_is_crits(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+def test_shm_kept_in_pagemaps_has_no_payload() -> None:
+    # crit reads `size` bytes after such an entry anyway and swallows the next entries with them.
+    desc = {"key": 0, "uid": 0, "gid": 0, "cuid": 0, "cgid": 0, "mode": 0o600, "id": 0}
+    entries = [
+        {"desc": desc, "size": 8192, "in_pagemaps": True},
+        {"desc": {**desc, "id": 1}, "size": 4096, "in_pagemaps": True},
+    ]
+    data = make_image("IPCNS_SHM", entries)
+    image = decode_image(data, "ipcns-shm-11.img")
+    assert [e.message.desc.id for e in image.entries] == [0, 1]
+    assert encode_image(image) == data
+
+
+def test_string_field_with_invalid_utf8_is_shown_escaped() -> None:
+    from checkforensics.images.crit_json import image_to_dict
+
+    # protobuf refuses to set invalid UTF-8 from Python; a dump can hold it, so craft the bytes
+    raw = b"\x0a\x05bad\xff\xfe\x12\x01x"
+    data = struct.pack("<II", IMG_COMMON, MAGIC_BY_NAME["UTSNS"]) + struct.pack("<i", len(raw)) + raw
+    document = image_to_dict(decode_image(data, "utsns.img"))
+    assert document["entries"][0]["nodename"] == "bad\\xff\\xfe"
