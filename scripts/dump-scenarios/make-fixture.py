@@ -15,7 +15,7 @@ OUTDIR/criu-command.txt). This writes, under the repository's fixtures/:
                                   pages: how often and at which addresses (pagemap and pages read
                                   with crit's decode of pagemap-*.img)
       sockets /proc cannot describe (unbound TCP, unbound netlink) are completed from crit's
-      files.img and say so ("from": "crit files.img")
+      files.img and say so ("from": "crit show files.img")
 
 Images crit cannot decode (ip(8)'s raw ifaddr/route/rule dumps, an empty nftables image) get no
 golden file; tarballs (tmpfs-dev-*.tar.gz.img) and pages-*.img get none either.
@@ -61,8 +61,8 @@ def write_goldens(crit_bin: str, images: Path, golden: Path) -> list[str]:
     return skipped
 
 
-def decoded(crit_bin: str, path: Path) -> dict:
-    res = crit(crit_bin, "decode", "-i", str(path))
+def decoded(crit_bin: str, path: Path, pretty: bool = False) -> dict:
+    res = crit(crit_bin, "show", str(path)) if pretty else crit(crit_bin, "decode", "-i", str(path))
     if res.returncode != 0:
         raise SystemExit(f"crit cannot decode {path}: {res.stderr.decode(errors='replace')[-300:]}")
     return json.loads(res.stdout)
@@ -92,7 +92,7 @@ def find_markers(runs: list[tuple[int, bytes]], markers: list[str]) -> dict:
 
 
 def complete_sockets(crit_bin: str, images: Path, truth: dict) -> None:
-    files = decoded(crit_bin, images / "files.img")["entries"]
+    files = decoded(crit_bin, images / "files.img", pretty=True)["entries"]
     by_ino = {}
     for entry in files:
         for value in entry.values():
@@ -107,7 +107,7 @@ def complete_sockets(crit_bin: str, images: Path, truth: dict) -> None:
             if ino in by_ino:
                 kind, value = by_ino[ino]
                 fields = {k: value[k] for k in ("family", "type", "proto", "protocol", "state") if k in value}
-                fd["socket"] = {"from": "crit files.img", "kind": kind, **fields}
+                fd["socket"] = {"from": "crit show files.img", "kind": kind, **fields}
 
 
 def criu_flags(out: Path) -> list[str]:
