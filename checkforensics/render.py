@@ -13,12 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table as RichTable
-from rich.tree import Tree
-from tabulate import tabulate
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+# rich and tabulate are imported where they are used: a command whose output is piped prints
+# its tables without them, which keeps start-up (most of a small command's time) short.
 
 MISSING = "-"
 
@@ -72,6 +73,8 @@ def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
 
 def _emit(renderable: object, no_color: bool, stream: TextIO | None) -> None:
     """Print with rich: straight to a colour terminal, else as plain lines without trailing blanks."""
+    from rich.console import Console
+
     stream = stream or sys.stdout
     if color_wanted(no_color, stream):
         Console(file=stream, highlight=False).print(renderable)
@@ -84,19 +87,55 @@ def _emit(renderable: object, no_color: bool, stream: TextIO | None) -> None:
 
 
 def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+    """``table`` as a plain ASCII table (``table``), or aligned columns (``text``): coloured by
+    rich on a terminal, written directly otherwise (same layout, no styles).
+
+    Cell text is printed as it is: brackets are never taken for rich markup.
+    """
     stream = stream or sys.stdout
     if fmt == TABLE:
+        from tabulate import tabulate
+
         if table.title:
             stream.write(table.title + "\n")
         stream.write(tabulate([[cell(v) for v in row] for row in table.rows], headers=list(table.columns)) + "\n")
         return
+    if not color_wanted(no_color, stream):
+        stream.write(plain_columns(table))
+        return
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     rich_table = RichTable(title=table.title, title_justify="left", show_edge=False, pad_edge=False, box=None)
     for column in table.columns:
         rich_table.add_column(column, style=table.styles.get(column), header_style="bold", overflow="fold")
     for index, row in enumerate(table.rows):
         style = table.row_styles[index] if index < len(table.row_styles) else None
-        rich_table.add_row(*(cell(value) for value in row), style=style)
+        rich_table.add_row(*(Text(cell(value)) for value in row), style=style)
     _emit(rich_table, no_color, stream)
+
+
+def plain_columns(table: Table) -> str:
+    """The text layout without colour: a header line, then one line per row (more where a cell
+    holds several lines), columns two spaces apart and as wide as their widest cell (in
+    terminal cells: wide characters count two), no trailing blanks."""
+    from rich.cells import cell_len
+
+    rows = [list(table.columns)] + [[cell(value) for value in row] for row in table.rows]
+    widths = [0] * len(table.columns)
+    for row in rows:
+        for index, text in enumerate(row):
+            widths[index] = max([widths[index], *(cell_len(line) for line in text.split("\n"))])
+    out = [table.title + "\n"] if table.title else []
+    for row in rows:
+        cells = [text.split("\n") for text in row]
+        for number in range(max(len(lines) for lines in cells)):
+            parts = []
+            for index, lines in enumerate(cells):
+                text = lines[number] if number < len(lines) else ""
+                parts.append(text + " " * (widths[index] - cell_len(text)))
+            out.append("  ".join(parts).rstrip() + "\n")
+    return "".join(out)
 
 
 def print_tree(tree: Tree, *, no_color: bool = False, stream: TextIO | None = None) -> None:

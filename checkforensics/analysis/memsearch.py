@@ -34,7 +34,6 @@ import io
 import itertools
 import mmap
 import os
-import pickle
 import re
 import signal
 import stat
@@ -50,6 +49,8 @@ from checkforensics.images.flags import MapFlags
 from checkforensics.images.load import load_image
 
 DEFAULT_CHUNK_SIZE = 8 << 20  # bytes mapped or decompressed at a time
+# MAP_POPULATE: the kernel maps the whole window at once instead of page fault by page fault
+_MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 MAX_MATCH_LENGTH = 4096  # the longest match of an unbounded regex that is guaranteed whole
 MAX_CONTEXT = 4096  # context bytes on either side of a match, at most
 HEXDUMP_WIDTH = 16
@@ -466,7 +467,9 @@ class _MappedPages:
         position = self._base + offset
         aligned = position - position % mmap.ALLOCATIONGRANULARITY
         try:
-            window = mmap.mmap(self._fd, position + length - aligned, offset=aligned, access=mmap.ACCESS_READ)
+            window = mmap.mmap(
+                self._fd, position + length - aligned, flags=_MAP_FLAGS, prot=mmap.PROT_READ, offset=aligned
+            )
         except (OSError, ValueError):  # a file system that cannot map files: read the bytes instead
             window = None
         if window is None:
@@ -475,8 +478,6 @@ class _MappedPages:
                 raise ArchiveError(f"the pages image ends {length - len(data)} bytes early")
             yield data, 0, length
             return
-        with contextlib.suppress(AttributeError, OSError):
-            window.madvise(mmap.MADV_WILLNEED)  # read ahead now, not one page fault at a time
         try:
             yield window, position - aligned, position + length - aligned
         finally:
@@ -862,6 +863,8 @@ def _in_processes(
     work: Callable[[list[_Window]], list[list[_Hit] | None]], parts: list[list[_Window]]
 ) -> list[list[_Hit] | None]:
     """``work`` over each part, the first one here and the others in forked children, results in order."""
+    import pickle
+
     children: list[tuple[int, int]] = []
     try:
         for part in parts[1:]:
@@ -901,11 +904,25 @@ def _in_processes(
                 os.waitpid(pid, 0)
 
 
+def _balanced_parts(windows: list[_Window], count: int) -> list[list[_Window]]:
+    """``windows`` cut into at most ``count`` runs of consecutive windows with about as many bytes
+    each (runs, because the merge puts results back in window order)."""
+    total = sum(window.end - window.start for window in windows)
+    parts: list[list[_Window]] = [[]]
+    done = 0
+    for window in windows:
+        size = window.end - window.start
+        if parts[-1] and len(parts) < count and done + size / 2 >= total * len(parts) / count:
+            parts.append([])  # the cut nearest to this part's share: before the window's middle
+        parts[-1].append(window)
+        done += size
+    return parts
+
+
 def _search_in_parallel(
     source: _MappedPages, windows: list[_Window], workers: int, plan: _SearchPlan
 ) -> Iterator[tuple[_Window, list[_Hit]]]:
-    parts = [windows[len(windows) * i // workers : len(windows) * (i + 1) // workers] for i in range(workers)]
-    parts = [part for part in parts if part]
+    parts = _balanced_parts(windows, workers)
 
     def work(part: list[_Window]) -> list[list[_Hit] | None]:
         return _scan_windows(source, plan.patterns, part, plan.cap, plan.progress if part is parts[0] else None)

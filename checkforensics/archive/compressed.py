@@ -8,18 +8,12 @@ refused rather than expanded.
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import io
-import lzma
 import os
 import re
-import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
-
-import zstandard
 
 from checkforensics.archive.fileio import CHUNK, RangeReader, hash_fd
 from checkforensics.archive.members import Entry, Listing, MemberInfo
@@ -34,18 +28,39 @@ _SKIP_CHUNK = 64 << 10
 
 _PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
 _COMPRESSIONS = {"tar.gz": "gzip", "tar.zst": "zstd", "tar.xz": "xz", "tar.bz2": "bzip2"}
-_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
 def _open_decompressor(raw: BinaryIO, kind: str) -> BinaryIO:
-    """A decompressing reader over ``raw`` for archive ``kind`` ("tar.gz", "tar.zst", ...)."""
+    """A decompressing reader over ``raw`` for archive ``kind`` ("tar.gz", "tar.zst", ...).
+
+    The decompressors are imported here, when one is needed: a plain tar or a directory never
+    pays for them (start-up is much of a small command's time).
+    """
     if kind == "tar.gz":
+        import gzip
+
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if kind == "tar.xz":
+        import lzma
+
         return lzma.LZMAFile(raw, "rb")
     if kind == "tar.bz2":
+        import bz2
+
         return bz2.BZ2File(raw, "rb")
+    import zstandard
+
     return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+
+
+def _decompress_errors() -> tuple[type[BaseException], ...]:
+    """What a damaged stream raises, whichever decompressor reads it."""
+    import lzma
+    import zlib
+
+    import zstandard
+
+    return (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
 class _StreamSource:
@@ -68,7 +83,7 @@ class _StreamSource:
             return b""
         try:
             chunk = self._stream.read(size)
-        except _DECOMPRESS_ERRORS as exc:
+        except _decompress_errors() as exc:
             self.damage = f"{self._describe} data ends or breaks after {self.position} bytes ({exc})"
             chunk = b""
         if not chunk:

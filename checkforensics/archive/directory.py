@@ -6,7 +6,6 @@ it still is the regular file that was listed, inside the directory.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Callable
@@ -114,6 +113,8 @@ class Directory:
 
     def sha256(self, where: Callable[[str], str]) -> str:
         """SHA-256 of the ``sha256sum``-style listing of every regular file, sorted by name."""
+        import hashlib
+
         listing = hashlib.sha256()
         for name in sorted(name for name, entry in self.listing.entries.items() if entry.info.kind == "file"):
             fd = self._open_fd(self.listing.entries[name], where(name))

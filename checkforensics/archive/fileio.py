@@ -7,7 +7,6 @@ the access times alone.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 
@@ -77,6 +76,8 @@ class RangeReader(io.RawIOBase):
 
 
 def hash_fd(fd: int) -> str:
+    import hashlib  # here: only hashing needs it, and it is slow to import
+
     digest = hashlib.sha256()
     offset = 0
     while chunk := os.pread(fd, CHUNK, offset):

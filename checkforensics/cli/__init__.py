@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 
 import click
 
@@ -109,6 +108,8 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except CheckforensicsError as exc:
         if _debug:
+            import traceback
+
             traceback.print_exc()
         return _fail(str(exc), exc.exit_code)
     except (BrokenPipeError, _PipeClosed):
@@ -118,6 +119,8 @@ def run(argv: list[str] | None = None) -> int:
         return _fail("interrupted", ExitCode.INTERRUPTED)
     except OSError as exc:
         if _debug:
+            import traceback
+
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}", ExitCode.BAD_INPUT)
@@ -125,6 +128,8 @@ def run(argv: list[str] | None = None) -> int:
         return _fail("out of memory", ExitCode.BAD_INPUT)
     except Exception as exc:  # a bug in checkforensics, never the user's fault
         if _debug:
+            import traceback
+
             traceback.print_exc()
         return _fail(
             f"internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",

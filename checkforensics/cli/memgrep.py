@@ -34,7 +34,7 @@ from checkforensics.analysis.memsearch import (
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import Decorator, checkpoint_argument, output_options
 from checkforensics.errors import ExitCode, InputError, OutputError
-from checkforensics.render import JSON, TEXT, Table, human_size, print_json, print_table
+from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
 PROGRESS_THRESHOLD = 64 << 20  # scans smaller than this end before a bar would help
 DEFAULT_MAX_COUNT = 10_000  # matches per process: keeps output and memory bounded for patterns like "\x00"
@@ -73,15 +73,6 @@ def _memory_filter(
         return MemoryFilter(perms=perms, kinds=frozenset(kinds), address=span, file_glob=file_glob)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--perms") from None
-
-
-def _plain(rows: list[list[Any]], fmt: str) -> list[list[Any]]:
-    """Rows whose text rich must not read as markup: memory and paths may hold ``[...]``."""
-    if fmt != TEXT:
-        return rows
-    from rich.markup import escape
-
-    return [[escape(value) if isinstance(value, str) else value for value in row] for row in rows]
 
 
 def _emit_warnings(warnings: list[str]) -> None:
@@ -257,7 +248,7 @@ def memgrep(
                 count = len(rows)
     if rows:
         columns = ["PID", "COMM", "ADDRESS", "VMA", "MATCH", "CONTEXT"]
-        print_table(Table(columns, _plain(rows, fmt), styles={"MATCH": "bold red"}), fmt, no_color=no_color)
+        print_table(Table(columns, rows, styles={"MATCH": "bold red"}), fmt, no_color=no_color)
     _emit_warnings(warnings)
     return ExitCode.OK if count else ExitCode.NOTHING_FOUND
 
@@ -388,7 +379,7 @@ def _print_dump(memory: ProcessMemory, out: Path | None, placed: list[DumpedRegi
             }
         )
         return
-    rows = _plain([[f"{r.vaddr:#x}", r.size, r.offset, r.mapping.describe()] for r in placed], fmt)
+    rows = [[f"{r.vaddr:#x}", r.size, r.offset, r.mapping.describe()] for r in placed]
     title = f"{out}: {sum(r.size for r in placed)} bytes of pid {memory.pid}" if out is not None else None
     print_table(Table(["VADDR", "SIZE", "OFFSET", "VMA"], rows, title=title), fmt, no_color=no_color)
 
@@ -416,7 +407,7 @@ def _print_sizes(
         return
     rows = [[r["pid"], r["comm"], human_size(r["memory_size"]), human_size(r["shared_memory_size"])] for r in records]
     columns = ["PID", "PROCESS NAME", "MEMORY SIZE", "SHARED MEMORY SIZE"]
-    print_table(Table(columns, _plain(rows, fmt)), fmt, no_color=no_color)
+    print_table(Table(columns, rows), fmt, no_color=no_color)
 
 
 def _placements(memory: ProcessMemory, memory_filter: MemoryFilter) -> list[DumpedRegion]:

@@ -340,3 +340,21 @@ def test_pages_images_are_never_read_whole(monkeypatch: pytest.MonkeyPatch, synt
     for kind in ("directory", "tar", "tar.zst"):
         found = _found(synthetic[kind], [SearchPattern.from_literal(b"RUN_EDGE_MARK")], chunk_size=4096)
         assert found == {(PID, "RUN_EDGE_MARK"): [FOUND["run edge"][0]]}
+
+
+def test_workers_get_about_the_same_bytes() -> None:
+    """The parts handed to workers are runs of windows with about equal bytes, not equal counts
+    (a process with one big mapping and many small ones kept one worker busy alone)."""
+    from checkforensics.analysis.memsearch import _balanced_parts, _Window
+
+    sizes = [8 << 20] * 10 + [4096] * 90
+    windows, start = [], 0
+    for index, size in enumerate(sizes):
+        windows.append(_Window(index, start, start + size, start, start + size, start))
+        start += size
+    for count in (1, 2, 3, 4):
+        parts = _balanced_parts(windows, count)
+        assert [w for part in parts for w in part] == windows
+        assert len(parts) == count
+        loads = [sum(w.end - w.start for w in part) for part in parts]
+        assert max(loads) - min(loads) <= 8 << 20

@@ -1,0 +1,65 @@
+"""The look of tables: the plain layout written without rich is the one rich prints, and cell
+text is never read as markup."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from checkforensics.render import TABLE, TEXT, Table, plain_columns, print_table
+
+ROWS = [
+    [1, "bash", "559e42bd9000-559e42bfa000 rw-p [heap]", None],
+    [16120, "[bold]not markup[/]", "", ["a", "b"]],
+    [7, "wide 漢字 name", "two\nlines", 0],
+]
+
+
+def _rich_layout(table: Table) -> str:
+    """What rich prints for ``table`` without colour (the layout plain_columns must equal)."""
+    rich_table = RichTable(title=table.title, title_justify="left", show_edge=False, pad_edge=False, box=None)
+    for column in table.columns:
+        rich_table.add_column(column, overflow="fold")
+    for row in table.rows:
+        rich_table.add_row(*(Text("-" if v is None else ", ".join(v) if isinstance(v, list) else str(v)) for v in row))
+    buffer = io.StringIO()
+    Console(file=buffer, no_color=True, width=100_000, color_system=None, emoji=False).print(rich_table)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+@pytest.mark.parametrize("title", [None, "pages of pid 7"])
+def test_plain_layout_is_richs(title: str | None) -> None:
+    table = Table(["PID", "COMM", "VMA", "MORE"], ROWS, title=title)
+    assert plain_columns(table) == _rich_layout(table)
+
+
+def test_piped_text_keeps_brackets_and_missing_values() -> None:
+    out = io.StringIO()
+    print_table(Table(["PID", "COMM", "VMA", "MORE"], ROWS), TEXT, stream=out)
+    text = out.getvalue()
+    assert "rw-p [heap]" in text and "[bold]not markup[/]" in text
+    first = text.splitlines()[1]
+    assert first.split() == ["1", "bash", "559e42bd9000-559e42bfa000", "rw-p", "[heap]", "-"]
+
+
+def test_colour_output_keeps_brackets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal rich draws the table; cell text still is not markup."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = Terminal()
+    print_table(Table(["PID", "COMM"], [[1, "[bold]not markup[/]"], [2, "x [heap]"]]), TEXT, stream=out)
+    assert "[bold]not markup[/]" in out.getvalue() and "[heap]" in out.getvalue()
+
+
+def test_ascii_table() -> None:
+    out = io.StringIO()
+    print_table(Table(["PID", "COMM"], [[1, "bash"], [None, "[x]"]]), TABLE, stream=out)
+    assert out.getvalue().splitlines() == ["PID    COMM", "-----  ------", "1      bash", "-      [x]"]
