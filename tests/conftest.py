@@ -9,6 +9,7 @@ import pytest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 GOLDEN = FIXTURES / "golden"
+SCENARIOS = FIXTURES / "scenarios"
 
 # One source per golden set: the archive (or directory) crit's outputs were made from.
 GOLDEN_SOURCES = {
@@ -16,6 +17,9 @@ GOLDEN_SOURCES = {
     "busybox-counter-criu41": FIXTURES / "busybox-counter-criu41.tar",
     "counters-blog": FIXTURES / "counters-blog.tar",
     "inflight": FIXTURES / "inflight.tar.zst",
+    # real dumps made here with CRIU 4.2.1 (scripts/dump-scenarios/), goldens by crit 4.2.1
+    **{f"scenario-{name}": SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sockets", "weird")},
+    "scenario-creds": SCENARIOS / "creds.tar.zst",
 }
 
 

@@ -128,6 +128,8 @@ def snapshot(checkpoint: Checkpoint, *, with_secrets: bool = False) -> Snapshot:
     changes = rootfs_changes(checkpoint, layers=False)
     memory = {}
     for process in tree.processes:
+        if process.zombie:
+            continue
         try:
             memory[process.pid] = {
                 "pid": process.pid,

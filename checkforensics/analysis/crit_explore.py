@@ -2,7 +2,7 @@
 
 The text is crit 4.2's, so scripts written against crit keep working; where crit crashes
 (a CRIU 4.1 pagemap without ``nr_pages``, a file id missing from files.img, a parent pid
-absent from the tree) these print what can be known instead.
+absent from the tree, a zombie's missing ids/mm images) these print what can be known instead.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checkforensics.archive import Checkpoint
-from checkforensics.images.flags import PAGE_SHIFT, MapFlags, Prot, VmaStatus
+from checkforensics.images.flags import PAGE_SHIFT, MapFlags, Prot, TaskState, VmaStatus
 from checkforensics.images.load import load_image
 
 
@@ -28,6 +28,13 @@ class _Explorer:
 
     def tasks(self) -> list[Any]:
         return self.entries("pstree.img")
+
+    def living(self) -> Iterator[Any]:
+        """The tasks that have files and memory: not zombies, which CRIU dumps as a core image alone."""
+        for task in self.tasks():
+            core = self.entries(f"core-{task.pid}.img") if self.checkpoint.has_image(f"core-{task.pid}.img") else []
+            if not (core and core[0].tc.task_state == TaskState.DEAD):
+                yield task
 
     def files(self) -> dict[int, Any]:
         if self._files is None:
@@ -93,7 +100,7 @@ def explore_ps(explorer: _Explorer) -> Iterator[str]:
 
 
 def explore_fds(explorer: _Explorer) -> Iterator[str]:
-    for task in explorer.tasks():
+    for task in explorer.living():
         ids = explorer.entries(f"ids-{task.pid}.img")[0]
         yield f"{task.pid}"
         for fd in explorer.entries(f"fdinfo-{ids.files_id}.img"):
@@ -145,7 +152,7 @@ def _prot_str(prot: int) -> str:
 
 def explore_mems(explorer: _Explorer) -> Iterator[str]:
     shared_ids: dict[int, int] = {}
-    for task in explorer.tasks():
+    for task in explorer.living():
         mm = explorer.entries(f"mm-{task.pid}.img")[0]
         yield f"{task.pid}"
         yield f"\t{'exe':<36}    {explorer.file_str('REG', mm.exe_file_id)}"
@@ -160,7 +167,7 @@ def _nr_pages(entry: Any) -> int:
 
 
 def explore_rss(explorer: _Explorer) -> Iterator[str]:
-    for task in explorer.tasks():
+    for task in explorer.living():
         vmas = list(explorer.entries(f"mm-{task.pid}.img")[0].vmas)
         pagemap = explorer.entries(f"pagemap-{task.pid}.img")[1:]
         yield f"{task.pid}"

@@ -391,6 +391,9 @@ def load_files(checkpoint: Checkpoint, tree: ProcessTree, *, with_data: bool = F
     table = FileTable([], warnings)
     for process in tree.processes:
         descriptors: list[Descriptor] = []
+        if process.zombie:  # a zombie has closed everything, and CRIU wrote no images for it
+            table.processes.append(ProcessFiles(process.pid, process.comm, descriptors))
+            continue
         try:
             ids = load_image(checkpoint, f"ids-{process.pid}.img").messages()
             files_id = ids[0].files_id if ids else None

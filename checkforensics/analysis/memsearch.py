@@ -298,13 +298,18 @@ class ProcessMemory:
     pages_member: str  # the pages image's member name in the checkpoint
     pages_size: int
 
+    @property
+    def label(self) -> str:
+        """How messages name this memory: ``pid 7`` (``shared memory 8708``, see sharedmem)."""
+        return f"pid {self.pid}"
+
     def regions(self, memory_filter: MemoryFilter | None = None, warnings: list[str] | None = None) -> list[Region]:
         """The dumped regions of the mappings ``memory_filter`` accepts, in address order."""
         memory_filter = memory_filter or MemoryFilter()
         extents = _clip_to_image(list(self.space.present_extents()), self.pages_size)
         if warnings is not None and extents.cut:
             warnings.append(
-                f"pid {self.pid}: the pagemap points past the end of {self.pages_member} ({self.pages_size} bytes); "
+                f"{self.label}: the pagemap points past the end of {self.pages_member} ({self.pages_size} bytes); "
                 "memory it does not hold is skipped"
             )
         starts = [extent[0] for extent in extents.extents]
@@ -414,6 +419,8 @@ def load_memories(
             continue
         if listed is not None:
             listed.append((process.pid, process.comm))
+        if process.zombie:  # no memory left to dump
+            continue
         try:
             memories.append(_load_memory(checkpoint, process.pid, process.comm, names))
         except CheckforensicsError as exc:
@@ -978,7 +985,7 @@ def search_memory(
         try:
             yield from matches if max_count is None else itertools.islice(matches, max_count)
         except (ArchiveError, OSError) as exc:
-            warnings.append(f"pid {memory.pid}: {memory.pages_member}: memory not fully searched: {exc}")
+            warnings.append(f"{memory.label}: {memory.pages_member}: memory not fully searched: {exc}")
         finally:
             matches.close()  # unmaps the window or ends the stream at once, also after --max-count
 

@@ -43,7 +43,7 @@ class Process:
     sid: int
     tids: list[int]
     comm: str | None = None
-    state: str | None = None  # Alive, Dead, Stopped, Zombie ... (CRIU's task state)
+    state: str | None = None  # Alive, Stopped, Zombie ... (CRIU's task state)
     exit_code: int | None = None
     threads: list[Thread] = field(default_factory=list)
     uid: int | None = None
@@ -56,6 +56,11 @@ class Process:
     core: Any = None  # the CoreEntry of the main thread
     mm: Any = None  # the MmEntry, when loaded
     children: list[Process] = field(default_factory=list)
+
+    @property
+    def zombie(self) -> bool:
+        """Exited but not reaped: CRIU dumps only its core image (no memory, files or ids)."""
+        return self.core is not None and self.core.tc.task_state == TaskState.DEAD
 
 
 @dataclass
@@ -77,6 +82,9 @@ def _text(value: str | bytes) -> str:
 
 
 def _state_name(value: int) -> str:
+    """Alive, Stopped, Zombie... CRIU dumps a zombie (exited, not yet reaped) as TASK_DEAD."""
+    if value == TaskState.DEAD:
+        return "Zombie"
     try:
         return TaskState(value).name.capitalize()
     except ValueError:
@@ -159,9 +167,15 @@ def load_tree(checkpoint: Checkpoint) -> ProcessTree:
             continue
         seen.add(entry.pid)
         process = Process(entry.pid, entry.ppid, entry.pgid, entry.sid, list(entry.threads) or [entry.pid])
-        process.threads = [_thread(checkpoint, tid, warnings) for tid in process.tids]
-        with contextlib.suppress(CheckforensicsError, IndexError):  # _thread warned already
+        with contextlib.suppress(CheckforensicsError, IndexError):  # _thread warns below
             _apply_core(process, load_image(checkpoint, f"core-{entry.pid}.img").entries[0].message)
+        if process.zombie:
+            # a zombie has no threads left, and CRIU writes whatever was in memory as its
+            # thread id: its one core image is the process's own
+            process.tids = [entry.pid]
+            process.threads = [Thread(entry.pid, process.comm)]
+        else:
+            process.threads = [_thread(checkpoint, tid, warnings) for tid in process.tids]
         processes.append(process)
     tree = ProcessTree(processes, warnings)
     _link_children(tree)
@@ -224,6 +238,8 @@ def read_args(space: AddressSpace, start: int, end: int) -> list[str]:
 def load_command_lines(checkpoint: Checkpoint, tree: ProcessTree, *, env: bool = False) -> None:
     """Fill each process's ``cmdline`` (and ``env``) from its memory, where dumped."""
     for process in tree.processes:
+        if process.zombie:
+            continue
         try:
             mm = process.mm = load_mm(checkpoint, process.pid)
             space = address_space(checkpoint, process.pid, mm)

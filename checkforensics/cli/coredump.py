@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -44,17 +47,23 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
     written = []
     with Checkpoint.open(checkpoint) as opened:
         tree = load_tree(opened)
-        if pid is not None and tree.by_pid(pid) is None:
+        chosen = tree.by_pid(pid) if pid is not None else None
+        if pid is not None and chosen is None:
             raise click.BadParameter(f"no process {pid} in the checkpoint", param_hint="--pid")
+        if chosen is not None and chosen.zombie:
+            message = f"process {pid} is a zombie: no memory or registers were dumped"
+            raise click.BadParameter(message, param_hint="--pid")
         load_command_lines(opened, tree)
         for process in tree.processes:
             if pid is not None and process.pid != pid:
                 continue
+            if process.zombie:
+                tree.warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
+                continue
             target = out / f"core.{process.pid}"
             if target.exists() and not force:
                 raise OutputError("exists (use --force to overwrite)", where=str(target))
-            with open(target, "wb") as handle:
-                threads, loads = write_core(opened, process, handle)
+            threads, loads = _write_atomically(target, lambda handle, p=process: write_core(opened, p, handle))
             written.append(
                 {
                     "pid": process.pid,
@@ -72,3 +81,16 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
         print_table(Table(["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"], rows), fmt, no_color=no_color)
     for warning in tree.warnings:
         click.echo(f"checkforensics: warning: {warning}", err=True)
+
+
+def _write_atomically(target: Path, write: Callable[[BinaryIO], tuple[int, int]]) -> tuple[int, int]:
+    """``write`` into a temporary file next to ``target``, renamed to it only when complete: a
+    failure half-way leaves no truncated core behind."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with open(partial, "wb") as handle:
+            result = write(handle)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return result

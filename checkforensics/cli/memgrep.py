@@ -31,6 +31,7 @@ from checkforensics.analysis.memsearch import (
     search_memory,
     searched_bytes,
 )
+from checkforensics.analysis.sharedmem import SharedMemory, load_shared_memories
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import Decorator, checkpoint_argument, output_options
 from checkforensics.errors import ExitCode, InputError, OutputError
@@ -170,6 +171,12 @@ def _progress_bar(total: int, streaming: bool) -> Iterator[Callable[[int], None]
 @click.option("--secrets", is_flag=True, help="Also run the credential rules (docs/secrets.md); PATTERN optional.")
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False), help="More rules (TOML).")
 @click.option("--redact/--no-redact", default=True, show_default=True, help="Cut secret values in the output.")
+@click.option(
+    "--shared/--no-shared",
+    default=True,
+    show_default=True,
+    help="Also search shared memory objects (memfds, SysV segments, shared anonymous memory), once each.",
+)
 @click.option("--hash", "with_hash", is_flag=True, help="Add the archive's SHA-256 to JSON output (reads it whole).")
 @output_options()
 def memgrep(
@@ -188,6 +195,7 @@ def memgrep(
     secrets: bool,
     rules_file: str | None,
     redact: bool,
+    shared: bool,
     with_hash: bool,
     fmt: str,
     no_color: bool,
@@ -197,6 +205,8 @@ def memgrep(
     Each match comes with its process, virtual address, the mapping it lies in and the bytes
     around it. Matches that cross page or chunk boundaries inside a mapping are found; bytes
     of different mappings, or on both sides of pages that were not dumped, never make one.
+    Shared memory (memfds, SysV segments, MAP_SHARED anonymous memory) is dumped once, not per
+    process: it is searched once and listed apart, with where each process maps the match.
 
     \b
     Examples:
@@ -217,9 +227,12 @@ def memgrep(
     limit = max_count or None
     warnings: list[str] = []
     rows: list[list[Any]] = []
+    shared_rows: list[list[Any]] = []
     with Checkpoint.open(checkpoint) as opened:
         memories = load_memories(opened, pids, warnings)
-        with _progress_bar(searched_bytes(memories, memory_filter), streaming=fmt == JSON) as progress:
+        objects = _shared_objects(opened, memories, pids, memory_filter, warnings) if shared else []
+        total = searched_bytes(memories, memory_filter) + searched_bytes(objects)
+        with _progress_bar(total, streaming=fmt == JSON) as progress:
             found = search_memory(
                 opened,
                 memories,
@@ -231,8 +244,9 @@ def memgrep(
                 warnings=warnings,
             )
             matches = _at_most(found, limit, warnings)
+            in_shared = _shared_matches(opened, objects, patterns, context, limit, progress, warnings)
             if fmt == JSON:
-                count = _stream_json(matches, warnings, opened.sha256 if with_hash else None)
+                count = _stream_json(matches, in_shared, warnings, opened.sha256 if with_hash else None)
             else:
                 rows = [
                     [
@@ -245,10 +259,25 @@ def memgrep(
                     ]
                     for match in matches
                 ]
-                count = len(rows)
+                shared_rows = [
+                    [
+                        obj.describe(),
+                        f"{match.address:#x}",
+                        [f"{pid}:{address:#x}" for pid, _, address in obj.mapped_at(match.address)],
+                        escape_bytes(match.data),
+                        escape_bytes(match.before + match.data + match.after),
+                    ]
+                    for obj, match in in_shared
+                ]
+                count = len(rows) + len(shared_rows)
     if rows:
         columns = ["PID", "COMM", "ADDRESS", "VMA", "MATCH", "CONTEXT"]
         print_table(Table(columns, rows, styles={"MATCH": "bold red"}), fmt, no_color=no_color)
+    if shared_rows:
+        if rows:
+            click.echo()
+        columns = ["SHARED MEMORY", "OFFSET", "MAPPED AT (PID:ADDRESS)", "MATCH", "CONTEXT"]
+        print_table(Table(columns, shared_rows, styles={"MATCH": "bold red"}), fmt, no_color=no_color)
     _emit_warnings(warnings)
     return ExitCode.OK if count else ExitCode.NOTHING_FOUND
 
@@ -299,17 +328,90 @@ def _at_most(matches: Iterator[MemoryMatch], limit: int | None, warnings: list[s
         yield match
 
 
-def _stream_json(matches: Iterator[MemoryMatch], warnings: list[str], digest: Callable[[], str] | None) -> int:
+def _shared_objects(
+    opened: Checkpoint,
+    memories: list[ProcessMemory],
+    pids: tuple[int, ...],
+    memory_filter: MemoryFilter,
+    warnings: list[str],
+) -> list[SharedMemory]:
+    """The shared memory objects to search: with --pid, those the processes map; filters by
+    address, permissions or file leave them out, --vma-type keeps those of its kinds."""
+    if memory_filter.address is not None or memory_filter.perms is not None or memory_filter.file_glob is not None:
+        return []
+    objects = load_shared_memories(opened, memories, warnings)
+    if pids:
+        objects = [obj for obj in objects if obj.users]
+    if memory_filter.kinds:
+        objects = [obj for obj in objects if obj.kind in memory_filter.kinds]
+    return objects
+
+
+def _shared_matches(
+    opened: Checkpoint,
+    objects: list[SharedMemory],
+    patterns: list[SearchPattern],
+    context: int,
+    limit: int | None,
+    progress: Callable[[int], None] | None,
+    warnings: list[str],
+) -> Iterator[tuple[SharedMemory, MemoryMatch]]:
+    """Matches in each shared object (offsets as addresses), at most ``limit`` per object."""
+    for obj in objects:
+        found = search_memory(
+            opened,
+            [obj],
+            patterns,
+            context=context,
+            max_count=None if limit is None else limit + 1,
+            progress=progress,
+            warnings=warnings,
+        )
+        for number, match in enumerate(found, 1):
+            if limit is not None and number > limit:
+                warnings.append(f"{obj.label}: more than {limit} matches; only the first {limit} are shown")
+                break
+            yield obj, match
+
+
+def shared_match_json(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]:
+    return {
+        "object": obj.as_json(),
+        "offset": match.address,
+        "mapped": [
+            {"pid": pid, "comm": comm, "address": address} for pid, comm, address in obj.mapped_at(match.address)
+        ],
+        "pattern": match.pattern.name,
+        "match": escape_bytes(match.data),
+        "match_hex": match.data.hex(),
+        "length": len(match.data),
+        "context": escape_bytes(match.before + match.data + match.after),
+        "context_offset": match.context_address,
+    }
+
+
+def _stream_json(
+    matches: Iterator[MemoryMatch],
+    in_shared: Iterator[tuple[SharedMemory, MemoryMatch]],
+    warnings: list[str],
+    digest: Callable[[], str] | None,
+) -> int:
     """Print the JSON document match by match (as print_json would lay it out), so that a search
     with millions of matches never holds them all; returns how many there were."""
     out = sys.stdout
-    out.write('{\n  "matches": [')
     count = 0
-    for match in matches:
-        text = json.dumps(match_json(match), indent=2, ensure_ascii=False).replace("\n", "\n    ")
-        out.write(("," if count else "") + "\n    " + text)
-        count += 1
-    out.write("\n  ]" if count else "]")
+    for key, records in (
+        ("matches", (match_json(match) for match in matches)),
+        ("shared_matches", (shared_match_json(obj, match) for obj, match in in_shared)),
+    ):
+        out.write(("{" if key == "matches" else ",") + f'\n  "{key}": [')
+        listed = 0
+        for record in records:
+            text = json.dumps(record, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            out.write(("," if listed else "") + "\n    " + text)
+            listed += 1
+        out.write("\n  ]" if listed else "]")
+        count += listed
     out.write(',\n  "warnings": ' + json.dumps(warnings, indent=2, ensure_ascii=False).replace("\n", "\n  "))
     if digest is not None:
         out.write(f',\n  "sha256": {json.dumps(digest())}')

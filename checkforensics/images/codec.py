@@ -31,6 +31,9 @@ class Entry:
     offset: int
     extra: Any = None  # bytes, TcpQueues, list[int] or list[IpcMessage]; None when there is none
     extra_size: int | None = None  # payload length when decoded without payloads
+    # string fields that held invalid UTF-8 (protobuf cannot set those): the message holds a
+    # unique placeholder of the same length instead, swapped for the raw bytes when encoding
+    raw_strings: dict[bytes, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +143,10 @@ def encode_image(image: Image) -> bytes:
             payload = entry.message.SerializeToString()
         except EncodeError as exc:
             raise ImageError(f"cannot encode entry {index} ({exc})", where=image.where) from None
+        for placeholder, raw in entry.raw_strings.items():
+            if payload.count(placeholder) != 1:
+                raise ImageError(f"entry {index}: cannot place a non-UTF-8 string", where=image.where)
+            payload = payload.replace(placeholder, raw)
         out += frame_entry(payload)
         if entry.extra is None:
             continue

@@ -11,10 +11,13 @@ a newline every 76 characters (Python's ``base64.encodebytes``, as crit), enums 
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
+import contextvars
 import ipaddress
 import quopri
+import random
 import struct
 from dataclasses import dataclass
 from enum import IntFlag
@@ -172,8 +175,8 @@ def _scalar_to_json(field: FieldDescriptor, value: Any, pretty: bool, in_hex: bo
         return bool(value)
     if ftype in _FLOAT_TYPES:
         return float(value)
-    if isinstance(value, bytes):  # a string field holding invalid UTF-8 (crit crashes here)
-        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, bytes):  # a string field holding invalid UTF-8: crit prints str(bytes)
+        return str(value)
     return value  # strings
 
 
@@ -310,7 +313,44 @@ def _scalar_from_json(field: FieldDescriptor, value: Any) -> Any:
         return float(value)
     if not isinstance(value, str):
         raise JsonImageError(f"{field.name}: expected a string, got {value!r}")
+    raw = _bytes_literal(value)
+    if raw is not None:
+        return _placeholder(raw)
     return value
+
+
+# Invalid UTF-8 in a string field. crit (and so we) print such a value as Python shows bytes,
+# ``b'bad\xff\xfe'``: unambiguous, unlike an escaped string. Read back, it must become those
+# bytes again, but protobuf only takes valid UTF-8 in a string field: the field gets a unique
+# placeholder of the same length, which encode_image swaps for the bytes (same length: no
+# length prefix changes). Text that merely looks like a bytes literal but is valid UTF-8 stays
+# text, so an ordinary name such as "b'x'" is never altered.
+_RAW_STRINGS: contextvars.ContextVar[dict[bytes, bytes]] = contextvars.ContextVar("raw_strings")
+
+
+def _bytes_literal(text: str) -> bytes | None:
+    if len(text) < 3 or text[:2] not in ("b'", 'b"') or text[-1] != text[1]:
+        return None
+    try:
+        raw = ast.literal_eval(text)
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw if isinstance(raw, bytes) else None
+    except (ValueError, SyntaxError):
+        return None
+    return None
+
+
+def _placeholder(raw: bytes) -> str:
+    pending = _RAW_STRINGS.get(None)
+    if pending is None:
+        raise JsonImageError("a non-UTF-8 string outside an image entry")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    while True:
+        text = "".join(random.choice(alphabet) for _ in range(len(raw)))
+        if text.encode() not in pending:
+            pending[text.encode()] = raw
+            return text
 
 
 def _ip_words(text: str) -> list[int]:
@@ -393,11 +433,15 @@ def dict_to_image(data: Any, where: str = "<json>") -> Image:
         if not isinstance(item, dict):
             raise JsonImageError(f"entry {index}: expected an object", where=where)
         fields = {key: value for key, value in item.items() if key != "extra"}
+        raw_strings: dict[bytes, bytes] = {}
+        token = _RAW_STRINGS.set(raw_strings)
         try:
             message = dict_to_message(fields, cls())
         except JsonImageError as exc:
             raise exc.located(where) from None
-        entry = Entry(message, offset=-1)
+        finally:
+            _RAW_STRINGS.reset(token)
+        entry = Entry(message, offset=-1, raw_strings=raw_strings)
         extra = item.get("extra")
         if extra not in (None, ""):
             entry.extra = base64_decode(extra, "extra") if kind.ghost else _extra_from_json(kind.name, extra)

@@ -89,6 +89,7 @@ class Tree:
         self.children: list[int] = []  # processes this launcher forked directly
         self.pids: dict[str, int] = {}  # comm -> pid, from the ready reports
         self._ready_buf = b""
+        self.ready_lines: list[str] = []  # every ready report, whole ("<pid> <comm>[\tmore]")
         self.keep_fds: list[int] = []  # launcher fds the root may use (all others are closed)
 
     # --- in the tree -------------------------------------------------------------------------
@@ -184,7 +185,9 @@ class Tree:
             self._ready_buf += chunk
             while b"\n" in self._ready_buf:
                 line, _, self._ready_buf = self._ready_buf.partition(b"\n")
-                pid, _, comm = line.decode(errors="surrogateescape").partition(" ")
+                text = line.decode(errors="surrogateescape")
+                self.ready_lines.append(text)
+                pid, _, comm = text.partition("\t")[0].partition(" ")  # after a tab: the sender's own words
                 self.pids[comm] = int(pid)
                 got += 1
         time.sleep(0.3)  # let the last holder reach pause()

@@ -18,6 +18,13 @@ from checkforensics.images.load import resolve_image_member
 
 from conftest import GOLDEN, GOLDEN_SOURCES
 
+# Where crit 4.2.1 is wrong, and so its golden output is not the target.
+CRIT_WRONG = {
+    # Both SysV segments have in_pagemaps (their content is in pagemap-shmem, not after the
+    # entry); crit reads the second entry as the first one's content and lists one segment.
+    ("scenario-ns", "ipcns-shm-11.img"): 2,  # the entries there really are
+}
+
 
 def _cases(mode: str) -> list[tuple[str, str]]:
     cases = []
@@ -51,6 +58,11 @@ def test_every_fixture_has_golden_outputs() -> None:
 def test_decode_matches_crit(fixture: str, image: str) -> None:
     data, where = _image_bytes(fixture, image)
     ours = json.dumps(image_to_dict(decode_image(data, where), pretty=False))
+    if (fixture, image) in CRIT_WRONG:
+        assert len(json.loads(ours)["entries"]) == CRIT_WRONG[fixture, image]
+        assert ours != _golden_text(fixture, "decode", image).rstrip("\n")
+        assert encode_image(dict_to_image(json.loads(ours))) == data
+        return
     assert ours == _golden_text(fixture, "decode", image).rstrip("\n")
 
 
@@ -58,11 +70,17 @@ def test_decode_matches_crit(fixture: str, image: str) -> None:
 def test_show_matches_crit(fixture: str, image: str) -> None:
     data, where = _image_bytes(fixture, image)
     ours = json.dumps(image_to_dict(decode_image(data, where), pretty=True), indent=4)
+    if (fixture, image) in CRIT_WRONG:
+        assert len(json.loads(ours)["entries"]) == CRIT_WRONG[fixture, image]
+        assert encode_image(dict_to_image(json.loads(ours))) == data
+        return
     assert ours == _golden_text(fixture, "show", image).rstrip("\n")
 
 
 @pytest.mark.parametrize(("fixture", "image"), _cases("decode"))
 def test_encode_of_crit_json_gives_original_bytes(fixture: str, image: str) -> None:
+    if (fixture, image) in CRIT_WRONG:
+        pytest.skip("crit's JSON of this image is wrong (see CRIT_WRONG); ours is checked above")
     data, _ = _image_bytes(fixture, image)
     document = json.loads(_golden_text(fixture, "decode", image))
     assert encode_image(dict_to_image(document)) == data
@@ -70,6 +88,8 @@ def test_encode_of_crit_json_gives_original_bytes(fixture: str, image: str) -> N
 
 @pytest.mark.parametrize(("fixture", "image"), _cases("show"))
 def test_encode_of_pretty_json_gives_original_bytes(fixture: str, image: str) -> None:
+    if (fixture, image) in CRIT_WRONG:
+        pytest.skip("crit's JSON of this image is wrong (see CRIT_WRONG); ours is checked above")
     data, _ = _image_bytes(fixture, image)
     document = json.loads(_golden_text(fixture, "show", image))
     assert encode_image(dict_to_image(document)) == data

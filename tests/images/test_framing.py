@@ -182,11 +182,16 @@ def test_shm_kept_in_pagemaps_has_no_payload() -> None:
     assert encode_image(image) == data
 
 
-def test_string_field_with_invalid_utf8_is_shown_escaped() -> None:
-    from checkforensics.images.crit_json import image_to_dict
+def test_string_field_with_invalid_utf8_is_shown_as_crit_shows_it_and_encodes_back() -> None:
+    from checkforensics.images.codec import encode_image
+    from checkforensics.images.crit_json import dict_to_image, image_to_dict
 
     # protobuf refuses to set invalid UTF-8 from Python; a dump can hold it, so craft the bytes
     raw = b"\x0a\x05bad\xff\xfe\x12\x01x"
     data = struct.pack("<II", IMG_COMMON, MAGIC_BY_NAME["UTSNS"]) + struct.pack("<i", len(raw)) + raw
     document = image_to_dict(decode_image(data, "utsns.img"))
-    assert document["entries"][0]["nodename"] == "bad\\xff\\xfe"
+    assert document["entries"][0]["nodename"] == "b'bad\\xff\\xfe'"  # Python's bytes repr, as crit prints it
+    assert encode_image(dict_to_image(document)) == data
+    # text that only looks like a bytes literal stays text
+    document["entries"][0]["nodename"] = "b'fine'"
+    assert encode_image(dict_to_image(document)).endswith(b"\x0a\x07b'fine'\x12\x01x")

@@ -1,0 +1,200 @@
+"""Shared memory objects: memory that belongs to no single process.
+
+CRIU dumps the content of shared memory once, not with each process that maps it: every
+``pagemap-shmem-<shmid>.img`` describes one object (offsets into the object play the part of
+virtual addresses) whose pages lie in ``pages-<pages_id>.img``. Three kinds exist:
+
+- ``memfd``: a memfd (``memfd.img`` names it; CRIU 4 also dumps a ``MAP_SHARED|MAP_ANONYMOUS``
+  mapping this way, as the memfd ``/dev/zero``). Mappings of it have ``VMA_AREA_MEMFD`` and the
+  memfd's *file id* in ``shmid``.
+- ``sysvipc``: a System V shared memory segment (``ipcns-shm`` entries with ``in_pagemaps``);
+  attachments have ``VMA_AREA_SYSVIPC`` and the segment id in ``shmid``.
+- ``shared``: anonymous shared memory as older CRIU dumped it (``VMA_ANON_SHARED``, ``shmid``
+  the shmem inode).
+
+Each object is searched once; a match is then placed in every process that maps that offset,
+at ``vma.start + offset - vma.pgoff``. An object no process maps (a SysV segment nobody has
+attached, a memfd only held by a descriptor) is searched too: its content is still evidence.
+
+References: criu/shmem.c, criu/memfd.c, criu/ipc_sysvipc.c, images/pagemap.proto, images/memfd.proto.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkforensics.analysis.memory import AddressSpace, Vma, normalise_pagemap
+from checkforensics.analysis.memsearch import Mapping, ProcessMemory
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import CheckforensicsError
+from checkforensics.images.flags import PAGE_SIZE, Prot, VmaStatus
+from checkforensics.images.load import load_image
+
+SHARED_KINDS = ("memfd", "sysvipc", "shared")
+_PREFIX = "pagemap-shmem-"
+
+
+@dataclass(frozen=True)
+class SharedUse:
+    """One process's mapping of (part of) a shared object."""
+
+    pid: int
+    comm: str | None
+    start: int
+    end: int
+    pgoff: int  # the object offset mapped at ``start``
+
+    def address(self, offset: int) -> int | None:
+        """Where ``offset`` of the object is in this process, if this mapping covers it."""
+        if self.pgoff <= offset < self.pgoff + (self.end - self.start):
+            return self.start + offset - self.pgoff
+        return None
+
+
+@dataclass
+class SharedMemory(ProcessMemory):
+    """One shared memory object, searchable like a process (offsets stand for addresses)."""
+
+    shmid: int = 0
+    kind: str = "shared"
+    name: str | None = None  # a memfd's name
+    key: int | None = None  # a SysV segment's key
+    size: int = 0
+    users: list[SharedUse] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"shared memory {self.shmid}"
+
+    def describe(self) -> str:
+        """``memfd:/dev/zero (shmem 8708)``, ``sysv shm 1 key 0xcf0001``, ``shmem 2055``."""
+        if self.kind == "memfd":
+            return f"memfd:{self.name} (shmem {self.shmid})"
+        if self.kind == "sysvipc":
+            return f"sysv shm {self.shmid}" + (f" key {self.key:#x}" if self.key else "")
+        return f"shmem {self.shmid}"
+
+    def mapped_at(self, offset: int) -> list[tuple[int, str | None, int]]:
+        """``(pid, comm, address)`` of every process that has ``offset`` of the object mapped."""
+        places = []
+        for use in self.users:
+            address = use.address(offset)
+            if address is not None:
+                places.append((use.pid, use.comm, address))
+        return places
+
+    def as_json(self) -> dict[str, Any]:
+        return {"shmid": self.shmid, "kind": self.kind, "name": self.name, "key": self.key, "size": self.size}
+
+
+def load_shared_memories(
+    checkpoint: Checkpoint, processes: list[ProcessMemory], warnings: list[str]
+) -> list[SharedMemory]:
+    """Every shared memory object the checkpoint holds pages of, with the processes (of
+    ``processes``) that map it, by shmid; no page is read. A damaged one is left out with a warning."""
+    shmids = sorted(
+        int(name[len(_PREFIX) : -4])
+        for name in checkpoint.image_names()
+        if name.startswith(_PREFIX) and name.endswith(".img") and name[len(_PREFIX) : -4].isdigit()
+    )
+    if not shmids:
+        return []
+    memfds = _memfds(checkpoint, warnings)  # shmid -> (name, size, file ids)
+    sysv = _sysv_segments(checkpoint, warnings)  # id -> (key, size)
+    objects = []
+    for shmid in shmids:
+        try:
+            objects.append(_load_object(checkpoint, shmid, memfds, sysv, processes))
+        except CheckforensicsError as exc:
+            warnings.append(f"{_PREFIX}{shmid}.img: shared memory not readable: {exc}")
+    return objects
+
+
+def _memfds(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, tuple[str, int, set[int]]]:
+    found: dict[int, tuple[str, int, set[int]]] = {}
+    try:
+        if not checkpoint.has_image("memfd.img"):
+            return found
+        inodes = {inode.inode_id: inode for inode in load_image(checkpoint, "memfd.img").messages()}
+        file_ids: dict[int, set[int]] = {}
+        if checkpoint.has_image("files.img"):
+            for entry in load_image(checkpoint, "files.img").messages():
+                if entry.HasField("memfd"):
+                    file_ids.setdefault(entry.memfd.inode_id, set()).add(entry.id)
+        for inode_id, inode in inodes.items():
+            found[inode.shmid] = (inode.name, inode.size, file_ids.get(inode_id, set()))
+    except CheckforensicsError as exc:
+        warnings.append(f"memfds unknown: {exc}")
+    return found
+
+
+def _sysv_segments(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, tuple[int, int]]:
+    found: dict[int, tuple[int, int]] = {}
+    for name in checkpoint.image_names():
+        if not (name.startswith("ipcns-shm-") and name.endswith(".img")):
+            continue
+        try:
+            for entry in load_image(checkpoint, name).messages():
+                found[entry.desc.id] = (entry.desc.key, entry.size)
+        except CheckforensicsError as exc:
+            warnings.append(f"System V shared memory unknown: {exc}")
+    return found
+
+
+def _load_object(
+    checkpoint: Checkpoint,
+    shmid: int,
+    memfds: dict[int, tuple[str, int, set[int]]],
+    sysv: dict[int, tuple[int, int]],
+    processes: list[ProcessMemory],
+) -> SharedMemory:
+    entries = load_image(checkpoint, f"{_PREFIX}{shmid}.img").messages()
+    if not entries:
+        raise CheckforensicsError("no header entry")
+    runs = normalise_pagemap(entries[1:])
+    member = f"{checkpoint.images_prefix}pages-{entries[0].pages_id}.img"
+    read_at, pages_size = checkpoint.page_reader(member)
+
+    def is_use(vma: Vma) -> bool:
+        if shmid in memfds:
+            return bool(vma.status & VmaStatus.VMA_AREA_MEMFD) and vma.shmid in memfds[shmid][2]
+        if shmid in sysv:
+            return bool(vma.status & VmaStatus.VMA_AREA_SYSVIPC) and vma.shmid == shmid
+        return bool(vma.status & VmaStatus.VMA_ANON_SHARED) and vma.shmid == shmid
+
+    users = [
+        SharedUse(process.pid, process.comm, m.vma.start, m.vma.end, m.vma.pgoff)  # type: ignore[arg-type]
+        for process in processes
+        for m in process.mappings
+        if is_use(m.vma)
+    ]
+    kind, name, key, size = "shared", None, None, 0
+    if shmid in memfds:
+        kind, (name, size, _) = "memfd", memfds[shmid]
+    elif shmid in sysv:
+        kind, (key, size) = "sysvipc", sysv[shmid]
+    ends = [use.pgoff + use.end - use.start for use in users] + [run.end for run in runs]
+    size = max([size, *ends]) if size == 0 else size
+    extent = max([size, *(run.end for run in runs)])  # what the search may read: every dumped page
+    extent = -(-max(extent, 1) // PAGE_SIZE) * PAGE_SIZE
+    status = VmaStatus.VMA_ANON_SHARED | (VmaStatus.VMA_AREA_MEMFD if kind == "memfd" else 0)
+    if kind == "sysvipc":
+        status |= VmaStatus.VMA_AREA_SYSVIPC
+    whole = Vma(0, extent, Prot.PROT_READ | Prot.PROT_WRITE, 0, int(status), 0, shmid)
+    label = f"memfd:{name}" if kind == "memfd" else None
+    space = AddressSpace([whole], runs, read_at, pages_size)
+    return SharedMemory(
+        None,  # type: ignore[arg-type]  # no process: see ``label``
+        None,
+        space,
+        [Mapping(whole, kind, label)],
+        member,
+        pages_size,
+        shmid=shmid,
+        kind=kind,
+        name=name,
+        key=key,
+        size=size,
+        users=users,
+    )

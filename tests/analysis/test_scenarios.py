@@ -1,0 +1,192 @@
+"""Real CRIU 4.2.1 dumps made on this project's machines (scripts/dump-scenarios/), against what
+/proc said about the live processes just before the dump and where the planted markers lie in
+the dumped pages (fixtures/scenarios/NAME.truth.json, written by make-fixture.py with crit).
+
+Processes, command lines, environment, every marker's process and address, the markers in
+shared memory, and the planted credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checkforensics.analysis.memsearch import SearchPattern, load_memories, search_memory
+from checkforensics.analysis.processes import load_command_lines, load_tree
+from checkforensics.analysis.secretscan import finding_records, scan_tree
+from checkforensics.analysis.sharedmem import load_shared_memories
+from checkforensics.archive import Checkpoint
+from checkforensics.cli import run
+
+from conftest import SCENARIOS
+
+NAMES = ("creds", "files", "ns", "proc", "restore", "sockets", "weird")
+STATES = {"S": "Alive", "R": "Alive", "D": "Alive", "T": "Stopped", "t": "Stopped", "Z": "Zombie"}
+
+
+def _source(name: str) -> Path:
+    archive = SCENARIOS / f"{name}.tar.zst"
+    return archive if archive.exists() else SCENARIOS / name
+
+
+@cache
+def _truth(name: str) -> dict[str, Any]:
+    return json.loads((SCENARIOS / f"{name}.truth.json").read_text())
+
+
+def _last(value: str) -> int:
+    """The innermost namespace's id from a /proc status line such as ``17573\\t1``."""
+    return int(value.split()[-1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_processes_are_what_proc_showed(name: str) -> None:
+    truth = _truth(name)
+    with Checkpoint.open(_source(name)) as checkpoint:
+        tree = load_tree(checkpoint)
+        load_command_lines(checkpoint, tree, env=True)
+    assert sorted(p.pid for p in tree.processes) == sorted(p["dump_pid"] for p in truth["processes"])
+    dump_pids = {p["pid"]: p["dump_pid"] for p in truth["processes"]}
+    for expected in truth["processes"]:
+        process = tree.by_pid(expected["dump_pid"])
+        assert process is not None
+        assert process.ppid == dump_pids.get(expected["ppid"], 0)
+        assert process.pgid == _last(expected["status"]["NSpgid"])
+        assert process.sid == _last(expected["status"]["NSsid"])
+        assert process.state == STATES[expected["state"]]
+        assert process.comm == expected["comm"]
+        assert len(process.threads) == len(expected["threads"])
+        assert [thread.comm for thread in process.threads] == [thread["comm"] for thread in expected["threads"]]
+        if expected["state"] == "Z":  # exited: no memory, so no command line
+            assert process.zombie and process.cmdline is None
+            continue
+        assert process.cmdline == expected["cmdline"]
+        assert process.env == expected["env"]
+
+
+def _planted(name: str) -> dict[str, set[tuple[int, int]]]:
+    """marker -> {(pid as the images say, address)} from the truth file."""
+    planted: dict[str, set[tuple[int, int]]] = {marker: set() for marker in _truth(name)["markers"]}
+    for process in _truth(name)["processes"]:
+        for marker, seen in process.get("markers_in_memory", {}).items():
+            planted[marker] |= {(process["dump_pid"], int(address, 16)) for address in seen["addresses"]}
+    return planted
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_marker_in_exactly_its_processes_and_addresses(name: str) -> None:
+    planted = _planted(name)
+    patterns = [SearchPattern.from_literal(marker.encode()) for marker in planted]
+    with Checkpoint.open(_source(name)) as checkpoint:
+        memories = load_memories(checkpoint)
+        found: dict[str, set[tuple[int, int]]] = {marker: set() for marker in planted}
+        for match in search_memory(checkpoint, memories, patterns):
+            found[match.pattern.name].add((match.pid, match.address))
+    assert found == planted
+    assert sum(map(len, planted.values())) >= 5  # the scenario planted something that was dumped
+
+
+def _planted_shared(name: str) -> dict[tuple[int, str], set[int]]:
+    """(shmid, marker) -> offsets, from the truth file's markers_in_shared_memory."""
+    planted: dict[tuple[int, str], set[int]] = {}
+    for image, markers in _truth(name).get("markers_in_shared_memory", {}).items():
+        shmid = int(image.removeprefix("pagemap-shmem-").removesuffix(".img"))
+        for marker, seen in markers.items():
+            planted[shmid, marker] = {int(offset, 16) for offset in seen["addresses"]}
+    return planted
+
+
+@pytest.mark.parametrize("name", ["creds", "files", "ns", "proc"])
+def test_shared_memory_is_searched_once_per_object(name: str) -> None:
+    planted = _planted_shared(name)
+    assert planted
+    patterns = [SearchPattern.from_literal(marker.encode()) for marker in _truth(name)["markers"]]
+    with Checkpoint.open(_source(name)) as checkpoint:
+        warnings: list[str] = []
+        objects = load_shared_memories(checkpoint, load_memories(checkpoint), warnings)
+        found: dict[tuple[int, str], set[int]] = {}
+        for obj in objects:
+            for match in search_memory(checkpoint, [obj], patterns):
+                found.setdefault((obj.shmid, match.pattern.name), set()).add(match.address)
+    assert found == planted
+    assert warnings == []
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    assert run([*argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_shared_memory_placed_in_every_process_that_maps_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """proc-root maps 64 KiB MAP_SHARED|MAP_ANONYMOUS memory and forks proc-roo-c1, which
+    inherits it: CRIU 4 dumps it once, as the memfd /dev/zero; both see the marker there."""
+    document = _json(capsys, "memgrep", str(_source("proc")), "marker-proc-root-c0de")
+    shared = document["shared_matches"]
+    assert [m["offset"] for m in shared] == [0xC, 0x800E]
+    assert {m["object"]["kind"] for m in shared} == {"memfd"}
+    assert {m["object"]["name"] for m in shared} == {"/dev/zero"}
+    for match in shared:
+        assert [place["pid"] for place in match["mapped"]] == [17385, 17390]
+        assert {place["address"] - match["offset"] for place in match["mapped"]} == {0x7F3D2030B000}
+    # the private matches are only private memory: as the truth file's independent decoder says
+    assert {(m["pid"], m["address"]) for m in document["matches"]} == _planted("proc")["marker-proc-root-c0de"]
+
+
+def test_unattached_sysv_segment_and_unmapped_memfd_are_searched(capsys: pytest.CaptureFixture[str]) -> None:
+    ns = _json(capsys, "memgrep", str(_source("ns")), "marker-shm-keyed-3a9e")
+    assert [(m["object"]["kind"], m["object"]["shmid"], m["offset"], m["mapped"]) for m in ns["shared_matches"]] == [
+        ("sysvipc", 1, 0x1B, [])
+    ]
+    assert ns["shared_matches"][0]["object"]["key"] == 13565953
+    files = _json(capsys, "memgrep", str(_source("files")), "marker-memfd-a9d4")
+    assert len(files["shared_matches"]) == 62 and files["matches"] == []
+    assert {m["object"]["name"] for m in files["shared_matches"]} == {"cfw-memfd"}
+    # only in the memfd: nothing without shared memory, or when only the heap is wanted
+    assert run(["memgrep", str(_source("files")), "marker-memfd-a9d4", "--no-shared"]) == 1
+    assert run(["memgrep", str(_source("files")), "marker-memfd-a9d4", "--vma-type", "heap"]) == 1
+    assert run(["memgrep", str(_source("files")), "marker-memfd-a9d4", "--vma-type", "memfd"]) == 0
+
+
+RULES = {  # truth marker prefix -> the rule that must name it
+    "-----BEGIN PRIVATE KEY-----": "private-key-pem",
+    "eyJ": "jwt",
+    "sk_live_": "stripe-secret-key",
+    "xoxb-": "slack-bot-token",
+    "https://hooks.slack.com/": "slack-webhook",
+    "ghp_": "github-pat",
+}
+
+
+def _rule_of(marker: str) -> str | None:
+    return next((rule for prefix, rule in RULES.items() if marker.startswith(prefix)), None)
+
+
+def test_planted_credentials_found_in_the_right_processes() -> None:
+    truth = _truth("creds")
+    with Checkpoint.open(_source("creds")) as checkpoint:
+        tree = load_tree(checkpoint)
+        records = finding_records(scan_tree(checkpoint, tree), redact=False)
+    by_key = {(r["pid"], r["rule"], r["value"]): r for r in records if r["pid"] is not None}
+    expected = 0
+    for process in truth["processes"]:
+        for marker, seen in process["markers_in_memory"].items():
+            rule = _rule_of(marker)
+            if rule is None:
+                continue
+            expected += 1
+            record = by_key.get((process["dump_pid"], rule, marker.rstrip("\n")))
+            assert record is not None, f"{rule} not found in pid {process['dump_pid']}"
+            assert record["count"] == seen["count"]
+            assert record["address"] == min(int(a, 16) for a in seen["addresses"])
+    assert expected == 6  # keeper: key, JWT, webhook, GitHub token; worker: Stripe, Slack
+    # and nothing else (these processes never exec'd, so CFW_SECRET is no environment entry)
+    assert {r["rule"] for r in records} == set(RULES.values())
+    shared = [r for r in records if r["pid"] is None]
+    assert sorted((r["rule"], r["address"]) for r in shared) == [("github-pat", 40000), ("slack-webhook", 16)]
+    for record in shared:
+        assert [place["pid"] for place in record["mapped"]] == [19995, 19996]
+        assert record["shared"]["kind"] == "memfd"
