@@ -57,7 +57,7 @@ HEXDUMP_WIDTH = 16
 
 VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket")
 
-Buffer = bytes | mmap.mmap
+Buffer = bytes | bytearray | mmap.mmap
 Progress = Callable[[int], None]  # called with the number of bytes just scanned
 
 
@@ -501,12 +501,21 @@ class _StreamedPages:
 
     def blocks(self, offset: int, length: int) -> Iterator[tuple[Buffer, int, int]]:
         self._stream.seek(offset)  # forward: decompressed and skipped; backward: started over
-        while length > 0:
-            data = self._stream.read(min(self._chunk, length))
-            if not data:
-                raise ArchiveError(f"the pages image ends early, {length} bytes short")
-            yield data, 0, len(data)
-            length -= len(data)
+        buffer = bytearray(min(self._chunk, length))  # decompressed into, block after block
+        view = memoryview(buffer)
+        try:
+            while length > 0:
+                take = min(len(buffer), length)
+                got = 0
+                while got < take:
+                    step = self._stream.readinto(view[got:take])
+                    if not step:
+                        raise ArchiveError(f"the pages image ends early, {length - got} bytes short")
+                    got += step
+                yield buffer, 0, got
+                length -= got
+        finally:
+            view.release()
 
 
 @contextlib.contextmanager

@@ -107,14 +107,50 @@ class _StreamSource:
             size -= len(chunk)
         return b"".join(parts)
 
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` as far as the stream goes, decompressing straight into it (no copies)."""
+        filled = 0
+        readinto = getattr(self._stream, "readinto", None)
+        while filled < len(view) and not self._ended:
+            if readinto is None:
+                chunk = self._pull(min(len(view) - filled, CHUNK))
+                view[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+                continue
+            try:
+                got = readinto(view[filled : filled + min(len(view) - filled, self._budget + 1 - self.position)])
+            except _decompress_errors() as exc:
+                self.damage = f"{self._describe} data ends or breaks after {self.position} bytes ({exc})"
+                got = 0
+            if not got:
+                self._ended = True
+                break
+            self.position += got
+            filled += got
+            if self.position > self._budget:
+                raise ArchiveError(
+                    f"expands to more than {self._budget} bytes, over {MAX_EXPANSION_RATIO} times its compressed "
+                    "size; refusing to decompress further (decompression bomb?)"
+                )
+        return filled
+
     def skip(self, size: int) -> int:
         skipped = 0
+        scratch = memoryview(bytearray(min(size, CHUNK)))
         while skipped < size:
-            chunk = self._pull(min(size - skipped, _SKIP_CHUNK))
-            if not chunk:
+            got = self.readinto(scratch[: min(size - skipped, len(scratch))])
+            if not got:
                 break
-            skipped += len(chunk)
+            skipped += got
         return skipped
+
+    def allow(self, budget: int) -> None:
+        """Let the stream run to ``budget`` bytes (a reused stream serves a later member)."""
+        self._budget = max(self._budget, budget)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended or self.damage is not None
 
 
 class CompressedTar:
@@ -132,6 +168,10 @@ class CompressedTar:
         self.kept: dict[int, bytes] = {}  # data offset -> content, for the members kept at open
         self._kept_bytes = 0
         self._readers: list[_CompressedMember] = []
+        # the stream of the member read last, left where it stopped: the next member further on
+        # continues it instead of decompressing the archive from its start again, so reading
+        # pages-1, pages-2, ... in order costs one pass, not one per member
+        self._parked: tuple[contextlib.ExitStack, _StreamSource, int] | None = None
         with self.stream(max(MIN_EXPANSION_BUDGET, size * MAX_EXPANSION_RATIO)) as source:
             try:
                 TarScanner(source, self.listing, keep=self._keep, kept=self.kept).run()
@@ -193,11 +233,28 @@ class CompressedTar:
     def sha256(self, where: Callable[[str], str]) -> str:
         return hash_fd(self.fd)
 
+    def park(self, stack: contextlib.ExitStack, source: _StreamSource, position: int) -> None:
+        """Keep a member's stream, at ``position`` of the decompressed archive, for the next member."""
+        if self._parked is not None:
+            self._parked[0].close()
+        self._parked = (stack, source, position)
+
+    def unpark(self, position: int) -> tuple[contextlib.ExitStack, _StreamSource, int] | None:
+        """The parked stream, when it has not gone past ``position``; None otherwise."""
+        parked, self._parked = self._parked, None
+        if parked is not None and parked[2] > position:
+            parked[0].close()
+            return None
+        return parked
+
     def close(self) -> None:
         for reader in self._readers:
             reader.close()
         self._readers.clear()
         self.kept.clear()
+        if self._parked is not None:
+            self._parked[0].close()
+            self._parked = None
 
 
 def _read_full(stream: io.RawIOBase, size: int) -> bytes:
@@ -218,7 +275,6 @@ class _CompressedMember(io.RawIOBase):
     def __init__(self, archive: CompressedTar, entry: Entry, where: str) -> None:
         super().__init__()
         self._archive = archive
-        self._fd = os.dup(archive.fd)  # ours: the stream outlives the checkpoint's close()
         self._entry = entry
         self._where = where
         self._pos = 0  # where the caller is in the member
@@ -245,12 +301,11 @@ class _CompressedMember(io.RawIOBase):
         if want <= 0:
             return 0
         source = self._positioned()
-        data = source.read(want)
-        if not data:
+        got = source.readinto(memoryview(buffer).cast("B")[:want])
+        if not got:
             raise self._cut(source)
-        buffer[: len(data)] = data
-        self._pos = self._at = self._pos + len(data)
-        return len(data)
+        self._pos = self._at = self._pos + got
+        return got
 
     def _positioned(self) -> _StreamSource:
         """The stream, moved to the caller's position: forward by skipping, backward by starting over."""
@@ -264,11 +319,18 @@ class _CompressedMember(io.RawIOBase):
         return self._source
 
     def _restart(self) -> None:
-        self._release()
-        self._stack = contextlib.ExitStack()
+        self._release(park=False)
         start, size = self._entry.data_offset, self._entry.info.size
-        self._source = self._stack.enter_context(self._archive.stream(start + size, self._fd))
-        if self._source.skip(start) < start:
+        parked = self._archive.unpark(start)
+        if parked is not None:
+            self._stack, self._source, position = parked
+            self._source.allow(start + size)
+        else:
+            self._stack, position = contextlib.ExitStack(), 0
+            fd = os.dup(self._archive.fd)  # ours: the stream outlives the checkpoint's close()
+            self._stack.callback(os.close, fd)
+            self._source = self._stack.enter_context(self._archive.stream(start + size, fd))
+        if self._source.skip(start - position) < start - position:
             raise self._cut(self._source)
         self._at = 0
 
@@ -276,13 +338,16 @@ class _CompressedMember(io.RawIOBase):
         why = f" ({source.damage})" if source.damage else ""
         return ArchiveError(f"truncated: the archive ends inside this member{why}", where=self._where)
 
-    def _release(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
+    def _release(self, park: bool = True) -> None:
+        """Let go of the stream: parked with the archive for a later member if it is sound."""
+        if self._stack is not None and self._source is not None:
+            if park and not self._source.ended:
+                self._archive.park(self._stack, self._source, self._entry.data_offset + self._at)
+            else:
+                self._stack.close()
         self._stack = self._source = None
 
     def close(self) -> None:
         if not self.closed:
             self._release()
-            os.close(self._fd)
         super().close()

@@ -48,6 +48,11 @@ class CountingDecompressor:
                     counter.pulled += len(data)
                     return data
 
+                def readinto(self, view: memoryview) -> int:
+                    got = stream.readinto(view)
+                    counter.pulled += got
+                    return got
+
             return Counted()
 
         monkeypatch.setattr(compressed, "_open_decompressor", counting)
@@ -90,6 +95,26 @@ def test_open_member_streams_a_compressed_pages_image(monkeypatch: pytest.Monkey
         assert read_at(0, 16) == whole[:16]  # backwards: starts over
     # Decompressed: the archive up to the member's end, three times; never the whole archive.
     assert counter.pulled < 4 * truth("counters-blog")["archive_size"]
+
+
+@pytest.mark.parametrize("kind", ["tar.zst", "tar.gz", "tar.xz", "tar.bz2"])
+def test_members_read_in_order_cost_one_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str) -> None:
+    """A member read after another further on continues the same stream (pages-1, pages-2, ...
+    of a multi-process checkpoint), and any order still gives every member's exact bytes."""
+    pages = {f"checkpoint/pages-{n}.img": os.urandom(200_000 + n) for n in range(1, 5)}
+    data = tar_bytes(images(*(file_member(name, content) for name, content in pages.items())))
+    path = write(tmp_path, f"four.{kind}", compress(data, kind))
+    with Checkpoint.open(path) as checkpoint:
+        counter = CountingDecompressor(monkeypatch)
+        for name, content in pages.items():
+            with checkpoint.open_member(name) as stream:
+                assert stream.read() == content
+        assert counter.pulled <= len(data)  # one pass at most, not one per member
+        for name in reversed(list(pages)):  # backwards: each starts over, and is still right
+            with checkpoint.open_member(name) as stream:
+                assert stream.read(1000) == pages[name][:1000]
+                stream.seek(150_000)
+                assert stream.read() == pages[name][150_000:]
 
 
 def test_corrupt_compressed_data_midway(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
