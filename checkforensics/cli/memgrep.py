@@ -100,7 +100,7 @@ def _patterns(texts: list[str], regex: bool, ignore_case: bool) -> list[SearchPa
 
 
 def _secret_findings(
-    opened: Checkpoint, pids: tuple[int, ...], rules_file: str | None, redact: bool, warnings: list[str]
+    opened: Checkpoint, pids: tuple[int, ...], rules_file: str | None, redact: bool, shared: bool, warnings: list[str]
 ) -> list[dict[str, Any]]:
     """The credential rules (and the user's, first, so they win overlaps) over the chosen processes."""
     from checkforensics.analysis import secrets as secret_rules
@@ -109,7 +109,7 @@ def _secret_findings(
 
     rules = [*(secret_rules.load_rules(rules_file) if rules_file else []), *secret_rules.BUILTIN_RULES]
     tree = load_tree(opened)
-    hits = scan_tree(opened, tree, rules, set(pids) if pids else None)
+    hits = scan_tree(opened, tree, rules, set(pids) if pids else None, shared=shared)
     warnings += tree.warnings
     return finding_records(hits, redact=redact)
 
@@ -217,18 +217,23 @@ def memgrep(
     """
     patterns = _patterns([*pattern_args, *more_patterns], regex, ignore_case)
     secrets = secrets or rules_file is not None
-    if secrets:
-        if patterns and fmt == JSON:
-            raise click.UsageError("--secrets --format json takes no PATTERN; search patterns in a second run")
-        return _secrets_only(checkpoint, pids, rules_file, redact, fmt, no_color, patterns, ignore_case)
-    if not patterns:
+    if not patterns and not secrets:
         raise click.UsageError("give a PATTERN to search for (or -e PATTERN), or --secrets")
     memory_filter = _memory_filter(perms, kinds, address, file_glob)
     limit = max_count or None
     warnings: list[str] = []
-    rows: list[list[Any]] = []
-    shared_rows: list[list[Any]] = []
     with Checkpoint.open(checkpoint) as opened:
+        findings = _secret_findings(opened, pids, rules_file, redact, shared, warnings) if secrets else None
+        if findings is not None and fmt != JSON:
+            _print_findings(findings, fmt, no_color)
+        if not patterns:
+            if fmt == JSON:
+                document: dict[str, Any] = {"findings": findings, "warnings": warnings}
+                if with_hash:
+                    document["sha256"] = opened.sha256()
+                print_json(document)
+            _emit_warnings(warnings)
+            return ExitCode.OK if findings else ExitCode.NOTHING_FOUND
         memories = load_memories(opened, pids, warnings)
         objects = _shared_objects(opened, memories, pids, memory_filter, warnings) if shared else []
         total = searched_bytes(memories, memory_filter) + searched_bytes(objects)
@@ -246,30 +251,39 @@ def memgrep(
             matches = _at_most(found, limit, warnings)
             in_shared = _shared_matches(opened, objects, patterns, context, limit, progress, warnings)
             if fmt == JSON:
-                count = _stream_json(matches, in_shared, warnings, opened.sha256 if with_hash else None)
+                count = _stream_json(matches, in_shared, findings, warnings, opened.sha256 if with_hash else None)
             else:
-                rows = [
-                    [
-                        match.pid,
-                        match.comm,
-                        f"{match.address:#x}",
-                        match.mapping.describe(),
-                        escape_bytes(match.data),
-                        escape_bytes(match.before + match.data + match.after),
-                    ]
-                    for match in matches
-                ]
-                shared_rows = [
-                    [
-                        obj.describe(),
-                        f"{match.address:#x}",
-                        [f"{pid}:{address:#x}" for pid, _, address in obj.mapped_at(match.address)],
-                        escape_bytes(match.data),
-                        escape_bytes(match.before + match.data + match.after),
-                    ]
-                    for obj, match in in_shared
-                ]
-                count = len(rows) + len(shared_rows)
+                if findings is not None:
+                    click.echo()
+                count = _print_matches(matches, in_shared, fmt, no_color)
+    _emit_warnings(warnings)
+    return ExitCode.OK if count or findings else ExitCode.NOTHING_FOUND
+
+
+def _print_matches(
+    matches: Iterator[MemoryMatch], in_shared: Iterator[tuple[SharedMemory, MemoryMatch]], fmt: str, no_color: bool
+) -> int:
+    rows = [
+        [
+            match.pid,
+            match.comm,
+            f"{match.address:#x}",
+            match.mapping.describe(),
+            escape_bytes(match.data),
+            escape_bytes(match.before + match.data + match.after),
+        ]
+        for match in matches
+    ]
+    shared_rows = [
+        [
+            obj.describe(),
+            f"{match.address:#x}",
+            [f"{pid}:{address:#x}" for pid, _, address in obj.mapped_at(match.address)],
+            escape_bytes(match.data),
+            escape_bytes(match.before + match.data + match.after),
+        ]
+        for obj, match in in_shared
+    ]
     if rows:
         columns = ["PID", "COMM", "ADDRESS", "VMA", "MATCH", "CONTEXT"]
         print_table(Table(columns, rows, styles={"MATCH": "bold red"}), fmt, no_color=no_color)
@@ -278,41 +292,18 @@ def memgrep(
             click.echo()
         columns = ["SHARED MEMORY", "OFFSET", "MAPPED AT (PID:ADDRESS)", "MATCH", "CONTEXT"]
         print_table(Table(columns, shared_rows, styles={"MATCH": "bold red"}), fmt, no_color=no_color)
-    _emit_warnings(warnings)
-    return ExitCode.OK if count else ExitCode.NOTHING_FOUND
+    return len(rows) + len(shared_rows)
 
 
-def _secrets_only(
-    checkpoint: str,
-    pids: tuple[int, ...],
-    rules_file: str | None,
-    redact: bool,
-    fmt: str,
-    no_color: bool,
-    patterns: list[SearchPattern],
-    ignore_case: bool,
-) -> int:
-    warnings: list[str] = []
-    with Checkpoint.open(checkpoint) as opened:
-        findings = _secret_findings(opened, pids, rules_file, redact, warnings)
-    if fmt == JSON:
-        print_json({"findings": findings, "warnings": warnings})
-    else:
-        rows = [
-            [f["severity"].upper(), f["rule"], f["pid"], f["comm"], f"{f['address']:#x}", f["value"], f["count"]]
-            for f in findings
-        ]
-        columns = ["SEVERITY", "RULE", "PID", "COMM", "ADDRESS", "VALUE", "COUNT"]
-        print_table(Table(columns, rows), fmt, no_color=no_color)
-    _emit_warnings(warnings)
-    found = bool(findings)
-    if patterns:  # text mode: the plain patterns too, after the findings
-        click.echo()
-        args = [checkpoint, *(arg for p in patterns for arg in ("-e", p.name))]
-        args += [arg for pid in pids for arg in ("--pid", str(pid))] + (["-i"] if ignore_case else [])
-        args += ["--format", fmt] + (["--no-color"] if no_color else [])
-        found = memgrep.main(args, standalone_mode=False) == ExitCode.OK or found
-    return ExitCode.OK if found else ExitCode.NOTHING_FOUND
+def _print_findings(findings: list[dict[str, Any]], fmt: str, no_color: bool) -> None:
+    rows = [
+        [f["severity"].upper(), f["rule"], f["pid"], f["comm"], f"{f['address']:#x}", f["value"], f["count"]]
+        for f in findings
+    ]
+    styles = {"critical": "bold red", "high": "red", "medium": "yellow"}
+    columns = ["SEVERITY", "RULE", "PID", "COMM", "ADDRESS", "VALUE", "COUNT"]
+    table = Table(columns, rows, row_styles=[styles.get(f["severity"]) for f in findings])
+    print_table(table, fmt, no_color=no_color)
 
 
 def _at_most(matches: Iterator[MemoryMatch], limit: int | None, warnings: list[str]) -> Iterator[MemoryMatch]:
@@ -393,18 +384,22 @@ def shared_match_json(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]:
 def _stream_json(
     matches: Iterator[MemoryMatch],
     in_shared: Iterator[tuple[SharedMemory, MemoryMatch]],
+    findings: list[dict[str, Any]] | None,
     warnings: list[str],
     digest: Callable[[], str] | None,
 ) -> int:
     """Print the JSON document match by match (as print_json would lay it out), so that a search
-    with millions of matches never holds them all; returns how many there were."""
+    with millions of matches never holds them all; returns how many there were. ``findings``
+    (with --secrets) come first."""
     out = sys.stdout
     count = 0
+    if findings is not None:
+        out.write('{\n  "findings": ' + json.dumps(findings, indent=2, ensure_ascii=False).replace("\n", "\n  "))
     for key, records in (
         ("matches", (match_json(match) for match in matches)),
         ("shared_matches", (shared_match_json(obj, match) for obj, match in in_shared)),
     ):
-        out.write(("{" if key == "matches" else ",") + f'\n  "{key}": [')
+        out.write(("{" if key == "matches" and findings is None else ",") + f'\n  "{key}": [')
         listed = 0
         for record in records:
             text = json.dumps(record, indent=2, ensure_ascii=False).replace("\n", "\n    ")

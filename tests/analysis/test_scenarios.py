@@ -190,3 +190,15 @@ def test_planted_credentials_found_in_the_right_processes() -> None:
     for record in shared:
         assert [place["pid"] for place in record["mapped"]] == [19995, 19996]
         assert record["shared"]["kind"] == "memfd"
+
+
+def test_secrets_and_patterns_in_one_json_document(capsys: pytest.CaptureFixture[str]) -> None:
+    document = _json(capsys, "memgrep", str(_source("creds")), "--secrets", "--regex", "sk_live_[A-Za-z0-9]{4}")
+    assert list(document) == ["findings", "matches", "shared_matches", "warnings"]
+    assert len(document["findings"]) == 8
+    stripe = next(m for m in _truth("creds")["markers"] if m.startswith("sk_live_"))
+    assert {(m["pid"], m["match"]) for m in document["matches"]} == {(19996, stripe[:12])}
+    assert {m["address"] for m in document["matches"]} == {a for _, a in _planted("creds")[stripe]}
+    # the pattern is a regex here, not the literal text: "--regex" reaches the search
+    assert run(["memgrep", str(_source("creds")), "--secrets", "--regex", "sk_live_[A-Z]{99}"]) == 0  # findings
+    capsys.readouterr()
