@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from checkforensics import progress
 from checkforensics.analysis.memory import AddressSpace, Vma
 from checkforensics.analysis.processes import Process, address_space, load_mm
 from checkforensics.archive import Checkpoint
@@ -243,10 +244,13 @@ def write_core(checkpoint: Checkpoint, process: Process, out: BinaryIO) -> tuple
     out.write(_EHDR.pack(ident, ET_CORE, EM_X86_64, 1, 0, _EHDR.size, 0, 0, _EHDR.size, _PHDR.size, phnum, 0, 0, 0))
     out.write(b"".join(headers))
     out.write(notes)
-    for file_offset, vma, inside in placed:
-        for vaddr, pages_offset, length in inside:
-            out.seek(file_offset + (vaddr - vma.start))
-            _copy(space, pages_offset, length, out)
+    total = sum(length for _, _, inside in placed for _, _, length in inside)
+    with progress.task(f"core.{process.pid}", total) as advance:
+        for file_offset, vma, inside in placed:
+            for vaddr, pages_offset, length in inside:
+                out.seek(file_offset + (vaddr - vma.start))
+                _copy(space, pages_offset, length, out)
+                advance(length)
     out.seek(offset)
     out.truncate(offset)  # the last segment may end in a hole: give the file its full length
     return len(threads), sum(1 for _, _, inside in placed if inside)

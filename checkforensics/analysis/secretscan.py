@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checkforensics import progress
 from checkforensics.analysis import secrets
 from checkforensics.analysis.memory import AddressSpace
-from checkforensics.analysis.processes import ProcessTree, address_space
+from checkforensics.analysis.processes import Process, ProcessTree, address_space
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 
@@ -48,7 +49,13 @@ def _extents_by_address(space: AddressSpace) -> list[tuple[int, int, int]]:
     return cut
 
 
-def scan_process(space: AddressSpace, pid: int, comm: str | None, rules: Sequence[secrets.Rule]) -> list[SecretHit]:
+def scan_process(
+    space: AddressSpace,
+    pid: int,
+    comm: str | None,
+    rules: Sequence[secrets.Rule],
+    advance: progress.Advance | None = None,
+) -> list[SecretHit]:
     hits = []
     for vaddr, offset, length in _extents_by_address(space):
 
@@ -57,6 +64,8 @@ def scan_process(space: AddressSpace, pid: int, comm: str | None, rules: Sequenc
 
         for finding in secrets.scan_range(read_at, length, rules):
             hits.append(SecretHit(pid, comm, vaddr + finding.start, finding.rule, finding.value))
+        if advance is not None:
+            advance(length)
     return hits
 
 
@@ -70,43 +79,41 @@ def scan_tree(
 ) -> list[SecretHit]:
     """Every rule hit in every (chosen) process, in process and address order, then in the shared
     memory objects (with ``pids``: those the processes map); warnings go to the tree."""
-    hits = _scan_processes(checkpoint, tree, rules, pids)
-    if shared:
-        hits += _scan_shared(checkpoint, tree, rules, pids)
+    spaces = _address_spaces(checkpoint, tree, pids)
+    objects = _shared_objects(checkpoint, tree, pids) if shared else []
+    total = sum(space.dumped_bytes for _, space in spaces) + sum(obj.space.dumped_bytes for obj in objects)
+    hits: list[SecretHit] = []
+    with progress.task("secrets", total) as advance:
+        for process, space in spaces:
+            hits += scan_process(space, process.pid, process.comm, rules, advance)
+        for obj in objects:
+            for hit in scan_process(obj.space, 0, obj.describe(), rules, advance):
+                hits.append(SecretHit(None, hit.comm, hit.address, hit.rule, hit.value, obj))
     return hits
 
 
-def _scan_shared(
-    checkpoint: Checkpoint, tree: ProcessTree, rules: Sequence[secrets.Rule], pids: set[int] | None
-) -> list[SecretHit]:
+def _shared_objects(checkpoint: Checkpoint, tree: ProcessTree, pids: set[int] | None) -> list[Any]:
+    """The shared memory objects to scan: all, or (with ``pids``) those the processes map."""
     from checkforensics.analysis.memsearch import load_memories
     from checkforensics.analysis.sharedmem import load_shared_memories
 
     chosen = tuple(sorted(pids)) if pids else ()
     objects = load_shared_memories(checkpoint, load_memories(checkpoint, chosen, []), tree.warnings)
-    hits = []
-    for obj in objects:
-        if pids and not obj.users:
-            continue
-        for hit in scan_process(obj.space, 0, obj.describe(), rules):
-            hits.append(SecretHit(None, hit.comm, hit.address, hit.rule, hit.value, obj))
-    return hits
+    return [obj for obj in objects if obj.users or not pids]
 
 
-def _scan_processes(
-    checkpoint: Checkpoint, tree: ProcessTree, rules: Sequence[secrets.Rule], pids: set[int] | None
-) -> list[SecretHit]:
-    hits: list[SecretHit] = []
+def _address_spaces(
+    checkpoint: Checkpoint, tree: ProcessTree, pids: set[int] | None
+) -> list[tuple[Process, AddressSpace]]:
+    spaces = []
     for process in tree.processes:
         if (pids is not None and process.pid not in pids) or process.zombie:
             continue
         try:
-            space = address_space(checkpoint, process.pid, process.mm)
+            spaces.append((process, address_space(checkpoint, process.pid, process.mm)))
         except CheckforensicsError as exc:
             tree.warnings.append(f"pid {process.pid}: memory not scanned for secrets: {exc}")
-            continue
-        hits += scan_process(space, process.pid, process.comm, rules)
-    return hits
+    return spaces
 
 
 def finding_records(hits: list[SecretHit], *, redact: bool = True) -> list[dict[str, Any]]:

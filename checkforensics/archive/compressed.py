@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from checkforensics import progress
 from checkforensics.archive.fileio import CHUNK, RangeReader, hash_fd
 from checkforensics.archive.members import Entry, Listing, MemberInfo
 from checkforensics.archive.tarscan import NotATar, TarScanner
@@ -172,7 +173,8 @@ class CompressedTar:
         # continues it instead of decompressing the archive from its start again, so reading
         # pages-1, pages-2, ... in order costs one pass, not one per member
         self._parked: tuple[contextlib.ExitStack, _StreamSource, int] | None = None
-        with self.stream(max(MIN_EXPANSION_BUDGET, size * MAX_EXPANSION_RATIO)) as source:
+        budget = max(MIN_EXPANSION_BUDGET, size * MAX_EXPANSION_RATIO)
+        with progress.task("reading archive", size) as advance, self.stream(budget, advance=advance) as source:
             try:
                 TarScanner(source, self.listing, keep=self._keep, kept=self.kept).run()
             except NotATar as exc:
@@ -184,9 +186,13 @@ class CompressedTar:
                 self.listing.warn(source.damage)
 
     @contextlib.contextmanager
-    def stream(self, budget: int, fd: int | None = None) -> Iterator[_StreamSource]:
-        """The decompressed archive from its start (read through ``fd``), at most ``budget`` bytes of it."""
-        raw = io.BufferedReader(RangeReader(self.fd if fd is None else fd, 0, self.file_size), CHUNK)
+    def stream(
+        self, budget: int, fd: int | None = None, advance: Callable[[int], None] | None = None
+    ) -> Iterator[_StreamSource]:
+        """The decompressed archive from its start (read through ``fd``), at most ``budget`` bytes
+        of it; ``advance`` is told how many compressed bytes are read."""
+        reader = RangeReader(self.fd if fd is None else fd, 0, self.file_size, advance)
+        raw = io.BufferedReader(reader, CHUNK)
         try:
             yield _StreamSource(_open_decompressor(raw, self.kind), budget, self.codec)
         finally:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from checkforensics import progress
 from checkforensics.archive.fileio import hash_fd, open_readonly, pread
 from checkforensics.archive.members import Entry, Listing, MemberInfo, decode_name, shown_name
 from checkforensics.errors import ArchiveError
@@ -116,13 +117,15 @@ class Directory:
         import hashlib
 
         listing = hashlib.sha256()
-        for name in sorted(name for name, entry in self.listing.entries.items() if entry.info.kind == "file"):
-            fd = self._open_fd(self.listing.entries[name], where(name))
-            try:
-                digest = hash_fd(fd)
-            finally:
-                os.close(fd)
-            listing.update(f"{digest}  {name}\n".encode())
+        names = sorted(name for name, entry in self.listing.entries.items() if entry.info.kind == "file")
+        with progress.task("hashing", sum(self.listing.entries[name].info.size for name in names)) as advance:
+            for name in names:
+                fd = self._open_fd(self.listing.entries[name], where(name))
+                try:
+                    digest = hash_fd(fd, advance)
+                finally:
+                    os.close(fd)
+                listing.update(f"{digest}  {name}\n".encode())
         return listing.hexdigest()
 
     def close(self) -> None:

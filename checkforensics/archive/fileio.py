@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Callable
+
+from checkforensics import progress
 
 CHUNK = 1 << 20
 
@@ -39,12 +42,13 @@ def pread(fd: int, size: int, offset: int) -> bytes:
 class RangeReader(io.RawIOBase):
     """A seekable read-only view of ``size`` bytes at ``start`` of a file, over its own ``dup`` of ``fd``."""
 
-    def __init__(self, fd: int, start: int, size: int) -> None:
+    def __init__(self, fd: int, start: int, size: int, advance: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self._fd = os.dup(fd)
         self._start = start
         self._size = size
         self._pos = 0
+        self._advance = advance  # told how many bytes each read returns (a progress bar)
 
     def readable(self) -> bool:
         return True
@@ -67,6 +71,8 @@ class RangeReader(io.RawIOBase):
         data = os.pread(self._fd, want, self._start + self._pos)
         buffer[: len(data)] = data
         self._pos += len(data)
+        if self._advance is not None:
+            self._advance(len(data))
         return len(data)
 
     def close(self) -> None:
@@ -75,12 +81,18 @@ class RangeReader(io.RawIOBase):
         super().close()
 
 
-def hash_fd(fd: int) -> str:
+def hash_fd(fd: int, advance: Callable[[int], None] | None = None) -> str:
+    """Hex SHA-256 of the file ``fd``, read from its start; ``advance`` is told of each chunk
+    (a progress bar of its own over big files otherwise)."""
     import hashlib  # here: only hashing needs it, and it is slow to import
 
     digest = hashlib.sha256()
-    offset = 0
-    while chunk := os.pread(fd, CHUNK, offset):
-        digest.update(chunk)
-        offset += len(chunk)
+    with contextlib.ExitStack() as stack:
+        if advance is None:
+            advance = stack.enter_context(progress.task("hashing", os.fstat(fd).st_size))
+        offset = 0
+        while chunk := os.pread(fd, CHUNK, offset):
+            digest.update(chunk)
+            offset += len(chunk)
+            advance(len(chunk))
     return digest.hexdigest()

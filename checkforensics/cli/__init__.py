@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from checkforensics import __version__
+from checkforensics import __version__, progress
 from checkforensics.errors import CheckforensicsError, ExitCode
 
 _debug = False
@@ -67,7 +67,8 @@ class _Group(click.Group):
 )
 @click.version_option(__version__, "-V", "--version", prog_name="checkforensics")
 @click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
-def cli(debug: bool) -> None:
+@click.option("--no-progress", is_flag=True, help="No progress bars (they only ever show on a terminal).")
+def cli(debug: bool, no_progress: bool) -> None:
     """Forensic analysis of CRIU container checkpoints (Kubernetes, Podman, criu dump -D).
 
     \b
@@ -76,6 +77,7 @@ def cli(debug: bool) -> None:
     """
     global _debug
     _debug = debug
+    progress.activate(not no_progress)
 
 
 

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from checkforensics import progress
 from checkforensics.analysis.memsearch import (
     MAX_CONTEXT,
     VMA_KINDS,
@@ -37,7 +38,6 @@ from checkforensics.cli.options import Decorator, checkpoint_argument, output_op
 from checkforensics.errors import ExitCode, InputError, OutputError
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
-PROGRESS_THRESHOLD = 64 << 20  # scans smaller than this end before a bar would help
 DEFAULT_MAX_COUNT = 10_000  # matches per process: keeps output and memory bounded for patterns like "\x00"
 
 
@@ -127,23 +127,6 @@ def match_json(match: MemoryMatch) -> dict[str, Any]:
         "context": escape_bytes(match.before + match.data + match.after),
         "context_address": match.context_address,
     }
-
-
-@contextlib.contextmanager
-def _progress_bar(total: int, streaming: bool) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr, only on a terminal, only for long scans, and not over output
-    streamed to the same terminal."""
-    if total < PROGRESS_THRESHOLD or not sys.stderr.isatty() or (streaming and sys.stdout.isatty()):
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    columns = (BarColumn(), DownloadColumn(binary_units=True), TransferSpeedColumn(), TimeRemainingColumn())
-    console = Console(stderr=True)
-    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
-        task = bar.add_task("searching", total=total)
-        yield lambda scanned: bar.advance(task, scanned)
 
 
 @click.command()
@@ -237,7 +220,7 @@ def memgrep(
         memories = load_memories(opened, pids, warnings)
         objects = _shared_objects(opened, memories, pids, memory_filter, warnings) if shared else []
         total = searched_bytes(memories, memory_filter) + searched_bytes(objects)
-        with _progress_bar(total, streaming=fmt == JSON) as progress:
+        with progress.quiet_while_streaming(fmt == JSON), progress.task("searching", total) as advance:
             found = search_memory(
                 opened,
                 memories,
@@ -245,11 +228,11 @@ def memgrep(
                 memory_filter=memory_filter,
                 context=context,
                 max_count=None if limit is None else limit + 1,  # one more, to tell when there were more
-                progress=progress,
+                progress=advance,
                 warnings=warnings,
             )
             matches = _at_most(found, limit, warnings)
-            in_shared = _shared_matches(opened, objects, patterns, context, limit, progress, warnings)
+            in_shared = _shared_matches(opened, objects, patterns, context, limit, advance, warnings)
             if fmt == JSON:
                 count = _stream_json(matches, in_shared, findings, warnings, opened.sha256 if with_hash else None)
             else:
