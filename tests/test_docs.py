@@ -1,0 +1,75 @@
+"""The outputs shown in the docs are what the commands print today.
+
+Every ``$ checkforensics ...`` line inside a fenced block of docs/*.md and docs/commands/*.md
+is run in a scratch directory where the fixtures are at hand by name; the lines shown after it
+(until the block ends or the next ``$``) must appear in the real output, in order (a doc may
+leave lines out, and says so).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from checkforensics.cli import run
+
+from conftest import FIXTURES
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _examples() -> list[tuple[str, str, list[str]]]:
+    found = []
+    for page in sorted([*DOCS.glob("*.md"), *DOCS.glob("commands/*.md")]):
+        in_block, command, shown = False, None, []
+        for line in page.read_text().splitlines():
+            if line.startswith("```"):
+                if command is not None:
+                    found.append((page.relative_to(DOCS).as_posix(), command, shown))
+                in_block, command, shown = not in_block, None, []
+                continue
+            if not in_block:
+                continue
+            if line.startswith("$ "):
+                if command is not None:
+                    found.append((page.relative_to(DOCS).as_posix(), command, shown))
+                command, shown = line[2:], []
+            elif command is not None:
+                shown.append(line)
+    return [(page, command, shown) for page, command, shown in found if command.startswith("checkforensics ")]
+
+
+EXAMPLES = _examples()
+
+
+def test_the_docs_have_examples_to_check() -> None:
+    assert len(EXAMPLES) >= 15
+    assert any("memgrep" in command for _, command, _ in EXAMPLES)
+
+
+@pytest.mark.parametrize(("page", "command", "shown"), EXAMPLES, ids=[f"{p}: {c}" for p, c, _ in EXAMPLES])
+def test_shown_output_is_real(
+    page: str, command: str, shown: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    for fixture in FIXTURES.iterdir():
+        (tmp_path / fixture.name).symlink_to(fixture)
+    (tmp_path / "fixtures").symlink_to(FIXTURES)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(os.environ, "COLUMNS", "200")
+    argv = shlex.split(command)[1:]
+    status = run(argv)
+    out = capsys.readouterr().out.splitlines()
+    assert status in (0, 1), f"{command} exited {status}"
+    position = 0
+    for line in shown:
+        if not line.strip():
+            continue
+        wanted = line.rstrip()
+        while position < len(out) and out[position].rstrip() != wanted:
+            position += 1
+        assert position < len(out), f"{page}: `{command}` no longer prints:\n{wanted}"
+        position += 1
