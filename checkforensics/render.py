@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,12 +42,29 @@ def human_size(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (C0, DEL, C1) as ``\\xNN``: a name from the evidence
+    can hold an escape sequence or a newline, and must neither drive the analyst's terminal
+    nor fake a row of a table."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+def tree_text(text: str) -> str:
+    """Evidence text for a rich tree label: control characters escaped, brackets not markup."""
+    from rich.markup import escape
+
+    return escape(printable(text))
+
+
 def cell(value: Any) -> str:
     if value is None:
         return MISSING
     if isinstance(value, list | tuple):
         return ", ".join(cell(item) for item in value) if value else MISSING
-    return str(value)
+    return printable(str(value))
 
 
 @dataclass

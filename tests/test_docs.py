@@ -9,7 +9,6 @@ leave lines out, and says so).
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from pathlib import Path
 

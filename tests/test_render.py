@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from checkforensics.render import TABLE, TEXT, Table, plain_columns, print_table
+from checkforensics.render import TABLE, TEXT, Table, cell, plain_columns, print_table, tree_text
 
 ROWS = [
     [1, "bash", "559e42bd9000-559e42bfa000 rw-p [heap]", None],
@@ -25,7 +25,7 @@ def _rich_layout(table: Table) -> str:
     for column in table.columns:
         rich_table.add_column(column, overflow="fold")
     for row in table.rows:
-        rich_table.add_row(*(Text("-" if v is None else ", ".join(v) if isinstance(v, list) else str(v)) for v in row))
+        rich_table.add_row(*(Text(cell(v)) for v in row))
     buffer = io.StringIO()
     Console(file=buffer, no_color=True, width=100_000, color_system=None, emoji=False).print(rich_table)
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
@@ -63,3 +63,17 @@ def test_ascii_table() -> None:
     out = io.StringIO()
     print_table(Table(["PID", "COMM"], [[1, "bash"], [None, "[x]"]]), TABLE, stream=out)
     assert out.getvalue().splitlines() == ["PID    COMM", "-----  ------", "1      bash", "-      [x]"]
+
+
+def test_control_characters_from_the_evidence_never_reach_the_terminal() -> None:
+    """A file or process name can carry an escape sequence or a newline: shown escaped, it
+    neither drives the terminal nor fakes a row."""
+    hostile = "evil\x1b[2J\x1b]0;owned\x07\nfake-row\x9b"
+    out = io.StringIO()
+    print_table(Table(["PID", "COMM"], [[1, hostile]]), TEXT, stream=out)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert len(text.splitlines()) == 2
+    assert "evil\\x1b[2J\\x1b]0;owned\\x07\\x0afake-row\\x9b" in text
+    assert "\x1b" not in tree_text(hostile)
+    assert tree_text("[bold]x[/]") == "\\[bold]x\\[/]"  # and brackets are not markup

@@ -26,7 +26,7 @@ from checkforensics.analysis.processes import Process, address_space, load_mm
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError, UnsupportedError
 from checkforensics.images.flags import PAGE_SIZE, Prot, TaskState
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 
 EM_X86_64 = 62
 ET_CORE = 4
@@ -184,7 +184,7 @@ class _ThreadState:
 def _file_names(checkpoint: Checkpoint) -> dict[int, str]:
     if not checkpoint.has_image("files.img"):
         return {}
-    return {e.id: e.reg.name for e in load_image(checkpoint, "files.img").messages() if e.HasField("reg")}
+    return {e.id: text(e.reg.name) for e in load_image(checkpoint, "files.img").messages() if e.HasField("reg")}
 
 
 def _segments(space: AddressSpace) -> Iterator[tuple[Vma, list[tuple[int, int, int]]]]:

@@ -21,7 +21,7 @@ from checkforensics.analysis.processes import ProcessTree, load_mm
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import OpenFlags, SockFamily, SockType, TcpState
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 
 # Older dumps keep each kind of file in its own image; files.img replaced them all.
 _LEGACY_IMAGES = {
@@ -206,12 +206,12 @@ class FileResolver:
 
     def path_of(self, file_id: int) -> str | None:
         entry = self.files.get(file_id)
-        return entry.reg.name if entry is not None and entry.HasField("reg") else None
+        return text(entry.reg.name) if entry is not None and entry.HasField("reg") else None
 
     # One method per kind, named after the FileEntry field ------------------------------------
 
     def _reg(self, d: Descriptor, reg: Any) -> None:
-        d.path, d.flags, d.pos = reg.name, _flag_names(reg.flags), reg.pos
+        d.path, d.flags, d.pos = text(reg.name), _flag_names(reg.flags), reg.pos
         d.size = reg.size if reg.HasField("size") else None
         if reg.HasField("mode"):
             d.details["mode"] = reg.mode
@@ -307,7 +307,7 @@ class FileResolver:
         inode = next((i for i in self.images.messages("memfd.img") if i.inode_id == memfd.inode_id), None)
         if inode is None:
             return
-        d.path = f"memfd:{inode.name}"
+        d.path = f"memfd:{text(inode.name)}"
         d.size = inode.size
         d.details["seals"] = inode.seals
         if self.with_data:

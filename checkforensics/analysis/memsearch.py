@@ -46,7 +46,7 @@ from checkforensics.analysis.processes import load_mm, load_tree
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ArchiveError, CheckforensicsError, ExitCode
 from checkforensics.images.flags import MapFlags
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 
 DEFAULT_CHUNK_SIZE = 8 << 20  # bytes mapped or decompressed at a time
 # MAP_POPULATE: the kernel maps the whole window at once instead of page fault by page fault
@@ -363,13 +363,13 @@ def file_names(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, str]:
         if checkpoint.has_image("files.img"):
             for entry in load_image(checkpoint, "files.img").messages():
                 if entry.HasField("reg"):
-                    names[entry.id] = entry.reg.name
+                    names[entry.id] = text(entry.reg.name)
                 elif entry.HasField("memfd"):
                     memfds[entry.id] = entry.memfd.inode_id
         elif checkpoint.has_image("reg-files.img"):
-            names.update((entry.id, entry.name) for entry in load_image(checkpoint, "reg-files.img").messages())
+            names.update((entry.id, text(entry.name)) for entry in load_image(checkpoint, "reg-files.img").messages())
         if memfds and checkpoint.has_image("memfd.img"):
-            inodes = {inode.inode_id: inode.name for inode in load_image(checkpoint, "memfd.img").messages()}
+            inodes = {inode.inode_id: text(inode.name) for inode in load_image(checkpoint, "memfd.img").messages()}
             names.update((file_id, f"memfd:{inodes[inode]}") for file_id, inode in memfds.items() if inode in inodes)
     except CheckforensicsError as exc:
         warnings.append(f"file names of mappings unknown: {exc}")

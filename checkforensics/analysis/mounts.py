@@ -11,7 +11,7 @@ from typing import Any
 
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,16 @@ def kernel_mounts(checkpoint: Checkpoint, warnings: list[str]) -> list[KernelMou
         for entry in image.messages():
             fstype = _fstype_name(entry.fstype)
             if entry.fsname and fstype in ("unsupported", "auto"):
-                fstype = entry.fsname
+                fstype = text(entry.fsname)
             found.append(
                 KernelMount(
                     mnt_id=entry.mnt_id,
                     parent_mnt_id=entry.parent_mnt_id,
-                    mountpoint=entry.mountpoint,
+                    mountpoint=text(entry.mountpoint),
                     fstype=fstype,
-                    source=entry.source,
-                    root=entry.root,
-                    options=entry.options,
+                    source=text(entry.source),
+                    root=text(entry.root),
+                    options=text(entry.options),
                     external=bool(entry.ext_mount or entry.ext_key),
                     root_dev=entry.root_dev,
                 )

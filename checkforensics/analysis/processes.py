@@ -21,7 +21,7 @@ from checkforensics.analysis.memory import (
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import TaskState
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 
 _ARGS_LIMIT = 1 << 20  # no argv or environment block is larger than this in practice
 
@@ -76,11 +76,6 @@ class ProcessTree:
         return [p for p in self.processes if p.ppid == 0 or p.ppid not in pids or p.ppid == p.pid]
 
 
-def _text(value: str | bytes) -> str:
-    """A string field as text even when the process put invalid UTF-8 in it."""
-    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
-
-
 def _state_name(value: int) -> str:
     """Alive, Stopped, Zombie... CRIU dumps a zombie (exited, not yet reaped) as TASK_DEAD."""
     if value == TaskState.DEAD:
@@ -129,7 +124,7 @@ def identity_of(core: Any) -> dict[str, Any]:
 def _apply_core(process: Process, core: Any) -> None:
     process.core = core
     tc = core.tc
-    process.comm = _text(tc.comm)
+    process.comm = text(tc.comm)
     process.state = _state_name(tc.task_state)
     process.exit_code = tc.exit_code
     creds = core.thread_core.creds if core.thread_core.HasField("creds") else None
@@ -151,7 +146,7 @@ def _thread(checkpoint: Checkpoint, tid: int, warnings: list[str]) -> Thread:
         seccomp = thread_core.DESCRIPTOR.fields_by_name["seccomp_mode"].enum_type.values_by_number[
             thread_core.seccomp_mode
         ].name
-    comm = _text(thread_core.comm if thread_core.HasField("comm") else core.tc.comm)
+    comm = text(thread_core.comm if thread_core.HasField("comm") else core.tc.comm)
     return Thread(tid, comm, creds.uid if creds else None, creds.gid if creds else None, seccomp)
 
 

@@ -29,7 +29,7 @@ from checkforensics.analysis.memsearch import Mapping, ProcessMemory
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import PAGE_SIZE, Prot, VmaStatus
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 
 SHARED_KINDS = ("memfd", "sysvipc", "shared")
 _PREFIX = "pagemap-shmem-"
@@ -123,7 +123,7 @@ def _memfds(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, tuple[str,
                 if entry.HasField("memfd"):
                     file_ids.setdefault(entry.memfd.inode_id, set()).add(entry.id)
         for inode_id, inode in inodes.items():
-            found[inode.shmid] = (inode.name, inode.size, file_ids.get(inode_id, set()))
+            found[inode.shmid] = (text(inode.name), inode.size, file_ids.get(inode_id, set()))
     except CheckforensicsError as exc:
         warnings.append(f"memfds unknown: {exc}")
     return found

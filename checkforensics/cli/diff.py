@@ -6,14 +6,25 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.tree import Tree
 
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
 from checkforensics.analysis.rootfs import RootfsChanges, extract_changes, read_changed_file, rootfs_changes
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import OutputError
-from checkforensics.render import JSON, TABLE, TEXT, TREE, Table, cell, human_size, print_json, print_table, print_tree
+from checkforensics.render import (
+    JSON,
+    TABLE,
+    TEXT,
+    TREE,
+    Table,
+    cell,
+    human_size,
+    print_json,
+    print_table,
+    print_tree,
+    tree_text,
+)
 
 
 def changes_json(checkpoint: Checkpoint, changes: RootfsChanges) -> dict[str, Any]:
@@ -92,17 +103,17 @@ def _section(parent: Tree, title: str, diff: SetDiff, describe: Any) -> None:
         return
     branch = parent.add(f"[bold]{title}[/]")
     for record in diff.added:
-        branch.add(f"[green]+ {escape(describe(record))}[/]")
+        branch.add(f"[green]+ {tree_text(describe(record))}[/]")
     for record in diff.removed:
-        branch.add(f"[red]- {escape(describe(record))}[/]")
+        branch.add(f"[red]- {tree_text(describe(record))}[/]")
     for record in diff.changed:
-        node = branch.add(f"[yellow]~ {escape(describe(record))}[/]")
+        node = branch.add(f"[yellow]~ {tree_text(describe(record))}[/]")
         for name, change in record["changes"].items():
-            node.add(escape(f"{name}: {cell(change['before'])} -> {cell(change['after'])}"))
+            node.add(tree_text(f"{name}: {cell(change['before'])} -> {cell(change['after'])}"))
 
 
 def _print_comparison(result: CheckpointDiff, a: str, b: str, no_color: bool) -> None:
-    tree = Tree(f"[bold]{escape(Path(a).name)}[/] -> [bold]{escape(Path(b).name)}[/]")
+    tree = Tree(f"[bold]{tree_text(Path(a).name)}[/] -> [bold]{tree_text(Path(b).name)}[/]")
 
     def proc(r: dict[str, Any]) -> str:
         return f"[{r['pid']}] {r.get('comm')} {' '.join(r.get('cmdline') or [])}".rstrip()
@@ -131,11 +142,11 @@ def _print_comparison(result: CheckpointDiff, a: str, b: str, no_color: bool) ->
         for r in result.memory.changed:
             before, after = r["changes"]["bytes"]["before"], r["changes"]["bytes"]["after"]
             branch.add(
-                f"[{r['pid']}] {escape(str(r.get('comm')))}: {human_size(before)} -> {human_size(after)}"
+                f"[{r['pid']}] {tree_text(str(r.get('comm')))}: {human_size(before)} -> {human_size(after)}"
                 f" ({after - before:+d} bytes)"
             )
         for r in result.memory.added:
-            branch.add(f"[green]+ [{r['pid']}] {escape(str(r.get('comm')))}: {human_size(r['bytes'])}[/]")
+            branch.add(f"[green]+ [{r['pid']}] {tree_text(str(r.get('comm')))}: {human_size(r['bytes'])}[/]")
     if len(tree.children) == 0:
         tree.add("no differences")
     print_tree(tree, no_color=no_color)

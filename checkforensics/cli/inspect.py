@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.tree import Tree
 
 from checkforensics.analysis.files import SOCKET_TYPES, FileTable, load_files, what
@@ -18,7 +17,7 @@ from checkforensics.cli.files import descriptor_json
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.cli.ps import command_text, process_json
 from checkforensics.cli.show import STATS_COLUMNS, overview_json
-from checkforensics.render import JSON, TREE, cell, human_size, print_json, print_tree
+from checkforensics.render import JSON, TREE, cell, human_size, print_json, print_tree, tree_text
 
 
 def _metadata_tree(parent: Tree, view: Overview) -> None:
@@ -44,29 +43,29 @@ def _metadata_tree(parent: Tree, view: Overview) -> None:
         ("Root FS diff size", human_size(view.rootfs_diff_size)),
     ]
     for label, value in rows:
-        branch.add(f"{label}: {escape(cell(value))}")
+        branch.add(f"{label}: {tree_text(cell(value))}")
     if info.annotations:
         notes = branch.add("Annotations")
         for key, value in sorted(info.annotations.items()):
-            notes.add(escape(f"{key}: {value}"))
+            notes.add(tree_text(f"{key}: {value}"))
 
 
 def _mounts_tree(parent: Tree, spec: list[SpecMount], kernel: list[KernelMount]) -> None:
     branch = parent.add("[bold]Mounts[/] (spec.dump)")
     for mount in spec:
-        node = branch.add(escape(cell(mount.destination)))
-        node.add(escape(f"type: {cell(mount.type)}"))
-        node.add(escape(f"source: {cell(mount.source)}"))
-        node.add(escape(f"options: {cell(list(mount.options))}"))
+        node = branch.add(tree_text(cell(mount.destination)))
+        node.add(tree_text(f"type: {cell(mount.type)}"))
+        node.add(tree_text(f"source: {cell(mount.source)}"))
+        node.add(tree_text(f"options: {cell(list(mount.options))}"))
     if kernel:
         branch = parent.add("[bold]Mounts at checkpoint time[/] (CRIU mountpoints)")
         for km in kernel:
-            label = escape(km.mountpoint) + (" [yellow](external bind mount)[/]" if km.external else "")
+            label = tree_text(km.mountpoint) + (" [yellow](external bind mount)[/]" if km.external else "")
             node = branch.add(label)
-            node.add(escape(f"type: {km.fstype}"))
-            node.add(escape(f"source: {km.source or '-'}"))
-            node.add(escape(f"root: {km.root}"))
-            node.add(escape(f"options: {km.options or '-'}"))
+            node.add(tree_text(f"type: {km.fstype}"))
+            node.add(tree_text(f"source: {km.source or '-'}"))
+            node.add(tree_text(f"root: {km.root}"))
+            node.add(tree_text(f"options: {km.options or '-'}"))
 
 
 def _stats_tree(parent: Tree, stats: dict[str, int] | None) -> None:
@@ -80,7 +79,7 @@ def _stats_tree(parent: Tree, stats: dict[str, int] | None) -> None:
         branch.add(f"{label.capitalize()}: {cell(value)}{' ' + unit if unit and value is not None else ''}")
     for key, value in stats.items():
         if key not in shown:
-            branch.add(escape(f"{key}: {value}"))
+            branch.add(tree_text(f"{key}: {value}"))
 
 
 @dataclass
@@ -101,9 +100,9 @@ class ProcessView:
 
 
 def _process_label(process: Process, view: ProcessView) -> str:
-    label = f"[bold]\\[{process.pid}][/]  {escape(cell(process.comm))}"
+    label = f"[bold]\\[{process.pid}][/]  {tree_text(cell(process.comm))}"
     if view.cmd or view.env:
-        label = f"[bold]\\[{process.pid}][/]  {escape(cell(command_text(process)))}"
+        label = f"[bold]\\[{process.pid}][/]  {tree_text(cell(command_text(process)))}"
     return label
 
 
@@ -125,24 +124,24 @@ def _process_tree(parent: Tree, tree: ProcessTree, table: FileTable | None, view
             for key, value in process.identity.items():
                 if key == "cgroups":
                     value = sorted(set(value.values()))
-                ident.add(escape(f"{key}: {cell(value)}"))
+                ident.add(tree_text(f"{key}: {cell(value)}"))
         if view.env:
             env = child_node.add("Environment variables")
             for variable in process.env or ["-"]:
-                env.add(escape(variable))
+                env.add(tree_text(variable))
         entry = files_by_pid.get(process.pid)
         if entry is not None and view.files:
             opened = child_node.add("Open files")
             for d in entry.descriptors:
                 if d.type not in SOCKET_TYPES:
                     style = "red" if d.deleted else ""
-                    text = escape(f"[{d.type} {d.fd}]  {what(d)}")
+                    text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
                     opened.add(f"[{style}]{text}[/]" if style else text)
         if entry is not None and view.sockets and any(d.type in SOCKET_TYPES for d in entry.descriptors):
             socks = child_node.add("Open sockets")
             for d in entry.descriptors:
                 if d.type in SOCKET_TYPES:
-                    text = escape(f"[{d.type} {d.fd}]  {what(d)}")
+                    text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
                     socks.add(f"[green]{text}[/]" if d.state == "LISTEN" else text)
         for child in process.children:
             add(child_node, child, seen)
@@ -264,7 +263,7 @@ def inspect(
                 document["warnings"] = warnings
                 documents.append(document)
                 continue
-            tree = Tree(f"[bold]{escape(checkpoint.path.name)}[/] ({checkpoint.kind})")
+            tree = Tree(f"[bold]{tree_text(checkpoint.path.name)}[/] ({checkpoint.kind})")
             if metadata:
                 _metadata_tree(tree, summary)
             if mounts:

@@ -6,13 +6,12 @@ import shlex
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.tree import Tree
 
 from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.render import JSON, Table, cell, print_json, print_table, print_tree
+from checkforensics.render import JSON, Table, cell, print_json, print_table, print_tree, tree_text
 
 
 def process_json(process: Process, with_env: bool) -> dict[str, Any]:
@@ -50,14 +49,14 @@ def _tree(tree: ProcessTree, with_env: bool) -> Tree:
         if process.pid in seen:
             return
         seen.add(process.pid)
-        label = f"[bold]{process.pid}[/] {escape(cell(process.comm))}  {escape(cell(command_text(process)))}"
+        label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}  {tree_text(cell(command_text(process)))}"
         if len(process.tids) > 1:
             label += f"  [dim]threads {', '.join(str(t) for t in process.tids)}[/]"
         node = parent.add(label)
         if with_env and process.env:
             env = node.add("[dim]environment[/]")
             for variable in process.env:
-                env.add(escape(variable))
+                env.add(tree_text(variable))
         for child in process.children:
             add(node, child, seen)
 

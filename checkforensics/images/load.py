@@ -15,6 +15,12 @@ from checkforensics.images.framing import read_header
 IMAGE_SIZE_LIMIT = 1 << 30
 
 
+def text(value: str | bytes) -> str:
+    """A protobuf string field as text, also when the dumped process put bytes that are not
+    UTF-8 there (protobuf then hands out ``bytes``): those bytes become ``\\xNN`` escapes."""
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+
+
 def resolve_image_member(checkpoint: Checkpoint, name: str) -> str:
     """The archive member that ``name`` means: an image name (``pstree.img``), or a member path.
 
