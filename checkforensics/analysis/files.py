@@ -107,10 +107,55 @@ def _enum_name(message: Any, field_name: str) -> str:
     return described.name if described is not None else str(value)
 
 
+# Open flags crit's flag table leaves out (so they stay out of OpenFlags, which crit_json
+# prints with): open(2)'s O_SYNC includes O_DSYNC, and its O_TMPFILE includes O_DIRECTORY.
+_O_SYNC, _O_PATH, _O_TMPFILE = 0o04000000, 0o10000000, 0o20000000
+
+
 def _flag_names(value: int) -> str:
-    names = [flag.name or "" for flag in OpenFlags if value & flag]
-    access = "O_RDONLY" if not value & (OpenFlags.O_WRONLY | OpenFlags.O_RDWR) else ""
+    """``O_RDWR | O_APPEND``: the access mode, then the other flags as open(2) spells them."""
+    hidden = OpenFlags(0)
+    if value & _O_TMPFILE:
+        hidden |= OpenFlags.O_DIRECTORY
+    if value & _O_SYNC:
+        hidden |= OpenFlags.O_DSYNC
+    names = [flag.name or "" for flag in OpenFlags if value & flag and not hidden & flag]
+    extra = ((_O_SYNC, "O_SYNC"), (_O_PATH, "O_PATH"), (_O_TMPFILE, "O_TMPFILE"))
+    names += [name for bit, name in extra if value & bit]
+    if value & _O_PATH:
+        access, names = "", ["O_PATH", *(name for name in names if name != "O_PATH")]  # neither read nor written
+    elif value & OpenFlags.O_RDWR:
+        access, names = "O_RDWR", [name for name in names if name != "O_RDWR"]
+    elif value & OpenFlags.O_WRONLY:
+        access, names = "O_WRONLY", [name for name in names if name != "O_WRONLY"]
+    else:
+        access = "O_RDONLY"
     return " | ".join(([access] if access else []) + names)
+
+
+def _signal_names(mask: int) -> list[str]:
+    """The signals of a sigset (bit n-1 is signal n), with realtime ones as SIGRTMIN+k."""
+    import signal
+
+    names = []
+    for number in range(1, 65):
+        if not mask & (1 << (number - 1)):
+            continue
+        if number >= signal.SIGRTMIN:
+            names.append(f"SIGRTMIN+{number - signal.SIGRTMIN}" if number - signal.SIGRTMIN else "SIGRTMIN")
+            continue
+        try:
+            names.append(signal.Signals(number).name)
+        except ValueError:
+            names.append(f"signal {number}")
+    return names
+
+
+NAMESPACES = {  # CLONE_NEW* -> how /proc/PID/ns names the namespace
+    0x00020000: "mnt", 0x02000000: "cgroup", 0x04000000: "uts", 0x08000000: "ipc", 0x10000000: "user",
+    0x20000000: "pid", 0x40000000: "net", 0x00000080: "time",
+}  # fmt: skip
+CLOCKS = {0: "REALTIME", 1: "MONOTONIC", 7: "BOOTTIME", 8: "REALTIME_ALARM", 9: "BOOTTIME_ALARM"}
 
 
 def _named(enum: Any, value: int) -> str:
@@ -124,19 +169,43 @@ def format_address(words: list[int], port: int, family: str) -> str:
     """``1.2.3.4:80`` or ``[::1]:80`` from CRIU's words in network byte order."""
     raw = b"".join(struct.pack("<I", word & 0xFFFFFFFF) for word in words)
     if family == "INET6" and len(raw) == 16:
-        return f"[{ipaddress.IPv6Address(raw).compressed}]:{port}"
+        address = ipaddress.IPv6Address(raw)
+        if address.ipv4_mapped is not None:  # as ss prints it (Python < 3.13 would say ::ffff:7f00:1)
+            return f"[::ffff:{address.ipv4_mapped}]:{port}"
+        return f"[{address.compressed}]:{port}"
     if len(raw) >= 4:
         return f"{ipaddress.IPv4Address(raw[:4])}:{port}"
     return f"?:{port}"
 
 
-def unix_name(name: bytes) -> str | None:
-    """A UNIX socket address: a path, ``@name`` for the abstract namespace, None when unbound."""
+def unix_name(name: bytes, directory: str | bytes | None = None) -> str | None:
+    """A UNIX socket address: a path, ``@name`` for the abstract namespace, None when unbound.
+
+    CRIU keeps a path's terminating NUL, and a path bound relative to the working directory
+    as it was given, with that directory in ``name_dir``: shown joined, as one path.
+    """
     if not name:
         return None
-    if name.startswith(b"\0"):
+    if name.startswith(b"\0"):  # abstract: every byte counts, NULs included
         return "@" + name[1:].decode("utf-8", "backslashreplace")
-    return name.decode("utf-8", "backslashreplace")
+    path = name.rstrip(b"\0").decode("utf-8", "backslashreplace")
+    if directory and not path.startswith("/"):
+        path = f"{text(directory).rstrip('/')}/{path}"
+    return path
+
+
+# How /proc/net/unix and ss name the states of sockets without TCP's state machine (CRIU
+# stores TCP's numbers for every socket).
+_CONNECTIONLESS_STATES = {"ESTABLISHED": "CONNECTED", "CLOSE": "UNCONNECTED"}
+IP_PROTOCOLS = {
+    0: "IP", 1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 58: "ICMPV6", 132: "SCTP", 136: "UDPLITE", 255: "RAW",
+}  # fmt: skip
+NETLINK_PROTOCOLS = {
+    0: "ROUTE", 2: "USERSOCK", 4: "SOCK_DIAG", 5: "NFLOG", 6: "XFRM", 7: "SELINUX", 8: "ISCSI", 9: "AUDIT",
+    10: "FIB_LOOKUP", 11: "CONNECTOR", 12: "NETFILTER", 15: "KOBJECT_UEVENT", 16: "GENERIC", 18: "SCSITRANSPORT",
+    19: "ECRYPTFS", 20: "RDMA", 21: "CRYPTO",
+}  # fmt: skip
+ETHERNET_PROTOCOLS = {0x0003: "ALL", 0x0800: "IP", 0x0806: "ARP", 0x86DD: "IPV6", 0x8100: "8021Q"}
 
 
 class _Images:
@@ -248,6 +317,9 @@ class FileResolver:
     def _fifo(self, d: Descriptor, fifo: Any) -> None:
         d.pipe_id = fifo.pipe_id
         d.path = self.path_of(fifo.regf_id) if fifo.HasField("regf_id") else None
+        entry = self.files.get(fifo.regf_id) if fifo.HasField("regf_id") else None
+        if entry is not None and entry.HasField("reg"):  # how it was opened is the named file's
+            d.flags = _flag_names(entry.reg.flags)
         if self.with_data:
             self._buffer(d, "fifo-data.img", "fifo", fifo.pipe_id)
 
@@ -260,11 +332,13 @@ class FileResolver:
         d.family = "UNIX"
         d.sock_type = _named(SockType, usk.type)
         d.state = _named(TcpState, usk.state)
+        d.state = _CONNECTIONLESS_STATES.get(d.state, d.state)
         d.ino, d.peer = usk.ino, usk.peer or None
-        d.local = unix_name(usk.name)
+        d.local = unix_name(usk.name, usk.name_dir if usk.HasField("name_dir") else None)
         d.path = d.local
         peer = self.unix_by_ino.get(usk.peer) if usk.peer else None
-        d.remote = unix_name(peer.name) if peer is not None else None
+        if peer is not None:
+            d.remote = unix_name(peer.name, peer.name_dir if peer.HasField("name_dir") else None)
         if usk.HasField("deleted") and usk.deleted:
             d.deleted = True
         if usk.backlog:
@@ -280,8 +354,10 @@ class FileResolver:
     def _isk(self, d: Descriptor, isk: Any) -> None:
         d.family = _named(SockFamily, isk.family)
         d.sock_type = _named(SockType, isk.type)
-        d.proto = {6: "TCP", 17: "UDP", 136: "UDPLITE", 0: "IP"}.get(isk.proto, str(isk.proto))
+        d.proto = IP_PROTOCOLS.get(isk.proto, str(isk.proto))
         d.state = _named(TcpState, isk.state)
+        if d.proto != "TCP":  # UDP, raw: no TCP state machine; ss says UNCONN / ESTAB
+            d.state = _CONNECTIONLESS_STATES.get(d.state, d.state)
         d.ino = isk.ino
         d.local = format_address(list(isk.src_addr), isk.src_port, d.family)
         d.remote = format_address(list(isk.dst_addr), isk.dst_port, d.family)
@@ -329,29 +405,42 @@ class FileResolver:
         d.inflight.append(InFlight("memfd", data, complete=got == inode.size))
 
     def _efd(self, d: Descriptor, efd: Any) -> None:
+        d.flags = _flag_names(efd.flags)
         d.details["counter"] = efd.counter
 
     def _epfd(self, d: Descriptor, epfd: Any) -> None:
+        d.flags = _flag_names(epfd.flags)
         d.details["watches"] = [{"fd": t.tfd, "events": t.events} for t in epfd.tfd]
 
     def _sgfd(self, d: Descriptor, sgfd: Any) -> None:
+        d.flags = _flag_names(sgfd.flags)
         d.details["sigmask"] = sgfd.sigmask
+        d.details["signals"] = _signal_names(sgfd.sigmask)
 
     def _tfd(self, d: Descriptor, tfd: Any) -> None:
+        d.flags = _flag_names(tfd.flags)
         d.details.update(clockid=tfd.clockid, ticks=tfd.ticks, value_ns=tfd.vsec * 10**9 + tfd.vnsec,
                          interval_ns=tfd.isec * 10**9 + tfd.insec)
+        d.details["clock"] = CLOCKS.get(tfd.clockid, str(tfd.clockid))
+        d.details["absolute"] = bool(tfd.settime_flags & 1)  # set with TFD_TIMER_ABSTIME (value: time left)
 
     def _ify(self, d: Descriptor, ify: Any) -> None:
+        d.flags = _flag_names(ify.flags)
         d.details["watches"] = [
-            {"wd": w.wd, "inode": w.i_ino, "mask": w.mask, "path": w.f_handle.path or None} for w in ify.wd
+            {"wd": w.wd, "inode": w.i_ino, "mask": w.mask, "path": text(w.f_handle.path) or None} for w in ify.wd
         ]
 
     def _nlsk(self, d: Descriptor, nlsk: Any) -> None:
-        d.family, d.proto, d.ino = "NETLINK", str(nlsk.protocol), nlsk.ino
+        d.family, d.proto, d.ino = "NETLINK", NETLINK_PROTOCOLS.get(nlsk.protocol, str(nlsk.protocol)), nlsk.ino
         d.details["portid"] = nlsk.portid
 
     def _psk(self, d: Descriptor, psk: Any) -> None:
-        d.family, d.proto = "PACKET", f"{psk.protocol:#06x}"
+        d.family, d.sock_type = "PACKET", _named(SockType, psk.type)
+        # the protocol is an EtherType in network byte order (htons(ETH_P_ALL) is 0x0300)
+        ethertype = psk.protocol
+        if ethertype < 0x10000:
+            ethertype = int.from_bytes(ethertype.to_bytes(2, "little"), "big")
+        d.proto = ETHERNET_PROTOCOLS.get(ethertype, f"{ethertype:#06x}")
         d.details["ifindex"] = psk.ifindex
 
     def _tty(self, d: Descriptor, tty: Any) -> None:
@@ -364,10 +453,13 @@ class FileResolver:
             d.path = self.path_of(tty.regf_id)
 
     def _tunf(self, d: Descriptor, tunf: Any) -> None:
-        d.details["netdev"] = tunf.netdev or None
+        d.path = "/dev/net/tun"
+        d.details["netdev"] = text(tunf.netdev) or None
 
     def _nsf(self, d: Descriptor, nsf: Any) -> None:
         d.details.update(ns_id=nsf.ns_id, ns_cflag=nsf.ns_cflag)
+        d.details["ns"] = NAMESPACES.get(nsf.ns_cflag, f"{nsf.ns_cflag:#x}")
+        d.flags = _flag_names(nsf.flags)
 
     def _bpf(self, d: Descriptor, bpf: Any) -> None:
         d.details.update(map_name=bpf.map_name, map_type=bpf.map_type, map_id=bpf.map_id)
@@ -467,7 +559,37 @@ def what(d: Descriptor) -> str:
         text = f"pipe:[{d.pipe_id}]" + (f" {d.path}" if d.path else "")
         shared = d.details.get("shared_with")
         return text + (f" (also {', '.join(shared)})" if shared else "")
+    summary = _anon_summary(d)
+    if summary is not None:
+        return summary
     text = d.path or "-"
     if d.deleted:
         text += " (deleted)"
     return text
+
+
+def _anon_summary(d: Descriptor) -> str | None:
+    """What an eventfd, epoll, signalfd, timerfd or inotify descriptor holds, in a few words."""
+    details = d.details
+    if d.type == "EVENTFD":
+        return f"count {details['counter']}"
+    if d.type == "EVENTPOLL":
+        watched = [str(watch["fd"]) for watch in details.get("watches", [])]
+        return f"watching fd {', '.join(watched)}" if watched else "watching nothing"
+    if d.type == "SIGNALFD":
+        return " ".join(details.get("signals", [])) or "no signals"
+    if d.type == "TIMERFD":
+        value, interval = details["value_ns"], details["interval_ns"]
+        if not value:
+            return f"{details['clock']}, disarmed"
+        # CRIU keeps the time left (from fdinfo), also for a timer set to an absolute time
+        every = f", every {interval / 1e9:g} s" if interval else ""
+        return f"{details['clock']}, fires in {value / 1e9:.3f} s{every}"
+    if d.type == "NS":
+        return f"{d.details['ns']} namespace (CRIU ns id {d.details['ns_id']})"
+    if d.type == "TUNF":
+        return f"/dev/net/tun, attached to {d.details['netdev'] or 'no device'}"
+    if d.type == "INOTIFY":
+        paths = [watch["path"] or f"inode {watch['inode']}" for watch in details.get("watches", [])]
+        return f"watching {', '.join(paths)}" if paths else "watching nothing"
+    return None
