@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from checkforensics.analysis import memsearch
 from checkforensics.analysis.memsearch import (
     MAX_MATCH_LENGTH,
     MemoryFilter,
@@ -29,6 +28,7 @@ from checkforensics.analysis.memsearch import (
     load_memories,
     longest_match,
     memory_sizes,
+    parallel,
     parse_address_range,
     search_memory,
 )
@@ -258,8 +258,8 @@ def test_seams_when_workers_share_the_search(
 ) -> None:
     """Mapped images are searched by forked workers, window by window; the seams hold there too."""
     forks = []
-    real = memsearch._in_processes
-    monkeypatch.setattr(memsearch, "_in_processes", lambda work, parts: forks.append(len(parts)) or real(work, parts))
+    real = parallel._in_processes
+    monkeypatch.setattr(parallel, "_in_processes", lambda work, parts: forks.append(len(parts)) or real(work, parts))
     one_piece = MemoryFilter(address=(BASE, BASE + 0x10000))  # mapping C is two pieces: searched alone
     patterns = [SearchPattern.from_literal(text) for text in MARKS]
     expected = {key: value for key, value in EXPECTED.items() if key[1] != "REVERSED_MARK"}
@@ -345,7 +345,7 @@ def test_pages_images_are_never_read_whole(monkeypatch: pytest.MonkeyPatch, synt
 def test_workers_get_about_the_same_bytes() -> None:
     """The parts handed to workers are runs of windows with about equal bytes, not equal counts
     (a process with one big mapping and many small ones kept one worker busy alone)."""
-    from checkforensics.analysis.memsearch import _balanced_parts, _Window
+    from checkforensics.analysis.memsearch.parallel import _balanced_parts, _Window
 
     sizes = [8 << 20] * 10 + [4096] * 90
     windows, start = [], 0

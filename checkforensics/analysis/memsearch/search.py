@@ -1,0 +1,129 @@
+"""``search_memory``: every match of some patterns in the dumped memory of some processes.
+
+Each process's regions are scanned window by window, here or by forked workers (see
+``parallel``); a process whose pages cannot be read is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from checkforensics.analysis.memsearch.pages import (
+    DEFAULT_CHUNK_SIZE,
+    PageSource,
+    _MappedPages,
+    open_pages,
+    region_blocks,
+)
+from checkforensics.analysis.memsearch.parallel import _search_in_parallel, _windows, _worker_count
+from checkforensics.analysis.memsearch.patterns import SearchPattern
+from checkforensics.analysis.memsearch.regions import Mapping, MemoryFilter, ProcessMemory, Region
+from checkforensics.analysis.memsearch.scan import Progress, _Hit, _PatternSet, _RegionScan, _SearchPlan
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import ArchiveError
+
+MAX_CONTEXT = 4096  # context bytes on either side of a match, at most
+PARALLEL_THRESHOLD = 256 << 20  # less memory than this in a process is searched by one worker
+
+
+@dataclass(frozen=True)
+class MemoryMatch:
+    """One match: where in which process, in which mapping, and the bytes around it."""
+
+    pid: int
+    comm: str | None
+    address: int
+    mapping: Mapping
+    pattern: SearchPattern
+    data: bytes
+    before: bytes  # up to ``context`` bytes before the match, from the same region
+    after: bytes
+
+    @property
+    def context_address(self) -> int:
+        return self.address - len(self.before)
+
+
+def search_memory(
+    checkpoint: Checkpoint,
+    memories: Iterable[ProcessMemory],
+    patterns: list[SearchPattern],
+    *,
+    memory_filter: MemoryFilter | None = None,
+    context: int = 16,
+    max_count: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    warnings: list[str] | None = None,
+) -> Iterator[MemoryMatch]:
+    """Every match of ``patterns`` in the dumped memory of ``memories``, process by process, by address.
+
+    ``context`` bytes are kept on either side of each match (from the same region);
+    ``max_count`` ends a process's search after that many matches; ``progress`` is told how
+    many bytes were scanned. ``workers``: processes scanning a mapped pages image together
+    (default: one per CPU, up to MAX_WORKERS, for PARALLEL_THRESHOLD bytes or more); the
+    matches are the same whatever the number. A process whose pages cannot be read is
+    reported in ``warnings`` and skipped; what was found before the failure stays found.
+    """
+    if not 0 <= context <= MAX_CONTEXT:
+        raise ValueError(f"context must be between 0 and {MAX_CONTEXT} bytes")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
+    plan = _SearchPlan(_PatternSet(patterns, context), chunk_size, workers, max_count, progress)
+    warnings = warnings if warnings is not None else []
+    for memory in memories:
+        regions = memory.regions(memory_filter, warnings)
+        if not regions:
+            continue
+        matches = _search_process(checkpoint, memory, regions, plan)
+        try:
+            yield from matches if max_count is None else itertools.islice(matches, max_count)
+        except (ArchiveError, OSError) as exc:
+            warnings.append(f"{memory.label}: {memory.pages_member}: memory not fully searched: {exc}")
+        finally:
+            matches.close()  # unmaps the window or ends the stream at once, also after --max-count
+
+
+def _search_process(
+    checkpoint: Checkpoint, memory: ProcessMemory, regions: list[Region], plan: _SearchPlan
+) -> Iterator[MemoryMatch]:
+    with open_pages(checkpoint, memory.pages_member, plan.chunk_size) as source:
+        for mapping, hits in _region_hits(source, regions, plan):
+            for hit in hits:
+                yield MemoryMatch(
+                    memory.pid,
+                    memory.comm,
+                    hit.address,
+                    mapping,
+                    plan.patterns.patterns[hit.index],
+                    hit.data,
+                    hit.before,
+                    hit.after,
+                )
+
+
+def _region_hits(source: PageSource, regions: list[Region], plan: _SearchPlan) -> Iterator[tuple[Mapping, list[_Hit]]]:
+    """Hits window by window, in address order: from forked workers where that pays, else here."""
+    if isinstance(source, _MappedPages) and hasattr(os, "fork"):
+        workers = plan.workers or (_worker_count() if sum(r.length for r in regions) >= PARALLEL_THRESHOLD else 1)
+        windows = _windows(regions, plan.chunk_size, plan.patterns.pad) if workers > 1 else None
+        if windows is not None and len(windows) > 1:
+            for window, hits in _search_in_parallel(source, windows, workers, plan):
+                yield regions[window.region].mapping, hits
+            return
+    for region in regions:
+        scan = _RegionScan(plan.patterns, region.start, plan.cap)
+        for buffer, lo, hi, last in region_blocks(source, region):
+            hits = scan.feed(buffer, lo, hi, last)
+            if plan.progress is not None:
+                plan.progress(hi - lo)
+            yield region.mapping, hits
+
+
+def searched_bytes(memories: Iterable[ProcessMemory], memory_filter: MemoryFilter | None = None) -> int:
+    """How many bytes a search over ``memories`` reads (for a progress bar)."""
+    return sum(region.length for memory in memories for region in memory.regions(memory_filter))
