@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checkforensics import progress
 from checkforensics.analysis import secrets
@@ -20,6 +20,9 @@ from checkforensics.analysis.memory import AddressSpace
 from checkforensics.analysis.processes import Process, ProcessTree, address_space
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
+
+if TYPE_CHECKING:
+    from checkforensics.analysis.yarascan import YaraRules
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ def scan_process(
     comm: str | None,
     rules: Sequence[secrets.Rule],
     advance: progress.Advance | None = None,
+    yara: YaraRules | None = None,
 ) -> list[SecretHit]:
     hits = []
     for vaddr, offset, length in _extents_by_address(space):
@@ -64,6 +68,9 @@ def scan_process(
 
         for finding in secrets.scan_range(read_at, length, rules):
             hits.append(SecretHit(pid, comm, vaddr + finding.start, finding.rule, finding.value))
+        if yara is not None:
+            for found in yara.scan_range(read_at, length):
+                hits.append(SecretHit(pid, comm, vaddr + found.start, found.rule, found.value))
         if advance is not None:
             advance(length)
     return hits
@@ -76,18 +83,20 @@ def scan_tree(
     pids: set[int] | None = None,
     *,
     shared: bool = True,
+    yara: YaraRules | None = None,
 ) -> list[SecretHit]:
     """Every rule hit in every (chosen) process, in process and address order, then in the shared
-    memory objects (with ``pids``: those the processes map); warnings go to the tree."""
+    memory objects (with ``pids``: those the processes map); warnings go to the tree. ``yara``:
+    the user's YARA rules, run over the same memory."""
     spaces = _address_spaces(checkpoint, tree, pids)
     objects = _shared_objects(checkpoint, tree, pids) if shared else []
     total = sum(space.dumped_bytes for _, space in spaces) + sum(obj.space.dumped_bytes for obj in objects)
     hits: list[SecretHit] = []
     with progress.task("secrets", total) as advance:
         for process, space in spaces:
-            hits += scan_process(space, process.pid, process.comm, rules, advance)
+            hits += scan_process(space, process.pid, process.comm, rules, advance, yara)
         for obj in objects:
-            for hit in scan_process(obj.space, 0, obj.describe(), rules, advance):
+            for hit in scan_process(obj.space, 0, obj.describe(), rules, advance, yara):
                 hits.append(SecretHit(None, hit.comm, hit.address, hit.rule, hit.value, obj))
     return hits
 

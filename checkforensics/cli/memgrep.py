@@ -100,7 +100,13 @@ def _patterns(texts: list[str], regex: bool, ignore_case: bool) -> list[SearchPa
 
 
 def _secret_findings(
-    opened: Checkpoint, pids: tuple[int, ...], rules_file: str | None, redact: bool, shared: bool, warnings: list[str]
+    opened: Checkpoint,
+    pids: tuple[int, ...],
+    rules_file: str | None,
+    yara_files: tuple[str, ...],
+    redact: bool,
+    shared: bool,
+    warnings: list[str],
 ) -> list[dict[str, Any]]:
     """The credential rules (and the user's, first, so they win overlaps) over the chosen processes."""
     from checkforensics.analysis import secrets as secret_rules
@@ -109,7 +115,12 @@ def _secret_findings(
 
     rules = [*(secret_rules.load_rules(rules_file) if rules_file else []), *secret_rules.BUILTIN_RULES]
     tree = load_tree(opened)
-    hits = scan_tree(opened, tree, rules, set(pids) if pids else None, shared=shared)
+    yara = None
+    if yara_files:
+        from checkforensics.analysis.yarascan import YaraRules
+
+        yara = YaraRules(yara_files)
+    hits = scan_tree(opened, tree, rules, set(pids) if pids else None, shared=shared, yara=yara)
     warnings += tree.warnings
     return finding_records(hits, redact=redact)
 
@@ -153,6 +164,13 @@ def match_json(match: MemoryMatch) -> dict[str, Any]:
 @memory_filter_options
 @click.option("--secrets", is_flag=True, help="Also run the credential rules (docs/secrets.md); PATTERN optional.")
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False), help="More rules (TOML).")
+@click.option(
+    "--yara",
+    "yara_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="YARA rules to run too (repeatable; needs yara-python).",
+)
 @click.option("--redact/--no-redact", default=True, show_default=True, help="Cut secret values in the output.")
 @click.option(
     "--shared/--no-shared",
@@ -177,6 +195,7 @@ def memgrep(
     file_glob: str | None,
     secrets: bool,
     rules_file: str | None,
+    yara_files: tuple[str, ...],
     redact: bool,
     shared: bool,
     with_hash: bool,
@@ -199,14 +218,14 @@ def memgrep(
       checkforensics memgrep checkpoint.tar --secrets
     """
     patterns = _patterns([*pattern_args, *more_patterns], regex, ignore_case)
-    secrets = secrets or rules_file is not None
+    secrets = secrets or rules_file is not None or bool(yara_files)
     if not patterns and not secrets:
         raise click.UsageError("give a PATTERN to search for (or -e PATTERN), or --secrets")
     memory_filter = _memory_filter(perms, kinds, address, file_glob)
     limit = max_count or None
     warnings: list[str] = []
     with Checkpoint.open(checkpoint) as opened:
-        findings = _secret_findings(opened, pids, rules_file, redact, shared, warnings) if secrets else None
+        findings = _secret_findings(opened, pids, rules_file, yara_files, redact, shared, warnings) if secrets else None
         if findings is not None and fmt != JSON:
             _print_findings(findings, fmt, no_color)
         if not patterns:
