@@ -419,6 +419,15 @@ def _stream_json(
 # --- memparse and memdump -------------------------------------------------------------------
 
 
+def _one_shared(opened: Checkpoint, shmid: int | None, warnings: list[str]) -> SharedMemory:
+    objects = load_shared_memories(opened, load_memories(opened, (), []), warnings)
+    found = next((obj for obj in objects if obj.shmid == shmid), None)
+    if found is None:
+        known = ", ".join(str(obj.shmid) for obj in objects) or "none"
+        raise click.BadParameter(f"no shared memory object {shmid} (there are: {known})", param_hint="--shmid")
+    return found
+
+
 def _one_process(opened: Checkpoint, pid: int, warnings: list[str]) -> ProcessMemory:
     memories = load_memories(opened, [pid], warnings)
     if not memories:
@@ -470,6 +479,7 @@ def _print_dump(memory: ProcessMemory, out: Path | None, placed: list[DumpedRegi
             {
                 "pid": memory.pid,
                 "comm": memory.comm,
+                **({"shared": memory.as_json()} if isinstance(memory, SharedMemory) else {}),
                 "output": str(out) if out is not None else None,
                 "size": sum(region.size for region in placed),
                 "regions": [
@@ -479,7 +489,7 @@ def _print_dump(memory: ProcessMemory, out: Path | None, placed: list[DumpedRegi
         )
         return
     rows = [[f"{r.vaddr:#x}", r.size, r.offset, r.mapping.describe()] for r in placed]
-    title = f"{out}: {sum(r.size for r in placed)} bytes of pid {memory.pid}" if out is not None else None
+    title = f"{out}: {sum(r.size for r in placed)} bytes of {memory.label}" if out is not None else None
     print_table(Table(["VADDR", "SIZE", "OFFSET", "VMA"], rows, title=title), fmt, no_color=no_color)
 
 
@@ -501,12 +511,29 @@ def _print_sizes(
                 "shared_memory_size": size.shared_memory_size if size else None,
             }
         )
+    objects = _shared_objects(opened, list(load_memories(opened, (), [])), (), memory_filter, warnings)
+    shared = [
+        {
+            **obj.as_json(),
+            "dumped_size": obj.space.dumped_bytes,
+            "mapped_by": sorted({use.pid for use in obj.users}),
+        }
+        for obj in objects
+    ]
     if fmt == JSON:
-        print_json({"processes": records, "warnings": warnings})
+        print_json({"processes": records, "shared": shared, "warnings": warnings})
         return
     rows = [[r["pid"], r["comm"], human_size(r["memory_size"]), human_size(r["shared_memory_size"])] for r in records]
     columns = ["PID", "PROCESS NAME", "MEMORY SIZE", "SHARED MEMORY SIZE"]
     print_table(Table(columns, rows), fmt, no_color=no_color)
+    if shared:
+        click.echo()
+        rows = [
+            [s["shmid"], s["kind"], obj.describe(), human_size(s["size"]), human_size(s["dumped_size"]), s["mapped_by"]]
+            for s, obj in zip(shared, objects, strict=True)
+        ]
+        columns = ["SHMID", "KIND", "SHARED MEMORY", "SIZE", "DUMPED", "MAPPED BY"]
+        print_table(Table(columns, rows), fmt, no_color=no_color)
 
 
 def _placements(memory: ProcessMemory, memory_filter: MemoryFilter) -> list[DumpedRegion]:
@@ -533,6 +560,7 @@ def _write_hexdump(lines: Iterator[str]) -> None:
 @click.command()
 @checkpoint_argument()
 @click.option("--pid", type=int, help="Hex-dump this process's memory (or write it with -o).")
+@click.option("--shmid", type=int, help="Hex-dump this shared memory object instead (memparse lists their ids).")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), help="With --pid: write raw memory here.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @memory_filter_options
@@ -540,6 +568,7 @@ def _write_hexdump(lines: Iterator[str]) -> None:
 def memparse(
     checkpoint: str,
     pid: int | None,
+    shmid: int | None,
     out: Path | None,
     force: bool,
     perms: str | None,
@@ -552,28 +581,33 @@ def memparse(
     """Memory sizes of every process; with --pid, a hexdump of its memory (checkpointctl memparse).
 
     MEMORY SIZE counts the pages the pagemap describes, SHARED MEMORY SIZE the MAP_SHARED
-    mappings. With --pid the dumped memory is printed like `hexdump -C` (virtual addresses,
-    `*` for repeated lines); with -o FILE it is written raw, laid out as memdump does.
+    mappings; shared memory objects (memfds, SysV segments), dumped once for all the processes
+    that map them, are listed after the processes. With --pid (or --shmid) the dumped memory is
+    printed like `hexdump -C` (virtual addresses, or offsets in the object; `*` for repeated
+    lines); with -o FILE it is written raw, laid out as memdump does.
 
     \b
     Examples:
       checkforensics memparse checkpoint.tar
       checkforensics memparse checkpoint.tar --pid 7 --vma-type heap | less
       checkforensics memparse checkpoint.tar --pid 7 -o pid7.raw
+      checkforensics memparse checkpoint.tar --shmid 8708
     """
-    if out is not None and pid is None:
-        raise click.UsageError("-o/--output writes one process's memory: give --pid too")
+    if pid is not None and shmid is not None:
+        raise click.UsageError("give --pid or --shmid, not both")
+    if out is not None and pid is None and shmid is None:
+        raise click.UsageError("-o/--output writes one process's memory: give --pid (or --shmid) too")
     memory_filter = _memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
     with Checkpoint.open(checkpoint) as opened:
-        if pid is None:
+        if pid is None and shmid is None:
             _print_sizes(opened, memory_filter, warnings, fmt, no_color)
         else:
-            memory = _one_process(opened, pid, warnings)
+            memory = _one_process(opened, pid, warnings) if pid is not None else _one_shared(opened, shmid, warnings)
             if out is not None:
                 placed = _dump(opened, memory, out, force, checkpoint, memory_filter)
                 if not placed:
-                    warnings.append(f"pid {pid}: no dumped memory matches; {out} not written")
+                    warnings.append(f"{memory.label}: no dumped memory matches; {out} not written")
                     _emit_warnings(warnings)
                     return ExitCode.NOTHING_FOUND
                 _print_dump(memory, out, placed, fmt, no_color)
@@ -587,7 +621,8 @@ def memparse(
 
 @click.command()
 @checkpoint_argument()
-@click.option("--pid", type=int, required=True, help="The process whose memory to write.")
+@click.option("--pid", type=int, help="The process whose memory to write.")
+@click.option("--shmid", type=int, help="Or the shared memory object to write (ids: memparse lists them).")
 @click.option("--vma", metavar="ADDR", help="Only the mapping holding this address (hexadecimal).")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="The file to write.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
@@ -595,7 +630,8 @@ def memparse(
 @output_options()
 def memdump(
     checkpoint: str,
-    pid: int,
+    pid: int | None,
+    shmid: int | None,
     vma: str | None,
     out: Path,
     force: bool,
@@ -611,21 +647,26 @@ def memdump(
     The file holds the dumped regions back to back in address order; the listing printed
     says where each one went (VADDR, SIZE, OFFSET in the file). Pages that were not dumped
     take no space. An existing file is only replaced with --force; the checkpoint never.
+    --shmid writes a shared memory object (a memfd, a SysV segment) instead: its offsets take
+    the place of addresses.
 
     \b
     Examples:
       checkforensics memdump checkpoint.tar --pid 7 -o pid7.mem
       checkforensics memdump checkpoint.tar --pid 7 --vma 0x2ccf3000 -o heap.bin --format json
+      checkforensics memdump checkpoint.tar --shmid 8708 -o shared.bin
     """
+    if (pid is None) == (shmid is None):
+        raise click.UsageError("give --pid (a process) or --shmid (a shared memory object)")
     memory_filter = _memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
     with Checkpoint.open(checkpoint) as opened:
-        memory = _one_process(opened, pid, warnings)
+        memory = _one_process(opened, pid, warnings) if pid is not None else _one_shared(opened, shmid, warnings)
         if vma is not None:
             memory_filter = _only_mapping(memory, vma, memory_filter)
         placed = _dump(opened, memory, out, force, checkpoint, memory_filter)
     if not placed:
-        warnings.append(f"pid {pid}: no dumped memory matches; {out} not written")
+        warnings.append(f"{memory.label}: no dumped memory matches; {out} not written")
     else:
         _print_dump(memory, out, placed, fmt, no_color)
     _emit_warnings(warnings)

@@ -202,3 +202,19 @@ def test_secrets_and_patterns_in_one_json_document(capsys: pytest.CaptureFixture
     # the pattern is a regex here, not the literal text: "--regex" reaches the search
     assert run(["memgrep", str(_source("creds")), "--secrets", "--regex", "sk_live_[A-Z]{99}"]) == 0  # findings
     capsys.readouterr()
+
+
+def test_memparse_lists_and_memdump_writes_shared_objects(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sizes = _json(capsys, "memparse", str(_source("ns")))
+    listed = [(s["shmid"], s["kind"], s["key"], s["size"], s["dumped_size"], s["mapped_by"]) for s in sizes["shared"]]
+    assert listed == [(0, "sysvipc", 0, 8192, 4096, [1]), (1, "sysvipc", 13565953, 4096, 4096, [])]
+    out = tmp_path / "memfd.bin"
+    written = _json(capsys, "memdump", str(_source("files")), "--shmid", "11851", "-o", str(out))
+    assert written["shared"]["name"] == "cfw-memfd" and written["size"] == out.stat().st_size == 4096
+    planted = _truth("files")["markers_in_shared_memory"]["pagemap-shmem-11851.img"]["marker-memfd-a9d4"]
+    offsets = {int(offset, 16) for offset in planted["addresses"]}
+    data = out.read_bytes()
+    assert {i for i in range(len(data)) if data.startswith(b"marker-memfd-a9d4", i)} == offsets
+    assert run(["memdump", str(_source("files")), "--pid", "10415", "--shmid", "11851", "-o", str(out)]) == 2
+    assert run(["memparse", str(_source("files")), "--shmid", "99"]) == 2
+    assert "there are: 11851, 11852" in capsys.readouterr().err
