@@ -110,6 +110,8 @@ def garbage_json(members: Members, rng: random.Random) -> str:
     candidates = [
         i for i, (info, _) in enumerate(members) if info.name.endswith((".dump", "network.status", "deleted.files"))
     ]
+    if not candidates:  # a bare images directory has no metadata: damage an image instead
+        return flip_bytes(members, rng)
     index = rng.choice(candidates)
     info, _ = members[index]
     members[index] = (info, rng.choice([b"{", b"[1,2", b"null", b'{"annotations": 5}', bytes(rng.randbytes(64))]))

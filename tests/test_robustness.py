@@ -25,7 +25,7 @@ from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.codec import count_entries, decode_image
 from checkforensics.images.crit_json import dict_to_image, image_to_dict
 
-from conftest import FIXTURES
+from conftest import FIXTURES, SCENARIOS
 
 SEEDS = int(os.environ.get("CHECKFORENSICS_FUZZ_SEEDS", "28"))
 SOURCES = [FIXTURES / "busybox-counter-criu41.tar", FIXTURES / "counters-blog.tar"]
@@ -38,7 +38,9 @@ COMMANDS = [
     ["sockets"],
     ["diff"],
     ["memgrep", "RANDOM_1432_KEY"],
-    ["memgrep", "--secrets"],
+    ["memgrep", "--secrets", "-e", "marker"],
+    ["memparse"],
+    ["triage"],
     ["crit", "x", "ps"],
     ["crit", "x", "fds"],
     ["crit", "x", "mems"],
@@ -78,6 +80,41 @@ def test_mutants_through_every_command(source: Path, tmp_path: Path, monkeypatch
         mutant.path.unlink()
     assert list(work.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+@pytest.fixture(scope="module")
+def scenario_tars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real dumps made here (zombie, threads, shared memory, memfds, SysV IPC, ghost files,
+    odd names) as plain tars of their images, for mutants."""
+    import tarfile
+
+    folder = tmp_path_factory.mktemp("scenarios")
+    tars = {}
+    for name in ("proc", "files", "ns", "weird"):
+        tars[name] = folder / f"{name}.tar"
+        with tarfile.open(tars[name], "w", format=tarfile.GNU_FORMAT) as tar:
+            for image in sorted((SCENARIOS / name).iterdir()):
+                tar.add(image, arcname=image.name)
+    return tars
+
+
+@pytest.mark.parametrize("name", ["proc", "files", "ns", "weird"])
+def test_mutants_of_real_dumps_made_here(
+    name: str, scenario_tars: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for seed in range(max(4, SEEDS // 4)):
+        mutant = make_mutant(scenario_tars[name], seed, tmp_path)
+        for command in COMMANDS:
+            code, err, elapsed = _run_quietly(_argv(command, mutant.path))
+            where = f"{name} seed {seed} ({mutant.name}): {' '.join(command)}"
+            assert code in ALLOWED, f"{where}: exit {code}: {err}"
+            assert "Traceback" not in err and "internal error" not in err, f"{where}: {err}"
+            assert elapsed < 20, f"{where}: took {elapsed:.1f} s"
+        mutant.path.unlink()
+    assert list(work.iterdir()) == []
 
 
 def test_extract_of_mutants_stays_inside(tmp_path: Path) -> None:
