@@ -316,15 +316,18 @@ def rule_secrets(context: Context) -> Iterator[Finding]:
     levels = {name.lower(): level for name, level in Severity.__members__.items()}
     for secret in context.secrets:
         address = secret.get("address")
+        where = "offset" if "shared" in secret else "address"  # shared memory: offset in the object
         evidence = {
-            "address": f"{address:#x}" if isinstance(address, int) else address,
+            where: f"{address:#x}" if isinstance(address, int) else address,
             "value": secret.get("value"),
             "count": secret.get("count"),
         }
+        if "shared" in secret:
+            evidence["mapped_by"] = [place["pid"] for place in secret.get("mapped", [])] or None
         yield Finding(
             f"secret:{secret['rule']}",
             levels.get(secret.get("severity", "medium"), Severity.MEDIUM),
-            "secret in memory",
+            "secret in shared memory" if "shared" in secret else "secret in memory",
             secret.get("pid"),
             secret.get("comm"),
             evidence,
