@@ -571,24 +571,24 @@ def what(d: Descriptor) -> str:
 def _anon_summary(d: Descriptor) -> str | None:
     """What an eventfd, epoll, signalfd, timerfd or inotify descriptor holds, in a few words."""
     details = d.details
-    if d.type == "EVENTFD":
+    if d.type == "EVENTFD" and "counter" in details:
         return f"count {details['counter']}"
     if d.type == "EVENTPOLL":
         watched = [str(watch["fd"]) for watch in details.get("watches", [])]
         return f"watching fd {', '.join(watched)}" if watched else "watching nothing"
     if d.type == "SIGNALFD":
         return " ".join(details.get("signals", [])) or "no signals"
-    if d.type == "TIMERFD":
+    if d.type == "TIMERFD" and "value_ns" in details:
         value, interval = details["value_ns"], details["interval_ns"]
         if not value:
             return f"{details['clock']}, disarmed"
         # CRIU keeps the time left (from fdinfo), also for a timer set to an absolute time
         every = f", every {interval / 1e9:g} s" if interval else ""
         return f"{details['clock']}, fires in {value / 1e9:.3f} s{every}"
-    if d.type == "NS":
-        return f"{d.details['ns']} namespace (CRIU ns id {d.details['ns_id']})"
-    if d.type == "TUNF":
-        return f"/dev/net/tun, attached to {d.details['netdev'] or 'no device'}"
+    if d.type == "NS" and "ns" in details:
+        return f"{details['ns']} namespace (CRIU ns id {details['ns_id']})"
+    if d.type == "TUNF" and "netdev" in details:
+        return f"/dev/net/tun, attached to {details['netdev'] or 'no device'}"
     if d.type == "INOTIFY":
         paths = [watch["path"] or f"inode {watch['inode']}" for watch in details.get("watches", [])]
         return f"watching {', '.join(paths)}" if paths else "watching nothing"

@@ -14,7 +14,7 @@ from checkforensics.analysis.container import ContainerInfo, container_info
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.crit_json import message_to_dict
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 
 _PAGES = re.compile(r"pages-\d+\.img$")
 _METADATA_LIMIT = 64 << 20  # config.dump and spec.dump are tens of KiB; refuse absurd ones
@@ -121,7 +121,7 @@ def hostname_from_images(checkpoint: Checkpoint) -> str | None:
             except CheckforensicsError:
                 continue
             if image.entries:
-                return image.entries[0].message.nodename or None
+                return text(image.entries[0].message.nodename) or None
     return None
 
 
