@@ -345,15 +345,15 @@ def test_pages_images_are_never_read_whole(monkeypatch: pytest.MonkeyPatch, synt
 def test_workers_get_about_the_same_bytes() -> None:
     """The parts handed to workers are runs of windows with about equal bytes, not equal counts
     (a process with one big mapping and many small ones kept one worker busy alone)."""
-    from checkforensics.analysis.memsearch.parallel import _balanced_parts, _Window
+    from checkforensics.analysis.memsearch.parallel import Window, balanced_parts
 
     sizes = [8 << 20] * 10 + [4096] * 90
     windows, start = [], 0
     for index, size in enumerate(sizes):
-        windows.append(_Window(index, start, start + size, start, start + size, start))
+        windows.append(Window(index, start, start + size, start, start + size, start))
         start += size
     for count in (1, 2, 3, 4):
-        parts = _balanced_parts(windows, count)
+        parts = balanced_parts(windows, count)
         assert [w for part in parts for w in part] == windows
         assert len(parts) == count
         loads = [sum(w.end - w.start for w in part) for part in parts]

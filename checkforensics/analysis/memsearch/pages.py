@@ -33,7 +33,7 @@ class PageSource(Protocol):
     def blocks(self, offset: int, length: int) -> Iterator[tuple[Buffer, int, int]]: ...
 
 
-class _MappedPages:
+class MappedPages:
     """A pages image at ``base`` in the file ``fd``, mapped one window at a time (read-only)."""
 
     def __init__(self, fd: int, base: int, size: int, chunk_size: int) -> None:
@@ -76,7 +76,7 @@ class _MappedPages:
                 window.close()
 
 
-class _StreamedPages:
+class StreamedPages:
     """A pages image streamed out of a compressed archive, ``chunk_size`` bytes at a time."""
 
     def __init__(self, stream: BinaryIO, chunk_size: int) -> None:
@@ -111,14 +111,14 @@ def open_pages(checkpoint: Checkpoint, member: str, chunk_size: int = DEFAULT_CH
         if byte_range is not None:
             fd = _open_archive_file(checkpoint, byte_range)
             stack.callback(os.close, fd)
-            source = _MappedPages(fd, byte_range[0], byte_range[1], chunk_size)
+            source = MappedPages(fd, byte_range[0], byte_range[1], chunk_size)
         else:
             stream = stack.enter_context(checkpoint.open_member(member))
             fd = _real_fileno(stream)
             if fd is not None:
-                source = _MappedPages(fd, 0, os.fstat(fd).st_size, chunk_size)
+                source = MappedPages(fd, 0, os.fstat(fd).st_size, chunk_size)
             else:
-                source = _StreamedPages(stream, chunk_size)
+                source = StreamedPages(stream, chunk_size)
         yield source
 
 

@@ -15,16 +15,16 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from checkforensics.analysis.memsearch.pages import _MappedPages
+from checkforensics.analysis.memsearch.pages import MappedPages
 from checkforensics.analysis.memsearch.regions import Region
-from checkforensics.analysis.memsearch.scan import Progress, _Hit, _PatternSet, _SearchPlan, scan_buffer
+from checkforensics.analysis.memsearch.scan import Hit, PatternSet, Progress, SearchPlan, scan_buffer
 from checkforensics.errors import ArchiveError
 
 MAX_WORKERS = 4
 
 
 @dataclass(frozen=True)
-class _Window:
+class Window:
     """Starts [own_from, own_to) of one region, scanned from the bytes [start, end)."""
 
     region: int  # index in the process's regions
@@ -35,7 +35,7 @@ class _Window:
     offset: int  # where ``start`` lies in the pages image
 
 
-def _windows(regions: list[Region], chunk_size: int, pad: int) -> list[_Window] | None:
+def cut_windows(regions: list[Region], chunk_size: int, pad: int) -> list[Window] | None:
     """The windows of ``regions``; None when a region is not one piece of the pages image."""
     windows = []
     for index, region in enumerate(regions):
@@ -45,19 +45,19 @@ def _windows(regions: list[Region], chunk_size: int, pad: int) -> list[_Window] 
         for own_from in range(vaddr, vaddr + length, chunk_size):
             own_to = min(own_from + chunk_size, vaddr + length)
             start, end = max(vaddr, own_from - pad), min(vaddr + length, own_to + pad)
-            windows.append(_Window(index, own_from, own_to, start, end, offset + start - vaddr))
+            windows.append(Window(index, own_from, own_to, start, end, offset + start - vaddr))
     return windows
 
 
 def _scan_windows(
-    source: _MappedPages,
-    patterns: _PatternSet,
-    windows: list[_Window],
+    source: MappedPages,
+    patterns: PatternSet,
+    windows: list[Window],
     cap: int | None,
     progress: Progress | None = None,
-) -> list[list[_Hit] | None]:
+) -> list[list[Hit] | None]:
     """Each window's hits on its own; with ``cap``, the windows after ``cap`` hits are left (None)."""
-    results: list[list[_Hit] | None] = []
+    results: list[list[Hit] | None] = []
     found = 0
     for window in windows:
         if cap is not None and found >= cap:
@@ -72,13 +72,13 @@ def _scan_windows(
 
 
 def _scan_window(
-    source: _MappedPages,
-    patterns: _PatternSet,
-    window: _Window,
+    source: MappedPages,
+    patterns: PatternSet,
+    window: Window,
     allowed: list[int],
     cap: int | None,
     only: int | None = None,
-) -> list[_Hit]:
+) -> list[Hit]:
     with source.mapped(window.offset, window.end - window.start) as (buffer, lo, hi):
         return scan_buffer(
             patterns, allowed, buffer, lo, hi, window.start, window.own_from, window.own_to, only=only, cap=cap
@@ -86,12 +86,12 @@ def _scan_window(
 
 
 def _merge_windows(
-    source: _MappedPages,
-    patterns: _PatternSet,
-    windows: list[_Window],
-    results: list[list[_Hit] | None],
+    source: MappedPages,
+    patterns: PatternSet,
+    windows: list[Window],
+    results: list[list[Hit] | None],
     cap: int | None,
-) -> Iterator[tuple[_Window, list[_Hit]]]:
+) -> Iterator[tuple[Window, list[Hit]]]:
     """Each window's hits as a sequential scan of its region finds them (see above).
 
     A window a worker left unscanned (it had found ``cap`` hits before) is scanned here, if the
@@ -105,7 +105,7 @@ def _merge_windows(
         if scanned is None:
             yield window, _scan_window(source, patterns, window, allowed, cap)
             continue
-        merged: list[_Hit] = []
+        merged: list[Hit] = []
         for index in range(len(patterns.patterns)):
             mine = [hit for hit in scanned if hit.index == index]
             if mine and mine[0].address < allowed[index]:  # the last match before runs into this window
@@ -117,7 +117,7 @@ def _merge_windows(
         yield window, merged
 
 
-def _worker_count() -> int:
+def worker_count() -> int:
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -126,8 +126,8 @@ def _worker_count() -> int:
 
 
 def _in_processes(
-    work: Callable[[list[_Window]], list[list[_Hit] | None]], parts: list[list[_Window]]
-) -> list[list[_Hit] | None]:
+    work: Callable[[list[Window]], list[list[Hit] | None]], parts: list[list[Window]]
+) -> list[list[Hit] | None]:
     """``work`` over each part, the first one here and the others in forked children, results in order."""
     import pickle
 
@@ -170,11 +170,11 @@ def _in_processes(
                 os.waitpid(pid, 0)
 
 
-def _balanced_parts(windows: list[_Window], count: int) -> list[list[_Window]]:
+def balanced_parts(windows: list[Window], count: int) -> list[list[Window]]:
     """``windows`` cut into at most ``count`` runs of consecutive windows with about as many bytes
     each (runs, because the merge puts results back in window order)."""
     total = sum(window.end - window.start for window in windows)
-    parts: list[list[_Window]] = [[]]
+    parts: list[list[Window]] = [[]]
     done = 0
     for window in windows:
         size = window.end - window.start
@@ -185,12 +185,12 @@ def _balanced_parts(windows: list[_Window], count: int) -> list[list[_Window]]:
     return parts
 
 
-def _search_in_parallel(
-    source: _MappedPages, windows: list[_Window], workers: int, plan: _SearchPlan
-) -> Iterator[tuple[_Window, list[_Hit]]]:
-    parts = _balanced_parts(windows, workers)
+def search_in_parallel(
+    source: MappedPages, windows: list[Window], workers: int, plan: SearchPlan
+) -> Iterator[tuple[Window, list[Hit]]]:
+    parts = balanced_parts(windows, workers)
 
-    def work(part: list[_Window]) -> list[list[_Hit] | None]:
+    def work(part: list[Window]) -> list[list[Hit] | None]:
         return _scan_windows(source, plan.patterns, part, plan.cap, plan.progress if part is parts[0] else None)
 
     results = _in_processes(work, parts)

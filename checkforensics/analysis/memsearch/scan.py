@@ -20,7 +20,7 @@ from checkforensics.analysis.memsearch.patterns import SearchPattern
 Progress = Callable[[int], None]  # called with the number of bytes just scanned
 
 
-class _PatternSet:
+class PatternSet:
     """Patterns scanned together, and how far apart stitched windows must overlap."""
 
     def __init__(self, patterns: list[SearchPattern], context: int) -> None:
@@ -35,7 +35,7 @@ class _PatternSet:
 
 
 @dataclass
-class _Hit:
+class Hit:
     address: int
     index: int
     data: bytes
@@ -44,7 +44,7 @@ class _Hit:
 
 
 @dataclass
-class _RegionScan:
+class RegionScan:
     """The stitching state of one region: what is scanned, and the bytes kept for the next window.
 
     Every start address belongs to exactly one scan: a window owns the starts up to ``pad``
@@ -52,7 +52,7 @@ class _RegionScan:
     over from there with the kept ``tail`` in front of it.
     """
 
-    patterns: _PatternSet
+    patterns: PatternSet
     start: int
     cap: int | None = None  # at most this many matches of each pattern per window
     cursor: int = 0  # address of the next byte fed
@@ -65,11 +65,11 @@ class _RegionScan:
         self.cursor = self.owned_to = self.tail_address = self.start
         self.next_allowed = [self.start] * len(self.patterns.patterns)
 
-    def feed(self, buffer: Buffer, lo: int, hi: int, last: bool) -> list[_Hit]:
+    def feed(self, buffer: Buffer, lo: int, hi: int, last: bool) -> list[Hit]:
         pad = self.patterns.pad
         address, end = self.cursor, self.cursor + hi - lo
         own_end = end if last else end - pad
-        hits: list[_Hit] = []
+        hits: list[Hit] = []
         if hi - lo <= 2 * pad:  # a small window: glue it to the tail and scan that
             joined = self.tail + bytes(buffer[lo:hi])
             hits += self._scan(joined, 0, len(joined), self.tail_address, self.owned_to, own_end)
@@ -91,12 +91,12 @@ class _RegionScan:
         hits.sort(key=lambda hit: (hit.address, hit.index))
         return hits
 
-    def _scan(self, buffer: Buffer, lo: int, hi: int, address: int, own_from: int, own_to: int) -> list[_Hit]:
+    def _scan(self, buffer: Buffer, lo: int, hi: int, address: int, own_from: int, own_to: int) -> list[Hit]:
         return scan_buffer(self.patterns, self.next_allowed, buffer, lo, hi, address, own_from, own_to, cap=self.cap)
 
 
 def scan_buffer(
-    patterns: _PatternSet,
+    patterns: PatternSet,
     next_allowed: list[int],
     buffer: Buffer,
     lo: int,
@@ -106,7 +106,7 @@ def scan_buffer(
     own_to: int,
     only: int | None = None,
     cap: int | None = None,
-) -> list[_Hit]:
+) -> list[Hit]:
     """Matches in ``buffer[lo:hi]`` (``buffer[lo]`` being at ``address``) that start in [own_from, own_to).
 
     ``next_allowed`` holds, per pattern, the address its next match may start at (the end of
@@ -145,7 +145,7 @@ def scan_buffer(
                 view.release()
     context = patterns.context
     return [
-        _Hit(
+        Hit(
             address + start,
             index,
             bytes(buffer[lo + start : lo + stop]),
@@ -184,8 +184,8 @@ def _regex_spans(
 
 
 @dataclass(frozen=True)
-class _SearchPlan:
-    patterns: _PatternSet
+class SearchPlan:
+    patterns: PatternSet
     chunk_size: int
     workers: int | None
     cap: int | None  # the most matches of one process anyone wants

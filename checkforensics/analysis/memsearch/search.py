@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 from checkforensics.analysis.memsearch.pages import (
     DEFAULT_CHUNK_SIZE,
+    MappedPages,
     PageSource,
-    _MappedPages,
     open_pages,
     region_blocks,
 )
-from checkforensics.analysis.memsearch.parallel import _search_in_parallel, _windows, _worker_count
+from checkforensics.analysis.memsearch.parallel import cut_windows, search_in_parallel, worker_count
 from checkforensics.analysis.memsearch.patterns import SearchPattern
 from checkforensics.analysis.memsearch.regions import Mapping, MemoryFilter, ProcessMemory, Region
-from checkforensics.analysis.memsearch.scan import Progress, _Hit, _PatternSet, _RegionScan, _SearchPlan
+from checkforensics.analysis.memsearch.scan import Hit, PatternSet, Progress, RegionScan, SearchPlan
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ArchiveError
 
@@ -73,7 +73,7 @@ def search_memory(
         raise ValueError(f"context must be between 0 and {MAX_CONTEXT} bytes")
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
-    plan = _SearchPlan(_PatternSet(patterns, context), chunk_size, workers, max_count, progress)
+    plan = SearchPlan(PatternSet(patterns, context), chunk_size, workers, max_count, progress)
     warnings = warnings if warnings is not None else []
     for memory in memories:
         regions = memory.regions(memory_filter, warnings)
@@ -89,7 +89,7 @@ def search_memory(
 
 
 def _search_process(
-    checkpoint: Checkpoint, memory: ProcessMemory, regions: list[Region], plan: _SearchPlan
+    checkpoint: Checkpoint, memory: ProcessMemory, regions: list[Region], plan: SearchPlan
 ) -> Iterator[MemoryMatch]:
     with open_pages(checkpoint, memory.pages_member, plan.chunk_size) as source:
         for mapping, hits in _region_hits(source, regions, plan):
@@ -106,17 +106,17 @@ def _search_process(
                 )
 
 
-def _region_hits(source: PageSource, regions: list[Region], plan: _SearchPlan) -> Iterator[tuple[Mapping, list[_Hit]]]:
+def _region_hits(source: PageSource, regions: list[Region], plan: SearchPlan) -> Iterator[tuple[Mapping, list[Hit]]]:
     """Hits window by window, in address order: from forked workers where that pays, else here."""
-    if isinstance(source, _MappedPages) and hasattr(os, "fork"):
-        workers = plan.workers or (_worker_count() if sum(r.length for r in regions) >= PARALLEL_THRESHOLD else 1)
-        windows = _windows(regions, plan.chunk_size, plan.patterns.pad) if workers > 1 else None
+    if isinstance(source, MappedPages) and hasattr(os, "fork"):
+        workers = plan.workers or (worker_count() if sum(r.length for r in regions) >= PARALLEL_THRESHOLD else 1)
+        windows = cut_windows(regions, plan.chunk_size, plan.patterns.pad) if workers > 1 else None
         if windows is not None and len(windows) > 1:
-            for window, hits in _search_in_parallel(source, windows, workers, plan):
+            for window, hits in search_in_parallel(source, windows, workers, plan):
                 yield regions[window.region].mapping, hits
             return
     for region in regions:
-        scan = _RegionScan(plan.patterns, region.start, plan.cap)
+        scan = RegionScan(plan.patterns, region.start, plan.cap)
         for buffer, lo, hi, last in region_blocks(source, region):
             hits = scan.feed(buffer, lo, hi, last)
             if plan.progress is not None:
