@@ -14,6 +14,7 @@ the Intel SDM's XSAVE layout, binutils/gdb's reading of core notes.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,10 +190,14 @@ def _file_names(checkpoint: Checkpoint) -> dict[int, str]:
 
 def _segments(space: AddressSpace) -> Iterator[tuple[Vma, list[tuple[int, int, int]]]]:
     """Each VMA with the dumped extents (vaddr, pages-file offset, length) inside it."""
-    extents = list(space.present_extents())
+    extents = sorted(space.present_extents())
+    starts = [extent[0] for extent in extents]
     for vma in space.vmas:
         inside = []
-        for vaddr, offset, length in extents:
+        # extents are sorted and do not overlap: start from the last one beginning at or before the VMA
+        for vaddr, offset, length in extents[max(0, bisect.bisect_right(starts, vma.start) - 1) :]:
+            if vaddr >= vma.end:
+                break
             start, end = max(vaddr, vma.start), min(vaddr + length, vma.end)
             if start < end:
                 inside.append((start, offset + (start - vaddr), end - start))
