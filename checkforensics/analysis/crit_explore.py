@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checkforensics.archive import Checkpoint
+from checkforensics.errors import ImageError
 from checkforensics.images.flags import PAGE_SHIFT, MapFlags, Prot, TaskState, VmaStatus
 from checkforensics.images.load import load_image
 
@@ -25,6 +26,13 @@ class _Explorer:
 
     def entries(self, name: str) -> list[Any]:
         return load_image(self.checkpoint, name).messages()
+
+    def first(self, name: str) -> Any:
+        """The first entry of image ``name``; an image without one is an error naming it."""
+        entries = self.entries(name)
+        if not entries:
+            raise ImageError("has no entries", where=self.checkpoint.image_where(name))
+        return entries[0]
 
     def tasks(self) -> list[Any]:
         return self.entries("pstree.img")
@@ -74,7 +82,7 @@ def explore_ps(explorer: _Explorer) -> Iterator[str]:
     tasks = explorer.tasks()
     comms = {}
     for task in tasks:
-        core = explorer.entries(f"core-{task.pid}.img")[0]
+        core = explorer.first(f"core-{task.pid}.img")
         comms[task.pid] = core.tc.comm
     children: dict[int, list[Any]] = {}
     known = {task.pid for task in tasks}
@@ -101,12 +109,12 @@ def explore_ps(explorer: _Explorer) -> Iterator[str]:
 
 def explore_fds(explorer: _Explorer) -> Iterator[str]:
     for task in explorer.living():
-        ids = explorer.entries(f"ids-{task.pid}.img")[0]
+        ids = explorer.first(f"ids-{task.pid}.img")
         yield f"{task.pid}"
         for fd in explorer.entries(f"fdinfo-{ids.files_id}.img"):
             kind = fd.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[fd.type].name
             yield f"\t{fd.fd:7d}: {explorer.file_str(kind, fd.id)}"
-        fs = explorer.entries(f"fs-{task.pid}.img")[0]
+        fs = explorer.first(f"fs-{task.pid}.img")
         yield f"\t{'cwd':>7}: {explorer.file_str('REG', fs.cwd_id)}"
         yield f"\t{'root':>7}: {explorer.file_str('REG', fs.root_id)}"
 
@@ -153,7 +161,7 @@ def _prot_str(prot: int) -> str:
 def explore_mems(explorer: _Explorer) -> Iterator[str]:
     shared_ids: dict[int, int] = {}
     for task in explorer.living():
-        mm = explorer.entries(f"mm-{task.pid}.img")[0]
+        mm = explorer.first(f"mm-{task.pid}.img")
         yield f"{task.pid}"
         yield f"\t{'exe':<36}    {explorer.file_str('REG', mm.exe_file_id)}"
         for vma in mm.vmas:
@@ -168,7 +176,7 @@ def _nr_pages(entry: Any) -> int:
 
 def explore_rss(explorer: _Explorer) -> Iterator[str]:
     for task in explorer.living():
-        vmas = list(explorer.entries(f"mm-{task.pid}.img")[0].vmas)
+        vmas = list(explorer.first(f"mm-{task.pid}.img").vmas)
         pagemap = explorer.entries(f"pagemap-{task.pid}.img")[1:]
         yield f"{task.pid}"
         vmi = 0
