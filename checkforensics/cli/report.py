@@ -35,10 +35,9 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
 
     with Checkpoint.open(checkpoint) as opened:
         context = load_context(opened, scan_secrets=False)
-        context.secrets = finding_records(scan_tree(opened, context.tree), redact=True)
-        shown = (
-            context.secrets if not include_secrets else finding_records(scan_tree(opened, context.tree), redact=False)
-        )
+        hits = scan_tree(opened, context.tree)  # once: the triage rules and the report's table share it
+        context.secrets = finding_records(hits, redact=True)
+        shown = finding_records(hits, redact=False) if include_secrets else context.secrets
         data = ReportInput(
             checkpoint=opened,
             overview=overview(opened),
