@@ -10,7 +10,8 @@ process (or object), rule and value, keeping the first address and a count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 
 if TYPE_CHECKING:
+    from checkforensics.analysis.memsearch import MemoryFilter, ProcessMemory, Region
     from checkforensics.analysis.yarascan import YaraRules
 
 
@@ -99,6 +101,53 @@ def scan_tree(
             for hit in scan_process(obj.space, 0, obj.describe(), rules, advance, yara):
                 hits.append(SecretHit(None, hit.comm, hit.address, hit.rule, hit.value, obj))
     return hits
+
+
+def scan_memories(
+    memories: Sequence[ProcessMemory],
+    memory_filter: MemoryFilter,
+    rules: Sequence[secrets.Rule] = secrets.BUILTIN_RULES,
+    yara: YaraRules | None = None,
+) -> list[SecretHit]:
+    """The rules over the regions of ``memories`` that ``memory_filter`` keeps (memgrep's
+    --perms, --vma-type, --address, --file), each region on its own; shared memory objects
+    among ``memories`` give findings without a pid, as in ``scan_tree``."""
+    from checkforensics.analysis.sharedmem import SharedMemory
+
+    regions = [(memory, region) for memory in memories for region in memory.regions(memory_filter)]
+    hits: list[SecretHit] = []
+    with progress.task("secrets", sum(region.length for _, region in regions)) as advance:
+        for memory, region in regions:
+            read_at = _region_reader(memory, region)
+            found = [(f.start, f.rule, f.value) for f in secrets.scan_range(read_at, region.length, rules)]
+            if yara is not None:
+                found += [(f.start, f.rule, f.value) for f in yara.scan_range(read_at, region.length)]
+            shared = memory if isinstance(memory, SharedMemory) else None
+            comm = shared.describe() if shared is not None else memory.comm
+            for start, rule, value in found:
+                hits.append(SecretHit(memory.pid, comm, region.start + start, rule, value, shared))
+            advance(region.length)
+    return hits
+
+
+def _region_reader(memory: ProcessMemory, region: Region) -> Callable[[int, int], bytes]:
+    """Reads ``size`` bytes at ``position`` of ``region``, across its pieces of the pages image."""
+    starts = [vaddr - region.start for vaddr, _, _ in region.pieces]
+
+    def read_at(position: int, size: int) -> bytes:
+        out = bytearray()
+        index = max(0, bisect.bisect_right(starts, position) - 1)
+        while size > 0 and index < len(region.pieces):
+            vaddr, offset, length = region.pieces[index]
+            inside = position - (vaddr - region.start)
+            take = min(size, length - inside)
+            if take > 0:
+                out += memory.space.read_dumped(offset + inside, take)
+                position, size = position + take, size - take
+            index += 1
+        return bytes(out)
+
+    return read_at
 
 
 def _shared_objects(checkpoint: Checkpoint, tree: ProcessTree, pids: set[int] | None) -> list[Any]:

@@ -106,12 +106,14 @@ def _secret_findings(
     yara_files: tuple[str, ...],
     redact: bool,
     shared: bool,
+    memory_filter: MemoryFilter,
     warnings: list[str],
 ) -> list[dict[str, Any]]:
-    """The credential rules (and the user's, first, so they win overlaps) over the chosen processes."""
+    """The credential rules (and the user's, first, so they win overlaps) over the chosen processes,
+    within the memory filters when there are any."""
     from checkforensics.analysis import secrets as secret_rules
     from checkforensics.analysis.processes import load_tree
-    from checkforensics.analysis.secretscan import finding_records, scan_tree
+    from checkforensics.analysis.secretscan import finding_records, scan_memories, scan_tree
 
     rules = [*(secret_rules.load_rules(rules_file) if rules_file else []), *secret_rules.BUILTIN_RULES]
     tree = load_tree(opened)
@@ -120,6 +122,10 @@ def _secret_findings(
         from checkforensics.analysis.yarascan import YaraRules
 
         yara = YaraRules(yara_files)
+    if memory_filter != MemoryFilter():
+        memories: list[ProcessMemory] = load_memories(opened, pids, warnings)
+        memories += _shared_objects(opened, memories, pids, memory_filter, warnings) if shared else []
+        return finding_records(scan_memories(memories, memory_filter, rules, yara), redact=redact)
     hits = scan_tree(opened, tree, rules, set(pids) if pids else None, shared=shared, yara=yara)
     warnings += tree.warnings
     return finding_records(hits, redact=redact)
@@ -225,7 +231,11 @@ def memgrep(
     limit = max_count or None
     warnings: list[str] = []
     with Checkpoint.open(checkpoint) as opened:
-        findings = _secret_findings(opened, pids, rules_file, yara_files, redact, shared, warnings) if secrets else None
+        findings = (
+            _secret_findings(opened, pids, rules_file, yara_files, redact, shared, memory_filter, warnings)
+            if secrets
+            else None
+        )
         if findings is not None and fmt != JSON:
             _print_findings(findings, fmt, no_color)
         if not patterns:

@@ -218,3 +218,17 @@ def test_memparse_lists_and_memdump_writes_shared_objects(capsys: pytest.Capture
     assert run(["memdump", str(_source("files")), "--pid", "10415", "--shmid", "11851", "-o", str(out)]) == 2
     assert run(["memparse", str(_source("files")), "--shmid", "99"]) == 2
     assert "there are: 11851, 11852" in capsys.readouterr().err
+
+
+def test_memory_filters_narrow_the_secret_rules_too(capsys: pytest.CaptureFixture[str]) -> None:
+    source = str(_source("creds"))
+    everything = _json(capsys, "memgrep", source, "--secrets", "--no-redact")["findings"]
+    in_memfd = _json(capsys, "memgrep", source, "--secrets", "--no-redact", "--vma-type", "memfd")["findings"]
+    assert sorted((f["rule"], f["address"]) for f in in_memfd) == [("github-pat", 40000), ("slack-webhook", 16)]
+    assert all(f["pid"] is None and f["mapped"] for f in in_memfd)
+    heap = _json(capsys, "memgrep", source, "--secrets", "--no-redact", "--vma-type", "heap")["findings"]
+    key = next(f for f in everything if f["rule"] == "private-key-pem")
+    assert [(f["rule"], f["pid"], f["value"]) for f in heap] == [("private-key-pem", key["pid"], key["value"])]
+    worker = _json(capsys, "memgrep", source, "--secrets", "--pid", "19996", "--vma-type", "anon", "--no-shared")
+    assert {f["rule"] for f in worker["findings"]} == {"stripe-secret-key", "slack-bot-token"}
+    assert {f["pid"] for f in worker["findings"]} == {19996}
