@@ -462,7 +462,7 @@ class FileResolver:
         d.flags = _flag_names(nsf.flags)
 
     def _bpf(self, d: Descriptor, bpf: Any) -> None:
-        d.details.update(map_name=bpf.map_name, map_type=bpf.map_type, map_id=bpf.map_id)
+        d.details.update(map_name=text(bpf.map_name), map_type=bpf.map_type, map_id=bpf.map_id)
 
     def _pidfd(self, d: Descriptor, pidfd: Any) -> None:
         d.details["pid"] = pidfd.nspid

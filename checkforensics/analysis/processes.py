@@ -106,7 +106,7 @@ def identity_of(core: Any) -> dict[str, Any]:
             cap_inh=capability_mask(creds.cap_inh), cap_bnd=capability_mask(creds.cap_bnd),
             cap_amb=capability_mask(creds.cap_amb), securebits=creds.secbits,
             no_new_privs=bool(creds.no_new_privs) if creds.HasField("no_new_privs") else None,
-            lsm_profile=creds.lsm_profile or None,
+            lsm_profile=text(creds.lsm_profile) or None,
         )
     if thread_core.HasField("seccomp_mode"):
         identity["seccomp"] = thread_core.DESCRIPTOR.fields_by_name["seccomp_mode"].enum_type.values_by_number[
@@ -190,7 +190,7 @@ def _resolve_cgroups(checkpoint: Checkpoint, tree: ProcessTree) -> None:
     for process in tree.processes:
         members = sets.get(process.identity.get("cg_set", -1))
         if members is not None:
-            process.identity["cgroups"] = {member.name or "unified": member.path for member in members.ctls}
+            process.identity["cgroups"] = {text(member.name) or "unified": text(member.path) for member in members.ctls}
 
 
 def _link_children(tree: ProcessTree) -> None:
