@@ -23,6 +23,10 @@ from checkforensics.errors import ArchiveError, InputError
 
 SMALL_MEMBER_LIMIT = 16 << 20  # compressed archives: members kept in memory at open are at most this big...
 CACHE_LIMIT = 256 << 20  # ...and all of them together at most this
+# Pages images are kept only when small (a shell, a sidecar): reading one later would otherwise
+# mean decompressing the archive again up to it, past any big pages image before it.
+SMALL_PAGES_LIMIT = 4 << 20
+PAGES_CACHE_LIMIT = 64 << 20
 MAX_EXPANSION_RATIO = 4096  # one pass over a compressed archive expands it at most this many times...
 MIN_EXPANSION_BUDGET = 1 << 30  # ...or this many bytes, whichever is more
 _SKIP_CHUNK = 64 << 10
@@ -168,6 +172,7 @@ class CompressedTar:
         self.listing = Listing()
         self.kept: dict[int, bytes] = {}  # data offset -> content, for the members kept at open
         self._kept_bytes = 0
+        self._kept_pages = 0
         self._readers: list[_CompressedMember] = []
         # the stream of the member read last, left where it stopped: the next member further on
         # continues it instead of decompressing the archive from its start again, so reading
@@ -199,11 +204,16 @@ class CompressedTar:
             raw.close()
 
     def _keep(self, info: MemberInfo) -> bool:
-        """Small members are kept for later reads, ``pages-*.img`` never, within the cache budget."""
-        if info.kind != "file" or info.size > SMALL_MEMBER_LIMIT or _PAGES.search(info.name):
+        """Small members are kept for later reads, within the cache budget; ``pages-*.img`` only
+        when small, within a budget of their own."""
+        if info.kind != "file" or info.size > SMALL_MEMBER_LIMIT:
             return False
         if self._kept_bytes + info.size > CACHE_LIMIT:
             return False
+        if _PAGES.search(info.name):
+            if info.size > SMALL_PAGES_LIMIT or self._kept_pages + info.size > PAGES_CACHE_LIMIT:
+                return False
+            self._kept_pages += info.size
         self._kept_bytes += info.size
         return True
 

@@ -166,3 +166,17 @@ def test_small_members_are_kept_within_the_cache_budget(monkeypatch: pytest.Monk
         assert counter.pulled == 0
         assert checkpoint.read("big-2") == b"b" * 60  # over budget: streamed again
         assert counter.pulled > 0
+
+
+def test_small_pages_images_are_kept_big_ones_streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A shell's or a sidecar's pages come from memory; a big pages image is streamed again
+    (and reading the small one behind it does not mean decompressing past the big one)."""
+    big, small = os.urandom(compressed.SMALL_PAGES_LIMIT + 1), os.urandom(100_000)
+    members = [file_member("checkpoint/pages-1.img", big), file_member("checkpoint/pages-2.img", small)]
+    path = write(tmp_path, "pages.tar.zst", compress(tar_bytes(images(*members)), "tar.zst"))
+    with Checkpoint.open(path) as checkpoint:
+        counter = CountingDecompressor(monkeypatch)
+        assert checkpoint.read_image("pages-2.img") == small
+        assert counter.pulled == 0
+        assert checkpoint.read_image("pages-1.img") == big
+        assert counter.pulled >= len(big)
