@@ -91,6 +91,8 @@ def load_memories(
         if listed is not None:
             listed.append((process.pid, process.comm))
         if process.zombie:  # no memory left to dump
+            if wanted:
+                warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): it has no memory")
             continue
         try:
             memories.append(_load_memory(checkpoint, process.pid, process.comm, names))
