@@ -61,7 +61,9 @@ class _Explorer:
         entry = self.files().get(file_id)
         if kind == "REG":
             reg = entry.reg if entry is not None and entry.HasField("reg") else None
-            return reg.name if reg is not None and reg.name else "unknown path"
+            if reg is None or not reg.name:
+                return "unknown path"
+            return str(reg.name)  # a name that is not UTF-8 shows as bytes do, as crit shows it
         if kind == "PIPE":
             pipe = entry.pipe if entry is not None and entry.HasField("pipe") else None
             return f"pipe[{pipe.pipe_id}]" if pipe is not None else "pipe[?]"
