@@ -429,6 +429,11 @@ def _stream_json(
 # --- memparse and memdump -------------------------------------------------------------------
 
 
+def _one_memory(opened: Checkpoint, pid: int | None, shmid: int | None, warnings: list[str]) -> ProcessMemory:
+    """The process ``pid``'s memory, or else the shared memory object ``shmid``."""
+    return _one_process(opened, pid, warnings) if pid is not None else _one_shared(opened, shmid, warnings)
+
+
 def _one_shared(opened: Checkpoint, shmid: int | None, warnings: list[str]) -> SharedMemory:
     objects = load_shared_memories(opened, load_memories(opened, (), []), warnings)
     found = next((obj for obj in objects if obj.shmid == shmid), None)
@@ -613,7 +618,7 @@ def memparse(
         if pid is None and shmid is None:
             _print_sizes(opened, memory_filter, warnings, fmt, no_color)
         else:
-            memory = _one_process(opened, pid, warnings) if pid is not None else _one_shared(opened, shmid, warnings)
+            memory = _one_memory(opened, pid, shmid, warnings)
             if out is not None:
                 placed = _dump(opened, memory, out, force, checkpoint, memory_filter)
                 if not placed:
@@ -671,7 +676,7 @@ def memdump(
     memory_filter = _memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
     with Checkpoint.open(checkpoint) as opened:
-        memory = _one_process(opened, pid, warnings) if pid is not None else _one_shared(opened, shmid, warnings)
+        memory = _one_memory(opened, pid, shmid, warnings)
         if vma is not None:
             memory_filter = _only_mapping(memory, vma, memory_filter)
         placed = _dump(opened, memory, out, force, checkpoint, memory_filter)
