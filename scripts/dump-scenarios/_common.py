@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -246,6 +247,16 @@ class Tree:
 
     def finish(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Tree]:
+        """The scenario's run: whatever happens inside, what is left of its tree is killed and
+        its work files removed afterwards."""
+        try:
+            yield self
+        finally:
+            self.kill()
+            self.finish()
 
 
 def _read(path: Path) -> str:

@@ -98,14 +98,11 @@ def root(t: Tree) -> None:
 def main() -> int:
     out = sys.argv[1] if len(sys.argv) > 1 else f"/tmp/cfw-dumps/{NAME}"
     t = Tree(NAME, out)
-    try:
+    with t.session():
         pid = t.start(root, expected=2)
         for line in t.ready_lines:
             t.markers += [base64.b64decode(value).decode() for value in line.partition("\t")[2].split()]
         t.dump(pid, [])
-    finally:
-        t.kill()
-        t.finish()
     return 0
 
 

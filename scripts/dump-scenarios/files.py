@@ -261,12 +261,9 @@ def main() -> int:
         "marker-tmpfile-4d6c",
         "marker-pipe-5e11",
     ]
-    try:
+    with t.session():
         pid = t.start(root, expected=2)
         t.dump(pid, ["--file-locks", "--link-remap", "--ghost-limit", "2M", "--ghost-fiemap"])
-    finally:
-        t.kill()
-        t.finish()
     return 0
 
 

@@ -95,7 +95,7 @@ def main() -> int:
         "cfw-argv-marker-root",
         "cfw-renamed-argv0",
     ]
-    try:
+    with t.session():
         pid = t.start(root, expected=6)
         stopped = t.pids["proc-stopped"]
         os.kill(stopped, signal.SIGSTOP)
@@ -109,9 +109,6 @@ def main() -> int:
         os.write(tty, b"tty output nobody read\n")
         os.close(tty)
         t.dump(pid, [])
-    finally:
-        t.kill()
-        t.finish()
     return 0
 
 

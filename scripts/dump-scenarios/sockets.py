@@ -190,12 +190,11 @@ def main() -> int:
     external = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     external.bind(str(t.work / "external.sock"))
     try:
-        pid = t.start(root, expected=2)
-        t.dump(pid, ["--tcp-established", "--ext-unix-sk", "--network-lock", "skip"])
+        with t.session():
+            pid = t.start(root, expected=2)
+            t.dump(pid, ["--tcp-established", "--ext-unix-sk", "--network-lock", "skip"])
     finally:
-        t.kill()
         external.close()
-        t.finish()
     return 0
 
 

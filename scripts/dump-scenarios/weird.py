@@ -133,12 +133,9 @@ def main() -> int:
         "marker-weird-bad-9c03",
         "marker-weird-ghost-0e4b",
     ]
-    try:
+    with t.session():
         pid = t.start(root, expected=3)
         t.dump(pid, ["--tcp-established", "--network-lock", "skip"])
-    finally:
-        t.kill()
-        t.finish()
     return 0
 
 
