@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 
 from checkforensics.analysis.coredump import NT_FILE, write_core
-from checkforensics.analysis.processes import load_command_lines, load_tree
-from checkforensics.archive import Checkpoint
 from checkforensics.cli import run
-from checkforensics.images.load import load_image
+from checkforensics.model import CheckpointModel
 
 from conftest import FIXTURES, truth
 
@@ -38,9 +36,9 @@ def _raw_desc(handle, note_segment, kind: str) -> bytes:
 def _cores(path: Path, out: Path) -> dict[int, tuple[Path, int, int, list[str]]]:
     """pid -> (core path, rip of the main thread, mm_arg_start, argv)."""
     found = {}
-    with Checkpoint.open(path) as checkpoint:
-        tree = load_tree(checkpoint)
-        load_command_lines(checkpoint, tree)
+    with CheckpointModel.open(path) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines()
         for process in tree.processes:
             target = out / f"core.{process.pid}"
             with open(target, "wb") as handle:
@@ -122,8 +120,8 @@ def test_other_architectures_are_refused(tmp_path: Path, capsys: pytest.CaptureF
 
     images = tmp_path / "images"
     shutil.copytree(FIXTURES / "bare-bash-sleep", images)
-    with Checkpoint.open(images) as checkpoint:
-        core = load_image(checkpoint, "core-16120.img")
+    with CheckpointModel.open(images) as checkpoint:
+        core = checkpoint.store.image("core-16120.img")
     core.entries[0].message.mtype = core.entries[0].message.AARCH64
     (images / "core-16120.img").write_bytes(encode_image(core))
     assert run(["coredump", str(images), "-o", str(tmp_path / "out")]) == 4
