@@ -13,6 +13,7 @@ from checkforensics.images.framing import read_header
 
 # No protobuf image comes near this; pages-*.img can, but they are raw and never loaded whole.
 IMAGE_SIZE_LIMIT = 1 << 30
+_READ_WHOLE = 64 << 20  # smaller images are read in one go; bigger ones have their magic checked first
 
 
 def text(value: str | bytes) -> str:
@@ -46,6 +47,10 @@ def read_image_member(checkpoint: Checkpoint, member: str, where: str) -> bytes:
     """The bytes of image ``member``, opened once: the magic is checked before the rest is read,
     so raw data such as a multi-gigabyte ``pages-1.img`` is refused at once."""
     info = checkpoint.member(member)
+    if info is not None and info.size <= _READ_WHOLE:  # one read, which the archive may keep for hashing
+        data = checkpoint.read(member, limit=IMAGE_SIZE_LIMIT)
+        _check_magic_bytes(data[:8], where)
+        return data
     with checkpoint.open_member(member) as stream:
         head = stream.read(8)
         _check_magic_bytes(head, where)
