@@ -1,9 +1,9 @@
-"""Every command reads each member of an extracted checkpoint directory at most once.
+"""Every command opens each member of an extracted checkpoint directory at most once.
 
-The model decodes each image once per command, whichever analyses ask for it; a directory's
-hash reuses what was read. Pages images are the exception: memory search maps them again (the
-forked workers share that mapping). Opens are counted with an audit hook on ``open`` events,
-which both ``open()`` and ``os.open()`` raise.
+The model decodes each image once per command, whichever analyses ask for it; a pages file is
+opened once and read, mapped and hashed through that one descriptor; a directory's hash reuses
+what was read. Opens are counted with an audit hook on ``open`` events, which both ``open()``
+and ``os.open()`` raise.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ sys.addaudithook(_hook)
 
 
 def _opens(argv: list[str], root: Path) -> collections.Counter[str]:
-    """How often each file below ``root`` was opened while ``argv`` ran (pages images left out)."""
+    """How often each file below ``root`` was opened while ``argv`` ran."""
     global _recording
     _recording = []
     try:
@@ -41,9 +41,7 @@ def _opens(argv: list[str], root: Path) -> collections.Counter[str]:
         opened, _recording = _recording, None
     assert code in (0, 1), f"{argv} ended with {code}"
     base = os.path.abspath(root) + os.sep
-    return collections.Counter(
-        path[len(base) :] for path in opened if path.startswith(base) and not Path(path).name.startswith("pages-")
-    )
+    return collections.Counter(path[len(base) :] for path in opened if path.startswith(base))
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,8 @@ class CheckpointModel:
         self._files: dict[bool, FileTable] = {}
         self._command_lines = False
         self._environments = False
-        self.memory_warnings: list[str] = []  # shared objects that could not be read
+        self.memory_warnings: list[str] = []  # file names or shared objects that could not be read
+        self._memory_warnings_told = 0
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> CheckpointModel:
@@ -154,6 +155,8 @@ class CheckpointModel:
                 found.append(self.memory(process.pid))
             except CheckforensicsError as exc:
                 warnings.append(f"pid {process.pid}: memory not readable: {exc}")
+        warnings += self.memory_warnings[self._memory_warnings_told :]  # each told once
+        self._memory_warnings_told = len(self.memory_warnings)
         return found
 
     @cached_property

@@ -9,7 +9,6 @@ References: criu/pagemap.c.
 from __future__ import annotations
 
 import contextlib
-import io
 import mmap
 import os
 import stat
@@ -107,18 +106,17 @@ def open_pages(checkpoint: Checkpoint, member: str, chunk_size: int = DEFAULT_CH
     """The pages image ``member``, mapped where it lies in a plain tar or a directory, else streamed."""
     with contextlib.ExitStack() as stack:
         byte_range = checkpoint.member_range(member)
+        member_fd = checkpoint.member_fd(member) if byte_range is None else None
         source: PageSource
         if byte_range is not None:
             fd = _open_archive_file(checkpoint, byte_range)
             stack.callback(os.close, fd)
             source = MappedPages(fd, byte_range[0], byte_range[1], chunk_size)
+        elif member_fd is not None:  # a directory's pages file, opened once by the checkpoint
+            source = MappedPages(member_fd, 0, os.fstat(member_fd).st_size, chunk_size)
         else:
             stream = stack.enter_context(checkpoint.open_member(member))
-            fd = _real_fileno(stream)
-            if fd is not None:
-                source = MappedPages(fd, 0, os.fstat(fd).st_size, chunk_size)
-            else:
-                source = StreamedPages(stream, chunk_size)
+            source = StreamedPages(stream, chunk_size)
         yield source
 
 
@@ -137,15 +135,6 @@ def _open_archive_file(checkpoint: Checkpoint, byte_range: tuple[int, int]) -> i
         os.close(fd)
         raise ArchiveError("changed since it was opened; memory not read", where=str(checkpoint.path))
     return fd
-
-
-def _real_fileno(stream: BinaryIO) -> int | None:
-    """The descriptor behind ``stream`` when it is a whole regular file (a directory's pages file)."""
-    try:
-        fd = stream.fileno()
-    except (OSError, ValueError, io.UnsupportedOperation, AttributeError):
-        return None
-    return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
 
 
 def region_blocks(source: PageSource, region: Region) -> Iterator[tuple[Buffer, int, int, bool]]:
