@@ -12,21 +12,13 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from checkforensics.analysis.files import Descriptor, FileTable, load_files
 from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
+from checkforensics.analysis.severity import Severity
 from checkforensics.archive import Checkpoint
-
-
-class Severity(IntEnum):
-    INFO = 0
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
-    CRITICAL = 4
 
 
 @dataclass
