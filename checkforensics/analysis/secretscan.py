@@ -19,6 +19,7 @@ from checkforensics import progress
 from checkforensics.analysis import secrets
 from checkforensics.analysis.memory import AddressSpace
 from checkforensics.analysis.processes import Process, ProcessTree, address_space
+from checkforensics.analysis.redaction import Redaction
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 
@@ -175,11 +176,13 @@ def _address_spaces(
 
 
 def finding_records(hits: list[SecretHit], *, redact: bool = True) -> list[dict[str, Any]]:
-    """One record per process, rule and value: first address, count, and the value (redacted by default)."""
+    """One record per process, rule and value: first address, count, and the value (masked as
+    analysis.redaction masks secrets, unless not ``redact``)."""
     records = []
+    shown = Redaction(reveal=not redact)
     for group in secrets.dedupe(hits, key=_hit_key):
         hit = group.first
-        value = secrets.redact(hit.value) if redact else hit.value.decode("utf-8", "backslashreplace")
+        value = shown.value(hit.value)
         record = {
             "pid": hit.pid,
             "comm": hit.comm,

@@ -124,6 +124,7 @@ def test_reveal_shows_everything_as_it_is() -> None:
 
 def test_the_masked_form() -> None:
     assert mask(GITHUB.encode()) == "ghp_…(41 chars)" and mask(GITHUB) == "ghp_…(41 chars)"
+    assert mask(("gh" + "p_" + "a" * 36).encode()) == "ghp_…(40 chars)"  # as docs/secrets.md shows it
     assert mask(b"hunter2-blog") == "hun…(12 chars)"
     assert mask("abc") == "…(3 chars)"
     assert mask(b"\x00\x01\\xyzzy-plugh") == "\\x00\\x01\\x5c…(14 chars)"
