@@ -16,6 +16,7 @@ from typing import Any
 
 from checkforensics.analysis.files import Descriptor, FileTable, load_files
 from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
+from checkforensics.analysis.redaction import REDACT, Redaction, environment_spans
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
 from checkforensics.analysis.severity import Severity
 from checkforensics.archive import Checkpoint
@@ -49,6 +50,7 @@ class Context:
     files: FileTable
     changes: RootfsChanges
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
+    redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
 
     def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
         by_pid = {p.pid: p for p in self.tree.processes}
@@ -82,9 +84,6 @@ SENSITIVE_PATHS = (
     ("/usr/lib*/*.so*", Severity.HIGH),
     ("*/.bashrc", Severity.MEDIUM),
     ("*/.profile", Severity.MEDIUM),
-)
-CREDENTIAL_NAME = re.compile(
-    r"(PASSW(OR)?D|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.IGNORECASE
 )
 CAP_SYS_ADMIN = 21
 
@@ -273,18 +272,23 @@ def rule_disk(context: Context) -> Iterator[Finding]:
 
 
 def rule_environment(context: Context) -> Iterator[Finding]:
+    """Environment entries the redaction policy calls secret: a credential-like name, or a value
+    a credential rule recognises. The evidence shows the value as ``context.redaction`` does."""
     for process in context.tree.processes:
-        for variable in process.env or []:
-            name, _, value = variable.partition("=")
-            if value and CREDENTIAL_NAME.search(name):
-                yield Finding(
-                    "env-credential",
-                    Severity.MEDIUM,
-                    "credential in the environment",
-                    process.pid,
-                    process.comm,
-                    {"variable": name, "value": redact_text(value)},
-                )
+        entries = process.env or []
+        for entry, spans in zip(entries, environment_spans(entries), strict=True):
+            if not spans:
+                continue
+            name, sep, _ = entry.partition("=")
+            shown = context.redaction.show(entry, spans)
+            yield Finding(
+                "env-credential",
+                Severity.MEDIUM,
+                "credential in the environment",
+                process.pid,
+                process.comm,
+                {"variable": name if sep else None, "value": shown[len(name) + 1 :] if sep else shown},
+            )
 
 
 def rule_privileges(context: Context) -> Iterator[Finding]:
@@ -336,12 +340,6 @@ RULES: list[Callable[[Context], Iterator[Finding]]] = [
     rule_privileges,
     rule_secrets,
 ]
-
-
-def redact_text(value: str) -> str:
-    """A secret shown by its first characters and length only."""
-    keep = 4 if len(value) > 8 else 1
-    return f"{value[:keep]}…({len(value)} chars)"
 
 
 def load_context(checkpoint: Checkpoint, *, scan_secrets: bool = True) -> Context:
