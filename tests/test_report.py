@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from checkforensics.analysis.files import Descriptor, FileTable, ProcessFiles
 from checkforensics.analysis.overview import overview
-from checkforensics.analysis.processes import Process, ProcessTree
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import ChangedFile, Layer, RootfsChanges
 from checkforensics.analysis.triage import Context, triage
-from checkforensics.archive import Checkpoint
 from checkforensics.cli import run
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.files import Descriptor, FileTable, ProcessFiles
 from checkforensics.report import ReportInput, render_report
 
 from conftest import FIXTURES, SCENARIOS, truth
@@ -141,10 +140,10 @@ def test_every_section_masks_what_it_quotes(tmp_path: Path) -> None:
     changed = [ChangedFile(f"/srv/{github}", "file", 3, 0o644, 0, 0, "2026-01-01T00:00:00Z")]
     changes = RootfsChanges([Layer("rootfs", "rootfs-diff.tar", changed)], [f"/var/log/{stripe}.log"])
     tree = ProcessTree([process])
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as checkpoint:
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as model:
         for include in (False, True):
             context = Context(tree, files, changes, redaction=Redaction(reveal=include))
-            data = ReportInput(checkpoint, overview(checkpoint), "0" * 64, tree, files, changes, triage(context), [])
+            data = ReportInput(model, overview(model), "0" * 64, tree, files, changes, triage(context), [])
             page = render_report(data, include_secrets=include)
             if include:
                 assert all(html.escape(value) in page for value in secrets)

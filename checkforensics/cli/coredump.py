@@ -10,10 +10,9 @@ from typing import BinaryIO
 import click
 
 from checkforensics.analysis.coredump import write_core
-from checkforensics.analysis.processes import load_command_lines, load_tree
-from checkforensics.archive import Checkpoint
-from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.errors import OutputError
+from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
+from checkforensics.errors import InputError, OutputError
+from checkforensics.model import CheckpointModel
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
 
@@ -28,10 +27,10 @@ from checkforensics.render import JSON, Table, human_size, print_json, print_tab
     show_default=True,
     help="Directory for the core.PID files.",
 )
-@click.option("--pid", type=int, help="Only this process.")
+@pid_option()
 @click.option("--force", is_flag=True, help="Overwrite existing core files.")
 @output_options()
-def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str, no_color: bool) -> None:
+def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt: str, no_color: bool) -> None:
     """Turn each checkpointed process into an ELF core file (DIR/core.PID) for gdb.
 
     Registers of every thread, the dumped memory of every mapping, the command line and the
@@ -45,25 +44,20 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
     """
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    with Checkpoint.open(checkpoint) as opened:
-        tree = load_tree(opened)
-        chosen = tree.by_pid(pid) if pid is not None else None
-        if pid is not None and chosen is None:
-            raise click.BadParameter(f"no process {pid} in the checkpoint", param_hint="--pid")
-        if chosen is not None and chosen.zombie:
-            message = f"process {pid} is a zombie: no memory or registers were dumped"
-            raise click.BadParameter(message, param_hint="--pid")
-        load_command_lines(opened, tree)
-        for process in tree.processes:
-            if pid is not None and process.pid != pid:
-                continue
+    with CheckpointModel.open(checkpoint) as model:
+        chosen = model.processes(pids)
+        zombies = [process.pid for process in chosen if process.zombie]
+        if pids and zombies and len(zombies) == len(chosen):
+            raise InputError(f"process {', '.join(map(str, zombies))}: a zombie, no memory or registers were dumped")
+        tree = model.command_lines()
+        for process in chosen:
             if process.zombie:
                 tree.warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
                 continue
             target = out / f"core.{process.pid}"
             if target.exists() and not force:
                 raise OutputError("exists (use --force to overwrite)", where=str(target))
-            threads, loads = _write_atomically(target, lambda handle, p=process: write_core(opened, p, handle))
+            threads, loads = _write_atomically(target, lambda handle, p=process: write_core(model, p, handle))
             written.append(
                 {
                     "pid": process.pid,
@@ -79,8 +73,7 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
     else:
         rows = [[w["pid"], w["comm"], w["threads"], w["segments"], human_size(w["size"]), w["path"]] for w in written]
         print_table(Table(["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"], rows), fmt, no_color=no_color)
-    for warning in tree.warnings:
-        click.echo(f"checkforensics: warning: {warning}", err=True)
+    emit_warnings(tree.warnings)
 
 
 def _write_atomically(target: Path, write: Callable[[BinaryIO], tuple[int, int]]) -> tuple[int, int]:

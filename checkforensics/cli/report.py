@@ -8,9 +8,9 @@ import click
 
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.triage import load_context, triage
-from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import checkpoint_argument
 from checkforensics.errors import OutputError
+from checkforensics.model import CheckpointModel
 from checkforensics.report import ReportInput, render_report
 
 
@@ -32,17 +32,17 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
     if out.exists() and not force:
         raise OutputError("exists (use --force to overwrite)", where=str(out))
     from checkforensics.analysis.redaction import Redaction
-    from checkforensics.analysis.secretscan import finding_records, scan_tree
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    with Checkpoint.open(checkpoint) as opened:
-        context = load_context(opened, scan_secrets=False)
+    with CheckpointModel.open(checkpoint) as model:
+        context = load_context(model, scan_secrets=False)
         context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
-        hits = scan_tree(opened, context.tree)  # once: the triage rules and the report's table share it
+        hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
         context.secrets = finding_records(hits, redact=not include_secrets)
         data = ReportInput(
-            checkpoint=opened,
-            overview=overview(opened),
-            sha256=opened.sha256(),
+            model=model,
+            overview=overview(model),
+            sha256=model.archive.sha256(),
             tree=context.tree,
             files=context.files,
             changes=context.changes,

@@ -16,9 +16,9 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from checkforensics.analysis.memsearch.regions import Region
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ArchiveError
+from checkforensics.model.regions import Region
 
 DEFAULT_CHUNK_SIZE = 8 << 20  # bytes mapped or decompressed at a time
 # MAP_POPULATE: the kernel maps the whole window at once instead of page fault by page fault
@@ -159,3 +159,32 @@ def region_blocks(source: PageSource, region: Region) -> Iterator[tuple[Buffer, 
         for buffer, lo, hi in source.blocks(offset, length):
             done += hi - lo
             yield buffer, lo, hi, index == last_piece and done >= length
+
+
+class PageSources:
+    """The page sources of several pages images (a process's own, its shared objects'), each
+    opened when first asked for and all closed together; use as a context manager."""
+
+    def __init__(self, checkpoint: Checkpoint, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        self._checkpoint = checkpoint
+        self._chunk = chunk_size
+        self._stack = contextlib.ExitStack()
+        self._sources: dict[str, PageSource] = {}
+
+    def __enter__(self) -> PageSources:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def of(self, member: str) -> PageSource:
+        """The source of pages image ``member``."""
+        source = self._sources.get(member)
+        if source is None:
+            source = self._stack.enter_context(open_pages(self._checkpoint, member, self._chunk))
+            self._sources[member] = source
+        return source
+
+    def blocks(self, region: Region) -> Iterator[tuple[Buffer, int, int, bool]]:
+        """``region_blocks`` of ``region`` from its own pages image."""
+        return region_blocks(self.of(region.member), region)
