@@ -1,8 +1,10 @@
 """A self-contained HTML report of one checkpoint, to attach to a ticket.
 
 One file, no network access and no external assets: inline CSS and inline SVG only. Every
-value from the evidence is HTML-escaped. Secret values (credential-like environment
-variables and command-line arguments, secret-rule findings) are redacted unless asked for.
+value from the evidence is HTML-escaped. Unless asked for, no secret value is shown: every
+text quoted from the evidence (command lines, environments, triage evidence, paths, warnings)
+goes through analysis.redaction, and the triage findings and secret records come with their
+values shown by the same policy (cli/report builds them with the same choice).
 """
 
 from __future__ import annotations
@@ -10,21 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from checkforensics import __version__
 from checkforensics.analysis.overview import Overview
+from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges
-from checkforensics.analysis.triage import CREDENTIAL_NAME, Finding, redact_text
+from checkforensics.analysis.triage import Finding
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import what
 from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.render import human_size
 
-_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _KIND_COLOURS = {
     "heap": "#d9534f", "stack": "#f0ad4e", "anon": "#5bc0de", "file": "#5cb85c", "shared": "#9b59b6",
     "memfd": "#e83e8c", "vdso": "#999999", "vvar": "#bbbbbb", "vsyscall": "#cccccc", "sysvipc": "#8e44ad",
@@ -49,20 +50,6 @@ def _e(value: Any) -> str:
     return html.escape("-" if value is None or value == "" or value == [] else str(value))
 
 
-class Redactor:
-    def __init__(self, include_secrets: bool) -> None:
-        self.include = include_secrets
-
-    def assignment(self, text: str) -> str:
-        match = _ASSIGNMENT.match(text)
-        if self.include or not match or not CREDENTIAL_NAME.search(match[1]) or not match[2]:
-            return text
-        return f"{match[1]}={redact_text(match[2])}"
-
-    def value(self, text: str) -> str:
-        return text if self.include else redact_text(text)
-
-
 def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers) if any(headers) else ""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
@@ -72,15 +59,23 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
     return f'<table class="{css}">{thead}<tbody>{body}</tbody></table>'
 
 
-def _summary(data: ReportInput) -> str:
+def _shown(redaction: Redaction, values: list[Any]) -> list[str]:
+    """Evidence texts HTML-escaped, with their secrets masked as ``redaction`` says (one batch)."""
+    texts = ["" if v is None else str(v) for v in values]
+    return [_e(None if v is None else text) for v, text in zip(values, redaction.texts(texts), strict=True)]
+
+
+def _summary(data: ReportInput, redaction: Redaction) -> str:
     info = data.overview.container
+    name, image, pod, hostname = _shown(
+        redaction, [info.name, info.image, f"{info.pod or '-'} / {info.namespace or '-'}", data.overview.hostname]
+    )
     rows = [
         ["Archive", _e(data.model.path.name)], ["SHA-256", f"<code>{_e(data.sha256)}</code>"],
-        ["Engine", _e(info.engine)], ["Container", _e(info.name)], ["Image", _e(info.image)],
+        ["Engine", _e(info.engine)], ["Container", name], ["Image", image],
         ["ID", f"<code>{_e(info.id)}</code>"], ["Runtime", _e(info.runtime)], ["Created", _e(info.created)],
-        ["Checkpointed", _e(info.checkpointed)],
-        ["Pod / namespace", _e(f"{info.pod or '-'} / {info.namespace or '-'}")],
-        ["Hostname (UTS)", _e(data.overview.hostname)], ["IP", _e(", ".join(info.ips))],
+        ["Checkpointed", _e(info.checkpointed)], ["Pod / namespace", pod],
+        ["Hostname (UTS)", hostname], ["IP", _e(", ".join(info.ips))],
         ["MAC", _e(", ".join(info.macs))], ["Processes", _e(data.overview.process_count)],
         ["Archive size", _e(human_size(data.overview.archive_size))],
         ["Memory dumped", _e(human_size(data.overview.memory_size))],
@@ -89,26 +84,29 @@ def _summary(data: ReportInput) -> str:
     return _table(["", ""], rows, "kv")
 
 
-def _findings(data: ReportInput, redactor: Redactor) -> str:
+def _findings(data: ReportInput, redaction: Redaction) -> str:
+    """Triage shows the secret values it quotes by the policy already; the rest of its evidence
+    (paths, names, addresses) is masked here like any other evidence text."""
     rows = []
     for finding in data.findings:
-        evidence = finding.evidence  # triage already redacts the values it quotes
+        evidence = [(k, v) for k, v in finding.evidence.items() if v not in (None, "", [], {})]
+        shown = redaction.texts([str(v) for _, v in evidence])
         colour = _SEVERITY_COLOURS[finding.severity.name]
         rows.append([
             f'<span class="sev" style="background:{colour}">{_e(finding.severity.name)}</span>',
             f"<code>{_e(finding.rule)}</code>", _e(finding.pid), _e(finding.comm), _e(finding.title),
-            _e(", ".join(f"{k}={v}" for k, v in evidence.items() if v not in (None, "", [], {}))),
+            _e(", ".join(f"{k}={v}" for (k, _), v in zip(evidence, shown, strict=True))),
         ])  # fmt: skip
     return _table(["Severity", "Rule", "PID", "Process", "Finding", "Evidence"], rows)
 
 
-def _process_tree(tree: ProcessTree, redactor: Redactor) -> str:
+def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
     def item(process: Process, seen: set[int]) -> str:
         if process.pid in seen:
             return ""
         seen.add(process.pid)
-        argv = " ".join(redactor.assignment(arg) for arg in (process.cmdline or [process.comm or "?"]))
-        env = "".join(f"<li><code>{_e(redactor.assignment(v))}</code></li>" for v in process.env or [])
+        argv = " ".join(redaction.argv(process.cmdline or [process.comm or "?"]))
+        env = "".join(f"<li><code>{_e(v)}</code></li>" for v in redaction.environment(process.env or []))
         threads = (
             f' <span class="dim">threads {_e(", ".join(map(str, process.tids)))}</span>'
             if len(process.tids) > 1
@@ -129,35 +127,36 @@ def _process_tree(tree: ProcessTree, redactor: Redactor) -> str:
     return '<ul class="tree">' + "".join(item(root, seen) for root in tree.roots()) + "</ul>"
 
 
-def _descriptors(files: FileTable, sockets: bool) -> str:
+def _descriptors(files: FileTable, sockets: bool, redaction: Redaction) -> str:
+    chosen = [(p, d) for p in files.processes for d in p.descriptors if (d.type in SOCKET_TYPES) == sockets]
+    labels = _shown(redaction, [what(d) for _, d in chosen])
     rows = []
-    for process in files.processes:
-        for d in process.descriptors:
-            if (d.type in SOCKET_TYPES) != sockets:
-                continue
-            label = _e(what(d))
-            if d.deleted:
-                label = f'<span class="bad">{label}</span>'
-            if d.state == "LISTEN":
-                label = f'<span class="listen">{label}</span>'
-            rows.append([_e(process.pid), _e(process.comm), _e(d.fd), _e(d.type), label, _e(d.flags)])
+    for (process, d), label in zip(chosen, labels, strict=True):
+        if d.deleted:
+            label = f'<span class="bad">{label}</span>'
+        if d.state == "LISTEN":
+            label = f'<span class="listen">{label}</span>'
+        rows.append([_e(process.pid), _e(process.comm), _e(d.fd), _e(d.type), label, _e(d.flags)])
     return _table(["PID", "Process", "FD", "Type", "What", "Flags"], rows)
 
 
-def _changes(changes: RootfsChanges) -> str:
+def _changes(changes: RootfsChanges, redaction: Redaction) -> str:
+    files = [(layer, f) for layer in changes.layers for f in layer.files]
+    paths = _shown(redaction, [f.path for _, f in files])
+    links = _shown(redaction, [f.linkname for _, f in files])
+    deleted = _shown(redaction, list(changes.deleted))
     rows = [
         [_e(layer.name), _e(f.type), _e(human_size(f.size) if f.type == "file" else None), _e(f"{f.mode:04o}"),
-         _e(f.mtime), f"<code>{_e(f.path)}</code>" + (f" &rarr; {_e(f.linkname)}" if f.linkname else "")]
-        for layer in changes.layers
-        for f in layer.files
+         _e(f.mtime), f"<code>{path}</code>" + (f" &rarr; {link}" if f.linkname else "")]
+        for (layer, f), path, link in zip(files, paths, links, strict=True)
     ]  # fmt: skip
-    rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{_e(path)}</code>"]
-             for path in changes.deleted]  # fmt: skip
+    rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{path}</code>"]
+             for path in deleted]  # fmt: skip
     return _table(["Layer", "Type", "Size", "Mode", "Modified", "Path"], rows)
 
 
 def _secrets(secrets: list[dict[str, Any]]) -> str:
-    """The records come redacted already unless the report includes secrets."""
+    """The records come with their values shown by the policy (masked unless --include-secrets)."""
     rows = [
         [_e(s.get("severity")), f"<code>{_e(s.get('rule'))}</code>", _e(s.get("pid")), _e(s.get("comm")),
          _e(f"{s['address']:#x}" if isinstance(s.get("address"), int) else s.get("address")),
@@ -219,27 +218,30 @@ svg.memmap{width:100%;height:36px;background:#fafafa;border:1px solid #ddd}
 
 
 def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
-    redactor = Redactor(include_secrets)
+    """The page. ``data.findings`` and ``data.secrets`` must have been made with the same choice
+    (``Redaction(reveal=include_secrets)``, ``finding_records(redact=not include_secrets)``)."""
+    redaction = Redaction(reveal=include_secrets)
     title = f"checkforensics report: {data.overview.container.name or data.model.path.name}"
     maps = "".join(f"<h3>{p.pid} {_e(p.comm)}</h3>{memory_map_svg(data.model, p)}" for p in data.tree.processes)
     warnings = [*data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings]
     notice = (
         "Secret values are shown in full." if include_secrets
-        else "Secret values are redacted (first characters and length only); --include-secrets shows them."
+        else "Secret values are redacted (a few first characters and the length); --include-secrets shows them."
     )  # fmt: skip
     sections = [
-        ("summary", "Container and evidence", _summary(data)),
-        ("triage", f"Triage findings ({len(data.findings)})", _findings(data, redactor)),
-        ("processes", "Process tree", _process_tree(data.tree, redactor)),
-        ("files", "Open files", _descriptors(data.files, sockets=False)),
-        ("sockets", "Sockets", _descriptors(data.files, sockets=True)),
-        ("rootfs", "Changes on disk", _changes(data.changes)),
+        ("summary", "Container and evidence", _summary(data, redaction)),
+        ("triage", f"Triage findings ({len(data.findings)})", _findings(data, redaction)),
+        ("processes", "Process tree", _process_tree(data.tree, redaction)),
+        ("files", "Open files", _descriptors(data.files, False, redaction)),
+        ("sockets", "Sockets", _descriptors(data.files, True, redaction)),
+        ("rootfs", "Changes on disk", _changes(data.changes, redaction)),
         ("secrets", f"Secrets in memory ({len(data.secrets)})", _secrets(data.secrets)),
         ("memory", "Memory maps", maps),
     ]
     body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{content}</section>' for sid, head, content in sections)
     if warnings:
-        body += "<section id='warnings'><h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in warnings)
+        shown = _shown(redaction, warnings)
+        body += "<section id='warnings'><h2>Warnings</h2><ul>" + "".join(f"<li>{w}</li>" for w in shown)
         body += "</ul></section>"
     generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -10,9 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from checkforensics.analysis.overview import overview
+from checkforensics.analysis.redaction import Redaction
+from checkforensics.analysis.rootfs import ChangedFile, Layer, RootfsChanges
+from checkforensics.analysis.triage import Context, triage
 from checkforensics.cli import run
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.files import Descriptor, FileTable, ProcessFiles
+from checkforensics.report import ReportInput, render_report
 
-from conftest import FIXTURES
+from conftest import FIXTURES, SCENARIOS, truth
 
 SECTIONS = ("summary", "triage", "processes", "files", "sockets", "rootfs", "secrets", "memory")
 
@@ -75,6 +83,75 @@ def test_secrets_redacted_by_default(tmp_path: Path, capsys: pytest.CaptureFixtu
     capsys.readouterr()
     assert "DB_PASSWORD=hunter2-blog" in full
     assert "ghp_R3alLookingGitHubTokenValue0123456789" in full
+
+
+def _leaks(page: str, values: list[str]) -> list[str]:
+    """The values (or a half of one) found in the page, raw or in any HTML-escaped form."""
+    text = html.unescape(page)
+    return [
+        value
+        for value in values
+        for part in (value, value[: len(value) // 2 + 1], value[len(value) // 2 :])
+        if part in page or part in text or html.escape(part) in page
+    ]
+
+
+def test_no_credential_value_of_the_blog_fixture_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every credential in the environments (truth file) and in memory, anywhere in the page."""
+    env = {entry for process in truth("counters-blog")["processes"] for entry in process["env"]}
+    values = sorted({e.split("=", 1)[1] for e in env if e.split("=", 1)[0] in ("DB_PASSWORD", "AWS_SECRET_ACCESS_KEY")})
+    values.append("gh" + "p_R3alLookingGitHubTokenValue0123456789")
+    assert len(values) == 3 and "hunter2-blog" in values
+    page, _ = _report(tmp_path)
+    assert _leaks(page, values) == []
+    assert "PWD=/</code>" in page and "HOME=/root" in page  # what is no secret stays readable
+    full, _ = _report(tmp_path, "--include-secrets", "--force")
+    capsys.readouterr()
+    assert all(html.escape(value) in full for value in values)
+
+
+def test_no_planted_secret_of_the_creds_scenario_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    planted = truth("scenarios/creds")["markers"]
+    # the PEM key also line by line: a body line alone is most of a key
+    values = [*planted, *(line for m in planted for line in m.splitlines() if len(line) >= 16)]
+    out = tmp_path / "creds.html"
+    assert run(["report", str(SCENARIOS / "creds.tar.zst"), "-o", str(out)]) == 0
+    assert _leaks(out.read_text(), values) == []
+    assert run(["report", str(SCENARIOS / "creds.tar.zst"), "-o", str(out), "--include-secrets", "--force"]) == 0
+    capsys.readouterr()
+    full = out.read_text()
+    assert [m for m in planted if m.startswith(("sk_", "gh", "xox")) and m not in full] == []
+
+
+def test_every_section_masks_what_it_quotes(tmp_path: Path) -> None:
+    """Evidence built by hand, so that every section quotes a secret: the names the policy knows,
+    values the credential rules know, and secrets inside paths and warnings."""
+    stripe, github = "sk_" + "live_" + "4eC39HqLyjWDarjtT1zdp7dc", "gh" + "p_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
+    secrets = ["pgpass-value-1", "mysql-pwd-value-2", "redis-auth-value-3", "cli-password-value-4",
+               "next-word-token-5", stripe, github, "query-token-6"]  # fmt: skip
+    process = Process(pid=42, ppid=0, pgid=42, sid=42, tids=[42], comm="app", uid=0)
+    process.cmdline = ["app", f"--password={secrets[3]}", "--token", secrets[4], "https://example.com/"]
+    process.env = [f"PGPASSWORD={secrets[0]}", f"MYSQL_PWD={secrets[1]}", f"REDISCLI_AUTH={secrets[2]}",
+                   f"STRIPE={stripe}", "PWD=/tmp", "OLDPWD=/srv", "AUTHOR=alice"]  # fmt: skip
+    open_file = Descriptor(3, "REG", 1, path=f"/tmp/{github}.json", deleted=True)
+    files = FileTable([ProcessFiles(42, "app", [open_file])], [f"pid 42: odd fd /run/x?token={secrets[7]}"])
+    changed = [ChangedFile(f"/srv/{github}", "file", 3, 0o644, 0, 0, "2026-01-01T00:00:00Z")]
+    changes = RootfsChanges([Layer("rootfs", "rootfs-diff.tar", changed)], [f"/var/log/{stripe}.log"])
+    tree = ProcessTree([process])
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as model:
+        for include in (False, True):
+            context = Context(tree, files, changes, redaction=Redaction(reveal=include))
+            data = ReportInput(model, overview(model), "0" * 64, tree, files, changes, triage(context), [])
+            page = render_report(data, include_secrets=include)
+            if include:
+                assert all(html.escape(value) in page for value in secrets)
+            else:
+                assert _leaks(page, secrets) == []
+                for kept in ("PWD=/tmp", "OLDPWD=/srv", "AUTHOR=alice", "https://example.com/", "--token"):
+                    assert kept in page
+                assert page.count("credential in the environment") == 4  # PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH, STRIPE
 
 
 def test_report_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -73,6 +73,7 @@ class Snapshot:
 def _secret_records(model: CheckpointModel) -> dict[tuple[str, str], dict[str, Any]]:
     """Secret findings keyed by rule and (unredacted) value; the records themselves are redacted."""
     from checkforensics.analysis import secrets
+    from checkforensics.analysis.redaction import mask
     from checkforensics.analysis.secretscan import scan_checkpoint
 
     found: dict[tuple[str, str], dict[str, Any]] = {}
@@ -85,7 +86,7 @@ def _secret_records(model: CheckpointModel) -> dict[tuple[str, str], dict[str, A
             "pid": hit.pid,
             "comm": hit.comm,
             "address": hit.address,
-            "value": secrets.redact(hit.value),
+            "value": mask(hit.value),
             "count": group.count,
         }
     return found

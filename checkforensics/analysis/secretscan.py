@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from checkforensics import progress
 from checkforensics.analysis import secrets
+from checkforensics.analysis.redaction import Redaction
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, ProcessMemory, Region
 from checkforensics.model.shared import SharedMemory
@@ -103,11 +104,13 @@ def scan_checkpoint(
 
 
 def finding_records(hits: list[SecretHit], *, redact: bool = True) -> list[dict[str, Any]]:
-    """One record per process, rule and value: first address, count, and the value (redacted by default)."""
+    """One record per process, rule and value: first address, count, and the value (masked as
+    analysis.redaction masks secrets, unless not ``redact``)."""
     records = []
+    shown = Redaction(reveal=not redact)
     for group in secrets.dedupe(hits, key=_hit_key):
         hit = group.first
-        value = secrets.redact(hit.value) if redact else hit.value.decode("utf-8", "backslashreplace")
+        value = shown.value(hit.value)
         record = {
             "pid": hit.pid,
             "comm": hit.comm,

@@ -12,20 +12,13 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
+from checkforensics.analysis.redaction import REDACT, Redaction, environment_spans
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
+from checkforensics.analysis.severity import Severity
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.files import Descriptor, FileTable
-
-
-class Severity(IntEnum):
-    INFO = 0
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
-    CRITICAL = 4
 
 
 @dataclass
@@ -56,6 +49,7 @@ class Context:
     files: FileTable
     changes: RootfsChanges
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
+    redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
 
     def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
         by_pid = {p.pid: p for p in self.tree.processes}
@@ -89,9 +83,6 @@ SENSITIVE_PATHS = (
     ("/usr/lib*/*.so*", Severity.HIGH),
     ("*/.bashrc", Severity.MEDIUM),
     ("*/.profile", Severity.MEDIUM),
-)
-CREDENTIAL_NAME = re.compile(
-    r"(PASSW(OR)?D|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)", re.IGNORECASE
 )
 CAP_SYS_ADMIN = 21
 
@@ -280,18 +271,23 @@ def rule_disk(context: Context) -> Iterator[Finding]:
 
 
 def rule_environment(context: Context) -> Iterator[Finding]:
+    """Environment entries the redaction policy calls secret: a credential-like name, or a value
+    a credential rule recognises. The evidence shows the value as ``context.redaction`` does."""
     for process in context.tree.processes:
-        for variable in process.env or []:
-            name, _, value = variable.partition("=")
-            if value and CREDENTIAL_NAME.search(name):
-                yield Finding(
-                    "env-credential",
-                    Severity.MEDIUM,
-                    "credential in the environment",
-                    process.pid,
-                    process.comm,
-                    {"variable": name, "value": redact_text(value)},
-                )
+        entries = process.env or []
+        for entry, spans in zip(entries, environment_spans(entries), strict=True):
+            if not spans:
+                continue
+            name, sep, _ = entry.partition("=")
+            shown = context.redaction.show(entry, spans)
+            yield Finding(
+                "env-credential",
+                Severity.MEDIUM,
+                "credential in the environment",
+                process.pid,
+                process.comm,
+                {"variable": name if sep else None, "value": shown[len(name) + 1 :] if sep else shown},
+            )
 
 
 def rule_privileges(context: Context) -> Iterator[Finding]:
@@ -343,12 +339,6 @@ RULES: list[Callable[[Context], Iterator[Finding]]] = [
     rule_privileges,
     rule_secrets,
 ]
-
-
-def redact_text(value: str) -> str:
-    """A secret shown by its first characters and length only."""
-    keep = 4 if len(value) > 8 else 1
-    return f"{value[:keep]}…({len(value)} chars)"
 
 
 def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Context:

@@ -31,13 +31,14 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
     """
     if out.exists() and not force:
         raise OutputError("exists (use --force to overwrite)", where=str(out))
+    from checkforensics.analysis.redaction import Redaction
     from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
     with CheckpointModel.open(checkpoint) as model:
         context = load_context(model, scan_secrets=False)
+        context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
         hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
-        context.secrets = finding_records(hits, redact=True)
-        shown = finding_records(hits, redact=False) if include_secrets else context.secrets
+        context.secrets = finding_records(hits, redact=not include_secrets)
         data = ReportInput(
             model=model,
             overview=overview(model),
@@ -46,7 +47,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
             files=context.files,
             changes=context.changes,
             findings=triage(context),
-            secrets=shown,
+            secrets=context.secrets,
         )
         page = render_report(data, include_secrets=include_secrets)
     out.write_text(page, encoding="utf-8")

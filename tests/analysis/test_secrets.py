@@ -26,7 +26,6 @@ from checkforensics.analysis.secrets import (
     Severity,
     dedupe,
     load_rules,
-    redact,
     scan,
     scan_range,
 )
@@ -543,13 +542,6 @@ def test_dedupe_keeps_the_first_address_and_counts() -> None:
     assert [g.count for g in dedupe(items, key=lambda item: item.value)] == [3, 1]
     bare = [Finding(rule, 1, 2, b"x"), Finding(rule, 5, 6, b"x")]
     assert [(g.first.start, g.count) for g in dedupe(bare)] == [(1, 2)]
-
-
-def test_redact_shows_a_prefix_and_the_length() -> None:
-    assert redact(("gh" + "p_" + "a" * 36).encode()) == "ghp_…(40 chars)"
-    assert redact(b"hunter2-blog") == "hun…(12 chars)"
-    assert redact(b"abc") == "…(3 chars)"
-    assert redact(b"\x00\x01\\xyzzy-plugh") == "\\x00\\x01\\x5c…(14 chars)"
 
 
 def test_severity_is_ordered_and_parsed() -> None:

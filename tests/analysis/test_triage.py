@@ -110,3 +110,21 @@ def truth_addresses(secret: str) -> set[int]:
     from conftest import truth
 
     return {a for p in truth("counters-blog")["processes"] for a in p["secret_addresses"].get(secret, [])}
+
+
+def test_env_credentials_follow_the_redaction_policy() -> None:
+    """By name (MYSQL_PWD, REDISCLI_AUTH) or by value (a Stripe key under a plain name); PWD, the
+    working directory, is none. With a revealing policy the evidence holds the value itself."""
+    from checkforensics.analysis.redaction import Redaction
+
+    stripe = "sk_" + "live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    context = _context("/usr/bin/app", [])
+    context.tree.processes[0].env = ["MYSQL_PWD=pw-1234", "REDISCLI_AUTH=r3dis", f"BILLING={stripe}", "PWD=/tmp"]
+    found = [f.evidence for f in triage(context) if f.rule == "env-credential"]
+    assert found == [
+        {"variable": "MYSQL_PWD", "value": "p…(7 chars)"},
+        {"variable": "REDISCLI_AUTH", "value": "r…(5 chars)"},
+        {"variable": "BILLING", "value": "sk_l…(32 chars)"},
+    ]
+    context.redaction = Redaction(reveal=True)
+    assert [f.evidence["value"] for f in triage(context) if f.rule == "env-credential"] == ["pw-1234", "r3dis", stripe]

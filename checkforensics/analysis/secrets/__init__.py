@@ -13,13 +13,13 @@ The modules, in the order a rule flows through them:
 - ``builtin``: ``BUILTIN_RULES``, the built-in rule table (docs/secrets.md lists every rule);
 - ``user_rules``: ``load_rules``, rules from a TOML file;
 - ``scanner``: ``scan`` and ``scan_range``, keyword search (Python or hyperscan) and regex windows;
-- ``reporting``: ``dedupe`` and ``redact``, for showing findings.
+- ``reporting``: ``dedupe``, for showing findings (masking values is analysis.redaction's).
 """
 
 from __future__ import annotations
 
 from checkforensics.analysis.secrets.builtin import BUILTIN_RULES
-from checkforensics.analysis.secrets.reporting import Deduplicated, dedupe, finding_key, redact
+from checkforensics.analysis.secrets.reporting import Deduplicated, dedupe, finding_key
 from checkforensics.analysis.secrets.rule import TEXT_BYTES, Finding, Rule, RuleError, Severity, Validator
 from checkforensics.analysis.secrets.scanner import DEFAULT_CHUNK, hyperscan_available, margins, scan, scan_range
 from checkforensics.analysis.secrets.user_rules import load_rules
@@ -41,7 +41,6 @@ __all__ = [
     "is_placeholder",
     "load_rules",
     "margins",
-    "redact",
     "scan",
     "scan_range",
     "shannon_entropy",

@@ -41,12 +41,15 @@ _URL_PASSWORD = rb"[A-Za-z0-9._~%!$&'()*+,;=:-]"
 _VALUE_END = rb"(?=[\x00\t\n\r \"']|;[\s\x00]|\Z)"
 _ENV_WORDS = rb"PASSWORD|PASSWD|PASSPHRASE|PASS|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?"
 # Names that end like these hold something about a secret, not the secret: DB_PASSWORD_FILE=...
-_ENV_NOT_SECRET = (
-    b"FILE PATH DIR LENGTH LEN MIN MAX TTL EXPIRY EXPIRES EXPIRE TIMEOUT TYPE NAME ID URL HOST PORT "
-    b"USER USERNAME SOCK COMMAND CMD PROMPT HINT POLICY SIZE BITS COUNT ENABLED ENABLE MODE FORMAT "
-    b"HEADER PARAM FIELD ALGORITHM VERSION LOCATION REF SOURCE ENDPOINT REGION"
-).split()
-_ENV_NAME_END = b"".join(b"(?<!_" + word + b")" for word in _ENV_NOT_SECRET)
+# (analysis/redaction reads the same list for credential-like names in environments and argv).
+NOT_SECRET_NAME_ENDS = (
+    "FILE", "FILENAME", "PATH", "DIR", "LENGTH", "LEN", "MIN", "MAX", "TTL", "EXPIRY", "EXPIRES", "EXPIRE",
+    "TIMEOUT", "TYPE", "NAME", "ID", "URL", "URI", "HOST", "PORT", "SERVER", "USER", "USERNAME", "SOCK",
+    "SOCKET", "STDIN", "COMMAND", "CMD", "PROMPT", "HINT", "POLICY", "SIZE", "BITS", "COUNT", "ENABLED",
+    "ENABLE", "DISABLED", "REQUIRED", "MODE", "METHOD", "FORMAT", "HEADER", "PARAM", "FIELD", "ALGORITHM",
+    "VERSION", "LOCATION", "REF", "SOURCE", "ENDPOINT", "REGION", "PROVIDER",
+)  # fmt: skip
+_ENV_NAME_END = b"".join(b"(?<!_" + word.encode() + b")" for word in NOT_SECRET_NAME_ENDS)
 
 
 def _rule(

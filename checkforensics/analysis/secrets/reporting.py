@@ -1,5 +1,5 @@
-"""Showing findings: ``dedupe`` (one entry per distinct finding, with a count) and ``redact``
-(a value cut to a few leading bytes and its length).
+"""Showing findings: ``dedupe``, one entry per distinct finding, with a count. How a secret
+value is shown (masked or not) is analysis.redaction's to decide.
 """
 
 from __future__ import annotations
@@ -34,13 +34,3 @@ def dedupe(items: Iterable[T], key: Callable[[T], Hashable] = finding_key) -> li
         firsts.setdefault(k, item)
         counts[k] += 1
     return [Deduplicated(first, counts[k]) for k, first in firsts.items()]
-
-
-def _printable(value: bytes) -> str:
-    return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in value)
-
-
-def redact(value: bytes, shown: int = 4) -> str:
-    """``ghp_…(40 chars)``: at most ``shown`` leading bytes, fewer for short values, and the length."""
-    keep = min(shown, len(value) // 4)
-    return f"{_printable(value[:keep])}…({len(value)} chars)"

@@ -1,5 +1,6 @@
 """What a credential rule is: ``Rule`` (a bytes regex with an id, a severity, its value group and
-keywords), ``Severity``, the ``Finding`` a scan yields, and ``RuleError`` for broken user rules.
+keywords), the ``Finding`` a scan yields, and ``RuleError`` for broken user rules. ``Severity``
+is analysis.severity's, shared with triage.
 
 A Rule reads its regex's parse tree once, when it is made, for what the scanner needs to know:
 the shortest and longest match, whether every byte of a match is text, how far lookarounds
@@ -11,33 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from re import _constants as sre  # opcode names of the parse tree below
 from re import _parser as sre_parse  # stable since 3.11: the only way to measure a regex's widths
 from typing import Any
 
+from checkforensics.analysis.severity import Severity
 from checkforensics.errors import CheckforensicsError
-
-
-class Severity(IntEnum):
-    """How bad a leak of the value is; ordered, so ``severity >= Severity.HIGH`` works."""
-
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
-    CRITICAL = 4
-
-    def __str__(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            names = ", ".join(str(s) for s in sorted(cls, reverse=True))
-            raise ValueError(f"severity {text!r} is not one of {names}") from None
-
 
 Validator = Callable[[bytes], bool]
 

@@ -1,0 +1,242 @@
+"""The one redaction policy: which values are secret, and how a secret value is shown.
+
+Everything that quotes evidence which may hold a credential asks this module: the HTML report
+(all of it), triage's evidence, memgrep --secrets and diff A B --secrets.
+
+A value is secret when
+
+- it is assigned to a credential-like name (``is_credential_name``): an environment entry
+  ``NAME=value``, a command-line word ``--name=value`` or ``name=value``, the word after a flag
+  ``--name``, or an assignment inside a longer text (``sh -c "PGPASSWORD=… psql"``, a URL's
+  ``?token=…``); the whole value is hidden;
+- or a built-in credential rule (analysis/secrets, docs/secrets.md) finds it: ``STRIPE=sk_live_…``,
+  a JWT, a PEM key, the password in ``postgres://user:password@host``; the part the rule calls
+  the value is hidden, the rest stays readable.
+
+The decisions are the ``*_spans`` functions: for each text, the character ranges that hold
+secret values. How a secret value looks is ``mask``: at most four leading characters (never more
+than a quarter of the value) and its length, ``ghp_…(40 chars)``. A ``Redaction`` applies both,
+or with ``reveal=True`` (``--no-redact``, ``--include-secrets``) shows everything as it is.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from checkforensics.analysis import secrets
+from checkforensics.analysis.secrets.builtin import NOT_SECRET_NAME_ENDS
+
+Span = tuple[int, int]  # [start, end) in characters of one text
+
+SHOWN = 4  # leading characters a masked value keeps at most
+
+# Words that make a name credential-like, as a segment of their own or glued to the end of one
+# (PGPASSWORD, CLIENTSECRET); API_KEY, ACCESS_KEY, PRIVATE_KEY and SECRET_KEY may be one
+# segment or two.
+_GLUED = (
+    "PASSWORD", "PASSWORDS", "PASSWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN", "TOKENS",
+    "CREDENTIAL", "CREDENTIALS", "APIKEY", "ACCESSKEY", "PRIVATEKEY", "SECRETKEY",
+)  # fmt: skip
+_PAIRS = frozenset({("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY")})
+# Words that count only as a segment of their own: BYPASS, OLDPWD, AUTHOR hold no credential.
+# PWD also needs another segment (MYSQL_PWD): PWD alone is the working directory.
+_WHOLE = frozenset({"PASS", "PWD", "AUTH", "AUTHORIZATION"})
+# A name starting like this switches something off (--no-auth), it does not carry a value.
+_SWITCH_OFF = frozenset({"NO", "SKIP", "DISABLE", "WITHOUT"})
+_ABOUT = frozenset(NOT_SECRET_NAME_ENDS)  # DB_PASSWORD_FILE: where the secret is, not the secret
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
+# NAME=value inside a text: the value is quoted, or runs to the next blank.
+_ASSIGNMENT = re.compile(r"""(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=(?:"([^"]*)"|'([^']*)'|(\S+))""")
+# A whole command-line word --name=value or name=value: everything after "=" is the value.
+_WORD_ASSIGNMENT = re.compile(r"(-{0,2}[A-Za-z_][\w.-]*)=(.*)", re.DOTALL)
+# A flag --name (or Go's -name) whose value is the next word.
+_FLAG = re.compile(r"--?([A-Za-z][\w.-]*)")
+
+
+def _segments(name: str) -> list[str]:
+    """``--db-password`` -> DB, PASSWORD; ``apiKey`` -> API, KEY; trailing digits dropped."""
+    split = _SEPARATORS.split(_CAMEL.sub("_", name).upper())
+    return [segment.rstrip("0123456789") or segment for segment in split if segment]
+
+
+def is_credential_name(name: str) -> bool:
+    """True for a name that says its value is a credential.
+
+    PASSWORD, PASSWD, PASSPHRASE, SECRET, TOKEN, CREDENTIAL(S), API_KEY, ACCESS_KEY, PRIVATE_KEY,
+    SECRET_KEY as a segment or glued to the end of one (DB_PASSWORD, PGPASSWORD, GITHUB_TOKEN,
+    AWS_SECRET_ACCESS_KEY); PASS, AUTH, AUTHORIZATION and PWD only as segments (REDISCLI_AUTH,
+    MYSQL_PWD; not BYPASS, AUTHOR, OLDPWD, nor PWD itself). Any case, ``_``, ``-``, ``.`` or
+    camelCase between segments. Not when the last segment, after the credential word, says what
+    the name holds is something about a secret (DB_PASSWORD_FILE, SSH_AUTH_SOCK, AUTH_URL,
+    AWS_ACCESS_KEY_ID), nor for a switch that turns one off (NO_AUTH, --skip-password).
+    """
+    segments = _segments(name)
+    if not segments or segments[0] in _SWITCH_OFF:
+        return False
+    last_word = -1  # index of the last segment that is (the end of) a credential word
+    for index, segment in enumerate(segments):
+        if segment.endswith(_GLUED) or (segment in _WHOLE and (segment != "PWD" or len(segments) > 1)):
+            last_word = index
+        elif index + 1 < len(segments) and (segment, segments[index + 1]) in _PAIRS:
+            last_word = index + 1
+    if last_word < 0:
+        return False
+    return last_word == len(segments) - 1 or segments[-1] not in _ABOUT
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _rule_spans(texts: Sequence[str]) -> list[list[Span]]:
+    """What the built-in credential rules call values, in each text. The texts are scanned as one
+    buffer, NUL between them (no built-in rule matches across a NUL), so a thousand paths cost
+    one scan and not a thousand."""
+    encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
+    starts, position = [], 0
+    for data in encoded:
+        starts.append(position)
+        position += len(data) + 1
+    found: list[list[Span]] = [[] for _ in texts]
+    for finding in secrets.scan(b"\0".join(encoded)):
+        index = bisect.bisect_right(starts, finding.start) - 1
+        data, base = encoded[index], starts[index]
+        start, end = finding.start - base, min(finding.end - base, len(data))
+        # Rules match ASCII text only, so both ends fall between characters.
+        first = len(data[:start].decode("utf-8", "replace"))
+        found[index].append((first, first + len(data[start:end].decode("utf-8", "replace"))))
+    return found
+
+
+def _assignment_spans(text: str) -> list[Span]:
+    """The values of credential-like NAME=value assignments inside ``text``."""
+    spans, position = [], 0
+    while (match := _ASSIGNMENT.search(text, position)) is not None:
+        group = next(g for g in (2, 3, 4) if match.group(g) is not None)
+        if is_credential_name(match[1]):
+            spans.append(match.span(group))
+            position = match.end()
+        else:  # the value may hold assignments of its own: -o username=u,password=p
+            position = match.start(group)
+    return spans
+
+
+def secret_spans(texts: Sequence[str]) -> list[list[Span]]:
+    """For each free text (a path, a message, one argv word, evidence), the sorted, disjoint
+    character ranges holding secret values: values of credential-like assignments in it and
+    what the built-in credential rules find."""
+    by_rules = _rule_spans(texts)
+    return [_merge(_assignment_spans(text) + ruled) for text, ruled in zip(texts, by_rules, strict=True)]
+
+
+def environment_spans(entries: Sequence[str]) -> list[list[Span]]:
+    """For each environment entry ``NAME=value``: the whole value when the name is
+    credential-like, else what ``secret_spans`` finds in the entry."""
+    found = secret_spans(entries)
+    for index, entry in enumerate(entries):
+        name, sep, value = entry.partition("=")
+        if sep and value and is_credential_name(name):
+            found[index] = [(len(name) + 1, len(entry))]
+    return found
+
+
+def _whole_value(word: str, name: str, value: str) -> bool:
+    """Whether all of ``value`` in the argv word ``name=value`` is secret. --name=value is one
+    option whatever it holds; a bare NAME=value with blanks in it is more likely a shell line
+    (sh -c "PGPASSWORD=x psql"), read as free text."""
+    if not value or not is_credential_name(name):
+        return False
+    return word.startswith("-") or not any(c.isspace() for c in value)
+
+
+def argv_spans(words: Sequence[str]) -> list[list[Span]]:
+    """For each word of a command line: all of it after a credential-like flag (``--token
+    VALUE``), all of its value for a credential-like ``--name=value`` or ``name=value``, else
+    what ``secret_spans`` finds in it."""
+    found = secret_spans(words)
+    flagged = False
+    for index, word in enumerate(words):
+        if flagged and word and not word.startswith("-"):
+            found[index] = [(0, len(word))]
+        elif (whole := _WORD_ASSIGNMENT.fullmatch(word)) and _whole_value(word, whole[1], whole[2]):
+            found[index] = [whole.span(2)]
+        flag = _FLAG.fullmatch(word)
+        flagged = flag is not None and is_credential_name(flag[1])
+    return found
+
+
+def is_secret(name: str, value: str) -> bool:
+    """Whether ``value`` (assigned to ``name``, as in an environment) holds a secret."""
+    return bool(value) and bool(environment_spans([f"{name}={value}"])[0])
+
+
+def _printable(char: str) -> str:
+    code = ord(char)
+    if 0x20 <= code < 0x7F and char != "\\":
+        return char
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def mask(value: bytes | str) -> str:
+    """A secret as it is shown: ``ghp_…(40 chars)``, ``hun…(12 chars)``, ``…(3 chars)``. At most
+    ``SHOWN`` leading characters, a quarter of the value at most, non-printable ones escaped."""
+    keep = min(SHOWN, len(value) // 4)
+    head = value[:keep].decode("latin-1") if isinstance(value, bytes) else value[:keep]
+    return f"{''.join(map(_printable, head))}…({len(value)} chars)"
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """Shows evidence with its secret values masked, or (``reveal``) as it is."""
+
+    reveal: bool = False
+
+    def value(self, value: bytes | str) -> str:
+        """A value known to be secret (a credential rule's finding)."""
+        if not self.reveal:
+            return mask(value)
+        return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+
+    def show(self, text: str, spans: Sequence[Span]) -> str:
+        """``text`` with each span masked."""
+        if self.reveal or not spans:
+            return text
+        parts, position = [], 0
+        for start, end in spans:
+            parts += [text[position:start], mask(text[start:end])]
+            position = end
+        return "".join(parts) + text[position:]
+
+    def texts(self, texts: Sequence[str]) -> list[str]:
+        if self.reveal:
+            return list(texts)
+        return [self.show(text, spans) for text, spans in zip(texts, secret_spans(texts), strict=True)]
+
+    def text(self, text: str) -> str:
+        """A free text (path, message, evidence) with the secrets in it masked."""
+        return self.texts([text])[0]
+
+    def environment(self, entries: Sequence[str]) -> list[str]:
+        if self.reveal:
+            return list(entries)
+        return [self.show(e, spans) for e, spans in zip(entries, environment_spans(entries), strict=True)]
+
+    def argv(self, words: Sequence[str]) -> list[str]:
+        if self.reveal:
+            return list(words)
+        return [self.show(w, spans) for w, spans in zip(words, argv_spans(words), strict=True)]
+
+
+REDACT = Redaction()
+REVEAL = Redaction(reveal=True)
