@@ -253,7 +253,14 @@ class ProcessMemory:
             else:
                 mapping = attachment.mapping
                 stop = min(end, mapping.end)
-                out += attachment.shared.space.read(cursor - mapping.start + mapping.vma.pgoff, stop - cursor)
+                offset = cursor - mapping.start + mapping.vma.pgoff
+                try:
+                    out += attachment.shared.space.read(offset, stop - cursor)
+                except MemoryUnavailableError as exc:  # say where the process saw it
+                    shown = exc.message.replace("address ", "offset ").replace("page at ", "offset ")
+                    raise MemoryUnavailableError(
+                        f"address {cursor:#x} ({attachment.shared.describe()}): {shown}"
+                    ) from None
             cursor = stop
         return bytes(out)
 
