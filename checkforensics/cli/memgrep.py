@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -10,7 +9,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 
@@ -35,7 +34,8 @@ from checkforensics.analysis.memsearch import (
 from checkforensics.analysis.sharedmem import SharedMemory, load_shared_memories
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import Decorator, checkpoint_argument, output_options
-from checkforensics.errors import ExitCode, InputError, OutputError
+from checkforensics.errors import ExitCode, InputError
+from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
 DEFAULT_MAX_COUNT = 10_000  # matches per process: keeps output and memory bounded for patterns like "\x00"
@@ -450,42 +450,13 @@ def _one_process(opened: Checkpoint, pid: int, warnings: list[str]) -> ProcessMe
     return memories[0]
 
 
-@contextlib.contextmanager
-def _output_file(path: Path, force: bool, checkpoint: str) -> Iterator[BinaryIO]:
-    """``path`` opened for writing: never the evidence itself, nor an existing file without --force."""
-    source = Path(checkpoint).resolve()
-    target = path.resolve()
-    if target == source or (path.exists() and source.exists() and os.path.samefile(path, source)):
-        raise OutputError("refusing to overwrite the checkpoint", where=str(path))
-    if source.is_dir() and target.is_relative_to(source):
-        raise OutputError("refusing to write inside the checkpoint directory", where=str(path))
-    existed = path.exists()
-    if existed and not force:
-        raise OutputError("exists (use --force to overwrite)", where=str(path))
-    try:
-        handle = open(path, "wb" if force else "xb")  # noqa: SIM115 -- closed below, removed on failure
-    except OSError as exc:
-        raise OutputError(f"cannot write ({exc.strerror})", where=str(path)) from None
-    try:
-        with handle:
-            yield handle
-    except BaseException:
-        if not existed:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise
-
-
 def _dump(
     opened: Checkpoint, memory: ProcessMemory, out: Path, force: bool, checkpoint: str, memory_filter: MemoryFilter
 ) -> list[DumpedRegion]:
     if not memory.regions(memory_filter):
         return []
-    with _output_file(out, force, checkpoint) as handle:
-        try:
-            return dump_memory(opened, memory, handle, memory_filter)
-        except OSError as exc:
-            raise OutputError(f"cannot write ({exc.strerror or exc})", where=str(out)) from None
+    with OutputGuard(checkpoint).new_file(out, force=force) as handle:
+        return dump_memory(opened, memory, handle, memory_filter)
 
 
 def _print_dump(memory: ProcessMemory, out: Path | None, placed: list[DumpedRegion], fmt: str, no_color: bool) -> None:
