@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 
@@ -13,7 +10,7 @@ from checkforensics.analysis.coredump import write_core
 from checkforensics.analysis.processes import load_command_lines, load_tree
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.errors import OutputError
+from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
 
@@ -43,9 +40,9 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
       checkforensics coredump checkpoint.tar -o cores/
       checkforensics coredump checkpoint.tar.zst --pid 7 -o /tmp
     """
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    with Checkpoint.open(checkpoint) as opened:
+    cores = OutputGuard(checkpoint).output_directory(out, force=force, must_be_empty=False)
+    with cores as directory, Checkpoint.open(checkpoint) as opened:
         tree = load_tree(opened)
         chosen = tree.by_pid(pid) if pid is not None else None
         if pid is not None and chosen is None:
@@ -61,9 +58,8 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
                 tree.warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
                 continue
             target = out / f"core.{process.pid}"
-            if target.exists() and not force:
-                raise OutputError("exists (use --force to overwrite)", where=str(target))
-            threads, loads = _write_atomically(target, lambda handle, p=process: write_core(opened, p, handle))
+            with directory.new_file(target.name) as handle:
+                threads, loads = write_core(opened, process, handle)
             written.append(
                 {
                     "pid": process.pid,
@@ -81,16 +77,3 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
         print_table(Table(["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"], rows), fmt, no_color=no_color)
     for warning in tree.warnings:
         click.echo(f"checkforensics: warning: {warning}", err=True)
-
-
-def _write_atomically(target: Path, write: Callable[[BinaryIO], tuple[int, int]]) -> tuple[int, int]:
-    """``write`` into a temporary file next to ``target``, renamed to it only when complete: a
-    failure half-way leaves no truncated core behind."""
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with open(partial, "wb") as handle:
-            result = write(handle)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return result
