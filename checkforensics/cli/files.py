@@ -13,7 +13,7 @@ from checkforensics.analysis.files import SOCKET_TYPES, Descriptor, FileTable, l
 from checkforensics.analysis.processes import load_tree
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.errors import OutputError
+from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.render import JSON, Table, print_json, print_table
 
 
@@ -132,15 +132,6 @@ def sockets(checkpoint: str, pid: int | None, fmt: str, no_color: bool) -> None:
     _emit_warnings(table)
 
 
-def _out_dir(path: Path, force: bool) -> Path:
-    if path.exists() and not path.is_dir():
-        raise OutputError("exists and is not a directory", where=str(path))
-    if path.exists() and any(path.iterdir()) and not force:
-        raise OutputError("is not empty (use --force to add to it)", where=str(path))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @click.command()
 @checkpoint_argument()
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="Directory to write to.")
@@ -158,7 +149,19 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
       checkforensics recover checkpoint.tar.zst -o recovered/
     """
     table = _load(checkpoint, True, None)
-    target = _out_dir(out, force)
+    with OutputGuard(checkpoint).output_directory(out, force=force) as target:
+        manifest = _write_recovered(table, target)
+    if fmt == JSON:
+        print_json({"output": str(out), "items": manifest})
+    else:
+        rows = [[m["pid"], m["fd"], m["kind"], m["path"] or m["remote"] or m["local"], m["size"], m["file"]]
+                for m in manifest]
+        print_table(Table(["PID", "FD", "KIND", "PATH / PEER", "SIZE", "FILE"], rows), fmt, no_color=no_color)
+    _emit_warnings(table)
+
+
+def _write_recovered(table: FileTable, target: OutputDirectory) -> list[dict[str, Any]]:
+    """Each piece of in-flight data into its own file in ``target`` (shared ones once), then manifest.json."""
     manifest = []
     written: dict[tuple[str, str], str] = {}
     for p in table.processes:
@@ -169,17 +172,12 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
                 name = written.get(shared_key)
                 if name is None:
                     name = f"pid{p.pid}-fd{d.fd}-{item.kind}.bin"
-                    with open(target / name, "xb") as handle:
+                    with target.new_file(name) as handle:
                         handle.write(item.data)
                     written[shared_key] = name
                 manifest.append({"pid": p.pid, "comm": p.comm, "fd": d.fd, "kind": item.kind, "type": d.type,
                                  "path": d.path, "local": d.local, "remote": d.remote, "pipe_id": d.pipe_id,
                                  "size": len(item.data), "sha256": digest, "complete": item.complete, "file": name})
-    (target / "manifest.json").write_text(json.dumps({"items": manifest}, indent=2) + "\n")
-    if fmt == JSON:
-        print_json({"output": str(target), "items": manifest})
-    else:
-        rows = [[m["pid"], m["fd"], m["kind"], m["path"] or m["remote"] or m["local"], m["size"], m["file"]]
-                for m in manifest]
-        print_table(Table(["PID", "FD", "KIND", "PATH / PEER", "SIZE", "FILE"], rows), fmt, no_color=no_color)
-    _emit_warnings(table)
+    with target.new_file("manifest.json") as handle:
+        handle.write((json.dumps({"items": manifest}, indent=2) + "\n").encode())
+    return manifest
