@@ -11,7 +11,7 @@ from rich.tree import Tree
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
 from checkforensics.analysis.rootfs import RootfsChanges, extract_changes, read_changed_file, rootfs_changes
 from checkforensics.archive import Checkpoint
-from checkforensics.errors import OutputError
+from checkforensics.output import OutputGuard
 from checkforensics.render import (
     JSON,
     TABLE,
@@ -205,10 +205,9 @@ def diff(
             _show_file(checkpoint, show_path)
             return
         if extract is not None:
-            if extract.exists() and (not extract.is_dir() or any(extract.iterdir())):
-                raise OutputError("must be a new or empty directory", where=str(extract))
-            extract.mkdir(parents=True, exist_ok=True)
-            records = extract_changes(checkpoint, extract)
+            # diff's --force is about comparing containers: never an overwrite, so never suggested
+            with OutputGuard(checkpoint_a).output_directory(extract, force_hint=False) as directory:
+                records = extract_changes(checkpoint, directory)
             if fmt == JSON:
                 print_json({"output": str(extract), "entries": records})
             else:
