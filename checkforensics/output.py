@@ -142,7 +142,7 @@ class OutputGuard:
                 raise _inside_error(evidence, where)
 
     def evidence_file(self, found: os.stat_result) -> str | None:
-        """How the user named the input file ``found`` is (the same inode), or None."""
+        """The name the user gave the input file ``found`` is (same device and inode), or None."""
         for evidence in self._evidence:
             if not evidence.is_directory and evidence.identity == (found.st_dev, found.st_ino):
                 return evidence.given
