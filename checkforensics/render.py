@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -164,3 +164,39 @@ def print_json(document: Any, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     json.dump(document, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
+
+
+def print_json_stream(fields: Sequence[tuple[str, Any]], stream: TextIO | None = None) -> dict[str, int]:
+    """A JSON object laid out as ``print_json`` lays it out, written field by field: a field
+    whose value is an iterator (not a list) is written as an array item by item, so a
+    result of millions of records is never held whole. A callable value is called when its
+    turn comes (a hash computed after the search). Returns how many items each streamed
+    field had."""
+    stream = stream or sys.stdout
+    counts: dict[str, int] = {}
+    stream.write("{")
+    for index, (key, value) in enumerate(fields):
+        stream.write(("," if index else "") + f"\n  {json.dumps(key)}: ")
+        if callable(value):
+            value = value()
+        if isinstance(value, Iterator):
+            counts[key] = 0
+            for item in value:
+                text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+                stream.write(("[" if not counts[key] else ",") + "\n    " + text)
+                counts[key] += 1
+            stream.write("\n  ]" if counts[key] else "[]")
+        else:
+            stream.write(json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  "))
+    stream.write("\n}\n" if fields else "}\n")
+    return counts
+
+
+def print_json_lines(records: Iterable[Any], stream: TextIO | None = None) -> int:
+    """One compact JSON document per line (JSON Lines); returns how many were written."""
+    stream = stream or sys.stdout
+    count = 0
+    for record in records:
+        stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        count += 1
+    return count

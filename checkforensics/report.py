@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkforensics import __version__
-from checkforensics.analysis.files import SOCKET_TYPES, FileTable, what
 from checkforensics.analysis.overview import Overview
-from checkforensics.analysis.processes import Process, ProcessTree, address_space
 from checkforensics.analysis.rootfs import RootfsChanges
 from checkforensics.analysis.triage import CREDENTIAL_NAME, Finding, redact_text
-from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.descriptions import what
+from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.render import human_size
 
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -35,7 +35,7 @@ _SEVERITY_COLOURS = {"CRITICAL": "#b00020", "HIGH": "#d9534f", "MEDIUM": "#f0ad4
 
 @dataclass
 class ReportInput:
-    checkpoint: Checkpoint
+    model: CheckpointModel
     overview: Overview
     sha256: str
     tree: ProcessTree
@@ -75,7 +75,7 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
 def _summary(data: ReportInput) -> str:
     info = data.overview.container
     rows = [
-        ["Archive", _e(data.checkpoint.path.name)], ["SHA-256", f"<code>{_e(data.sha256)}</code>"],
+        ["Archive", _e(data.model.path.name)], ["SHA-256", f"<code>{_e(data.sha256)}</code>"],
         ["Engine", _e(info.engine)], ["Container", _e(info.name)], ["Image", _e(info.image)],
         ["ID", f"<code>{_e(info.id)}</code>"], ["Runtime", _e(info.runtime)], ["Created", _e(info.created)],
         ["Checkpointed", _e(info.checkpointed)],
@@ -167,17 +167,20 @@ def _secrets(secrets: list[dict[str, Any]]) -> str:
     return _table(["Severity", "Rule", "PID", "Process", "Address", "Value", "Count"], rows)
 
 
-def memory_map_svg(checkpoint: Checkpoint, process: Process) -> str:
-    """A bar per mapping, width by the log of its size, coloured by kind; dumped share shaded."""
+def memory_map_svg(model: CheckpointModel, process: Process) -> str:
+    """A bar per mapping, width by the log of its size, coloured by kind; dumped share shaded
+    (the pages of shared memory the mapping shows included)."""
     try:
-        space = address_space(checkpoint, process.pid, process.mm)
+        memory = model.memory(process.pid)
     except CheckforensicsError as exc:
         return f'<p class="dim">memory map unavailable: {_e(exc)}</p>'
-    extents = list(space.present_extents())
+    dumped_in: dict[int, int] = {}
+    for region in memory.regions(shared=True):
+        dumped_in[region.mapping.start] = dumped_in.get(region.mapping.start, 0) + region.length
     bars, x = [], 0.0
-    for vma in space.vmas:
+    for vma in memory.space.vmas:
         width = 4 + 18 * math.log2(max(vma.size, 4096) / 4096 + 1)
-        dumped = sum(max(0, min(v + n, vma.end) - max(v, vma.start)) for v, _, n in extents)
+        dumped = dumped_in.get(vma.start, 0)
         colour = _KIND_COLOURS.get(vma.kind, "#777")
         share = dumped / vma.size if vma.size else 0
         title = _e(
@@ -196,7 +199,7 @@ def memory_map_svg(checkpoint: Checkpoint, process: Process) -> str:
         f'<svg class="memmap" viewBox="0 0 {max(x, 10):.0f} 28" preserveAspectRatio="none" '
         f'role="img" aria-label="memory map of {process.pid}">{"".join(bars)}</svg>'
         f'<p class="legend">{legend} &mdash; bar width: log of the size; filled part: pages dumped '
-        f"({_e(human_size(space.dumped_bytes))} in all)</p>"
+        f"({_e(human_size(sum(dumped_in.values())))} in all)</p>"
     )
 
 
@@ -217,8 +220,8 @@ svg.memmap{width:100%;height:36px;background:#fafafa;border:1px solid #ddd}
 
 def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
     redactor = Redactor(include_secrets)
-    title = f"checkforensics report: {data.overview.container.name or data.checkpoint.path.name}"
-    maps = "".join(f"<h3>{p.pid} {_e(p.comm)}</h3>{memory_map_svg(data.checkpoint, p)}" for p in data.tree.processes)
+    title = f"checkforensics report: {data.overview.container.name or data.model.path.name}"
+    maps = "".join(f"<h3>{p.pid} {_e(p.comm)}</h3>{memory_map_svg(data.model, p)}" for p in data.tree.processes)
     warnings = [*data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings]
     notice = (
         "Secret values are shown in full." if include_secrets
@@ -245,6 +248,6 @@ def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
         'img-src data:">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{_e(title)}</h1><p class='dim'>{_e(notice)}</p>{body}"
-        f"<footer>Generated {generated} by checkforensics {__version__} from {_e(data.checkpoint.path.name)} "
+        f"<footer>Generated {generated} by checkforensics {__version__} from {_e(data.model.path.name)} "
         f"(sha256 {_e(data.sha256)}).</footer></body></html>\n"
     )

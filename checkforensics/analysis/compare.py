@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkforensics.analysis.files import Descriptor, load_files
 from checkforensics.analysis.overview import overview
-from checkforensics.analysis.processes import address_space, load_command_lines, load_tree
 from checkforensics.analysis.rootfs import ChangedFile, rootfs_changes
-from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError, InputError
+from checkforensics.model import CheckpointModel
+from checkforensics.model.files import Descriptor
 
 
 class DifferentContainersError(InputError):
@@ -71,13 +70,13 @@ class Snapshot:
     secrets: dict[tuple[str, str], dict[str, Any]] | None = None
 
 
-def _secret_records(checkpoint: Checkpoint, tree: Any) -> dict[tuple[str, str], dict[str, Any]]:
+def _secret_records(model: CheckpointModel) -> dict[tuple[str, str], dict[str, Any]]:
     """Secret findings keyed by rule and (unredacted) value; the records themselves are redacted."""
     from checkforensics.analysis import secrets
-    from checkforensics.analysis.secretscan import scan_tree
+    from checkforensics.analysis.secretscan import scan_checkpoint
 
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for group in secrets.dedupe(scan_tree(checkpoint, tree), key=lambda hit: (hit.rule.id, hit.value)):
+    for group in secrets.dedupe(scan_checkpoint(model), key=lambda hit: (hit.rule.id, hit.value)):
         hit = group.first
         key = (hit.rule.id, hit.value.hex())
         found[key] = {
@@ -120,12 +119,11 @@ def _file_record(changed: ChangedFile) -> dict[str, Any]:
     }
 
 
-def snapshot(checkpoint: Checkpoint, *, with_secrets: bool = False) -> Snapshot:
-    view = overview(checkpoint)
-    tree = load_tree(checkpoint)
-    load_command_lines(checkpoint, tree)
-    table = load_files(checkpoint, tree)
-    changes = rootfs_changes(checkpoint, layers=False)
+def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
+    view = overview(model)
+    tree = model.command_lines()
+    table = model.files()
+    changes = rootfs_changes(model, layers=False)
     memory = {}
     for process in tree.processes:
         if process.zombie:
@@ -134,7 +132,7 @@ def snapshot(checkpoint: Checkpoint, *, with_secrets: bool = False) -> Snapshot:
             memory[process.pid] = {
                 "pid": process.pid,
                 "comm": process.comm,
-                "bytes": address_space(checkpoint, process.pid).dumped_bytes,
+                "bytes": model.memory(process.pid).dumped_bytes,
             }
         except CheckforensicsError as exc:
             tree.warnings.append(str(exc))
@@ -153,7 +151,7 @@ def snapshot(checkpoint: Checkpoint, *, with_secrets: bool = False) -> Snapshot:
         deleted={path: {"path": path} for path in changes.deleted},
         memory=memory,
         warnings=[*view.warnings, *tree.warnings, *table.warnings, *changes.warnings],
-        secrets=_secret_records(checkpoint, tree) if with_secrets else None,
+        secrets=_secret_records(model) if with_secrets else None,
     )
 
 
@@ -182,7 +180,7 @@ class CheckpointDiff:
         }
 
 
-def compare(a: Checkpoint, b: Checkpoint, *, force: bool = False, secrets: bool = False) -> CheckpointDiff:
+def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secrets: bool = False) -> CheckpointDiff:
     """The differences from checkpoint ``a`` to checkpoint ``b``; with ``secrets``, also which
     credential-rule findings are new in ``b`` (by rule and value, wherever they are)."""
     before, after = snapshot(a, with_secrets=secrets), snapshot(b, with_secrets=secrets)

@@ -14,20 +14,17 @@ the Intel SDM's XSAVE layout, binutils/gdb's reading of core notes.
 
 from __future__ import annotations
 
-import bisect
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from checkforensics import progress
-from checkforensics.analysis.memory import AddressSpace, Vma
-from checkforensics.analysis.processes import Process, address_space, load_mm
-from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError, UnsupportedError
 from checkforensics.images.flags import PAGE_SIZE, Prot, TaskState
-from checkforensics.images.load import load_image, text
+from checkforensics.model import CheckpointModel, Process
+from checkforensics.model.memory import Vma
+from checkforensics.model.regions import ProcessMemory, Region
 
 EM_X86_64 = 62
 ET_CORE = 4
@@ -182,36 +179,23 @@ class _ThreadState:
         self.core = core
 
 
-def _file_names(checkpoint: Checkpoint) -> dict[int, str]:
-    if not checkpoint.has_image("files.img"):
-        return {}
-    return {e.id: text(e.reg.name) for e in load_image(checkpoint, "files.img").messages() if e.HasField("reg")}
+def _segments(memory: ProcessMemory) -> list[tuple[Vma, list[Region]]]:
+    """Each mapping with its dumped regions, shared memory included (a SysV segment's or a
+    MAP_SHARED mapping's pages are the shared object's)."""
+    regions = memory.regions(shared=True)
+    by_mapping: dict[int, list[Region]] = {}
+    for region in regions:
+        by_mapping.setdefault(region.mapping.start, []).append(region)
+    return [(mapping.vma, by_mapping.get(mapping.start, [])) for mapping in memory.mappings]
 
 
-def _segments(space: AddressSpace) -> Iterator[tuple[Vma, list[tuple[int, int, int]]]]:
-    """Each VMA with the dumped extents (vaddr, pages-file offset, length) inside it."""
-    extents = sorted(space.present_extents())
-    starts = [extent[0] for extent in extents]
-    for vma in space.vmas:
-        inside = []
-        # extents are sorted and do not overlap: start from the last one beginning at or before the VMA
-        for vaddr, offset, length in extents[max(0, bisect.bisect_right(starts, vma.start) - 1) :]:
-            if vaddr >= vma.end:
-                break
-            start, end = max(vaddr, vma.start), min(vaddr + length, vma.end)
-            if start < end:
-                inside.append((start, offset + (start - vaddr), end - start))
-        yield vma, inside
-
-
-def write_core(checkpoint: Checkpoint, process: Process, out: BinaryIO) -> tuple[int, int]:
+def write_core(model: CheckpointModel, process: Process, out: BinaryIO) -> tuple[int, int]:
     """Write the core of ``process`` to ``out``; returns (threads, PT_LOAD count)."""
     threads = []
     for tid in sorted(process.tids, key=lambda t: (t != process.pid, t)):
-        core = load_image(checkpoint, f"core-{tid}.img").entries[0].message
-        threads.append(_ThreadState(tid, core))
-    mm = load_mm(checkpoint, process.pid)
-    space = address_space(checkpoint, process.pid, mm)
+        threads.append(_ThreadState(tid, model.store.first(f"core-{tid}.img")))
+    mm = model.mm(process.pid)
+    memory = model.memory(process.pid)
     main = threads[0].core
 
     notes = bytearray()
@@ -223,13 +207,13 @@ def write_core(checkpoint: Checkpoint, process: Process, out: BinaryIO) -> tuple
             notes += _note(b"CORE", NT_PRPSINFO, prpsinfo(process, main))
             notes += _note(b"CORE", NT_SIGINFO, siginfo())
             notes += _note(b"CORE", NT_AUXV, auxv(mm))
-            notes += _note(b"CORE", NT_FILE, file_note(space.vmas, _file_names(checkpoint)))
+            notes += _note(b"CORE", NT_FILE, file_note(memory.space.vmas, model.file_names))
         notes += _note(b"CORE", NT_PRFPREG, fpregset(info.fpregs))
         extended = xstate(info.fpregs)
         if extended is not None:
             notes += _note(b"LINUX", NT_X86_XSTATE, extended)
 
-    segments = list(_segments(space))
+    segments = _segments(memory)
     phnum = 1 + len(segments)
     offset = _EHDR.size + phnum * _PHDR.size
     note_offset = offset
@@ -249,23 +233,23 @@ def write_core(checkpoint: Checkpoint, process: Process, out: BinaryIO) -> tuple
     out.write(_EHDR.pack(ident, ET_CORE, EM_X86_64, 1, 0, _EHDR.size, 0, 0, _EHDR.size, _PHDR.size, phnum, 0, 0, 0))
     out.write(b"".join(headers))
     out.write(notes)
-    total = sum(length for _, _, inside in placed for _, _, length in inside)
+    total = sum(region.length for _, _, inside in placed for region in inside)
     with progress.task(f"core.{process.pid}", total) as advance:
         for file_offset, vma, inside in placed:
-            for vaddr, pages_offset, length in inside:
-                out.seek(file_offset + (vaddr - vma.start))
-                _copy(space, pages_offset, length, out)
-                advance(length)
+            for region in inside:
+                out.seek(file_offset + (region.start - vma.start))
+                _copy(region, out)
+                advance(region.length)
     out.seek(offset)
     out.truncate(offset)  # the last segment may end in a hole: give the file its full length
     return len(threads), sum(1 for _, _, inside in placed if inside)
 
 
-def _copy(space: AddressSpace, pages_offset: int, length: int, out: BinaryIO) -> None:
+def _copy(region: Region, out: BinaryIO) -> None:
     done = 0
-    while done < length:
-        chunk = space.read_dumped(pages_offset + done, min(_COPY_CHUNK, length - done))
+    while done < region.length:
+        chunk = region.read(done, min(_COPY_CHUNK, region.length - done))
         if not chunk:
-            raise CheckforensicsError(f"pages image ends at offset {pages_offset + done:#x}")
+            raise CheckforensicsError(f"pages image {region.member} ends before {region.start + done:#x}")
         out.write(chunk)
         done += len(chunk)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
-from checkforensics.images.load import load_image, text
+from checkforensics.images.load import text
+from checkforensics.model import CheckpointModel
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,14 @@ def spec_mounts(spec: dict[str, Any] | None) -> list[SpecMount]:
     return found
 
 
-def kernel_mounts(checkpoint: Checkpoint, warnings: list[str]) -> list[KernelMount]:
+def kernel_mounts(model: CheckpointModel, warnings: list[str]) -> list[KernelMount]:
     """Every mountpoints-N.img entry (one image per mount namespace)."""
     found = []
-    for name in sorted(checkpoint.image_names()):
+    for name in model.store.image_names():
         if not (name.startswith("mountpoints-") and name.endswith(".img")):
             continue
         try:
-            image = load_image(checkpoint, name)
+            image = model.store.image(name)
         except CheckforensicsError as exc:
             warnings.append(str(exc))
             continue

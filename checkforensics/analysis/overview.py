@@ -5,19 +5,17 @@ Everything here comes from metadata files and the member listing; no memory page
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from checkforensics.analysis.container import ContainerInfo, container_info
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.crit_json import message_to_dict
-from checkforensics.images.load import load_image, text
+from checkforensics.images.load import text
+from checkforensics.model import CheckpointModel
 
 _PAGES = re.compile(r"pages-\d+\.img$")
-_METADATA_LIMIT = 64 << 20  # config.dump and spec.dump are tens of KiB; refuse absurd ones
 
 CONFIG_DUMP = "config.dump"
 SPEC_DUMP = "spec.dump"
@@ -43,28 +41,16 @@ class Overview:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_json_member(checkpoint: Checkpoint, name: str, warnings: list[str]) -> Any:
-    """A JSON metadata member, or None (with a warning) when absent or unreadable."""
-    if not checkpoint.has(name):
-        return None
-    try:
-        return json.loads(checkpoint.read(name, limit=_METADATA_LIMIT))
-    except (ValueError, UnicodeDecodeError) as exc:
-        warnings.append(f"{name}: not valid JSON ({exc})")
-    except CheckforensicsError as exc:
-        warnings.append(str(exc))
-    return None
-
-
-def read_stats(checkpoint: Checkpoint, warnings: list[str]) -> dict[str, int] | None:
+def read_stats(model: CheckpointModel, warnings: list[str]) -> dict[str, int] | None:
     """stats-dump's dump statistics, with CRIU's field names, or None when absent."""
+    checkpoint = model.archive
     for name in (STATS_DUMP, checkpoint.images_prefix + STATS_DUMP):
         if checkpoint.has(name):
             break
     else:
         return None
     try:
-        image = load_image(checkpoint, name)
+        image = model.store.image(name)
     except CheckforensicsError as exc:
         warnings.append(str(exc))
         return None
@@ -101,23 +87,23 @@ def checkpoint_size(checkpoint: Checkpoint) -> int:
     )
 
 
-def process_count(checkpoint: Checkpoint, warnings: list[str]) -> int | None:
-    if not checkpoint.has_image("pstree.img"):
+def process_count(model: CheckpointModel, warnings: list[str]) -> int | None:
+    if not model.store.has("pstree.img"):
         warnings.append("pstree.img: missing")
         return None
     try:
-        return len(load_image(checkpoint, "pstree.img").entries)
+        return len(model.store.image("pstree.img").entries)
     except CheckforensicsError as exc:
         warnings.append(str(exc))
         return None
 
 
-def hostname_from_images(checkpoint: Checkpoint) -> str | None:
+def hostname_from_images(model: CheckpointModel) -> str | None:
     """The UTS namespace's nodename, for checkpoints without container metadata."""
-    for name in sorted(checkpoint.image_names()):
+    for name in model.store.image_names():
         if name.startswith("utsns-") and name.endswith(".img"):
             try:
-                image = load_image(checkpoint, name)
+                image = model.store.image(name)
             except CheckforensicsError:
                 continue
             if image.entries:
@@ -125,12 +111,13 @@ def hostname_from_images(checkpoint: Checkpoint) -> str | None:
     return None
 
 
-def overview(checkpoint: Checkpoint) -> Overview:
-    """Container metadata, sizes and dump statistics of ``checkpoint``."""
+def overview(model: CheckpointModel) -> Overview:
+    """Container metadata, sizes and dump statistics of the checkpoint; no page read."""
+    checkpoint = model.archive
     warnings: list[str] = list(checkpoint.warnings)
-    config = read_json_member(checkpoint, CONFIG_DUMP, warnings)
-    spec = read_json_member(checkpoint, SPEC_DUMP, warnings)
-    network = read_json_member(checkpoint, NETWORK_STATUS, warnings)
+    config = model.store.json_member(CONFIG_DUMP, warnings)
+    spec = model.store.json_member(SPEC_DUMP, warnings)
+    network = model.store.json_member(NETWORK_STATUS, warnings)
     info = container_info(config, spec, network)
     diff = checkpoint.member(ROOTFS_DIFF)
     return Overview(
@@ -140,8 +127,8 @@ def overview(checkpoint: Checkpoint) -> Overview:
         checkpoint_size=checkpoint_size(checkpoint),
         memory_size=memory_size(checkpoint),
         rootfs_diff_size=diff.size if diff is not None else None,
-        process_count=process_count(checkpoint, warnings),
-        hostname=hostname_from_images(checkpoint),
-        stats=read_stats(checkpoint, warnings),
+        process_count=process_count(model, warnings),
+        hostname=hostname_from_images(model),
+        stats=read_stats(model, warnings),
         warnings=warnings,
     )

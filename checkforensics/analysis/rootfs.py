@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
+from checkforensics.model import CheckpointModel
 
 if TYPE_CHECKING:
     from checkforensics.output import OutputDirectory
@@ -172,12 +173,12 @@ def _layer_members(checkpoint: Checkpoint, mount_points: dict[int, str]) -> list
     return found
 
 
-def _mount_points(checkpoint: Checkpoint) -> dict[int, str]:
+def _mount_points(model: CheckpointModel) -> dict[int, str]:
     """tmpfs mount points by device number."""
     from checkforensics.analysis.mounts import kernel_mounts
 
     # CRIU names a tmpfs image after the mount's device number (criu/mount.c, tmpfs-dev-%u).
-    return {mount.root_dev: mount.mountpoint for mount in kernel_mounts(checkpoint, []) if mount.fstype == "tmpfs"}
+    return {mount.root_dev: mount.mountpoint for mount in kernel_mounts(model, []) if mount.fstype == "tmpfs"}
 
 
 def read_deleted(checkpoint: Checkpoint, warnings: list[str]) -> list[str]:
@@ -197,10 +198,12 @@ def read_deleted(checkpoint: Checkpoint, warnings: list[str]) -> list[str]:
     return [container_path(str(item)) for item in data]
 
 
-def rootfs_changes(checkpoint: Checkpoint, *, digest: bool = True, layers: bool = True) -> RootfsChanges:
-    """Every changed file of every layer, and the deleted paths."""
+def rootfs_changes(model: CheckpointModel, *, digest: bool = True, layers: bool = True) -> RootfsChanges:
+    """Every changed file of every layer (only rootfs-diff.tar's without ``layers``), and the
+    deleted paths."""
+    checkpoint = model.archive
     changes = RootfsChanges([], [])
-    mounts = _mount_points(checkpoint) if layers else {}
+    mounts = _mount_points(model) if layers else {}
     for name, member, compressed, root in _layer_members(checkpoint, mounts):
         if not layers and name != "rootfs":
             continue
@@ -219,10 +222,11 @@ def rootfs_changes(checkpoint: Checkpoint, *, digest: bool = True, layers: bool 
     return changes
 
 
-def read_changed_file(checkpoint: Checkpoint, path: str) -> tuple[ChangedFile, bytes]:
+def read_changed_file(model: CheckpointModel, path: str) -> tuple[ChangedFile, bytes]:
     """One changed file's content from rootfs-diff.tar (or a /dev/shm or tmpfs layer)."""
+    checkpoint = model.archive
     wanted = container_path(path)
-    for _layer, member, compressed, root in _layer_members(checkpoint, _mount_points(checkpoint)):
+    for _layer, member, compressed, root in _layer_members(checkpoint, _mount_points(model)):
         with checkpoint.open_member(member) as stream:
             for changed, info, tar in iter_layer(stream, compressed=compressed, root=root, digest=False, where=member):
                 if changed.path != wanted:
@@ -236,7 +240,7 @@ def read_changed_file(checkpoint: Checkpoint, path: str) -> tuple[ChangedFile, b
     raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(checkpoint.path))
 
 
-def extract_changes(checkpoint: Checkpoint, out: OutputDirectory) -> list[dict[str, object]]:
+def extract_changes(model: CheckpointModel, out: OutputDirectory) -> list[dict[str, object]]:
     """Write regular files and directories of every layer into ``out``, safely.
 
     Paths are confined to ``out`` (no ``..``, absolute paths are re-rooted) and every name is
@@ -244,8 +248,9 @@ def extract_changes(checkpoint: Checkpoint, out: OutputDirectory) -> list[dict[s
     FIFOs are recorded, never created; existing files are never overwritten.  Returns one record
     per layer member: path, type, size, sha256 and where it was written (if at all).
     """
+    checkpoint = model.archive
     records: list[dict[str, object]] = []
-    for name, member, compressed, root in _layer_members(checkpoint, _mount_points(checkpoint)):
+    for name, member, compressed, root in _layer_members(checkpoint, _mount_points(model)):
         base = [] if name == "rootfs" else [f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"]
         with checkpoint.open_member(member) as stream:
             for changed, info, tar in iter_layer(stream, compressed=compressed, root="/", digest=False, where=member):

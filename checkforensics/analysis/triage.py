@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from checkforensics.analysis.files import Descriptor, FileTable, load_files
-from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
-from checkforensics.archive import Checkpoint
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.files import Descriptor, FileTable
 
 
 class Severity(IntEnum):
@@ -352,15 +351,14 @@ def redact_text(value: str) -> str:
     return f"{value[:keep]}…({len(value)} chars)"
 
 
-def load_context(checkpoint: Checkpoint, *, scan_secrets: bool = True) -> Context:
+def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Context:
     """Processes (with argv and environment), descriptors, rootfs changes and, unless told
     otherwise, the credential rules' findings in memory (values redacted)."""
-    from checkforensics.analysis.secretscan import finding_records, scan_tree
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    tree = load_tree(checkpoint)
-    load_command_lines(checkpoint, tree, env=True)
-    secrets = finding_records(scan_tree(checkpoint, tree)) if scan_secrets else []
-    return Context(tree, load_files(checkpoint, tree), rootfs_changes(checkpoint, layers=False), secrets)
+    tree = model.command_lines(env=True)
+    secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
+    return Context(tree, model.files(), rootfs_changes(model, layers=False), secrets)
 
 
 def triage(context: Context) -> list[Finding]:

@@ -34,6 +34,8 @@ class _Backend(Protocol):
 
     def read_at(self, entry: Entry, where: str) -> Callable[[int, int], bytes]: ...
 
+    def member_fd(self, entry: Entry, where: str) -> int | None: ...
+
     def member_range(self, entry: Entry) -> tuple[int, int] | None: ...
 
     def sha256(self, where: Callable[[str], str]) -> str: ...
@@ -217,6 +219,13 @@ class Checkpoint:
         """
         entry, _ = self._file_entry(name)
         return self._backend.member_range(entry)
+
+    def member_fd(self, name: str) -> int | None:
+        """A read-only descriptor of regular file ``name`` of a directory checkpoint, owned by
+        the checkpoint (the same one ``page_reader`` reads through; do not close it), for
+        ``mmap``. None for archives. Errors as for ``read``."""
+        entry, where = self._file_entry(name)
+        return self._guarded(lambda: self._backend.member_fd(entry, where), where)
 
     def read_image(self, name: str, *, limit: int | None = None) -> bytes:
         """``read`` of image ``name`` in the images directory."""

@@ -243,6 +243,9 @@ class CompressedTar:
 
         return read_at
 
+    def member_fd(self, entry: Entry, where: str) -> int | None:
+        return None
+
     def member_range(self, entry: Entry) -> tuple[int, int] | None:
         return None
 

@@ -60,6 +60,9 @@ class PlainTar:
 
         return read_at
 
+    def member_fd(self, entry: Entry, where: str) -> int | None:
+        return None
+
     def member_range(self, entry: Entry) -> tuple[int, int] | None:
         return entry.data_offset, entry.info.size
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from checkforensics.analysis.coredump import write_core
-from checkforensics.analysis.processes import load_command_lines, load_tree
-from checkforensics.archive import Checkpoint
-from checkforensics.cli.options import checkpoint_argument, output_options
+from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
+from checkforensics.errors import InputError
+from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
@@ -25,10 +25,10 @@ from checkforensics.render import JSON, Table, human_size, print_json, print_tab
     show_default=True,
     help="Directory for the core.PID files.",
 )
-@click.option("--pid", type=int, help="Only this process.")
+@pid_option()
 @click.option("--force", is_flag=True, help="Overwrite existing core files.")
 @output_options()
-def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str, no_color: bool) -> None:
+def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt: str, no_color: bool) -> None:
     """Turn each checkpointed process into an ELF core file (DIR/core.PID) for gdb.
 
     Registers of every thread, the dumped memory of every mapping, the command line and the
@@ -42,24 +42,19 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
     """
     written = []
     cores = OutputGuard(checkpoint).output_directory(out, force=force, must_be_empty=False)
-    with cores as directory, Checkpoint.open(checkpoint) as opened:
-        tree = load_tree(opened)
-        chosen = tree.by_pid(pid) if pid is not None else None
-        if pid is not None and chosen is None:
-            raise click.BadParameter(f"no process {pid} in the checkpoint", param_hint="--pid")
-        if chosen is not None and chosen.zombie:
-            message = f"process {pid} is a zombie: no memory or registers were dumped"
-            raise click.BadParameter(message, param_hint="--pid")
-        load_command_lines(opened, tree)
-        for process in tree.processes:
-            if pid is not None and process.pid != pid:
-                continue
+    with cores as directory, CheckpointModel.open(checkpoint) as model:
+        chosen = model.processes(pids)
+        zombies = [process.pid for process in chosen if process.zombie]
+        if pids and zombies and len(zombies) == len(chosen):
+            raise InputError(f"process {', '.join(map(str, zombies))}: a zombie, no memory or registers were dumped")
+        tree = model.command_lines()
+        for process in chosen:
             if process.zombie:
                 tree.warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
                 continue
             target = out / f"core.{process.pid}"
             with directory.new_file(target.name) as handle:
-                threads, loads = write_core(opened, process, handle)
+                threads, loads = write_core(model, process, handle)
             written.append(
                 {
                     "pid": process.pid,
@@ -75,5 +70,5 @@ def coredump(checkpoint: str, out: Path, pid: int | None, force: bool, fmt: str,
     else:
         rows = [[w["pid"], w["comm"], w["threads"], w["segments"], human_size(w["size"]), w["path"]] for w in written]
         print_table(Table(["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"], rows), fmt, no_color=no_color)
-    for warning in tree.warnings:
-        click.echo(f"checkforensics: warning: {warning}", err=True)
+    emit_warnings(tree.warnings)
+

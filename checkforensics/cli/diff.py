@@ -10,8 +10,10 @@ from rich.tree import Tree
 
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
 from checkforensics.analysis.rootfs import RootfsChanges, extract_changes, read_changed_file, rootfs_changes
-from checkforensics.archive import Checkpoint
+from checkforensics.cli.options import emit_warnings
+from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
+from checkforensics.records import changes_record
 from checkforensics.render import (
     JSON,
     TABLE,
@@ -27,33 +29,6 @@ from checkforensics.render import (
 )
 
 
-def changes_json(checkpoint: Checkpoint, changes: RootfsChanges) -> dict[str, Any]:
-    return {
-        "archive": str(checkpoint.path),
-        "changed": [
-            {
-                "layer": layer.name,
-                "path": f.path,
-                "type": f.type,
-                "size": f.size,
-                "mode": f"{f.mode:04o}",
-                "uid": f.uid,
-                "gid": f.gid,
-                "mtime": f.mtime,
-                "linkname": f.linkname,
-                "sha256": f.sha256,
-            }
-            for layer in changes.layers
-            for f in layer.files
-        ],
-        "deleted": [{"path": path} for path in changes.deleted],
-        "layers": [
-            {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
-        ],
-        "warnings": changes.warnings,
-    }
-
-
 def _hexdump(data: bytes) -> str:
     lines = []
     for offset in range(0, len(data), 16):
@@ -64,8 +39,8 @@ def _hexdump(data: bytes) -> str:
     return "\n".join(lines)
 
 
-def _show_file(checkpoint: Checkpoint, path: str) -> None:
-    changed, content = read_changed_file(checkpoint, path)
+def _show_file(model: CheckpointModel, path: str) -> None:
+    changed, content = read_changed_file(model, path)
     if changed.type != "file":
         click.echo(f"{changed.path}: {changed.type}" + (f" -> {changed.linkname}" if changed.linkname else ""))
         return
@@ -193,31 +168,30 @@ def diff(
       checkforensics diff before.tar after.tar --secrets
     """
     if checkpoint_b is not None:
-        with Checkpoint.open(checkpoint_a) as a, Checkpoint.open(checkpoint_b) as b:
+        with CheckpointModel.open(checkpoint_a) as a, CheckpointModel.open(checkpoint_b) as b:
             result = compare(a, b, force=force, secrets=with_secrets)
         if fmt == JSON:
             print_json({"a": checkpoint_a, "b": checkpoint_b, **result.as_json()})
         else:
             _print_comparison(result, checkpoint_a, checkpoint_b, no_color)
         return
-    with Checkpoint.open(checkpoint_a) as checkpoint:
+    with CheckpointModel.open(checkpoint_a) as model:
         if show_path is not None:
-            _show_file(checkpoint, show_path)
+            _show_file(model, show_path)
             return
         if extract is not None:
             # diff's --force is about comparing containers: never an overwrite, so never suggested
             with OutputGuard(checkpoint_a).output_directory(extract, force_hint=False) as directory:
-                records = extract_changes(checkpoint, directory)
+                records = extract_changes(model, directory)
             if fmt == JSON:
                 print_json({"output": str(extract), "entries": records})
             else:
                 written = sum(1 for r in records if r["written"])
                 click.echo(f"{written} files written under {extract}; links and devices listed, not created")
             return
-        changes = rootfs_changes(checkpoint)
+        changes = rootfs_changes(model)
     if fmt == JSON:
-        print_json(changes_json(checkpoint, changes))
+        print_json(changes_record(model.path, changes))
     else:
         _print_changes(changes, fmt, no_color)
-    for warning in changes.warnings:
-        click.echo(f"checkforensics: warning: {warning}", err=True)
+    emit_warnings(changes.warnings)

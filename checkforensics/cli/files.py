@@ -9,70 +9,30 @@ from typing import Any
 
 import click
 
-from checkforensics.analysis.files import SOCKET_TYPES, Descriptor, FileTable, load_files, preview, what
-from checkforensics.analysis.processes import load_tree
-from checkforensics.archive import Checkpoint
-from checkforensics.cli.options import checkpoint_argument, output_options
+from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
+from checkforensics.model import CheckpointModel
+from checkforensics.model.descriptions import preview, what
+from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
 from checkforensics.output import OutputDirectory, OutputGuard
+from checkforensics.records import file_table_record
 from checkforensics.render import JSON, Table, print_json, print_table
 
 
-def descriptor_json(d: Descriptor, with_data: bool) -> dict[str, Any]:
-    doc: dict[str, Any] = {"fd": d.fd, "type": d.type, "id": d.file_id, "path": d.path, "deleted": d.deleted}
-    for key in ("flags", "pos", "size", "family", "sock_type", "proto", "state", "local", "remote", "ino", "peer",
-                "pipe_id"):
-        value = getattr(d, key)
-        if value is not None:
-            doc[key] = value
-    doc.update(d.details)
-    if with_data or d.inflight:
-        doc["inflight"] = [
-            {"kind": item.kind, "size": len(item.data), "sha256": hashlib.sha256(item.data).hexdigest(),
-             "complete": item.complete, **({"preview": preview(item.data)} if with_data else {})}
-            for item in d.inflight
-        ]
-    return doc
-
-
-def table_json(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
-    return {
-        "processes": [
-            {
-                "pid": p.pid,
-                "comm": p.comm,
-                "fds": [
-                    descriptor_json(d, with_data) for d in p.descriptors if not only_sockets or d.type in SOCKET_TYPES
-                ],
-            }
-            for p in table.processes
-        ],
-        "warnings": table.warnings,
-    }
-
-
-def _emit_warnings(table: FileTable) -> None:
-    for warning in table.warnings:
-        click.echo(f"checkforensics: warning: {warning}", err=True)
-
-
-def _load(checkpoint: str, with_data: bool, pid: int | None) -> FileTable:
-    with Checkpoint.open(checkpoint) as opened:
-        tree = load_tree(opened)
-        if pid is not None and tree.by_pid(pid) is None:
-            raise click.BadParameter(f"no process {pid} in the checkpoint", param_hint="--pid")
-        table = load_files(opened, tree, with_data=with_data)  # all of them: sharing spans processes
-    if pid is not None:
-        table.processes = [p for p in table.processes if p.pid == pid]
-    table.warnings[:0] = tree.warnings
-    return table
+def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
+    """The descriptor table (of every process: sharing spans processes), cut to ``pids``."""
+    with CheckpointModel.open(checkpoint) as model:
+        chosen = {process.pid for process in model.processes(pids)}
+        table = model.files(with_data=with_data)
+        warnings = [*model.tree.warnings, *table.warnings]
+    return FileTable([p for p in table.processes if p.pid in chosen], warnings)
 
 
 @click.command()
 @checkpoint_argument()
-@click.option("--pid", type=int, help="Only this process.")
+@pid_option()
 @click.option("--data", "with_data", is_flag=True, help="Show a preview of unread data beside its descriptor.")
 @output_options()
-def files(checkpoint: str, pid: int | None, with_data: bool, fmt: str, no_color: bool) -> None:
+def files(checkpoint: str, pids: tuple[int, ...], with_data: bool, fmt: str, no_color: bool) -> None:
     """List every open descriptor: files (deleted ones marked), pipes, sockets, and more.
 
     \b
@@ -80,9 +40,9 @@ def files(checkpoint: str, pid: int | None, with_data: bool, fmt: str, no_color:
       checkforensics files checkpoint.tar
       checkforensics files checkpoint.tar.zst --pid 7 --data
     """
-    table = _load(checkpoint, with_data, pid)
+    table = _load(checkpoint, with_data, pids)
     if fmt == JSON:
-        print_json(table_json(table, with_data))
+        print_json(file_table_record(table, with_data))
     else:
         columns = ["PID", "COMM", "FD", "TYPE", "WHAT", "FLAGS", "POS"] + (["DATA"] if with_data else [])
         rows, styles = [], []
@@ -95,7 +55,7 @@ def files(checkpoint: str, pid: int | None, with_data: bool, fmt: str, no_color:
                     row.append(data or None)
                 rows.append(row)
         print_table(Table(columns, rows, row_styles=styles), fmt, no_color=no_color)
-    _emit_warnings(table)
+    emit_warnings(table.warnings)
 
 
 def _style(d: Descriptor) -> str | None:
@@ -108,18 +68,18 @@ def _style(d: Descriptor) -> str | None:
 
 @click.command()
 @checkpoint_argument()
-@click.option("--pid", type=int, help="Only this process.")
+@pid_option()
 @output_options()
-def sockets(checkpoint: str, pid: int | None, fmt: str, no_color: bool) -> None:
+def sockets(checkpoint: str, pids: tuple[int, ...], fmt: str, no_color: bool) -> None:
     """List sockets: UNIX, TCP/UDP over IPv4 and IPv6, netlink, packet.
 
     \b
     Example:
       checkforensics sockets checkpoint.tar
     """
-    table = _load(checkpoint, False, pid)
+    table = _load(checkpoint, False, pids)
     if fmt == JSON:
-        print_json(table_json(table, False, only_sockets=True))
+        print_json(file_table_record(table, False, only_sockets=True))
     else:
         columns = ["PID", "COMM", "FD", "FAMILY", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q"]
         chosen = [(p, d) for p in table.processes for d in p.descriptors if d.type in SOCKET_TYPES]
@@ -129,7 +89,7 @@ def sockets(checkpoint: str, pid: int | None, fmt: str, no_color: bool) -> None:
             for p, d in chosen
         ]  # fmt: skip
         print_table(Table(columns, rows, row_styles=[_style(d) for _, d in chosen]), fmt, no_color=no_color)
-    _emit_warnings(table)
+    emit_warnings(table.warnings)
 
 
 @click.command()
@@ -148,7 +108,7 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
     Example:
       checkforensics recover checkpoint.tar.zst -o recovered/
     """
-    table = _load(checkpoint, True, None)
+    table = _load(checkpoint, True, ())
     with OutputGuard(checkpoint).output_directory(out, force=force) as target:
         manifest = _write_recovered(table, target)
     if fmt == JSON:
@@ -157,7 +117,7 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
         rows = [[m["pid"], m["fd"], m["kind"], m["path"] or m["remote"] or m["local"], m["size"], m["file"]]
                 for m in manifest]
         print_table(Table(["PID", "FD", "KIND", "PATH / PEER", "SIZE", "FILE"], rows), fmt, no_color=no_color)
-    _emit_warnings(table)
+    emit_warnings(table.warnings)
 
 
 def _write_recovered(table: FileTable, target: OutputDirectory) -> list[dict[str, Any]]:

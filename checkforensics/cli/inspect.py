@@ -8,15 +8,13 @@ from typing import Any
 import click
 from rich.tree import Tree
 
-from checkforensics.analysis.files import SOCKET_TYPES, FileTable, load_files, what
 from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts, spec_mounts
-from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview, read_json_member
-from checkforensics.analysis.processes import Process, ProcessTree, load_command_lines, load_tree
-from checkforensics.archive import Checkpoint
-from checkforensics.cli.files import descriptor_json
-from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.cli.ps import command_text, process_json
-from checkforensics.cli.show import STATS_COLUMNS, overview_json
+from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview
+from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.descriptions import what
+from checkforensics.model.files import SOCKET_TYPES, FileTable
+from checkforensics.records import STATS_COLUMNS, command_text, descriptor_record, overview_record, process_record
 from checkforensics.render import JSON, TREE, cell, human_size, print_json, print_tree, tree_text
 
 
@@ -91,7 +89,7 @@ class ProcessView:
     env: bool = False
     files: bool = False
     sockets: bool = False
-    pid: int | None = None
+    pids: frozenset[int] = frozenset()
     identity: bool = False
 
     @property
@@ -114,7 +112,7 @@ def _process_tree(parent: Tree, tree: ProcessTree, table: FileTable | None, view
         if process.pid in seen:
             return
         seen.add(process.pid)
-        if view.pid is not None and process.pid != view.pid:
+        if view.pids and process.pid not in view.pids:
             for child in process.children:
                 add(node, child, seen)
             return
@@ -155,14 +153,14 @@ def _processes_json(tree: ProcessTree, table: FileTable | None, view: ProcessVie
     files_by_pid = {p.pid: p for p in table.processes} if table is not None else {}
     documents = []
     for process in tree.processes:
-        if view.pid is not None and process.pid != view.pid:
+        if view.pids and process.pid not in view.pids:
             continue
-        document = process_json(process, view.env)
+        document = process_record(process, view.env)
         entry = files_by_pid.get(process.pid)
         if entry is not None and view.files:
-            document["fds"] = [descriptor_json(d, False) for d in entry.descriptors if d.type not in SOCKET_TYPES]
+            document["fds"] = [descriptor_record(d, False) for d in entry.descriptors if d.type not in SOCKET_TYPES]
         if entry is not None and view.sockets:
-            document["sockets"] = [descriptor_json(d, False) for d in entry.descriptors if d.type in SOCKET_TYPES]
+            document["sockets"] = [descriptor_record(d, False) for d in entry.descriptors if d.type in SOCKET_TYPES]
         documents.append(document)
     return documents
 
@@ -198,7 +196,7 @@ def _mounts_json(spec: list[SpecMount], kernel: list[KernelMount]) -> dict[str, 
 @click.option("--ps-tree-env", is_flag=True, help="The process tree with environments (read from memory).")
 @click.option("--files", "with_files", is_flag=True, help="Open files of each process.")
 @click.option("--sockets", "with_sockets", is_flag=True, help="Open sockets of each process.")
-@click.option("--pid", type=int, help="Only this process in the process parts.")
+@pid_option("Only this process in the process parts (repeatable).")
 @click.option("--all", "everything", is_flag=True, help="Every part.")
 @output_options(formats=(TREE, JSON), default=TREE)
 def inspect(
@@ -211,7 +209,7 @@ def inspect(
     ps_tree_env: bool,
     with_files: bool,
     with_sockets: bool,
-    pid: int | None,
+    pids: tuple[int, ...],
     everything: bool,
     fmt: str,
     no_color: bool,
@@ -227,32 +225,34 @@ def inspect(
       checkforensics inspect checkpoint.tar --ps-tree-cmd --files --sockets
       checkforensics inspect checkpoint.tar.zst --all --format json
     """
-    process_view = ProcessView(ps_tree, ps_tree_cmd, ps_tree_env, with_files, with_sockets, pid)
+    process_view = ProcessView(ps_tree, ps_tree_cmd, ps_tree_env, with_files, with_sockets, frozenset(pids))
     if everything:
         metadata = mounts = stats = True
-        process_view = ProcessView(True, True, True, True, True, pid, identity=True)
+        process_view = ProcessView(True, True, True, True, True, frozenset(pids), identity=True)
     if not (metadata or mounts or stats or process_view.wanted):
         metadata = True
     documents = []
     for path in checkpoints:
-        with Checkpoint.open(path) as checkpoint:
-            summary = overview(checkpoint)
+        with CheckpointModel.open(path) as model:
+            checkpoint = model.archive
+            summary = overview(model)
             warnings = summary.warnings
-            spec = spec_mounts(read_json_member(checkpoint, SPEC_DUMP, warnings)) if mounts else []
-            kernel = kernel_mounts(checkpoint, warnings) if mounts else []
+            spec = spec_mounts(model.store.json_member(SPEC_DUMP, warnings)) if mounts else []
+            kernel = kernel_mounts(model, warnings) if mounts else []
             process_tree = table = None
             if process_view.wanted:
-                process_tree = load_tree(checkpoint)
+                model.processes(pids)  # an unknown --pid is an error, as in every command
+                process_tree = model.tree
                 if process_view.cmd or process_view.env or fmt == JSON:
-                    load_command_lines(checkpoint, process_tree, env=process_view.env)
+                    model.command_lines(env=process_view.env)
                 if process_view.files or process_view.sockets:
-                    table = load_files(checkpoint, process_tree)
+                    table = model.files()
                     warnings += table.warnings
                 warnings += process_tree.warnings
             if fmt == JSON:
                 document: dict[str, Any] = {"archive": str(checkpoint.path)}
                 if metadata:
-                    document["metadata"] = overview_json(summary, sha256=checkpoint.sha256(), with_stats=False)
+                    document["metadata"] = overview_record(summary, sha256=checkpoint.sha256(), with_stats=False)
                     document["metadata"]["annotations"] = summary.container.annotations
                 if mounts:
                     document["mounts"] = _mounts_json(spec, kernel)
@@ -273,7 +273,6 @@ def inspect(
             if process_tree is not None:
                 _process_tree(tree, process_tree, table, process_view)
             print_tree(tree, no_color=no_color)
-            for warning in warnings:
-                click.echo(f"checkforensics: warning: {checkpoint.path.name}: {warning}", err=True)
+            emit_warnings(warnings, checkpoint.path.name)
     if fmt == JSON:
         print_json(documents)

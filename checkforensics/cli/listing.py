@@ -13,8 +13,9 @@ import click
 from checkforensics.analysis.overview import overview
 from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import output_options
-from checkforensics.cli.show import short_time
 from checkforensics.errors import CheckforensicsError, ExitCode
+from checkforensics.model import CheckpointModel
+from checkforensics.records import short_time
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
 KUBELET_DIR = Path("/var/lib/kubelet/checkpoints")
@@ -88,10 +89,10 @@ def _checkpoint_time(checkpoint: Checkpoint, recorded: str | None, kubelet: Kube
 
 def _entry(path: Path) -> dict[str, Any]:
     kubelet = parse_kubelet_name(path.name)
-    with Checkpoint.open(path) as checkpoint:
-        view = overview(checkpoint)
+    with CheckpointModel.open(path) as model:
+        view = overview(model)
         info = view.container
-        taken, source = _checkpoint_time(checkpoint, info.checkpointed, kubelet)
+        taken, source = _checkpoint_time(model.archive, info.checkpointed, kubelet)
     return {
         "file": str(path),
         "namespace": info.namespace or (kubelet.namespace if kubelet else None),

@@ -8,8 +8,8 @@ import click
 
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.triage import load_context, triage
-from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import checkpoint_argument
+from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
 from checkforensics.report import ReportInput, render_report
 
@@ -30,17 +30,17 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
       checkforensics report checkpoint.tar -o report.html
     """
     target = OutputGuard(checkpoint).new_file(out, force=force)  # refused now, before any work
-    from checkforensics.analysis.secretscan import finding_records, scan_tree
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    with Checkpoint.open(checkpoint) as opened:
-        context = load_context(opened, scan_secrets=False)
-        hits = scan_tree(opened, context.tree)  # once: the triage rules and the report's table share it
+    with CheckpointModel.open(checkpoint) as model:
+        context = load_context(model, scan_secrets=False)
+        hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
         context.secrets = finding_records(hits, redact=True)
         shown = finding_records(hits, redact=False) if include_secrets else context.secrets
         data = ReportInput(
-            checkpoint=opened,
-            overview=overview(opened),
-            sha256=opened.sha256(),
+            model=model,
+            overview=overview(model),
+            sha256=model.archive.sha256(),
             tree=context.tree,
             files=context.files,
             changes=context.changes,

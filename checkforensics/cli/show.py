@@ -2,99 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import click
 
 from checkforensics.analysis.overview import Overview, overview
-from checkforensics.archive import Checkpoint
-from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.render import JSON, Table, human_size, print_json, print_table
-
-_FRACTION = re.compile(r"(T\d\d:\d\d:\d\d)\.\d+")
-
-STATS_COLUMNS = (
-    ("FREEZING TIME", "freezing_time", "us"),
-    ("FROZEN TIME", "frozen_time", "us"),
-    ("MEMDUMP TIME", "memdump_time", "us"),
-    ("MEMWRITE TIME", "memwrite_time", "us"),
-    ("PAGES SCANNED", "pages_scanned", ""),
-    ("PAGES WRITTEN", "pages_written", ""),
-)
-
-
-def short_time(value: str | None) -> str | None:
-    """An RFC 3339 time without its fraction of a second, for tables."""
-    return _FRACTION.sub(r"\1", value) if value else value
-
-
-def overview_json(view: Overview, *, sha256: str | None, with_stats: bool) -> dict[str, Any]:
-    info = view.container
-    document: dict[str, Any] = {
-        "archive": str(view.checkpoint.path),
-        "kind": view.checkpoint.kind,
-        "sha256": sha256,
-        "engine": info.engine,
-        "container": {
-            "name": info.name,
-            "image": info.image,
-            "image_id": info.image_id,
-            "id": info.id,
-            "runtime": info.runtime,
-            "created": info.created,
-            "checkpointed": info.checkpointed,
-            "pod": info.pod,
-            "namespace": info.namespace,
-            "hostname": info.hostname,
-            "ip": info.ips[0] if info.ips else None,
-            "mac": info.macs[0] if info.macs else None,
-            "interfaces": [
-                {
-                    "network": iface.network,
-                    "name": iface.name,
-                    "addresses": list(iface.addresses),
-                    "gateways": list(iface.gateways),
-                    "mac": iface.mac,
-                }
-                for iface in info.interfaces
-            ],
-        },
-        "hostname": view.hostname,
-        "processes": view.process_count,
-        "archive_size": view.archive_size,
-        "checkpoint_size": view.checkpoint_size,
-        "memory_size": view.memory_size,
-        "rootfs_diff_size": view.rootfs_diff_size,
-        "warnings": view.warnings,
-    }
-    if with_stats:
-        document["stats"] = view.stats
-    return document
-
-
-def overview_row(view: Overview) -> list[Any]:
-    info = view.container
-    return [
-        info.name,
-        info.image,
-        info.id[:12] if info.id else None,
-        info.runtime,
-        short_time(info.created),
-        short_time(info.checkpointed),
-        info.engine,
-        info.ips,
-        info.macs,
-        human_size(view.checkpoint_size),
-        human_size(view.rootfs_diff_size),
-    ]
-
-
-def stats_row(view: Overview) -> list[Any]:
-    stats = view.stats or {}
-    return [
-        None if stats.get(key) is None else f"{stats[key]} {unit}".rstrip() for _, key, unit in STATS_COLUMNS
-    ]
+from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options
+from checkforensics.model import CheckpointModel
+from checkforensics.records import STATS_COLUMNS, overview_record, overview_row, stats_row
+from checkforensics.render import JSON, Table, print_json, print_table
 
 
 @click.command()
@@ -113,12 +27,12 @@ def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: st
     views: list[Overview] = []
     documents = []
     for path in checkpoints:
-        with Checkpoint.open(path) as checkpoint:
-            view = overview(checkpoint)
+        with CheckpointModel.open(path) as model:
+            view = overview(model)
             views.append(view)
             if fmt == JSON:
-                digest = None if no_hash else checkpoint.sha256()
-                documents.append(overview_json(view, sha256=digest, with_stats=print_stats))
+                digest = None if no_hash else model.archive.sha256()
+                documents.append(overview_record(view, sha256=digest, with_stats=print_stats))
     if fmt == JSON:
         print_json(documents)
         return
@@ -135,5 +49,4 @@ def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: st
                       title="CRIU dump statistics")
         print_table(stats, fmt, no_color=no_color)
     for view in views:
-        for warning in view.warnings:
-            click.echo(f"checkforensics: warning: {view.checkpoint.path.name}: {warning}", err=True)
+        emit_warnings(view.warnings, view.checkpoint.path.name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from checkforensics.analysis.triage import Severity, load_context, triage
-from checkforensics.archive import Checkpoint
-from checkforensics.cli.options import checkpoint_argument, output_options
+from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options
+from checkforensics.model import CheckpointModel
 from checkforensics.render import JSON, Table, print_json, print_table
 
 _STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "INFO": "dim"}
@@ -41,8 +41,8 @@ def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: st
       checkforensics triage checkpoint.tar
       checkforensics triage checkpoint.tar --min-severity medium --format json
     """
-    with Checkpoint.open(checkpoint) as opened:
-        context = load_context(opened, scan_secrets=not no_secrets)
+    with CheckpointModel.open(checkpoint) as model:
+        context = load_context(model, scan_secrets=not no_secrets)
     threshold = Severity[min_severity.upper()]
     findings = [f for f in triage(context) if f.severity >= threshold]
     warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings]
@@ -53,5 +53,4 @@ def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: st
         columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
         styles = [_STYLES[f.severity.name] for f in findings]
         print_table(Table(columns, rows, row_styles=styles), fmt, no_color=no_color)
-    for warning in warnings:
-        click.echo(f"checkforensics: warning: {warning}", err=True)
+    emit_warnings(warnings)

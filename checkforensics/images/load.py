@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from checkforensics.archive import Checkpoint
-from checkforensics.errors import ImageError, InputError, MemberNotFoundError
+from checkforensics.errors import ArchiveError, ImageError, InputError, MemberNotFoundError
 from checkforensics.images.codec import Image, decode_image
 from checkforensics.images.framing import read_header
 
 # No protobuf image comes near this; pages-*.img can, but they are raw and never loaded whole.
 IMAGE_SIZE_LIMIT = 1 << 30
+_READ_WHOLE = 64 << 20  # smaller images are read in one go; bigger ones have their magic checked first
 
 
 def text(value: str | bytes) -> str:
@@ -39,10 +40,27 @@ def load_image(checkpoint: Checkpoint, name: str, *, payloads: bool = True) -> I
     """Decode image ``name`` of ``checkpoint`` (see resolve_image_member for the name forms)."""
     member = resolve_image_member(checkpoint, name)
     where = f"{checkpoint.path.name}:{member}"
+    return decode_image(read_image_member(checkpoint, member, where), where, payloads=payloads)
+
+
+def read_image_member(checkpoint: Checkpoint, member: str, where: str) -> bytes:
+    """The bytes of image ``member``, opened once: the magic is checked before the rest is read,
+    so raw data such as a multi-gigabyte ``pages-1.img`` is refused at once."""
+    info = checkpoint.member(member)
+    if info is not None and info.size <= _READ_WHOLE:  # one read, which the archive may keep for hashing
+        data = checkpoint.read(member, limit=IMAGE_SIZE_LIMIT)
+        _check_magic_bytes(data[:8], where)
+        return data
     with checkpoint.open_member(member) as stream:
-        _check_magic(stream, where)
-    data = checkpoint.read(member, limit=IMAGE_SIZE_LIMIT)
-    return decode_image(data, where, payloads=payloads)
+        head = stream.read(8)
+        _check_magic_bytes(head, where)
+        if info is not None and info.size > IMAGE_SIZE_LIMIT:
+            raise ImageError(f"larger than {IMAGE_SIZE_LIMIT} bytes; not a CRIU protobuf image", where=where)
+        data = head + stream.read(IMAGE_SIZE_LIMIT + 1 - len(head))
+    _check_size(len(data), where)
+    if checkpoint.kind != "directory" and info is not None and len(data) != info.size:
+        raise ArchiveError(f"truncated: only {len(data)} of {info.size} bytes could be read", where=where)
+    return data
 
 
 def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, stdin: BinaryIO) -> tuple[bytes, str]:
@@ -63,9 +81,7 @@ def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, s
         with Checkpoint.open(path) as checkpoint:
             member = resolve_image_member(checkpoint, image)
             where = f"{path.name}:{member}"
-            with checkpoint.open_member(member) as stream:
-                _check_magic(stream, where)
-            return checkpoint.read(member, limit=IMAGE_SIZE_LIMIT), where
+            return read_image_member(checkpoint, member, where), where
     if path.is_dir():
         raise InputError("is a directory; name the image to read from it, e.g. pstree.img", where=str(path))
     if not path.exists():
@@ -83,7 +99,11 @@ def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, s
 
 
 def _check_magic(stream: BinaryIO, where: str) -> None:
-    read_header(stream.read(8), where)
+    _check_magic_bytes(stream.read(8), where)
+
+
+def _check_magic_bytes(head: bytes, where: str) -> None:
+    read_header(head, where)
 
 
 def _check_size(size: int, where: str) -> None:

@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 
 from checkforensics.analysis.coredump import NT_FILE, write_core
-from checkforensics.analysis.processes import load_command_lines, load_tree
-from checkforensics.archive import Checkpoint
 from checkforensics.cli import run
-from checkforensics.images.load import load_image
+from checkforensics.model import CheckpointModel
 
-from conftest import FIXTURES, truth
+from conftest import FIXTURES, SCENARIOS, truth
 
 CASES = [
     ("counters-blog", FIXTURES / "counters-blog.tar"),
@@ -38,9 +36,9 @@ def _raw_desc(handle, note_segment, kind: str) -> bytes:
 def _cores(path: Path, out: Path) -> dict[int, tuple[Path, int, int, list[str]]]:
     """pid -> (core path, rip of the main thread, mm_arg_start, argv)."""
     found = {}
-    with Checkpoint.open(path) as checkpoint:
-        tree = load_tree(checkpoint)
-        load_command_lines(checkpoint, tree)
+    with CheckpointModel.open(path) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines()
         for process in tree.processes:
             target = out / f"core.{process.pid}"
             with open(target, "wb") as handle:
@@ -122,9 +120,48 @@ def test_other_architectures_are_refused(tmp_path: Path, capsys: pytest.CaptureF
 
     images = tmp_path / "images"
     shutil.copytree(FIXTURES / "bare-bash-sleep", images)
-    with Checkpoint.open(images) as checkpoint:
-        core = load_image(checkpoint, "core-16120.img")
+    with CheckpointModel.open(images) as checkpoint:
+        core = checkpoint.store.image("core-16120.img")
     core.entries[0].message.mtype = core.entries[0].message.AARCH64
     (images / "core-16120.img").write_bytes(encode_image(core))
     assert run(["coredump", str(images), "-o", str(tmp_path / "out")]) == 4
     assert "AARCH64" in capsys.readouterr().err
+
+
+def _shared_marker_places(name: str) -> list[tuple[int, int, str]]:
+    """(pid, virtual address, marker) of every marker the truth file puts in shared memory, at
+    each address where a process maps it (a SysV segment, a MAP_SHARED anonymous mapping)."""
+    places = []
+    with CheckpointModel.open(SCENARIOS / name) as checkpoint:
+        for image, markers in truth(f"scenarios/{name}")["markers_in_shared_memory"].items():
+            shmid = int(image.removeprefix("pagemap-shmem-").removesuffix(".img"))
+            shared = checkpoint.shared_object(shmid)
+            assert shared is not None
+            for marker, facts in markers.items():
+                for offset in (int(text, 16) for text in facts["addresses"]):
+                    places += [(pid, address, marker) for pid, _, address in shared.mapped_at(offset)]
+    return places
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
+@pytest.mark.parametrize(("name", "kind"), [("ns", "sysvipc"), ("proc", "memfd")])
+def test_gdb_reads_shared_memory_at_its_virtual_address(
+    name: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A System V segment (ns) and a MAP_SHARED|MAP_ANONYMOUS mapping (proc; CRIU 4 dumps it as
+    the memfd /dev/zero) are dumped once, apart from the processes: the core file of each
+    process that maps them carries their bytes where the process saw them."""
+    places = _shared_marker_places(name)
+    with CheckpointModel.open(SCENARIOS / name) as checkpoint:
+        assert {obj.kind for obj in checkpoint.shared_memory if obj.users} == {kind}
+    assert len({pid for pid, _, _ in places}) == (2 if name == "proc" else 1)
+    assert run(["coredump", str(SCENARIOS / name), "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+    for pid, address, marker in places:
+        done = subprocess.run(
+            ["gdb", "-batch", "-nx", "-c", str(tmp_path / f"core.{pid}"), "-ex", f"x/s {address:#x}"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        shown = re.search(rf"^{address:#x}:\s+\"([^\"]*)\"", done.stdout, re.MULTILINE)
+        assert shown is not None, done.stdout + done.stderr
+        assert shown[1].startswith(marker), (pid, hex(address), shown[1])

@@ -6,10 +6,10 @@ import struct
 
 import pytest
 
-from checkforensics.analysis.files import format_address, load_files, preview, unix_name
-from checkforensics.analysis.processes import load_tree
-from checkforensics.archive import Checkpoint
 from checkforensics.images.flags import TcpState
+from checkforensics.model import CheckpointModel
+from checkforensics.model.descriptions import preview
+from checkforensics.model.files import format_address, unix_name
 
 from conftest import FIXTURES, truth
 
@@ -23,8 +23,8 @@ CASES = [
 
 
 def _table(path, with_data=False):
-    with Checkpoint.open(path) as checkpoint:
-        return load_files(checkpoint, load_tree(checkpoint), with_data=with_data)
+    with CheckpointModel.open(path) as checkpoint:
+        return checkpoint.files(with_data=with_data)
 
 
 @pytest.mark.parametrize(("fixture", "path"), CASES)

@@ -19,23 +19,20 @@ import zstandard
 
 from checkforensics.analysis.memsearch import (
     MAX_MATCH_LENGTH,
-    MemoryFilter,
-    ProcessNotFoundError,
     SearchPattern,
     dump_memory,
     escape_bytes,
     hexdump,
-    load_memories,
     longest_match,
     memory_sizes,
     parallel,
-    parse_address_range,
     search_memory,
 )
 from checkforensics.archive import Checkpoint
 from checkforensics.images.codec import encode_image
 from checkforensics.images.flags import PAGE_SIZE, MapFlags, PagemapFlags, Prot, VmaStatus
-from checkforensics.images.load import load_image
+from checkforensics.model import CheckpointModel, ProcessNotFoundError
+from checkforensics.model.regions import MemoryFilter, parse_address_range
 
 from conftest import FIXTURES, truth
 
@@ -53,8 +50,8 @@ def _found(
     path: Path, patterns: list[SearchPattern], pids: tuple[int, ...] = (), **options: object
 ) -> dict[tuple[int, str], list[int]]:
     found: dict[tuple[int, str], list[int]] = {}
-    with Checkpoint.open(path) as checkpoint:
-        memories = load_memories(checkpoint, pids)
+    with CheckpointModel.open(path) as checkpoint:
+        memories = checkpoint.memories(pids)
         for match in search_memory(checkpoint, memories, patterns, **options):  # type: ignore[arg-type]
             found.setdefault((match.pid, match.pattern.name), []).append(match.address)
     return found
@@ -99,8 +96,8 @@ def test_regex_ignore_case_and_overlapping_patterns() -> None:
 
 
 def test_context_and_max_count() -> None:
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as checkpoint:
-        memories = load_memories(checkpoint, [1])
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as checkpoint:
+        memories = checkpoint.memories([1])
         pattern = SearchPattern.from_literal(b"hunter2-blog")
         matches = list(search_memory(checkpoint, memories, [pattern], context=12, max_count=2))
         assert [m.address for m in matches] == _planted("counters-blog")[(1, "hunter2-blog")][:2]
@@ -114,8 +111,8 @@ def test_context_and_max_count() -> None:
 
 
 def test_file_backed_mappings_are_named_after_files_img() -> None:
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as checkpoint:
-        memory = load_memories(checkpoint, [8])[0]
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as checkpoint:
+        memory = checkpoint.memories([8])[0]
     assert memory.mappings[0].path == "/usr/bin/tee" and memory.mappings[0].label == "/usr/bin/tee"
     assert {m.path for m in memory.mappings if m.kind == "file"} == {
         "/usr/bin/tee",
@@ -130,14 +127,14 @@ def test_file_backed_mappings_are_named_after_files_img() -> None:
 
 
 def test_unknown_pid_is_refused() -> None:
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as checkpoint, pytest.raises(ProcessNotFoundError):
-        load_memories(checkpoint, [99])
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as checkpoint, pytest.raises(ProcessNotFoundError):
+        checkpoint.memories([99])
 
 
 def test_sizes_as_checkpointctl_counts_them() -> None:
     facts = {p["pid"]: p["memory_pages"] for p in truth("counters-blog")["processes"]}
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as checkpoint:
-        sizes = {m.pid: memory_sizes(m) for m in load_memories(checkpoint)}
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as checkpoint:
+        sizes = {m.pid: memory_sizes(m) for m in checkpoint.memories()}
     assert {pid: size.memory_size for pid, size in sizes.items()} == {pid: n * PAGE_SIZE for pid, n in facts.items()}
     assert {pid: size.shared_memory_size for pid, size in sizes.items()} == {1: 0, 7: 28 << 10, 8: 0}
 
@@ -200,9 +197,9 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("synthetic")
     images = root / "images"
     shutil.copytree(FIXTURES / "bare-bash-sleep", images)
-    with Checkpoint.open(images) as checkpoint:
-        mm = load_image(checkpoint, f"mm-{PID}.img")
-        pagemap = load_image(checkpoint, f"pagemap-{PID}.img")
+    with CheckpointModel.open(images) as checkpoint:
+        mm = checkpoint.store.image(f"mm-{PID}.img")
+        pagemap = checkpoint.store.image(f"pagemap-{PID}.img")
     vmas = mm.entries[0].message.vmas
     template = vmas[0]
     del vmas[:]
@@ -270,16 +267,16 @@ def test_seams_when_workers_share_the_search(
 
 
 def test_context_stops_at_holes_and_mappings(synthetic: dict[str, Path]) -> None:
-    with Checkpoint.open(synthetic["tar"]) as checkpoint:
-        memories = load_memories(checkpoint, [PID])
+    with CheckpointModel.open(synthetic["tar"]) as checkpoint:
+        memories = checkpoint.memories([PID])
         matches = list(search_memory(checkpoint, memories, [SearchPattern.from_literal(b"_X")], context=64))
     assert [(m.before[-4:], len(m.before), m.after) for m in matches] == [(b"HOLE", 64, b""), (b"VMAS", 64, b"")]
     assert [m.mapping.start for m in matches] == [BASE, BASE]
 
 
 def test_regions_hexdump_and_dump(synthetic: dict[str, Path], tmp_path: Path) -> None:
-    with Checkpoint.open(synthetic["tar.zst"]) as checkpoint:
-        memory = load_memories(checkpoint, [PID])[0]
+    with CheckpointModel.open(synthetic["tar.zst"]) as checkpoint:
+        memory = checkpoint.memories([PID])[0]
         regions = memory.regions()
         assert [(r.start, r.length, len(r.pieces)) for r in regions] == [
             (BASE, 3 * PAGE_SIZE, 1),  # the two adjacent runs: one piece of the pages image
@@ -305,8 +302,8 @@ def test_regions_hexdump_and_dump(synthetic: dict[str, Path], tmp_path: Path) ->
 
 
 def test_repeated_hexdump_lines_are_starred(synthetic: dict[str, Path]) -> None:
-    with Checkpoint.open(synthetic["directory"]) as checkpoint:
-        memory = load_memories(checkpoint, [PID])[0]
+    with CheckpointModel.open(synthetic["directory"]) as checkpoint:
+        memory = checkpoint.memories([PID])[0]
         lines = list(hexdump(checkpoint, memory, MemoryFilter(address=(BASE + 4 * PAGE_SIZE, BASE + 5 * PAGE_SIZE))))
     assert lines[0].startswith("0000000010004000  4d 41 52 4b 00")
     assert lines[1].startswith("0000000010004010  00 00") and lines[2] == "*"
@@ -316,13 +313,13 @@ def test_repeated_hexdump_lines_are_starred(synthetic: dict[str, Path]) -> None:
 def test_a_pagemap_past_the_pages_image_is_cut_with_a_warning(synthetic: dict[str, Path], tmp_path: Path) -> None:
     images = tmp_path / "short"
     shutil.copytree(synthetic["directory"], images)
-    with Checkpoint.open(images) as checkpoint:
-        pages_id = load_image(checkpoint, f"pagemap-{PID}.img").entries[0].message.pages_id
+    with CheckpointModel.open(images) as checkpoint:
+        pages_id = checkpoint.store.image(f"pagemap-{PID}.img").entries[0].message.pages_id
     pages = images / f"pages-{pages_id}.img"
     pages.write_bytes(pages.read_bytes()[: 3 * PAGE_SIZE])
     warnings: list[str] = []
-    with Checkpoint.open(images) as checkpoint:
-        memories = load_memories(checkpoint, [PID], warnings)
+    with CheckpointModel.open(images) as checkpoint:
+        memories = checkpoint.memories([PID], warnings)
         patterns = [SearchPattern.from_literal(text) for text in MARKS]
         found = [m.data for m in search_memory(checkpoint, memories, patterns, warnings=warnings)]
     assert found == [b"PAGE_EDGE_MARK", b"RUN_EDGE_MARK"]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from checkforensics.analysis.memory import AddressSpace, MemoryUnavailableError, PageRun, Vma, normalise_pagemap
-from checkforensics.analysis.processes import address_space, load_command_lines, load_tree
-from checkforensics.archive import Checkpoint
 from checkforensics.images.flags import PagemapFlags
-from checkforensics.images.load import load_image
+from checkforensics.model import CheckpointModel
+from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, PageRun, Vma, normalise_pagemap
 
 from conftest import FIXTURES, truth
 
@@ -23,9 +21,9 @@ CASES = [
 
 @pytest.mark.parametrize(("fixture", "path"), CASES)
 def test_tree_cmdline_and_env_equal_the_truth(fixture: str, path) -> None:
-    with Checkpoint.open(path) as checkpoint:
-        tree = load_tree(checkpoint)
-        load_command_lines(checkpoint, tree, env=True)
+    with CheckpointModel.open(path) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines(env=True)
     expected = truth(fixture)["processes"]
     assert [p.pid for p in tree.processes] == [p["pid"] for p in expected]
     for process, facts in zip(tree.processes, expected, strict=True):
@@ -40,17 +38,17 @@ def test_tree_cmdline_and_env_equal_the_truth(fixture: str, path) -> None:
 
 @pytest.mark.parametrize(("fixture", "path"), CASES)
 def test_dumped_memory_size_equals_the_truth(fixture: str, path) -> None:
-    with Checkpoint.open(path) as checkpoint:
+    with CheckpointModel.open(path) as checkpoint:
         for facts in truth(fixture)["processes"]:
-            space = address_space(checkpoint, facts["pid"])
+            space = checkpoint.memory(facts["pid"]).space
             assert space.dumped_bytes == facts["memory_pages"] * 4096
 
 
 def test_secret_addresses_read_back() -> None:
     """Every address where the truth file saw a planted secret holds that secret for us too."""
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as checkpoint:
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as checkpoint:
         for facts in truth("counters-blog")["processes"]:
-            space = address_space(checkpoint, facts["pid"])
+            space = checkpoint.memory(facts["pid"]).space
             for secret, addresses in facts["secret_addresses"].items():
                 for address in addresses:
                     assert space.read(address, len(secret)) == secret.encode()
@@ -58,8 +56,8 @@ def test_secret_addresses_read_back() -> None:
 
 
 def test_threads_have_names_and_credentials() -> None:
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as checkpoint:
-        tree = load_tree(checkpoint)
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as checkpoint:
+        tree = checkpoint.tree
     python = tree.by_pid(7)
     assert python is not None
     assert [t.tid for t in python.threads] == [7, 9]
@@ -69,10 +67,10 @@ def test_threads_have_names_and_credentials() -> None:
 
 
 def test_criu41_and_42_pagemaps_normalise_alike() -> None:
-    with Checkpoint.open(FIXTURES / "busybox-counter-criu41.tar") as old:
-        old_entries = load_image(old, "pagemap-1.img").messages()[1:]
-    with Checkpoint.open(FIXTURES / "counters-blog.tar") as new:
-        new_entries = load_image(new, "pagemap-1.img").messages()[1:]
+    with CheckpointModel.open(FIXTURES / "busybox-counter-criu41.tar") as old:
+        old_entries = old.store.image("pagemap-1.img").messages()[1:]
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as new:
+        new_entries = new.store.image("pagemap-1.img").messages()[1:]
     assert all(e.compat_nr_pages and not e.HasField("nr_pages") for e in old_entries)
     assert all(e.nr_pages and e.compat_nr_pages == 0 for e in new_entries)
     for entries in (old_entries, new_entries):

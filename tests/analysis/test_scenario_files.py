@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from checkforensics.analysis.files import Descriptor, load_files
-from checkforensics.analysis.processes import load_tree
-from checkforensics.archive import Checkpoint
+from checkforensics.model import CheckpointModel
+from checkforensics.model.files import Descriptor
 
 from conftest import SCENARIOS
 
@@ -28,8 +27,8 @@ O_PATH = 0o10000000
 
 @cache
 def _descriptors(name: str) -> dict[int, dict[int | str, Descriptor]]:
-    with Checkpoint.open(SCENARIOS / name) as checkpoint:
-        table = load_files(checkpoint, load_tree(checkpoint))
+    with CheckpointModel.open(SCENARIOS / name) as checkpoint:
+        table = checkpoint.files()
     return {process.pid: {d.fd: d for d in process.descriptors} for process in table.processes}
 
 

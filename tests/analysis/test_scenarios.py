@@ -15,12 +15,10 @@ from typing import Any
 
 import pytest
 
-from checkforensics.analysis.memsearch import SearchPattern, load_memories, search_memory
-from checkforensics.analysis.processes import load_command_lines, load_tree
-from checkforensics.analysis.secretscan import finding_records, scan_tree
-from checkforensics.analysis.sharedmem import load_shared_memories
-from checkforensics.archive import Checkpoint
+from checkforensics.analysis.memsearch import SearchPattern, search_memory
+from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 from checkforensics.cli import run
+from checkforensics.model import CheckpointModel
 
 from conftest import SCENARIOS
 
@@ -46,9 +44,9 @@ def _last(value: str) -> int:
 @pytest.mark.parametrize("name", NAMES)
 def test_processes_are_what_proc_showed(name: str) -> None:
     truth = _truth(name)
-    with Checkpoint.open(_source(name)) as checkpoint:
-        tree = load_tree(checkpoint)
-        load_command_lines(checkpoint, tree, env=True)
+    with CheckpointModel.open(_source(name)) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines(env=True)
     assert sorted(p.pid for p in tree.processes) == sorted(p["dump_pid"] for p in truth["processes"])
     dump_pids = {p["pid"]: p["dump_pid"] for p in truth["processes"]}
     for expected in truth["processes"]:
@@ -81,8 +79,8 @@ def _planted(name: str) -> dict[str, set[tuple[int, int]]]:
 def test_every_marker_in_exactly_its_processes_and_addresses(name: str) -> None:
     planted = _planted(name)
     patterns = [SearchPattern.from_literal(marker.encode()) for marker in planted]
-    with Checkpoint.open(_source(name)) as checkpoint:
-        memories = load_memories(checkpoint)
+    with CheckpointModel.open(_source(name)) as checkpoint:
+        memories = checkpoint.memories()
         found: dict[str, set[tuple[int, int]]] = {marker: set() for marker in planted}
         for match in search_memory(checkpoint, memories, patterns):
             found[match.pattern.name].add((match.pid, match.address))
@@ -105,9 +103,9 @@ def test_shared_memory_is_searched_once_per_object(name: str) -> None:
     planted = _planted_shared(name)
     assert planted
     patterns = [SearchPattern.from_literal(marker.encode()) for marker in _truth(name)["markers"]]
-    with Checkpoint.open(_source(name)) as checkpoint:
+    with CheckpointModel.open(_source(name)) as checkpoint:
         warnings: list[str] = []
-        objects = load_shared_memories(checkpoint, load_memories(checkpoint), warnings)
+        objects = checkpoint.shared_memory
         found: dict[tuple[int, str], set[int]] = {}
         for obj in objects:
             for match in search_memory(checkpoint, [obj], patterns):
@@ -167,9 +165,8 @@ def _rule_of(marker: str) -> str | None:
 
 def test_planted_credentials_found_in_the_right_processes() -> None:
     truth = _truth("creds")
-    with Checkpoint.open(_source("creds")) as checkpoint:
-        tree = load_tree(checkpoint)
-        records = finding_records(scan_tree(checkpoint, tree), redact=False)
+    with CheckpointModel.open(_source("creds")) as checkpoint:
+        records = finding_records(scan_checkpoint(checkpoint), redact=False)
     by_key = {(r["pid"], r["rule"], r["value"]): r for r in records if r["pid"] is not None}
     expected = 0
     for process in truth["processes"]:

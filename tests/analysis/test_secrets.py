@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from checkforensics.analysis import secrets
-from checkforensics.analysis.processes import address_space, load_tree
 from checkforensics.analysis.secrets import (
     BUILTIN_RULES,
     Finding,
@@ -31,8 +30,8 @@ from checkforensics.analysis.secrets import (
     scan,
     scan_range,
 )
-from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
+from checkforensics.model import CheckpointModel
 
 from conftest import FIXTURES, truth
 
@@ -479,9 +478,9 @@ def test_random_filler_with_planted_secrets_finds_exactly_them() -> None:
 def _process_findings(path: Path) -> dict[int, list[tuple[int, str, bytes]]]:
     """pid -> (virtual address, rule id, value) of every finding in its dumped memory."""
     result: dict[int, list[tuple[int, str, bytes]]] = {}
-    with Checkpoint.open(path) as checkpoint:
-        for process in load_tree(checkpoint).processes:
-            space = address_space(checkpoint, process.pid)
+    with CheckpointModel.open(path) as checkpoint:
+        for process in checkpoint.tree.processes:
+            space = checkpoint.memory(process.pid).space
             found = result.setdefault(process.pid, [])
             for vaddr, offset, length in space.present_extents():
                 read = lambda o, n, space=space, base=offset: space.read_dumped(base + o, n)  # noqa: E731

@@ -6,18 +6,17 @@ import json
 
 import pytest
 
-from checkforensics.analysis.files import Descriptor, FileTable, ProcessFiles
-from checkforensics.analysis.processes import Process, ProcessTree
 from checkforensics.analysis.rootfs import ChangedFile, Layer, RootfsChanges
 from checkforensics.analysis.triage import Context, Severity, load_context, triage
-from checkforensics.archive import Checkpoint
 from checkforensics.cli import run
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.files import Descriptor, FileTable, ProcessFiles
 
 from conftest import FIXTURES
 
 
 def _rules(path) -> dict[str, list]:
-    with Checkpoint.open(path) as checkpoint:
+    with CheckpointModel.open(path) as checkpoint:
         findings = triage(load_context(checkpoint))
     grouped: dict[str, list] = {}
     for finding in findings:

@@ -116,3 +116,34 @@ def test_extracted_directory_lists_like_the_archive(busybox_forms: dict[str, Pat
         assert directory.read("config.dump") == plain.read("config.dump")
         with pytest.raises(ArchiveError, match="larger than the 10-byte limit"):
             directory.read("config.dump", limit=10)
+
+
+def _listing_digest(root: Path) -> str:
+    lines = "".join(
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(root).as_posix()}\n"
+        for path in sorted(p for p in root.rglob("*") if p.is_file())
+    )
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_the_hash_reuses_what_was_read_and_stays_the_listing_digest(tmp_path: Path) -> None:
+    """Members read whole (small ones kept, big ones hashed while streamed start to end) are
+    not read again for the hash; a big one read only in part, or out of order, is."""
+    import shutil
+
+    root = tmp_path / "images"
+    shutil.copytree(BARE, root)
+    (root / "big-start-to-end.bin").write_bytes(bytes(range(256)) * (24 << 12))  # 6 MiB
+    (root / "big-seeked.bin").write_bytes(b"\x01" * (6 << 20))
+    with Checkpoint.open(root) as checkpoint:
+        checkpoint.read("pstree.img")
+        with checkpoint.open_member("big-start-to-end.bin") as stream:
+            while stream.read(1 << 16):
+                pass
+        with checkpoint.open_member("big-seeked.bin") as stream:
+            stream.seek(4096)
+            stream.read(100)
+        backend = checkpoint._backend
+        assert "pstree.img" in backend._kept and "big-start-to-end.bin" in backend._digests
+        assert "big-seeked.bin" not in backend._digests
+        assert checkpoint.sha256() == _listing_digest(root)

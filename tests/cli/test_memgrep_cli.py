@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from checkforensics.analysis.memsearch import load_memories
-from checkforensics.archive import Checkpoint
 from checkforensics.cli import run
 from checkforensics.images.flags import PAGE_SIZE
+from checkforensics.model import CheckpointModel
 
 from conftest import FIXTURES, truth
 
@@ -132,8 +131,8 @@ def test_memdump_writes_the_regions_it_lists(tmp_path: Path, capsys: pytest.Capt
     doc = _json(capsys, "memdump", str(COUNTERS), "--pid", "8", "-o", str(out))
     data = out.read_bytes()
     assert doc["size"] == len(data) == 28 * PAGE_SIZE
-    with Checkpoint.open(COUNTERS) as checkpoint:
-        space = load_memories(checkpoint, [8])[0].space
+    with CheckpointModel.open(COUNTERS) as checkpoint:
+        space = checkpoint.memories([8])[0].space
         for region in doc["regions"]:
             assert data[region["offset"] : region["offset"] + region["size"]] == space.read(
                 region["vaddr"], region["size"]

@@ -234,7 +234,7 @@ FAILURES = [OSError(errno.EIO, "Input/output error"), KeyboardInterrupt(), Runti
 @pytest.mark.parametrize(
     ("name", "patched"),
     [
-        ("memdump", "checkforensics.cli.memgrep.dump_memory"),
+        ("memdump", "checkforensics.cli.memparse.dump_memory"),
         ("coredump", "checkforensics.cli.coredump.write_core"),
     ],
 )

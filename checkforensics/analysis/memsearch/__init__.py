@@ -24,12 +24,11 @@ know their length; a regular expression's longest match comes from its parse, ca
 References: criu/pagemap.c, criu/include/image.h (VMA status), images/mm.proto,
 images/pagemap.proto, images/regfile.proto and images/memfd.proto (file names); hexdump(1) ``-C``.
 
-The modules, in the order data flows through them:
+What is searched comes from the model (``checkforensics.model``): each process's mappings,
+regions and pages image (``model.regions``, ``model.pages``). The modules here, in the order
+data flows through them:
 
 - ``patterns``: ``SearchPattern``, what to look for, and how long its matches can be;
-- ``regions``: ``Mapping``, ``MemoryFilter``, ``Region`` and ``ProcessMemory``;
-- ``loading``: ``load_memories``, the memory layout of each process (no page read);
-- ``pages``: ``open_pages`` and ``region_blocks``, a pages image mapped or streamed;
 - ``scan``: scanning buffers and stitching a region's windows;
 - ``parallel``: forked workers scanning windows of a mapped pages image, and the merge;
 - ``search``: ``search_memory`` and ``MemoryMatch``;
@@ -42,7 +41,6 @@ where a test changes it.
 
 from __future__ import annotations
 
-from checkforensics.analysis.memsearch.loading import ProcessNotFoundError, describe_mappings, file_names, load_memories
 from checkforensics.analysis.memsearch.memparse import (
     HEXDUMP_WIDTH,
     DumpedRegion,
@@ -52,17 +50,8 @@ from checkforensics.analysis.memsearch.memparse import (
     hexdump_line,
     memory_sizes,
 )
-from checkforensics.analysis.memsearch.pages import DEFAULT_CHUNK_SIZE, Buffer, PageSource, open_pages, region_blocks
 from checkforensics.analysis.memsearch.parallel import MAX_WORKERS
 from checkforensics.analysis.memsearch.patterns import MAX_MATCH_LENGTH, SearchPattern, escape_bytes, longest_match
-from checkforensics.analysis.memsearch.regions import (
-    VMA_KINDS,
-    Mapping,
-    MemoryFilter,
-    ProcessMemory,
-    Region,
-    parse_address_range,
-)
 from checkforensics.analysis.memsearch.scan import Progress, scan_buffer
 from checkforensics.analysis.memsearch.search import (
     MAX_CONTEXT,
@@ -73,37 +62,22 @@ from checkforensics.analysis.memsearch.search import (
 )
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE",
     "HEXDUMP_WIDTH",
     "MAX_CONTEXT",
     "MAX_MATCH_LENGTH",
     "MAX_WORKERS",
     "PARALLEL_THRESHOLD",
-    "VMA_KINDS",
-    "Buffer",
     "DumpedRegion",
-    "Mapping",
-    "MemoryFilter",
     "MemoryMatch",
     "MemorySize",
-    "PageSource",
-    "ProcessMemory",
-    "ProcessNotFoundError",
     "Progress",
-    "Region",
     "SearchPattern",
-    "describe_mappings",
     "dump_memory",
     "escape_bytes",
-    "file_names",
     "hexdump",
     "hexdump_line",
-    "load_memories",
     "longest_match",
     "memory_sizes",
-    "open_pages",
-    "parse_address_range",
-    "region_blocks",
     "scan_buffer",
     "search_memory",
     "searched_bytes",

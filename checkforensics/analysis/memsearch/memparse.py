@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from checkforensics.analysis.memsearch.pages import DEFAULT_CHUNK_SIZE, PageSource, open_pages, region_blocks
-from checkforensics.analysis.memsearch.regions import Mapping, MemoryFilter, ProcessMemory, Region
-from checkforensics.archive import Checkpoint
 from checkforensics.images.flags import MapFlags
+from checkforensics.model import CheckpointModel
+from checkforensics.model.pages import DEFAULT_CHUNK_SIZE, PageSources
+from checkforensics.model.regions import Mapping, MemoryFilter, ProcessMemory, Region
 
 HEXDUMP_WIDTH = 16
 
@@ -70,28 +70,29 @@ def hexdump_line(address: int, row: bytes) -> str:
 
 
 def hexdump(
-    checkpoint: Checkpoint,
+    model: CheckpointModel,
     memory: ProcessMemory,
     memory_filter: MemoryFilter | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Iterator[str]:
-    """Lines of ``hexdump -C`` over each dumped region, addresses being virtual ones.
+    """Lines of ``hexdump -C`` over each dumped region (shared memory the process maps
+    included), addresses being virtual ones.
 
     A line equal to the one before it (in the same region) is shown as a single ``*``; the
     last line of a region is always shown, so where each region ends stays visible.
     """
-    with open_pages(checkpoint, memory.pages_member, chunk_size) as source:
-        for region in memory.regions(memory_filter):
-            yield from _hexdump_region(source, region)
+    with PageSources(model.archive, chunk_size) as sources:
+        for region in memory.regions(memory_filter, shared=True):
+            yield from _hexdump_region(sources, region)
 
 
-def _hexdump_region(source: PageSource, region: Region) -> Iterator[str]:
+def _hexdump_region(sources: PageSources, region: Region) -> Iterator[str]:
     address = region.start
     previous: bytes | None = None
     starred = False
     partial = b""
     held: tuple[int, bytes] | None = None  # a repeated line, shown only if it is the region's last
-    for buffer, lo, hi, _ in region_blocks(source, region):
+    for buffer, lo, hi, _ in sources.blocks(region):
         data = partial + bytes(buffer[lo:hi])
         whole = len(data) - len(data) % HEXDUMP_WIDTH
         for piece in range(0, whole, _HEXDUMP_PIECE):  # formatted a piece at a time: a line is two slices
@@ -127,18 +128,19 @@ class DumpedRegion:
 
 
 def dump_memory(
-    checkpoint: Checkpoint,
+    model: CheckpointModel,
     memory: ProcessMemory,
     out: BinaryIO,
     memory_filter: MemoryFilter | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> list[DumpedRegion]:
-    """Write the dumped regions to ``out`` back to back, in address order; where each one went."""
+    """Write the dumped regions (shared memory the process maps included) to ``out`` back to
+    back, in address order; where each one went."""
     placed = []
     offset = 0
-    with open_pages(checkpoint, memory.pages_member, chunk_size) as source:
-        for region in memory.regions(memory_filter):
-            for buffer, lo, hi, _ in region_blocks(source, region):
+    with PageSources(model.archive, chunk_size) as sources:
+        for region in memory.regions(memory_filter, shared=True):
+            for buffer, lo, hi, _ in sources.blocks(region):
                 out.write(buffer[lo:hi])
             placed.append(DumpedRegion(region.start, region.length, offset, region.mapping))
             offset += region.length

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkforensics.analysis.memsearch.pages import Buffer
 from checkforensics.analysis.memsearch.patterns import SearchPattern
+from checkforensics.model.pages import Buffer
 
 Progress = Callable[[int], None]  # called with the number of bytes just scanned
 

@@ -11,19 +11,19 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from checkforensics.analysis.memsearch.pages import (
+from checkforensics.analysis.memsearch.parallel import cut_windows, search_in_parallel, worker_count
+from checkforensics.analysis.memsearch.patterns import SearchPattern
+from checkforensics.analysis.memsearch.scan import Hit, PatternSet, Progress, RegionScan, SearchPlan
+from checkforensics.errors import ArchiveError
+from checkforensics.model import CheckpointModel
+from checkforensics.model.pages import (
     DEFAULT_CHUNK_SIZE,
     MappedPages,
     PageSource,
     open_pages,
     region_blocks,
 )
-from checkforensics.analysis.memsearch.parallel import cut_windows, search_in_parallel, worker_count
-from checkforensics.analysis.memsearch.patterns import SearchPattern
-from checkforensics.analysis.memsearch.regions import Mapping, MemoryFilter, ProcessMemory, Region
-from checkforensics.analysis.memsearch.scan import Hit, PatternSet, Progress, RegionScan, SearchPlan
-from checkforensics.archive import Checkpoint
-from checkforensics.errors import ArchiveError
+from checkforensics.model.regions import Mapping, MemoryFilter, ProcessMemory, Region
 
 MAX_CONTEXT = 4096  # context bytes on either side of a match, at most
 PARALLEL_THRESHOLD = 256 << 20  # less memory than this in a process is searched by one worker
@@ -48,7 +48,7 @@ class MemoryMatch:
 
 
 def search_memory(
-    checkpoint: Checkpoint,
+    model: CheckpointModel,
     memories: Iterable[ProcessMemory],
     patterns: list[SearchPattern],
     *,
@@ -79,7 +79,7 @@ def search_memory(
         regions = memory.regions(memory_filter, warnings)
         if not regions:
             continue
-        matches = _search_process(checkpoint, memory, regions, plan)
+        matches = _search_process(model, memory, regions, plan)
         try:
             yield from matches if max_count is None else itertools.islice(matches, max_count)
         except (ArchiveError, OSError) as exc:
@@ -89,9 +89,11 @@ def search_memory(
 
 
 def _search_process(
-    checkpoint: Checkpoint, memory: ProcessMemory, regions: list[Region], plan: SearchPlan
+    model: CheckpointModel, memory: ProcessMemory, regions: list[Region], plan: SearchPlan
 ) -> Iterator[MemoryMatch]:
-    with open_pages(checkpoint, memory.pages_member, plan.chunk_size) as source:
+    # a search leaves out the shared objects a process maps (each is searched once, on its
+    # own), so all its regions lie in the process's own pages image
+    with open_pages(model.archive, memory.pages_member, plan.chunk_size) as source:
         for mapping, hits in _region_hits(source, regions, plan):
             for hit in hits:
                 yield MemoryMatch(

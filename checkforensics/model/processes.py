@@ -7,21 +7,14 @@ warning naming the image, and the rest of the tree still comes.
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkforensics.analysis.memory import (
-    AddressSpace,
-    MemoryUnavailableError,
-    normalise_pagemap,
-    split_strings,
-    vmas_from_mm,
-)
-from checkforensics.archive import Checkpoint
-from checkforensics.errors import CheckforensicsError
+from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.flags import TaskState
-from checkforensics.images.load import load_image, text
+from checkforensics.images.load import text
+from checkforensics.model.memory import split_strings
+from checkforensics.model.store import ImageStore
 
 _ARGS_LIMIT = 1 << 20  # no argv or environment block is larger than this in practice
 
@@ -133,10 +126,10 @@ def _apply_core(process: Process, core: Any) -> None:
     process.identity = identity_of(core)
 
 
-def _thread(checkpoint: Checkpoint, tid: int, warnings: list[str]) -> Thread:
+def _thread(store: ImageStore, tid: int, warnings: list[str]) -> Thread:
     try:
-        core = load_image(checkpoint, f"core-{tid}.img").entries[0].message
-    except (CheckforensicsError, IndexError) as exc:
+        core = store.first(f"core-{tid}.img")
+    except CheckforensicsError as exc:
         warnings.append(f"core-{tid}.img: {exc}")
         return Thread(tid, None)
     thread_core = core.thread_core
@@ -150,10 +143,10 @@ def _thread(checkpoint: Checkpoint, tid: int, warnings: list[str]) -> Thread:
     return Thread(tid, comm, creds.uid if creds else None, creds.gid if creds else None, seccomp)
 
 
-def load_tree(checkpoint: Checkpoint) -> ProcessTree:
+def build_tree(store: ImageStore) -> ProcessTree:
     """Every process and thread, with comm, state and credentials; no memory read."""
     warnings: list[str] = []
-    entries = load_image(checkpoint, "pstree.img").messages()
+    entries = store.messages("pstree.img")
     processes = []
     seen: set[int] = set()
     for entry in entries:
@@ -162,28 +155,28 @@ def load_tree(checkpoint: Checkpoint) -> ProcessTree:
             continue
         seen.add(entry.pid)
         process = Process(entry.pid, entry.ppid, entry.pgid, entry.sid, list(entry.threads) or [entry.pid])
-        with contextlib.suppress(CheckforensicsError, IndexError):  # _thread warns below
-            _apply_core(process, load_image(checkpoint, f"core-{entry.pid}.img").entries[0].message)
+        with contextlib.suppress(CheckforensicsError):  # _thread warns below
+            _apply_core(process, store.first(f"core-{entry.pid}.img"))
         if process.zombie:
             # a zombie has no threads left, and CRIU writes whatever was in memory as its
             # thread id: its one core image is the process's own
             process.tids = [entry.pid]
             process.threads = [Thread(entry.pid, process.comm)]
         else:
-            process.threads = [_thread(checkpoint, tid, warnings) for tid in process.tids]
+            process.threads = [_thread(store, tid, warnings) for tid in process.tids]
         processes.append(process)
     tree = ProcessTree(processes, warnings)
     _link_children(tree)
-    _resolve_cgroups(checkpoint, tree)
+    _resolve_cgroups(store, tree)
     return tree
 
 
-def _resolve_cgroups(checkpoint: Checkpoint, tree: ProcessTree) -> None:
+def _resolve_cgroups(store: ImageStore, tree: ProcessTree) -> None:
     """Replace each process's cgroup set id by its controller paths (cgroup.img)."""
-    if not checkpoint.has_image("cgroup.img"):
+    if not store.has("cgroup.img"):
         return
     try:
-        sets = {s.id: s for entry in load_image(checkpoint, "cgroup.img").messages() for s in entry.sets}
+        sets = {s.id: s for entry in store.messages("cgroup.img") for s in entry.sets}
     except CheckforensicsError as exc:
         tree.warnings.append(str(exc))
         return
@@ -201,47 +194,15 @@ def _link_children(tree: ProcessTree) -> None:
             parent.children.append(process)
 
 
-_PAGES_ID = re.compile(r"pagemap-(\d+)\.img$")
+class ProcessNotFoundError(CheckforensicsError):
+    """A process asked for by PID is not in the checkpoint."""
+
+    exit_code = ExitCode.USAGE
 
 
-def load_mm(checkpoint: Checkpoint, pid: int) -> Any:
-    """The MmEntry of ``pid``."""
-    entries = load_image(checkpoint, f"mm-{pid}.img").entries
-    if not entries:
-        raise CheckforensicsError(f"mm-{pid}.img holds no entry")
-    return entries[0].message
-
-
-def address_space(checkpoint: Checkpoint, pid: int, mm: Any = None) -> AddressSpace:
-    """The dumped memory of ``pid``, from mm-, pagemap- and pages- images."""
-    mm = mm if mm is not None else load_mm(checkpoint, pid)
-    pagemap = load_image(checkpoint, f"pagemap-{pid}.img").messages()
-    if not pagemap:
-        raise CheckforensicsError(f"pagemap-{pid}.img has no header entry")
-    pages_name = f"pages-{pagemap[0].pages_id}.img"
-    reader, size = checkpoint.page_reader(checkpoint.images_prefix + pages_name)
-    return AddressSpace(vmas_from_mm(mm), normalise_pagemap(pagemap[1:]), reader, size)
-
-
-def read_args(space: AddressSpace, start: int, end: int) -> list[str]:
-    """The NUL-separated strings between ``start`` and ``end`` (argv or environ)."""
+def read_args(read: Any, start: int, end: int) -> list[str]:
+    """The NUL-separated strings between ``start`` and ``end`` (argv or environ), read with
+    ``read(address, size)``."""
     if end <= start:
         return []
-    return split_strings(space.read(start, min(end - start, _ARGS_LIMIT)))
-
-
-def load_command_lines(checkpoint: Checkpoint, tree: ProcessTree, *, env: bool = False) -> None:
-    """Fill each process's ``cmdline`` (and ``env``) from its memory, where dumped."""
-    for process in tree.processes:
-        if process.zombie:
-            continue
-        try:
-            mm = process.mm = load_mm(checkpoint, process.pid)
-            space = address_space(checkpoint, process.pid, mm)
-            process.cmdline = read_args(space, mm.mm_arg_start, mm.mm_arg_end)
-            if env:
-                process.env = read_args(space, mm.mm_env_start, mm.mm_env_end)
-        except MemoryUnavailableError as exc:
-            tree.warnings.append(f"pid {process.pid}: command line not readable: {exc.message}")
-        except CheckforensicsError as exc:
-            tree.warnings.append(f"pid {process.pid}: {exc}")
+    return split_strings(read(start, min(end - start, _ARGS_LIMIT)))

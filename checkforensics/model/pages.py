@@ -9,16 +9,15 @@ References: criu/pagemap.c.
 from __future__ import annotations
 
 import contextlib
-import io
 import mmap
 import os
 import stat
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from checkforensics.analysis.memsearch.regions import Region
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ArchiveError
+from checkforensics.model.regions import Region
 
 DEFAULT_CHUNK_SIZE = 8 << 20  # bytes mapped or decompressed at a time
 # MAP_POPULATE: the kernel maps the whole window at once instead of page fault by page fault
@@ -107,18 +106,17 @@ def open_pages(checkpoint: Checkpoint, member: str, chunk_size: int = DEFAULT_CH
     """The pages image ``member``, mapped where it lies in a plain tar or a directory, else streamed."""
     with contextlib.ExitStack() as stack:
         byte_range = checkpoint.member_range(member)
+        member_fd = checkpoint.member_fd(member) if byte_range is None else None
         source: PageSource
         if byte_range is not None:
             fd = _open_archive_file(checkpoint, byte_range)
             stack.callback(os.close, fd)
             source = MappedPages(fd, byte_range[0], byte_range[1], chunk_size)
+        elif member_fd is not None:  # a directory's pages file, opened once by the checkpoint
+            source = MappedPages(member_fd, 0, os.fstat(member_fd).st_size, chunk_size)
         else:
             stream = stack.enter_context(checkpoint.open_member(member))
-            fd = _real_fileno(stream)
-            if fd is not None:
-                source = MappedPages(fd, 0, os.fstat(fd).st_size, chunk_size)
-            else:
-                source = StreamedPages(stream, chunk_size)
+            source = StreamedPages(stream, chunk_size)
         yield source
 
 
@@ -139,15 +137,6 @@ def _open_archive_file(checkpoint: Checkpoint, byte_range: tuple[int, int]) -> i
     return fd
 
 
-def _real_fileno(stream: BinaryIO) -> int | None:
-    """The descriptor behind ``stream`` when it is a whole regular file (a directory's pages file)."""
-    try:
-        fd = stream.fileno()
-    except (OSError, ValueError, io.UnsupportedOperation, AttributeError):
-        return None
-    return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
-
-
 def region_blocks(source: PageSource, region: Region) -> Iterator[tuple[Buffer, int, int, bool]]:
     """The bytes of ``region`` in address order as ``(buffer, lo, hi, last)``.
 
@@ -159,3 +148,32 @@ def region_blocks(source: PageSource, region: Region) -> Iterator[tuple[Buffer, 
         for buffer, lo, hi in source.blocks(offset, length):
             done += hi - lo
             yield buffer, lo, hi, index == last_piece and done >= length
+
+
+class PageSources:
+    """The page sources of several pages images (a process's own, its shared objects'), each
+    opened when first asked for and all closed together; use as a context manager."""
+
+    def __init__(self, checkpoint: Checkpoint, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        self._checkpoint = checkpoint
+        self._chunk = chunk_size
+        self._stack = contextlib.ExitStack()
+        self._sources: dict[str, PageSource] = {}
+
+    def __enter__(self) -> PageSources:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def of(self, member: str) -> PageSource:
+        """The source of pages image ``member``."""
+        source = self._sources.get(member)
+        if source is None:
+            source = self._stack.enter_context(open_pages(self._checkpoint, member, self._chunk))
+            self._sources[member] = source
+        return source
+
+    def blocks(self, region: Region) -> Iterator[tuple[Buffer, int, int, bool]]:
+        """``region_blocks`` of ``region`` from its own pages image."""
+        return region_blocks(self.of(region.member), region)

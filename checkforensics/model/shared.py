@@ -24,12 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkforensics.analysis.memory import AddressSpace, Vma, normalise_pagemap
-from checkforensics.analysis.memsearch import Mapping, ProcessMemory
-from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import PAGE_SIZE, Prot, VmaStatus
-from checkforensics.images.load import load_image, text
+from checkforensics.images.load import text
+from checkforensics.model.mappings import pages_image
+from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap
+from checkforensics.model.regions import Attachment, Mapping, ProcessMemory
+from checkforensics.model.store import ImageStore
 
 SHARED_KINDS = ("memfd", "sysvipc", "shared")
 _PREFIX = "pagemap-shmem-"
@@ -88,38 +89,47 @@ class SharedMemory(ProcessMemory):
         return {"shmid": self.shmid, "kind": self.kind, "name": self.name, "key": self.key, "size": self.size}
 
 
-def load_shared_memories(
-    checkpoint: Checkpoint, processes: list[ProcessMemory], warnings: list[str]
-) -> list[SharedMemory]:
+def load_shared_memories(store: ImageStore, processes: list[ProcessMemory], warnings: list[str]) -> list[SharedMemory]:
     """Every shared memory object the checkpoint holds pages of, with the processes (of
     ``processes``) that map it, by shmid; no page is read. A damaged one is left out with a warning."""
     shmids = sorted(
         int(name[len(_PREFIX) : -4])
-        for name in checkpoint.image_names()
+        for name in store.image_names()
         if name.startswith(_PREFIX) and name.endswith(".img") and name[len(_PREFIX) : -4].isdigit()
     )
     if not shmids:
         return []
-    memfds = _memfds(checkpoint, warnings)  # shmid -> (name, size, file ids)
-    sysv = _sysv_segments(checkpoint, warnings)  # id -> (key, size)
+    memfds = _memfds(store, warnings)  # shmid -> (name, size, file ids)
+    sysv = _sysv_segments(store, warnings)  # id -> (key, size)
     objects = []
     for shmid in shmids:
         try:
-            objects.append(_load_object(checkpoint, shmid, memfds, sysv, processes))
+            objects.append(_load_object(store, shmid, memfds, sysv, processes))
         except CheckforensicsError as exc:
             warnings.append(f"{_PREFIX}{shmid}.img: shared memory not readable: {exc}")
     return objects
 
 
-def _memfds(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, tuple[str, int, set[int]]]:
+def attach(processes: list[ProcessMemory], objects: list[SharedMemory]) -> None:
+    """Give each process the shared objects its mappings show (``ProcessMemory.attachments``)."""
+    by_place = {(use.pid, use.start): obj for obj in objects for use in obj.users}
+    for process in processes:
+        process.attachments = [
+            Attachment(mapping, by_place[(process.pid, mapping.start)])
+            for mapping in process.mappings
+            if (process.pid, mapping.start) in by_place
+        ]
+
+
+def _memfds(store: ImageStore, warnings: list[str]) -> dict[int, tuple[str, int, set[int]]]:
     found: dict[int, tuple[str, int, set[int]]] = {}
     try:
-        if not checkpoint.has_image("memfd.img"):
+        if not store.has("memfd.img"):
             return found
-        inodes = {inode.inode_id: inode for inode in load_image(checkpoint, "memfd.img").messages()}
+        inodes = {inode.inode_id: inode for inode in store.messages("memfd.img")}
         file_ids: dict[int, set[int]] = {}
-        if checkpoint.has_image("files.img"):
-            for entry in load_image(checkpoint, "files.img").messages():
+        if store.has("files.img"):
+            for entry in store.messages("files.img"):
                 if entry.HasField("memfd"):
                     file_ids.setdefault(entry.memfd.inode_id, set()).add(entry.id)
         for inode_id, inode in inodes.items():
@@ -129,13 +139,13 @@ def _memfds(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, tuple[str,
     return found
 
 
-def _sysv_segments(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, tuple[int, int]]:
+def _sysv_segments(store: ImageStore, warnings: list[str]) -> dict[int, tuple[int, int]]:
     found: dict[int, tuple[int, int]] = {}
-    for name in checkpoint.image_names():
+    for name in store.image_names():
         if not (name.startswith("ipcns-shm-") and name.endswith(".img")):
             continue
         try:
-            for entry in load_image(checkpoint, name).messages():
+            for entry in store.messages(name):
                 found[entry.desc.id] = (entry.desc.key, entry.size)
         except CheckforensicsError as exc:
             warnings.append(f"System V shared memory unknown: {exc}")
@@ -143,18 +153,14 @@ def _sysv_segments(checkpoint: Checkpoint, warnings: list[str]) -> dict[int, tup
 
 
 def _load_object(
-    checkpoint: Checkpoint,
+    store: ImageStore,
     shmid: int,
     memfds: dict[int, tuple[str, int, set[int]]],
     sysv: dict[int, tuple[int, int]],
     processes: list[ProcessMemory],
 ) -> SharedMemory:
-    entries = load_image(checkpoint, f"{_PREFIX}{shmid}.img").messages()
-    if not entries:
-        raise CheckforensicsError("no header entry")
-    runs = normalise_pagemap(entries[1:])
-    member = f"{checkpoint.images_prefix}pages-{entries[0].pages_id}.img"
-    read_at, pages_size = checkpoint.page_reader(member)
+    entries, member, read_at, pages_size = pages_image(store, f"{_PREFIX}{shmid}.img")
+    runs = normalise_pagemap(entries)
 
     def is_use(vma: Vma) -> bool:
         if shmid in memfds:
@@ -164,7 +170,7 @@ def _load_object(
         return bool(vma.status & VmaStatus.VMA_ANON_SHARED) and vma.shmid == shmid
 
     users = [
-        SharedUse(process.pid, process.comm, m.vma.start, m.vma.end, m.vma.pgoff)  # type: ignore[arg-type]
+        SharedUse(process.pid, process.comm, m.vma.start, m.vma.end, m.vma.pgoff)
         for process in processes
         for m in process.mappings
         if is_use(m.vma)

@@ -1,0 +1,99 @@
+"""Which memory a search looks at: processes by PID, the shared objects that go with them, and
+how many matches each may report.
+
+memgrep, memparse, memdump and the secret rules choose memory the same way, here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from checkforensics.analysis.memsearch.patterns import SearchPattern
+from checkforensics.analysis.memsearch.scan import Progress
+from checkforensics.analysis.memsearch.search import MemoryMatch, search_memory
+from checkforensics.errors import CheckforensicsError, ExitCode
+from checkforensics.model import CheckpointModel
+from checkforensics.model.regions import MemoryFilter, ProcessMemory
+from checkforensics.model.shared import SharedMemory
+
+
+class SharedObjectNotFoundError(CheckforensicsError):
+    """A shared memory object asked for by id is not in the checkpoint."""
+
+    exit_code = ExitCode.USAGE
+
+
+def shared_objects(
+    model: CheckpointModel, pids: Iterable[int] = (), memory_filter: MemoryFilter | None = None
+) -> list[SharedMemory]:
+    """The shared memory objects a search covers: every one, or (with ``pids``) those the chosen
+    processes map. Filters by address, permissions or file leave them out (an object has no
+    addresses, permissions or file of its own); ``--vma-type`` keeps those of its kinds."""
+    chosen = set(pids)
+    memory_filter = memory_filter or MemoryFilter()
+    if memory_filter.address is not None or memory_filter.perms is not None or memory_filter.file_glob is not None:
+        return []
+    objects = model.shared_memory
+    if chosen:
+        objects = [obj for obj in objects if any(use.pid in chosen for use in obj.users)]
+    if memory_filter.kinds:
+        objects = [obj for obj in objects if obj.kind in memory_filter.kinds]
+    return objects
+
+
+def one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warnings: list[str]) -> ProcessMemory:
+    """The memory of process ``pid``, or else of shared memory object ``shmid``."""
+    if pid is not None:
+        memories = model.memories([pid], warnings)
+        if not memories:
+            raise CheckforensicsError(
+                f"the memory of process {pid} cannot be read ({'; '.join(warnings) or 'no images'})"
+            )
+        return memories[0]
+    found = model.shared_object(shmid) if shmid is not None else None
+    if found is None:
+        known = ", ".join(str(obj.shmid) for obj in model.shared_memory) or "none"
+        raise SharedObjectNotFoundError(f"no shared memory object {shmid} (there are: {known})")
+    return found
+
+
+def at_most(matches: Iterable[MemoryMatch], limit: int | None, warnings: list[str]) -> Iterator[MemoryMatch]:
+    """The first ``limit`` matches of each process, and a warning for each process that had more."""
+    counts: Counter[int] = Counter()
+    for match in matches:
+        counts[match.pid] += 1
+        if limit is not None and counts[match.pid] > limit:
+            if counts[match.pid] == limit + 1:
+                warnings.append(
+                    f"pid {match.pid}: more than {limit} matches; only the first {limit} are shown (--max-count)"
+                )
+            continue
+        yield match
+
+
+def shared_matches(
+    model: CheckpointModel,
+    objects: list[SharedMemory],
+    patterns: list[SearchPattern],
+    context: int,
+    limit: int | None,
+    progress: Progress | None,
+    warnings: list[str],
+) -> Iterator[tuple[SharedMemory, MemoryMatch]]:
+    """Matches in each shared object (offsets as addresses), at most ``limit`` per object."""
+    for obj in objects:
+        found = search_memory(
+            model,
+            [obj],
+            patterns,
+            context=context,
+            max_count=None if limit is None else limit + 1,
+            progress=progress,
+            warnings=warnings,
+        )
+        for number, match in enumerate(found, 1):
+            if limit is not None and number > limit:
+                warnings.append(f"{obj.label}: more than {limit} matches; only the first {limit} are shown")
+                break
+            yield obj, match

@@ -1,0 +1,14 @@
+"""The model: one decoded, cross-referenced view of a checkpoint under every analysis.
+
+``CheckpointModel.open(path)`` gives processes and threads (``processes``), every process's
+memory view (``regions``, ``memory``: its own pages and the shared objects it maps; ``shared``),
+descriptors with the data in flight (``files``, ``fdnames``, ``descriptions``), each image
+decoded at most once (``store``).
+"""
+
+from __future__ import annotations
+
+from checkforensics.model.checkpoint import CheckpointModel
+from checkforensics.model.processes import Process, ProcessNotFoundError, ProcessTree
+
+__all__ = ["CheckpointModel", "Process", "ProcessNotFoundError", "ProcessTree"]

@@ -1,0 +1,216 @@
+"""``CheckpointModel``: one view of a checkpoint that every analysis and command reads.
+
+Opening a checkpoint gives one model. It decodes each image the first time a question needs
+it (``ImageStore``) and builds each part once: the process tree, every process's memory view
+(its own pages and the shared memory objects it maps), the shared objects, the descriptor
+table, command lines and environments. Everything is lazy: a metadata question never touches
+a pages image, and a process's memory is only laid out when asked for.
+
+The model is the only way the analyses reach the evidence: they take a model, never an
+archive, so that they all see the same processes, the same memory and the same files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from checkforensics.archive import Checkpoint
+from checkforensics.errors import CheckforensicsError
+from checkforensics.model.files import FileTable, build_file_table
+from checkforensics.model.mappings import file_names, process_memory
+from checkforensics.model.memory import MemoryUnavailableError
+from checkforensics.model.processes import (
+    Process,
+    ProcessNotFoundError,
+    ProcessTree,
+    build_tree,
+    read_args,
+)
+from checkforensics.model.regions import ProcessMemory
+from checkforensics.model.shared import SharedMemory, attach, load_shared_memories
+from checkforensics.model.store import ImageStore
+
+
+class CheckpointModel:
+    """A checkpoint opened for analysis. Use ``CheckpointModel.open(path)`` as a context manager,
+    or wrap an already open ``Checkpoint``."""
+
+    def __init__(self, archive: Checkpoint) -> None:
+        self.archive = archive
+        self.store = ImageStore(archive)
+        self._memories: dict[int, ProcessMemory | CheckforensicsError] = {}
+        self._files: dict[bool, FileTable] = {}
+        self._command_lines = False
+        self._environments = False
+        self.memory_warnings: list[str] = []  # file names or shared objects that could not be read
+        self._memory_warnings_told = 0
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> CheckpointModel:
+        """Open ``path`` (archive, extracted directory or images directory); see ``Checkpoint.open``."""
+        return cls(Checkpoint.open(path))
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def __enter__(self) -> CheckpointModel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self.archive.path
+
+    @property
+    def kind(self) -> str:
+        return self.archive.kind
+
+    # -- processes
+
+    @cached_property
+    def tree(self) -> ProcessTree:
+        """Every process and thread (pstree and core images); no memory read."""
+        return build_tree(self.store)
+
+    def processes(self, pids: Iterable[int] = ()) -> list[Process]:
+        """The processes with these PIDs, in tree order (all of them when none is given).
+
+        Raises ProcessNotFoundError (a usage error, exit 2) naming every PID the checkpoint
+        does not have: the one way every command treats an unknown ``--pid``.
+        """
+        wanted = set(pids)
+        if not wanted:
+            return list(self.tree.processes)
+        missing = sorted(wanted - {process.pid for process in self.tree.processes})
+        if missing:
+            raise ProcessNotFoundError(
+                f"no process {', '.join(map(str, missing))} in the checkpoint (see 'checkforensics ps')",
+                where=str(self.path),
+            )
+        return [process for process in self.tree.processes if process.pid in wanted]
+
+    def mm(self, pid: int) -> Any:
+        """The MmEntry of ``pid`` (mm-PID.img): mappings, argument and environment areas, exe."""
+        return self.store.first(f"mm-{pid}.img")
+
+    def command_lines(self, *, env: bool = False) -> ProcessTree:
+        """The tree with each process's ``cmdline`` (and, with ``env``, ``env``) read from its
+        memory; done once, whoever asks first. What cannot be read stays None, with a warning."""
+        tree = self.tree
+        if self._command_lines and (self._environments or not env):
+            return tree
+        for process in tree.processes:
+            if process.zombie:
+                continue
+            try:
+                memory = self.memory(process.pid)
+                mm = self.mm(process.pid)
+                process.mm = mm
+                if not self._command_lines:
+                    process.cmdline = read_args(memory.read, mm.mm_arg_start, mm.mm_arg_end)
+                if env and not self._environments:
+                    process.env = read_args(memory.read, mm.mm_env_start, mm.mm_env_end)
+            except MemoryUnavailableError as exc:
+                tree.warnings.append(f"pid {process.pid}: command line not readable: {exc.message}")
+            except CheckforensicsError as exc:
+                tree.warnings.append(f"pid {process.pid}: {exc}")
+        self._command_lines = True
+        self._environments = self._environments or env
+        return tree
+
+    # -- memory
+
+    @cached_property
+    def file_names(self) -> dict[int, str]:
+        """File id -> path (regular files; memfds as ``memfd:NAME``), for naming mappings."""
+        return file_names(self.store, self.memory_warnings)
+
+    def memory(self, pid: int) -> ProcessMemory:
+        """The memory view of ``pid``: mappings, its own dumped pages and the shared objects it
+        maps. Raises CheckforensicsError when its images are missing or damaged (zombies
+        included: they have no memory)."""
+        found = self._private_memory(pid)
+        self._attach_shared()
+        return found
+
+    def memories(self, pids: Iterable[int] = (), warnings: list[str] | None = None) -> list[ProcessMemory]:
+        """The memory views of the chosen processes (all by default), in tree order. A process
+        with no readable memory is left out, with a warning in ``warnings``; a zombie only when
+        it was asked for by PID."""
+        warnings = warnings if warnings is not None else []
+        wanted = set(pids)
+        found = []
+        for process in self.processes(wanted):
+            if process.zombie:
+                if wanted:
+                    warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): it has no memory")
+                continue
+            try:
+                found.append(self.memory(process.pid))
+            except CheckforensicsError as exc:
+                warnings.append(f"pid {process.pid}: memory not readable: {exc}")
+        warnings += self.memory_warnings[self._memory_warnings_told :]  # each told once
+        self._memory_warnings_told = len(self.memory_warnings)
+        return found
+
+    @cached_property
+    def shared_memory(self) -> list[SharedMemory]:
+        """Every shared memory object (memfds, SysV segments, shared anonymous memory) with the
+        processes that map it; no page read."""
+        every = []
+        for process in self.tree.processes:
+            if process.zombie:
+                continue
+            try:
+                every.append(self._private_memory(process.pid))
+            except CheckforensicsError:
+                continue  # reported by whoever asks for that process's memory
+        objects = load_shared_memories(self.store, every, self.memory_warnings)
+        attach(every, objects)
+        return objects
+
+    def shared_object(self, shmid: int) -> SharedMemory | None:
+        """The shared memory object ``shmid`` (a memfd's, a SysV segment's id), or None."""
+        return next((obj for obj in self.shared_memory if obj.shmid == shmid), None)
+
+    def _private_memory(self, pid: int) -> ProcessMemory:
+        cached = self._memories.get(pid)
+        if cached is None:
+            try:
+                process = self.tree.by_pid(pid)
+                if process is not None and process.zombie:
+                    raise CheckforensicsError(f"pid {pid} is a zombie (exited, not reaped): it has no memory")
+                comm = process.comm if process is not None else None
+                cached = process_memory(self.store, pid, comm, self.mm(pid), self.file_names)
+            except CheckforensicsError as exc:
+                cached = exc
+            self._memories[pid] = cached
+        if isinstance(cached, CheckforensicsError):
+            raise cached
+        return cached
+
+    def _attach_shared(self) -> None:
+        self.shared_memory  # noqa: B018 -- attaches the objects to every process's view, once
+
+    # -- descriptors
+
+    def files(self, *, with_data: bool = False) -> FileTable:
+        """Every descriptor of every process (and cwd, root, exe); with ``with_data``, the data
+        still in flight attached (pipe buffers, queues, deleted files, memfd contents)."""
+        table = self._files.get(with_data)
+        if table is None:
+            table = build_file_table(
+                self.store,
+                self.tree,
+                self.mm,
+                with_data=with_data,
+                shared_memory=self.shared_object if with_data else None,
+            )
+            self._files[with_data] = table
+        return table

@@ -1,0 +1,64 @@
+"""A descriptor in a few words, as files, inspect, triage and the report show it."""
+
+from __future__ import annotations
+
+from checkforensics.model.files import SOCKET_TYPES, Descriptor
+
+_PREVIEW = 64
+
+
+def preview(data: bytes, limit: int = _PREVIEW) -> str:
+    """Printable ASCII kept, everything else escaped; cut at ``limit`` bytes with an ellipsis."""
+    shown = data[:limit]
+    text = "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02x}" for b in shown)
+    return text + ("…" if len(data) > limit else "")
+
+
+def what(d: Descriptor) -> str:
+    """One line saying what the descriptor is."""
+    if d.type in SOCKET_TYPES:
+        ends = d.local or "-"
+        if d.remote and not d.remote.endswith(":0") and d.remote != d.local:
+            ends += f" -> {d.remote}"
+        elif d.peer:
+            ends += f" -> peer ino {d.peer}"
+        kind = " ".join(part for part in (d.family, d.proto or d.sock_type, d.state) if part)
+        return f"{kind} {ends}"
+    if d.type in ("PIPE", "FIFO"):
+        text = f"pipe:[{d.pipe_id}]" + (f" {d.path}" if d.path else "")
+        shared = d.details.get("shared_with")
+        return text + (f" (also {', '.join(shared)})" if shared else "")
+    summary = _anon_summary(d)
+    if summary is not None:
+        return summary
+    text = d.path or "-"
+    if d.deleted:
+        text += " (deleted)"
+    return text
+
+
+def _anon_summary(d: Descriptor) -> str | None:
+    """What an eventfd, epoll, signalfd, timerfd or inotify descriptor holds, in a few words."""
+    details = d.details
+    if d.type == "EVENTFD" and "counter" in details:
+        return f"count {details['counter']}"
+    if d.type == "EVENTPOLL":
+        watched = [str(watch["fd"]) for watch in details.get("watches", [])]
+        return f"watching fd {', '.join(watched)}" if watched else "watching nothing"
+    if d.type == "SIGNALFD":
+        return " ".join(details.get("signals", [])) or "no signals"
+    if d.type == "TIMERFD" and "value_ns" in details:
+        value, interval = details["value_ns"], details["interval_ns"]
+        if not value:
+            return f"{details['clock']}, disarmed"
+        # CRIU keeps the time left (from fdinfo), also for a timer set to an absolute time
+        every = f", every {interval / 1e9:g} s" if interval else ""
+        return f"{details['clock']}, fires in {value / 1e9:.3f} s{every}"
+    if d.type == "NS" and "ns" in details:
+        return f"{details['ns']} namespace (CRIU ns id {details['ns_id']})"
+    if d.type == "TUNF" and "netdev" in details:
+        return f"/dev/net/tun, attached to {details['netdev'] or 'no device'}"
+    if d.type == "INOTIFY":
+        paths = [watch["path"] or f"inode {watch['inode']}" for watch in details.get("watches", [])]
+        return f"watching {', '.join(paths)}" if paths else "watching nothing"
+    return None

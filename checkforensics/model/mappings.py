@@ -1,0 +1,74 @@
+"""The memory layout of one process: its mappings with their kind and file, and its pages image.
+
+No page is read here; the pages image is only named and sized.
+
+References: criu/include/image.h (VMA status), images/mm.proto, images/pagemap.proto,
+images/regfile.proto and images/memfd.proto (file names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from checkforensics.errors import CheckforensicsError
+from checkforensics.images.flags import MapFlags
+from checkforensics.images.load import text
+from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap, vmas_from_mm
+from checkforensics.model.regions import Mapping, ProcessMemory
+from checkforensics.model.store import ImageStore
+
+
+def file_names(store: ImageStore, warnings: list[str]) -> dict[int, str]:
+    """File id -> path, from files.img (or the older reg-files.img); memfds as ``memfd:NAME``."""
+    names: dict[int, str] = {}
+    memfds: dict[int, int] = {}  # file id -> memfd inode id
+    try:
+        if store.has("files.img"):
+            for entry in store.messages("files.img"):
+                if entry.HasField("reg"):
+                    names[entry.id] = text(entry.reg.name)
+                elif entry.HasField("memfd"):
+                    memfds[entry.id] = entry.memfd.inode_id
+        elif store.has("reg-files.img"):
+            names.update((entry.id, text(entry.name)) for entry in store.messages("reg-files.img"))
+        if memfds and store.has("memfd.img"):
+            inodes = {inode.inode_id: text(inode.name) for inode in store.messages("memfd.img")}
+            names.update((file_id, f"memfd:{inodes[inode]}") for file_id, inode in memfds.items() if inode in inodes)
+    except CheckforensicsError as exc:
+        warnings.append(f"file names of mappings unknown: {exc}")
+    return names
+
+
+def describe_mappings(vmas: Iterable[Vma], mm: Any, names: dict[int, str]) -> list[Mapping]:
+    """Each VMA with its kind and backing file; the main stack is told apart as /proc/PID/maps does."""
+    start_stack = mm.mm_start_stack if mm is not None and mm.HasField("mm_start_stack") else None
+    mappings = []
+    for vma in sorted(vmas, key=lambda v: v.start):
+        kind = vma.kind
+        growsdown = vma.flags & MapFlags.MAP_GROWSDOWN
+        if kind == "anon" and (growsdown or (start_stack is not None and vma.start <= start_stack < vma.end)):
+            kind = "stack"
+        path = names.get(vma.shmid) if vma.file_backed or kind == "memfd" else None
+        mappings.append(Mapping(vma, kind, path))
+    return mappings
+
+
+def pages_image(store: ImageStore, pagemap_name: str) -> tuple[list[Any], str, Any, int]:
+    """A pagemap's entries after its head, the pages image member it points to, and that
+    member's reader and size; a CheckforensicsError when the head is missing."""
+    pagemap = store.messages(pagemap_name)
+    if not pagemap:
+        raise CheckforensicsError(f"{pagemap_name} has no header entry")
+    checkpoint = store.checkpoint
+    member = f"{checkpoint.images_prefix}pages-{pagemap[0].pages_id}.img"
+    read_at, size = checkpoint.page_reader(member)
+    return pagemap[1:], member, read_at, size
+
+
+def process_memory(store: ImageStore, pid: int, comm: str | None, mm: Any, names: dict[int, str]) -> ProcessMemory:
+    """The process's own mappings and dumped pages (shared objects are attached by the model)."""
+    entries, member, read_at, size = pages_image(store, f"pagemap-{pid}.img")
+    vmas = vmas_from_mm(mm)
+    space = AddressSpace(vmas, normalise_pagemap(entries), read_at, size)
+    return ProcessMemory(pid, comm, space, describe_mappings(vmas, mm, names), member, size)

@@ -1,0 +1,336 @@
+"""Mappings, filters and regions: which memory of a process is looked at, and which of it was dumped.
+
+A region is a stretch of one mapping whose pages were all dumped and are contiguous in virtual
+addresses (several pagemap runs may make one region); it never continues into another mapping
+or across pages that were not dumped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkforensics.images.flags import PAGE_SIZE
+from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, Vma
+
+VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One VMA of a process, with what it is (``kind``) and the file behind it (``path``)."""
+
+    vma: Vma
+    kind: str
+    path: str | None
+
+    @property
+    def start(self) -> int:
+        return self.vma.start
+
+    @property
+    def end(self) -> int:
+        return self.vma.end
+
+    @property
+    def perms(self) -> str:
+        return self.vma.perms
+
+    @property
+    def label(self) -> str:
+        """The backing file, or the kind in brackets as /proc/PID/maps shows it: ``[heap]``."""
+        return self.path if self.path is not None else f"[{self.kind}]"
+
+    def describe(self) -> str:
+        """``559e42bd9000-559e42bfa000 rw-p [heap]``."""
+        return f"{self.start:x}-{self.end:x} {self.perms} {self.label}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "perms": self.perms, "kind": self.kind, "path": self.path}
+
+
+_PERMS_EXACT = re.compile(r"[r-][w-][x-][ps]?")
+
+
+@dataclass(frozen=True)
+class MemoryFilter:
+    """Which memory to look at; the default takes everything.
+
+    ``perms``: letters every accepted mapping has (``rw``, ``x``, ``s``), or an exact
+    ``/proc/PID/maps`` form with dashes (``r-x``, ``rw-p``). ``kinds``: mapping kinds
+    (VMA_KINDS). ``address``: ``[start, end)``; memory outside it is cut off. ``file_glob``: a
+    shell pattern the backing file's path must match (``*libc*``, ``/usr/bin/*``).
+    """
+
+    perms: str | None = None
+    kinds: frozenset[str] = frozenset()
+    address: tuple[int, int] | None = None
+    file_glob: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.perms is not None and not (
+            _PERMS_EXACT.fullmatch(self.perms) or (self.perms and set(self.perms) <= set("rwxps"))
+        ):
+            raise ValueError(f"{self.perms!r}: give letters among r, w, x, s, p (e.g. rw), or a form like r-xp")
+        unknown = set(self.kinds) - set(VMA_KINDS)
+        if unknown:
+            raise ValueError(f"unknown mapping kind(s) {', '.join(sorted(unknown))}; known: {', '.join(VMA_KINDS)}")
+        if self.address is not None and self.address[0] >= self.address[1]:
+            raise ValueError("the address range is empty (START must be below END)")
+
+    def accepts(self, mapping: Mapping) -> bool:
+        if self.kinds and mapping.kind not in self.kinds:
+            return False
+        if self.perms is not None and not _perms_match(self.perms, mapping.perms):
+            return False
+        if self.file_glob is not None and not _path_matches(mapping.path, self.file_glob):
+            return False
+        return self.clip(mapping.start, mapping.end) is not None
+
+    def clip(self, start: int, end: int) -> tuple[int, int] | None:
+        """``[start, end)`` cut to the address range; None when nothing is left."""
+        if self.address is not None:
+            start, end = max(start, self.address[0]), min(end, self.address[1])
+        return (start, end) if start < end else None
+
+
+def _path_matches(path: str | None, glob: str) -> bool:
+    return path is not None and fnmatch.fnmatchcase(path, glob)
+
+
+def _perms_match(wanted: str, perms: str) -> bool:
+    if "-" in wanted or (len(wanted) == 4 and _PERMS_EXACT.fullmatch(wanted)):
+        return perms.startswith(wanted)
+    return all(letter in perms for letter in wanted)
+
+
+def parse_address_range(text: str) -> tuple[int, int]:
+    """``START-END`` (hexadecimal, ``0x`` optional, END excluded) as ``(start, end)``."""
+    start_text, dash, end_text = text.strip().partition("-")
+    try:
+        if not dash:
+            raise ValueError(text)
+        start, end = int(start_text, 16), int(end_text, 16)
+    except ValueError:
+        raise ValueError(f"{text!r} is not START-END in hexadecimal (e.g. 0x7f0000000000-0x7fffffffffff)") from None
+    if start >= end:
+        raise ValueError(f"{text!r}: START must be below END")
+    return start, end
+
+
+@dataclass(frozen=True)
+class Region:
+    """Dumped memory of one mapping, contiguous in virtual addresses.
+
+    ``pieces`` are ``(vaddr, file_offset, length)`` in address order, each contiguous in the
+    pages image ``member``; the next piece starts at the address where the previous one ends.
+    ``space`` is the address space whose pages image that is: the process's own, or, for a
+    mapping of shared memory, the shared object's. Read the bytes with ``read``.
+    """
+
+    mapping: Mapping
+    pieces: tuple[tuple[int, int, int], ...]
+    member: str = ""
+    space: AddressSpace | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def start(self) -> int:
+        return self.pieces[0][0]
+
+    @property
+    def length(self) -> int:
+        return sum(piece[2] for piece in self.pieces)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    def read(self, position: int, size: int) -> bytes:
+        """``size`` bytes at ``position`` (counted from ``start``), fewer only past the end."""
+        if self.space is None:
+            raise ValueError("a region without its address space cannot be read")
+        out = bytearray()
+        starts = [vaddr - self.start for vaddr, _, _ in self.pieces]
+        index = max(0, bisect.bisect_right(starts, position) - 1)
+        while size > 0 and index < len(self.pieces):
+            vaddr, offset, length = self.pieces[index]
+            inside = position - (vaddr - self.start)
+            take = min(size, length - inside)
+            if take > 0:
+                chunk = self.space.read_dumped(offset + inside, take)
+                out += chunk
+                if len(chunk) < take:
+                    break
+                position, size = position + take, size - take
+            index += 1
+        return bytes(out)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A mapping of a process that shows (part of) a shared memory object: a SysV segment, a
+    memfd, or shared anonymous memory. Object offset ``mapping.vma.pgoff`` is at ``mapping.start``."""
+
+    mapping: Mapping
+    shared: ProcessMemory  # the SharedMemory object (see model.shared)
+
+
+@dataclass
+class ProcessMemory:
+    """What a process had mapped and which of it the checkpoint holds: its own dumped pages
+    (``space``, in the pages image ``pages_member``) and the shared memory objects its
+    mappings show (``attachments``)."""
+
+    pid: int
+    comm: str | None
+    space: AddressSpace
+    mappings: list[Mapping]
+    pages_member: str  # the pages image's member name in the checkpoint
+    pages_size: int
+    attachments: list[Attachment] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """How messages name this memory: ``pid 7`` (``shared memory 8708``, see model.shared)."""
+        return f"pid {self.pid}"
+
+    @property
+    def dumped_bytes(self) -> int:
+        """Bytes of this memory's own pages in the checkpoint (shared objects not counted)."""
+        return self.space.dumped_bytes
+
+    def regions(
+        self,
+        memory_filter: MemoryFilter | None = None,
+        warnings: list[str] | None = None,
+        *,
+        shared: bool = False,
+    ) -> list[Region]:
+        """The dumped regions of the mappings ``memory_filter`` accepts, in address order.
+
+        With ``shared``, the mappings of shared memory objects bring the object's dumped pages
+        at the addresses this process sees them (searches leave them out: each object is
+        searched once, on its own).
+        """
+        memory_filter = memory_filter or MemoryFilter()
+        regions = self._own_regions(memory_filter, warnings)
+        if shared and self.attachments:
+            for attachment in self.attachments:
+                if memory_filter.accepts(attachment.mapping):
+                    regions += _attached_regions(attachment, memory_filter)
+            regions.sort(key=lambda region: region.start)
+        return regions
+
+    def _own_regions(self, memory_filter: MemoryFilter, warnings: list[str] | None) -> list[Region]:
+        extents = _clip_to_image(list(self.space.present_extents()), self.pages_size)
+        if warnings is not None and extents.cut:
+            warnings.append(
+                f"{self.label}: the pagemap points past the end of {self.pages_member} ({self.pages_size} bytes); "
+                "memory it does not hold is skipped"
+            )
+        regions = []
+        for mapping in self.mappings:
+            span = memory_filter.clip(mapping.start, mapping.end) if memory_filter.accepts(mapping) else None
+            if span is not None:
+                regions += _cut(mapping, span, extents.extents, 0, self.pages_member, self.space)
+        return regions
+
+    def read(self, address: int, size: int) -> bytes:
+        """``size`` bytes at ``address`` as the process saw them, shared memory included;
+        MemoryUnavailableError if any of them is not in the checkpoint."""
+        out = bytearray()
+        cursor, end = address, address + size
+        while cursor < end:
+            attachment = self._attachment_at(cursor)
+            if attachment is None:
+                run = self.space.run_at(cursor)
+                stop = min(end, run.end) if run is not None else end
+                stop = min(stop, self._next_attachment_start(cursor, end))
+                out += self.space.read(cursor, stop - cursor)
+            else:
+                mapping = attachment.mapping
+                stop = min(end, mapping.end)
+                out += attachment.shared.space.read(cursor - mapping.start + mapping.vma.pgoff, stop - cursor)
+            cursor = stop
+        return bytes(out)
+
+    def read_available(self, address: int, size: int) -> tuple[bytes, int]:
+        """As many bytes as the checkpoint holds from ``address`` on, up to ``size``; and how many."""
+        out = bytearray()
+        while len(out) < size:
+            cursor = address + len(out)
+            try:
+                out += self.read(cursor, min(PAGE_SIZE - cursor % PAGE_SIZE, size - len(out)))
+            except MemoryUnavailableError:
+                break
+        return bytes(out), len(out)
+
+    def _attachment_at(self, address: int) -> Attachment | None:
+        for attachment in self.attachments:
+            if attachment.mapping.start <= address < attachment.mapping.end:
+                return attachment
+        return None
+
+    def _next_attachment_start(self, address: int, end: int) -> int:
+        starts = [a.mapping.start for a in self.attachments if address < a.mapping.start < end]
+        return min(starts, default=end)
+
+
+def _cut(
+    mapping: Mapping,
+    span: tuple[int, int],
+    extents: list[tuple[int, int, int]],
+    shift: int,
+    member: str,
+    space: AddressSpace,
+) -> list[Region]:
+    """The regions of ``extents`` (sorted ``(vaddr, offset, length)``, vaddr in the space's own
+    terms) that fall in ``span`` of ``mapping`` once moved by ``shift`` (space address + shift =
+    process address); a gap between extents starts a new region."""
+    starts = [extent[0] + shift for extent in extents]
+    regions = []
+    pieces: list[tuple[int, int, int]] = []
+    for vaddr, offset, length in extents[max(0, bisect.bisect_right(starts, span[0]) - 1) :]:
+        vaddr += shift
+        if vaddr >= span[1]:
+            break
+        start, end = max(vaddr, span[0]), min(vaddr + length, span[1])
+        if start >= end:
+            continue
+        if pieces and pieces[-1][0] + pieces[-1][2] != start:
+            regions.append(Region(mapping, tuple(pieces), member, space))
+            pieces = []
+        pieces.append((start, offset + start - vaddr, end - start))
+    if pieces:
+        regions.append(Region(mapping, tuple(pieces), member, space))
+    return regions
+
+
+def _attached_regions(attachment: Attachment, memory_filter: MemoryFilter) -> list[Region]:
+    mapping, shared = attachment.mapping, attachment.shared
+    span = memory_filter.clip(mapping.start, mapping.end)
+    if span is None:
+        return []
+    extents = _clip_to_image(list(shared.space.present_extents()), shared.pages_size).extents
+    return _cut(mapping, span, extents, mapping.start - mapping.vma.pgoff, shared.pages_member, shared.space)
+
+
+@dataclass
+class _Extents:
+    extents: list[tuple[int, int, int]]
+    cut: bool = False
+
+
+def _clip_to_image(extents: list[tuple[int, int, int]], size: int) -> _Extents:
+    """Extents cut to what the pages image holds (a damaged pagemap may point past its end)."""
+    kept = _Extents([])
+    for vaddr, offset, length in extents:
+        if offset + length > size:
+            kept.cut = True
+            length = size - offset
+        if length > 0:
+            kept.extents.append((vaddr, offset, length))
+    return kept

@@ -1,0 +1,224 @@
+"""Records: the one JSON form of each thing a command reports, and the text forms several
+commands share. Commands build documents from these; none defines its own encoding of a
+process, descriptor, overview or match (docs/json.md describes them)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from checkforensics.analysis.memsearch import MemoryMatch, escape_bytes
+from checkforensics.analysis.overview import Overview
+from checkforensics.analysis.rootfs import RootfsChanges
+from checkforensics.model import Process
+from checkforensics.model.descriptions import preview
+from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
+from checkforensics.model.shared import SharedMemory
+from checkforensics.render import human_size
+
+
+def descriptor_record(d: Descriptor, with_data: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {"fd": d.fd, "type": d.type, "id": d.file_id, "path": d.path, "deleted": d.deleted}
+    for key in ("flags", "pos", "size", "family", "sock_type", "proto", "state", "local", "remote", "ino", "peer",
+                "pipe_id"):
+        value = getattr(d, key)
+        if value is not None:
+            doc[key] = value
+    doc.update(d.details)
+    if with_data or d.inflight:
+        doc["inflight"] = [
+            {"kind": item.kind, "size": len(item.data), "sha256": hashlib.sha256(item.data).hexdigest(),
+             "complete": item.complete, **({"preview": preview(item.data)} if with_data else {})}
+            for item in d.inflight
+        ]
+    return doc
+
+
+def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
+    return {
+        "processes": [
+            {
+                "pid": p.pid,
+                "comm": p.comm,
+                "fds": [
+                    descriptor_record(d, with_data) for d in p.descriptors if not only_sockets or d.type in SOCKET_TYPES
+                ],
+            }
+            for p in table.processes
+        ],
+        "warnings": table.warnings,
+    }
+
+
+def process_record(process: Process, with_env: bool) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "pid": process.pid,
+        "ppid": process.ppid,
+        "pgid": process.pgid,
+        "sid": process.sid,
+        "comm": process.comm,
+        "threads": process.tids,
+        "thread_names": {str(t.tid): t.comm for t in process.threads},
+        "uid": process.uid,
+        "gid": process.gid,
+        "euid": process.euid,
+        "egid": process.egid,
+        "state": process.state,
+        "cmdline": process.cmdline,
+        "identity": process.identity,
+    }
+    if with_env:
+        document["env"] = process.env
+    return document
+
+
+def command_text(process: Process) -> str | None:
+    if process.cmdline is None:
+        return None
+    return shlex.join(process.cmdline)
+
+
+_FRACTION = re.compile(r"(T\d\d:\d\d:\d\d)\.\d+")
+
+STATS_COLUMNS = (
+    ("FREEZING TIME", "freezing_time", "us"),
+    ("FROZEN TIME", "frozen_time", "us"),
+    ("MEMDUMP TIME", "memdump_time", "us"),
+    ("MEMWRITE TIME", "memwrite_time", "us"),
+    ("PAGES SCANNED", "pages_scanned", ""),
+    ("PAGES WRITTEN", "pages_written", ""),
+)
+
+
+def short_time(value: str | None) -> str | None:
+    """An RFC 3339 time without its fraction of a second, for tables."""
+    return _FRACTION.sub(r"\1", value) if value else value
+
+
+def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> dict[str, Any]:
+    info = view.container
+    document: dict[str, Any] = {
+        "archive": str(view.checkpoint.path),
+        "kind": view.checkpoint.kind,
+        "sha256": sha256,
+        "engine": info.engine,
+        "container": {
+            "name": info.name,
+            "image": info.image,
+            "image_id": info.image_id,
+            "id": info.id,
+            "runtime": info.runtime,
+            "created": info.created,
+            "checkpointed": info.checkpointed,
+            "pod": info.pod,
+            "namespace": info.namespace,
+            "hostname": info.hostname,
+            "ip": info.ips[0] if info.ips else None,
+            "mac": info.macs[0] if info.macs else None,
+            "interfaces": [
+                {
+                    "network": iface.network,
+                    "name": iface.name,
+                    "addresses": list(iface.addresses),
+                    "gateways": list(iface.gateways),
+                    "mac": iface.mac,
+                }
+                for iface in info.interfaces
+            ],
+        },
+        "hostname": view.hostname,
+        "processes": view.process_count,
+        "archive_size": view.archive_size,
+        "checkpoint_size": view.checkpoint_size,
+        "memory_size": view.memory_size,
+        "rootfs_diff_size": view.rootfs_diff_size,
+        "warnings": view.warnings,
+    }
+    if with_stats:
+        document["stats"] = view.stats
+    return document
+
+
+def overview_row(view: Overview) -> list[Any]:
+    info = view.container
+    return [
+        info.name,
+        info.image,
+        info.id[:12] if info.id else None,
+        info.runtime,
+        short_time(info.created),
+        short_time(info.checkpointed),
+        info.engine,
+        info.ips,
+        info.macs,
+        human_size(view.checkpoint_size),
+        human_size(view.rootfs_diff_size),
+    ]
+
+
+def stats_row(view: Overview) -> list[Any]:
+    stats = view.stats or {}
+    return [
+        None if stats.get(key) is None else f"{stats[key]} {unit}".rstrip() for _, key, unit in STATS_COLUMNS
+    ]
+
+
+def match_record(match: MemoryMatch) -> dict[str, Any]:
+    return {
+        "pid": match.pid,
+        "comm": match.comm,
+        "address": match.address,
+        "vma": match.mapping.as_json(),
+        "pattern": match.pattern.name,
+        "match": escape_bytes(match.data),
+        "match_hex": match.data.hex(),
+        "length": len(match.data),
+        "context": escape_bytes(match.before + match.data + match.after),
+        "context_address": match.context_address,
+    }
+
+
+def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]:
+    return {
+        "object": obj.as_json(),
+        "offset": match.address,
+        "mapped": [
+            {"pid": pid, "comm": comm, "address": address} for pid, comm, address in obj.mapped_at(match.address)
+        ],
+        "pattern": match.pattern.name,
+        "match": escape_bytes(match.data),
+        "match_hex": match.data.hex(),
+        "length": len(match.data),
+        "context": escape_bytes(match.before + match.data + match.after),
+        "context_offset": match.context_address,
+    }
+
+
+def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
+    return {
+        "archive": str(path),
+        "changed": [
+            {
+                "layer": layer.name,
+                "path": f.path,
+                "type": f.type,
+                "size": f.size,
+                "mode": f"{f.mode:04o}",
+                "uid": f.uid,
+                "gid": f.gid,
+                "mtime": f.mtime,
+                "linkname": f.linkname,
+                "sha256": f.sha256,
+            }
+            for layer in changes.layers
+            for f in layer.files
+        ],
+        "deleted": [{"path": path} for path in changes.deleted],
+        "layers": [
+            {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
+        ],
+        "warnings": changes.warnings,
+    }
