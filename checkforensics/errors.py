@@ -92,4 +92,7 @@ class JsonImageError(CheckforensicsError):
 
 
 class OutputError(CheckforensicsError):
-    """Output cannot be written where the user asked (exists, not a directory, no space)."""
+    """Output cannot be written where the user asked: inside the evidence, onto the input, through a
+    symbolic link, over an existing file without --force, or the disk refuses (checkforensics.output)."""
+
+    exit_code = ExitCode.BAD_INPUT

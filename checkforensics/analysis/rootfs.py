@@ -19,12 +19,14 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from checkforensics.archive import Checkpoint
-from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError, OutputError
+from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
 from checkforensics.model import CheckpointModel
+
+if TYPE_CHECKING:
+    from checkforensics.output import OutputDirectory
 
 ROOTFS_DIFF = "rootfs-diff.tar"
 DELETED_FILES = "deleted.files"
@@ -238,23 +240,21 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[ChangedFile, b
     raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(checkpoint.path))
 
 
-def extract_changes(model: CheckpointModel, target: Path) -> list[dict[str, object]]:
-    """Write regular files and directories of every layer under ``target``, safely.
+def extract_changes(model: CheckpointModel, out: OutputDirectory) -> list[dict[str, object]]:
+    """Write regular files and directories of every layer into ``out``, safely.
 
-    Paths are confined to ``target`` (no ``..``, absolute paths are re-rooted); links, devices
-    and FIFOs are recorded, never created; existing files are never overwritten.  Returns one
-    record per layer member: path, type, size, sha256 and where it was written (if at all).
+    Paths are confined to ``out`` (no ``..``, absolute paths are re-rooted) and every name is
+    created relative to its directory's descriptor, never through a link; links, devices and
+    FIFOs are recorded, never created; existing files are never overwritten.  Returns one record
+    per layer member: path, type, size, sha256 and where it was written (if at all).
     """
     checkpoint = model.archive
-    target = target.resolve()
     records: list[dict[str, object]] = []
     for name, member, compressed, root in _layer_members(checkpoint, _mount_points(model)):
-        base = target if name == "rootfs" else target / f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"
+        base = [] if name == "rootfs" else [f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"]
         with checkpoint.open_member(member) as stream:
             for changed, info, tar in iter_layer(stream, compressed=compressed, root="/", digest=False, where=member):
-                destination = base / changed.path.lstrip("/")
-                if not _inside(destination, target):
-                    raise OutputError(f"refusing to write outside the output directory: {changed.path}")
+                parts = base + [part for part in changed.path.split("/") if part]
                 record: dict[str, object] = {
                     "layer": name,
                     "path": container_path(changed.path, root),
@@ -263,35 +263,16 @@ def extract_changes(model: CheckpointModel, target: Path) -> list[dict[str, obje
                     "written": None,
                 }
                 if info.isdir():
-                    _mkdirs(destination, target)
-                elif info.isfile():
-                    _mkdirs(destination.parent, target)
+                    out.subdirectories(parts).close()
+                elif info.isfile() and parts:
                     handle = tar.extractfile(info)
                     digest = hashlib.sha256()
-                    with open(destination, "xb") as out:
+                    with out.subdirectories(parts[:-1]) as directory, directory.new_file(parts[-1]) as written:
                         while handle is not None and (chunk := handle.read(1 << 20)):
                             digest.update(chunk)
-                            out.write(chunk)
-                    record.update(sha256=digest.hexdigest(), written=str(destination.relative_to(target)))
+                            written.write(chunk)
+                    record.update(sha256=digest.hexdigest(), written="/".join(parts))
                 else:
                     record["linkname"] = changed.linkname
                 records.append(record)
     return records
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-    except ValueError:
-        return False
-    return True
-
-
-def _mkdirs(directory: Path, root: Path) -> None:
-    """Create ``directory`` below ``root``, refusing to pass through anything but real directories."""
-    current = root
-    for part in directory.relative_to(root).parts:
-        current = current / part
-        if current.is_symlink() or (current.exists() and not current.is_dir()):
-            raise OutputError(f"refusing to write through {current}")
-        current.mkdir(exist_ok=True)

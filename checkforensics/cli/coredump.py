@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 
 from checkforensics.analysis.coredump import write_core
 from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
-from checkforensics.errors import InputError, OutputError
+from checkforensics.errors import InputError
 from checkforensics.model import CheckpointModel
+from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
 
 
@@ -42,9 +40,9 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
       checkforensics coredump checkpoint.tar -o cores/
       checkforensics coredump checkpoint.tar.zst --pid 7 -o /tmp
     """
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    with CheckpointModel.open(checkpoint) as model:
+    cores = OutputGuard(checkpoint).output_directory(out, force=force, must_be_empty=False)
+    with cores as directory, CheckpointModel.open(checkpoint) as model:
         chosen = model.processes(pids)
         zombies = [process.pid for process in chosen if process.zombie]
         if pids and zombies and len(zombies) == len(chosen):
@@ -55,9 +53,8 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
                 tree.warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
                 continue
             target = out / f"core.{process.pid}"
-            if target.exists() and not force:
-                raise OutputError("exists (use --force to overwrite)", where=str(target))
-            threads, loads = _write_atomically(target, lambda handle, p=process: write_core(model, p, handle))
+            with directory.new_file(target.name) as handle:
+                threads, loads = write_core(model, process, handle)
             written.append(
                 {
                     "pid": process.pid,
@@ -75,15 +72,3 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
         print_table(Table(["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"], rows), fmt, no_color=no_color)
     emit_warnings(tree.warnings)
 
-
-def _write_atomically(target: Path, write: Callable[[BinaryIO], tuple[int, int]]) -> tuple[int, int]:
-    """``write`` into a temporary file next to ``target``, renamed to it only when complete: a
-    failure half-way leaves no truncated core behind."""
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with open(partial, "wb") as handle:
-            result = write(handle)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return result

@@ -11,8 +11,8 @@ from rich.tree import Tree
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
 from checkforensics.analysis.rootfs import RootfsChanges, extract_changes, read_changed_file, rootfs_changes
 from checkforensics.cli.options import emit_warnings
-from checkforensics.errors import OutputError
 from checkforensics.model import CheckpointModel
+from checkforensics.output import OutputGuard
 from checkforensics.records import changes_record
 from checkforensics.render import (
     JSON,
@@ -180,10 +180,9 @@ def diff(
             _show_file(model, show_path)
             return
         if extract is not None:
-            if extract.exists() and (not extract.is_dir() or any(extract.iterdir())):
-                raise OutputError("must be a new or empty directory", where=str(extract))
-            extract.mkdir(parents=True, exist_ok=True)
-            records = extract_changes(model, extract)
+            # diff's --force is about comparing containers: never an overwrite, so never suggested
+            with OutputGuard(checkpoint_a).output_directory(extract, force_hint=False) as directory:
+                records = extract_changes(model, directory)
             if fmt == JSON:
                 print_json({"output": str(extract), "entries": records})
             else:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
-from checkforensics.errors import OutputError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.descriptions import preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
+from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.records import file_table_record
 from checkforensics.render import JSON, Table, print_json, print_table
 
@@ -91,15 +92,6 @@ def sockets(checkpoint: str, pids: tuple[int, ...], fmt: str, no_color: bool) ->
     emit_warnings(table.warnings)
 
 
-def _out_dir(path: Path, force: bool) -> Path:
-    if path.exists() and not path.is_dir():
-        raise OutputError("exists and is not a directory", where=str(path))
-    if path.exists() and any(path.iterdir()) and not force:
-        raise OutputError("is not empty (use --force to add to it)", where=str(path))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @click.command()
 @checkpoint_argument()
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="Directory to write to.")
@@ -117,7 +109,19 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
       checkforensics recover checkpoint.tar.zst -o recovered/
     """
     table = _load(checkpoint, True, ())
-    target = _out_dir(out, force)
+    with OutputGuard(checkpoint).output_directory(out, force=force) as target:
+        manifest = _write_recovered(table, target)
+    if fmt == JSON:
+        print_json({"output": str(out), "items": manifest})
+    else:
+        rows = [[m["pid"], m["fd"], m["kind"], m["path"] or m["remote"] or m["local"], m["size"], m["file"]]
+                for m in manifest]
+        print_table(Table(["PID", "FD", "KIND", "PATH / PEER", "SIZE", "FILE"], rows), fmt, no_color=no_color)
+    emit_warnings(table.warnings)
+
+
+def _write_recovered(table: FileTable, target: OutputDirectory) -> list[dict[str, Any]]:
+    """Each piece of in-flight data into its own file in ``target`` (shared ones once), then manifest.json."""
     manifest = []
     written: dict[tuple[str, str], str] = {}
     for p in table.processes:
@@ -128,17 +132,12 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
                 name = written.get(shared_key)
                 if name is None:
                     name = f"pid{p.pid}-fd{d.fd}-{item.kind}.bin"
-                    with open(target / name, "xb") as handle:
+                    with target.new_file(name) as handle:
                         handle.write(item.data)
                     written[shared_key] = name
                 manifest.append({"pid": p.pid, "comm": p.comm, "fd": d.fd, "kind": item.kind, "type": d.type,
                                  "path": d.path, "local": d.local, "remote": d.remote, "pipe_id": d.pipe_id,
                                  "size": len(item.data), "sha256": digest, "complete": item.complete, "file": name})
-    (target / "manifest.json").write_text(json.dumps({"items": manifest}, indent=2) + "\n")
-    if fmt == JSON:
-        print_json({"output": str(target), "items": manifest})
-    else:
-        rows = [[m["pid"], m["fd"], m["kind"], m["path"] or m["remote"] or m["local"], m["size"], m["file"]]
-                for m in manifest]
-        print_table(Table(["PID", "FD", "KIND", "PATH / PEER", "SIZE", "FILE"], rows), fmt, no_color=no_color)
-    emit_warnings(table.warnings)
+    with target.new_file("manifest.json") as handle:
+        handle.write((json.dumps({"items": manifest}, indent=2) + "\n").encode())
+    return manifest

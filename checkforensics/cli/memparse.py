@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 
@@ -19,37 +16,12 @@ from checkforensics.cli.options import (
     memory_filter_options,
     output_options,
 )
-from checkforensics.errors import ExitCode, OutputError
+from checkforensics.errors import ExitCode
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
 from checkforensics.model.shared import SharedMemory
+from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
-
-
-@contextlib.contextmanager
-def _output_file(path: Path, force: bool, checkpoint: str) -> Iterator[BinaryIO]:
-    """``path`` opened for writing: never the evidence itself, nor an existing file without --force."""
-    source = Path(checkpoint).resolve()
-    target = path.resolve()
-    if target == source or (path.exists() and source.exists() and os.path.samefile(path, source)):
-        raise OutputError("refusing to overwrite the checkpoint", where=str(path))
-    if source.is_dir() and target.is_relative_to(source):
-        raise OutputError("refusing to write inside the checkpoint directory", where=str(path))
-    existed = path.exists()
-    if existed and not force:
-        raise OutputError("exists (use --force to overwrite)", where=str(path))
-    try:
-        handle = open(path, "wb" if force else "xb")  # noqa: SIM115 -- closed below, removed on failure
-    except OSError as exc:
-        raise OutputError(f"cannot write ({exc.strerror})", where=str(path)) from None
-    try:
-        with handle:
-            yield handle
-    except BaseException:
-        if not existed:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise
 
 
 def _dump(
@@ -57,11 +29,8 @@ def _dump(
 ) -> list[DumpedRegion]:
     if not memory.regions(chosen, shared=True):
         return []
-    with _output_file(out, force, checkpoint) as handle:
-        try:
-            return dump_memory(model, memory, handle, chosen)
-        except OSError as exc:
-            raise OutputError(f"cannot write ({exc.strerror or exc})", where=str(out)) from None
+    with OutputGuard(checkpoint).new_file(out, force=force) as handle:
+        return dump_memory(model, memory, handle, chosen)
 
 
 def _print_dump(memory: ProcessMemory, out: Path | None, placed: list[DumpedRegion], fmt: str, no_color: bool) -> None:

@@ -9,8 +9,8 @@ import click
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.triage import load_context, triage
 from checkforensics.cli.options import checkpoint_argument
-from checkforensics.errors import OutputError
 from checkforensics.model import CheckpointModel
+from checkforensics.output import OutputGuard
 from checkforensics.report import ReportInput, render_report
 
 
@@ -29,8 +29,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
     Example:
       checkforensics report checkpoint.tar -o report.html
     """
-    if out.exists() and not force:
-        raise OutputError("exists (use --force to overwrite)", where=str(out))
+    target = OutputGuard(checkpoint).new_file(out, force=force)  # refused now, before any work
     from checkforensics.analysis.redaction import Redaction
     from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
@@ -50,5 +49,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
             secrets=context.secrets,
         )
         page = render_report(data, include_secrets=include_secrets)
-    out.write_text(page, encoding="utf-8")
-    click.echo(f"wrote {out} ({len(page.encode())} bytes)")
+    encoded = page.encode("utf-8")
+    with target as handle:
+        handle.write(encoded)
+    click.echo(f"wrote {out} ({len(encoded)} bytes)")

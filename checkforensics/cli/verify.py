@@ -10,21 +10,27 @@ import click
 
 from checkforensics import __version__
 from checkforensics.archive import Checkpoint
-from checkforensics.errors import ExitCode, InputError, OutputError
+from checkforensics.errors import ExitCode, InputError
+from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, TEXT, print_json
 
 
 @click.command()
 @click.argument("checkpoint", metavar="CHECKPOINT")
 @click.option("--record", "record", type=click.Path(path_type=Path), help="Write the hash record to this file.")
+@click.option("--force", is_flag=True, help="With --record: replace an existing record.")
 @click.option("--against", type=click.Path(path_type=Path), help="Check against a record written by --record.")
 @click.option("--expect", metavar="SHA256", help="Check against this SHA-256.")
 @click.option("--format", "fmt", type=click.Choice((TEXT, JSON)), default=TEXT, show_default=True)
-def verify(checkpoint: str, record: Path | None, against: Path | None, expect: str | None, fmt: str) -> int:
+def verify(
+    checkpoint: str, record: Path | None, force: bool, against: Path | None, expect: str | None, fmt: str
+) -> int:
     """Print, record or check the SHA-256 of a checkpoint (exit 1 when it does not match).
 
     For an archive this is the SHA-256 of the file, as sha256sum prints it; for a directory,
-    of a sha256sum-style listing of every file in it, sorted by path.
+    of a sha256sum-style listing of every file in it, sorted by path. A record is never
+    written inside the checkpoint directory (it would change what it hashes), and an existing
+    one is only replaced with --force.
 
     \b
     Examples:
@@ -32,6 +38,7 @@ def verify(checkpoint: str, record: Path | None, against: Path | None, expect: s
       checkforensics verify checkpoint.tar --against checkpoint.tar.sha256.json
       checkforensics verify checkpoint.tar --expect 3f1c...e9
     """
+    writer = OutputGuard(checkpoint).new_file(record, force=force, fsync=True) if record is not None else None
     with Checkpoint.open(checkpoint) as opened:
         digest = opened.sha256()
         kind = opened.kind
@@ -50,10 +57,9 @@ def verify(checkpoint: str, record: Path | None, against: Path | None, expect: s
             wanted = json.loads(against.read_text())["sha256"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"not a record written by verify --record ({exc})", where=str(against)) from None
-    if record is not None:
-        if record.exists():
-            raise OutputError("exists; refusing to overwrite a record", where=str(record))
-        record.write_text(json.dumps(document, indent=2) + "\n")
+    if writer is not None:
+        with writer as handle:
+            handle.write((json.dumps(document, indent=2) + "\n").encode())
     matched = None if wanted is None else wanted.strip().lower() == digest
     if fmt == JSON:
         print_json({**document, "expected": wanted, "match": matched})
