@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -9,10 +10,11 @@ from typing import Any, TextIO
 
 import click
 
-from checkforensics.errors import InputError, JsonImageError, OutputError
+from checkforensics.errors import InputError, JsonImageError
 from checkforensics.images.codec import count_entries, decode_image, encode_image
 from checkforensics.images.crit_json import dict_to_image, image_to_dict
 from checkforensics.images.load import read_image_bytes
+from checkforensics.output import NewFile, OutputGuard
 
 _EXPLORERS = ("ps", "fds", "mems", "rss")
 
@@ -36,11 +38,12 @@ def _write_json(document: Any, out: TextIO, pretty: bool) -> None:
     json.dump(document, out, indent=4 if pretty else None)
 
 
-def _refuse_evidence_overwrite(out_path: str, *inputs: str | None) -> None:
-    target = Path(out_path)
-    for source in inputs:
-        if source and source != "-" and Path(source).exists() and target.exists() and target.samefile(source):
-            raise OutputError("refusing to overwrite the input", where=out_path)
+def _new_file(out_path: str, source: str | None) -> NewFile:
+    """``-o FILE`` through the output guard: never the input (nor inside a checkpoint directory
+    read from), never through a link, complete or not at all. Like crit, an existing file is
+    replaced."""
+    evidence = [source] if source and source != "-" else []
+    return OutputGuard(*evidence).new_file(out_path, force=True)
 
 
 @crit.command()
@@ -59,9 +62,10 @@ def decode(source: str | None, out_path: str | None, pretty: bool, image: str | 
     data, where = read_image_bytes(source, image, sys.stdin.buffer)
     document = image_to_dict(decode_image(data, where), pretty)
     if out_path:
-        _refuse_evidence_overwrite(out_path, source)
-        with open(out_path, "w", encoding="utf-8") as out:
-            _write_json(document, out, pretty)
+        text = io.StringIO()
+        _write_json(document, text, pretty)
+        with _new_file(out_path, source) as handle:
+            handle.write(text.getvalue().encode("utf-8"))
     else:
         _write_json(document, sys.stdout, pretty)
         sys.stdout.write("\n")
@@ -88,8 +92,8 @@ def encode(source: str | None, out_path: str | None) -> None:
                              where=where) from None
     blob = encode_image(dict_to_image(document, where))
     if out_path:
-        _refuse_evidence_overwrite(out_path, source)
-        Path(out_path).write_bytes(blob)
+        with _new_file(out_path, source) as handle:
+            handle.write(blob)
     else:
         sys.stdout.buffer.write(blob)
 

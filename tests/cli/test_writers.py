@@ -32,8 +32,10 @@ WRITERS = {
     "report": (["report", "{evidence}", "-o", OUT], "file", True),
     "diff --extract": (["diff", "{evidence}", "--extract", OUT], "directory", False),
     "verify --record": (["verify", "{evidence}", "--record", OUT], "file", True),
+    # crit replaces an existing file, as CRIU's crit does: no --force
+    "crit decode -o": (["crit", "decode", "-i", "{evidence}", "pstree.img", "-o", OUT], "file", False),
 }
-FILE_WRITERS = [name for name, (_, kind, _) in WRITERS.items() if kind == "file"]
+FILE_WRITERS = [name for name, (_, kind, force) in WRITERS.items() if kind == "file" and force]
 DIRECTORY_WRITERS = [name for name, (_, kind, _) in WRITERS.items() if kind == "directory"]
 
 
@@ -293,3 +295,15 @@ def test_verify_record_inside_the_evidence_then_beside_it(
     assert run(["verify", str(evidence), "--record", str(record), "--force"]) == 0
     assert snapshot(evidence) == before
 
+
+
+def test_crit_replaces_an_existing_file_as_crit_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pstree.json"
+    out.write_bytes(b"old")
+    assert run(["crit", "decode", "-i", str(SCENARIOS / "proc" / "pstree.img"), "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["magic"] == "PSTREE"
+    assert [p.name for p in tmp_path.iterdir()] == ["pstree.json"]
+    pretty = tmp_path / "pstree.img"
+    assert run(["crit", "encode", "-i", str(out), "-o", str(pretty)]) == 0
+    assert pretty.read_bytes() == (SCENARIOS / "proc" / "pstree.img").read_bytes()
+    capsys.readouterr()
