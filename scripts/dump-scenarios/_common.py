@@ -508,6 +508,31 @@ def fd_type(target: str) -> str:
     return "file"
 
 
+SYSV_SHM_FIELDS = ("key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid", "gid", "rss")
+
+
+def sysv_segments(pid: int) -> list[dict]:
+    """The System V shared memory segments of PID's IPC namespace (/proc/sysvipc/shm read there)."""
+    try:
+        text = subprocess.run(
+            ["nsenter", "-t", str(pid), "-i", "cat", "/proc/sysvipc/shm"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    lines = text.splitlines()
+    header = lines[0].split()
+    segments = []
+    for line in lines[1:]:
+        row = dict(zip(header, line.split(), strict=False))
+        segment = {field: int(row[field]) for field in SYSV_SHM_FIELDS if field != "perms"}
+        segment["perms"] = row["perms"]
+        segments.append(segment)
+    return segments
+
+
 def collect_truth(name: str, root: int, markers: list[str]) -> dict:
     processes = []
     sockets_cache: dict[str, dict] = {}
@@ -578,6 +603,7 @@ def collect_truth(name: str, root: int, markers: list[str]) -> dict:
         "root": root,
         "markers": markers,
         "processes": processes,
+        "sysv_shm": sysv_segments(root),
     }
 
 
