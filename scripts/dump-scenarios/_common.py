@@ -597,14 +597,19 @@ def collect_truth(name: str, root: int, markers: list[str]) -> dict:
         special = ("memfd", "deleted", "SYSV", "/dev/zero", "cfw-")
         proc["maps_special"] = [m for m in maps if any(s in m for s in special)]
         processes.append(proc)
-    return {
+    truth = {
         "scenario": name,
         "source": "/proc of the live processes just before criu dump",
         "root": root,
         "markers": markers,
         "processes": processes,
-        "sysv_shm": sysv_segments(root),
     }
+    # CRIU dumps System V IPC only with an IPC namespace of the tree's own; the host's segments
+    # are none of the scenario's business.
+    with contextlib.suppress(OSError):
+        if os.readlink(f"/proc/{root}/ns/ipc") != os.readlink("/proc/self/ns/ipc"):
+            truth["sysv_shm"] = sysv_segments(root)
+    return truth
 
 
 if __name__ == "__main__":
