@@ -21,6 +21,7 @@ GOLDEN_SOURCES = {
     **{f"scenario-{name}": SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sockets", "weird")},
     "scenario-creds": SCENARIOS / "creds.tar.zst",
     "scenario-postgres": SCENARIOS / "postgres.tar.zst",
+    "scenario-nginx": SCENARIOS / "nginx.tar.zst",
 }
 
 
