@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 
-from checkforensics.analysis.memsearch import SearchPattern, load_memories, search_memory
-from checkforensics.analysis.processes import load_command_lines, load_tree
-from checkforensics.analysis.sharedmem import load_shared_memories
-from checkforensics.archive import Checkpoint
+from checkforensics.analysis.memsearch import SearchPattern, search_memory
 from checkforensics.cli import run
+from checkforensics.model import CheckpointModel
 
 from conftest import SCENARIOS
 
@@ -63,9 +61,9 @@ def _shared_maps(name: str) -> dict[int, dict[int, tuple[int, int]]]:
 @pytest.mark.parametrize("name", SERVERS)
 def test_processes_are_what_proc_showed(name: str) -> None:
     truth = _truth(name)
-    with Checkpoint.open(_source(name)) as checkpoint:
-        tree = load_tree(checkpoint)
-        load_command_lines(checkpoint, tree, env=True)
+    with CheckpointModel.open(_source(name)) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines(env=True)
     assert [p.pid for p in tree.processes] == [p["dump_pid"] for p in truth["processes"]]
     dump_pids = {p["pid"]: p["dump_pid"] for p in truth["processes"]}
     for expected in truth["processes"]:
@@ -88,9 +86,9 @@ def test_postgres_titles_overflow_from_argv_into_the_environment() -> None:
     is no longer NUL, reads on to the first NUL; checkforensics reads argv's 9 bytes, so the
     rest of the title is the first environment entry. (Issue: cmdline of rewritten titles.)"""
     truth = _truth("postgres")
-    with Checkpoint.open(_source("postgres")) as checkpoint:
-        tree = load_tree(checkpoint)
-        load_command_lines(checkpoint, tree, env=True)
+    with CheckpointModel.open(_source("postgres")) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines(env=True)
     root, *children = truth["processes"]
     assert tree.by_pid(root["dump_pid"]).cmdline == root["cmdline"] == ["postgres"]
     assert any(entry.startswith("CFW_SECRET=") for entry in root["env"])
@@ -152,16 +150,16 @@ def _planted_shared(name: str) -> dict[tuple[int, str], set[int]]:
 @pytest.mark.parametrize("name", SERVERS)
 def test_every_marker_at_its_addresses_and_offsets(name: str) -> None:
     patterns = [SearchPattern.from_literal(marker.encode()) for marker in _truth(name)["markers"]]
-    with Checkpoint.open(_source(name)) as checkpoint:
-        memories = load_memories(checkpoint)
+    with CheckpointModel.open(_source(name)) as checkpoint:
+        memories = checkpoint.memories()
         private: dict[str, set[tuple[int, int]]] = {marker: set() for marker in _truth(name)["markers"]}
         for match in search_memory(checkpoint, memories, patterns):
             private[match.pattern.name].add((match.pid, match.address))
-        warnings: list[str] = []
         shared: dict[tuple[int, str], set[int]] = {}
-        for obj in load_shared_memories(checkpoint, memories, warnings):
+        for obj in checkpoint.shared_memory:
             for match in search_memory(checkpoint, [obj], patterns):
                 shared.setdefault((obj.shmid, match.pattern.name), set()).add(match.address)
+        warnings = checkpoint.memory_warnings
     assert private == _planted_private(name)
     assert shared == _planted_shared(name)
     assert warnings == []
@@ -227,9 +225,9 @@ def test_nginx_master_title_overflows_and_worker_titles_fit() -> None:
     with postgres, /proc reads on into the environment, checkforensics stops at argv's end. A
     worker's title fits in argv, padded with NULs, and both read it alike."""
     truth = _truth("nginx")
-    with Checkpoint.open(_source("nginx")) as checkpoint:
-        tree = load_tree(checkpoint)
-        load_command_lines(checkpoint, tree, env=True)
+    with CheckpointModel.open(_source("nginx")) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines(env=True)
     master, *workers = truth["processes"]
     process = tree.by_pid(master["dump_pid"])
     assert process is not None and process.cmdline is not None and process.env is not None
