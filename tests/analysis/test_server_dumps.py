@@ -77,14 +77,23 @@ def test_processes_are_what_proc_showed(name: str) -> None:
         assert [thread.comm for thread in process.threads] == [thread["comm"] for thread in expected["threads"]]
         assert process.uid == int(expected["status"]["Uid"].split()[0])
         assert process.gid == int(expected["status"]["Gid"].split()[0])
-        assert process.env == expected["env"]
+        # what /proc/PID/cmdline and /proc/PID/environ held, without the NUL padding a title
+        # rewrite leaves (ps shows it so): titles that ran on past argv included
+        assert process.cmdline == _without_padding(expected["cmdline"])
+        assert process.env == _without_padding(expected["env"])
+
+
+def _without_padding(words: list[str]) -> list[str]:
+    while words and words[-1] == "":
+        words = words[:-1]
+    return words
 
 
 def test_postgres_titles_overflow_from_argv_into_the_environment() -> None:
     """The postmaster's argv is just "postgres" (9 bytes with its NUL); its children write their
-    titles over argv and on into the environment. /proc/PID/cmdline, seeing argv's last byte
-    is no longer NUL, reads on to the first NUL; checkforensics reads argv's 9 bytes, so the
-    rest of the title is the first environment entry. (Issue: cmdline of rewritten titles.)"""
+    titles over argv and on into the environment. Like /proc/PID/cmdline (the kernel sees that
+    argv's last byte is no longer NUL and reads on to the first NUL), checkforensics shows the
+    whole title; what is left of the environment is the title's tail, then NUL padding."""
     truth = _truth("postgres")
     with CheckpointModel.open(_source("postgres")) as checkpoint:
         tree = checkpoint.tree
@@ -96,10 +105,9 @@ def test_postgres_titles_overflow_from_argv_into_the_environment() -> None:
     for expected in children:
         process = tree.by_pid(expected["dump_pid"])
         assert process is not None and process.cmdline is not None and process.env is not None
-        assert process.cmdline == ["postgres:"]
-        assert expected["cmdline"] == [process.cmdline[0] + process.env[0]]
-        assert set(process.env[1:]) == {""}  # the environment padded with NULs: no CFW_SECRET there
-        titles.append(expected["cmdline"][0])
+        assert process.cmdline == expected["cmdline"] and len(process.cmdline) == 1
+        assert process.env == [expected["env"][0]] and process.cmdline[0].endswith(process.env[0])
+        titles.append(process.cmdline[0])
     assert titles[:3] == ["postgres: checkpointer ", "postgres: background writer ", "postgres: walwriter "]
     assert titles[3].startswith("postgres: postgres postgres 127.0.0.1(") and titles[3].endswith(") idle")
     assert titles[4] == "postgres: postgres postgres [local] idle in transaction"
@@ -222,8 +230,8 @@ def test_nginx_zone_keys_in_the_zone_and_the_request_in_its_worker(capsys: pytes
 
 def test_nginx_master_title_overflows_and_worker_titles_fit() -> None:
     """The master's title ("nginx: master process " and its argv) is longer than its argv: as
-    with postgres, /proc reads on into the environment, checkforensics stops at argv's end. A
-    worker's title fits in argv, padded with NULs, and both read it alike."""
+    /proc does, checkforensics reads it on into the environment. A worker's title fits in argv,
+    padded with NULs: one word, not a run of empty arguments, and no environment left at all."""
     truth = _truth("nginx")
     with CheckpointModel.open(_source("nginx")) as checkpoint:
         tree = checkpoint.tree
@@ -231,10 +239,11 @@ def test_nginx_master_title_overflows_and_worker_titles_fit() -> None:
     master, *workers = truth["processes"]
     process = tree.by_pid(master["dump_pid"])
     assert process is not None and process.cmdline is not None and process.env is not None
-    assert master["cmdline"] == [process.cmdline[0] + process.env[0]]
-    assert master["cmdline"][0].startswith("nginx: master process nginx -p /tmp/cfw-scenarios/nginx/ ")
-    assert len(process.cmdline) == 1 and master["cmdline"][0].endswith(process.env[0])
+    assert process.cmdline == master["cmdline"]
+    assert process.cmdline[0].startswith("nginx: master process nginx -p /tmp/cfw-scenarios/nginx/ ")
+    assert process.env == [master["env"][0]] and process.cmdline[0].endswith(process.env[0])
     for expected in workers:
         worker = tree.by_pid(expected["dump_pid"])
-        assert worker is not None and worker.cmdline == expected["cmdline"]
-        assert worker.cmdline[0] == "nginx: worker process" and set(worker.cmdline[1:]) == {""}
+        assert worker is not None and worker.cmdline == ["nginx: worker process"] and worker.env == []
+        assert expected["cmdline"][0] == "nginx: worker process" and set(expected["cmdline"][1:]) == {""}
+        assert set(expected["env"]) == {""}
