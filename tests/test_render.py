@@ -10,7 +10,18 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from checkforensics.render import TABLE, TEXT, Table, cell, plain_columns, print_table, tree_text
+from checkforensics.render import (
+    RICH_TREE_NODES,
+    TABLE,
+    TEXT,
+    Table,
+    cell,
+    plain_columns,
+    plain_tree,
+    print_table,
+    print_tree,
+    tree_text,
+)
 
 ROWS = [
     [1, "bash", "559e42bd9000-559e42bfa000 rw-p [heap]", None],
@@ -77,3 +88,48 @@ def test_control_characters_from_the_evidence_never_reach_the_terminal() -> None
     assert "evil\\x1b[2J\\x1b]0;owned\\x07\\x0afake-row\\x9b" in text
     assert "\x1b" not in tree_text(hostile)
     assert tree_text("[bold]x[/]") == "\\[bold]x\\[/]"  # and brackets are not markup
+
+
+_LABELS = [
+    "plain", "[bold]7[/] bash", "\\[x]", "\\\\[bold]x[/]", "\\\\\\[bold]", "a\\[b\\[c", "x [1] y",
+    "[dim]threads 1, 2[/]", tree_text("[weird] \\ [/] x\\ \x1b]0;title\x07"), "[red]a[/red] [b]", "two\nlines",
+]  # fmt: skip
+
+
+def _random_tree(seed: int) -> object:
+    import random
+
+    from rich.tree import Tree
+
+    rng = random.Random(seed)
+    root = Tree("[bold]processes[/]")
+    frontier = [root]
+    for _ in range(rng.randint(0, 40)):
+        frontier.append(rng.choice(frontier).add(rng.choice(_LABELS)))
+    return root
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_plain_trees_are_laid_out_as_rich_lays_them_out(seed: int) -> None:
+    tree = _random_tree(seed)
+    buffer = io.StringIO()
+    Console(file=buffer, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False).print(tree)
+    expected = "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+    assert plain_tree(tree) == expected  # type: ignore[arg-type]
+    piped = io.StringIO()
+    print_tree(tree, stream=piped)  # type: ignore[arg-type]
+    assert piped.getvalue() == expected
+
+
+def test_a_tree_too_big_for_rich_is_drawn_plain_on_a_terminal_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.tree import Tree
+
+    tree = Tree("[bold]processes[/]")
+    for pid in range(RICH_TREE_NODES + 1):
+        tree.add(f"[bold]{pid}[/] sleep")
+    terminal = io.StringIO()
+    monkeypatch.setattr(terminal, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    print_tree(tree, stream=terminal)
+    assert "\x1b[" not in terminal.getvalue()
+    assert terminal.getvalue() == plain_tree(tree)
