@@ -101,11 +101,12 @@ def _findings(data: ReportInput, redaction: Redaction) -> str:
 
 
 def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
-    def item(process: Process, seen: set[int]) -> str:
-        if process.pid in seen:
-            return ""
-        seen.add(process.pid)
-        argv = " ".join(redaction.argv(process.cmdline or [process.comm or "?"]))
+    """Nested lists, opened and closed as the walk goes down and up (no recursion: a pstree can
+    be 100,000 levels deep; below the walk's limit each item names its parent)."""
+
+    def item(process: Process, flattened: bool) -> str:
+        words = process.cmdline or ([process.comm] if process.comm else [])
+        argv = " ".join(redaction.argv(words)) if words else "?"  # nothing to redact: no scan
         env = "".join(f"<li><code>{_e(v)}</code></li>" for v in redaction.environment(process.env or []))
         threads = (
             f' <span class="dim">threads {_e(", ".join(map(str, process.tids)))}</span>'
@@ -115,16 +116,24 @@ def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
         details = (
             f"<details><summary>environment ({len(process.env or [])})</summary><ul>{env}</ul></details>" if env else ""
         )
-        children = "".join(item(child, seen) for child in process.children)
+        parent = f' <span class="dim">parent {_e(process.ppid)}</span>' if flattened else ""
         return (
             f"<li><b>{process.pid}</b> {_e(process.comm)} <code>{_e(argv)}</code>{threads}"
-            f' <span class="dim">uid {_e(process.uid)}</span>{details}'
-            + (f"<ul>{children}</ul>" if children else "")
-            + "</li>"
+            f' <span class="dim">uid {_e(process.uid)}</span>{parent}{details}'
         )
 
-    seen: set[int] = set()
-    return '<ul class="tree">' + "".join(item(root, seen) for root in tree.roots()) + "</ul>"
+    parts = ['<ul class="tree">']
+    depth = -1  # the level of the item left open, -1 before the first
+    for place in tree.walk():
+        if place.depth > depth >= 0:
+            parts.append("<ul>")
+        elif depth >= 0:
+            parts.append("</li>" + "</ul></li>" * (depth - place.depth))
+        parts.append(item(place.process, place.flattened))
+        depth = place.depth
+    if depth >= 0:
+        parts.append("</li>" + "</ul></li>" * depth)
+    return "".join(parts) + "</ul>"
 
 
 def _descriptors(files: FileTable, sockets: bool, redaction: Redaction) -> str:
@@ -222,7 +231,9 @@ def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
     (``Redaction(reveal=include_secrets)``, ``finding_records(redact=not include_secrets)``)."""
     redaction = Redaction(reveal=include_secrets)
     title = f"checkforensics report: {data.overview.container.name or data.model.path.name}"
-    maps = "".join(f"<h3>{p.pid} {_e(p.comm)}</h3>{memory_map_svg(data.model, p)}" for p in data.tree.processes)
+    maps = "".join(
+        f"<h3>{p.pid} {_e(p.comm)}</h3>{memory_map_svg(data.model, p)}" for p in data.tree.processes if p.dumped
+    )  # a process with no core image has no memory either: the tree's warnings name them
     warnings = [*data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings]
     notice = (
         "Secret values are shown in full." if include_secrets

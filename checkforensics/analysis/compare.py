@@ -127,7 +127,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
     changes = rootfs_changes(model, layers=False)
     memory = {}
     for process in tree.processes:
-        if process.zombie:
+        if process.zombie or not process.dumped:
             continue
         try:
             memory[process.pid] = {

@@ -2,18 +2,21 @@
 
 The text is crit 4.2's, so scripts written against crit keep working; where crit crashes
 (a CRIU 4.1 pagemap without ``nr_pages``, a file id missing from files.img, a parent pid
-absent from the tree, a zombie's missing ids/mm images) these print what can be known instead.
+absent from the tree, a parent cycle, a task without a core image, a zombie's missing ids/mm
+images) these print what can be known instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ImageError
 from checkforensics.images.flags import PAGE_SHIFT, MapFlags, Prot, TaskState, VmaStatus
 from checkforensics.images.load import load_image
+from checkforensics.model.tree import link, walk
 
 
 class _Explorer:
@@ -84,29 +87,29 @@ def explore_ps(explorer: _Explorer) -> Iterator[str]:
     tasks = explorer.tasks()
     comms = {}
     for task in tasks:
+        if not explorer.checkpoint.has_image(f"core-{task.pid}.img"):  # crit crashes; its name is unknown
+            comms[task.pid] = "?"
+            continue
         core = explorer.first(f"core-{task.pid}.img")
         comms[task.pid] = core.tc.comm
-    children: dict[int, list[Any]] = {}
-    known = {task.pid for task in tasks}
-    roots = []
-    for task in tasks:
-        if task.ppid == 0 or task.ppid not in known or task.ppid == task.pid:
-            roots.append(task)
-        else:
-            children.setdefault(task.ppid, []).append(task)
+    # crit recurses and prints nothing of a parent cycle; here every task comes once, a cycle
+    # broken at its first task, and no deeper than the tree views draw (see model.tree)
+    nodes = [_TaskNode(task.pid, task.ppid, task) for task in tasks]
+    roots, _ = link(nodes)
     yield f"{'PID':>7}{'PGID':>7}{'SID':>7}   COMM"
-    seen: set[int] = set()
+    for place in walk(roots):
+        task = place.process.task
+        yield f"{task.pid:7d}{task.pgid:7d}{task.sid:7d}   {' ' * (4 * place.depth)}{comms[task.pid]}"
 
-    def walk(task: Any, depth: int) -> Iterator[str]:
-        if task.pid in seen:  # a loop in a damaged tree: print each task once
-            return
-        seen.add(task.pid)
-        yield f"{task.pid:7d}{task.pgid:7d}{task.sid:7d}   {' ' * (4 * depth)}{comms[task.pid]}"
-        for child in children.get(task.pid, []):
-            yield from walk(child, depth + 1)
 
-    for root in roots:
-        yield from walk(root, 0)
+@dataclass
+class _TaskNode:
+    """A pstree entry as ``model.tree`` links it (the protobuf message takes no attributes)."""
+
+    pid: int
+    ppid: int
+    task: Any
+    children: list[Any] = field(default_factory=list)
 
 
 def explore_fds(explorer: _Explorer) -> Iterator[str]:

@@ -50,15 +50,24 @@ class Context:
     changes: RootfsChanges
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
     redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
+    _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
 
     def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
-        by_pid = {p.pid: p for p in self.tree.processes}
         for entry in self.files.processes:
-            process = by_pid.get(entry.pid)
+            process = self.tree.by_pid(entry.pid)
             if process is None:
                 continue
             for descriptor in entry.descriptors:
                 yield process, descriptor
+
+    def exe(self, pid: int) -> Descriptor | None:
+        """The ``exe`` descriptor of ``pid`` (indexed once: rules ask for every process)."""
+        if self._exes is None:
+            self._exes = {}
+            for process, descriptor in self.descriptors():
+                if descriptor.fd == "exe":
+                    self._exes.setdefault(process.pid, descriptor)
+        return self._exes.get(pid)
 
 
 WRITABLE_DIRS = ("/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/", "/dev/mqueue/")
@@ -92,13 +101,6 @@ def _program(process: Process, exe: str | None) -> str:
     return name
 
 
-def _exe(context: Context, pid: int) -> Descriptor | None:
-    for process, descriptor in context.descriptors():
-        if process.pid == pid and descriptor.fd == "exe":
-            return descriptor
-    return None
-
-
 def _is_loopback(address: str | None) -> bool:
     host = (address or "").rsplit(":", 1)[0].strip("[]")
     try:
@@ -109,7 +111,7 @@ def _is_loopback(address: str | None) -> bool:
 
 def rule_exe(context: Context) -> Iterator[Finding]:
     for process in context.tree.processes:
-        exe = _exe(context, process.pid)
+        exe = context.exe(process.pid)
         if exe is None or not exe.path:
             continue
         if exe.deleted:
@@ -145,7 +147,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
     for process, d in context.descriptors():
         if d.family not in ("INET", "INET6"):
             continue
-        program = _program(process, (_exe(context, process.pid) or Descriptor("exe", "REG", 0)).path)
+        program = _program(process, (context.exe(process.pid) or Descriptor("exe", "REG", 0)).path)
         shellish = program in SHELLS or program in NET_TOOLS or bool(INTERPRETERS.match(program))
         evidence = {
             "fd": d.fd,

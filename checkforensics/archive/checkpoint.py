@@ -155,7 +155,9 @@ class Checkpoint:
 
     def has_image(self, name: str) -> bool:
         """Whether image ``name`` (e.g. ``core-1.img``) is in the images directory."""
-        return self.has(self.images_prefix + name)
+        if "/" in name or name in ("", "."):
+            return self.has(self.images_prefix + name)
+        return self.images_prefix + name in self._entries  # already normal: asked for each process listed
 
     def where(self, name: str) -> str:
         """How to name member ``name`` in a message: ``archive.tar.zst:checkpoint/core-1.img``, or its path."""

@@ -45,10 +45,15 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
     with cores as directory, CheckpointModel.open(checkpoint) as model:
         chosen = model.processes(pids)
         zombies = [process.pid for process in chosen if process.zombie]
+        undumped = [process.pid for process in chosen if not process.dumped]
         if pids and zombies and len(zombies) == len(chosen):
             raise InputError(f"process {', '.join(map(str, zombies))}: a zombie, no memory or registers were dumped")
+        if pids and undumped and len(undumped) + len(zombies) == len(chosen):
+            raise InputError(f"process {', '.join(map(str, undumped))}: not dumped (no core image in the checkpoint)")
         tree = model.command_lines()
         for process in chosen:
+            if not process.dumped:  # the tree's warnings name them
+                continue
             if process.zombie:
                 tree.warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
                 continue

@@ -107,16 +107,13 @@ def _process_label(process: Process, view: ProcessView) -> str:
 def _process_tree(parent: Tree, tree: ProcessTree, table: FileTable | None, view: ProcessView) -> None:
     files_by_pid = {p.pid: p for p in table.processes} if table is not None else {}
     branch = parent.add("[bold]Process tree[/]")
-
-    def add(node: Tree, process: Process, seen: set[int]) -> None:
-        if process.pid in seen:
-            return
-        seen.add(process.pid)
-        if view.pids and process.pid not in view.pids:
-            for child in process.children:
-                add(node, child, seen)
-            return
-        child_node = node.add(_process_label(process, view))
+    levels = [branch]  # levels[n]: the node a process drawn at level n is added to
+    for place in tree.walk(view.pids or None):
+        process = place.process
+        label = _process_label(process, view) + (f"  [dim]parent {process.ppid}[/]" if place.flattened else "")
+        child_node = levels[place.depth].add(label)
+        del levels[place.depth + 1 :]
+        levels.append(child_node)
         if view.identity and process.identity:
             ident = child_node.add("Identity")
             for key, value in process.identity.items():
@@ -141,12 +138,6 @@ def _process_tree(parent: Tree, tree: ProcessTree, table: FileTable | None, view
                 if d.type in SOCKET_TYPES:
                     text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
                     socks.add(f"[green]{text}[/]" if d.state == "LISTEN" else text)
-        for child in process.children:
-            add(child_node, child, seen)
-
-    seen: set[int] = set()
-    for root in tree.roots():
-        add(branch, root, seen)
 
 
 def _processes_json(tree: ProcessTree, table: FileTable | None, view: ProcessView) -> list[dict[str, Any]]:

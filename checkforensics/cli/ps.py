@@ -6,7 +6,7 @@ import click
 from rich.tree import Tree
 
 from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
-from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model import CheckpointModel, ProcessTree
 from checkforensics.records import command_text, process_record
 from checkforensics.render import JSON, Table, cell, print_json, print_table, print_tree, tree_text
 
@@ -15,29 +15,21 @@ def _tree(tree: ProcessTree, with_env: bool, chosen: set[int]) -> Tree:
     """The parent/child tree of the ``chosen`` processes (a process not chosen passes its place
     on to its children)."""
     root = Tree("[bold]processes[/]")
-
-    def add(parent: Tree, process: Process, seen: set[int]) -> None:
-        if process.pid in seen:
-            return
-        seen.add(process.pid)
-        if process.pid not in chosen:
-            for child in process.children:
-                add(parent, child, seen)
-            return
+    levels = [root]  # levels[n]: the node a process drawn at level n is added to
+    for place in tree.walk(chosen):
+        process = place.process
         label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}  {tree_text(cell(command_text(process)))}"
         if len(process.tids) > 1:
             label += f"  [dim]threads {', '.join(str(t) for t in process.tids)}[/]"
-        node = parent.add(label)
+        if place.flattened:
+            label += f"  [dim]parent {process.ppid}[/]"
+        node = levels[place.depth].add(label)
+        del levels[place.depth + 1 :]
+        levels.append(node)
         if with_env and process.env:
             env = node.add("[dim]environment[/]")
             for variable in process.env:
                 env.add(tree_text(variable))
-        for child in process.children:
-            add(node, child, seen)
-
-    seen: set[int] = set()
-    for process in tree.roots():
-        add(root, process, seen)
     return root
 
 

@@ -73,7 +73,10 @@ class Reader:
     def entry_size(self) -> int:
         """Read an entry's size field, checked against what the buffer still holds."""
         start = self.offset
-        size = _I32.unpack(self.take(4, "entry size"))[0]
+        if self.remaining < 4:
+            self.take(4, "entry size")  # raises, naming what is cut
+        size = _I32.unpack_from(self.data, start)[0]
+        self.offset = start + 4
         if size < 0 or size > self.remaining:
             raise ImageError(
                 f"entry size {size} exceeds the {self.remaining} bytes left in the image",

@@ -106,7 +106,7 @@ class CheckpointModel:
         if self._command_lines and (self._environments or not env):
             return tree
         for process in tree.processes:
-            if process.zombie:
+            if process.zombie or not process.dumped:  # no memory; the tree's warnings say so
                 continue
             try:
                 memory = self.memory(process.pid)
@@ -147,9 +147,9 @@ class CheckpointModel:
         wanted = set(pids)
         found = []
         for process in self.processes(wanted):
-            if process.zombie:
+            if process.zombie or not process.dumped:
                 if wanted:
-                    warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): it has no memory")
+                    warnings.append(f"pid {process.pid}: {_no_memory(process)}")
                 continue
             try:
                 found.append(self.memory(process.pid))
@@ -165,7 +165,7 @@ class CheckpointModel:
         processes that map it; no page read."""
         every = []
         for process in self.tree.processes:
-            if process.zombie:
+            if process.zombie or not process.dumped:
                 continue
             try:
                 every.append(self._private_memory(process.pid))
@@ -177,15 +177,22 @@ class CheckpointModel:
 
     def shared_object(self, shmid: int) -> SharedMemory | None:
         """The shared memory object ``shmid`` (a memfd's, a SysV segment's id), or None."""
-        return next((obj for obj in self.shared_memory if obj.shmid == shmid), None)
+        return self._shared_by_id.get(shmid)
+
+    @cached_property
+    def _shared_by_id(self) -> dict[int, SharedMemory]:
+        by_id: dict[int, SharedMemory] = {}
+        for obj in self.shared_memory:
+            by_id.setdefault(obj.shmid, obj)
+        return by_id
 
     def _private_memory(self, pid: int) -> ProcessMemory:
         cached = self._memories.get(pid)
         if cached is None:
             try:
                 process = self.tree.by_pid(pid)
-                if process is not None and process.zombie:
-                    raise CheckforensicsError(f"pid {pid} is a zombie (exited, not reaped): it has no memory")
+                if process is not None and (process.zombie or not process.dumped):
+                    raise CheckforensicsError(f"pid {pid}: {_no_memory(process)}")
                 comm = process.comm if process is not None else None
                 cached = process_memory(self.store, pid, comm, self.mm(pid), self.file_names)
             except CheckforensicsError as exc:
@@ -214,3 +221,9 @@ class CheckpointModel:
             )
             self._files[with_data] = table
         return table
+
+
+def _no_memory(process: Process) -> str:
+    if process.zombie:
+        return "a zombie (exited, not reaped): it has no memory"
+    return "not dumped (no core image): it has no memory"

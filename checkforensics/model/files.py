@@ -400,7 +400,7 @@ def build_file_table(
     table = FileTable([], warnings)
     for process in tree.processes:
         descriptors: list[Descriptor] = []
-        if process.zombie:  # a zombie has closed everything, and CRIU wrote no images for it
+        if process.zombie or not process.dumped:  # a zombie has closed everything; CRIU wrote no images for either
             table.processes.append(ProcessFiles(process.pid, process.comm, descriptors))
             continue
         try:

@@ -7,6 +7,7 @@ warning naming the image, and the rest of the tree still comes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.flags import TaskState
 from checkforensics.images.load import text
 from checkforensics.model.store import ImageStore
+from checkforensics.model.tree import DEPTH_LIMIT, Placed, link, pid_list, walk
 
 
 @dataclass
@@ -45,7 +47,10 @@ class Process:
     env: list[str] | None = None
     core: Any = None  # the CoreEntry of the main thread
     mm: Any = None  # the MmEntry, when loaded
-    children: list[Process] = field(default_factory=list)
+    # in the forest ProcessTree links (a pstree can hold parent cycles); never compared or
+    # printed, which on a chain of 100,000 processes would recurse 100,000 deep
+    children: list[Process] = field(default_factory=list, repr=False, compare=False)
+    dumped: bool = True  # CRIU wrote its core image; without one, only its place in pstree.img is known
 
     @property
     def zombie(self) -> bool:
@@ -55,15 +60,31 @@ class Process:
 
 @dataclass
 class ProcessTree:
+    """The processes in pstree order, linked into a forest at construction (``model.tree``):
+    each process is the child of its listed parent, except where the pstree is inconsistent
+    (a parent cycle, a process its own parent), which ``warnings`` then says."""
+
     processes: list[Process]  # in pstree order
     warnings: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._by_pid: dict[int, Process] = {}
+        for process in self.processes:
+            self._by_pid.setdefault(process.pid, process)
+        self._roots, inconsistent = link(self.processes)
+        self.warnings += inconsistent
+
     def by_pid(self, pid: int) -> Process | None:
-        return next((p for p in self.processes if p.pid == pid), None)
+        return self._by_pid.get(pid)
 
     def roots(self) -> list[Process]:
-        pids = {p.pid for p in self.processes}
-        return [p for p in self.processes if p.ppid == 0 or p.ppid not in pids or p.ppid == p.pid]
+        """The processes no other is the parent of, in pstree order (see ``model.tree.link``)."""
+        return list(self._roots)
+
+    def walk(self, chosen: Collection[int] | None = None, max_depth: int = DEPTH_LIMIT) -> Iterator[Placed]:
+        """Every process once, parents first, each with the level a tree draws it at; with
+        ``chosen``, only those (a process left out passes its place on to its children)."""
+        return walk(self._roots, chosen, max_depth)
 
 
 def _state_name(value: int) -> str:
@@ -123,7 +144,10 @@ def _apply_core(process: Process, core: Any) -> None:
     process.identity = identity_of(core)
 
 
-def _thread(store: ImageStore, tid: int, warnings: list[str]) -> Thread:
+def _thread(store: ImageStore, tid: int, warnings: list[str], missing: list[int]) -> Thread:
+    if not store.has(f"core-{tid}.img"):
+        missing.append(tid)
+        return Thread(tid, None)
     try:
         core = store.first(f"core-{tid}.img")
     except CheckforensicsError as exc:
@@ -141,17 +165,30 @@ def _thread(store: ImageStore, tid: int, warnings: list[str]) -> Thread:
 
 
 def build_tree(store: ImageStore) -> ProcessTree:
-    """Every process and thread, with comm, state and credentials; no memory read."""
+    """Every process and thread, with comm, state and credentials; no memory read.
+
+    A pstree entry whose core image is absent costs no decoding: it is a process that is not
+    ``dumped``, and one warning names all of them (as one names all threads without a core).
+    """
     warnings: list[str] = []
     entries = store.messages("pstree.img")
     processes = []
     seen: set[int] = set()
+    twice: list[int] = []
+    undumped: list[int] = []
+    threadless: list[int] = []
     for entry in entries:
         if entry.pid in seen:
-            warnings.append(f"pstree.img: pid {entry.pid} listed twice; the later entry is ignored")
+            twice.append(entry.pid)
             continue
         seen.add(entry.pid)
         process = Process(entry.pid, entry.ppid, entry.pgid, entry.sid, list(entry.threads) or [entry.pid])
+        processes.append(process)
+        if not store.has(f"core-{entry.pid}.img"):
+            process.dumped = False
+            process.threads = [Thread(tid, None) for tid in process.tids]
+            undumped.append(entry.pid)
+            continue
         with contextlib.suppress(CheckforensicsError):  # _thread warns below
             _apply_core(process, store.first(f"core-{entry.pid}.img"))
         if process.zombie:
@@ -160,10 +197,19 @@ def build_tree(store: ImageStore) -> ProcessTree:
             process.tids = [entry.pid]
             process.threads = [Thread(entry.pid, process.comm)]
         else:
-            process.threads = [_thread(store, tid, warnings) for tid in process.tids]
-        processes.append(process)
+            process.threads = [_thread(store, tid, warnings, threadless) for tid in process.tids]
+    if twice:
+        warnings.append(
+            f"pstree.img: the process tree is inconsistent: pid {pid_list(twice)} listed twice; "
+            "only the first entry is used"
+        )
+    if undumped:
+        warnings.append(
+            f"pstree.img: no core image for pid {pid_list(undumped)}: only their place in the tree is known"
+        )
+    if threadless:
+        warnings.append(f"no core image for thread {pid_list(threadless)}: their names and credentials are unknown")
     tree = ProcessTree(processes, warnings)
-    _link_children(tree)
     _resolve_cgroups(store, tree)
     return tree
 
@@ -181,14 +227,6 @@ def _resolve_cgroups(store: ImageStore, tree: ProcessTree) -> None:
         members = sets.get(process.identity.get("cg_set", -1))
         if members is not None:
             process.identity["cgroups"] = {text(member.name) or "unified": text(member.path) for member in members.ctls}
-
-
-def _link_children(tree: ProcessTree) -> None:
-    by_pid = {p.pid: p for p in tree.processes}
-    for process in tree.processes:
-        parent = by_pid.get(process.ppid)
-        if parent is not None and parent is not process:
-            parent.children.append(process)
 
 
 class ProcessNotFoundError(CheckforensicsError):
