@@ -180,6 +180,7 @@ def _tree_size(tree: Tree, enough: int) -> int:
 
 
 _GUIDES = {True: ("└── ", "    "), False: ("├── ", "│   ")}  # rich's, for the last child and the others
+_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # line ends str.splitlines knows, besides newlines
 _MARKUP_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")  # rich.markup's RE_TAGS
 
 
@@ -187,17 +188,25 @@ def plain_tree(tree: Tree) -> str:
     """The lines rich draws for ``tree`` without colour (the labels being markup strings), laid
     out here with a stack: the same guides, no wrapping, no trailing blanks."""
     out = []
+    guides: dict[tuple[str, bool], tuple[str, str]] = {}  # siblings share their guide strings
     stack = [(tree, "", "")]  # a node, the guides before its first line, before its others and its children's
     while stack:
         node, first, rest = stack.pop()
         for number, line in enumerate(_markup_plain(str(node.label)).split("\n")):
             out.append((first if number == 0 else rest) + line)
-        if node.expanded:
+        if node.expanded and node.children:
             children = node.children
-            for index in range(len(children) - 1, -1, -1):
-                fork, guide = _GUIDES[index == len(children) - 1]
-                stack.append((children[index], rest + fork, rest + guide))
-    return "".join(line.rstrip() + "\n" for line in "\n".join(out).splitlines())
+            last = len(children) - 1
+            for index in range(last, -1, -1):
+                key = (rest, index == last)
+                if key not in guides:
+                    fork, guide = _GUIDES[index == last]
+                    guides[key] = (rest + fork, rest + guide)
+                stack.append((children[index], *guides[key]))
+    text = "\n".join(out)
+    if _LINE_BREAKS.search(text):  # as _emit splits them: at every line boundary str.splitlines knows
+        return "".join(line.rstrip() + "\n" for line in text.splitlines())
+    return "".join(line.rstrip() + "\n" for line in out)
 
 
 def _markup_plain(markup: str) -> str:

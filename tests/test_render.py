@@ -93,6 +93,7 @@ def test_control_characters_from_the_evidence_never_reach_the_terminal() -> None
 _LABELS = [
     "plain", "[bold]7[/] bash", "\\[x]", "\\\\[bold]x[/]", "\\\\\\[bold]", "a\\[b\\[c", "x [1] y",
     "[dim]threads 1, 2[/]", tree_text("[weird] \\ [/] x\\ \x1b]0;title\x07"), "[red]a[/red] [b]", "two\nlines",
+    "para\u2028graph",
 ]  # fmt: skip
 
 

@@ -111,9 +111,13 @@ def _process_tree(parent: Tree, tree: ProcessTree, table: FileTable | None, view
     for place in tree.walk(view.pids or None):
         process = place.process
         label = _process_label(process, view) + (f"  [dim]parent {process.ppid}[/]" if place.flattened else "")
+        if not process.dumped:
+            label += "  [dim](not dumped: no core image)[/]"
         child_node = levels[place.depth].add(label)
         del levels[place.depth + 1 :]
         levels.append(child_node)
+        if not process.dumped:  # nothing more is known of it
+            continue
         if view.identity and process.identity:
             ident = child_node.add("Identity")
             for key, value in process.identity.items():

@@ -185,8 +185,7 @@ def build_tree(store: ImageStore) -> ProcessTree:
         process = Process(entry.pid, entry.ppid, entry.pgid, entry.sid, list(entry.threads) or [entry.pid])
         processes.append(process)
         if not store.has(f"core-{entry.pid}.img"):
-            process.dumped = False
-            process.threads = [Thread(tid, None) for tid in process.tids]
+            process.dumped = False  # and its threads unknown: no Thread objects for them
             undumped.append(entry.pid)
             continue
         with contextlib.suppress(CheckforensicsError):  # _thread warns below

@@ -87,12 +87,13 @@ def link(processes: Sequence[Node]) -> tuple[list[Any], list[str]]:
 def _reach(roots: Sequence[Any], reached: set[int]) -> int:
     """Mark everything below ``roots`` as reached; the depth of the deepest level (roots at 0)."""
     deepest = 0
-    stack = [(root, 0) for root in roots]
-    while stack:
-        process, depth = stack.pop()
-        reached.add(id(process))
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in process.children)
+    level = list(roots)
+    while level:  # level by level: one list per level, not one tuple per process
+        reached.update(map(id, level))
+        below = [child for process in level for child in process.children]
+        if below:
+            deepest += 1
+        level = below
     return deepest
 
 
