@@ -22,6 +22,8 @@ from checkforensics.images.framing import (
 from checkforensics.images.magic import MAGIC_BY_NAME
 from checkforensics.images.registry import GHOST_CHUNK, KINDS, ImageKind, image_kind, message_class
 
+ENTRY_LIMIT = 1_000_000  # entries decoded from one image (a pstree of a million processes, a pagemap of a million runs)
+
 
 @dataclass
 class Entry:
@@ -68,6 +70,7 @@ def decode_image(data: bytes | memoryview, where: str, *, payloads: bool = True)
     message_cls = kind.head_class()
     while not reader.at_end():
         start = reader.offset
+        _check_count(len(image.entries), where, start)
         size = reader.entry_size()
         message = message_cls()
         parse_entry(message, reader.take(size, "entry"), where, start)
@@ -101,6 +104,7 @@ def _decode_ghost(reader: Reader, payloads: bool) -> list[Entry]:
     entries = [first]
     while not reader.at_end():
         start = reader.offset
+        _check_count(len(entries), where, start)
         size = reader.entry_size()
         chunk = message_class(GHOST_CHUNK)()
         parse_entry(chunk, reader.take(size, "entry"), where, start)
@@ -111,6 +115,14 @@ def _decode_ghost(reader: Reader, payloads: bool) -> list[Entry]:
             reader.skip(chunk.len, "ghost file chunk")
         entries.append(entry)
     return entries
+
+
+def _check_count(count: int, where: str, offset: int) -> None:
+    """Refuse to decode more than ENTRY_LIMIT entries of one image: each takes hundreds of bytes
+    of memory decoded, whatever few bytes it took in the image."""
+    if count >= ENTRY_LIMIT:
+        raise ImageError(f"more than {ENTRY_LIMIT} entries, the limit for one image; not decoded", where=where,
+                         offset=offset)  # fmt: skip
 
 
 def count_entries(data: bytes | memoryview, where: str) -> tuple[str, int]:

@@ -10,9 +10,13 @@ from checkforensics.archive import Checkpoint
 from checkforensics.errors import ArchiveError, ImageError, InputError, MemberNotFoundError
 from checkforensics.images.codec import Image, decode_image
 from checkforensics.images.framing import read_header
+from checkforensics.images.registry import KINDS
 
 # No protobuf image comes near this; pages-*.img can, but they are raw and never loaded whole.
 IMAGE_SIZE_LIMIT = 1 << 30
+# An image of protobuf entries alone (no raw payload: mm, pagemap, pstree, files...) decodes to
+# 8 to 60 times its size in memory; real ones are a few MiB at most.
+MESSAGES_SIZE_LIMIT = 32 << 20
 _READ_WHOLE = 64 << 20  # smaller images are read in one go; bigger ones have their magic checked first
 
 
@@ -50,14 +54,17 @@ def read_image_member(checkpoint: Checkpoint, member: str, where: str) -> bytes:
     if info is not None and info.size <= _READ_WHOLE:  # one read, which the archive may keep for hashing
         data = checkpoint.read(member, limit=IMAGE_SIZE_LIMIT)
         _check_magic_bytes(data[:8], where)
+        _check_size(len(data), where, data)
         return data
     with checkpoint.open_member(member) as stream:
         head = stream.read(8)
-        _check_magic_bytes(head, where)
+        name = read_header(head, where).name
         if info is not None and info.size > IMAGE_SIZE_LIMIT:
             raise ImageError(f"larger than {IMAGE_SIZE_LIMIT} bytes; not a CRIU protobuf image", where=where)
+        if info is not None:
+            _check_entries_size(name, info.size, where)
         data = head + stream.read(IMAGE_SIZE_LIMIT + 1 - len(head))
-    _check_size(len(data), where)
+    _check_size(len(data), where, data)
     if checkpoint.kind != "directory" and info is not None and len(data) != info.size:
         raise ArchiveError(f"truncated: only {len(data)} of {info.size} bytes could be read", where=where)
     return data
@@ -74,7 +81,7 @@ def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, s
         if image:
             raise InputError("an image name needs a checkpoint to take it from, not standard input")
         data = stdin.read(IMAGE_SIZE_LIMIT + 1)
-        _check_size(len(data), "<stdin>")
+        _check_size(len(data), "<stdin>", data)
         return data, "<stdin>"
     path = Path(source)
     if image is not None:
@@ -94,7 +101,7 @@ def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, s
         _check_magic(stream, str(path))
         stream.seek(0)
         data = stream.read(IMAGE_SIZE_LIMIT + 1)
-    _check_size(len(data), str(path))
+    _check_size(len(data), str(path), data)
     return data, str(path)
 
 
@@ -106,9 +113,22 @@ def _check_magic_bytes(head: bytes, where: str) -> None:
     read_header(head, where)
 
 
-def _check_size(size: int, where: str) -> None:
+def _check_size(size: int, where: str, data: bytes | None = None) -> None:
     if size > IMAGE_SIZE_LIMIT:
         raise ImageError(f"larger than {IMAGE_SIZE_LIMIT} bytes; not a CRIU protobuf image", where=where)
+    if data is not None and size > MESSAGES_SIZE_LIMIT:
+        _check_entries_size(read_header(data[:8], where).name, size, where)
+
+
+def _check_entries_size(name: str, size: int, where: str) -> None:
+    """Refuse an image of protobuf entries alone bigger than MESSAGES_SIZE_LIMIT."""
+    kind = KINDS.get(name)
+    if size > MESSAGES_SIZE_LIMIT and kind is not None and kind.payload is None and not kind.ghost:
+        raise ImageError(
+            f"{size} bytes of {name} entries, more than the {MESSAGES_SIZE_LIMIT >> 20} MiB limit for an image "
+            "without raw data; not decoded",
+            where=where,
+        )
 
 
 _ARCHIVE_SIGNATURES = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\xfd7zXZ\x00", b"BZh")
