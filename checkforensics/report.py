@@ -234,7 +234,10 @@ def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
     maps = "".join(
         f"<h3>{p.pid} {_e(p.comm)}</h3>{memory_map_svg(data.model, p)}" for p in data.tree.processes if p.dumped
     )  # a process with no core image has no memory either: the tree's warnings name them
-    warnings = [*data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings]
+    warnings = [
+        *data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings,
+        *data.model.memory_warnings,
+    ]  # fmt: skip
     notice = (
         "Secret values are shown in full." if include_secrets
         else "Secret values are redacted (a few first characters and the length); --include-secrets shows them."

@@ -45,7 +45,7 @@ def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: st
         context = load_context(model, scan_secrets=not no_secrets)
     threshold = Severity[min_severity.upper()]
     findings = [f for f in triage(context) if f.severity >= threshold]
-    warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings]
+    warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings, *model.memory_warnings]
     if fmt == JSON:
         print_json({"findings": [f.as_json() for f in findings], "warnings": warnings})
     else:

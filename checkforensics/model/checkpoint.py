@@ -194,7 +194,7 @@ class CheckpointModel:
                 if process is not None and (process.zombie or not process.dumped):
                     raise CheckforensicsError(f"pid {pid}: {_no_memory(process)}")
                 comm = process.comm if process is not None else None
-                cached = process_memory(self.store, pid, comm, self.mm(pid), self.file_names)
+                cached = process_memory(self.store, pid, comm, self.mm(pid), self.file_names, self.memory_warnings)
             except CheckforensicsError as exc:
                 cached = exc
             self._memories[pid] = cached

@@ -66,9 +66,15 @@ def pages_image(store: ImageStore, pagemap_name: str) -> tuple[list[Any], str, A
     return pagemap[1:], member, read_at, size
 
 
-def process_memory(store: ImageStore, pid: int, comm: str | None, mm: Any, names: dict[int, str]) -> ProcessMemory:
-    """The process's own mappings and dumped pages (shared objects are attached by the model)."""
+def process_memory(
+    store: ImageStore, pid: int, comm: str | None, mm: Any, names: dict[int, str], warnings: list[str] | None = None
+) -> ProcessMemory:
+    """The process's own mappings and dumped pages (shared objects are attached by the model);
+    what of its mm and pagemap images could not be taken as it is, in ``warnings``."""
     entries, member, read_at, size = pages_image(store, f"pagemap-{pid}.img")
-    vmas = vmas_from_mm(mm)
-    space = AddressSpace(vmas, normalise_pagemap(entries), read_at, size)
+    notes: list[str] = []
+    vmas = vmas_from_mm(mm, notes)
+    space = AddressSpace(vmas, normalise_pagemap(entries, size, notes), read_at, size)
+    if warnings is not None:
+        warnings += [f"pid {pid}: {note}" for note in notes]
     return ProcessMemory(pid, comm, space, describe_mappings(vmas, mm, names), member, size)

@@ -63,40 +63,58 @@ class Vma:
 
     @property
     def file_backed(self) -> bool:
-        return bool(self.status & (VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED))
+        return bool(self.status & _FILE_BACKED)
 
     @property
     def kind(self) -> str:
         """heap, stack, vdso, vvar, vsyscall, file, shared, sysvipc, socket, anon."""
         status = self.status
-        for flag, name in (
-            (VmaStatus.VMA_AREA_HEAP, "heap"),
-            (VmaStatus.VMA_AREA_STACK, "stack"),
-            (VmaStatus.VMA_AREA_VDSO, "vdso"),
-            (VmaStatus.VMA_AREA_VVAR, "vvar"),
-            (VmaStatus.VMA_AREA_VSYSCALL, "vsyscall"),
-            (VmaStatus.VMA_AREA_SYSVIPC, "sysvipc"),
-            (VmaStatus.VMA_AREA_SOCKET, "socket"),
-            (VmaStatus.VMA_AREA_MEMFD, "memfd"),
-        ):
+        for flag, name in _KIND_FLAGS:
             if status & flag:
                 return name
-        if self.file_backed:
+        if status & _FILE_BACKED:
             return "file"
-        if status & VmaStatus.VMA_ANON_SHARED:
+        if status & _ANON_SHARED:
             return "shared"
         return "anon"
 
 
-def normalise_pagemap(entries: list[Any]) -> list[PageRun]:
-    """Pagemap entries (after the head) as PageRuns with their offsets in pages-N.img.
+# plain ints: IntFlag arithmetic costs microseconds, and kinds are asked for every mapping
+_KIND_FLAGS = tuple(
+    (int(flag), name)
+    for flag, name in (
+        (VmaStatus.VMA_AREA_HEAP, "heap"),
+        (VmaStatus.VMA_AREA_STACK, "stack"),
+        (VmaStatus.VMA_AREA_VDSO, "vdso"),
+        (VmaStatus.VMA_AREA_VVAR, "vvar"),
+        (VmaStatus.VMA_AREA_VSYSCALL, "vsyscall"),
+        (VmaStatus.VMA_AREA_SYSVIPC, "sysvipc"),
+        (VmaStatus.VMA_AREA_SOCKET, "socket"),
+        (VmaStatus.VMA_AREA_MEMFD, "memfd"),
+    )
+)
+_FILE_BACKED = int(VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED)
+_ANON_SHARED = int(VmaStatus.VMA_ANON_SHARED)
+
+
+def normalise_pagemap(
+    entries: list[Any], pages_size: int | None = None, notes: list[str] | None = None
+) -> list[PageRun]:
+    """Pagemap entries (after the head) as PageRuns with their offsets in pages-N.img, in
+    address order, none overlapping another.
 
     CRIU 4.2 writes the count in ``nr_pages`` and 0 in ``compat_nr_pages``; older CRIU only
     ``compat_nr_pages``.  Entries without ``flags`` are present, ``in_parent`` means PE_PARENT.
     Only present runs occupy the pages image, in pagemap order.
+
+    A pagemap is not trusted to fit its pages image (``pages_size``): a present run is cut to the
+    pages the image holds, and the rest of it stays a present run without an offset (reading
+    there says it lies past the end of the pages image), so that a run claiming 2^40 pages counts
+    as what is there. A run overlapping one at a lower address is trimmed to where that one ends.
+    What was cut is said in ``notes``, one phrase each.
     """
     runs = []
-    offset = 0
+    offset = past = 0
     for entry in entries:
         nr_pages = entry.nr_pages if entry.HasField("nr_pages") else entry.compat_nr_pages
         if entry.HasField("in_parent") and entry.in_parent:
@@ -105,15 +123,59 @@ def normalise_pagemap(entries: list[Any]) -> list[PageRun]:
             flags = PagemapFlags.PE_PRESENT
         else:
             flags = PagemapFlags(entry.flags)
-        present = bool(flags & PagemapFlags.PE_PRESENT)
-        runs.append(PageRun(entry.vaddr, nr_pages, flags, offset if present else None))
-        if present:
-            offset += nr_pages << PAGE_SHIFT
-    return runs
+        if not flags & PagemapFlags.PE_PRESENT:
+            runs.append(PageRun(entry.vaddr, nr_pages, flags, None))
+            continue
+        held = nr_pages if pages_size is None else max(0, min(nr_pages, (pages_size - offset) >> PAGE_SHIFT))
+        if held:
+            runs.append(PageRun(entry.vaddr, held, flags, offset))
+        if held < nr_pages:
+            runs.append(PageRun(entry.vaddr + (held << PAGE_SHIFT), nr_pages - held, flags, None))
+            past += nr_pages - held
+        offset += nr_pages << PAGE_SHIFT
+    if past and notes is not None:
+        notes.append(
+            f"the pagemap points past the end of the pages image ({past} pages more than its {pages_size} bytes "
+            "hold); memory it does not hold is skipped"
+        )
+    return _disjoint(sorted(runs, key=lambda run: run.vaddr), notes)
 
 
-def vmas_from_mm(mm: Any) -> list[Vma]:
-    return [Vma(v.start, v.end, v.prot, v.flags, v.status, v.pgoff, v.shmid) for v in mm.vmas]
+def _disjoint(runs: list[PageRun], notes: list[str] | None) -> list[PageRun]:
+    """Sorted ``runs`` with each trimmed to start where the one before it ends (real pagemaps
+    never overlap; a hostile one must not make the same address two things)."""
+    kept: list[PageRun] = []
+    trimmed = 0
+    for run in runs:
+        if kept and run.vaddr < kept[-1].end:
+            trimmed += 1
+            skip = (kept[-1].end - run.vaddr + PAGE_SIZE - 1) >> PAGE_SHIFT
+            if skip >= run.nr_pages:
+                continue
+            offset = None if run.file_offset is None else run.file_offset + (skip << PAGE_SHIFT)
+            run = PageRun(run.vaddr + (skip << PAGE_SHIFT), run.nr_pages - skip, run.flags, offset)
+        kept.append(run)
+    if trimmed and notes is not None:
+        notes.append(f"{trimmed} pagemap runs overlap others; each address is read from the run starting first")
+    return kept
+
+
+def vmas_from_mm(mm: Any, notes: list[str] | None = None) -> list[Vma]:
+    """The mappings of an MmEntry in address order, none overlapping another (the kernel's never
+    do); ``notes`` says how many were left out.
+
+    A mapping that ends before it starts is left out. Of mappings that overlap, the most that do
+    not are kept (taken by their end, as in interval scheduling): one mapping claiming the whole
+    address space gives way to the many it covers, rather than hiding them.
+    """
+    vmas = [Vma(v.start, v.end, v.prot, v.flags, v.status, v.pgoff, v.shmid) for v in mm.vmas]
+    kept: list[Vma] = []
+    for vma in sorted((vma for vma in vmas if vma.start < vma.end), key=lambda vma: (vma.end, vma.start)):
+        if not kept or vma.start >= kept[-1].end:
+            kept.append(vma)
+    if notes is not None and len(kept) < len(vmas):
+        notes.append(f"{len(vmas) - len(kept)} mappings end before they start or overlap others; left out")
+    return kept
 
 
 class AddressSpace:
@@ -153,7 +215,11 @@ class AddressSpace:
             if run is None:
                 raise MemoryUnavailableError(f"address {cursor:#x} was not dumped")
             if run.file_offset is None:
-                why = "is in the parent (pre-dump) image" if run.flags & PagemapFlags.PE_PARENT else "was not dumped"
+                why = "was not dumped"
+                if run.flags & PagemapFlags.PE_PARENT:
+                    why = "is in the parent (pre-dump) image"
+                elif run.flags & PagemapFlags.PE_PRESENT:  # see normalise_pagemap
+                    why = "lies past the end of the pages image"
                 raise MemoryUnavailableError(f"page at {cursor:#x} {why}")
             take = min(end, run.end) - cursor
             offset = run.file_offset + (cursor - run.vaddr)

@@ -11,6 +11,7 @@ import bisect
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from checkforensics.images.flags import PAGE_SIZE
@@ -148,13 +149,16 @@ class Region:
     def end(self) -> int:
         return self.start + self.length
 
+    @cached_property
+    def _piece_starts(self) -> list[int]:
+        return [vaddr - self.start for vaddr, _, _ in self.pieces]
+
     def read(self, position: int, size: int) -> bytes:
         """``size`` bytes at ``position`` (counted from ``start``), fewer only past the end."""
         if self.space is None:
             raise ValueError("a region without its address space cannot be read")
         out = bytearray()
-        starts = [vaddr - self.start for vaddr, _, _ in self.pieces]
-        index = max(0, bisect.bisect_right(starts, position) - 1)
+        index = max(0, bisect.bisect_right(self._piece_starts, position) - 1)
         while size > 0 and index < len(self.pieces):
             vaddr, offset, length = self.pieces[index]
             inside = position - (vaddr - self.start)
@@ -205,7 +209,6 @@ class ProcessMemory:
     def regions(
         self,
         memory_filter: MemoryFilter | None = None,
-        warnings: list[str] | None = None,
         *,
         shared: bool = False,
     ) -> list[Region]:
@@ -216,7 +219,7 @@ class ProcessMemory:
         searched once, on its own).
         """
         memory_filter = memory_filter or MemoryFilter()
-        regions = self._own_regions(memory_filter, warnings)
+        regions = self._own_regions(memory_filter)
         if shared and self.attachments:
             for attachment in self.attachments:
                 if memory_filter.accepts(attachment.mapping):
@@ -224,18 +227,19 @@ class ProcessMemory:
             regions.sort(key=lambda region: region.start)
         return regions
 
-    def _own_regions(self, memory_filter: MemoryFilter, warnings: list[str] | None) -> list[Region]:
-        extents = _clip_to_image(list(self.space.present_extents()), self.pages_size)
-        if warnings is not None and extents.cut:
-            warnings.append(
-                f"{self.label}: the pagemap points past the end of {self.pages_member} ({self.pages_size} bytes); "
-                "memory it does not hold is skipped"
-            )
+    @cached_property
+    def dumped(self) -> _Dumped:
+        """The dumped extents, laid out once (every mapping and every attachment cuts from them)."""
+        # a pagemap past the end of its pages image is cut (and warned about) by normalise_pagemap
+        extents = _clip_to_image(list(self.space.present_extents()), self.pages_size).extents
+        return _Dumped(extents, [vaddr for vaddr, _, _ in extents])
+
+    def _own_regions(self, memory_filter: MemoryFilter) -> list[Region]:
         regions = []
         for mapping in self.mappings:
             span = memory_filter.clip(mapping.start, mapping.end) if memory_filter.accepts(mapping) else None
             if span is not None:
-                regions += _cut(mapping, span, extents.extents, 0, self.pages_member, self.space)
+                regions += _cut(mapping, span, self.dumped, 0, self.pages_member, self.space)
         return regions
 
     def read(self, address: int, size: int) -> bytes:
@@ -286,21 +290,23 @@ class ProcessMemory:
         return min(starts, default=end)
 
 
+@dataclass(frozen=True)
+class _Dumped:
+    extents: list[tuple[int, int, int]]  # sorted (vaddr, offset, length), vaddr in the space's own terms
+    starts: list[int]  # their vaddrs, for bisection
+
+
 def _cut(
-    mapping: Mapping,
-    span: tuple[int, int],
-    extents: list[tuple[int, int, int]],
-    shift: int,
-    member: str,
-    space: AddressSpace,
+    mapping: Mapping, span: tuple[int, int], dumped: _Dumped, shift: int, member: str, space: AddressSpace
 ) -> list[Region]:
-    """The regions of ``extents`` (sorted ``(vaddr, offset, length)``, vaddr in the space's own
-    terms) that fall in ``span`` of ``mapping`` once moved by ``shift`` (space address + shift =
-    process address); a gap between extents starts a new region."""
-    starts = [extent[0] + shift for extent in extents]
+    """The regions of ``dumped`` that fall in ``span`` of ``mapping`` once moved by ``shift``
+    (space address + shift = process address); a gap between extents starts a new region.
+    Only the extents that can fall in the span are looked at."""
+    extents = dumped.extents
     regions = []
     pieces: list[tuple[int, int, int]] = []
-    for vaddr, offset, length in extents[max(0, bisect.bisect_right(starts, span[0]) - 1) :]:
+    for index in range(max(0, bisect.bisect_right(dumped.starts, span[0] - shift) - 1), len(extents)):
+        vaddr, offset, length = extents[index]
         vaddr += shift
         if vaddr >= span[1]:
             break
@@ -321,8 +327,7 @@ def _attached_regions(attachment: Attachment, memory_filter: MemoryFilter) -> li
     span = memory_filter.clip(mapping.start, mapping.end)
     if span is None:
         return []
-    extents = _clip_to_image(list(shared.space.present_extents()), shared.pages_size).extents
-    return _cut(mapping, span, extents, mapping.start - mapping.vma.pgoff, shared.pages_member, shared.space)
+    return _cut(mapping, span, shared.dumped, mapping.start - mapping.vma.pgoff, shared.pages_member, shared.space)
 
 
 @dataclass

@@ -101,10 +101,15 @@ def load_shared_memories(store: ImageStore, processes: list[ProcessMemory], warn
         return []
     memfds = _memfds(store, warnings)  # shmid -> (name, size, file ids)
     sysv = _sysv_segments(store, warnings)  # id -> (key, size)
+    # every mapping by the shmid it carries (a file id for memfds), numbered in process order
+    by_shmid: dict[int, list[tuple[int, ProcessMemory, Mapping]]] = {}
+    every = ((process, mapping) for process in processes for mapping in process.mappings)
+    for number, (process, mapping) in enumerate(every):
+        by_shmid.setdefault(mapping.vma.shmid, []).append((number, process, mapping))
     objects = []
     for shmid in shmids:
         try:
-            objects.append(_load_object(store, shmid, memfds, sysv, processes))
+            objects.append(_load_object(store, shmid, memfds, sysv, by_shmid, warnings))
         except CheckforensicsError as exc:
             warnings.append(f"{_PREFIX}{shmid}.img: shared memory not readable: {exc}")
     return objects
@@ -157,10 +162,13 @@ def _load_object(
     shmid: int,
     memfds: dict[int, tuple[str, int, set[int]]],
     sysv: dict[int, tuple[int, int]],
-    processes: list[ProcessMemory],
+    by_shmid: dict[int, list[tuple[int, ProcessMemory, Mapping]]],
+    warnings: list[str],
 ) -> SharedMemory:
     entries, member, read_at, pages_size = pages_image(store, f"{_PREFIX}{shmid}.img")
-    runs = normalise_pagemap(entries)
+    notes: list[str] = []
+    runs = normalise_pagemap(entries, pages_size, notes)
+    warnings += [f"{_PREFIX}{shmid}.img: {note}" for note in notes]
 
     def is_use(vma: Vma) -> bool:
         if shmid in memfds:
@@ -169,10 +177,10 @@ def _load_object(
             return bool(vma.status & VmaStatus.VMA_AREA_SYSVIPC) and vma.shmid == shmid
         return bool(vma.status & VmaStatus.VMA_ANON_SHARED) and vma.shmid == shmid
 
+    candidates = memfds[shmid][2] if shmid in memfds else {shmid}  # the shmids its mappings carry
     users = [
         SharedUse(process.pid, process.comm, m.vma.start, m.vma.end, m.vma.pgoff)
-        for process in processes
-        for m in process.mappings
+        for _, process, m in sorted((use for key in candidates for use in by_shmid.get(key, [])), key=lambda u: u[0])
         if is_use(m.vma)
     ]
     kind, name, key, size = "shared", None, None, 0

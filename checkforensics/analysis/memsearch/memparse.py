@@ -5,6 +5,7 @@ References: hexdump(1) ``-C``.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -36,14 +37,37 @@ class MemorySize:
 def memory_sizes(memory: ProcessMemory, memory_filter: MemoryFilter | None = None) -> MemorySize:
     memory_filter = memory_filter or MemoryFilter()
     spans = [span for m in memory.mappings if m.vma.size and (span := _accepted_span(memory_filter, m)) is not None]
+    covered = _Coverage(spans)
     described = dumped = 0
     for run in memory.space.runs:
-        covered = sum(max(0, min(run.end, end) - max(run.vaddr, start)) for start, end in spans)
-        described += covered
+        inside = covered.within(run.vaddr, run.end)
+        described += inside
         if run.file_offset is not None:
-            dumped += covered
+            dumped += inside
     shared = _shared_size(memory, memory_filter)
     return MemorySize(memory.pid, memory.comm, described, dumped, shared)
+
+
+class _Coverage:
+    """How many bytes of sorted, disjoint spans lie in a range: two bisections, however many
+    spans and runs there are (a pagemap of 300,000 runs over 30 mappings took 9 s run by span)."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self._spans = sorted(spans)
+        self._starts = [start for start, _ in self._spans]
+        self._before = [0]  # bytes of the spans before each one
+        for start, end in self._spans:
+            self._before.append(self._before[-1] + end - start)
+
+    def _below(self, address: int) -> int:
+        index = bisect.bisect_left(self._starts, address)  # spans starting below address
+        if index == 0:
+            return 0
+        end = self._spans[index - 1][1]
+        return self._before[index] - max(0, end - address)
+
+    def within(self, start: int, end: int) -> int:
+        return self._below(end) - self._below(start) if end > start else 0
 
 
 def _accepted_span(memory_filter: MemoryFilter, mapping: Mapping) -> tuple[int, int] | None:

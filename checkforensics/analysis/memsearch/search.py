@@ -76,7 +76,7 @@ def search_memory(
     plan = SearchPlan(PatternSet(patterns, context), chunk_size, workers, max_count, progress)
     warnings = warnings if warnings is not None else []
     for memory in memories:
-        regions = memory.regions(memory_filter, warnings)
+        regions = memory.regions(memory_filter)
         if not regions:
             continue
         matches = _search_process(model, memory, regions, plan)
