@@ -8,6 +8,12 @@ dumped reading as zeros (written as holes, so they take no disk); a mapping with
 page (typically an unmodified file mapping, which gdb then reads from the file itself) has a
 file size of 0, as in kernel core dumps.
 
+The holes are bounded: when the mappings with dumped pages span more than SPAN_LIMIT (an mm
+image may claim a mapping of 2^47 bytes holding one page), the widest of them are written as
+their dumped regions only, one PT_LOAD each, so a core file is never much bigger than the
+memory the checkpoint holds. Past 65,534 segments the program header count is stored the
+way the kernel stores it (PN_XNUM, the count in section header 0).
+
 References: linux/elfcore.h, linux/elf.h (note types), arch/x86/include/asm/user_64.h,
 the Intel SDM's XSAVE layout, binutils/gdb's reading of core notes.
 """
@@ -41,7 +47,11 @@ NT_FILE = 0x46494C45
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+PN_XNUM = 0xFFFF
 _COPY_CHUNK = 4 << 20
+SPAN_LIMIT = 64 << 30  # bytes of address space a core file lays out with holes
+AUXV_LIMIT = 512  # values of mm_saved_auxv read (the kernel keeps a few dozen: AT_VECTOR_SIZE)
 
 # XSAVE components: (bit, offset in the standard format, CRIU field, element format, elements)
 _XSAVE_COMPONENTS = (
@@ -137,8 +147,13 @@ def xstate(fpregs: Any) -> bytes | None:
     return bytes(area)
 
 
-def auxv(mm: Any) -> bytes:
-    values = list(mm.mm_saved_auxv)
+def auxv(mm: Any, warnings: list[str] | None = None, where: str = "mm") -> bytes:
+    """NT_AUXV: the saved auxiliary vector up to its AT_NULL, read no further than AUXV_LIMIT
+    values (a hostile mm image can hold millions); ``where`` names the image in the warning."""
+    saved = mm.mm_saved_auxv
+    if len(saved) > AUXV_LIMIT and warnings is not None:
+        warnings.append(f"{where}: mm_saved_auxv holds {len(saved)} values; NT_AUXV takes the first {AUXV_LIMIT}")
+    values = saved[:AUXV_LIMIT]
     pairs = []
     for i in range(0, len(values) - 1, 2):
         pairs.append((values[i], values[i + 1]))
@@ -179,18 +194,54 @@ class _ThreadState:
         self.core = core
 
 
-def _segments(memory: ProcessMemory) -> list[tuple[Vma, list[Region]]]:
+@dataclass(frozen=True)
+class _Segment:
+    """One PT_LOAD: ``start``/``size`` in memory, the regions whose bytes it carries, and
+    whether its whole range lies in the file (``span``; else only the regions, or nothing)."""
+
+    start: int
+    size: int
+    prot: int
+    regions: tuple[Region, ...]
+    span: bool
+
+
+def _segments(memory: ProcessMemory, warnings: list[str] | None = None) -> list[_Segment]:
     """Each mapping with its dumped regions, shared memory included (a SysV segment's or a
-    MAP_SHARED mapping's pages are the shared object's)."""
-    regions = memory.regions(shared=True)
+    MAP_SHARED mapping's pages are the shared object's); the widest written region by region
+    when all of them together would span more than SPAN_LIMIT."""
     by_mapping: dict[int, list[Region]] = {}
-    for region in regions:
+    for region in memory.regions(shared=True):
         by_mapping.setdefault(region.mapping.start, []).append(region)
-    return [(mapping.vma, by_mapping.get(mapping.start, [])) for mapping in memory.mappings]
+    spanning = sorted((m for m in memory.mappings if m.start in by_mapping), key=lambda m: m.vma.size, reverse=True)
+    span = sum(m.vma.size for m in spanning)
+    compact: set[int] = set()
+    for mapping in spanning:
+        if span <= SPAN_LIMIT:
+            break
+        compact.add(mapping.start)
+        span -= mapping.vma.size
+    if compact and warnings is not None:
+        warnings.append(
+            f"pid {memory.pid}: its mappings with dumped pages span more than {SPAN_LIMIT >> 30} GiB (the limit of a "
+            f"core file's holes); the {len(compact)} widest are written as their dumped pages only (gdb cannot read "
+            "their other addresses)"
+        )
+    segments = []
+    for mapping in memory.mappings:
+        vma, inside = mapping.vma, by_mapping.get(mapping.start, [])
+        if mapping.start not in compact:
+            segments.append(_Segment(vma.start, vma.size, vma.prot, tuple(inside), bool(inside)))
+            continue
+        segments += [_Segment(region.start, region.length, vma.prot, (region,), True) for region in inside]
+    return segments
 
 
-def write_core(model: CheckpointModel, process: Process, out: BinaryIO) -> tuple[int, int]:
-    """Write the core of ``process`` to ``out``; returns (threads, PT_LOAD count)."""
+def write_core(
+    model: CheckpointModel, process: Process, out: BinaryIO, warnings: list[str] | None = None
+) -> tuple[int, int]:
+    """Write the core of ``process`` to ``out``; returns (threads, PT_LOAD count). What was cut
+    to keep the file bounded is said in ``warnings``."""
     threads = []
     for tid in sorted(process.tids, key=lambda t: (t != process.pid, t)):
         threads.append(_ThreadState(tid, model.store.first(f"core-{tid}.img")))
@@ -206,43 +257,52 @@ def write_core(model: CheckpointModel, process: Process, out: BinaryIO) -> tuple
         if index == 0:
             notes += _note(b"CORE", NT_PRPSINFO, prpsinfo(process, main))
             notes += _note(b"CORE", NT_SIGINFO, siginfo())
-            notes += _note(b"CORE", NT_AUXV, auxv(mm))
+            notes += _note(b"CORE", NT_AUXV, auxv(mm, warnings, f"mm-{process.pid}.img"))
             notes += _note(b"CORE", NT_FILE, file_note(memory.space.vmas, model.file_names))
         notes += _note(b"CORE", NT_PRFPREG, fpregset(info.fpregs))
         extended = xstate(info.fpregs)
         if extended is not None:
             notes += _note(b"LINUX", NT_X86_XSTATE, extended)
 
-    segments = _segments(memory)
+    segments = _segments(memory, warnings)
     phnum = 1 + len(segments)
-    offset = _EHDR.size + phnum * _PHDR.size
+    extended = phnum >= PN_XNUM  # the count goes into section header 0, as the kernel does it
+    offset = _EHDR.size + phnum * _PHDR.size + (_SHDR.size if extended else 0)
     note_offset = offset
     offset += len(notes)
     headers = [_PHDR.pack(PT_NOTE, 0, note_offset, 0, 0, len(notes), 0, 0)]
     placed = []
-    for vma, inside in segments:
-        size = vma.end - vma.start if inside else 0
+    for segment in segments:
+        size = segment.size if segment.span else 0
         offset = (offset + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) if size else offset
         headers.append(
-            _PHDR.pack(PT_LOAD, _flags(vma.prot), offset, vma.start, 0, size, vma.end - vma.start, PAGE_SIZE)
+            _PHDR.pack(PT_LOAD, _flags(segment.prot), offset, segment.start, 0, size, segment.size, PAGE_SIZE)
         )
-        placed.append((offset, vma, inside))
+        placed.append((offset, segment))
         offset += size
 
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
-    out.write(_EHDR.pack(ident, ET_CORE, EM_X86_64, 1, 0, _EHDR.size, 0, 0, _EHDR.size, _PHDR.size, phnum, 0, 0, 0))
+    section_offset = _EHDR.size + phnum * _PHDR.size if extended else 0
+    out.write(
+        _EHDR.pack(
+            ident, ET_CORE, EM_X86_64, 1, 0, _EHDR.size, section_offset, 0, _EHDR.size, _PHDR.size,
+            PN_XNUM if extended else phnum, _SHDR.size if extended else 0, 1 if extended else 0, 0,
+        )
+    )  # fmt: skip
     out.write(b"".join(headers))
+    if extended:
+        out.write(_SHDR.pack(0, 0, 0, 0, 0, 0, 0, phnum, 0, 0))
     out.write(notes)
-    total = sum(region.length for _, _, inside in placed for region in inside)
+    total = sum(region.length for _, segment in placed for region in segment.regions)
     with progress.task(f"core.{process.pid}", total) as advance:
-        for file_offset, vma, inside in placed:
-            for region in inside:
-                out.seek(file_offset + (region.start - vma.start))
+        for file_offset, segment in placed:
+            for region in segment.regions:
+                out.seek(file_offset + (region.start - segment.start))
                 _copy(region, out)
                 advance(region.length)
     out.seek(offset)
     out.truncate(offset)  # the last segment may end in a hole: give the file its full length
-    return len(threads), sum(1 for _, _, inside in placed if inside)
+    return len(threads), sum(1 for _, segment in placed if segment.span)
 
 
 def _copy(region: Region, out: BinaryIO) -> None:

@@ -8,7 +8,7 @@ import click
 
 from checkforensics.analysis.coredump import write_core
 from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
-from checkforensics.errors import InputError
+from checkforensics.errors import CheckforensicsError, InputError, OutputError, UnsupportedError
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, Table, human_size, print_json, print_table
@@ -51,6 +51,7 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
         if pids and undumped and len(undumped) + len(zombies) == len(chosen):
             raise InputError(f"process {', '.join(map(str, undumped))}: not dumped (no core image in the checkpoint)")
         tree = model.command_lines()
+        failed: list[CheckforensicsError] = []
         for process in chosen:
             if not process.dumped:  # the tree's warnings name them
                 continue
@@ -58,8 +59,15 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
                 tree.warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
                 continue
             target = out / f"core.{process.pid}"
-            with directory.new_file(target.name) as handle:
-                threads, loads = write_core(model, process, handle)
+            try:
+                with directory.new_file(target.name) as handle:
+                    threads, loads = write_core(model, process, handle, tree.warnings)
+            except (OutputError, UnsupportedError):
+                raise
+            except CheckforensicsError as exc:  # its damaged images: the other processes still get their cores
+                tree.warnings.append(f"pid {process.pid}: no core file: {exc}")
+                failed.append(exc)
+                continue
             written.append(
                 {
                     "pid": process.pid,
@@ -70,6 +78,9 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
                     "size": target.stat().st_size,
                 }
             )
+        tree.warnings.extend(model.memory_warnings)
+        if failed and not written:
+            raise failed[0]
     if fmt == JSON:
         print_json({"cores": written, "warnings": tree.warnings})
     else:
