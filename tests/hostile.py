@@ -176,8 +176,9 @@ def _add_run(image: Image, vaddr: int, nr_pages: int, flags: int = PagemapFlags.
     image.entries.append(entry_type(run, -1))
 
 
-MEMORY_CASES = ("huge-run", "overlapping-runs", "past-pages", "many-runs", "huge-vma", "giant-auxv")
-AUXV_VALUES = 200_000_000  # giant-auxv: values in mm_saved_auxv (a 200 MB mm image)
+MEMORY_CASES = ("huge-run", "overlapping-runs", "past-pages", "many-runs", "huge-vma", "many-vmas", "giant-auxv")
+MANY_VMAS = 70_000  # many-vmas: more program headers than an ELF header can count (65,535)
+AUXV_VALUES = 30_000_000  # giant-auxv: values in mm_saved_auxv (a 30 MB mm image, under the 32 MiB limit)
 
 
 def hostile_memory(target: Path, case: str) -> Path:
@@ -204,15 +205,34 @@ def hostile_memory(target: Path, case: str) -> Path:
         for index in range(300_000):
             flags = PagemapFlags.PE_PRESENT if index % 2 == 0 else 0
             _add_run(pagemap, vma.start + 2 * index * PAGE_SIZE, 1, flags)
-    elif case == "huge-vma":  # a mapping over the whole user address space, one page of it dumped,
-        vmas = mm.entries[0].message.vmas  # and one that ends before it starts
+    elif case == "huge-vma":  # a mapping of 2^46 bytes below the real ones, a page dumped at each end;
+        vmas = mm.entries[0].message.vmas  # one over the whole address space; one that ends before it starts
         huge = vmas.add()
         huge.CopyFrom(vmas[-2])
-        huge.start, huge.end = 1 << 46, (1 << 47) + (1 << 46)
+        huge.start, huge.end = 1 << 32, (1 << 32) + (1 << 46)
+        everything = vmas.add()
+        everything.CopyFrom(vmas[-3])
+        everything.start, everything.end = 0, 1 << 47
         backwards = vmas.add()
-        backwards.CopyFrom(vmas[-3])
+        backwards.CopyFrom(vmas[-4])
         backwards.start, backwards.end = 0x7FFF00000000, 0x7FFE00000000
-        _add_run(pagemap, (1 << 47) - PAGE_SIZE, 1)
+        _add_run(pagemap, huge.start, 1)
+        _add_run(pagemap, huge.end - PAGE_SIZE, 1)
+        with (target / f"pages-{pagemap.entries[0].message.pages_id}.img").open("ab") as pages:
+            pages.write(b"HUGE-VMA" * (2 * PAGE_SIZE // 8))  # the pages of the two runs
+    elif case == "many-vmas":  # one-page mappings above the real ones, every eighth one dumped
+        vmas = mm.entries[0].message.vmas
+        template = type(vmas[0])()
+        template.CopyFrom(vmas[-2])
+        base = 0x200000000000
+        for index in range(MANY_VMAS):
+            vma = vmas.add()
+            vma.CopyFrom(template)
+            vma.start, vma.end = base + 2 * index * PAGE_SIZE, base + (2 * index + 1) * PAGE_SIZE
+            if index % 8 == 0:
+                _add_run(pagemap, vma.start, 1)
+        with (target / f"pages-{pagemap.entries[0].message.pages_id}.img").open("ab") as pages:
+            pages.write(b"\x5a" * (-(-MANY_VMAS // 8) * PAGE_SIZE))
     elif case == "giant-auxv":  # written by hand: protobuf would hold the values as 8 bytes each
         message = mm.entries[0].message
         del message.mm_saved_auxv[:]
@@ -228,8 +248,8 @@ def hostile_memory(target: Path, case: str) -> Path:
 
 
 def _packed_auxv(count: int) -> bytes:
-    """Field ``mm_saved_auxv`` (4, packed varints) holding ``count`` values of 1."""
-    length, out = count, bytearray([4 << 3 | 2])
+    """Field ``mm_saved_auxv`` (13, packed varints) holding ``count`` values of 1."""
+    length, out = count, bytearray([13 << 3 | 2])
     while True:
         out.append((length & 0x7F) | (0x80 if length > 0x7F else 0))
         length >>= 7

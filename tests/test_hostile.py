@@ -16,11 +16,14 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
+import time
 from html import unescape
 from pathlib import Path
 
 import hostile
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from checkforensics.cli import run
 from checkforensics.errors import ExitCode
@@ -113,3 +116,167 @@ def test_json_lists_each_process_once(inconsistent: Path) -> None:
     document = json.loads(out)
     assert sorted(process["pid"] for process in document["processes"]) == TREE_PIDS
     _assert_tree_warnings("\n".join(document["warnings"]))
+
+
+# --- running many commands at once ----------------------------------------------------------
+
+
+def _commands(runs: list[tuple[list[str], str | None]], cwd: Path, timeout: float = TIMEOUT) -> list[str]:
+    """Each ``(argv, warning)`` as a checkforensics subprocess under MEMORY_LIMIT, all at once,
+    each within ``timeout`` seconds; its stderr must hold ``warning`` (when given). Their stdouts."""
+    with contextlib.ExitStack() as stack:
+        started = []
+        for argv, _ in runs:
+            out, err = stack.enter_context(tempfile.TemporaryFile()), stack.enter_context(tempfile.TemporaryFile())
+            process = subprocess.Popen(
+                [sys.executable, "-m", "checkforensics", *argv],
+                stdout=out,
+                stderr=err,
+                cwd=cwd,
+                preexec_fn=_limit_memory,
+                env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
+            )
+            stack.callback(_kill, process)
+            started.append((process, out, err, time.monotonic()))
+        outputs = []
+        for (process, out, err, began), (argv, warning) in zip(started, runs, strict=True):
+            code = process.wait(timeout=max(1.0, timeout - (time.monotonic() - began)))
+            err.seek(0)
+            out.seek(0)
+            stderr = err.read().decode("utf-8", "backslashreplace")
+            assert "Traceback" not in stderr, f"{argv}: {stderr[-3000:]}"
+            assert code in DOCUMENTED, f"{argv}: exit {code}: {stderr[-2000:]}"
+            if warning is not None:
+                assert warning in stderr, f"{argv}: no {warning!r} in {stderr[-2000:]}"
+            outputs.append(out.read().decode("utf-8", "backslashreplace"))
+        return outputs
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+# --- 100,000 processes ------------------------------------------------------------------------
+
+SWARM = 100_000
+
+
+@pytest.fixture(scope="module")
+def swarms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("swarm")
+    return {shape: hostile.process_swarm(root / shape, SWARM, shape) for shape in ("chain", "flat")}
+
+
+DEEP = "the process tree is 100002 levels deep"
+UNDUMPED = "no core image for pid 200000, 200001"
+SWARM_RUNS = {
+    "chain": [(["inspect", "{}", "--all"], DEEP), (["ps", "{}", "--tree"], DEEP)],
+    "flat": [(["triage", "{}"], UNDUMPED), (["report", "{}", "-o", "report.html"], None)],
+}
+SLOW_SWARM_RUNS = [
+    (["inspect", "{}", "--all", "--format", "json"], UNDUMPED),
+    (["ps", "{}"], UNDUMPED),
+    (["files", "{}"], UNDUMPED),
+    (["memparse", "{}"], None),
+    (["crit", "x", "{}", "ps"], None),
+    (["coredump", "{}", "-o", "cores"], UNDUMPED),
+    (["inspect", "{}", "--all"], UNDUMPED),
+    (["ps", "{}", "--tree"], UNDUMPED),
+    (["triage", "{}"], UNDUMPED),
+    (["report", "{}", "-o", "report.html"], None),
+]
+
+
+def _fill(runs: list[tuple[list[str], str | None]], path: Path) -> list[tuple[list[str], str | None]]:
+    return [([str(path) if arg == "{}" else arg for arg in argv], warning) for argv, warning in runs]
+
+
+def test_100000_processes_in_a_chain_and_flat(swarms: dict[str, Path], tmp_path: Path) -> None:
+    """The brief's four commands, one chain and one flat tree of 100,000 processes, none of them
+    with an image: each process costs O(1), nothing recurses, every process is drawn once."""
+    runs = _fill(SWARM_RUNS["chain"], swarms["chain"]) + _fill(SWARM_RUNS["flat"], swarms["flat"])
+    inspect_out, ps_out, _, _ = _commands(runs, tmp_path)
+    for out in (inspect_out, ps_out):
+        drawn = re.findall(r"^[│├└─ ]*\[?(\d+)\]?  ?", out, re.MULTILINE)
+        assert len(drawn) == SWARM + 2 and len(set(drawn)) == SWARM + 2
+        assert max(len(line) for line in out.splitlines()) < 400  # drawn no deeper than the limit
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<li><b>") == SWARM + 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", ["chain", "flat"])
+def test_100000_processes_through_every_command(swarms: dict[str, Path], tmp_path: Path, shape: str) -> None:
+    runs = _fill(SLOW_SWARM_RUNS, swarms[shape])
+    for index in range(0, len(runs), 2):
+        _commands(runs[index : index + 2], tmp_path)
+
+
+# --- pagemaps and mm images that lie -------------------------------------------------------
+
+PAST_END = "the pagemap points past the end of the pages image"
+MEMORY_RUNS = {  # the commands each case broke or strained, and the warning it must give
+    "huge-run": [(["triage", "{}"], PAST_END), (["report", "{}", "-o", "report.html"], None)],
+    "overlapping-runs": [(["memparse", "{}"], "pagemap runs overlap others")],
+    "past-pages": [(["memgrep", "{}", "BARE_DUMP_SECRET_42"], PAST_END)],
+    "many-runs": [(["memparse", "{}"], PAST_END)],
+    "huge-vma": [(["coredump", "{}", "-o", "cores"], "span more than 64 GiB")],
+    "many-vmas": [(["coredump", "{}", "-o", "cores"], None)],
+    "giant-auxv": [(["coredump", "{}", "-o", "cores"], "mm_saved_auxv holds 30000000 values")],
+}
+EVERY_MEMORY_COMMAND = [
+    (["triage", "{}"], None),
+    (["report", "{}", "-o", "report.html", "--force"], None),
+    (["memparse", "{}"], None),
+    (["memgrep", "{}", "--secrets"], None),
+    (["memdump", "{}", "--pid", str(hostile.BARE_ROOT), "-o", "pid.mem", "--force"], None),
+    (["coredump", "{}", "-o", "cores", "--force"], None),
+    (["ps", "{}", "--env"], None),
+    (["inspect", "{}", "--all"], None),
+    (["crit", "x", "{}", "rss"], None),
+    (["crit", "x", "{}", "mems"], None),
+]
+
+
+@pytest.fixture(scope="module")
+def lying_memory(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("memory")
+    return {case: hostile.hostile_memory(root / case, case) for case in hostile.MEMORY_CASES}
+
+
+@pytest.mark.parametrize("case", hostile.MEMORY_CASES)
+def test_memory_that_lies_costs_what_the_pages_hold(lying_memory: dict[str, Path], tmp_path: Path, case: str) -> None:
+    _commands(_fill(MEMORY_RUNS[case], lying_memory[case]), tmp_path)
+    if (tmp_path / "cores").exists():
+        cores = sorted((tmp_path / "cores").iterdir())
+        assert [core.name for core in cores] == [f"core.{hostile.BARE_ROOT}", f"core.{hostile.BARE_CHILD}"]
+        dumped = sum(path.stat().st_size for path in lying_memory[case].glob("pages-*.img"))
+        headers = 8 << 20  # notes and program headers: 56 bytes a mapping
+        assert all(core.stat().st_blocks * 512 <= dumped + headers for core in cores)  # no more than was dumped
+        assert all(core.stat().st_size < 1 << 40 for core in cores)
+        with (tmp_path / "cores" / f"core.{hostile.BARE_ROOT}").open("rb") as core:
+            segments = ELFFile(core).num_segments()
+        if case == "many-vmas":  # past 65,534 the count is in section header 0 (PN_XNUM)
+            assert segments > hostile.MANY_VMAS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", hostile.MEMORY_CASES)
+def test_memory_that_lies_through_every_command(lying_memory: dict[str, Path], tmp_path: Path, case: str) -> None:
+    runs = _fill(EVERY_MEMORY_COMMAND, lying_memory[case])
+    for index in range(0, len(runs), 2):
+        _commands(runs[index : index + 2], tmp_path)
+
+
+def test_a_run_of_2_to_the_40_pages_counts_as_what_the_pages_image_holds(lying_memory: dict[str, Path]) -> None:
+    from checkforensics.analysis.memsearch.memparse import memory_sizes
+    from checkforensics.model import CheckpointModel
+
+    with CheckpointModel.open(lying_memory["huge-run"]) as model:
+        memory = model.memory(hostile.BARE_ROOT)
+        assert memory.dumped_bytes <= memory.pages_size
+        assert memory_sizes(memory).dumped_size <= memory.pages_size
+        assert sum(region.length for region in memory.regions(shared=True)) <= memory.pages_size
+        assert any("past the end of the pages image" in warning for warning in model.memory_warnings)
