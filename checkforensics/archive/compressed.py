@@ -2,8 +2,14 @@
 
 The pass at open keeps the bytes of small members in memory (never ``pages-*.img``); any other
 member is read by decompressing the archive again from its start, up to the member's end and
-never past it.  Every pass is capped relative to the compressed size, so a decompression bomb is
-refused rather than expanded.
+never past it.
+
+Every pass expands the archive to at most its expansion limit: ``MAX_EXPANSION_RATIO`` times the
+compressed size, at least ``MIN_EXPANSION_BUDGET`` (``--max-expansion`` sets another). The
+listing stops where going on would pass the limit, at the header of a member declaring more
+than is left (a 20 GiB member of zeros is never inflated) or wherever the stream reaches it,
+with a warning naming the member and the limit; what was listed before is analysed as usual,
+and every later pass, ending inside what was listed, stays within the limit too.
 """
 
 from __future__ import annotations
@@ -27,12 +33,36 @@ CACHE_LIMIT = 256 << 20  # ...and all of them together at most this
 # mean decompressing the archive again up to it, past any big pages image before it.
 SMALL_PAGES_LIMIT = 4 << 20
 PAGES_CACHE_LIMIT = 64 << 20
-MAX_EXPANSION_RATIO = 4096  # one pass over a compressed archive expands it at most this many times...
-MIN_EXPANSION_BUDGET = 1 << 30  # ...or this many bytes, whichever is more
+MAX_EXPANSION_RATIO = 64  # one pass over a compressed archive expands it at most this many times...
+MIN_EXPANSION_BUDGET = 1 << 30  # ...or this many bytes, whichever is more (a second or two of inflating)
+_expansion_override: int | None = None  # --max-expansion
 _SKIP_CHUNK = 64 << 10
 
 _PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
 _COMPRESSIONS = {"tar.gz": "gzip", "tar.zst": "zstd", "tar.xz": "xz", "tar.bz2": "bzip2"}
+
+
+def allow_expansion(limit: int | None) -> None:
+    """Let every compressed archive opened from now on expand to ``limit`` bytes, whatever its
+    compressed size (None: back to the ratio rule). The CLI's ``--max-expansion``."""
+    global _expansion_override
+    _expansion_override = limit
+
+
+def expansion_limit(compressed_size: int) -> tuple[int, str]:
+    """How many bytes an archive of ``compressed_size`` may expand to in one pass, and how to
+    name that limit in a message."""
+    if _expansion_override is not None:
+        return _expansion_override, f"the limit of {_expansion_override} bytes set by --max-expansion"
+    limit = max(MIN_EXPANSION_BUDGET, compressed_size * MAX_EXPANSION_RATIO)
+    return limit, (
+        f"the decompression limit of {limit} bytes ({MAX_EXPANSION_RATIO} times the compressed size, at least "
+        f"{MIN_EXPANSION_BUDGET >> 30} GiB; --max-expansion raises it)"
+    )
+
+
+class ExpansionLimitError(ArchiveError):
+    """A compressed stream would expand past its limit (internal to the listing, which stops there)."""
 
 
 def _open_decompressor(raw: BinaryIO, kind: str) -> BinaryIO:
@@ -74,14 +104,18 @@ class _StreamSource:
     A decompression error ends the stream as if it were cut there; ``damage`` says what happened.
     """
 
-    def __init__(self, stream: BinaryIO, budget: int, describe: str) -> None:
+    def __init__(self, stream: BinaryIO, budget: int, describe: str, limit_text: str = "its limit") -> None:
         self._stream = stream
         self._budget = budget
         self._describe = describe
         self._ended = False
         self.position = 0
         self.limit: int | None = budget
+        self.limit_text = limit_text
         self.damage: str | None = None
+
+    def _over(self) -> ExpansionLimitError:
+        return ExpansionLimitError(f"expands past {self.limit_text}; not decompressed further (decompression bomb?)")
 
     def _pull(self, size: int) -> bytes:
         if self._ended or size <= 0:
@@ -96,10 +130,7 @@ class _StreamSource:
             return b""
         self.position += len(chunk)
         if self.position > self._budget:
-            raise ArchiveError(
-                f"expands to more than {self._budget} bytes, over {MAX_EXPANSION_RATIO} times its compressed "
-                "size; refusing to decompress further (decompression bomb?)"
-            )
+            raise self._over()
         return chunk
 
     def read(self, size: int) -> bytes:
@@ -133,10 +164,7 @@ class _StreamSource:
             self.position += got
             filled += got
             if self.position > self._budget:
-                raise ArchiveError(
-                    f"expands to more than {self._budget} bytes, over {MAX_EXPANSION_RATIO} times its compressed "
-                    "size; refusing to decompress further (decompression bomb?)"
-                )
+                raise self._over()
         return filled
 
     def skip(self, size: int) -> int:
@@ -152,6 +180,7 @@ class _StreamSource:
     def allow(self, budget: int) -> None:
         """Let the stream run to ``budget`` bytes (a reused stream serves a later member)."""
         self._budget = max(self._budget, budget)
+        self.limit = self._budget
 
     @property
     def ended(self) -> bool:
@@ -178,15 +207,21 @@ class CompressedTar:
         # continues it instead of decompressing the archive from its start again, so reading
         # pages-1, pages-2, ... in order costs one pass, not one per member
         self._parked: tuple[contextlib.ExitStack, _StreamSource, int] | None = None
-        budget = max(MIN_EXPANSION_BUDGET, size * MAX_EXPANSION_RATIO)
-        with progress.task("reading archive", size) as advance, self.stream(budget, advance=advance) as source:
+        self.expansion_limit, self.limit_text = expansion_limit(size)
+        with (
+            progress.task("reading archive", size) as advance,
+            self.stream(self.expansion_limit, advance=advance) as source,
+        ):
+            scanner = TarScanner(source, self.listing, keep=self._keep, kept=self.kept)
             try:
-                TarScanner(source, self.listing, keep=self._keep, kept=self.kept).run()
+                scanner.run()
             except NotATar as exc:
                 why = source.damage or f"no tar archive inside: {exc}"
                 raise InputError(
                     f"is not a checkpoint archive or directory ({self.codec} data detected, but {why})"
                 ) from None
+            except ExpansionLimitError:  # inside a member or header the scanner could not weigh first
+                scanner.stopped_by_limit(scanner.last_offset)
             if source.damage:
                 self.listing.warn(source.damage)
 
@@ -199,7 +234,7 @@ class CompressedTar:
         reader = RangeReader(self.fd if fd is None else fd, 0, self.file_size, advance)
         raw = io.BufferedReader(reader, CHUNK)
         try:
-            yield _StreamSource(_open_decompressor(raw, self.kind), budget, self.codec)
+            yield _StreamSource(_open_decompressor(raw, self.kind), budget, self.codec, self.limit_text)
         finally:
             raw.close()
 

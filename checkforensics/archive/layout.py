@@ -74,6 +74,8 @@ def require_images(listing: Listing, where: str) -> str:
     prefix = _images_prefix(listing.entries)
     if prefix is None:
         cut = f"; the archive is cut or damaged at offset {listing.cut_at:#x}" if listing.cut_at is not None else ""
+        if listing.limited:
+            cut = f"; {listing.limited}"
         raise ArchiveError(
             f"no CRIU images (no inventory.img / pstree.img) at the top or under {IMAGES_DIR}{cut}", where=where
         )

@@ -19,6 +19,7 @@ class _PlainSource:
     """An uncompressed tar file, read with ``pread``; skipping data is a seek, nothing is read."""
 
     limit: int | None = None
+    limit_text = ""
 
     def __init__(self, fd: int, size: int) -> None:
         self._fd = fd

@@ -41,10 +41,12 @@ EXTENDED_HEADER_LIMIT = 1 << 20  # pax and GNU long-name data; real ones are a f
 
 
 class TarSource(Protocol):
-    """The bytes of a tar archive, read forward; ``limit`` caps what one member may declare."""
+    """The bytes of a tar archive, read forward; ``limit``: how far the stream may go (a
+    compressed archive's expansion limit, which ``limit_text`` names), None for no limit."""
 
     position: int
     limit: int | None
+    limit_text: str
 
     def read(self, size: int) -> bytes: ...
 
@@ -80,11 +82,15 @@ class TarScanner:
         self._pax: dict[str, bytes] = {}
         self._global_pax: dict[str, bytes] = {}
         self._last_name: str | None = None
+        self.last_offset = 0  # of the header being read
 
     def run(self) -> None:
         first = True
         while True:
-            offset = self.source.position
+            offset = self.last_offset = self.source.position
+            if not self._fits(BLOCK):
+                self.stopped_by_limit(offset)
+                return
             block = self.source.read(BLOCK)
             if len(block) < BLOCK:
                 self._ended_without_marker(offset, len(block), first)
@@ -107,6 +113,23 @@ class TarScanner:
     def _stop(self, offset: int, warning: str) -> None:
         self.listing.cut_at = offset
         self.listing.warn(warning)
+
+    def _fits(self, size: int) -> bool:
+        """Whether ``size`` more bytes (and the padding after them) keep the stream within its limit."""
+        limit = self.source.limit
+        return limit is None or self.source.position + size + (-size % BLOCK) <= limit
+
+    def stopped_by_limit(self, offset: int, member: MemberInfo | None = None) -> None:
+        """End the listing at ``offset`` (the header of ``member``), where going on would pass the
+        stream's limit."""
+        where = f"at offset {offset:#x}"
+        if member is not None:
+            where = f"at member {shown_name(member.name)!r} ({member.size} bytes)"
+        self.listing.limited = (
+            f"listing stopped {where}: reading on would pass {self.source.limit_text}; the members from there on "
+            "are not listed"
+        )
+        self._stop(offset, self.listing.limited)
 
     def _ended_without_marker(self, offset: int, got: int, first: bool) -> None:
         if first and offset == 0:
@@ -155,12 +178,11 @@ class TarScanner:
         return self._data(info, offset)
 
     def _data(self, info: MemberInfo, offset: int) -> bool:
-        """Record ``info`` and get past its data (kept, or skipped); False when the stream ends in it."""
-        if self.source.limit is not None and info.size > self.source.limit:
-            raise ArchiveError(
-                f"member {shown_name(info.name)!r} declares {info.size} bytes, more than this archive may expand to "
-                f"({self.source.limit}); refusing it (decompression bomb?)"
-            )
+        """Record ``info`` and get past its data (kept, or skipped); False when the stream ends in it,
+        or would pass its limit: a member declaring more than is left is not inflated at all."""
+        if not self._fits(info.size):
+            self.stopped_by_limit(offset, info)
+            return False
         data_offset = self.source.position
         if self.keep is not None and info.size and self.keep(info):
             data = self.source.read(info.size)
@@ -182,6 +204,9 @@ class TarScanner:
         return True
 
     def _skip_data(self, size: int, name: str) -> bool:
+        if not self._fits(size):
+            self.stopped_by_limit(self.last_offset)
+            return False
         if self.source.skip(size) < size:
             self._stop(self.source.position, f"truncated: the archive ends inside the data of {name!r}")
             return False
@@ -192,6 +217,9 @@ class TarScanner:
         """Read a pax or GNU long-name header, to apply to the member that follows."""
         if header.size > EXTENDED_HEADER_LIMIT:
             raise ArchiveError(f"extended tar header of {header.size} bytes at offset {offset:#x}; refusing it")
+        if not self._fits(header.size):
+            self.stopped_by_limit(offset)
+            return False
         data = self.source.read(header.size)
         if len(data) < header.size:
             self._stop(offset, f"truncated: the archive ends inside the extended tar header at offset {offset:#x}")

@@ -68,7 +68,13 @@ class _Group(click.Group):
 @click.version_option(__version__, "-V", "--version", prog_name="checkforensics")
 @click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (they only ever show on a terminal).")
-def cli(debug: bool, no_progress: bool) -> None:
+@click.option(
+    "--max-expansion",
+    metavar="SIZE",
+    help="Let a compressed archive expand to SIZE bytes (K, M, G, T suffixes) in one pass, instead of 64 times "
+    "its size or 1 GiB, whichever is more (docs/security.md, Limits).",
+)
+def cli(debug: bool, no_progress: bool, max_expansion: str | None) -> None:
     """Forensic analysis of CRIU container checkpoints (Kubernetes, Podman, criu dump -D).
 
     \b
@@ -78,6 +84,22 @@ def cli(debug: bool, no_progress: bool) -> None:
     global _debug
     _debug = debug
     progress.activate(not no_progress)
+    from checkforensics.archive.compressed import allow_expansion
+
+    allow_expansion(_size(max_expansion) if max_expansion is not None else None)
+
+
+_SUFFIXES = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+
+
+def _size(text: str) -> int:
+    """``SIZE`` as bytes: a number, optionally followed by K, M, G or T (powers of 1024)."""
+    number, suffix = text.strip().upper().removesuffix("B").removesuffix("I"), ""
+    if number[-1:] in _SUFFIXES:
+        number, suffix = number[:-1], number[-1]
+    if not number.isdigit():
+        raise click.BadParameter(f"{text!r} is not a size such as 4G or 1073741824", param_hint="--max-expansion")
+    return int(number) << _SUFFIXES[suffix]
 
 
 
