@@ -110,6 +110,19 @@ def compressed_bomb(
     return target
 
 
+def layer_bomb(target: Path, size: int = 2 << 30) -> Path:
+    """A bare dump with a tmpfs layer (``tmpfs-dev-99.tar.gz.img``) holding ``size`` bytes of zeros
+    in one file, in a few MiB: a bomb inside the checkpoint, which ``diff`` hashes."""
+    _copy_bare(target)
+    assert size % ZERO_CHUNK == 0
+    with (target / "tmpfs-dev-99.tar.gz.img").open("wb") as out:
+        out.write(_compress("gz", _tar_member("zeros", size)))
+        for _ in range(size // ZERO_CHUNK):
+            out.write(_compressed_zeros("gz"))
+        out.write(_compress("gz", bytes(1024)))
+    return target
+
+
 # --- process trees ----------------------------------------------------------------------------
 
 
@@ -263,6 +276,7 @@ def main(out: Path) -> None:
     compressed_bomb(out / "bomb-20g.tar.gz", "gz")
     compressed_bomb(out / "bomb-20g.tar.zst", "zst")
     compressed_bomb(out / "bomb-first.tar.gz", "gz", bomb=2 << 30, pieces=32, before="config.dump")
+    layer_bomb(out / "layer-bomb")
     for shape in ("chain", "flat"):
         process_swarm(out / f"swarm-{shape}", shape=shape)
     inconsistent_tree(out / "inconsistent-tree")

@@ -280,3 +280,61 @@ def test_a_run_of_2_to_the_40_pages_counts_as_what_the_pages_image_holds(lying_m
         assert memory_sizes(memory).dumped_size <= memory.pages_size
         assert sum(region.length for region in memory.regions(shared=True)) <= memory.pages_size
         assert any("past the end of the pages image" in warning for warning in model.memory_warnings)
+
+
+# --- decompression bombs ----------------------------------------------------------------------
+
+LIMIT_HIT = "reading on would pass the decompression limit of"
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bombs")
+    bomb = hostile.compressed_bomb
+    return {
+        "20g.tar.gz": bomb(root / "20g.tar.gz", "gz"),
+        "20g.tar.zst": bomb(root / "20g.tar.zst", "zst"),
+        "pieces.tar.zst": bomb(root / "pieces.tar.zst", "zst", bomb=2 << 30, pieces=16, before="rootfs-diff.tar"),
+        "pieces.tar.gz": bomb(root / "pieces.tar.gz", "gz", bomb=2 << 30, pieces=16, before="rootfs-diff.tar"),
+        "first.tar.zst": bomb(root / "first.tar.zst", "zst", bomb=2 << 30, pieces=8, before="config.dump"),
+        "layer": hostile.layer_bomb(root / "layer"),
+    }
+
+
+@pytest.mark.parametrize("name", ["20g.tar.gz", "20g.tar.zst"])
+def test_a_20_gib_member_is_never_inflated(bombs: dict[str, Path], tmp_path: Path, name: str) -> None:
+    """One member of 20 GiB of zeros in 22 MB (gzip) or 2.6 MB (zstd): the listing stops at its
+    header, before a byte of it is inflated; the checkpoint before it is analysed as usual."""
+    started = time.monotonic()
+    warning = f"listing stopped at member 'zeros-0.bin' (21474836480 bytes): {LIMIT_HIT}"
+    show, ps = _commands([(["show", str(bombs[name])], warning), (["ps", str(bombs[name])], None)], tmp_path, 10)
+    assert time.monotonic() - started < 10
+    assert "counters" in show and "counter.py" in ps
+
+
+def test_a_bomb_in_pieces_is_inflated_up_to_the_limit_and_no_further(bombs: dict[str, Path], tmp_path: Path) -> None:
+    path = str(bombs["pieces.tar.zst"])
+    (show,) = _commands([(["show", path], "listing stopped at member 'zeros-7.bin' (134217728 bytes)")], tmp_path)
+    assert "counters" in show
+    raised = _command(["--max-expansion", "3G", "show", path], tmp_path)
+    assert raised.returncode == ExitCode.OK and raised.stderr == ""  # raised, the same archive lists to its end
+
+
+def test_a_bomb_before_the_images_leaves_nothing_but_says_why(bombs: dict[str, Path], tmp_path: Path) -> None:
+    done = _command(["show", str(bombs["first.tar.zst"])], tmp_path)
+    assert done.returncode == ExitCode.BAD_INPUT
+    assert "no CRIU images" in done.stderr and LIMIT_HIT in done.stderr
+
+
+def test_a_bomb_inside_a_tmpfs_layer_is_held_to_the_limit(bombs: dict[str, Path], tmp_path: Path) -> None:
+    limit = "the layer expands past the limit of 268435456 bytes set by --max-expansion"
+    _commands([(["--max-expansion", "256M", "diff", str(bombs["layer"])], limit)], tmp_path)
+
+
+@pytest.mark.slow
+def test_gzip_bombs_in_pieces_cost_at_most_the_limit(bombs: dict[str, Path], tmp_path: Path) -> None:
+    runs = [
+        (["show", str(bombs["pieces.tar.gz"])], "listing stopped at member"),
+        (["diff", str(bombs["layer"])], "the layer expands past the decompression limit"),
+    ]
+    _commands(runs, tmp_path)

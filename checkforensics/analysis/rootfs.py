@@ -10,7 +10,9 @@ streaming, with nothing written to disk.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
+import io
 import json
 import posixpath
 import re
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from checkforensics.archive import Checkpoint
+from checkforensics.archive.compressed import expansion_limit
 from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
 from checkforensics.model import CheckpointModel
 
@@ -105,7 +108,30 @@ def _iso(timestamp: float) -> str:
 
 
 def _open_tar(stream: BinaryIO, compressed: bool) -> tarfile.TarFile:
-    return tarfile.open(fileobj=stream, mode="r|gz" if compressed else "r|")
+    if compressed:  # a tmpfs layer: a gzip bomb inside the checkpoint is held to the archive's limit
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        stream = _Bounded(gzip.GzipFile(fileobj=stream, mode="rb"), *expansion_limit(size))  # type: ignore[assignment]
+    return tarfile.open(fileobj=stream, mode="r|")
+
+
+class _Bounded(io.RawIOBase):
+    """A decompressed stream that ends in an ArchiveError past ``limit`` bytes."""
+
+    def __init__(self, stream: BinaryIO, limit: int, limit_text: str) -> None:
+        super().__init__()
+        self._stream, self._left, self._text = stream, limit, limit_text
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        got = self._stream.readinto(view[: self._left + 1])  # type: ignore[attr-defined]
+        self._left -= got
+        if self._left < 0:
+            raise ArchiveError(f"the layer expands past {self._text}; not decompressed further (decompression bomb?)")
+        return got
 
 
 def iter_layer(
@@ -141,6 +167,9 @@ def iter_layer(
                 yield changed, info, tar
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ArchiveError(f"damaged archive ({exc})", where=where) from None
+    except ArchiveError as exc:  # past the expansion limit: say which layer
+        exc.where = exc.where or where
+        raise
 
 
 def _sha256_stream(handle: BinaryIO, size: int) -> str:
@@ -211,7 +240,10 @@ def rootfs_changes(model: CheckpointModel, *, digest: bool = True, layers: bool 
         try:
             with checkpoint.open_member(member) as stream:
                 layer.files = [
-                    changed for changed, _, _ in iter_layer(stream, compressed=compressed, root=root, digest=digest)
+                    changed
+                    for changed, _, _ in iter_layer(
+                        stream, compressed=compressed, root=root, digest=digest, where=checkpoint.where(member)
+                    )
                 ]
         except (tarfile.TarError, EOFError, OSError) as exc:
             changes.warnings.append(f"{member}: damaged archive ({exc}); {len(layer.files)} entries read")
