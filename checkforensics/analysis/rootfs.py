@@ -107,20 +107,21 @@ def _iso(timestamp: float) -> str:
         return str(timestamp)
 
 
-def _open_tar(stream: BinaryIO, compressed: bool) -> tarfile.TarFile:
+def _open_tar(stream: BinaryIO, compressed: bool, where: str) -> tarfile.TarFile:
     if compressed:  # a tmpfs layer: a gzip bomb inside the checkpoint is held to the archive's limit
         size = stream.seek(0, io.SEEK_END)
         stream.seek(0)
-        stream = _Bounded(gzip.GzipFile(fileobj=stream, mode="rb"), *expansion_limit(size))  # type: ignore[assignment]
+        limit, text = expansion_limit(size)
+        stream = _Bounded(gzip.GzipFile(fileobj=stream, mode="rb"), limit, text, where)  # type: ignore[assignment]
     return tarfile.open(fileobj=stream, mode="r|")
 
 
 class _Bounded(io.RawIOBase):
-    """A decompressed stream that ends in an ArchiveError past ``limit`` bytes."""
+    """A decompressed stream that ends in an ArchiveError (naming ``where``) past ``limit`` bytes."""
 
-    def __init__(self, stream: BinaryIO, limit: int, limit_text: str) -> None:
+    def __init__(self, stream: BinaryIO, limit: int, limit_text: str, where: str) -> None:
         super().__init__()
-        self._stream, self._left, self._text = stream, limit, limit_text
+        self._stream, self._left, self._text, self._where = stream, limit, limit_text, where
 
     def readable(self) -> bool:
         return True
@@ -130,7 +131,10 @@ class _Bounded(io.RawIOBase):
         got = self._stream.readinto(view[: self._left + 1])  # type: ignore[attr-defined]
         self._left -= got
         if self._left < 0:
-            raise ArchiveError(f"the layer expands past {self._text}; not decompressed further (decompression bomb?)")
+            raise ArchiveError(
+                f"the layer expands past {self._text}; not decompressed further (decompression bomb?)",
+                where=self._where,
+            )
         return got
 
 
@@ -143,7 +147,7 @@ def iter_layer(
     every whole member before the damage has been yielded.
     """
     try:
-        with _open_tar(stream, compressed) as tar:
+        with _open_tar(stream, compressed, where) as tar:
             for info in tar:
                 path = container_path(info.name, root)
                 if path == root and info.isdir():
@@ -167,9 +171,6 @@ def iter_layer(
                 yield changed, info, tar
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ArchiveError(f"damaged archive ({exc})", where=where) from None
-    except ArchiveError as exc:  # past the expansion limit: say which layer
-        exc.where = exc.where or where
-        raise
 
 
 def _sha256_stream(handle: BinaryIO, size: int) -> str:
