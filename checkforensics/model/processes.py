@@ -7,6 +7,7 @@ warning naming the image, and the rest of the tree still comes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,25 @@ class ProcessTree:
     def roots(self) -> list[Process]:
         pids = {p.pid for p in self.processes}
         return [p for p in self.processes if p.ppid == 0 or p.ppid not in pids or p.ppid == p.pid]
+
+    def walk(self, chosen: Collection[int] | None = None) -> Iterator[tuple[Process, int]]:
+        """Each process (of ``chosen`` pids, or all) with its depth, parents before children:
+        the order a tree is drawn in. A process left out passes its place on to its children;
+        a loop in a damaged tree shows each process once."""
+        seen: set[int] = set()
+
+        def visit(process: Process, depth: int) -> Iterator[tuple[Process, int]]:
+            if process.pid in seen:
+                return
+            seen.add(process.pid)
+            shown = chosen is None or process.pid in chosen
+            if shown:
+                yield process, depth
+            for child in process.children:
+                yield from visit(child, depth + 1 if shown else depth)
+
+        for root in self.roots():
+            yield from visit(root, 0)
 
 
 def _state_name(value: int) -> str:
