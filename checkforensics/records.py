@@ -53,6 +53,17 @@ def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = Fa
     }
 
 
+def descriptor_lines(table: FileTable, with_data: bool, only_sockets: bool = False) -> list[dict[str, Any]]:
+    """The JSON Lines form of a descriptor table: one descriptor a line, with the pid and comm
+    of its process first."""
+    return [
+        {"pid": p.pid, "comm": p.comm, **descriptor_record(d, with_data)}
+        for p in table.processes
+        for d in p.descriptors
+        if not only_sockets or d.type in SOCKET_TYPES
+    ]
+
+
 def process_record(process: Process, with_env: bool) -> dict[str, Any]:
     document: dict[str, Any] = {
         "pid": process.pid,
