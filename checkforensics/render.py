@@ -31,6 +31,7 @@ TABLE = "table"  # plain ASCII tables (tabulate's), never tree glyphs: for ticke
 JSON = "json"  # one document (docs/json.md)
 JSONL = "jsonl"  # JSON Lines: one compact record a line
 FORMATS = (TEXT, TABLE, JSON, JSONL)
+STREAMED = (JSON, JSONL)  # written record by record while the work goes on (no progress bar over them)
 TREE = "tree"  # what inspect and diff called their text form once: still accepted, as TEXT
 
 
