@@ -20,6 +20,7 @@ from typing import Any
 
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
+from checkforensics.model.cmdline import command_line, environment
 from checkforensics.model.files import FileTable, build_file_table
 from checkforensics.model.mappings import file_names, process_memory
 from checkforensics.model.memory import MemoryUnavailableError
@@ -28,7 +29,6 @@ from checkforensics.model.processes import (
     ProcessNotFoundError,
     ProcessTree,
     build_tree,
-    read_args,
 )
 from checkforensics.model.regions import ProcessMemory
 from checkforensics.model.shared import SharedMemory, attach, load_shared_memories
@@ -113,9 +113,9 @@ class CheckpointModel:
                 mm = self.mm(process.pid)
                 process.mm = mm
                 if not self._command_lines:
-                    process.cmdline = read_args(memory.read, mm.mm_arg_start, mm.mm_arg_end)
+                    process.cmdline = command_line(memory, mm)
                 if env and not self._environments:
-                    process.env = read_args(memory.read, mm.mm_env_start, mm.mm_env_end)
+                    process.env = environment(memory, mm)
             except MemoryUnavailableError as exc:
                 tree.warnings.append(f"pid {process.pid}: command line not readable: {exc.message}")
             except CheckforensicsError as exc:

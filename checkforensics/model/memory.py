@@ -197,12 +197,3 @@ class AddressSpace:
         if current:
             yield current[0], current[1], current[2]
 
-
-def split_strings(block: bytes) -> list[str]:
-    """NUL-separated strings (argv, environ) as text; undecodable bytes escaped, not lost."""
-    if not block:
-        return []
-    parts = block.split(b"\0")
-    if parts and parts[-1] == b"":
-        parts.pop()
-    return [part.decode("utf-8", errors="backslashreplace") for part in parts]

@@ -14,10 +14,7 @@ from typing import Any
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.flags import TaskState
 from checkforensics.images.load import text
-from checkforensics.model.memory import split_strings
 from checkforensics.model.store import ImageStore
-
-_ARGS_LIMIT = 1 << 20  # no argv or environment block is larger than this in practice
 
 
 @dataclass
@@ -219,10 +216,3 @@ class ProcessNotFoundError(CheckforensicsError):
 
     exit_code = ExitCode.USAGE
 
-
-def read_args(read: Any, start: int, end: int) -> list[str]:
-    """The NUL-separated strings between ``start`` and ``end`` (argv or environ), read with
-    ``read(address, size)``."""
-    if end <= start:
-        return []
-    return split_strings(read(start, min(end - start, _ARGS_LIMIT)))

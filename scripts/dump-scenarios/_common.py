@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -212,17 +213,31 @@ class Tree:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
 
-    def dump(self, root: int, flags: list[str], truth_extra: dict | None = None) -> Path:
-        """Record truth.json from /proc, then criu dump the tree into OUT/images."""
+    def dump(self, root: int, flags: list[str], truth_extra: dict | None = None, run_as: str | None = None) -> Path:
+        """Record truth.json from /proc, then criu dump the tree into OUT/images.
+
+        With ``run_as`` (a user name), CRIU runs as that user with this process's capabilities
+        and ``--unprivileged`` (see criu_as_user), writing images that user owns."""
         truth = collect_truth(self.name, root, self.markers)
         if truth_extra:
             truth.update(truth_extra)
+        prefix: list[str] = []
+        if run_as:
+            prefix = criu_as_user(run_as)
+            truth["criu_run_as"] = f"{run_as}, with the capabilities of root on this machine (setpriv)"
         (self.out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
         images = self.out / "images"
         images.mkdir()
+        if run_as:
+            pw = pwd.getpwnam(run_as)
+            (self.out / "dump.log").touch()
+            for path in (images, self.out / "dump.log"):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
         cmd = [
+            *prefix,
             CRIU,
             "dump",
+            *(["--unprivileged"] if run_as else []),
             "-t",
             str(root),
             "-D",
@@ -257,6 +272,32 @@ class Tree:
         finally:
             self.kill()
             self.finish()
+
+
+def criu_as_user(user: str) -> list[str]:
+    """The setpriv prefix that runs CRIU as ``user`` with every capability this process has.
+
+    CRIU reads each task's rlimits with prlimit(2), which the kernel allows only to a caller
+    whose uids and gids all equal the task's, or one holding CAP_SYS_RESOURCE. Where
+    CAP_SYS_RESOURCE is not even in the bounding set (as in this project's build machines),
+    root cannot dump a tree of another user ("Can't get rlimit 0: Operation not permitted"),
+    but that user, given the other capabilities as ambient ones, can. CRIU then wants
+    ``--unprivileged`` (it refuses a non-root uid without it)."""
+    effective = next(
+        int(line.split()[1], 16)
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("CapEff:")
+    )
+    names = subprocess.run(["setpriv", "--list-caps"], capture_output=True, text=True, check=True).stdout.split()
+    caps = ",".join(f"+{name}" for bit, name in enumerate(names) if effective >> bit & 1)
+    return [
+        "setpriv",
+        f"--reuid={user}",
+        f"--regid={user}",
+        "--clear-groups",
+        f"--inh-caps={caps}",
+        f"--ambient-caps={caps}",
+    ]
 
 
 def _read(path: Path) -> str:
@@ -467,6 +508,31 @@ def fd_type(target: str) -> str:
     return "file"
 
 
+SYSV_SHM_FIELDS = ("key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid", "gid", "rss")
+
+
+def sysv_segments(pid: int) -> list[dict]:
+    """The System V shared memory segments of PID's IPC namespace (/proc/sysvipc/shm read there)."""
+    try:
+        text = subprocess.run(
+            ["nsenter", "-t", str(pid), "-i", "cat", "/proc/sysvipc/shm"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    lines = text.splitlines()
+    header = lines[0].split()
+    segments = []
+    for line in lines[1:]:
+        row = dict(zip(header, line.split(), strict=False))
+        segment = {field: int(row[field]) for field in SYSV_SHM_FIELDS if field != "perms"}
+        segment["perms"] = row["perms"]
+        segments.append(segment)
+    return segments
+
+
 def collect_truth(name: str, root: int, markers: list[str]) -> dict:
     processes = []
     sockets_cache: dict[str, dict] = {}
@@ -531,13 +597,19 @@ def collect_truth(name: str, root: int, markers: list[str]) -> dict:
         special = ("memfd", "deleted", "SYSV", "/dev/zero", "cfw-")
         proc["maps_special"] = [m for m in maps if any(s in m for s in special)]
         processes.append(proc)
-    return {
+    truth = {
         "scenario": name,
         "source": "/proc of the live processes just before criu dump",
         "root": root,
         "markers": markers,
         "processes": processes,
     }
+    # CRIU dumps System V IPC only with an IPC namespace of the tree's own; the host's segments
+    # are none of the scenario's business.
+    with contextlib.suppress(OSError):
+        if os.readlink(f"/proc/{root}/ns/ipc") != os.readlink("/proc/self/ns/ipc"):
+            truth["sysv_shm"] = sysv_segments(root)
+    return truth
 
 
 if __name__ == "__main__":

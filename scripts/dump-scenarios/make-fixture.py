@@ -112,8 +112,9 @@ def complete_sockets(crit_bin: str, images: Path, truth: dict) -> None:
 
 def criu_flags(out: Path) -> list[str]:
     words = (out / "criu-command.txt").read_text().splitlines()[0].split()
+    start = words.index("dump") + 1  # after "criu dump", or after "setpriv ... criu dump"
     flags, skip = [], False
-    for i, word in enumerate(words[2:], start=2):
+    for i, word in enumerate(words[start:], start=start):
         if skip:
             skip = False
             continue

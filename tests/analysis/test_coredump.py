@@ -128,11 +128,16 @@ def test_other_architectures_are_refused(tmp_path: Path, capsys: pytest.CaptureF
     assert "AARCH64" in capsys.readouterr().err
 
 
+def _scenario(name: str) -> Path:
+    packed = SCENARIOS / f"{name}.tar.zst"
+    return packed if packed.exists() else SCENARIOS / name
+
+
 def _shared_marker_places(name: str) -> list[tuple[int, int, str]]:
     """(pid, virtual address, marker) of every marker the truth file puts in shared memory, at
     each address where a process maps it (a SysV segment, a MAP_SHARED anonymous mapping)."""
     places = []
-    with CheckpointModel.open(SCENARIOS / name) as checkpoint:
+    with CheckpointModel.open(_scenario(name)) as checkpoint:
         for image, markers in truth(f"scenarios/{name}")["markers_in_shared_memory"].items():
             shmid = int(image.removeprefix("pagemap-shmem-").removesuffix(".img"))
             shared = checkpoint.shared_object(shmid)
@@ -144,18 +149,22 @@ def _shared_marker_places(name: str) -> list[tuple[int, int, str]]:
 
 
 @pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
-@pytest.mark.parametrize(("name", "kind"), [("ns", "sysvipc"), ("proc", "memfd")])
+@pytest.mark.parametrize(
+    ("name", "kind", "mappers"),
+    [("ns", "sysvipc", 1), ("proc", "memfd", 2), ("postgres", "sysvipc", 6), ("nginx", "memfd", 3)],
+)
 def test_gdb_reads_shared_memory_at_its_virtual_address(
-    name: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    name: str, kind: str, mappers: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A System V segment (ns) and a MAP_SHARED|MAP_ANONYMOUS mapping (proc; CRIU 4 dumps it as
-    the memfd /dev/zero) are dumped once, apart from the processes: the core file of each
-    process that maps them carries their bytes where the process saw them."""
+    """System V segments (ns; PostgreSQL's shared buffers) and MAP_SHARED|MAP_ANONYMOUS mappings
+    (proc; nginx's shared zones: CRIU 4 dumps them as the memfd /dev/zero) are dumped once,
+    apart from the processes: the core file of each process that maps them carries their bytes
+    where the process saw them."""
     places = _shared_marker_places(name)
-    with CheckpointModel.open(SCENARIOS / name) as checkpoint:
+    with CheckpointModel.open(_scenario(name)) as checkpoint:
         assert {obj.kind for obj in checkpoint.shared_memory if obj.users} == {kind}
-    assert len({pid for pid, _, _ in places}) == (2 if name == "proc" else 1)
-    assert run(["coredump", str(SCENARIOS / name), "-o", str(tmp_path)]) == 0
+    assert len({pid for pid, _, _ in places}) == mappers
+    assert run(["coredump", str(_scenario(name)), "-o", str(tmp_path)]) == 0
     capsys.readouterr()
     for pid, address, marker in places:
         done = subprocess.run(

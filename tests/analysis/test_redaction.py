@@ -141,4 +141,4 @@ def test_the_fixtures_environments() -> None:
             for before, after in pairs:
                 if before != after:
                     hidden.add(before.split("=", 1)[0])
-    assert hidden == {"AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "SECRET", "TOKEN", "CFW_SECRET"}
+    assert hidden == {"AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "SECRET", "TOKEN", "CFW_SECRET", "PGPASSWORD"}

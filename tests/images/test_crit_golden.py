@@ -23,6 +23,8 @@ CRIT_WRONG = {
     # Both SysV segments have in_pagemaps (their content is in pagemap-shmem, not after the
     # entry); crit reads the second entry as the first one's content and lists one segment.
     ("scenario-ns", "ipcns-shm-11.img"): 2,  # the entries there really are
+    # The same with PostgreSQL's three segments: crit shows the first, the other two as its bytes.
+    ("scenario-postgres", "ipcns-shm-9.img"): 3,
 }
 
 
