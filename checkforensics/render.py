@@ -16,10 +16,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from typing import Any, TextIO
 
 # rich and tabulate are imported where they are used: a command whose output is piped prints
 # its tables without them, which keeps start-up (most of a small command's time) short.
@@ -161,10 +158,6 @@ def plain_columns(table: Table) -> str:
                 parts.append(text + " " * (widths[index] - cell_len(text)))
             out.append("  ".join(parts).rstrip() + "\n")
     return "".join(out)
-
-
-def print_tree(tree: Tree, *, no_color: bool = False, stream: TextIO | None = None) -> None:
-    _emit(tree, no_color, stream)
 
 
 def print_json(document: Any, stream: TextIO | None = None) -> None:
