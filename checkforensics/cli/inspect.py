@@ -388,7 +388,7 @@ def inspect(
                 warnings.extend(f"{found.name}: {warning}" for warning in found.warnings)
 
     result = Result(
-        json=lambda: (_document(found) for found in inspections()),
+        json=lambda: [_document(found) for found in inspections()],  # whole: a failure leaves no half document
         jsonl=lambda: (_document(found) for found in inspections()),
         text=lambda: (_view(found) for found in inspections()),
         warnings=warnings,
