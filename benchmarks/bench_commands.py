@@ -15,7 +15,9 @@ that, and any later change, the same way:
 - per checkpoint and command it prints the wall seconds of each tree (min, median, max) and
   baseline/current: the median of the round-by-round ratios, and their range. Above 1.00x the
   current tree is faster. The last column is the same median for CPU time (user + system of the
-  command and its workers), which a busy machine disturbs less than wall time.
+  command and its forked workers), which leaves out time spent waiting for a processor. On a
+  shared machine two identical trees can differ by 20% in a median of a few rounds: trust a ratio
+  well outside 0.8-1.2x, or one that holds with a larger ``--repeat``.
 
 Checkpoints (``--checkpoint`` replaces them): fixtures/scenarios/proc (7 processes, a bare
 images directory), fixtures/scenarios/creds.tar.zst (2 processes, 22 MiB of memory),
@@ -29,7 +31,7 @@ directories (archives are extracted into the temporary directory), records every
 opens (with ``strace -f`` where installed, else an audit hook on Python's ``open`` events), and
 prints how often each member was opened, naming those opened more than once.
 
-    python3 benchmarks/bench_commands.py                      # about 10 minutes on 2 CPUs
+    python3 benchmarks/bench_commands.py                      # about 8 minutes on 2 CPUs
     python3 benchmarks/bench_commands.py --commands triage,report,diff --repeat 3
     python3 benchmarks/bench_commands.py --checkpoint /tmp/a.tar --later /tmp/b.tar --baseline HEAD~5
     python3 benchmarks/bench_commands.py --count-opens --checkpoint fixtures/scenarios/proc
@@ -400,7 +402,7 @@ def count_all(trees: list[Tree], subjects: list[Subject], commands: list[str], w
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help=f"git revision to compare ({DEFAULT_BASELINE})")
-    parser.add_argument("--repeat", type=int, default=5, help="counted runs of each command and tree (5)")
+    parser.add_argument("--repeat", type=int, default=7, help="counted runs of each command and tree (7)")
     parser.add_argument("--checkpoint", type=Path, action="append", help="a checkpoint to use (repeatable)")
     parser.add_argument("--later", type=Path, help="what diff compares the one --checkpoint with (itself)")
     parser.add_argument("--copies", type=int, default=40, help="copies in the generated checkpoint (40; 0: none)")
