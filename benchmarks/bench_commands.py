@@ -52,7 +52,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -354,13 +353,18 @@ def repeated_lines(counts: collections.Counter, width: int = 100) -> list[str]:
         if len(names) > 24:
             kinds = collections.Counter(re.sub(r"\d+", "N", name) for name in names)
             names = [f"{kind} ({number})" if number > 1 else kind for kind, number in sorted(kinds.items())]
-        lines += textwrap.wrap(
-            ", ".join(names),
-            width,
-            initial_indent=f"{'x' + str(count):>6}: ",
-            subsequent_indent=" " * 8,
-            break_on_hyphens=False,
-        )
+        lines += wrapped([f"{name}," for name in names[:-1]] + names[-1:], f"{'x' + str(count):>6}: ", width)
+    return lines
+
+
+def wrapped(items: list[str], first: str, width: int) -> list[str]:
+    """``items`` on lines of at most ``width`` (an item is never cut), the first after ``first``,
+    the others indented as far."""
+    lines = [first]
+    for item in items:
+        if len(lines[-1]) > len(first) and len(lines[-1]) + 1 + len(item) > width:
+            lines.append(" " * len(first))
+        lines[-1] += item if len(lines[-1]) == len(first) else " " + item
     return lines
 
 
@@ -375,7 +379,8 @@ def count_all(trees: list[Tree], subjects: list[Subject], commands: list[str], w
     for subject in subjects:
         members = member_files(subject)
         processes = f", {subject.processes} processes" if subject.processes else ""
-        print(f"\n{subject.name} ({subject.path}{processes}; {len(members)} files)")
+        files = sum(not name.startswith("B:") for name in members.values())
+        print(f"\n{subject.name} ({subject.path}{processes}; {files} files)")
         for name in commands:
             label, template = COMMANDS[name]
             print(f"  {label}")
