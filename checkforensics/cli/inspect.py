@@ -12,9 +12,10 @@ from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts
 from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview
 from checkforensics.cli.options import TREE_ALIAS, checkpoint_argument, output_options, pid_option
 from checkforensics.model import CheckpointModel, Process
-from checkforensics.model.descriptions import what
+from checkforensics.model.descriptions import descriptor_record, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
-from checkforensics.records import STATS_COLUMNS, command_text, descriptor_record, overview_record, process_record
+from checkforensics.model.processes import process_record
+from checkforensics.records import STATS_COLUMNS, command_text, overview_record
 from checkforensics.render import Result, Table, View, cell, human_size, render, tree_text
 
 if TYPE_CHECKING:

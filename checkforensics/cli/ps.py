@@ -8,7 +8,8 @@ import click
 
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.model import CheckpointModel, Process, ProcessTree
-from checkforensics.records import command_text, process_record
+from checkforensics.model.processes import process_record
+from checkforensics.records import command_text
 from checkforensics.render import Result, Table, View, cell, render, tree_text
 
 if TYPE_CHECKING:
