@@ -203,14 +203,34 @@ def test_postgres_rows_in_shared_buffers_seen_by_every_process(capsys: pytest.Ca
     assert {m["pid"] for m in document["matches"]} == {p["dump_pid"] for p in truth["processes"][4:]}
 
 
-def test_nginx_zone_keys_in_the_zone_and_the_request_in_its_worker(capsys: pytest.CaptureFixture[str]) -> None:
+def _nginx_connection_holders() -> dict[str, int]:
+    """"basic"/"bearer" -> the pid (as the images say) of the worker whose socket is connected to
+    the client port that sent that credential (truth.json's http_credentials)."""
+    truth = _truth("nginx")
+    holders = {}
+    for kind, planted in truth["http_credentials"].items():
+        (pid,) = [
+            p["dump_pid"]
+            for p in truth["processes"]
+            for fd in p["fds"]
+            if fd.get("socket", {}).get("state") == "ESTABLISHED"
+            and fd["socket"]["remote"] == ["127.0.0.1", planted["client_port"]]
+        ]
+        holders[kind] = pid
+    return holders
+
+
+def test_nginx_zone_keys_in_the_zone_and_the_requests_in_their_workers(capsys: pytest.CaptureFixture[str]) -> None:
     """limit_req stores each key in its zone's slab: both requests' keys, in one object, mapped in
-    master and workers alike; the Authorization header only in the worker holding the open connection."""
+    master and workers alike; each open connection's Authorization header only in the worker
+    holding that connection."""
     truth = _truth("nginx")
     ((image, planted),) = truth["markers_in_shared_memory"].items()
     shmid = int(image.removeprefix("pagemap-shmem-").removesuffix(".img"))
     where = _shared_maps("nginx")[shmid]
-    document = _json(capsys, "memgrep", _source("nginx"), "marker-nginx-zone", "marker-nginx-auth")
+    credentials = truth["http_credentials"]
+    values = [credentials[kind]["value"] for kind in ("basic", "bearer")]
+    document = _json(capsys, "memgrep", _source("nginx"), "marker-nginx-zone", *values)
     found = document["shared_matches"]
     assert sorted(m["offset"] for m in found) == sorted(
         int(a, 16) for seen in planted.values() for a in seen["addresses"]
@@ -221,11 +241,11 @@ def test_nginx_zone_keys_in_the_zone_and_the_request_in_its_worker(capsys: pytes
         assert {place["pid"]: place["address"] - match["offset"] for place in match["mapped"]} == {
             pid: start for pid, (start, _) in where.items()
         }
-    (holder,) = [
-        p for p in truth["processes"] if any(fd.get("socket", {}).get("state") == "ESTABLISHED" for fd in p["fds"])
-    ]
-    auth = {m["pid"] for m in document["matches"] if m["match"] == "marker-nginx-auth"}
-    assert auth == {holder["dump_pid"]} and holder["comm"] == "nginx"
+    holders = _nginx_connection_holders()
+    master = truth["processes"][0]["dump_pid"]
+    assert master not in holders.values()
+    for kind, value in zip(("basic", "bearer"), values, strict=True):
+        assert {m["pid"] for m in document["matches"] if m["match"] == value} == {holders[kind]}
 
 
 def test_nginx_master_title_overflows_and_worker_titles_fit() -> None:
