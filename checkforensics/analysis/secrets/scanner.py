@@ -283,6 +283,8 @@ def _scan(data: bytes, plan: _Plan, start: int, stop: int | None, engine: str) -
                 value = match.group(rule.group)
                 if not value or (rule.validate is not None and not rule.validate(value)):
                     continue
+                if rule.validate_match is not None and not rule.validate_match(match):
+                    continue
                 candidates.append((index, match.start(), match.start(rule.group), match.end(rule.group), value))
 
     kept = _first_rule_wins(candidates)
