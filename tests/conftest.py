@@ -22,6 +22,7 @@ GOLDEN_SOURCES = {
     "scenario-creds": SCENARIOS / "creds.tar.zst",
     "scenario-postgres": SCENARIOS / "postgres.tar.zst",
     "scenario-nginx": SCENARIOS / "nginx.tar.zst",
+    "scenario-redis": SCENARIOS / "redis.tar.zst",
 }
 
 
