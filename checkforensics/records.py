@@ -217,6 +217,7 @@ def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
             for f in layer.files
         ],
         "deleted": [{"path": path} for path in changes.deleted],
+        "opaque": [{"path": path} for path in changes.opaque],
         "layers": [
             {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
         ],

@@ -152,6 +152,8 @@ def _changes(changes: RootfsChanges, redaction: Redaction) -> str:
     ]  # fmt: skip
     rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{path}</code>"]
              for path in deleted]  # fmt: skip
+    rows += [["rootfs", '<span class="bad">opaque</span>', "-", "-", "-", f"<code>{path}</code>"]
+             for path in _shown(redaction, list(changes.opaque))]  # fmt: skip
     return _table(["Layer", "Type", "Size", "Mode", "Modified", "Path"], rows)
 
 

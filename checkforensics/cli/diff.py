@@ -69,6 +69,7 @@ def _print_changes(changes: RootfsChanges, fmt: str, no_color: bool) -> None:
                 ]
             )
     rows += [["rootfs", "deleted", None, None, None, None, path] for path in changes.deleted]
+    rows += [["rootfs", "opaque", None, None, None, None, path] for path in changes.opaque]
     table = Table(["LAYER", "TYPE", "SIZE", "MODE", "OWNER", "MTIME", "PATH"], rows, styles={})
     print_table(table, TABLE if fmt == TABLE else TEXT, no_color=no_color)
 
@@ -156,9 +157,11 @@ def diff(
     """What the container changed on disk; with two checkpoints, everything that changed between them.
 
     One checkpoint: every file in rootfs-diff.tar (and /dev/shm, tmpfs mounts) with type,
-    size, mode, owner and mtime, and every path in deleted.files. Two checkpoints of one
-    container: processes, descriptors, sockets, files on disk, deleted files and memory sizes
-    added, removed and changed from the first to the second.
+    size, mode, owner and mtime, and every deleted path (deleted.files, or the layer's OCI
+    whiteouts in containerd checkpoints; "opaque": a directory whose content from the image
+    is hidden). Two checkpoints of one container: processes, descriptors, sockets, files on
+    disk, deleted files and memory sizes added, removed and changed from the first to the
+    second.
 
     \b
     Examples:
