@@ -31,6 +31,11 @@ def _metadata_tree(parent: Tree, view: Overview) -> None:
         ("Checkpointed", info.checkpointed),
         ("Pod", info.pod),
         ("Namespace", info.namespace),
+        ("Pod UID", info.pod_uid),
+        ("Sandbox", info.sandbox_id),
+        ("Started", info.started),
+        ("Host PID", info.host_pid),
+        ("Log path", info.log_path),
         ("Hostname (spec)", info.hostname),
         ("Hostname (UTS namespace)", view.hostname),
         ("IP", info.ips),
@@ -42,10 +47,15 @@ def _metadata_tree(parent: Tree, view: Overview) -> None:
     ]
     for label, value in rows:
         branch.add(f"{label}: {tree_text(cell(value))}")
-    if info.annotations:
-        notes = branch.add("Annotations")
-        for key, value in sorted(info.annotations.items()):
-            notes.add(tree_text(f"{key}: {value}"))
+    for title, values in (
+        ("Labels (CRI)", info.labels),
+        ("Annotations (CRI)", info.cri_annotations),
+        ("Annotations", info.annotations),
+    ):
+        if values:
+            notes = branch.add(title)
+            for key, value in sorted(values.items()):
+                notes.add(tree_text(f"{key}: {value}"))
 
 
 def _mounts_tree(parent: Tree, spec: list[SpecMount], kernel: list[KernelMount]) -> None:
