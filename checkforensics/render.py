@@ -1,8 +1,10 @@
-"""Turning results into what people and pipelines read: rich tables and trees, ASCII tables, JSON.
+"""Turning results into what people and pipelines read: rich tables and trees, ASCII tables,
+JSON and JSON Lines.
 
-Commands build a ``Table`` (declared columns, rows of plain values) or a rich ``Tree`` and a
-JSON document; this module alone decides how they look.  Missing values (None) print as ``-``
-in tables and ``null`` in JSON, never as 0 or an empty string.
+A command hands ``render`` a ``Result``: its JSON document, its JSON Lines records and its
+text blocks (``Table``, a ``View`` whose text form is a tree, lines of text), each built only
+when that format is asked for. This module alone decides how they look. Missing values (None)
+print as ``-`` in tables and ``null`` in JSON, never as 0 or an empty string.
 """
 
 from __future__ import annotations
@@ -12,22 +14,22 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from typing import Any, TextIO
 
 # rich and tabulate are imported where they are used: a command whose output is piped prints
 # its tables without them, which keeps start-up (most of a small command's time) short.
 
 MISSING = "-"
 
-TEXT = "text"  # rich tables and trees; colour only on a terminal
-TABLE = "table"  # plain ASCII table, for tickets and diffs
-JSON = "json"
-TREE = "tree"  # text, where the text form is a tree
+TEXT = "text"  # for people: aligned tables, or a tree where the answer is one; colour only on a terminal
+TABLE = "table"  # plain ASCII tables (tabulate's), never tree glyphs: for tickets and diffs
+JSON = "json"  # one document (docs/json.md)
+JSONL = "jsonl"  # JSON Lines: one compact record a line
+FORMATS = (TEXT, TABLE, JSON, JSONL)
+STREAMED = (JSON, JSONL)  # written record by record while the work goes on (no progress bar over them)
+TREE = "tree"  # what inspect and diff called their text form once: still accepted, as TEXT
 
 
 def human_size(size: int | None) -> str:
@@ -116,7 +118,9 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
 
         if table.title:
             stream.write(table.title + "\n")
-        stream.write(tabulate([[cell(v) for v in row] for row in table.rows], headers=list(table.columns)) + "\n")
+        rows = [[cell(v) for v in row] for row in table.rows]
+        # whitespace kept: a tree drawn as a table indents its names with spaces
+        stream.write(tabulate(rows, headers=list(table.columns), preserve_whitespace=True) + "\n")
         return
     if not color_wanted(no_color, stream):
         stream.write(plain_columns(table))
@@ -154,10 +158,6 @@ def plain_columns(table: Table) -> str:
                 parts.append(text + " " * (widths[index] - cell_len(text)))
             out.append("  ".join(parts).rstrip() + "\n")
     return "".join(out)
-
-
-def print_tree(tree: Tree, *, no_color: bool = False, stream: TextIO | None = None) -> None:
-    _emit(tree, no_color, stream)
 
 
 def print_json(document: Any, stream: TextIO | None = None) -> None:
@@ -200,3 +200,127 @@ def print_json_lines(records: Iterable[Any], stream: TextIO | None = None) -> in
         stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
         count += 1
     return count
+
+
+def print_json_array(items: Iterable[Any], stream: TextIO | None = None) -> int:
+    """A JSON array laid out as ``print_json`` lays it out, written item by item (each item is
+    made only when its turn comes); returns how many there were."""
+    stream = stream or sys.stdout
+    count = 0
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        stream.write(("[" if not count else ",") + "\n  " + text)
+        count += 1
+    stream.write("\n]\n" if count else "[]\n")
+    return count
+
+
+@dataclass
+class Lines:
+    """Text written line by line as it comes (a hexdump), never held whole."""
+
+    lines: Iterable[str]
+
+
+@dataclass
+class View:
+    """A part of the text output that is not a table in ``text`` format (a tree, a sentence):
+    ``text`` builds that form, ``table`` what ``--format table`` prints instead (a Table or a
+    list of blocks). Only the one asked for is built, so rich is imported only to draw."""
+
+    text: Callable[[], Any]
+    table: Callable[[], Any]
+
+
+def _resolve(value: Any) -> Any:
+    """A value given directly, or through a function that makes it when it is needed."""
+    return value() if callable(value) else value
+
+
+@dataclass
+class Result:
+    """What a command hands ``render``: its answer in each format, each made only when written.
+
+    Every field may be the value or a function returning it.
+
+    - ``json``: the document. A dict is written field by field: a field whose value is an
+      iterator is written item by item (millions of matches are never held), a field whose
+      value is a function is called when its turn comes. An iterator for the whole document
+      is written as an array, item by item.
+    - ``jsonl``: the JSON Lines records, one per line (an iterator is written as it comes).
+    - ``text``: the blocks for ``text`` and ``table``, in order, a blank line between two: a
+      ``Table``; a ``View``; ``Lines``; a string (its lines); a rich renderable (a tree); a list
+      of blocks; None (nothing). An iterator of blocks is drawn block by block as it comes, so
+      the first part shows while the next is still being worked out.
+    - ``warnings``: written on stderr after the output, one line each, in every format (JSON
+      documents carry them too, where docs/json.md says so). Read only at the end, so work
+      done while writing may add to it.
+    """
+
+    json: Any = None
+    jsonl: Any = ()
+    text: Any = ()
+    warnings: list[str] = field(default_factory=list)
+
+
+def render(result: Result, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+    """Write ``result`` to ``stream`` (stdout) in ``fmt`` (one of FORMATS; TREE is TEXT), then
+    its warnings to stderr."""
+    stream = stream or sys.stdout
+    if fmt == JSON:
+        document = _resolve(result.json)
+        if isinstance(document, dict):
+            print_json_stream(list(document.items()), stream)
+        elif isinstance(document, Iterator):
+            print_json_array(document, stream)
+        else:
+            print_json(document, stream)
+    elif fmt == JSONL:
+        print_json_lines(_resolve(result.jsonl), stream)
+    else:
+        _write_blocks(_resolve(result.text), TABLE if fmt == TABLE else TEXT, no_color, stream)
+    print_warnings(result.warnings)
+
+
+def print_warnings(warnings: Iterable[str], prefix: str | None = None, stream: TextIO | None = None) -> None:
+    """Each warning as one line on stderr (``prefix``: the checkpoint, when several are read)."""
+    stream = stream or sys.stderr
+    for warning in warnings:
+        stream.write(f"checkforensics: warning: {prefix + ': ' if prefix else ''}{warning}\n")
+
+
+def _write_blocks(blocks: Iterable[Any], fmt: str, no_color: bool, stream: TextIO) -> None:
+    first = True
+    for block in _flatten(blocks, fmt):
+        if not first:
+            stream.write("\n")
+        first = False
+        if isinstance(block, Table):
+            print_table(block, fmt, no_color=no_color, stream=stream)
+        elif isinstance(block, Lines):
+            _write_lines(block.lines, stream)
+        elif isinstance(block, str):
+            stream.write(block if block.endswith("\n") else block + "\n")
+        else:
+            _emit(block, no_color, stream)
+
+
+def _flatten(blocks: Iterable[Any], fmt: str) -> Iterator[Any]:
+    for block in blocks:
+        if isinstance(block, View):
+            block = block.table() if fmt == TABLE else block.text()
+        if isinstance(block, list | tuple):
+            yield from _flatten(block, fmt)
+        elif block is not None:
+            yield block
+
+
+def _write_lines(lines: Iterable[str], stream: TextIO) -> None:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= 4096:
+            stream.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        stream.write("\n".join(batch) + "\n")

@@ -4,13 +4,28 @@ text is never read as markup."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from checkforensics.render import TABLE, TEXT, Table, cell, plain_columns, print_table, tree_text
+from checkforensics.render import (
+    JSON,
+    JSONL,
+    TABLE,
+    TEXT,
+    Lines,
+    Result,
+    Table,
+    View,
+    cell,
+    plain_columns,
+    print_table,
+    render,
+    tree_text,
+)
 
 ROWS = [
     [1, "bash", "559e42bd9000-559e42bfa000 rw-p [heap]", None],
@@ -77,3 +92,79 @@ def test_control_characters_from_the_evidence_never_reach_the_terminal() -> None
     assert "evil\\x1b[2J\\x1b]0;owned\\x07\\x0afake-row\\x9b" in text
     assert "\x1b" not in tree_text(hostile)
     assert tree_text("[bold]x[/]") == "\\[bold]x\\[/]"  # and brackets are not markup
+
+
+DOCUMENT = {"processes": [{"pid": 1, "comm": "bash", "env": ["A=1"]}], "empty": [], "nested": {"x": None}, "n": 3}
+
+
+def _rendered(result: Result, fmt: str) -> str:
+    out = io.StringIO()
+    render(result, fmt, stream=out)
+    return out.getvalue()
+
+
+def test_json_written_field_by_field_is_laid_out_as_one_document() -> None:
+    expected = json.dumps(DOCUMENT, indent=2, ensure_ascii=False) + "\n"
+    assert _rendered(Result(json=DOCUMENT), JSON) == expected
+    streamed = {**DOCUMENT, "processes": iter(DOCUMENT["processes"]), "empty": iter([]), "n": lambda: 3}
+    assert _rendered(Result(json=lambda: streamed), JSON) == expected
+    listed = [DOCUMENT, {"n": 4}]
+    assert _rendered(Result(json=iter(listed)), JSON) == json.dumps(listed, indent=2) + "\n"
+    assert _rendered(Result(json=iter([])), JSON) == "[]\n"
+
+
+def test_records_are_written_as_they_come() -> None:
+    """Nothing is held back: each record is on the stream before the next is asked for."""
+    out = io.StringIO()
+
+    def records():
+        for number in range(3):
+            assert out.getvalue().count("\n") == number
+            yield {"n": number, "text": "é"}
+
+    render(Result(jsonl=records), JSONL, stream=out)
+    assert out.getvalue() == "".join(f'{{"n":{n},"text":"é"}}\n' for n in range(3))
+
+    def fields():
+        for number in range(3):
+            assert out.getvalue().count('"n"') == number
+            yield {"n": number}
+
+    out = io.StringIO()
+    render(Result(json={"records": fields()}), JSON, stream=out)
+    assert json.loads(out.getvalue())["records"][2] == {"n": 2}
+
+
+def test_only_the_format_asked_for_is_built() -> None:
+    def never() -> None:
+        raise AssertionError("built for another format")
+
+    table = Table(["A"], [[1]])
+    assert _rendered(Result(json={"a": 1}, jsonl=never, text=never), JSON) == '{\n  "a": 1\n}\n'
+    assert _rendered(Result(json=never, jsonl=[{"a": 1}], text=never), JSONL) == '{"a":1}\n'
+    assert _rendered(Result(json=never, jsonl=never, text=[View(text=lambda: "words", table=never)]), TEXT) == "words\n"
+    assert _rendered(Result(text=[View(text=never, table=lambda: table)]), TABLE) == "  A\n---\n  1\n"
+
+
+def test_text_blocks_are_apart_by_one_blank_line() -> None:
+    blocks = [Table(["A"], [[1]]), None, [], "two lines\nof text", [Lines(iter(["x", "y"]))]]
+    assert _rendered(Result(text=blocks), TEXT) == "A\n1\n\ntwo lines\nof text\n\nx\ny\n"
+
+
+def test_a_table_keeps_the_indentation_of_its_cells() -> None:
+    """A tree drawn as a table indents with spaces; tabulate would strip them."""
+    out = _rendered(Result(text=[Table(["PID", "COMMAND"], [[1, "init"], [7, "  child"]])]), TABLE)
+    assert out.splitlines()[2:] == ["    1  init", "    7    child"]
+
+
+def test_warnings_go_to_stderr_after_the_output(capsys: pytest.CaptureFixture[str]) -> None:
+    warnings: list[str] = []
+
+    def records():
+        yield {"n": 1}
+        warnings.append("found while writing")
+
+    render(Result(jsonl=records, warnings=warnings), JSONL)
+    captured = capsys.readouterr()
+    assert captured.out == '{"n":1}\n'
+    assert captured.err == "checkforensics: warning: found while writing\n"

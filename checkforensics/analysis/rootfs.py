@@ -28,7 +28,7 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics.archive import BLOCK, Checkpoint, detect_kind
 from checkforensics.archive.compressed import decompress_errors, decompressing_reader
@@ -95,6 +95,22 @@ _TYPES = {
     tarfile.BLKTYPE: "block",
     tarfile.FIFOTYPE: "fifo",
 }
+
+
+def changed_file_record(changed: ChangedFile, layer: str | None = None) -> dict[str, Any]:
+    """The JSON form of a changed file (``mode`` as octal text, as ``ls`` and tar show it)."""
+    return {
+        "layer": layer,
+        "path": changed.path,
+        "type": changed.type,
+        "size": changed.size,
+        "mode": f"{changed.mode:04o}",
+        "uid": changed.uid,
+        "gid": changed.gid,
+        "mtime": changed.mtime,
+        "linkname": changed.linkname,
+        "sha256": changed.sha256,
+    }
 
 
 def container_path(name: str, root: str = "/") -> str:

@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
+from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.model import CheckpointModel
 from checkforensics.model.descriptions import preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
 from checkforensics.output import OutputDirectory, OutputGuard
-from checkforensics.records import file_table_record
-from checkforensics.render import JSON, Table, print_json, print_table
+from checkforensics.records import descriptor_lines, file_table_record
+from checkforensics.render import Result, Table, render
 
 
 def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
@@ -25,6 +25,20 @@ def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
         table = model.files(with_data=with_data)
         warnings = [*model.tree.warnings, *table.warnings]
     return FileTable([p for p in table.processes if p.pid in chosen], warnings)
+
+
+def _files_table(table: FileTable, with_data: bool) -> Table:
+    columns = ["PID", "COMM", "FD", "TYPE", "WHAT", "FLAGS", "POS"] + (["DATA"] if with_data else [])
+    rows, styles = [], []
+    for p in table.processes:
+        for d in p.descriptors:
+            styles.append(_style(d))
+            row = [p.pid, p.comm, d.fd, d.type, what(d), d.flags, d.pos]
+            if with_data:
+                data = "; ".join(f"{i.kind} {len(i.data)} B: {preview(i.data, 40)}" for i in d.inflight)
+                row.append(data or None)
+            rows.append(row)
+    return Table(columns, rows, row_styles=styles)
 
 
 @click.command()
@@ -39,23 +53,16 @@ def files(checkpoint: str, pids: tuple[int, ...], with_data: bool, fmt: str, no_
     Examples:
       checkforensics files checkpoint.tar
       checkforensics files checkpoint.tar.zst --pid 7 --data
+      checkforensics files checkpoint.tar --format jsonl | jq -c 'select(.deleted)'
     """
     table = _load(checkpoint, with_data, pids)
-    if fmt == JSON:
-        print_json(file_table_record(table, with_data))
-    else:
-        columns = ["PID", "COMM", "FD", "TYPE", "WHAT", "FLAGS", "POS"] + (["DATA"] if with_data else [])
-        rows, styles = [], []
-        for p in table.processes:
-            for d in p.descriptors:
-                styles.append(_style(d))
-                row = [p.pid, p.comm, d.fd, d.type, what(d), d.flags, d.pos]
-                if with_data:
-                    data = "; ".join(f"{i.kind} {len(i.data)} B: {preview(i.data, 40)}" for i in d.inflight)
-                    row.append(data or None)
-                rows.append(row)
-        print_table(Table(columns, rows, row_styles=styles), fmt, no_color=no_color)
-    emit_warnings(table.warnings)
+    result = Result(
+        json=lambda: file_table_record(table, with_data),
+        jsonl=lambda: descriptor_lines(table, with_data),
+        text=lambda: [_files_table(table, with_data)],
+        warnings=table.warnings,
+    )
+    render(result, fmt, no_color=no_color)
 
 
 def _style(d: Descriptor) -> str | None:
@@ -64,6 +71,17 @@ def _style(d: Descriptor) -> str | None:
     if d.state == "LISTEN":
         return "green"
     return "yellow" if d.inflight else None
+
+
+def _sockets_table(table: FileTable) -> Table:
+    columns = ["PID", "COMM", "FD", "FAMILY", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q"]
+    chosen = [(p, d) for p in table.processes for d in p.descriptors if d.type in SOCKET_TYPES]
+    rows = [
+        [p.pid, p.comm, d.fd, d.family, d.sock_type, d.proto, d.state, d.local, d.remote,
+         d.details.get("recv_queue"), d.details.get("send_queue")]
+        for p, d in chosen
+    ]  # fmt: skip
+    return Table(columns, rows, row_styles=[_style(d) for _, d in chosen])
 
 
 @click.command()
@@ -78,18 +96,13 @@ def sockets(checkpoint: str, pids: tuple[int, ...], fmt: str, no_color: bool) ->
       checkforensics sockets checkpoint.tar
     """
     table = _load(checkpoint, False, pids)
-    if fmt == JSON:
-        print_json(file_table_record(table, False, only_sockets=True))
-    else:
-        columns = ["PID", "COMM", "FD", "FAMILY", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q"]
-        chosen = [(p, d) for p in table.processes for d in p.descriptors if d.type in SOCKET_TYPES]
-        rows = [
-            [p.pid, p.comm, d.fd, d.family, d.sock_type, d.proto, d.state, d.local, d.remote,
-             d.details.get("recv_queue"), d.details.get("send_queue")]
-            for p, d in chosen
-        ]  # fmt: skip
-        print_table(Table(columns, rows, row_styles=[_style(d) for _, d in chosen]), fmt, no_color=no_color)
-    emit_warnings(table.warnings)
+    result = Result(
+        json=lambda: file_table_record(table, False, only_sockets=True),
+        jsonl=lambda: descriptor_lines(table, False, only_sockets=True),
+        text=lambda: [_sockets_table(table)],
+        warnings=table.warnings,
+    )
+    render(result, fmt, no_color=no_color)
 
 
 @click.command()
@@ -111,13 +124,15 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
     table = _load(checkpoint, True, ())
     with OutputGuard(checkpoint).output_directory(out, force=force) as target:
         manifest = _write_recovered(table, target)
-    if fmt == JSON:
-        print_json({"output": str(out), "items": manifest})
-    else:
-        rows = [[m["pid"], m["fd"], m["kind"], m["path"] or m["remote"] or m["local"], m["size"], m["file"]]
-                for m in manifest]
-        print_table(Table(["PID", "FD", "KIND", "PATH / PEER", "SIZE", "FILE"], rows), fmt, no_color=no_color)
-    emit_warnings(table.warnings)
+    rows = [[m["pid"], m["fd"], m["kind"], m["path"] or m["remote"] or m["local"], m["size"], m["file"]]
+            for m in manifest]  # fmt: skip
+    result = Result(
+        json={"output": str(out), "items": manifest},
+        jsonl=manifest,
+        text=[Table(["PID", "FD", "KIND", "PATH / PEER", "SIZE", "FILE"], rows)],
+        warnings=table.warnings,
+    )
+    render(result, fmt, no_color=no_color)
 
 
 def _write_recovered(table: FileTable, target: OutputDirectory) -> list[dict[str, Any]]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import click
 
 from checkforensics.analysis.containerlog import STREAMS, LogEntry, open_container_log
-from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options
+from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
-from checkforensics.render import JSON, MISSING, TEXT, print_json_lines, print_json_stream, printable
-
-JSONL = "jsonl"
+from checkforensics.render import JSON, JSONL, MISSING, TEXT, Lines, Result, printable, render
 
 
 def _text_line(entry: LogEntry) -> str:
@@ -41,18 +39,15 @@ def logs(checkpoint: str, join: bool, streams: tuple[str, ...], fmt: str, no_col
     """
     with CheckpointModel.open(checkpoint) as model, open_container_log(model) as log:
         entries = log.entries(join=join, streams=streams)
-        if fmt == JSON:
-            print_json_stream(
-                [
-                    ("archive", str(model.path)),
-                    ("member", log.member),
-                    ("entries", (entry.as_json() for entry in entries)),
-                    ("warnings", log.warnings),
-                ]
-            )
-        elif fmt == JSONL:
-            print_json_lines(entry.as_json() for entry in entries)
-        else:
-            for entry in entries:
-                click.echo(_text_line(entry))
-    emit_warnings(log.warnings)
+        result = Result(
+            json=lambda: {
+                "archive": str(model.path),
+                "member": log.member,
+                "entries": (entry.as_json() for entry in entries),
+                "warnings": log.warnings,  # written after the entries, so it holds what reading them found
+            },
+            jsonl=lambda: (entry.as_json() for entry in entries),
+            text=lambda: [Lines(_text_line(entry) for entry in entries)],
+            warnings=log.warnings,
+        )
+        render(result, fmt, no_color=no_color)

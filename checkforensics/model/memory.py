@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from checkforensics.errors import CheckforensicsError
@@ -65,7 +66,7 @@ class Vma:
     def file_backed(self) -> bool:
         return bool(self.status & (VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED))
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """heap, stack, vdso, vvar, vsyscall, file, shared, sysvipc, socket, anon."""
         status = self.status

@@ -7,6 +7,7 @@ warning naming the image, and the rest of the tree still comes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,25 @@ class ProcessTree:
     def roots(self) -> list[Process]:
         pids = {p.pid for p in self.processes}
         return [p for p in self.processes if p.ppid == 0 or p.ppid not in pids or p.ppid == p.pid]
+
+    def walk(self, chosen: Collection[int] | None = None) -> Iterator[tuple[Process, int]]:
+        """Each process (of ``chosen`` pids, or all) with its depth, parents before children:
+        the order a tree is drawn in. A process left out passes its place on to its children;
+        a loop in a damaged tree shows each process once."""
+        seen: set[int] = set()
+
+        def visit(process: Process, depth: int) -> Iterator[tuple[Process, int]]:
+            if process.pid in seen:
+                return
+            seen.add(process.pid)
+            shown = chosen is None or process.pid in chosen
+            if shown:
+                yield process, depth
+            for child in process.children:
+                yield from visit(child, depth + 1 if shown else depth)
+
+        for root in self.roots():
+            yield from visit(root, 0)
 
 
 def _state_name(value: int) -> str:
@@ -196,3 +216,25 @@ class ProcessNotFoundError(CheckforensicsError):
 
     exit_code = ExitCode.USAGE
 
+
+def process_record(process: Process, with_env: bool = False) -> dict[str, Any]:
+    """The JSON form of a process (``env`` only when asked for: it may hold secrets)."""
+    document: dict[str, Any] = {
+        "pid": process.pid,
+        "ppid": process.ppid,
+        "pgid": process.pgid,
+        "sid": process.sid,
+        "comm": process.comm,
+        "threads": process.tids,
+        "thread_names": {str(t.tid): t.comm for t in process.threads},
+        "uid": process.uid,
+        "gid": process.gid,
+        "euid": process.euid,
+        "egid": process.egid,
+        "state": process.state,
+        "cmdline": process.cmdline,
+        "identity": process.identity,
+    }
+    if with_env:
+        document["env"] = process.env
+    return document

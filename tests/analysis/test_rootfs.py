@@ -155,3 +155,17 @@ def test_a_cut_gzip_layer_keeps_what_came_before(tmp_path: Path) -> None:
     assert changes.deleted == ["/etc/motd"]
     (warning,) = changes.warnings
     assert "rootfs-diff.tar" in warning and "damaged archive" in warning and "1 entries read" in warning
+
+
+def test_diff_shows_opaque_directories_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from checkforensics.cli import run
+
+    root = _checkpoint_dir(tmp_path, gzip.compress(_layer(LAYER)))
+    assert run(["diff", str(root), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["opaque"] == [{"path": "/srv/data"}] and doc["deleted"] == [{"path": "/etc/motd"}, {"path": "/top"}]
+    assert run(["diff", str(root), "--format", "jsonl"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"change": "opaque", "path": "/srv/data"} in records
+    assert run(["diff", str(root)]) == 0
+    assert any(line.split()[:2] == ["rootfs", "opaque"] for line in capsys.readouterr().out.splitlines())

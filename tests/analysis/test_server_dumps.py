@@ -3,7 +3,8 @@ what /proc said about the live processes just before the dump and where the mark
 dumped pages (fixtures/scenarios/NAME.truth.json, written by make-fixture.py with crit).
 
 postgres: a PostgreSQL 15 server with its shared memory in System V segments (shared buffers,
-WAL buffers and backend status in the main one), two clients connected.
+WAL buffers and backend status in the main one), two clients connected: psql in the tree (under
+pg-init, the tree's root, beside the postmaster) over TCP, another outside it over a UNIX socket.
 nginx: a master and two workers sharing MAP_SHARED|MAP_ANONYMOUS zones (a limit_req zone keyed
 by planted markers), one keep-alive connection open.
 """
@@ -46,6 +47,32 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     return json.loads(capsys.readouterr().out)
 
 
+def _depth_first(name: str) -> list[int]:
+    """The pids (as the images say) in CRIU's order: depth first from the root, children in the
+    order /proc listed them (truth.json lists the tree breadth first)."""
+    processes = _truth(name)["processes"]
+    children: dict[int, list[dict[str, Any]]] = {}
+    for process in processes[1:]:
+        children.setdefault(process["ppid"], []).append(process)
+    order, todo = [], [processes[0]]
+    while todo:
+        process = todo.pop()
+        order.append(process["dump_pid"])
+        todo += reversed(children.get(process["pid"], []))
+    return order
+
+
+def _postgres(role: str) -> list[dict[str, Any]]:
+    """The postgres processes /proc showed: "postmaster", its "children", "psql" (the client)."""
+    processes = _truth("postgres")["processes"]
+    (postmaster,) = [p for p in processes if p["cmdline"] == ["postgres"]]
+    if role == "postmaster":
+        return [postmaster]
+    if role == "children":
+        return [p for p in processes if p["ppid"] == postmaster["pid"]]
+    return [p for p in processes if p["comm"] == "psql"]
+
+
 def _shared_maps(name: str) -> dict[int, dict[int, tuple[int, int]]]:
     """shmid -> {pid as the images say: (start, end)} of every shared memory mapping /proc listed."""
     maps: dict[int, dict[int, tuple[int, int]]] = {}
@@ -64,7 +91,7 @@ def test_processes_are_what_proc_showed(name: str) -> None:
     with CheckpointModel.open(_source(name)) as checkpoint:
         tree = checkpoint.tree
         checkpoint.command_lines(env=True)
-    assert [p.pid for p in tree.processes] == [p["dump_pid"] for p in truth["processes"]]
+    assert [p.pid for p in tree.processes] == _depth_first(name)
     dump_pids = {p["pid"]: p["dump_pid"] for p in truth["processes"]}
     for expected in truth["processes"]:
         process = tree.by_pid(expected["dump_pid"])
@@ -94,13 +121,13 @@ def test_postgres_titles_overflow_from_argv_into_the_environment() -> None:
     titles over argv and on into the environment. Like /proc/PID/cmdline (the kernel sees that
     argv's last byte is no longer NUL and reads on to the first NUL), checkforensics shows the
     whole title; what is left of the environment is the title's tail, then NUL padding."""
-    truth = _truth("postgres")
     with CheckpointModel.open(_source("postgres")) as checkpoint:
         tree = checkpoint.tree
         checkpoint.command_lines(env=True)
-    root, *children = truth["processes"]
+    (root,), children = _postgres("postmaster"), _postgres("children")
     assert tree.by_pid(root["dump_pid"]).cmdline == root["cmdline"] == ["postgres"]
     assert any(entry.startswith("CFW_SECRET=") for entry in root["env"])
+    assert len(children) == 5
     titles = []
     for expected in children:
         process = tree.by_pid(expected["dump_pid"])
@@ -175,7 +202,7 @@ def test_every_marker_at_its_addresses_and_offsets(name: str) -> None:
 
 def test_postgres_rows_in_shared_buffers_seen_by_every_process(capsys: pytest.CaptureFixture[str]) -> None:
     """The rows, committed or not, lie in the main segment (a heap page in shared buffers, its
-    WAL record, the backend's query text): one search of the segment, placed at its address in
+    WAL record, a backend's last statement text): one search of the segment, placed at its address in
     each of the six processes, which /proc showed mapping it there."""
     truth = _truth("postgres")
     main = truth["sysv_shm"][0]
@@ -189,7 +216,9 @@ def test_postgres_rows_in_shared_buffers_seen_by_every_process(capsys: pytest.Ca
     }
     found = document["shared_matches"]
     assert {(m["match"], m["offset"]) for m in found} == {(marker[:-5], offset) for marker, offset in offsets}
-    assert len(found) == len(offsets) == 12  # 4 rows x (heap page, WAL record, query text)
+    # each row in a heap page and a WAL record; the uncommitted one also in its backend's last
+    # statement (the other backend's has moved on to later statements since the rows)
+    assert len(found) == len(offsets) == 3 * 2 + 3
     for match in found:
         assert (match["object"]["kind"], match["object"]["shmid"], match["object"]["key"]) == (
             "sysvipc",
@@ -199,18 +228,40 @@ def test_postgres_rows_in_shared_buffers_seen_by_every_process(capsys: pytest.Ca
         assert {place["pid"]: place["address"] - match["offset"] for place in match["mapped"]} == {
             pid: start for pid, (start, _) in where.items()
         }
-    # the private copies: only in the backends that ran the statements
-    assert {m["pid"] for m in document["matches"]} == {p["dump_pid"] for p in truth["processes"][4:]}
+    # the private copies: only in the backends that ran the statements, and the psql that sent them
+    backends = [p for p in _postgres("children") if p["cmdline"][0].startswith("postgres: postgres postgres ")]
+    assert len(backends) == 2
+    assert {m["pid"] for m in document["matches"]} == {p["dump_pid"] for p in backends + _postgres("psql")}
 
 
-def test_nginx_zone_keys_in_the_zone_and_the_request_in_its_worker(capsys: pytest.CaptureFixture[str]) -> None:
+def _nginx_connection_holders() -> dict[str, int]:
+    """"basic"/"bearer" -> the pid (as the images say) of the worker whose socket is connected to
+    the client port that sent that credential (truth.json's http_credentials)."""
+    truth = _truth("nginx")
+    holders = {}
+    for kind, planted in truth["http_credentials"].items():
+        (pid,) = [
+            p["dump_pid"]
+            for p in truth["processes"]
+            for fd in p["fds"]
+            if fd.get("socket", {}).get("state") == "ESTABLISHED"
+            and fd["socket"]["remote"] == ["127.0.0.1", planted["client_port"]]
+        ]
+        holders[kind] = pid
+    return holders
+
+
+def test_nginx_zone_keys_in_the_zone_and_the_requests_in_their_workers(capsys: pytest.CaptureFixture[str]) -> None:
     """limit_req stores each key in its zone's slab: both requests' keys, in one object, mapped in
-    master and workers alike; the Authorization header only in the worker holding the open connection."""
+    master and workers alike; each open connection's Authorization header only in the worker
+    holding that connection."""
     truth = _truth("nginx")
     ((image, planted),) = truth["markers_in_shared_memory"].items()
     shmid = int(image.removeprefix("pagemap-shmem-").removesuffix(".img"))
     where = _shared_maps("nginx")[shmid]
-    document = _json(capsys, "memgrep", _source("nginx"), "marker-nginx-zone", "marker-nginx-auth")
+    credentials = truth["http_credentials"]
+    values = [credentials[kind]["value"] for kind in ("basic", "bearer")]
+    document = _json(capsys, "memgrep", _source("nginx"), "marker-nginx-zone", *values)
     found = document["shared_matches"]
     assert sorted(m["offset"] for m in found) == sorted(
         int(a, 16) for seen in planted.values() for a in seen["addresses"]
@@ -221,11 +272,11 @@ def test_nginx_zone_keys_in_the_zone_and_the_request_in_its_worker(capsys: pytes
         assert {place["pid"]: place["address"] - match["offset"] for place in match["mapped"]} == {
             pid: start for pid, (start, _) in where.items()
         }
-    (holder,) = [
-        p for p in truth["processes"] if any(fd.get("socket", {}).get("state") == "ESTABLISHED" for fd in p["fds"])
-    ]
-    auth = {m["pid"] for m in document["matches"] if m["match"] == "marker-nginx-auth"}
-    assert auth == {holder["dump_pid"]} and holder["comm"] == "nginx"
+    holders = _nginx_connection_holders()
+    master = truth["processes"][0]["dump_pid"]
+    assert master not in holders.values()
+    for kind, value in zip(("basic", "bearer"), values, strict=True):
+        assert {m["pid"] for m in document["matches"] if m["match"] == value} == {holders[kind]}
 
 
 def test_nginx_master_title_overflows_and_worker_titles_fit() -> None:
