@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from checkforensics.archive import BLOCK, Checkpoint, detect_kind
+from checkforensics.archive import BLOCK, MAX_EXPANSION_RATIO, MIN_EXPANSION_BUDGET, Checkpoint, detect_kind
 from checkforensics.archive.compressed import decompress_errors, decompressing_reader
 from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
 from checkforensics.model import CheckpointModel
@@ -169,20 +169,49 @@ class _Replayed(io.RawIOBase):
         return len(data)
 
 
-def layer_stream(stream: BinaryIO) -> tuple[BinaryIO, str]:
+class _Bounded(io.RawIOBase):
+    """A decompressed layer that may not expand past ``budget`` bytes (a decompression bomb
+    inside the checkpoint is refused as the archive's own would be)."""
+
+    def __init__(self, stream: BinaryIO, budget: int) -> None:
+        self._stream = stream
+        self._budget = budget
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        self._position += len(data)
+        if self._position > self._budget:
+            raise ArchiveError(
+                f"layer expands to more than {self._budget} bytes, over {MAX_EXPANSION_RATIO} times its "
+                "compressed size; refusing to decompress further (decompression bomb?)"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def layer_stream(stream: BinaryIO, size: int | None = None) -> tuple[BinaryIO, str]:
     """The tar inside a layer member, whatever its name says: ``(reader, kind)``, kind being
     "tar", "tar.gz", "tar.zst" (or xz, bzip2) as the first bytes show. Unrecognised bytes are
-    handed on as a tar, for tarfile to reject with its own reason."""
+    handed on as a tar, for tarfile to reject with its own reason. With the member's ``size``,
+    a compressed layer may expand to at most the archive layer's own bound."""
     head = stream.read(BLOCK)
     kind = detect_kind(head) or "tar"
     replayed = io.BufferedReader(_Replayed(head, stream))
     if kind == "tar":
         return replayed, kind
-    return decompressing_reader(replayed, kind), kind
+    reader = decompressing_reader(replayed, kind)
+    if size is None:
+        return reader, kind
+    budget = max(MIN_EXPANSION_BUDGET, MAX_EXPANSION_RATIO * size)
+    return io.BufferedReader(_Bounded(reader, budget)), kind
 
 
 def iter_layer(
-    stream: BinaryIO, *, root: str = "/", digest: bool = True, where: str = "layer"
+    stream: BinaryIO, *, root: str = "/", digest: bool = True, where: str = "layer", size: int | None = None
 ) -> Iterator[tuple[ChangedFile, tarfile.TarInfo, tarfile.TarFile]]:
     """The members of a layer archive (plain, gzip or zstd, told by its content), streaming;
     regular files hashed as they pass. Whiteouts come as they are, for the caller to read
@@ -192,7 +221,7 @@ def iter_layer(
     every whole member before the damage has been yielded.
     """
     try:
-        reader, _kind = layer_stream(stream)
+        reader, _kind = layer_stream(stream, size)
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for info in tar:
                 path = container_path(info.name, root)
@@ -215,6 +244,8 @@ def iter_layer(
                     sha256=sha,
                 )
                 yield changed, info, tar
+    except ArchiveError as exc:
+        raise exc.located(where) from None
     except (tarfile.TarError, EOFError, zlib.error, OSError, *decompress_errors()) as exc:
         raise ArchiveError(f"damaged archive ({exc})", where=where) from None
 
@@ -245,6 +276,11 @@ def _layer_members(checkpoint: Checkpoint, mount_points: dict[int, str]) -> list
             where = mount_points.get(device)
             found.append((f"tmpfs {where or 'dev ' + str(device)}", checkpoint.images_prefix + name, where or "/"))
     return found
+
+
+def _size(checkpoint: Checkpoint, member: str) -> int | None:
+    info = checkpoint.member(member)
+    return info.size if info is not None else None
 
 
 def _whiteout_of(layer: str, path: str) -> tuple[str, str] | None:
@@ -291,7 +327,8 @@ def rootfs_changes(model: CheckpointModel, *, digest: bool = True, layers: bool 
         layer = Layer(name, member)
         try:
             with checkpoint.open_member(member) as stream:
-                for changed, _, _ in iter_layer(stream, root=root, digest=digest, where=member):
+                entries = iter_layer(stream, root=root, digest=digest, where=member, size=_size(checkpoint, member))
+                for changed, _, _ in entries:
                     marker = _whiteout_of(name, changed.path)
                     if marker is None:
                         layer.files.append(changed)
@@ -313,7 +350,8 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[ChangedFile, b
     wanted = container_path(path)
     for layer, member, root in _layer_members(checkpoint, _mount_points(model)):
         with checkpoint.open_member(member) as stream:
-            for changed, info, tar in iter_layer(stream, root=root, digest=False, where=member):
+            layer_files = iter_layer(stream, root=root, digest=False, where=member, size=_size(checkpoint, member))
+            for changed, info, tar in layer_files:
                 marker = _whiteout_of(layer, changed.path)
                 if marker is not None:
                     if marker == ("deleted", wanted):
@@ -347,7 +385,8 @@ def extract_changes(model: CheckpointModel, out: OutputDirectory) -> list[dict[s
     for name, member, root in _layer_members(checkpoint, _mount_points(model)):
         base = [] if name == "rootfs" else [f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"]
         with checkpoint.open_member(member) as stream:
-            for changed, info, tar in iter_layer(stream, root="/", digest=False, where=member):
+            layer_files = iter_layer(stream, root="/", digest=False, where=member, size=_size(checkpoint, member))
+            for changed, info, tar in layer_files:
                 parts = base + [part for part in changed.path.split("/") if part]
                 record: dict[str, object] = {
                     "layer": name,

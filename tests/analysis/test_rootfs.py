@@ -169,3 +169,17 @@ def test_diff_shows_opaque_directories_in_every_format(tmp_path: Path, capsys: p
     assert {"change": "opaque", "path": "/srv/data"} in records
     assert run(["diff", str(root)]) == 0
     assert any(line.split()[:2] == ["rootfs", "opaque"] for line in capsys.readouterr().out.splitlines())
+
+
+def test_a_layer_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from checkforensics.analysis import rootfs
+
+    monkeypatch.setattr(rootfs, "MIN_EXPANSION_BUDGET", 1 << 16)
+    monkeypatch.setattr(rootfs, "MAX_EXPANSION_RATIO", 4)
+    bomb = gzip.compress(_layer([("etc", None), ("etc/zeros", bytes(1 << 20))]))
+    root = _checkpoint_dir(tmp_path, bomb)
+    with CheckpointModel.open(root) as model:
+        changes = rootfs_changes(model, layers=False)
+    (warning,) = changes.warnings
+    assert "rootfs-diff.tar" in warning and "decompression bomb" in warning
+    assert [f.path for f in changes.rootfs.files] == ["/etc"]
