@@ -29,6 +29,7 @@ COMMANDS = {
     "sockets": "files:sockets",
     "recover": "files:recover",
     "diff": "diff:diff",
+    "logs": "logs:logs",
     "coredump": "coredump:coredump",
     "memgrep": "memgrep:memgrep",
     "memparse": "memparse:memparse",
