@@ -22,8 +22,8 @@ from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model.cmdline import command_line, environment
 from checkforensics.model.files import FileTable, build_file_table
-from checkforensics.model.mappings import file_names, process_memory
-from checkforensics.model.memory import MemoryUnavailableError
+from checkforensics.model.mappings import address_space, file_names, process_memory
+from checkforensics.model.memory import AddressSpace, MemoryUnavailableError
 from checkforensics.model.processes import (
     Process,
     ProcessNotFoundError,
@@ -43,6 +43,7 @@ class CheckpointModel:
         self.archive = archive
         self.store = ImageStore(archive)
         self._memories: dict[int, ProcessMemory | CheckforensicsError] = {}
+        self._spaces: dict[int, tuple[AddressSpace, str]] = {}
         self._files: dict[bool, FileTable] = {}
         self._command_lines = False
         self._environments = False
@@ -117,8 +118,8 @@ class CheckpointModel:
             if process.zombie:
                 continue
             try:
-                memory = self.memory(process.pid)
                 mm = self.mm(process.pid)
+                memory = self._argument_reader(process.pid, mm)
                 process.mm = mm
                 if not self._command_lines:
                     process.cmdline = command_line(memory, mm)
@@ -131,6 +132,22 @@ class CheckpointModel:
         self._command_lines = True
         self._environments = self._environments or env
         return tree
+
+    def _argument_reader(self, pid: int, mm: Any) -> AddressSpace | ProcessMemory:
+        """What to read argv and environment through: the process's own pages, unless those
+        areas lie in shared memory (they never do in practice: then neither the mappings nor
+        the shared objects of every process need be laid out just to list processes)."""
+        space, _ = self._address_space(pid, mm)
+        areas = ((mm.mm_arg_start, mm.mm_arg_end), (mm.mm_env_start, mm.mm_env_end))
+        if any(vma.shared and vma.start < end and start < vma.end for vma in space.vmas for start, end in areas):
+            return self.memory(pid)
+        return space
+
+    def _address_space(self, pid: int, mm: Any) -> tuple[AddressSpace, str]:
+        found = self._spaces.get(pid)
+        if found is None:
+            found = self._spaces[pid] = address_space(self.store, pid, mm)
+        return found
 
     # -- memory
 
@@ -195,7 +212,8 @@ class CheckpointModel:
                 if process is not None and process.zombie:
                     raise CheckforensicsError(f"pid {pid} is a zombie (exited, not reaped): it has no memory")
                 comm = process.comm if process is not None else None
-                cached = process_memory(self.store, pid, comm, self.mm(pid), self.file_names)
+                mm = self.mm(pid)
+                cached = process_memory(pid, comm, mm, self.file_names, *self._address_space(pid, mm))
             except CheckforensicsError as exc:
                 cached = exc
             self._memories[pid] = cached
