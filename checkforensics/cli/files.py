@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from checkforensics.model.descriptions import preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
 from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.records import descriptor_lines, file_table_record
-from checkforensics.render import Result, Table, render
+from checkforensics.render import Result, Table, json_text, render
 
 
 def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
@@ -154,5 +153,5 @@ def _write_recovered(table: FileTable, target: OutputDirectory) -> list[dict[str
                                  "path": d.path, "local": d.local, "remote": d.remote, "pipe_id": d.pipe_id,
                                  "size": len(item.data), "sha256": digest, "complete": item.complete, "file": name})
     with target.new_file("manifest.json") as handle:
-        handle.write((json.dumps({"items": manifest}, indent=2) + "\n").encode())
+        handle.write((json_text({"items": manifest}, indent=2) + "\n").encode())
     return manifest
