@@ -89,6 +89,13 @@ def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> 
             "checkpointed": info.checkpointed,
             "pod": info.pod,
             "namespace": info.namespace,
+            "pod_uid": info.pod_uid,
+            "sandbox_id": info.sandbox_id,
+            "started": info.started,
+            "log_path": info.log_path,
+            "host_pid": info.host_pid,
+            "labels": info.labels,
+            "cri_annotations": info.cri_annotations,
             "hostname": info.hostname,
             "ip": info.ips[0] if info.ips else None,
             "mac": info.macs[0] if info.macs else None,
@@ -131,6 +138,20 @@ def overview_row(view: Overview) -> list[Any]:
         human_size(view.checkpoint_size),
         human_size(view.rootfs_diff_size),
     ]
+
+
+POD_COLUMNS = ["POD", "NAMESPACE", "POD UID", "SANDBOX"]
+
+
+def in_a_pod(view: Overview) -> bool:
+    """Whether the checkpoint names a Kubernetes pod (CRI-O, containerd)."""
+    info = view.container
+    return any(value is not None for value in (info.pod, info.namespace, info.pod_uid, info.sandbox_id))
+
+
+def pod_row(view: Overview) -> list[Any]:
+    info = view.container
+    return [info.pod, info.namespace, info.pod_uid, info.sandbox_id[:12] if info.sandbox_id else None]
 
 
 def stats_row(view: Overview) -> list[Any]:
@@ -176,6 +197,7 @@ def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
         "archive": str(path),
         "changed": [changed_file_record(f, layer.name) for layer in changes.layers for f in layer.files],
         "deleted": [{"path": path} for path in changes.deleted],
+        "opaque": [{"path": path} for path in changes.opaque],
         "layers": [
             {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
         ],

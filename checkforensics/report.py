@@ -77,6 +77,7 @@ def _summary(data: ReportInput, redaction: Redaction) -> str:
         ["Engine", _e(info.engine)], ["Container", name], ["Image", image],
         ["ID", f"<code>{_e(info.id)}</code>"], ["Runtime", _e(info.runtime)], ["Created", _e(info.created)],
         ["Checkpointed", _e(info.checkpointed)], ["Pod / namespace", pod],
+        ["Pod UID", f"<code>{_e(info.pod_uid)}</code>"], ["Sandbox", f"<code>{_e(info.sandbox_id)}</code>"],
         ["Hostname (UTS)", hostname], ["IP", _e(", ".join(info.ips))],
         ["MAC", _e(", ".join(info.macs))], ["Processes", _e(data.overview.process_count)],
         ["Archive size", _e(human_size(data.overview.archive_size))],
@@ -154,6 +155,8 @@ def _changes(changes: RootfsChanges, redaction: Redaction) -> str:
     ]  # fmt: skip
     rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{path}</code>"]
              for path in deleted]  # fmt: skip
+    rows += [["rootfs", '<span class="bad">opaque</span>', "-", "-", "-", f"<code>{path}</code>"]
+             for path in _shown(redaction, list(changes.opaque))]  # fmt: skip
     return _table(["Layer", "Type", "Size", "Mode", "Modified", "Path"], rows)
 
 

@@ -31,6 +31,7 @@ COMMANDS = {
     "sockets": "files:sockets",
     "recover": "files:recover",
     "diff": "diff:diff",
+    "logs": "logs:logs",
     "coredump": "coredump:coredump",
     "memgrep": "memgrep:memgrep",
     "memparse": "memparse:memparse",

@@ -55,15 +55,18 @@ def _changes_table(changes: RootfsChanges) -> Table:
             size = human_size(f.size) if f.type == "file" else None
             rows.append([layer.name, f.type, size, f"{f.mode:04o}", f"{f.uid}:{f.gid}", f.mtime, f.path + target])
     rows += [["rootfs", "deleted", None, None, None, None, path] for path in changes.deleted]
+    rows += [["rootfs", "opaque", None, None, None, None, path] for path in changes.opaque]
     return Table(["LAYER", "TYPE", "SIZE", "MODE", "OWNER", "MTIME", "PATH"], rows)
 
 
 def _changes_result(path: Path, changes: RootfsChanges) -> Result:
     def lines() -> list[dict[str, Any]]:
         document = changes_record(path, changes)
-        return [{"change": "changed", **f} for f in document["changed"]] + [
-            {"change": "deleted", **d} for d in document["deleted"]
-        ]
+        return (
+            [{"change": "changed", **f} for f in document["changed"]]
+            + [{"change": "deleted", **d} for d in document["deleted"]]
+            + [{"change": "opaque", **d} for d in document["opaque"]]
+        )
 
     return Result(
         json=lambda: changes_record(path, changes),
@@ -198,9 +201,11 @@ def diff(
     """What the container changed on disk; with two checkpoints, everything that changed between them.
 
     One checkpoint: every file in rootfs-diff.tar (and /dev/shm, tmpfs mounts) with type,
-    size, mode, owner and mtime, and every path in deleted.files. Two checkpoints of one
-    container: processes, descriptors, sockets, files on disk, deleted files and memory sizes
-    added, removed and changed from the first to the second.
+    size, mode, owner and mtime, and every deleted path (deleted.files, or the layer's OCI
+    whiteouts in containerd checkpoints; "opaque": a directory whose content from the image
+    is hidden). Two checkpoints of one container: processes, descriptors, sockets, files on
+    disk, deleted files and memory sizes added, removed and changed from the first to the
+    second.
 
     \b
     Examples:

@@ -113,6 +113,11 @@ def _metadata_rows(view: Overview) -> list[tuple[str, Any]]:
         ("Checkpointed", info.checkpointed),
         ("Pod", info.pod),
         ("Namespace", info.namespace),
+        ("Pod UID", info.pod_uid),
+        ("Sandbox", info.sandbox_id),
+        ("Started", info.started),
+        ("Host PID", info.host_pid),
+        ("Log path", info.log_path),
         ("Hostname (spec)", info.hostname),
         ("Hostname (UTS namespace)", view.hostname),
         ("IP", info.ips),
@@ -122,6 +127,14 @@ def _metadata_rows(view: Overview) -> list[tuple[str, Any]]:
         ("Memory pages size", human_size(view.memory_size)),
         ("Root FS diff size", human_size(view.rootfs_diff_size)),
     ]
+
+
+def _metadata_maps(view: Overview) -> list[tuple[str, dict[str, str]]]:
+    """The key-value parts of the metadata that hold anything: the CRI's labels and annotations,
+    the OCI spec's annotations."""
+    info = view.container
+    maps = [("Labels (CRI)", info.labels), ("Annotations (CRI)", info.cri_annotations)]
+    return [(title, values) for title, values in [*maps, ("Annotations", info.annotations)] if values]
 
 
 def _stats_rows(stats: dict[str, int]) -> list[tuple[str, str]]:
@@ -157,9 +170,9 @@ def _tree(found: Inspection) -> Tree:
         branch = tree.add("[bold]Metadata[/]")
         for label, value in _metadata_rows(found.summary):
             branch.add(f"{label}: {tree_text(cell(value))}")
-        if found.summary.container.annotations:
-            notes = branch.add("Annotations")
-            for key, value in sorted(found.summary.container.annotations.items()):
+        for title, values in _metadata_maps(found.summary):
+            notes = branch.add(title)
+            for key, value in sorted(values.items()):
                 notes.add(tree_text(f"{key}: {value}"))
     if found.parts.mounts:
         _mounts_tree(tree, found.spec, found.kernel)
@@ -231,9 +244,8 @@ def _tables(found: Inspection) -> list[Table]:
     tables = []
     if found.parts.metadata:
         tables.append(Table(["KEY", "VALUE"], _metadata_rows(found.summary), title=f"{where}: Metadata"))
-        notes = sorted(found.summary.container.annotations.items())
-        if notes:
-            tables.append(Table(["KEY", "VALUE"], notes, title=f"{where}: Annotations"))
+        for title, values in _metadata_maps(found.summary):
+            tables.append(Table(["KEY", "VALUE"], sorted(values.items()), title=f"{where}: {title}"))
     if found.parts.mounts:
         rows = [[m.destination, m.type, m.source, list(m.options)] for m in found.spec]
         tables.append(Table(["DESTINATION", "TYPE", "SOURCE", "OPTIONS"], rows, title=f"{where}: Mounts (spec.dump)"))

@@ -10,7 +10,15 @@ import click
 from checkforensics.analysis.overview import Overview, overview
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
-from checkforensics.records import STATS_COLUMNS, overview_record, overview_row, stats_row
+from checkforensics.records import (
+    POD_COLUMNS,
+    STATS_COLUMNS,
+    in_a_pod,
+    overview_record,
+    overview_row,
+    pod_row,
+    stats_row,
+)
 from checkforensics.render import Result, Table, render
 
 COLUMNS = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "ENGINE", "IP", "MAC", "CHKPT SIZE",
@@ -19,6 +27,9 @@ COLUMNS = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "EN
 
 def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
     columns, rows = list(COLUMNS), [overview_row(view) for view in views]
+    if any(in_a_pod(view) for view in views):
+        columns += POD_COLUMNS
+        rows = [[*row, *pod_row(view)] for row, view in zip(rows, views, strict=True)]
     if any(view.container.engine is None for view in views):
         columns += ["HOSTNAME", "PROCESSES"]
         rows = [[*row, view.hostname, view.process_count] for row, view in zip(rows, views, strict=True)]
@@ -35,7 +46,8 @@ def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
 @click.option("--no-hash", is_flag=True, help="Leave out the archive's SHA-256 in JSON (saves reading it whole).")
 @output_options()
 def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: str, no_color: bool) -> None:
-    """Show what was checkpointed: container, image, engine, network, sizes.
+    """Show what was checkpointed: container, image, engine, network, sizes; for a Kubernetes
+    checkpoint also the pod, its namespace and UID and the sandbox.
 
     \b
     Examples:

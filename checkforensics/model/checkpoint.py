@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
@@ -70,6 +70,14 @@ class CheckpointModel:
     @property
     def kind(self) -> str:
         return self.archive.kind
+
+    def open_metadata(self, name: str) -> BinaryIO | None:
+        """A member beside the CRIU images (``container.log``, ``dump.log``, ...) opened for
+        reading, streaming, or None when the checkpoint has none; the caller closes it. JSON
+        metadata is the store's (``store.json_member``), decoded once."""
+        if not self.archive.has(name):
+            return None
+        return self.archive.open_member(name)
 
     # -- processes
 

@@ -20,6 +20,7 @@ SOURCES = {
     **{name: SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sockets", "weird")},
     "creds": SCENARIOS / "creds.tar.zst",
     "busybox-criu41": FIXTURES / "busybox-counter-criu41.tar",
+    "containerd": FIXTURES / "containerd-busybox.tar",
 }
 COMMANDS = {
     "show": ["show"],
