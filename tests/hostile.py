@@ -3,7 +3,8 @@
 Every name, number and byte of a checkpoint comes from the container that was checkpointed.
 ``hostile_container`` is fixtures/busybox-counter-criu41.tar with its process names, file
 names, command line, environment, config.dump/spec.dump/network.status values, rootfs-diff
-member names (one of them not UTF-8) and a changed file's content replaced by strings that
+member names (one of them not UTF-8), a changed file's content and the container's log
+(ctr.log) replaced by strings that
 try to drive the analyst's terminal (escape sequences, C1 controls, bidi overrides, newlines
 that start a fake line) or to break JSON (lone surrogates, bytes that are not UTF-8); the
 archive's own file name is one of them too. ``hostile_images`` does the same to the sockets,
@@ -155,6 +156,18 @@ def rootfs_diff() -> bytes:
     return out.getvalue()
 
 
+def container_log() -> bytes:
+    """ctr.log in the CRI logging format, with hostile messages (a piece cut by the runtime
+    too) and a line that is not in the format at all, holding bytes that are not UTF-8."""
+    lines = [
+        f"2026-11-22T23:17:19.000000000Z stdout F {OSC} {BIDI}".encode(),
+        f"2026-11-22T23:17:20.000000000Z stderr P part {C1} ".encode(),
+        f"2026-11-22T23:17:20.100000000Z stderr F end {FORMAT}\r{CLEAR}".encode(),
+        b"not cri \x1b[2J " + NOT_UTF8,
+    ]
+    return b"\n".join(lines) + b"\n"
+
+
 def _archive_members(members: dict[str, bytes]) -> None:
     """Members with hostile names of their own, which the listing warns about."""
     members["artifacts/" + OSC] = b"x"
@@ -171,6 +184,7 @@ def hostile_container(out_dir: Path) -> Path:
     _memory(members)
     _metadata(members)
     members["rootfs-diff.tar"] = rootfs_diff()
+    members["ctr.log"] = container_log()
     _archive_members(members)
     rewritten = []
     for info, data in listed:

@@ -78,6 +78,8 @@ CASES: list[tuple[str, list[str], tuple[str, ...], set[int]]] = [
     ("diff-show-link", ["diff", "C", "--show", "/etc/link"], ("text",), {0}),
     ("diff-extract", ["diff", "C", "--extract", "OUT"], ALL, {0}),
     ("diff-two", ["diff", "P", "C", "--force", "--secrets"], ALL, {0}),
+    ("logs", ["logs", "C"], ("text", "json", "jsonl"), {0}),
+    ("logs-join", ["logs", "C", "--join", "--stream", "stderr"], ("text", "json", "jsonl"), {0}),
     ("coredump", ["coredump", "C", "-o", "OUT"], ALL, {0}),
     ("memgrep", ["memgrep", "C", "-e", "T=", "-e", "C=a", "--secrets"], ALL, {0}),
     ("memgrep-images", ["memgrep", "I", "-e", "marker"], ALL, {0}),
