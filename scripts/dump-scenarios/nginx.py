@@ -34,20 +34,17 @@ from __future__ import annotations
 
 import base64
 import os
-import secrets
 import socket
-import string
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Tree
+from _common import ALNUM, Tree, random_word
 
 NAME = "nginx"
 NGINX = "/usr/sbin/nginx"
 PORT = 58080
 ZONE_KEYS = ["marker-nginx-zone-5e21", "marker-nginx-zone-7a40"]
-ALNUM = string.ascii_letters + string.digits
 PROCESSES = 3  # the master and two workers
 
 CONF = f"""
@@ -124,15 +121,11 @@ def request(path: str, headers: str = "", close: bool = False, timeout: float = 
     return conn
 
 
-def _word(length: int, alphabet: str = ALNUM) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
 def credentials() -> dict[str, dict[str, str]]:
     """A Basic and a Bearer credential for this run: fake, random."""
-    user_password = f"cfw-user:{_word(20)}"
+    user_password = f"cfw-user:{random_word(20)}"
     basic = base64.b64encode(user_password.encode()).decode()
-    bearer = _word(40, ALNUM + "-._~")
+    bearer = random_word(40, ALNUM + "-._~")
     return {
         "basic": {"header": f"Authorization: Basic {basic}", "value": basic, "decoded": user_password},
         "bearer": {"header": f"Authorization: Bearer {bearer}", "value": bearer},

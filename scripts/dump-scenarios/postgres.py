@@ -44,15 +44,13 @@ from __future__ import annotations
 
 import os
 import pwd
-import secrets
 import select
-import string
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Tree, check, libc, sockets_of
+from _common import Tree, check, fake_tokens, libc, random_word, sockets_of
 
 NAME = "postgres"
 USER = "postgres"
@@ -62,7 +60,6 @@ CLONE_NEWIPC = 0x08000000
 ROWS = ["marker-pg-row-4a01", "marker-pg-row-4a02", "marker-pg-row-4a03"]
 UNCOMMITTED = "marker-pg-uncommitted-9d2f"
 APP_NAME = "marker-pg-app-6b18"
-ALNUM = string.ascii_letters + string.digits
 # pg-init, psql; postmaster, checkpointer, background writer, walwriter, one backend per client
 PROCESSES = 8
 
@@ -90,21 +87,6 @@ jit = off
 
 def as_postgres() -> list[str]:
     return ["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups"]
-
-
-def _word(length: int, alphabet: str = ALNUM) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def fake_tokens() -> dict[str, str]:
-    """service -> a fake token of its format, made for this run."""
-    return {
-        "stripe": f"sk_live_{_word(32)}",
-        "github": f"ghp_{_word(36)}",
-        "slack": f"xoxb-{_word(12, string.digits)}-{_word(13, string.digits)}-{_word(24)}",
-        "gitlab": f"glpat-{_word(20, ALNUM + '-_')}",
-        "npm": f"npm_{_word(36)}",
-    }
 
 
 def init_cluster(t: Tree, password: str) -> None:
@@ -257,7 +239,7 @@ def external_unix_streams(t: Tree, root: int) -> list[int]:
 def main() -> int:
     out = sys.argv[1] if len(sys.argv) > 1 else f"/tmp/cfw-dumps/{NAME}"
     t = Tree(NAME, out)
-    password = f"cfw-pg-{_word(20)}"
+    password = f"cfw-pg-{random_word(20)}"
     tokens = fake_tokens()
     home = pwd.getpwnam(USER).pw_dir
     t.env.update(

@@ -142,4 +142,5 @@ def test_the_fixtures_environments() -> None:
                 if before != after:
                     hidden.add(before.split("=", 1)[0])
     planted = {"AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "SECRET", "TOKEN", "CFW_SECRET"}
-    assert hidden == planted | {"PGPASSWORD", "POSTGRES_PASSWORD"}  # the postgres dump's psql and server
+    servers = {"PGPASSWORD", "POSTGRES_PASSWORD", "REDISCLI_AUTH", "REDIS_PASSWORD"}  # the clients and servers
+    assert hidden == planted | servers

@@ -6,11 +6,15 @@ nginx: a Basic and a Bearer Authorization header, each in the worker holding its
 nginx parsed it in place ("Authorization\\0 Basic ..."). postgres: the password in the
 environment of the server (POSTGRES_PASSWORD) and of a psql client (PGPASSWORD); fake tokens
 that psql inserted into a table, in psql, in the backend that ran the INSERT and in shared
-buffers and WAL, where each lies right after its text's length byte.
+buffers and WAL, where each lies right after its text's length byte. redis: the password in the
+environment of the tree's root and the server (REDIS_PASSWORD; the server moved its environment
+to the heap) and of a redis-cli (REDISCLI_AUTH), and bare in the server's configuration; fake
+tokens that redis-cli stored as values, in redis-cli and in the server.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -19,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from checkforensics.analysis.memsearch import SearchPattern, search_memory
 from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 from checkforensics.model import CheckpointModel
 
@@ -31,7 +36,7 @@ TOKEN_RULES = {
     "gitlab": "gitlab-pat",
     "npm": "npm-token",
 }
-ENV_NAMES = (b"PGPASSWORD=", b"POSTGRES_PASSWORD=")
+ENV_NAMES = (b"PGPASSWORD=", b"POSTGRES_PASSWORD=", b"REDISCLI_AUTH=", b"REDIS_PASSWORD=")
 
 
 @cache
@@ -193,6 +198,54 @@ def test_postgres_password_in_the_environment_of_server_and_psql() -> None:
             if pid == psql:
                 assert len(addresses) - len(named) == 2  # libpq's copies
     assert set(found) == set(copies)
+
+
+# ---------------------------------------------------------------------------------------------
+# redis
+
+
+def _redis(comm: str) -> int:
+    (pid,) = [p["dump_pid"] for p in _truth("redis")["processes"] if p["comm"] == comm]
+    return pid
+
+
+@pytest.mark.parametrize("service", sorted(TOKEN_RULES))
+def test_redis_stored_tokens_every_copy(service: str) -> None:
+    """Each token in the server (its value, and what is left of the request in a query buffer)
+    and in redis-cli (the line it read, the request it wrote), as often as the truth counts it."""
+    token = _truth("redis")["planted"]["tokens"][service]
+    _assert_every_copy("redis", token, TOKEN_RULES[service])
+    assert set(_copies("redis", token)) == {(_redis("redis-server"), None), (_redis("redis-cli"), None)}
+
+
+def test_redis_password_where_a_name_stands_beside_it() -> None:
+    """The password: REDIS_PASSWORD in the environment of redis-init and of the server (where
+    redis copied it to the heap before writing its title over the environment), REDISCLI_AUTH in
+    redis-cli's: each an env-secret finding. The server also keeps it twice with no name beside it
+    (server.requirepass, an sds string whose one-byte header is 0xf0: length 30, SDS_TYPE_5; and
+    the argument of an AUTH a client sent, an embedded string with its length, room and type), and
+    its ACL keeps the password's SHA-256 in hex twice: no rule claims a bare value or a digest."""
+    password = _truth("redis")["planted"]["password"]
+    copies = _copies("redis", password)
+    found = _found("redis", password)
+    init, server, cli = _redis("redis-init"), _redis("redis-server"), _redis("redis-cli")
+    assert set(copies) == set(found) == {(init, None), (server, None), (cli, None)}
+    expected = {init: {b"REDIS_PASSWORD="}, server: {b"REDIS_PASSWORD="}, cli: {b"REDISCLI_AUTH="}}
+    with CheckpointModel.open(_source("redis")) as checkpoint:
+        for (pid, _), addresses in copies.items():
+            named = _env_copies(checkpoint, pid, addresses)
+            assert set(named.values()) == expected[pid], pid
+            record = found[pid, None]
+            assert (record["rule"], record["address"], record["count"]) == ("env-secret", min(named), len(named))
+            if pid == server:
+                memory = checkpoint.memory(server)
+                bare = {memory.read(address - 3, 3) for address in addresses if address not in named}
+    assert len(password) == 30 and bare == {b"\x00\x00\xf0", b"\x1e\x1e\x01"}
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    with CheckpointModel.open(_source("redis")) as checkpoint:
+        pattern = SearchPattern.from_literal(digest.encode())
+        places = [(m.pid, m.address) for m in search_memory(checkpoint, checkpoint.memories(), [pattern])]
+    assert [pid for pid, _ in places] == [server, server] and not _found("redis", digest)
 
 
 # ---------------------------------------------------------------------------------------------

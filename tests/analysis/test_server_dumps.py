@@ -7,6 +7,9 @@ WAL buffers and backend status in the main one), two clients connected: psql in 
 pg-init, the tree's root, beside the postmaster) over TCP, another outside it over a UNIX socket.
 nginx: a master and two workers sharing MAP_SHARED|MAP_ANONYMOUS zones (a limit_req zone keyed
 by planted markers), one keep-alive connection open.
+redis: a redis 7.0 server with a password, a redis-cli in the tree (under redis-init, the
+tree's root) that stored the markers, a client outside the tree; the server writes its title over
+argv and its environment.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from checkforensics.model import CheckpointModel
 
 from conftest import SCENARIOS
 
-SERVERS = ("nginx", "postgres")
+SERVERS = ("nginx", "postgres", "redis")
 STATES = {"S": "Alive", "R": "Alive", "D": "Alive"}
 # /proc/PID/maps of a shared memory object: the inode is the shmid (a SysV segment's id, or the
 # shmem inode CRIU names pagemap-shmem-INODE.img), the name /SYSV<key> or /dev/zero
@@ -298,3 +301,88 @@ def test_nginx_master_title_overflows_and_worker_titles_fit() -> None:
         assert worker is not None and worker.cmdline == ["nginx: worker process"] and worker.env == []
         assert expected["cmdline"][0] == "nginx: worker process" and set(expected["cmdline"][1:]) == {""}
         assert set(expected["env"]) == {""}
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_ps_and_inspect_show_what_proc_showed(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the analyst reads, ps --env and inspect's process tree, is /proc/PID/cmdline and
+    /proc/PID/environ of every process, padding left out, whoever rewrote a title and however."""
+    expected = {
+        p["dump_pid"]: (_without_padding(p["cmdline"]), _without_padding(p["env"])) for p in _truth(name)["processes"]
+    }
+    processes = _json(capsys, "ps", _source(name), "--env")["processes"]
+    assert {p["pid"]: (p["cmdline"], p["env"]) for p in processes} == expected
+    tree = _json(capsys, "inspect", _source(name), "--ps-tree-cmd", "--ps-tree-env")
+    assert _inspected(tree) == expected
+
+
+def _inspected(document: Any) -> dict[int, tuple[list[str], list[str]]]:
+    """pid -> (cmdline, env) of every process inspect's JSON holds, however deep in its tree."""
+    found: dict[int, tuple[list[str], list[str]]] = {}
+    todo = [document]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            if "cmdline" in item and "env" in item:
+                found[item["pid"]] = (item["cmdline"], item["env"])
+            todo += item.values()
+        elif isinstance(item, list):
+            todo += item
+    return found
+
+
+def _redis(comm: str) -> dict[str, Any]:
+    (process,) = [p for p in _truth("redis")["processes"] if p["comm"] == comm]
+    return process
+
+
+def test_redis_title_fits_in_argv_and_its_environment_went_to_the_heap() -> None:
+    """redis fills argv and the environment with NULs and writes "redis-server 127.0.0.1:PORT"
+    at argv's start: shorter than argv ("redis-server CONF"), so argv's last byte stays NUL and
+    /proc reads argv as it lies (the title, then 20 empty words) and the environment as 160 empty
+    entries. checkforensics shows the title alone and no environment; what the environment held
+    is in the heap now, where redis copied each entry (setenv) before the rewrite."""
+    truth = _truth("redis")
+    server, cli, init = _redis("redis-server"), _redis("redis-cli"), _redis("redis-init")
+    assert server["cmdline"] == ["redis-server 127.0.0.1:56379", *[""] * 20]
+    assert set(server["env"]) == {""} and len(server["env"]) == 160
+    with CheckpointModel.open(_source("redis")) as checkpoint:
+        tree = checkpoint.tree
+        checkpoint.command_lines(env=True)
+        process = tree.by_pid(server["dump_pid"])
+        assert process is not None
+        assert process.cmdline == ["redis-server 127.0.0.1:56379"] and process.env == []
+        mm = checkpoint.mm(server["dump_pid"])
+        memory = checkpoint.memory(server["dump_pid"])
+        assert memory.read(mm.mm_arg_end - 1, 1) == b"\0"
+        password = truth["planted"]["password"]
+        name = b"REDIS_PASSWORD="
+        addresses = [int(a, 16) for a in server["markers_in_memory"][password]["addresses"]]
+        (moved,) = [address for address in addresses if memory.read(address - len(name), len(name)) == name]
+        assert not mm.mm_env_start <= moved < mm.mm_env_end
+        heap = [vma for vma in mm.vmas if vma.start <= moved < vma.end]
+        assert len(heap) == 1
+    # the others keep their argv and environment: redis-cli's holds the password
+    for other in (cli, init):
+        assert tree.by_pid(other["dump_pid"]).env == other["env"]
+    assert f"REDISCLI_AUTH={password}" in cli["env"] and f"REDIS_PASSWORD={password}" in init["env"]
+
+
+def test_redis_values_lie_in_the_server_after_their_sds_header() -> None:
+    """Each value redis-cli stored lies in the server's heap as an sds string: right after a
+    header of its length, the room allocated and the type (1, SDS_TYPE_8), as a string value of
+    up to 255 bytes is kept (up to 44, an embedded string: as much room as length; the 56-byte
+    Slack token has what its allocation holds); the outside client's value is only in the server."""
+    truth = _truth("redis")
+    server, cli = _redis("redis-server"), _redis("redis-cli")
+    values = [*truth["planted"]["tokens"].values(), "marker-redis-value-8e52", "marker-redis-outside-2b64"]
+    with CheckpointModel.open(_source("redis")) as checkpoint:
+        memory = checkpoint.memory(server["dump_pid"])
+        for value in values:
+            addresses = [int(a, 16) for a in server["markers_in_memory"][value]["addresses"]]
+            headers = [memory.read(address - 3, 3) for address in addresses]
+            sds = [h for h in headers if h[0] == len(value) and h[1] >= len(value) and h[2] == 1]
+            assert len(sds) == 1, (value, headers)
+            assert sds[0][1] == len(value) if len(value) <= 44 else sds[0][1] > len(value)
+    assert "marker-redis-outside-2b64" not in cli["markers_in_memory"]
+    assert set(truth["planted"]["tokens"].values()) <= set(cli["markers_in_memory"])
