@@ -24,7 +24,7 @@ from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import what
 from checkforensics.model.files import SOCKET_TYPES, FileTable
-from checkforensics.render import human_size
+from checkforensics.render import human_size, printable
 
 _KIND_COLOURS = {
     "heap": "#d9534f", "stack": "#f0ad4e", "anon": "#5bc0de", "file": "#5cb85c", "shared": "#9b59b6",
@@ -47,7 +47,9 @@ class ReportInput:
 
 
 def _e(value: Any) -> str:
-    return html.escape("-" if value is None or value == "" or value == [] else str(value))
+    """Evidence text for the page: escaped as on a terminal (render.printable: controls, bidi
+    and format characters, lone surrogates, which UTF-8 cannot hold), then as HTML."""
+    return html.escape(printable("-" if value is None or value == "" or value == [] else str(value)))
 
 
 def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:

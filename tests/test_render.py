@@ -21,8 +21,10 @@ from checkforensics.render import (
     Table,
     View,
     cell,
+    json_text,
     plain_columns,
     print_table,
+    printable,
     render,
     tree_text,
 )
@@ -94,6 +96,39 @@ def test_control_characters_from_the_evidence_never_reach_the_terminal() -> None
     assert tree_text("[bold]x[/]") == "\\[bold]x\\[/]"  # and brackets are not markup
 
 
+MAPPING = [  # raw text, as text output shows it
+    ("evil\x1b]0;pwned\x07", "evil\\x1b]0;pwned\\x07"),  # C0 controls
+    ("del\x7f csi\x9b", "del\\x7f csi\\x9b"),  # DEL, C1
+    ("a\u202eb\u2066c\u200bd\ufeffe", "a\\u202eb\\u2066c\\u200bd\\ufeffe"),  # bidi, format
+    ("l\u2028p\u2029", "l\\u2028p\\u2029"),  # line and paragraph separators
+    ("tag\U000e0041", "tag\\U000e0041"),  # a format character beyond the BMP
+    ("byte\udcff", "byte\\xff"),  # an undecodable byte, as surrogateescape decodes it
+    ("lone\ud800", "lone\\ud800"),  # another lone surrogate
+    ("w\u00ebird \u2713 \u6f22\u5b57 back\\slash", "w\u00ebird \u2713 \u6f22\u5b57 back\\slash"),  # printable: kept
+]
+
+
+@pytest.mark.parametrize(("raw", "shown"), MAPPING)
+def test_the_one_mapping(raw: str, shown: str) -> None:
+    """docs/security.md: what text output makes of each kind of character."""
+    assert printable(raw) == shown
+    assert printable(shown) == shown  # escaping twice changes nothing
+    assert cell(raw) == shown and tree_text(raw) == shown
+
+
+@pytest.mark.parametrize(("raw", "shown"), MAPPING)
+def test_json_keeps_characters_and_writes_escapes(raw: str, shown: str) -> None:
+    """docs/json.md: JSON holds the very character, written as an escape, except surrogates,
+    which UTF-8 cannot hold: their text escape (as in text output) instead."""
+    for text in (json_text({raw: [raw]}), json_text(raw, indent=2), json_text(raw, compact=True)):
+        text.encode("utf-8")
+        assert all(char.isprintable() or char == "\n" for char in text)
+        value = json.loads(text)
+        value = next(iter(value)) if isinstance(value, dict) else value
+        assert value == (shown if "\ud800" in raw or "\udcff" in raw else raw)
+    assert json_text("\x1b\x7f\x9b\u202e\U000e0041") == '"\\u001b\\u007f\\u009b\\u202e\\udb40\\udc41"'
+
+
 DOCUMENT = {"processes": [{"pid": 1, "comm": "bash", "env": ["A=1"]}], "empty": [], "nested": {"x": None}, "n": 3}
 
 
@@ -147,8 +182,15 @@ def test_only_the_format_asked_for_is_built() -> None:
 
 
 def test_text_blocks_are_apart_by_one_blank_line() -> None:
-    blocks = [Table(["A"], [[1]]), None, [], "two lines\nof text", [Lines(iter(["x", "y"]))]]
-    assert _rendered(Result(text=blocks), TEXT) == "A\n1\n\ntwo lines\nof text\n\nx\ny\n"
+    blocks = [Table(["A"], [[1]]), None, [], "one line", [Lines(iter(["x", "y"]))]]
+    assert _rendered(Result(text=blocks), TEXT) == "A\n1\n\none line\n\nx\ny\n"
+
+
+def test_a_string_or_a_line_is_one_line() -> None:
+    """A newline inside a string block or an item of Lines is escaped: only the renderer
+    starts lines. Lines may keep tabs (a file shown whole, crit's layout)."""
+    blocks = ["a\nb", Lines(["c\rd\te", "f\x1b"]), Lines(["g\th\x07"], tabs=True)]
+    assert _rendered(Result(text=blocks), TEXT) == "a\\x0ab\n\nc\\x0dd\\x09e\nf\\x1b\n\ng\th\\x07\n"
 
 
 def test_a_table_keeps_the_indentation_of_its_cells() -> None:

@@ -236,20 +236,23 @@ def explore_rss(explorer: _Explorer) -> Iterator[dict[str, Any]]:
 
 
 def _rss_lines(tasks: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """One item per line (the renderer escapes each as one line): a run's first mapping on its
+    line, each further one on a line of its own, then crit's blank-but-indented line."""
     for task in tasks:
         yield f"{task['pid']}"
         for run in task["runs"]:
             head = f"\t{run['vaddr']:x} / {run['pages']:<8d}"
-            text = ""
+            line = f"{head:<24}"
             for vma in run["vmas"]:
                 if vma["continued"]:
-                    text += " ~"
+                    line += " ~"
                 else:
-                    text += f" {vma['start']:08x} / {vma['pages']:<8d}"
+                    line += f" {vma['start']:08x} / {vma['pages']:<8d}"
                     if vma["file"] is not None:
-                        text += " " + vma["file"]
-                text += "\n\t" + " " * 23
-            yield f"{head:<24}{text}"
+                        line += " " + vma["file"]
+                yield line
+                line = "\t" + " " * 23
+            yield line
 
 
 _EXPLORERS = {

@@ -158,5 +158,6 @@ def explore(source: str, what: str, fmt: str, no_color: bool) -> None:
 
     with Checkpoint.open(source) as checkpoint:
         records = explore_records(checkpoint, what)
-        result = Result(json={"processes": records}, text=lambda: [Lines(explore_lines(what, records))])
+        # crit's lines are laid out with tabs: kept; every other control is escaped
+        result = Result(json={"processes": records}, text=lambda: [Lines(explore_lines(what, records), tabs=True)])
         render(result, fmt, no_color=no_color)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from checkforensics.cli.options import TREE_ALIAS, output_options
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
 from checkforensics.records import changes_record
-from checkforensics.render import Result, Table, View, cell, human_size, render, tree_text
+from checkforensics.render import TEXT, Lines, Result, Table, View, cell, human_size, render, tree_text
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -23,27 +23,28 @@ Describe = Callable[[dict[str, Any]], str]
 MARKS = (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow"))
 
 
-def _hexdump(data: bytes) -> str:
-    lines = []
+def _hexdump(data: bytes) -> Iterator[str]:
     for offset in range(0, len(data), 16):
         chunk = data[offset : offset + 16]
         hexes = " ".join(f"{b:02x}" for b in chunk)
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
-    return "\n".join(lines)
+        yield f"{offset:08x}  {hexes:<47}  |{text}|"
 
 
-def _show_file(model: CheckpointModel, path: str) -> None:
+def _show_file(model: CheckpointModel, path: str) -> Result:
+    """A changed file's content: UTF-8 text without NUL bytes as its lines (tabs kept, other
+    controls escaped as everywhere), anything else as a hexdump; a link or device as one line."""
     changed, content = read_changed_file(model, path)
     if changed.type != "file":
-        click.echo(f"{changed.path}: {changed.type}" + (f" -> {changed.linkname}" if changed.linkname else ""))
-        return
+        target = f" -> {changed.linkname}" if changed.linkname else ""
+        return Result(text=[f"{changed.path}: {changed.type}{target}"])
     try:
-        text = content.decode("utf-8")
-        printable = all(ch.isprintable() or ch in "\n\t\r" for ch in text)
+        text = content.decode("utf-8") if b"\0" not in content else None
     except UnicodeDecodeError:
-        printable = False
-    click.echo(text if printable else _hexdump(content), nl=not printable or not text.endswith("\n"))
+        text = None
+    if text is None:
+        return Result(text=[Lines(_hexdump(content))])
+    return Result(text=[Lines(text.removesuffix("\n").split("\n"), tabs=True)] if text else [])
 
 
 def _changes_table(changes: RootfsChanges) -> Table:
@@ -221,7 +222,7 @@ def diff(
         return
     with CheckpointModel.open(checkpoint_a) as model:
         if show_path is not None:
-            _show_file(model, show_path)  # the file itself, whatever --format says
+            render(_show_file(model, show_path), TEXT, no_color=no_color)  # the file itself, whatever --format says
             return
         if extract is not None:
             # diff's --force is about comparing containers: never an overwrite, so never suggested

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from checkforensics.model.descriptions import preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, InFlight
 from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.records import descriptor_lines, file_table_record
-from checkforensics.render import Result, Table, render
+from checkforensics.render import Result, Table, json_text, render
 
 
 def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
@@ -221,7 +220,7 @@ def _write_recovered(objects: _InFlightObjects, target: OutputDirectory) -> list
             "messages": messages, "file": obj.file, "holders": obj.holders,
         })  # fmt: skip
     with target.new_file("manifest.json") as handle:
-        handle.write((json.dumps({"items": manifest}, indent=2) + "\n").encode())
+        handle.write((json_text({"items": manifest}, indent=2) + "\n").encode())
     return manifest
 
 

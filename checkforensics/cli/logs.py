@@ -7,13 +7,14 @@ import click
 from checkforensics.analysis.containerlog import STREAMS, LogEntry, open_container_log
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
-from checkforensics.render import JSON, JSONL, MISSING, TEXT, Lines, Result, printable, render
+from checkforensics.render import JSON, JSONL, MISSING, TEXT, Lines, Result, render
 
 
 def _text_line(entry: LogEntry) -> str:
+    """One line of text; the renderer escapes what the log holds (each item of Lines is one line)."""
     if entry.time is None:
-        return printable(entry.message)
-    return " ".join((entry.time, entry.stream or MISSING, entry.tag or MISSING, printable(entry.message)))
+        return entry.message
+    return " ".join((entry.time, entry.stream or MISSING, entry.tag or MISSING, entry.message))
 
 
 @click.command()

@@ -10,7 +10,7 @@ from checkforensics.cli.options import checkpoint_argument, output_options, pid_
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.processes import process_record
 from checkforensics.records import command_text
-from checkforensics.render import Result, Table, View, cell, render, tree_text
+from checkforensics.render import Lines, Result, Table, View, cell, render, tree_text
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -28,8 +28,8 @@ def _table(placed: list[tuple[Process, int]]) -> Table:
     return Table(COLUMNS, rows)
 
 
-def _environments(processes: list[Process]) -> list[str]:
-    return [f"environment of {p.pid} ({p.comm}):\n" + "".join(f"  {v}\n" for v in p.env or ["-"]) for p in processes]
+def _environments(processes: list[Process]) -> list[Lines]:
+    return [Lines([f"environment of {p.pid} ({p.comm}):", *(f"  {v}" for v in p.env or ["-"])]) for p in processes]
 
 
 def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:

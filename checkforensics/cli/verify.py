@@ -14,7 +14,7 @@ from checkforensics.archive import Checkpoint
 from checkforensics.cli.options import output_options
 from checkforensics.errors import ExitCode, InputError
 from checkforensics.output import OutputGuard
-from checkforensics.render import Result, Table, View, render
+from checkforensics.render import Result, Table, View, json_text, render
 
 
 @click.command()
@@ -67,7 +67,7 @@ def verify(
             raise InputError(f"not a record written by verify --record ({exc})", where=str(against)) from None
     if writer is not None:
         with writer as handle:
-            handle.write((json.dumps(document, indent=2) + "\n").encode())
+            handle.write((json_text(document, indent=2) + "\n").encode())
     matched = None if wanted is None else wanted.strip().lower() == digest
     result = {**document, "expected": wanted, "match": matched}
     view = View(text=lambda: _line(checkpoint, digest, matched), table=lambda: _table(checkpoint, result))
