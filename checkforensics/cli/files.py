@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
+from checkforensics.analysis.inflight import ID_KEYS, QUEUES, InFlightObjects, objects_in_flight
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.model import CheckpointModel
 from checkforensics.model.descriptions import preview, what
-from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, InFlight
+from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
 from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.records import descriptor_lines, file_table_record
 from checkforensics.render import Result, Table, json_text, render
@@ -123,7 +123,7 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
       checkforensics recover checkpoint.tar.zst -o recovered/
     """
     table = _load(checkpoint, True, ())
-    objects = _objects_in_flight(table)
+    objects = objects_in_flight(table)
     with OutputGuard(checkpoint).output_directory(out, force=force) as target:
         manifest = _write_recovered(objects, target)
     rows = [[m["kind"], m["path"] or m["remote"] or m["local"], m["size"], _held_by(m["holders"]), m["file"]]
@@ -137,74 +137,7 @@ def recover(checkpoint: str, out: Path, force: bool, fmt: str, no_color: bool) -
     render(result, fmt, no_color=no_color)
 
 
-# What identifies the object a kind of in-flight data belongs to, so that every descriptor holding
-# it finds the one object: a pipe's inode (both ends, dup'ed or inherited), a socket's inode (its
-# queues), the ghost file CRIU saved for a deleted file (every open of it), a memfd's inode.
-_OBJECT_IDS = {
-    "pipe": "pipe_id", "fifo": "pipe_id", "unix-queue": "ino", "socket-queue": "ino", "tcp-inq": "ino",
-    "tcp-outq": "ino", "deleted-file": "remap_id", "memfd": "inode_id",
-}  # fmt: skip
-_ID_KEYS = ("pipe_id", "ino", "remap_id", "inode_id")
-_QUEUES = frozenset({"unix-queue", "socket-queue"})
-
-
-@dataclass
-class _Object:
-    """One object's data in flight: its parts (a queue's messages, in order; one part otherwise)
-    and the descriptors holding it."""
-
-    kind: str
-    id_key: str | None  # which of _ID_KEYS names it; None: only its open file (file id) does
-    object_id: int
-    descriptor: Descriptor  # the first holder, for what it is (type, path, ends)
-    parts: list[bytes]
-    complete: bool
-    holders: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def file(self) -> str:
-        return f"{self.kind}-{self.object_id}.bin" if self.id_key else f"{self.kind}-file{self.object_id}.bin"
-
-
-@dataclass
-class _InFlightObjects:
-    objects: list[_Object]
-    warnings: list[str]
-
-
-def _object_of(kind: str, d: Descriptor) -> tuple[str | None, int]:
-    """(id key, id) of the object ``kind`` data of ``d`` belongs to; (None, file id) when the
-    descriptor does not say (its open file is then the object)."""
-    id_key = _OBJECT_IDS.get(kind)
-    if id_key is None:
-        return None, d.file_id
-    value = d.details[id_key] if id_key in d.details else getattr(d, id_key, None)
-    return (id_key, value) if isinstance(value, int) else (None, d.file_id)
-
-
-def _objects_in_flight(table: FileTable) -> _InFlightObjects:
-    """Every object with data in flight, once, in the order its first holder comes (processes in
-    tree order, descriptors in fd order), with each descriptor that holds it."""
-    found: dict[tuple[str, str | None, int], _Object] = {}
-    warnings: list[str] = []
-    for p in table.processes:
-        for d in p.descriptors:
-            held: dict[tuple[str, str | None, int], list[InFlight]] = {}
-            for item in d.inflight:
-                held.setdefault((item.kind, *_object_of(item.kind, d)), []).append(item)
-            for key, items in held.items():
-                parts = [item.data for item in items]
-                obj = found.get(key)
-                if obj is None:
-                    complete = all(item.complete for item in items)
-                    obj = found[key] = _Object(key[0], key[1], key[2], d, parts, complete)
-                elif parts != obj.parts:
-                    warnings.append(f"{obj.file}: fd {d.fd} of pid {p.pid} holds other bytes; the first holder's kept")
-                obj.holders.append({"pid": p.pid, "comm": p.comm, "fd": d.fd})
-    return _InFlightObjects(list(found.values()), warnings)
-
-
-def _write_recovered(objects: _InFlightObjects, target: OutputDirectory) -> list[dict[str, Any]]:
+def _write_recovered(objects: InFlightObjects, target: OutputDirectory) -> list[dict[str, Any]]:
     """Each object's data into its own file in ``target``, then manifest.json."""
     manifest = []
     for obj in objects.objects:
@@ -212,8 +145,8 @@ def _write_recovered(objects: _InFlightObjects, target: OutputDirectory) -> list
         with target.new_file(obj.file) as handle:
             handle.write(data)
         d = obj.descriptor
-        ids = {key: obj.object_id if key == obj.id_key else None for key in _ID_KEYS}
-        messages = [len(part) for part in obj.parts] if obj.kind in _QUEUES else None
+        ids = {key: obj.object_id if key == obj.id_key else None for key in ID_KEYS}
+        messages = [len(part) for part in obj.parts] if obj.kind in QUEUES else None
         manifest.append({
             "kind": obj.kind, "type": d.type, "path": d.path, "local": d.local, "remote": d.remote, **ids,
             "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "complete": obj.complete,
