@@ -10,16 +10,20 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checkforensics.analysis.memsearch import MemoryMatch, escape_bytes
-from checkforensics.analysis.overview import Overview
-from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
-from checkforensics.model import Process
 from checkforensics.model.descriptions import descriptor_record
 from checkforensics.model.files import SOCKET_TYPES, FileTable
-from checkforensics.model.shared import SharedMemory
 from checkforensics.render import human_size
+
+# Types only: a command imports records for one record kind, and must not pay for importing
+# memory search and the rootfs reader to list processes (start-up is most of a small command).
+if TYPE_CHECKING:
+    from checkforensics.analysis.memsearch import MemoryMatch
+    from checkforensics.analysis.overview import Overview
+    from checkforensics.analysis.rootfs import RootfsChanges
+    from checkforensics.model import Process
+    from checkforensics.model.shared import SharedMemory
 
 
 def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
@@ -162,6 +166,8 @@ def stats_row(view: Overview) -> list[Any]:
 
 
 def match_record(match: MemoryMatch) -> dict[str, Any]:
+    from checkforensics.analysis.memsearch import escape_bytes
+
     return {
         "pid": match.pid,
         "comm": match.comm,
@@ -177,6 +183,8 @@ def match_record(match: MemoryMatch) -> dict[str, Any]:
 
 
 def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]:
+    from checkforensics.analysis.memsearch import escape_bytes
+
     return {
         "object": obj.as_json(),
         "offset": match.address,
@@ -193,6 +201,8 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
 
 
 def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
+    from checkforensics.analysis.rootfs import changed_file_record
+
     return {
         "archive": str(path),
         "changed": [changed_file_record(f, layer.name) for layer in changes.layers for f in layer.files],
