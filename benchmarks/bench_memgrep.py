@@ -27,12 +27,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,34 +38,16 @@ SMALL_SOURCE = ROOT / "fixtures" / "counters-blog.tar.zst"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from make_big_checkpoint import MARKER, marker_offsets, parse_size  # noqa: E402
-
-
-def measured(command: list[str] | str) -> tuple[float, int, bytes]:
-    """(seconds, exit status, stdout) of one run; a string is run by the shell (for pipelines)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, shell=isinstance(command, str))
-    out, _ = process.communicate()
-    return time.perf_counter() - started, process.returncode, out
+from timing import byte_compile, measured  # noqa: E402
 
 
 def best(command: list[str] | str, repeat: int) -> tuple[float, bytes]:
     """The best of ``repeat`` runs after one warm-up run, and the output of the last one."""
-    _, status, out = measured(command)
-    if status not in (0, 1):  # 1: grep and memgrep found nothing, which the caller reports
-        raise SystemExit(f"{command if isinstance(command, str) else ' '.join(command)} exited {status}")
-    times = []
-    for _ in range(repeat):
-        elapsed, _, out = measured(command)
-        times.append(elapsed)
-    return min(times), out
-
-
-def peak_memory_kib(command: list[str]) -> int:
-    """The peak resident set of ``command`` (its largest process), from wait4's accounting."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(process.pid, 0)
-    process.returncode = 0
-    return usage.ru_maxrss
+    warm = measured(command)
+    if warm.status not in (0, 1):  # 1: grep and memgrep found nothing, which the caller reports
+        raise SystemExit(f"{command if isinstance(command, str) else ' '.join(command)} exited {warm.status}")
+    runs = [measured(command) for _ in range(repeat)]
+    return min(run.seconds for run in runs), runs[-1].stdout
 
 
 def compat_copy(archive: Path, target: Path) -> Path:
@@ -127,15 +107,13 @@ def main() -> int:
     marker = MARKER.decode()
     print(f"{args.big}: {args.big.stat().st_size} bytes; {member}; {markers} markers {marker} planted")
 
-    # pip byte-compiles a package it installs; an editable install (or PYTHONDONTWRITEBYTECODE)
-    # would leave every run compiling our sources again, which is not what users run
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "checkforensics")], check=True)
+    byte_compile(ROOT / "checkforensics")
     memgrep = [sys.executable, "-m", "checkforensics", "memgrep", str(args.big), marker, "--format", "json"]
     t_memgrep, out = best(memgrep, args.repeat)
     found = json.loads(out)["matches"]
     pids = sorted({match["pid"] for match in found})
     t_grep, grep_out = best(f"tar xOf {args.big} {member} | grep -a -c {marker}", args.repeat)
-    rss = peak_memory_kib(memgrep)
+    rss = measured(memgrep, keep_stdout=False).peak_kib
 
     print(f"\n{'command':<58}{'best s':>8}{'found':>7}")
     print(f"{'checkforensics memgrep (all processes)':<58}{t_memgrep:>8.3f}{len(found):>7}")
@@ -159,7 +137,7 @@ def main() -> int:
             subprocess.run(["zstd", "-q", "-T0", "-3", str(args.big), "-o", str(packed)], check=True)
         zst = [sys.executable, "-m", "checkforensics", "memgrep", str(packed), marker, "--format", "json"]
         t_zst, zst_out = best(zst, args.repeat)
-        zst_rss = peak_memory_kib(zst)
+        zst_rss = measured(zst, keep_stdout=False).peak_kib
         zst_found = len(json.loads(zst_out)["matches"])
         print(f"{'checkforensics memgrep (.tar.zst, streamed)':<58}{t_zst:>8.3f}{zst_found:>7}")
         t_zgrep, zgrep_out = best(f"zstd -dc {packed} | grep -a -c {marker}", args.repeat)

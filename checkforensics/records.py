@@ -1,40 +1,29 @@
-"""Records: the one JSON form of each thing a command reports, and the text forms several
-commands share. Commands build documents from these; none defines its own encoding of a
-process, descriptor, overview or match (docs/json.md describes them)."""
+"""Records: the documents commands print, built from the one JSON form of each thing they
+report, and the text forms several commands share. A record's own form lives with its type
+(``process_record`` in model.processes, ``descriptor_record`` in model.descriptions,
+``changed_file_record`` in analysis.rootfs, ``finding_records`` in analysis.secretscan), so that
+analyses that compare records (``diff A B``) use the very same form; none is encoded twice
+(docs/json.md describes them)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checkforensics.analysis.memsearch import MemoryMatch, escape_bytes
-from checkforensics.analysis.overview import Overview
-from checkforensics.analysis.rootfs import RootfsChanges
-from checkforensics.model import Process
-from checkforensics.model.descriptions import preview
-from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
-from checkforensics.model.shared import SharedMemory
+from checkforensics.model.descriptions import descriptor_record
+from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.render import human_size
 
-
-def descriptor_record(d: Descriptor, with_data: bool) -> dict[str, Any]:
-    doc: dict[str, Any] = {"fd": d.fd, "type": d.type, "id": d.file_id, "path": d.path, "deleted": d.deleted}
-    for key in ("flags", "pos", "size", "family", "sock_type", "proto", "state", "local", "remote", "ino", "peer",
-                "pipe_id"):
-        value = getattr(d, key)
-        if value is not None:
-            doc[key] = value
-    doc.update(d.details)
-    if with_data or d.inflight:
-        doc["inflight"] = [
-            {"kind": item.kind, "size": len(item.data), "sha256": hashlib.sha256(item.data).hexdigest(),
-             "complete": item.complete, **({"preview": preview(item.data)} if with_data else {})}
-            for item in d.inflight
-        ]
-    return doc
+# Types only: a command imports records for one record kind, and must not pay for importing
+# memory search and the rootfs reader to list processes (start-up is most of a small command).
+if TYPE_CHECKING:
+    from checkforensics.analysis.memsearch import MemoryMatch
+    from checkforensics.analysis.overview import Overview
+    from checkforensics.analysis.rootfs import RootfsChanges
+    from checkforensics.model import Process
+    from checkforensics.model.shared import SharedMemory
 
 
 def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
@@ -53,26 +42,15 @@ def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = Fa
     }
 
 
-def process_record(process: Process, with_env: bool) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "pid": process.pid,
-        "ppid": process.ppid,
-        "pgid": process.pgid,
-        "sid": process.sid,
-        "comm": process.comm,
-        "threads": process.tids,
-        "thread_names": {str(t.tid): t.comm for t in process.threads},
-        "uid": process.uid,
-        "gid": process.gid,
-        "euid": process.euid,
-        "egid": process.egid,
-        "state": process.state,
-        "cmdline": process.cmdline,
-        "identity": process.identity,
-    }
-    if with_env:
-        document["env"] = process.env
-    return document
+def descriptor_lines(table: FileTable, with_data: bool, only_sockets: bool = False) -> list[dict[str, Any]]:
+    """The JSON Lines form of a descriptor table: one descriptor a line, with the pid and comm
+    of its process first."""
+    return [
+        {"pid": p.pid, "comm": p.comm, **descriptor_record(d, with_data)}
+        for p in table.processes
+        for d in p.descriptors
+        if not only_sockets or d.type in SOCKET_TYPES
+    ]
 
 
 def command_text(process: Process) -> str | None:
@@ -115,6 +93,13 @@ def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> 
             "checkpointed": info.checkpointed,
             "pod": info.pod,
             "namespace": info.namespace,
+            "pod_uid": info.pod_uid,
+            "sandbox_id": info.sandbox_id,
+            "started": info.started,
+            "log_path": info.log_path,
+            "host_pid": info.host_pid,
+            "labels": info.labels,
+            "cri_annotations": info.cri_annotations,
             "hostname": info.hostname,
             "ip": info.ips[0] if info.ips else None,
             "mac": info.macs[0] if info.macs else None,
@@ -159,6 +144,20 @@ def overview_row(view: Overview) -> list[Any]:
     ]
 
 
+POD_COLUMNS = ["POD", "NAMESPACE", "POD UID", "SANDBOX"]
+
+
+def in_a_pod(view: Overview) -> bool:
+    """Whether the checkpoint names a Kubernetes pod (CRI-O, containerd)."""
+    info = view.container
+    return any(value is not None for value in (info.pod, info.namespace, info.pod_uid, info.sandbox_id))
+
+
+def pod_row(view: Overview) -> list[Any]:
+    info = view.container
+    return [info.pod, info.namespace, info.pod_uid, info.sandbox_id[:12] if info.sandbox_id else None]
+
+
 def stats_row(view: Overview) -> list[Any]:
     stats = view.stats or {}
     return [
@@ -167,6 +166,8 @@ def stats_row(view: Overview) -> list[Any]:
 
 
 def match_record(match: MemoryMatch) -> dict[str, Any]:
+    from checkforensics.analysis.memsearch import escape_bytes
+
     return {
         "pid": match.pid,
         "comm": match.comm,
@@ -182,6 +183,8 @@ def match_record(match: MemoryMatch) -> dict[str, Any]:
 
 
 def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]:
+    from checkforensics.analysis.memsearch import escape_bytes
+
     return {
         "object": obj.as_json(),
         "offset": match.address,
@@ -198,25 +201,13 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
 
 
 def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
+    from checkforensics.analysis.rootfs import changed_file_record
+
     return {
         "archive": str(path),
-        "changed": [
-            {
-                "layer": layer.name,
-                "path": f.path,
-                "type": f.type,
-                "size": f.size,
-                "mode": f"{f.mode:04o}",
-                "uid": f.uid,
-                "gid": f.gid,
-                "mtime": f.mtime,
-                "linkname": f.linkname,
-                "sha256": f.sha256,
-            }
-            for layer in changes.layers
-            for f in layer.files
-        ],
+        "changed": [changed_file_record(f, layer.name) for layer in changes.layers for f in layer.files],
         "deleted": [{"path": path} for path in changes.deleted],
+        "opaque": [{"path": path} for path in changes.opaque],
         "layers": [
             {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
         ],

@@ -1,8 +1,12 @@
-"""Turning results into what people and pipelines read: rich tables and trees, ASCII tables, JSON.
+"""Turning results into what people and pipelines read: rich tables and trees, ASCII tables,
+JSON and JSON Lines.
 
-Commands build a ``Table`` (declared columns, rows of plain values) or a rich ``Tree`` and a
-JSON document; this module alone decides how they look.  Missing values (None) print as ``-``
-in tables and ``null`` in JSON, never as 0 or an empty string.
+A command hands ``render`` a ``Result``: its JSON document, its JSON Lines records and its
+text blocks (``Table``, a ``View`` whose text form is a tree, lines of text), each built only
+when that format is asked for. This module alone decides how they look. Missing values (None)
+print as ``-`` in tables and ``null`` in JSON, never as 0 or an empty string. Everything it
+writes, on stdout and stderr, passes one mapping of what the evidence holds (``printable``,
+``json_text``): no name from a checkpoint reaches a terminal or a pipe raw.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -24,10 +28,13 @@ if TYPE_CHECKING:
 
 MISSING = "-"
 
-TEXT = "text"  # rich tables and trees; colour only on a terminal
-TABLE = "table"  # plain ASCII table, for tickets and diffs
-JSON = "json"
-TREE = "tree"  # text, where the text form is a tree
+TEXT = "text"  # for people: aligned tables, or a tree where the answer is one; colour only on a terminal
+TABLE = "table"  # plain ASCII tables (tabulate's), never tree glyphs: for tickets and diffs
+JSON = "json"  # one document (docs/json.md)
+JSONL = "jsonl"  # JSON Lines: one compact record a line
+FORMATS = (TEXT, TABLE, JSON, JSONL)
+STREAMED = (JSON, JSONL)  # written record by record while the work goes on (no progress bar over them)
+TREE = "tree"  # what inspect and diff called their text form once: still accepted, as TEXT
 
 
 def human_size(size: int | None) -> str:
@@ -42,21 +49,80 @@ def human_size(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# --- evidence on an output (docs/security.md, "Names chosen by the attacker"; docs/json.md) ----
+#
+# Every name, number and byte of a checkpoint may have been chosen by the attacker, so nothing
+# from it is written as it is: text (tables, trees, lines, warnings, errors) goes through
+# ``printable``, JSON through ``json_text``. One mapping for both:
+#
+# - a character that is not printable (``str.isprintable``: the controls C0, DEL and C1, the
+#   format characters such as bidi overrides and zero widths, the line and paragraph
+#   separators, spaces other than " ", private-use and unassigned code points) is spelled as
+#   Python's repr spells it: ``\xNN`` up to U+00FF, ``\uNNNN``, ``\UNNNNNNNN``. In JSON it is
+#   the character itself, written as a ``\uNNNN`` escape;
+# - a surrogate cannot be written as UTF-8: U+DC80-U+DCFF (a byte that was not UTF-8, as
+#   surrogateescape decodes it) becomes the text ``\xNN``, the byte; any other lone surrogate
+#   (a JSON file's ``"\ud800"``) the text ``\uNNNN``, in text and JSON alike.
+#
+# Newlines and tabs are escaped too (``\x0a``, ``\x09``): a name must not start a line of its
+# own. Backslashes are kept as they are, so the mapping makes output safe, not reversible.
 
 
-def printable(text: str) -> str:
-    """``text`` with control characters (C0, DEL, C1) as ``\\xNN``: a name from the evidence
-    can hold an escape sequence or a newline, and must neither drive the analyst's terminal
-    nor fake a row of a table."""
-    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as surrogateescape keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with every character that is not printable spelled as an escape (``\\x1b``,
+    ``\\u202e``; undecodable bytes ``\\xff``), but those in ``keep``: a name from the evidence
+    can hold an escape sequence, a bidi override or a newline, and must neither drive the
+    analyst's terminal nor fake a line of output."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char in keep else _escape(char) for char in text)
 
 
 def tree_text(text: str) -> str:
-    """Evidence text for a rich tree label: control characters escaped, brackets not markup."""
+    """Evidence text for a rich tree label: escaped as ``printable`` does, brackets not markup."""
     from rich.markup import escape
 
     return escape(printable(text))
+
+
+# What json.dumps(ensure_ascii=False) leaves that is not printable ASCII (it escapes C0 itself;
+# a raw newline is the layout's).
+_NOT_PLAIN_JSON = re.compile("[^\n -~]")
+
+
+def _json_char(found: re.Match[str]) -> str:
+    char = found.group()
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:  # not writable as UTF-8: the text of its escape
+        return "\\" + _escape(char)
+    if code > 0xFFFF:
+        high, low = divmod(code - 0x10000, 0x400)
+        return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+    return f"\\u{code:04x}"
+
+
+def json_text(value: Any, *, indent: int | None = None, compact: bool = False) -> str:
+    """``value`` as JSON, the one way every JSON output is written: UTF-8 text, each character
+    that is not printable as a ``\\uNNNN`` escape (so a document shown on a terminal cannot
+    drive it), lone surrogates as the text ``\\xNN`` (an undecodable byte) or ``\\uNNNN``."""
+    separators = (",", ":") if compact else None
+    text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
+    if text.isascii() and "\x7f" not in text:  # the common case, checked at C speed
+        return text
+    return _NOT_PLAIN_JSON.sub(_json_char, text)
 
 
 def cell(value: Any) -> str:
@@ -90,18 +156,39 @@ def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
 
 
 def _emit(renderable: object, no_color: bool, stream: TextIO | None) -> None:
-    """Print with rich: straight to a colour terminal, else as plain lines without trailing blanks."""
+    """Print with rich: straight to a colour terminal, else as plain lines without trailing blanks.
+    Emoji codes (``:x:``) in a name stay text."""
     from rich.console import Console
 
     stream = stream or sys.stdout
     if color_wanted(no_color, stream):
-        Console(file=stream, highlight=False).print(renderable)
+        Console(file=stream, highlight=False, emoji=False).print(renderable)
         return
     buffer = io.StringIO()
     Console(file=buffer, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False).print(
         renderable
     )
     stream.write("".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines()))
+
+
+def _escaped_tree(renderable: object) -> object:
+    """A rich tree with every label through ``printable``: the commands escape what they put in
+    labels (``tree_text``), and whatever a label still holds cannot reach the terminal raw. Any
+    other renderable is refused, as there would be no telling what it writes."""
+    from rich.text import Text
+    from rich.tree import Tree
+
+    if not isinstance(renderable, Tree):
+        raise TypeError(f"cannot write a {type(renderable).__name__}: not a Table, Lines, str or rich Tree")
+    nodes = [renderable]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node.label, str):
+            node.label = printable(node.label)
+        elif isinstance(node.label, Text) and not node.label.plain.isprintable():
+            node.label = Text(printable(node.label.plain), style=node.label.style)
+        nodes.extend(node.children)
+    return renderable
 
 
 def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
@@ -115,8 +202,11 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
         from tabulate import tabulate
 
         if table.title:
-            stream.write(table.title + "\n")
-        stream.write(tabulate([[cell(v) for v in row] for row in table.rows], headers=list(table.columns)) + "\n")
+            stream.write(printable(table.title) + "\n")
+        rows = [[cell(v) for v in row] for row in table.rows]
+        headers = [printable(column) for column in table.columns]
+        # whitespace kept: a tree drawn as a table indents its names with spaces
+        stream.write(tabulate(rows, headers=headers, preserve_whitespace=True) + "\n")
         return
     if not color_wanted(no_color, stream):
         stream.write(plain_columns(table))
@@ -124,9 +214,11 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    rich_table = RichTable(title=table.title, title_justify="left", show_edge=False, pad_edge=False, box=None)
+    title = Text(printable(table.title)) if table.title else None  # a string would be read as markup
+    rich_table = RichTable(title=title, title_justify="left", show_edge=False, pad_edge=False, box=None)
     for column in table.columns:
-        rich_table.add_column(column, style=table.styles.get(column), header_style="bold", overflow="fold")
+        header = Text(printable(column))
+        rich_table.add_column(header, style=table.styles.get(column), header_style="bold", overflow="fold")
     for index, row in enumerate(table.rows):
         style = table.row_styles[index] if index < len(table.row_styles) else None
         rich_table.add_row(*(Text(cell(value)) for value in row), style=style)
@@ -139,12 +231,12 @@ def plain_columns(table: Table) -> str:
     terminal cells: wide characters count two), no trailing blanks."""
     from rich.cells import cell_len
 
-    rows = [list(table.columns)] + [[cell(value) for value in row] for row in table.rows]
+    rows = [[printable(column) for column in table.columns]] + [[cell(value) for value in row] for row in table.rows]
     widths = [0] * len(table.columns)
     for row in rows:
         for index, text in enumerate(row):
             widths[index] = max([widths[index], *(cell_len(line) for line in text.split("\n"))])
-    out = [table.title + "\n"] if table.title else []
+    out = [printable(table.title) + "\n"] if table.title else []
     for row in rows:
         cells = [text.split("\n") for text in row]
         for number in range(max(len(lines) for lines in cells)):
@@ -159,10 +251,9 @@ def plain_columns(table: Table) -> str:
 RICH_TREE_NODES = 5000  # rich takes about 0.2 ms a node: a bigger tree is drawn plain, even on a terminal
 
 
-def print_tree(tree: Tree, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+def _write_tree(tree: Tree, no_color: bool, stream: TextIO) -> None:
     """``tree`` drawn by rich on a colour terminal; otherwise (and when it has more than
     RICH_TREE_NODES nodes: a pstree may list 100,000 processes) laid out by ``plain_tree``."""
-    stream = stream or sys.stdout
     if color_wanted(no_color, stream) and _tree_size(tree, RICH_TREE_NODES) <= RICH_TREE_NODES:
         _emit(tree, no_color, stream)
         return
@@ -185,14 +276,16 @@ _MARKUP_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")  # rich.markup's RE_TAGS
 
 
 def plain_tree(tree: Tree) -> str:
-    """The lines rich draws for ``tree`` without colour (the labels being markup strings), laid
-    out here with a stack: the same guides, no wrapping, no trailing blanks."""
+    """The lines rich draws for ``tree`` without colour (labels being markup strings or rich
+    Texts), laid out here with a stack: the same guides, no wrapping, no trailing blanks."""
     out = []
     guides: dict[tuple[str, bool], tuple[str, str]] = {}  # siblings share their guide strings
     stack = [(tree, "", "")]  # a node, the guides before its first line, before its others and its children's
     while stack:
         node, first, rest = stack.pop()
-        for number, line in enumerate(_markup_plain(str(node.label)).split("\n")):
+        label = node.label
+        text = _markup_plain(label) if isinstance(label, str) else getattr(label, "plain", str(label))
+        for number, line in enumerate(text.split("\n")):
             out.append((first if number == 0 else rest) + line)
         if node.expanded and node.children:
             children = node.children
@@ -233,8 +326,7 @@ def _markup_plain(markup: str) -> str:
 
 def print_json(document: Any, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
-    json.dump(document, stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    stream.write(json_text(document, indent=2) + "\n")
 
 
 def print_json_stream(fields: Sequence[tuple[str, Any]], stream: TextIO | None = None) -> dict[str, int]:
@@ -247,18 +339,18 @@ def print_json_stream(fields: Sequence[tuple[str, Any]], stream: TextIO | None =
     counts: dict[str, int] = {}
     stream.write("{")
     for index, (key, value) in enumerate(fields):
-        stream.write(("," if index else "") + f"\n  {json.dumps(key)}: ")
+        stream.write(("," if index else "") + f"\n  {json_text(key)}: ")
         if callable(value):
             value = value()
         if isinstance(value, Iterator):
             counts[key] = 0
             for item in value:
-                text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+                text = json_text(item, indent=2).replace("\n", "\n    ")
                 stream.write(("[" if not counts[key] else ",") + "\n    " + text)
                 counts[key] += 1
             stream.write("\n  ]" if counts[key] else "[]")
         else:
-            stream.write(json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  "))
+            stream.write(json_text(value, indent=2).replace("\n", "\n  "))
     stream.write("\n}\n" if fields else "}\n")
     return counts
 
@@ -268,6 +360,139 @@ def print_json_lines(records: Iterable[Any], stream: TextIO | None = None) -> in
     stream = stream or sys.stdout
     count = 0
     for record in records:
-        stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        stream.write(json_text(record, compact=True) + "\n")
         count += 1
     return count
+
+
+def print_json_array(items: Iterable[Any], stream: TextIO | None = None) -> int:
+    """A JSON array laid out as ``print_json`` lays it out, written item by item (each item is
+    made only when its turn comes); returns how many there were."""
+    stream = stream or sys.stdout
+    count = 0
+    for item in items:
+        text = json_text(item, indent=2).replace("\n", "\n  ")
+        stream.write(("[" if not count else ",") + "\n  " + text)
+        count += 1
+    stream.write("\n]\n" if count else "[]\n")
+    return count
+
+
+@dataclass
+class Lines:
+    """Text written line by line as it comes (a hexdump), never held whole. Each item is one
+    line, escaped as ``printable`` does (a newline in it too); ``tabs`` keeps tabs as they are
+    (the lines of a file shown whole)."""
+
+    lines: Iterable[str]
+    tabs: bool = False
+
+
+@dataclass
+class View:
+    """A part of the text output that is not a table in ``text`` format (a tree, a sentence):
+    ``text`` builds that form, ``table`` what ``--format table`` prints instead (a Table or a
+    list of blocks). Only the one asked for is built, so rich is imported only to draw."""
+
+    text: Callable[[], Any]
+    table: Callable[[], Any]
+
+
+def _resolve(value: Any) -> Any:
+    """A value given directly, or through a function that makes it when it is needed."""
+    return value() if callable(value) else value
+
+
+@dataclass
+class Result:
+    """What a command hands ``render``: its answer in each format, each made only when written.
+
+    Every field may be the value or a function returning it.
+
+    - ``json``: the document. A dict is written field by field: a field whose value is an
+      iterator is written item by item (millions of matches are never held), a field whose
+      value is a function is called when its turn comes. An iterator for the whole document
+      is written as an array, item by item.
+    - ``jsonl``: the JSON Lines records, one per line (an iterator is written as it comes).
+    - ``text``: the blocks for ``text`` and ``table``, in order, a blank line between two: a
+      ``Table``; a ``View``; ``Lines``; a string (one line); a rich ``Tree``; a list
+      of blocks; None (nothing). An iterator of blocks is drawn block by block as it comes, so
+      the first part shows while the next is still being worked out.
+    - ``warnings``: written on stderr after the output, one line each, in every format (JSON
+      documents carry them too, where docs/json.md says so). Read only at the end, so work
+      done while writing may add to it.
+    """
+
+    json: Any = None
+    jsonl: Any = ()
+    text: Any = ()
+    warnings: list[str] = field(default_factory=list)
+
+
+def render(result: Result, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+    """Write ``result`` to ``stream`` (stdout) in ``fmt`` (one of FORMATS; TREE is TEXT), then
+    its warnings to stderr."""
+    stream = stream or sys.stdout
+    if fmt == JSON:
+        document = _resolve(result.json)
+        if isinstance(document, dict):
+            print_json_stream(list(document.items()), stream)
+        elif isinstance(document, Iterator):
+            print_json_array(document, stream)
+        else:
+            print_json(document, stream)
+    elif fmt == JSONL:
+        print_json_lines(_resolve(result.jsonl), stream)
+    else:
+        _write_blocks(_resolve(result.text), TABLE if fmt == TABLE else TEXT, no_color, stream)
+    print_warnings(result.warnings)
+
+
+def print_warnings(warnings: Iterable[str], prefix: str | None = None, stream: TextIO | None = None) -> None:
+    """Each warning as one line on stderr (``prefix``: the checkpoint, when several are read),
+    escaped as ``printable`` does: warnings name members and values from the evidence."""
+    stream = stream or sys.stderr
+    for warning in warnings:
+        stream.write(f"checkforensics: warning: {printable((prefix + ': ' if prefix else '') + warning)}\n")
+
+
+def print_error(message: str, stream: TextIO | None = None) -> None:
+    """The one line of a failure on stderr, escaped as ``printable`` does."""
+    (stream or sys.stderr).write(f"checkforensics: error: {printable(message)}\n")
+
+
+def _write_blocks(blocks: Iterable[Any], fmt: str, no_color: bool, stream: TextIO) -> None:
+    first = True
+    for block in _flatten(blocks, fmt):
+        if not first:
+            stream.write("\n")
+        first = False
+        if isinstance(block, Table):
+            print_table(block, fmt, no_color=no_color, stream=stream)
+        elif isinstance(block, Lines):
+            _write_lines(block.lines, stream, "\t" if block.tabs else "")
+        elif isinstance(block, str):
+            stream.write(printable(block) + "\n")  # one line: a newline in it is escaped
+        else:
+            _write_tree(_escaped_tree(block), no_color, stream)  # type: ignore[arg-type]
+
+
+def _flatten(blocks: Iterable[Any], fmt: str) -> Iterator[Any]:
+    for block in blocks:
+        if isinstance(block, View):
+            block = block.table() if fmt == TABLE else block.text()
+        if isinstance(block, list | tuple):
+            yield from _flatten(block, fmt)
+        elif block is not None:
+            yield block
+
+
+def _write_lines(lines: Iterable[str], stream: TextIO, keep: str) -> None:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(printable(line, keep))
+        if len(batch) >= 4096:
+            stream.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        stream.write("\n".join(batch) + "\n")

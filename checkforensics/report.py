@@ -24,7 +24,8 @@ from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import what
 from checkforensics.model.files import SOCKET_TYPES, FileTable
-from checkforensics.render import human_size
+from checkforensics.model.tree import DEPTH_LIMIT
+from checkforensics.render import human_size, printable
 
 _KIND_COLOURS = {
     "heap": "#d9534f", "stack": "#f0ad4e", "anon": "#5bc0de", "file": "#5cb85c", "shared": "#9b59b6",
@@ -47,7 +48,9 @@ class ReportInput:
 
 
 def _e(value: Any) -> str:
-    return html.escape("-" if value is None or value == "" or value == [] else str(value))
+    """Evidence text for the page: escaped as on a terminal (render.printable: controls, bidi
+    and format characters, lone surrogates, which UTF-8 cannot hold), then as HTML."""
+    return html.escape(printable("-" if value is None or value == "" or value == [] else str(value)))
 
 
 def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
@@ -75,6 +78,7 @@ def _summary(data: ReportInput, redaction: Redaction) -> str:
         ["Engine", _e(info.engine)], ["Container", name], ["Image", image],
         ["ID", f"<code>{_e(info.id)}</code>"], ["Runtime", _e(info.runtime)], ["Created", _e(info.created)],
         ["Checkpointed", _e(info.checkpointed)], ["Pod / namespace", pod],
+        ["Pod UID", f"<code>{_e(info.pod_uid)}</code>"], ["Sandbox", f"<code>{_e(info.sandbox_id)}</code>"],
         ["Hostname (UTS)", hostname], ["IP", _e(", ".join(info.ips))],
         ["MAC", _e(", ".join(info.macs))], ["Processes", _e(data.overview.process_count)],
         ["Archive size", _e(human_size(data.overview.archive_size))],
@@ -102,9 +106,9 @@ def _findings(data: ReportInput, redaction: Redaction) -> str:
 
 def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
     """Nested lists, opened and closed as the walk goes down and up (no recursion: a pstree can
-    be 100,000 levels deep; below the walk's limit each item names its parent)."""
+    be 100,000 levels deep; an item at the walk's deepest level names its parent)."""
 
-    def item(process: Process, flattened: bool) -> str:
+    def item(process: Process, deepest: bool) -> str:
         words = process.cmdline or ([process.comm] if process.comm else [])
         argv = " ".join(redaction.argv(words)) if words else "?"  # nothing to redact: no scan
         env = "".join(f"<li><code>{_e(v)}</code></li>" for v in redaction.environment(process.env or []))
@@ -116,7 +120,7 @@ def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
         details = (
             f"<details><summary>environment ({len(process.env or [])})</summary><ul>{env}</ul></details>" if env else ""
         )
-        parent = f' <span class="dim">parent {_e(process.ppid)}</span>' if flattened else ""
+        parent = f' <span class="dim">parent {_e(process.ppid)}</span>' if deepest else ""
         return (
             f"<li><b>{process.pid}</b> {_e(process.comm)} <code>{_e(argv)}</code>{threads}"
             f' <span class="dim">uid {_e(process.uid)}</span>{parent}{details}'
@@ -124,13 +128,13 @@ def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
 
     parts = ['<ul class="tree">']
     depth = -1  # the level of the item left open, -1 before the first
-    for place in tree.walk():
-        if place.depth > depth >= 0:
+    for process, level in tree.walk():
+        if level > depth >= 0:
             parts.append("<ul>")
         elif depth >= 0:
-            parts.append("</li>" + "</ul></li>" * (depth - place.depth))
-        parts.append(item(place.process, place.flattened))
-        depth = place.depth
+            parts.append("</li>" + "</ul></li>" * (depth - level))
+        parts.append(item(process, level == DEPTH_LIMIT))
+        depth = level
     if depth >= 0:
         parts.append("</li>" + "</ul></li>" * depth)
     return "".join(parts) + "</ul>"
@@ -161,6 +165,8 @@ def _changes(changes: RootfsChanges, redaction: Redaction) -> str:
     ]  # fmt: skip
     rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{path}</code>"]
              for path in deleted]  # fmt: skip
+    rows += [["rootfs", '<span class="bad">opaque</span>', "-", "-", "-", f"<code>{path}</code>"]
+             for path in _shown(redaction, list(changes.opaque))]  # fmt: skip
     return _table(["Layer", "Type", "Size", "Mode", "Modified", "Path"], rows)
 
 

@@ -18,10 +18,14 @@ GOLDEN_SOURCES = {
     "counters-blog": FIXTURES / "counters-blog.tar",
     "inflight": FIXTURES / "inflight.tar.zst",
     # real dumps made here with CRIU 4.2.1 (scripts/dump-scenarios/), goldens by crit 4.2.1
-    **{f"scenario-{name}": SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sockets", "weird")},
+    **{
+        f"scenario-{name}": SCENARIOS / name
+        for name in ("files", "ns", "proc", "restore", "sharing", "sockets", "weird")
+    },
     "scenario-creds": SCENARIOS / "creds.tar.zst",
     "scenario-postgres": SCENARIOS / "postgres.tar.zst",
     "scenario-nginx": SCENARIOS / "nginx.tar.zst",
+    "scenario-redis": SCENARIOS / "redis.tar.zst",
 }
 
 

@@ -1,289 +1,215 @@
-"""Hostile checkpoints that cost little to store and much to analyse naively.
+"""Checkpoints whose names and values were chosen by an attacker, built from real fixtures.
 
-Built from the real fixtures on demand, never stored in git:
-
-- ``compressed_bomb``: a ``.tar.gz``/``.tar.zst`` holding a real checkpoint and members of
-  gigabytes of zeros, written by streaming one compressed chunk of zeros over and over (gzip
-  members and zstd frames may follow each other), so a 20 GiB bomb takes a second to build.
-- ``process_swarm``: a bare images directory whose pstree lists many processes (a chain, each
-  the parent of the next, or a flat tree) that have no images at all.
-- ``inconsistent_tree``: a pstree with a parent cycle, a process that is its own parent, a
-  duplicate pid and a process below the cycle.
-- ``hostile_memory``: a bare images directory whose pagemap or mm image lies: runs of 2^40
-  pages, runs that overlap or point past the pages image, a mapping of 2^47 bytes, an
-  enormous saved auxiliary vector.
-
-``python3 tests/hostile.py DIR`` writes them all into DIR, for trying commands by hand.
+Every name, number and byte of a checkpoint comes from the container that was checkpointed.
+``hostile_container`` is fixtures/busybox-counter-criu41.tar with its process names, file
+names, command line, environment, config.dump/spec.dump/network.status values, rootfs-diff
+member names (one of them not UTF-8), a changed file's content and the container's log
+(ctr.log) replaced by strings that
+try to drive the analyst's terminal (escape sequences, C1 controls, bidi overrides, newlines
+that start a fake line) or to break JSON (lone surrogates, bytes that are not UTF-8); the
+archive's own file name is one of them too. ``hostile_images`` does the same to the sockets,
+files and comms of the ``weird`` scenario's images directory. Images are re-encoded with our
+own encoder; nothing here is stored, everything is generated.
 """
 
 from __future__ import annotations
 
-import functools
-import gzip
+import io
+import json
 import shutil
-import sys
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import zstandard
+from mutants import read_members, write_members
 
-from checkforensics.images.codec import Image, decode_image, encode_image
-from checkforensics.images.flags import PAGE_SIZE, PagemapFlags
-from checkforensics.images.framing import frame_entry, frame_header
-from checkforensics.images.magic import MAGIC_BY_NAME
+from checkforensics.images.codec import Entry, Image, decode_image, encode_image
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-BARE = FIXTURES / "bare-bash-sleep"
-BARE_ROOT, BARE_CHILD = 16120, 16122  # the real processes of the bare dump: bash and its sleep
-ZERO_CHUNK = 64 << 20  # a bomb is made of this many zeros compressed once, repeated
+from conftest import FIXTURES, SCENARIOS
 
+OSC = "evil\x1b]0;pwned\x07"  # sets the terminal's title
+CLEAR = "cls\x1b[2J\x1b[H"  # clears the screen
+C1 = "c1\x9b31mred"  # the one-byte CSI of C1
+BIDI = "txt.\u202eexe.sh"  # right-to-left override: shows as "txt.hs.exe"
+FORMAT = "zw\u200bj\u2066iso\u2069\ufeffend"  # zero width space, isolates, BOM
+SEPARATORS = "ls\u2028ps\u2029end"  # line and paragraph separators
+NEWLINE = "nl\nFAKE-LINE\rCR"  # a fake output line, and a carriage return over it
+BELL_DEL = "bel\x07del\x7f"
+SURROGATES = "sur\udc80\ud800end"  # JSON's "\udc80" escapes decode to lone surrogates
+NOT_UTF8 = b"bad-\xff\xfe-name"
 
-@functools.cache
-def _compressed_zeros(codec: str) -> bytes:
-    zeros = bytes(ZERO_CHUNK)
-    if codec == "gz":
-        return gzip.compress(zeros, 9)
-    return zstandard.ZstdCompressor(level=19).compress(zeros)
-
-
-def _compress(codec: str, data: bytes) -> bytes:
-    if codec == "gz":
-        return gzip.compress(data, 6)
-    return zstandard.ZstdCompressor(level=3).compress(data)
-
-
-def _tar_member(name: str, size: int) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = size, 0o644, 1_700_000_000
-    return info.tobuf(format=tarfile.GNU_FORMAT)
-
-
-def _tar_blocks(source: Path) -> Iterator[tuple[str, bytes]]:
-    """Each member of the tar ``source`` as (name, header + data + padding)."""
-    with tarfile.open(source) as tar:
-        for info in tar.getmembers():
-            data = tar.extractfile(info).read() if info.isfile() else b""  # type: ignore[union-attr]
-            yield info.name, info.tobuf(format=tarfile.GNU_FORMAT) + data + bytes(-len(data) % 512)
+# Raw strings, and what the display mapping (docs/security.md) turns them into.
+SHOWN = {
+    OSC: "evil\\x1b]0;pwned\\x07",
+    CLEAR: "cls\\x1b[2J\\x1b[H",
+    C1: "c1\\x9b31mred",
+    BIDI: "txt.\\u202eexe.sh",
+    FORMAT: "zw\\u200bj\\u2066iso\\u2069\\ufeffend",
+    SEPARATORS: "ls\\u2028ps\\u2029end",
+    NEWLINE: "nl\\x0aFAKE-LINE\\x0dCR",
+    BELL_DEL: "bel\\x07del\\x7f",
+    SURROGATES: "sur\\x80\\ud800end",
+}
+ARCHIVE_NAME = "case\x1b]0;t\x07\u202e.tar"
+FILE_CONTENT = "first line\n\x1b]0;pwned\x07\x1b[2Jsecond\tline\r\nthird \u202eline\n"
+COMMS = {1: OSC, 21: NEWLINE + BIDI}
+THREAD_NAME = C1
 
 
-def compressed_bomb(
-    target: Path,
-    codec: str = "gz",
-    *,
-    bomb: int = 20 << 30,
-    pieces: int = 1,
-    before: str | None = None,
-    source: Path = FIXTURES / "counters-blog.tar",
-) -> Path:
-    """``target``: ``source`` compressed with ``codec`` ("gz" or "zst"), with ``pieces`` members
-    of zeros (``bomb`` bytes in all, a multiple of ZERO_CHUNK per piece) inserted before member
-    ``before`` (at the end when None)."""
-    per_piece = bomb // pieces
-    assert per_piece % ZERO_CHUNK == 0, "each piece must be a whole number of zero chunks"
-    zeros = _compressed_zeros(codec)
-    pending = bytearray()
-    with target.open("wb") as out:
+def _image(data: bytes) -> Image:
+    return decode_image(data, "hostile")
 
-        def flush() -> None:
-            if pending:
-                out.write(_compress(codec, bytes(pending)))
-                pending.clear()
 
-        def add_bomb() -> None:
-            for index in range(pieces):
-                pending.extend(_tar_member(f"zeros-{index}.bin", per_piece))
-                flush()
-                for _ in range(per_piece // ZERO_CHUNK):
-                    out.write(zeros)
+def _set_string(entry: Entry, message: Any, field: str, raw: bytes) -> None:
+    """Put ``raw`` (maybe not UTF-8) into string field ``field`` of ``message``: protobuf takes
+    only text, so the field gets a placeholder that encode_image swaps for the bytes."""
+    try:
+        setattr(message, field, raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        placeholder = "Q" * len(raw)
+        setattr(message, field, placeholder)
+        entry.raw_strings[placeholder.encode()] = raw
 
-        placed = False
-        for name, blocks in _tar_blocks(source):
-            if name == before:
-                add_bomb()
-                placed = True
-            pending.extend(blocks)
-        if not placed:
-            add_bomb()
-        pending.extend(bytes(1024))
-        flush()
+
+def _cores(members: dict[str, bytes]) -> None:
+    for pid, comm in COMMS.items():
+        name = f"checkpoint/core-{pid}.img"
+        image = _image(members[name])
+        core = image.entries[0].message
+        core.tc.comm = comm
+        if core.HasField("thread_core"):
+            core.thread_core.comm = THREAD_NAME
+        members[name] = encode_image(image)
+
+
+def _files(members: dict[str, bytes]) -> None:
+    image = _image(members["checkpoint/files.img"])
+    names = {"/dev/null": OSC.encode() + b"/" + NOT_UTF8, "/bin/busybox": ("/bin/" + BIDI + CLEAR).encode()}
+    for entry in image.entries:
+        reg = entry.message.reg if entry.message.HasField("reg") else None
+        if reg is not None and reg.name in names:
+            _set_string(entry, reg, "name", names[reg.name])
+    members["checkpoint/files.img"] = encode_image(image)
+
+
+def _mountpoints(members: dict[str, bytes]) -> None:
+    name = next(name for name in members if name.startswith("checkpoint/mountpoints-"))
+    image = _image(members[name])
+    image.entries[0].message.mountpoint = "/mnt/" + SEPARATORS + NEWLINE
+    members[name] = encode_image(image)
+
+
+def _memory(members: dict[str, bytes]) -> None:
+    """Environment and argv in the pages: same lengths, so every address stays where it was."""
+    swaps = [
+        (b"TERM=xterm\0", b"T=\x1b]0;x\x07\x1b[\0"),
+        (b"container=podman\0", b"C=a\nFAKE\xe2\x80\xaeb\xc2\x9bXY\0"),
+        (b"HOME=/\0", b"H=\xff\xfe/\x7f\0"),
+        (b"sleep\x001\x00", b"s\x1b[2J\x001\x00"),
+    ]
+    for name in [name for name in members if name.startswith("checkpoint/pages-")]:
+        data = members[name]
+        for old, new in swaps:
+            assert len(old) == len(new)
+            data = data.replace(old, new)
+        members[name] = data
+
+
+def _metadata(members: dict[str, bytes]) -> None:
+    config = json.loads(members["config.dump"])
+    config["name"] = OSC + SURROGATES
+    config["rootfsImageName"] = "registry/" + BIDI + C1
+    config["runtime"] = SURROGATES
+    config["createdTime"] = NEWLINE
+    config["id"] = "id" + CLEAR + FORMAT
+    members["config.dump"] = json.dumps(config).encode()  # ensure_ascii: surrogates as \udc80 escapes
+    spec = json.loads(members["spec.dump"])
+    spec["hostname"] = BELL_DEL + SEPARATORS
+    spec.setdefault("annotations", {})[OSC] = NEWLINE + SURROGATES
+    spec["annotations"]["org.example.bidi"] = BIDI
+    spec["mounts"][0]["destination"] = "/proc" + CLEAR
+    spec["mounts"][0]["options"] = [NEWLINE, SURROGATES]
+    members["spec.dump"] = json.dumps(spec).encode()
+    network = {"net" + OSC: {"interfaces": {"eth" + BIDI: {
+        "subnets": [{"ipnet": "10.0.0.2/24" + NEWLINE, "gateway": "10.0.0.1" + SURROGATES}],
+        "mac_address": "aa:bb" + C1,
+    }}}}  # fmt: skip
+    members["network.status"] = json.dumps(network).encode()
+    members["deleted.files"] = json.dumps(["/etc/" + OSC, "/etc/" + NEWLINE, "/etc/" + SURROGATES]).encode()
+
+
+def rootfs_diff() -> bytes:
+    """A rootfs-diff.tar whose member names (and a link target) are hostile, one not UTF-8,
+    with one text file (``/hostile.txt``) full of escape sequences."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as tar:  # fmt: skip
+        content = FILE_CONTENT.encode()
+        for name in ["hostile.txt", "etc/" + OSC, "etc/" + NEWLINE, "etc/" + BIDI + FORMAT,
+                     "etc/" + C1 + BELL_DEL, "etc/" + NOT_UTF8.decode("utf-8", "surrogateescape")]:  # fmt: skip
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(content), 1_700_000_000
+            tar.addfile(info, io.BytesIO(content))
+        link = tarfile.TarInfo("etc/link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/target" + CLEAR + SEPARATORS
+        tar.addfile(link)
+    return out.getvalue()
+
+
+def container_log() -> bytes:
+    """ctr.log in the CRI logging format, with hostile messages (a piece cut by the runtime
+    too) and a line that is not in the format at all, holding bytes that are not UTF-8."""
+    lines = [
+        f"2026-11-22T23:17:19.000000000Z stdout F {OSC} {BIDI}".encode(),
+        f"2026-11-22T23:17:20.000000000Z stderr P part {C1} ".encode(),
+        f"2026-11-22T23:17:20.100000000Z stderr F end {FORMAT}\r{CLEAR}".encode(),
+        b"not cri \x1b[2J " + NOT_UTF8,
+    ]
+    return b"\n".join(lines) + b"\n"
+
+
+def _archive_members(members: dict[str, bytes]) -> None:
+    """Members with hostile names of their own, which the listing warns about."""
+    members["artifacts/" + OSC] = b"x"
+    members["artifacts/" + NEWLINE] = b"x"
+
+
+def hostile_container(out_dir: Path) -> Path:
+    """The hostile container archive (a plain tar named ``ARCHIVE_NAME``) in ``out_dir``."""
+    listed = read_members(FIXTURES / "busybox-counter-criu41.tar")
+    members = {info.name: data for info, data in listed if data is not None}
+    _cores(members)
+    _files(members)
+    _mountpoints(members)
+    _memory(members)
+    _metadata(members)
+    members["rootfs-diff.tar"] = rootfs_diff()
+    members["ctr.log"] = container_log()
+    _archive_members(members)
+    rewritten = []
+    for info, data in listed:
+        rewritten.append((info, members.pop(info.name) if data is not None else None))
+    for name, data in members.items():
+        rewritten.append((tarfile.TarInfo(name), data))
+    return write_members(rewritten, out_dir / ARCHIVE_NAME)
+
+
+def hostile_images(out_dir: Path) -> Path:
+    """The weird scenario's images directory with hostile socket, file and process names."""
+    target = out_dir / "images"
+    shutil.copytree(SCENARIOS / "weird", target)
+    files = _image((target / "files.img").read_bytes())
+    sockets = [b"/tmp/" + OSC.encode() + b"\n.sock", b"\0abstract" + CLEAR.encode(), b"/s/" + NOT_UTF8 + BIDI.encode()]
+    for entry in files.entries:
+        message = entry.message
+        if message.HasField("usk") and message.usk.name and sockets:
+            message.usk.name = sockets.pop(0)
+        elif message.HasField("reg") and "cfw-scenarios/weird/" in str(message.reg.name):
+            _set_string(entry, message.reg, "name", f"/w/{FORMAT}{C1}{NEWLINE}".encode())
+    (target / "files.img").write_bytes(encode_image(files))
+    for core_file in sorted(target.glob("core-*.img")):
+        image = _image(core_file.read_bytes())
+        if image.entries[0].message.HasField("tc"):  # not a thread's core
+            image.entries[0].message.tc.comm = CLEAR + BIDI
+            core_file.write_bytes(encode_image(image))
     return target
-
-
-def layer_bomb(target: Path, size: int = 2 << 30) -> Path:
-    """A bare dump with a tmpfs layer (``tmpfs-dev-99.tar.gz.img``) holding ``size`` bytes of zeros
-    in one file, in a few MiB: a bomb inside the checkpoint, which ``diff`` hashes."""
-    _copy_bare(target)
-    assert size % ZERO_CHUNK == 0
-    with (target / "tmpfs-dev-99.tar.gz.img").open("wb") as out:
-        out.write(_compress("gz", _tar_member("zeros", size)))
-        for _ in range(size // ZERO_CHUNK):
-            out.write(_compressed_zeros("gz"))
-        out.write(_compress("gz", bytes(1024)))
-    return target
-
-
-# --- process trees ----------------------------------------------------------------------------
-
-
-def _copy_bare(target: Path) -> Path:
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(BARE, target)
-    return target
-
-
-def _image(path: Path) -> Image:
-    return decode_image(path.read_bytes(), path.name)
-
-
-def _write_pstree(target: Path, rows: list[tuple[int, int]]) -> None:
-    """pstree.img of ``target``: the two real processes, then ``(pid, ppid)`` for each row."""
-    image = _image(target / "pstree.img")
-    entry_type = type(image.entries[0])
-    message_type = type(image.entries[0].message)
-    for pid, ppid in rows:
-        message = message_type(pid=pid, ppid=ppid, pgid=BARE_ROOT, sid=BARE_ROOT)
-        message.threads.append(pid)
-        image.entries.append(entry_type(message, -1))
-    (target / "pstree.img").write_bytes(encode_image(image))
-
-
-def process_swarm(target: Path, count: int = 100_000, shape: str = "chain") -> Path:
-    """A bare dump listing ``count`` more processes, none with any image: ``chain`` (each the
-    parent of the next, below the real sleep) or ``flat`` (all children of the real bash)."""
-    _copy_bare(target)
-    first = 200_000
-    if shape == "chain":
-        rows = [(first + i, first + i - 1 if i else BARE_CHILD) for i in range(count)]
-    else:
-        rows = [(first + i, BARE_ROOT) for i in range(count)]
-    _write_pstree(target, rows)
-    return target
-
-
-CYCLE = (500, 501, 502)  # 500's parent is 502, 501's is 500, 502's is 501
-BELOW_CYCLE = 503  # a child of 501
-SELF_PARENT = 600
-
-
-def inconsistent_tree(target: Path) -> Path:
-    """A bare dump whose pstree holds a parent cycle of three (with a child below it), a process
-    that is its own parent, and the real sleep listed a second time under another parent."""
-    _copy_bare(target)
-    a, b, c = CYCLE
-    _write_pstree(target, [(a, c), (b, a), (c, b), (BELOW_CYCLE, b), (SELF_PARENT, SELF_PARENT), (BARE_CHILD, a)])
-    return target
-
-
-# --- memory -----------------------------------------------------------------------------------
-
-
-def _runs(image: Image) -> list:
-    return [entry.message for entry in image.entries[1:]]
-
-
-def _add_run(image: Image, vaddr: int, nr_pages: int, flags: int = PagemapFlags.PE_PRESENT) -> None:
-    entry_type, message_type = type(image.entries[1]), type(image.entries[1].message)
-    run = message_type(vaddr=vaddr, nr_pages=nr_pages, compat_nr_pages=0, flags=flags)
-    image.entries.append(entry_type(run, -1))
-
-
-MEMORY_CASES = ("huge-run", "overlapping-runs", "past-pages", "many-runs", "huge-vma", "many-vmas", "giant-auxv")
-MANY_VMAS = 70_000  # many-vmas: more program headers than an ELF header can count (65,535)
-AUXV_VALUES = 30_000_000  # giant-auxv: values in mm_saved_auxv (a 30 MB mm image, under the 32 MiB limit)
-
-
-def hostile_memory(target: Path, case: str) -> Path:
-    """A bare dump whose bash (pid 16120) has one of MEMORY_CASES in its pagemap or mm image."""
-    _copy_bare(target)
-    pagemap_path, mm_path = target / f"pagemap-{BARE_ROOT}.img", target / f"mm-{BARE_ROOT}.img"
-    pagemap, mm = _image(pagemap_path), _image(mm_path)
-    runs = _runs(pagemap)
-    if case == "huge-run":  # the first run claims 2^40 pages, so every run after it points far away
-        runs[0].nr_pages = 1 << 40
-        _add_run(pagemap, 1 << 46, 1 << 40)
-    elif case == "overlapping-runs":  # every run twice, and one run over all of them
-        for run in list(runs):
-            _add_run(pagemap, run.vaddr, run.nr_pages)
-        _add_run(pagemap, runs[0].vaddr, (runs[-1].vaddr - runs[0].vaddr) // PAGE_SIZE + 1)
-    elif case == "past-pages":  # runs far more than the pages image holds
-        _add_run(pagemap, 0x7F0000000000, 1 << 20)
-        _add_run(pagemap, 0x7F0100000000, 3)
-    elif case == "many-runs":  # 300,000 one-page runs, every other one dumped, in one mapping
-        vmas = mm.entries[0].message.vmas
-        vma = vmas.add()
-        vma.CopyFrom(vmas[-2])
-        vma.start, vma.end = 0x10000000000, 0x10000000000 + 600_000 * PAGE_SIZE
-        for index in range(300_000):
-            flags = PagemapFlags.PE_PRESENT if index % 2 == 0 else 0
-            _add_run(pagemap, vma.start + 2 * index * PAGE_SIZE, 1, flags)
-    elif case == "huge-vma":  # a mapping of 2^46 bytes below the real ones, a page dumped at each end;
-        vmas = mm.entries[0].message.vmas  # one over the whole address space; one that ends before it starts
-        huge = vmas.add()
-        huge.CopyFrom(vmas[-2])
-        huge.start, huge.end = 1 << 32, (1 << 32) + (1 << 46)
-        everything = vmas.add()
-        everything.CopyFrom(vmas[-3])
-        everything.start, everything.end = 0, 1 << 47
-        backwards = vmas.add()
-        backwards.CopyFrom(vmas[-4])
-        backwards.start, backwards.end = 0x7FFF00000000, 0x7FFE00000000
-        _add_run(pagemap, huge.start, 1)
-        _add_run(pagemap, huge.end - PAGE_SIZE, 1)
-        with (target / f"pages-{pagemap.entries[0].message.pages_id}.img").open("ab") as pages:
-            pages.write(b"HUGE-VMA" * (2 * PAGE_SIZE // 8))  # the pages of the two runs
-    elif case == "many-vmas":  # one-page mappings above the real ones, every eighth one dumped
-        vmas = mm.entries[0].message.vmas
-        template = type(vmas[0])()
-        template.CopyFrom(vmas[-2])
-        base = 0x200000000000
-        for index in range(MANY_VMAS):
-            vma = vmas.add()
-            vma.CopyFrom(template)
-            vma.start, vma.end = base + 2 * index * PAGE_SIZE, base + (2 * index + 1) * PAGE_SIZE
-            if index % 8 == 0:
-                _add_run(pagemap, vma.start, 1)
-        with (target / f"pages-{pagemap.entries[0].message.pages_id}.img").open("ab") as pages:
-            pages.write(b"\x5a" * (-(-MANY_VMAS // 8) * PAGE_SIZE))
-    elif case == "giant-auxv":  # written by hand: protobuf would hold the values as 8 bytes each
-        message = mm.entries[0].message
-        del message.mm_saved_auxv[:]
-        with mm_path.open("wb") as out:
-            out.write(frame_header("MM", MAGIC_BY_NAME["MM"]))
-            out.write(frame_entry(message.SerializeToString() + _packed_auxv(AUXV_VALUES)))
-        return target
-    else:
-        raise ValueError(case)
-    pagemap_path.write_bytes(encode_image(pagemap))
-    mm_path.write_bytes(encode_image(mm))
-    return target
-
-
-def _packed_auxv(count: int) -> bytes:
-    """Field ``mm_saved_auxv`` (13, packed varints) holding ``count`` values of 1."""
-    length, out = count, bytearray([13 << 3 | 2])
-    while True:
-        out.append((length & 0x7F) | (0x80 if length > 0x7F else 0))
-        length >>= 7
-        if not length:
-            break
-    return bytes(out) + b"\x01" * count
-
-
-def main(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    compressed_bomb(out / "bomb-20g.tar.gz", "gz")
-    compressed_bomb(out / "bomb-20g.tar.zst", "zst")
-    compressed_bomb(out / "bomb-first.tar.gz", "gz", bomb=2 << 30, pieces=32, before="config.dump")
-    layer_bomb(out / "layer-bomb")
-    for shape in ("chain", "flat"):
-        process_swarm(out / f"swarm-{shape}", shape=shape)
-    inconsistent_tree(out / "inconsistent-tree")
-    for case in MEMORY_CASES:
-        hostile_memory(out / f"memory-{case}", case)
-    print(f"written into {out}")
-
-
-if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "hostile"))

@@ -4,6 +4,7 @@ text is never read as markup."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from rich.console import Console
@@ -11,15 +12,22 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from checkforensics.render import (
+    JSON,
+    JSONL,
     RICH_TREE_NODES,
     TABLE,
     TEXT,
+    Lines,
+    Result,
     Table,
+    View,
     cell,
+    json_text,
     plain_columns,
     plain_tree,
     print_table,
-    print_tree,
+    printable,
+    render,
     tree_text,
 )
 
@@ -110,16 +118,24 @@ def _random_tree(seed: int) -> object:
     return root
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_plain_trees_are_laid_out_as_rich_lays_them_out(seed: int) -> None:
-    tree = _random_tree(seed)
+def _rich_plain(tree: object) -> str:
     buffer = io.StringIO()
     Console(file=buffer, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False).print(tree)
-    expected = "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
-    assert plain_tree(tree) == expected  # type: ignore[arg-type]
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_plain_trees_are_laid_out_as_rich_lays_them_out(seed: int) -> None:
+    assert plain_tree(_random_tree(seed)) == _rich_plain(_random_tree(seed))  # type: ignore[arg-type]
     piped = io.StringIO()
-    print_tree(tree, stream=piped)  # type: ignore[arg-type]
-    assert piped.getvalue() == expected
+    render(Result(text=[_random_tree(seed)]), TEXT, stream=piped)
+    escaped = _random_tree(seed)
+    nodes = [escaped]
+    while nodes:
+        node = nodes.pop()
+        node.label = printable(node.label)  # type: ignore[attr-defined]
+        nodes.extend(node.children)  # type: ignore[attr-defined]
+    assert piped.getvalue() == _rich_plain(escaped)
 
 
 def test_a_tree_too_big_for_rich_is_drawn_plain_on_a_terminal_too(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,6 +147,122 @@ def test_a_tree_too_big_for_rich_is_drawn_plain_on_a_terminal_too(monkeypatch: p
     terminal = io.StringIO()
     monkeypatch.setattr(terminal, "isatty", lambda: True, raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    print_tree(tree, stream=terminal)
+    render(Result(text=[tree]), TEXT, stream=terminal)
     assert "\x1b[" not in terminal.getvalue()
     assert terminal.getvalue() == plain_tree(tree)
+
+
+MAPPING = [  # raw text, as text output shows it
+    ("evil\x1b]0;pwned\x07", "evil\\x1b]0;pwned\\x07"),  # C0 controls
+    ("del\x7f csi\x9b", "del\\x7f csi\\x9b"),  # DEL, C1
+    ("a\u202eb\u2066c\u200bd\ufeffe", "a\\u202eb\\u2066c\\u200bd\\ufeffe"),  # bidi, format
+    ("l\u2028p\u2029", "l\\u2028p\\u2029"),  # line and paragraph separators
+    ("tag\U000e0041", "tag\\U000e0041"),  # a format character beyond the BMP
+    ("byte\udcff", "byte\\xff"),  # an undecodable byte, as surrogateescape decodes it
+    ("lone\ud800", "lone\\ud800"),  # another lone surrogate
+    ("w\u00ebird \u2713 \u6f22\u5b57 back\\slash", "w\u00ebird \u2713 \u6f22\u5b57 back\\slash"),  # printable: kept
+]
+
+
+@pytest.mark.parametrize(("raw", "shown"), MAPPING)
+def test_the_one_mapping(raw: str, shown: str) -> None:
+    """docs/security.md: what text output makes of each kind of character."""
+    assert printable(raw) == shown
+    assert printable(shown) == shown  # escaping twice changes nothing
+    assert cell(raw) == shown and tree_text(raw) == shown
+
+
+@pytest.mark.parametrize(("raw", "shown"), MAPPING)
+def test_json_keeps_characters_and_writes_escapes(raw: str, shown: str) -> None:
+    """docs/json.md: JSON holds the very character, written as an escape, except surrogates,
+    which UTF-8 cannot hold: their text escape (as in text output) instead."""
+    for text in (json_text({raw: [raw]}), json_text(raw, indent=2), json_text(raw, compact=True)):
+        text.encode("utf-8")
+        assert all(char.isprintable() or char == "\n" for char in text)
+        value = json.loads(text)
+        value = next(iter(value)) if isinstance(value, dict) else value
+        assert value == (shown if "\ud800" in raw or "\udcff" in raw else raw)
+    assert json_text("\x1b\x7f\x9b\u202e\U000e0041") == '"\\u001b\\u007f\\u009b\\u202e\\udb40\\udc41"'
+
+
+DOCUMENT = {"processes": [{"pid": 1, "comm": "bash", "env": ["A=1"]}], "empty": [], "nested": {"x": None}, "n": 3}
+
+
+def _rendered(result: Result, fmt: str) -> str:
+    out = io.StringIO()
+    render(result, fmt, stream=out)
+    return out.getvalue()
+
+
+def test_json_written_field_by_field_is_laid_out_as_one_document() -> None:
+    expected = json.dumps(DOCUMENT, indent=2, ensure_ascii=False) + "\n"
+    assert _rendered(Result(json=DOCUMENT), JSON) == expected
+    streamed = {**DOCUMENT, "processes": iter(DOCUMENT["processes"]), "empty": iter([]), "n": lambda: 3}
+    assert _rendered(Result(json=lambda: streamed), JSON) == expected
+    listed = [DOCUMENT, {"n": 4}]
+    assert _rendered(Result(json=iter(listed)), JSON) == json.dumps(listed, indent=2) + "\n"
+    assert _rendered(Result(json=iter([])), JSON) == "[]\n"
+
+
+def test_records_are_written_as_they_come() -> None:
+    """Nothing is held back: each record is on the stream before the next is asked for."""
+    out = io.StringIO()
+
+    def records():
+        for number in range(3):
+            assert out.getvalue().count("\n") == number
+            yield {"n": number, "text": "é"}
+
+    render(Result(jsonl=records), JSONL, stream=out)
+    assert out.getvalue() == "".join(f'{{"n":{n},"text":"é"}}\n' for n in range(3))
+
+    def fields():
+        for number in range(3):
+            assert out.getvalue().count('"n"') == number
+            yield {"n": number}
+
+    out = io.StringIO()
+    render(Result(json={"records": fields()}), JSON, stream=out)
+    assert json.loads(out.getvalue())["records"][2] == {"n": 2}
+
+
+def test_only_the_format_asked_for_is_built() -> None:
+    def never() -> None:
+        raise AssertionError("built for another format")
+
+    table = Table(["A"], [[1]])
+    assert _rendered(Result(json={"a": 1}, jsonl=never, text=never), JSON) == '{\n  "a": 1\n}\n'
+    assert _rendered(Result(json=never, jsonl=[{"a": 1}], text=never), JSONL) == '{"a":1}\n'
+    assert _rendered(Result(json=never, jsonl=never, text=[View(text=lambda: "words", table=never)]), TEXT) == "words\n"
+    assert _rendered(Result(text=[View(text=never, table=lambda: table)]), TABLE) == "  A\n---\n  1\n"
+
+
+def test_text_blocks_are_apart_by_one_blank_line() -> None:
+    blocks = [Table(["A"], [[1]]), None, [], "one line", [Lines(iter(["x", "y"]))]]
+    assert _rendered(Result(text=blocks), TEXT) == "A\n1\n\none line\n\nx\ny\n"
+
+
+def test_a_string_or_a_line_is_one_line() -> None:
+    """A newline inside a string block or an item of Lines is escaped: only the renderer
+    starts lines. Lines may keep tabs (a file shown whole, crit's layout)."""
+    blocks = ["a\nb", Lines(["c\rd\te", "f\x1b"]), Lines(["g\th\x07"], tabs=True)]
+    assert _rendered(Result(text=blocks), TEXT) == "a\\x0ab\n\nc\\x0dd\\x09e\nf\\x1b\n\ng\th\\x07\n"
+
+
+def test_a_table_keeps_the_indentation_of_its_cells() -> None:
+    """A tree drawn as a table indents with spaces; tabulate would strip them."""
+    out = _rendered(Result(text=[Table(["PID", "COMMAND"], [[1, "init"], [7, "  child"]])]), TABLE)
+    assert out.splitlines()[2:] == ["    1  init", "    7    child"]
+
+
+def test_warnings_go_to_stderr_after_the_output(capsys: pytest.CaptureFixture[str]) -> None:
+    warnings: list[str] = []
+
+    def records():
+        yield {"n": 1}
+        warnings.append("found while writing")
+
+    render(Result(jsonl=records, warnings=warnings), JSONL)
+    captured = capsys.readouterr()
+    assert captured.out == '{"n":1}\n'
+    assert captured.err == "checkforensics: warning: found while writing\n"

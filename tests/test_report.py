@@ -211,3 +211,12 @@ def _distinct_colours(png: Path) -> int:
         for i in range(row * stride + 1, (row + 1) * stride, channels * 13)
     }
     return len(sample)
+
+
+def test_containerd_report_names_pod_and_whiteouts(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert run(["report", str(FIXTURES / "containerd-busybox.tar"), "-o", str(out)]) == 0
+    page = out.read_text()
+    assert "<code>5f0c1a2e-7b3d-4c59-9e21-3a8d6f4b0c77</code>" in page  # the pod UID
+    assert '<span class="bad">deleted</span>' in page and "<code>/etc/cfw-motd</code>" in page
+    assert "/etc/cron.d/cfw-job" in page and "executable-dropped" in page

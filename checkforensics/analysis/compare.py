@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics.analysis.overview import overview
-from checkforensics.analysis.rootfs import ChangedFile, rootfs_changes
+from checkforensics.analysis.rootfs import changed_file_record, rootfs_changes
 from checkforensics.errors import CheckforensicsError, InputError
 from checkforensics.model import CheckpointModel
+from checkforensics.model.descriptions import descriptor_record
 from checkforensics.model.files import Descriptor
+from checkforensics.model.processes import process_record
 
 
 class DifferentContainersError(InputError):
@@ -71,53 +73,19 @@ class Snapshot:
 
 
 def _secret_records(model: CheckpointModel) -> dict[tuple[str, str], dict[str, Any]]:
-    """Secret findings keyed by rule and (unredacted) value; the records themselves are redacted."""
-    from checkforensics.analysis import secrets
-    from checkforensics.analysis.redaction import mask
-    from checkforensics.analysis.secretscan import scan_checkpoint
+    """Secret findings keyed by rule and (unmasked) value, wherever they are; the records are
+    secretscan's, values masked."""
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for group in secrets.dedupe(scan_checkpoint(model), key=lambda hit: (hit.rule.id, hit.value)):
-        hit = group.first
-        key = (hit.rule.id, hit.value.hex())
-        found[key] = {
-            "rule": hit.rule.id,
-            "severity": str(hit.rule.severity).lower(),
-            "pid": hit.pid,
-            "comm": hit.comm,
-            "address": hit.address,
-            "value": mask(hit.value),
-            "count": group.count,
-        }
-    return found
+    hits = scan_checkpoint(model)
+    unmasked = finding_records(hits, redact=False, across_processes=True)
+    shown = finding_records(hits, across_processes=True)
+    return {(raw["rule"], raw["value"]): record for raw, record in zip(unmasked, shown, strict=True)}
 
 
 def _descriptor_record(pid: int, comm: str | None, d: Descriptor) -> dict[str, Any]:
-    return {
-        "pid": pid,
-        "comm": comm,
-        "fd": d.fd,
-        "type": d.type,
-        "path": d.path,
-        "deleted": d.deleted,
-        "state": d.state,
-        "local": d.local,
-        "remote": d.remote,
-        "pipe_id": d.pipe_id,
-        "socket": d.family is not None,
-    }
-
-
-def _file_record(changed: ChangedFile) -> dict[str, Any]:
-    return {
-        "path": changed.path,
-        "type": changed.type,
-        "size": changed.size,
-        "mode": changed.mode,
-        "mtime": changed.mtime,
-        "sha256": changed.sha256,
-        "linkname": changed.linkname,
-    }
+    """The descriptor's JSON record, with its process and whether it is a socket."""
+    return {"pid": pid, "comm": comm, **descriptor_record(d), "socket": d.family is not None}
 
 
 def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
@@ -141,14 +109,11 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
     return Snapshot(
         container_id=view.container.id,
         name=view.container.name,
-        processes={
-            p.pid: {"pid": p.pid, "ppid": p.ppid, "comm": p.comm, "cmdline": p.cmdline, "threads": p.tids, "uid": p.uid}
-            for p in tree.processes
-        },
+        processes={p.pid: process_record(p) for p in tree.processes},
         descriptors={
             (p.pid, str(d.fd)): _descriptor_record(p.pid, p.comm, d) for p in table.processes for d in p.descriptors
         },
-        files={f.path: _file_record(f) for f in (rootfs.files if rootfs else [])},
+        files={f.path: changed_file_record(f, "rootfs") for f in (rootfs.files if rootfs else [])},
         deleted={path: {"path": path} for path in changes.deleted},
         memory=memory,
         warnings=[*view.warnings, *tree.warnings, *table.warnings, *changes.warnings],

@@ -1,14 +1,25 @@
-"""Container metadata from a checkpoint archive: config.dump, spec.dump and network.status.
+"""Container metadata from a checkpoint archive: config.dump, spec.dump, network.status, and
+containerd's status.dump and status.
 
 Podman, CRI-O and containerd each write these files differently; this module turns any of
 them into one ``ContainerInfo``.  Missing is not empty: a field nobody recorded is ``None``.
 
+containerd adds ``status.dump``, the CRI ContainerStatus the kubelet would get (Go's JSON of
+the protobuf message: ``labels``, ``annotations``, ``log_path``, ``image``, ``created_at`` and
+``started_at`` in nanoseconds since the epoch), and ``status``, its own record of the task
+(``Pid`` on the host, ``CreatedAt``, ``StartedAt``). CRI-O keeps the same facts as OCI
+annotations (``io.kubernetes.cri-o.Labels`` and ``.Annotations`` as JSON text, ``.LogPath``,
+``.SandboxID``, and the kubelet's ``io.kubernetes.pod.uid``).
+
 References: Podman's libpod checkpoint export; CRI-O and containerd kubelet checkpoints
-(annotations ``io.kubernetes.cri-o.*``, ``io.kubernetes.cri.*``); the OCI runtime spec.
+(annotations ``io.kubernetes.cri-o.*``, ``io.kubernetes.cri.*``); containerd's
+internal/cri/server/container_checkpoint_linux.go; the CRI API's ContainerStatus; the OCI
+runtime spec.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +31,16 @@ CONTAINERD = "containerd"
 
 _MANAGER_ANNOTATION = "io.container.manager"
 _CRIU_ANNOTATION_PREFIX = "org.criu.checkpoint."
+# What the kubelet puts on every container (labels; CRI-O also copies them into annotations)
+POD_UID = "io.kubernetes.pod.uid"
+# containerd's OCI annotations
+CONTAINERD_SANDBOX_ID = "io.kubernetes.cri.sandbox-id"
+CONTAINERD_SANDBOX_UID = "io.kubernetes.cri.sandbox-uid"
+# CRI-O's OCI annotations
+CRIO_SANDBOX_ID = "io.kubernetes.cri-o.SandboxID"
+CRIO_LABELS = "io.kubernetes.cri-o.Labels"
+CRIO_ANNOTATIONS = "io.kubernetes.cri-o.Annotations"
+CRIO_LOG_PATH = "io.kubernetes.cri-o.LogPath"
 
 
 @dataclass(frozen=True)
@@ -51,9 +72,16 @@ class ContainerInfo:
     checkpointed: str | None = None
     pod: str | None = None
     namespace: str | None = None
+    pod_uid: str | None = None  # the Kubernetes pod's UID
+    sandbox_id: str | None = None  # the CRI pod sandbox the container ran in
     hostname: str | None = None
+    started: str | None = None  # RFC 3339; when the container's process started (CRI status)
+    log_path: str | None = None  # the CRI log file on the node (its copy: container.log)
+    host_pid: int | None = None  # the container's first process as the node saw it (containerd's status)
     interfaces: list[Interface] = field(default_factory=list)
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)  # the OCI spec's
+    labels: dict[str, str] = field(default_factory=dict)  # the CRI container's labels
+    cri_annotations: dict[str, str] = field(default_factory=dict)  # the CRI container's annotations
 
     @property
     def ips(self) -> list[str]:
@@ -75,11 +103,41 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def _annotations(spec: dict[str, Any] | None) -> dict[str, str]:
-    raw = (spec or {}).get("annotations")
+def _string_map(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
         return {}
     return {str(key): str(value) for key, value in raw.items()}
+
+
+def _annotations(spec: dict[str, Any] | None) -> dict[str, str]:
+    return _string_map((spec or {}).get("annotations"))
+
+
+def _json_map(text: str | None) -> dict[str, str]:
+    """A JSON object held in an annotation's text (CRI-O's Labels, Annotations), or {}."""
+    if not text:
+        return {}
+    try:
+        return _string_map(json.loads(text))
+    except (ValueError, RecursionError):
+        return {}
+
+
+def unix_nanos(value: Any) -> str | None:
+    """Nanoseconds since the epoch (CRI's timestamps) as RFC 3339 in UTC, to the nanosecond;
+    None for absent, zero, negative or absurd values."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    seconds, nanos = divmod(value, 1_000_000_000)
+    try:
+        moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def detect_engine(annotations: dict[str, str], config: dict[str, Any] | None) -> str | None:
@@ -177,11 +235,19 @@ def _crio_container_name(annotations: dict[str, str]) -> str | None:
 
 
 def container_info(
-    config: dict[str, Any] | None, spec: dict[str, Any] | None, network: Any = None
+    config: dict[str, Any] | None,
+    spec: dict[str, Any] | None,
+    network: Any = None,
+    status: Any = None,
+    task_status: Any = None,
 ) -> ContainerInfo:
-    """Combine the three metadata files (each may be None when absent) into one record."""
+    """Combine the metadata files (each may be None when absent) into one record: config.dump,
+    spec.dump, network.status, and containerd's status.dump (``status``, the CRI
+    ContainerStatus) and status (``task_status``)."""
     config = config if isinstance(config, dict) else None
     spec = spec if isinstance(spec, dict) else None
+    status = status if isinstance(status, dict) else {}
+    task_status = task_status if isinstance(task_status, dict) else {}
     annotations = _annotations(spec)
     engine = detect_engine(annotations, config)
     cfg = config or {}
@@ -206,9 +272,40 @@ def container_info(
         crio_ip = _text(annotations.get("io.kubernetes.cri-o.IP.0"))
         if crio_ip and crio_ip not in info.ips:
             info.interfaces.append(Interface(None, None, (crio_ip,), (), None))
+        info.labels = _json_map(annotations.get(CRIO_LABELS))
+        info.cri_annotations = _json_map(annotations.get(CRIO_ANNOTATIONS))
+        info.pod_uid = _text(annotations.get(POD_UID)) or _text(info.labels.get(POD_UID))
+        info.sandbox_id = _text(annotations.get(CRIO_SANDBOX_ID))
+        info.log_path = _text(annotations.get(CRIO_LOG_PATH))
     elif engine == CONTAINERD:
         info.name = _text(annotations.get("io.kubernetes.cri.container-name")) or info.name
         info.pod = _text(annotations.get("io.kubernetes.cri.sandbox-name"))
         info.namespace = _text(annotations.get("io.kubernetes.cri.sandbox-namespace"))
         info.image = info.image or _text(annotations.get("io.kubernetes.cri.image-name"))
+        info.sandbox_id = _text(annotations.get(CONTAINERD_SANDBOX_ID))
+    _add_cri_status(info, status, task_status)
+    if info.pod_uid is None:  # containerd 1.7 and 2.x annotate it; older ones only have the label
+        info.pod_uid = _text(annotations.get(CONTAINERD_SANDBOX_UID)) or _text(info.labels.get(POD_UID))
     return info
+
+
+def _add_cri_status(info: ContainerInfo, status: dict[str, Any], task_status: dict[str, Any]) -> None:
+    """What containerd's status.dump (the CRI ContainerStatus) and status add; each fills only
+    what nothing else recorded, except labels and annotations, which are the CRI's own."""
+    labels = _string_map(status.get("labels"))
+    if labels:
+        info.labels = labels
+    annotations = _string_map(status.get("annotations"))
+    if annotations:
+        info.cri_annotations = annotations
+    info.log_path = info.log_path or _text(status.get("log_path"))
+    image = status.get("image")
+    info.image = info.image or (_text(image.get("image")) if isinstance(image, dict) else None)
+    info.image_id = info.image_id or _text(status.get("image_ref"))
+    info.created = info.created or unix_nanos(status.get("created_at")) or unix_nanos(task_status.get("CreatedAt"))
+    info.started = unix_nanos(status.get("started_at")) or unix_nanos(task_status.get("StartedAt"))
+    info.host_pid = _positive_int(task_status.get("Pid"))
+    metadata = status.get("metadata")
+    if info.name is None and isinstance(metadata, dict):
+        info.name = _text(metadata.get("name"))
+    info.id = info.id or _text(status.get("id"))

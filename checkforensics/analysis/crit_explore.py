@@ -8,7 +8,7 @@ images) these print what can be known instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,48 +83,60 @@ class _Explorer:
 
 
 
-def explore_ps(explorer: _Explorer) -> Iterator[str]:
-    tasks = explorer.tasks()
-    comms = {}
-    for task in tasks:
-        if not explorer.checkpoint.has_image(f"core-{task.pid}.img"):  # crit crashes; its name is unknown
-            comms[task.pid] = "?"
-            continue
-        core = explorer.first(f"core-{task.pid}.img")
-        comms[task.pid] = core.tc.comm
+def explore_ps(explorer: _Explorer) -> Iterator[dict[str, Any]]:
+    """The tasks in pstree order."""
+    for task in explorer.tasks():
+        comm = None  # crit crashes on a task without a core image; its name is unknown
+        if explorer.checkpoint.has_image(f"core-{task.pid}.img"):
+            comm = explorer.first(f"core-{task.pid}.img").tc.comm
+        yield {"pid": task.pid, "ppid": task.ppid, "pgid": task.pgid, "sid": task.sid, "comm": comm}
+
+
+def _ps_lines(tasks: Iterable[dict[str, Any]]) -> Iterator[str]:
     # crit recurses and prints nothing of a parent cycle; here every task comes once, a cycle
     # broken at its first task, and no deeper than the tree views draw (see model.tree)
-    nodes = [_TaskNode(task.pid, task.ppid, task) for task in tasks]
-    roots, _ = link(nodes)
+    roots, _ = link([_TaskNode(task["pid"], task["ppid"], task) for task in tasks])
     yield f"{'PID':>7}{'PGID':>7}{'SID':>7}   COMM"
-    for place in walk(roots):
-        task = place.process.task
-        yield f"{task.pid:7d}{task.pgid:7d}{task.sid:7d}   {' ' * (4 * place.depth)}{comms[task.pid]}"
+    for node, depth in walk(roots):
+        task = node.task
+        comm = "?" if task["comm"] is None else task["comm"]
+        yield f"{task['pid']:7d}{task['pgid']:7d}{task['sid']:7d}   {' ' * (4 * depth)}{comm}"
 
 
 @dataclass
 class _TaskNode:
-    """A pstree entry as ``model.tree`` links it (the protobuf message takes no attributes)."""
+    """A pstree entry as ``model.tree`` links it."""
 
     pid: int
     ppid: int
-    task: Any
+    task: dict[str, Any]
     children: list[Any] = field(default_factory=list)
 
 
-def explore_fds(explorer: _Explorer) -> Iterator[str]:
+def explore_fds(explorer: _Explorer) -> Iterator[dict[str, Any]]:
+    """Each living task's descriptors, then its cwd and root."""
     for task in explorer.living():
         ids = explorer.first(f"ids-{task.pid}.img")
-        yield f"{task.pid}"
+        fds: list[dict[str, Any]] = []
         for fd in explorer.entries(f"fdinfo-{ids.files_id}.img"):
             kind = fd.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[fd.type].name
-            yield f"\t{fd.fd:7d}: {explorer.file_str(kind, fd.id)}"
+            fds.append({"fd": fd.fd, "file": explorer.file_str(kind, fd.id)})
         fs = explorer.first(f"fs-{task.pid}.img")
-        yield f"\t{'cwd':>7}: {explorer.file_str('REG', fs.cwd_id)}"
-        yield f"\t{'root':>7}: {explorer.file_str('REG', fs.root_id)}"
+        fds.append({"fd": "cwd", "file": explorer.file_str("REG", fs.cwd_id)})
+        fds.append({"fd": "root", "file": explorer.file_str("REG", fs.root_id)})
+        yield {"pid": task.pid, "fds": fds}
+
+
+def _fds_lines(tasks: Iterable[dict[str, Any]]) -> Iterator[str]:
+    for task in tasks:
+        yield f"{task['pid']}"
+        for fd in task["fds"]:
+            number = f"{fd['fd']:7d}" if isinstance(fd["fd"], int) else f"{fd['fd']:>7}"
+            yield f"\t{number}: {fd['file']}"
 
 
 def _vma_name(explorer: _Explorer, vma: Any, shared_ids: dict[int, int]) -> str:
+    """What crit prints after a mapping's permissions, without the space before it."""
     status = VmaStatus(vma.status)
 
     def shared_label(prefix: str) -> str:
@@ -155,7 +167,7 @@ def _vma_name(explorer: _Explorer, vma: Any, shared_ids: dict[int, int]) -> str:
         name = ""
     if not status & VmaStatus.VMA_AREA_REGULAR:
         name += " *"
-    return name
+    return name.removeprefix(" ")
 
 
 def _prot_str(prot: int) -> str:
@@ -163,15 +175,25 @@ def _prot_str(prot: int) -> str:
     return "".join(letter if prot & bit else "-" for letter, bit in bits)
 
 
-def explore_mems(explorer: _Explorer) -> Iterator[str]:
+def explore_mems(explorer: _Explorer) -> Iterator[dict[str, Any]]:
+    """Each living task's executable and mappings."""
     shared_ids: dict[int, int] = {}
     for task in explorer.living():
         mm = explorer.first(f"mm-{task.pid}.img")
-        yield f"{task.pid}"
-        yield f"\t{'exe':<36}    {explorer.file_str('REG', mm.exe_file_id)}"
-        for vma in mm.vmas:
-            span = f"{vma.start:08x}-{vma.end:08x}"
-            yield f"\t{span:<36}{_prot_str(vma.prot)}{_vma_name(explorer, vma, shared_ids)}"
+        vmas = [
+            {"start": v.start, "end": v.end, "prot": _prot_str(v.prot), "name": _vma_name(explorer, v, shared_ids)}
+            for v in mm.vmas
+        ]
+        yield {"pid": task.pid, "exe": explorer.file_str("REG", mm.exe_file_id), "vmas": vmas}
+
+
+def _mems_lines(tasks: Iterable[dict[str, Any]]) -> Iterator[str]:
+    for task in tasks:
+        yield f"{task['pid']}"
+        yield f"\t{'exe':<36}    {task['exe']}"
+        for vma in task["vmas"]:
+            span = f"{vma['start']:08x}-{vma['end']:08x}"
+            yield f"\t{span:<36}{vma['prot']}{' ' + vma['name'] if vma['name'] else ''}"
 
 
 def _nr_pages(entry: Any) -> int:
@@ -179,40 +201,79 @@ def _nr_pages(entry: Any) -> int:
     return entry.nr_pages or entry.compat_nr_pages
 
 
-def explore_rss(explorer: _Explorer) -> Iterator[str]:
+def explore_rss(explorer: _Explorer) -> Iterator[dict[str, Any]]:
+    """Each living task's pagemap runs, each with the mappings it falls in; a mapping spanning
+    several runs is ``continued`` after the first."""
     for task in explorer.living():
         vmas = list(explorer.first(f"mm-{task.pid}.img").vmas)
         pagemap = explorer.entries(f"pagemap-{task.pid}.img")[1:]
-        yield f"{task.pid}"
+        runs = []
         vmi = 0
         previous = -1
         for run in pagemap:
             nr_pages = _nr_pages(run)
-            head = f"\t{run.vaddr:x} / {nr_pages:<8d}"
             # The index walk is crit's, down to the step back after each run, so that a
-            # mapping spanning several runs is printed once and then marked with "~".
+            # mapping spanning several runs is listed once and then marked as continued.
             while vmi < len(vmas) and vmas[vmi].end <= run.vaddr:
                 vmi += 1
             run_end = run.vaddr + (nr_pages << PAGE_SHIFT)
-            text = ""
+            touched = []
             while vmi < len(vmas) and vmas[vmi].start < run_end:
                 vma = vmas[vmi]
-                if vmi == previous:
-                    text += " ~"
-                else:
-                    text += f" {vma.start:08x} / {(vma.end - vma.start) >> PAGE_SHIFT:<8d}"
-                    if vma.status & (VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED):
-                        text += " " + explorer.file_str("REG", vma.shmid)
-                    previous = vmi
-                text += "\n\t" + " " * 23
+                file_backed = vma.status & (VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED)
+                touched.append(
+                    {
+                        "start": vma.start,
+                        "pages": (vma.end - vma.start) >> PAGE_SHIFT,
+                        "file": explorer.file_str("REG", vma.shmid) if file_backed else None,
+                        "continued": vmi == previous,
+                    }
+                )
+                previous = vmi
                 vmi += 1
             vmi = max(vmi - 1, 0)
-            yield f"{head:<24}{text}"
+            runs.append({"vaddr": run.vaddr, "pages": nr_pages, "vmas": touched})
+        yield {"pid": task.pid, "runs": runs}
 
 
-_EXPLORERS = {"ps": explore_ps, "fds": explore_fds, "mems": explore_mems, "rss": explore_rss}
+def _rss_lines(tasks: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """One item per line (the renderer escapes each as one line): a run's first mapping on its
+    line, each further one on a line of its own, then crit's blank-but-indented line."""
+    for task in tasks:
+        yield f"{task['pid']}"
+        for run in task["runs"]:
+            head = f"\t{run['vaddr']:x} / {run['pages']:<8d}"
+            line = f"{head:<24}"
+            for vma in run["vmas"]:
+                if vma["continued"]:
+                    line += " ~"
+                else:
+                    line += f" {vma['start']:08x} / {vma['pages']:<8d}"
+                    if vma["file"] is not None:
+                        line += " " + vma["file"]
+                yield line
+                line = "\t" + " " * 23
+            yield line
+
+
+_EXPLORERS = {
+    "ps": (explore_ps, _ps_lines),
+    "fds": (explore_fds, _fds_lines),
+    "mems": (explore_mems, _mems_lines),
+    "rss": (explore_rss, _rss_lines),
+}
+
+
+def explore_records(checkpoint: Checkpoint, what: str) -> Iterator[dict[str, Any]]:
+    """What ``crit x DIR what`` shows for ``checkpoint``, a record per task (docs/json.md)."""
+    return _EXPLORERS[what][0](_Explorer(checkpoint))
+
+
+def explore_lines(what: str, records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The lines crit prints for the records of ``explore_records``."""
+    return _EXPLORERS[what][1](records)
 
 
 def explore(checkpoint: Checkpoint, what: str) -> Iterator[str]:
     """The lines ``crit x DIR what`` prints for ``checkpoint``."""
-    return _EXPLORERS[what](_Explorer(checkpoint))
+    return explore_lines(what, explore_records(checkpoint, what))

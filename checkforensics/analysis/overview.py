@@ -20,6 +20,8 @@ _PAGES = re.compile(r"pages-\d+\.img$")
 CONFIG_DUMP = "config.dump"
 SPEC_DUMP = "spec.dump"
 NETWORK_STATUS = "network.status"
+STATUS_DUMP = "status.dump"  # containerd: the CRI ContainerStatus
+TASK_STATUS = "status"  # containerd: its own record of the task (host PID, start time)
 STATS_DUMP = "stats-dump"
 ROOTFS_DIFF = "rootfs-diff.tar"
 DELETED_FILES = "deleted.files"
@@ -118,7 +120,9 @@ def overview(model: CheckpointModel) -> Overview:
     config = model.store.json_member(CONFIG_DUMP, warnings)
     spec = model.store.json_member(SPEC_DUMP, warnings)
     network = model.store.json_member(NETWORK_STATUS, warnings)
-    info = container_info(config, spec, network)
+    status = model.store.json_member(STATUS_DUMP, warnings)
+    task_status = model.store.json_member(TASK_STATUS, warnings)
+    info = container_info(config, spec, network, status, task_status)
     diff = checkpoint.member(ROOTFS_DIFF)
     return Overview(
         checkpoint=checkpoint,

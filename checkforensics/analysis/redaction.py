@@ -5,7 +5,8 @@ Everything that quotes evidence which may hold a credential asks this module: th
 
 A value is secret when
 
-- it is assigned to a credential-like name (``is_credential_name``): an environment entry
+- it is assigned to a credential-like name (``is_credential_name``, from analysis.secrets.names:
+  the same notion the ``env-secret`` rule has of a name): an environment entry
   ``NAME=value``, a command-line word ``--name=value`` or ``name=value``, the word after a flag
   ``--name``, or an assignment inside a longer text (``sh -c "PGPASSWORD=… psql"``, a URL's
   ``?token=…``); the whole value is hidden;
@@ -27,66 +28,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checkforensics.analysis import secrets
-from checkforensics.analysis.secrets.builtin import NOT_SECRET_NAME_ENDS
+from checkforensics.analysis.secrets.names import is_credential_name
 
 Span = tuple[int, int]  # [start, end) in characters of one text
 
 SHOWN = 4  # leading characters a masked value keeps at most
 
-# Words that make a name credential-like, as a segment of their own or glued to the end of one
-# (PGPASSWORD, CLIENTSECRET); API_KEY, ACCESS_KEY, PRIVATE_KEY and SECRET_KEY may be one
-# segment or two.
-_GLUED = (
-    "PASSWORD", "PASSWORDS", "PASSWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN", "TOKENS",
-    "CREDENTIAL", "CREDENTIALS", "APIKEY", "ACCESSKEY", "PRIVATEKEY", "SECRETKEY",
-)  # fmt: skip
-_PAIRS = frozenset({("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY")})
-# Words that count only as a segment of their own: BYPASS, OLDPWD, AUTHOR hold no credential.
-# PWD also needs another segment (MYSQL_PWD): PWD alone is the working directory.
-_WHOLE = frozenset({"PASS", "PWD", "AUTH", "AUTHORIZATION"})
-# A name starting like this switches something off (--no-auth), it does not carry a value.
-_SWITCH_OFF = frozenset({"NO", "SKIP", "DISABLE", "WITHOUT"})
-_ABOUT = frozenset(NOT_SECRET_NAME_ENDS)  # DB_PASSWORD_FILE: where the secret is, not the secret
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 # NAME=value inside a text: the value is quoted, or runs to the next blank.
 _ASSIGNMENT = re.compile(r"""(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=(?:"([^"]*)"|'([^']*)'|(\S+))""")
 # A whole command-line word --name=value or name=value: everything after "=" is the value.
 _WORD_ASSIGNMENT = re.compile(r"(-{0,2}[A-Za-z_][\w.-]*)=(.*)", re.DOTALL)
 # A flag --name (or Go's -name) whose value is the next word.
 _FLAG = re.compile(r"--?([A-Za-z][\w.-]*)")
-
-
-def _segments(name: str) -> list[str]:
-    """``--db-password`` -> DB, PASSWORD; ``apiKey`` -> API, KEY; trailing digits dropped."""
-    split = _SEPARATORS.split(_CAMEL.sub("_", name).upper())
-    return [segment.rstrip("0123456789") or segment for segment in split if segment]
-
-
-def is_credential_name(name: str) -> bool:
-    """True for a name that says its value is a credential.
-
-    PASSWORD, PASSWD, PASSPHRASE, SECRET, TOKEN, CREDENTIAL(S), API_KEY, ACCESS_KEY, PRIVATE_KEY,
-    SECRET_KEY as a segment or glued to the end of one (DB_PASSWORD, PGPASSWORD, GITHUB_TOKEN,
-    AWS_SECRET_ACCESS_KEY); PASS, AUTH, AUTHORIZATION and PWD only as segments (REDISCLI_AUTH,
-    MYSQL_PWD; not BYPASS, AUTHOR, OLDPWD, nor PWD itself). Any case, ``_``, ``-``, ``.`` or
-    camelCase between segments. Not when the last segment, after the credential word, says what
-    the name holds is something about a secret (DB_PASSWORD_FILE, SSH_AUTH_SOCK, AUTH_URL,
-    AWS_ACCESS_KEY_ID), nor for a switch that turns one off (NO_AUTH, --skip-password).
-    """
-    segments = _segments(name)
-    if not segments or segments[0] in _SWITCH_OFF:
-        return False
-    last_word = -1  # index of the last segment that is (the end of) a credential word
-    for index, segment in enumerate(segments):
-        if segment.endswith(_GLUED) or (segment in _WHOLE and (segment != "PWD" or len(segments) > 1)):
-            last_word = index
-        elif index + 1 < len(segments) and (segment, segments[index + 1]) in _PAIRS:
-            last_word = index + 1
-    if last_word < 0:
-        return False
-    return last_word == len(segments) - 1 or segments[-1] not in _ABOUT
 
 
 def _merge(spans: list[Span]) -> list[Span]:

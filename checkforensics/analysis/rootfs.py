@@ -1,16 +1,23 @@
 """What the container changed on disk: rootfs-diff.tar, deleted.files, and tmpfs/shm contents.
 
 Podman and CRI-O put every file the container added or modified in its writable layer into
-``rootfs-diff.tar`` and every path it removed into ``deleted.files``. The container's /dev/shm
-and tmpfs mounts are archived separately (``devshm-checkpoint.tar``, CRIU's
-``tmpfs-dev-N.tar.gz.img`` per mount id). All of it is read straight from the checkpoint,
-streaming, with nothing written to disk.
+``rootfs-diff.tar`` (a plain tar) and every path it removed into ``deleted.files``. containerd
+copies the layer blob of its checkpoint image instead: ``rootfs-diff.tar`` is then gzip
+compressed whatever its name says, and removals are OCI whiteouts inside it (``.wh.NAME``: NAME
+was deleted; ``.wh..wh..opq``: the directory was made opaque, nothing below it in the image
+shows through). So every layer is read by its content (plain, gzip or zstd, by its first
+bytes), and whiteouts become deletions in ``RootfsChanges.deleted``, beside deleted.files'.
+The container's /dev/shm and tmpfs mounts are archived separately (``devshm-checkpoint.tar``,
+CRIU's ``tmpfs-dev-N.tar.gz.img`` per mount id). All of it is read straight from the
+checkpoint, streaming, with nothing written to disk.
+
+References: the OCI image spec, layer.md (whiteouts); containerd's
+internal/cri/server/container_checkpoint_linux.go (writeRootFsDiffTar).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import io
 import json
@@ -21,10 +28,10 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from checkforensics.archive import Checkpoint
-from checkforensics.archive.compressed import expansion_limit
+from checkforensics.archive import BLOCK, Checkpoint, detect_kind
+from checkforensics.archive.compressed import decompress_errors, decompressing_reader, expansion_limit
 from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
 from checkforensics.model import CheckpointModel
 
@@ -37,6 +44,8 @@ DEVSHM = "devshm-checkpoint.tar"
 _TMPFS_IMAGE = re.compile(r"tmpfs-dev-(\d+)\.tar\.gz\.img$")
 _DELETED_LIMIT = 64 << 20
 _MEMBER_LIMIT = 1 << 30  # one file's content, for --show and hashing
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,9 @@ class Layer:
 @dataclass
 class RootfsChanges:
     layers: list[Layer]
-    deleted: list[str]
+    deleted: list[str]  # deleted.files first, then the rootfs layer's whiteouts; each path once
     warnings: list[str] = field(default_factory=list)
+    opaque: list[str] = field(default_factory=list)  # directories the layer made opaque
 
     @property
     def rootfs(self) -> Layer | None:
@@ -85,6 +95,22 @@ _TYPES = {
     tarfile.BLKTYPE: "block",
     tarfile.FIFOTYPE: "fifo",
 }
+
+
+def changed_file_record(changed: ChangedFile, layer: str | None = None) -> dict[str, Any]:
+    """The JSON form of a changed file (``mode`` as octal text, as ``ls`` and tar show it)."""
+    return {
+        "layer": layer,
+        "path": changed.path,
+        "type": changed.type,
+        "size": changed.size,
+        "mode": f"{changed.mode:04o}",
+        "uid": changed.uid,
+        "gid": changed.gid,
+        "mtime": changed.mtime,
+        "linkname": changed.linkname,
+        "sha256": changed.sha256,
+    }
 
 
 def container_path(name: str, root: str = "/") -> str:
@@ -107,47 +133,95 @@ def _iso(timestamp: float) -> str:
         return str(timestamp)
 
 
-def _open_tar(stream: BinaryIO, compressed: bool, where: str) -> tarfile.TarFile:
-    if compressed:  # a tmpfs layer: a gzip bomb inside the checkpoint is held to the archive's limit
-        size = stream.seek(0, io.SEEK_END)
-        stream.seek(0)
-        limit, text = expansion_limit(size)
-        stream = _Bounded(gzip.GzipFile(fileobj=stream, mode="rb"), limit, text, where)  # type: ignore[assignment]
-    return tarfile.open(fileobj=stream, mode="r|")
+def whiteout(path: str) -> tuple[str, str] | None:
+    """What an OCI whiteout entry at ``path`` (absolute) means: ``("deleted", PATH)`` for
+    ``.wh.NAME``, ``("opaque", DIRECTORY)`` for ``.wh..wh..opq``; None for an ordinary file.
+    Other ``.wh..wh.`` names (aufs' own bookkeeping) mean ``("meta", path)``."""
+    parent, _, base = path.rpartition("/")
+    if not base.startswith(WHITEOUT_PREFIX):
+        return None
+    parent = parent or "/"
+    if base == OPAQUE_MARKER:
+        return "opaque", parent
+    if base.startswith(WHITEOUT_PREFIX * 2):
+        return "meta", path
+    return "deleted", posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
 
 
-class _Bounded(io.RawIOBase):
-    """A decompressed stream that ends in an ArchiveError (naming ``where``) past ``limit`` bytes."""
+class _Replayed(io.RawIOBase):
+    """``head`` (bytes already read from ``rest``) and then the rest of ``rest``."""
 
-    def __init__(self, stream: BinaryIO, limit: int, limit_text: str, where: str) -> None:
-        super().__init__()
-        self._stream, self._left, self._text, self._where = stream, limit, limit_text, where
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        got = self._stream.readinto(view[: self._left + 1])  # type: ignore[attr-defined]
-        self._left -= got
-        if self._left < 0:
+        if self._head:
+            count = min(len(buffer), len(self._head))
+            buffer[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Bounded(io.RawIOBase):
+    """A decompressed layer that may not expand past ``budget`` bytes (a decompression bomb
+    inside the checkpoint is held to the archive's own limit, which ``limit_text`` names)."""
+
+    def __init__(self, stream: BinaryIO, budget: int, limit_text: str) -> None:
+        self._stream = stream
+        self._budget = budget
+        self._limit_text = limit_text
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        self._position += len(data)
+        if self._position > self._budget:
             raise ArchiveError(
-                f"the layer expands past {self._text}; not decompressed further (decompression bomb?)",
-                where=self._where,
+                f"the layer expands past {self._limit_text}; not decompressed further (decompression bomb?)"
             )
-        return got
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def layer_stream(stream: BinaryIO, size: int | None = None) -> tuple[BinaryIO, str]:
+    """The tar inside a layer member, whatever its name says: ``(reader, kind)``, kind being
+    "tar", "tar.gz", "tar.zst" (or xz, bzip2) as the first bytes show. Unrecognised bytes are
+    handed on as a tar, for tarfile to reject with its own reason. With the member's ``size``,
+    a compressed layer may expand to at most the archive layer's own bound."""
+    head = stream.read(BLOCK)
+    kind = detect_kind(head) or "tar"
+    replayed = io.BufferedReader(_Replayed(head, stream))
+    if kind == "tar":
+        return replayed, kind
+    reader = decompressing_reader(replayed, kind)
+    if size is None:
+        return reader, kind
+    return io.BufferedReader(_Bounded(reader, *expansion_limit(size))), kind
 
 
 def iter_layer(
-    stream: BinaryIO, *, compressed: bool = False, root: str = "/", digest: bool = True, where: str = "layer"
+    stream: BinaryIO, *, root: str = "/", digest: bool = True, where: str = "layer", size: int | None = None
 ) -> Iterator[tuple[ChangedFile, tarfile.TarInfo, tarfile.TarFile]]:
-    """The members of a layer archive, streaming; regular files hashed as they pass.
+    """The members of a layer archive (plain, gzip or zstd, told by its content), streaming;
+    regular files hashed as they pass. Whiteouts come as they are, for the caller to read
+    with ``whiteout``.
 
     A damaged or cut archive ends the iteration with an ArchiveError naming ``where``, after
     every whole member before the damage has been yielded.
     """
     try:
-        with _open_tar(stream, compressed, where) as tar:
+        reader, _kind = layer_stream(stream, size)
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
             for info in tar:
                 path = container_path(info.name, root)
                 if path == root and info.isdir():
@@ -169,7 +243,9 @@ def iter_layer(
                     sha256=sha,
                 )
                 yield changed, info, tar
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+    except ArchiveError as exc:
+        raise exc.located(where) from None
+    except (tarfile.TarError, EOFError, zlib.error, OSError, *decompress_errors()) as exc:
         raise ArchiveError(f"damaged archive ({exc})", where=where) from None
 
 
@@ -185,22 +261,31 @@ def _sha256_stream(handle: BinaryIO, size: int) -> str:
     return digest.hexdigest()
 
 
-def _layer_members(checkpoint: Checkpoint, mount_points: dict[int, str]) -> list[tuple[str, str, bool, str]]:
-    """(layer name, member, gzip?, root inside the container) for every layer present."""
+def _layer_members(checkpoint: Checkpoint, mount_points: dict[int, str]) -> list[tuple[str, str, str]]:
+    """(layer name, member, root inside the container) for every layer present."""
     found = []
     if checkpoint.has(ROOTFS_DIFF):
-        found.append(("rootfs", ROOTFS_DIFF, False, "/"))
+        found.append(("rootfs", ROOTFS_DIFF, "/"))
     if checkpoint.has(DEVSHM):
-        found.append(("/dev/shm", DEVSHM, False, "/dev/shm"))
+        found.append(("/dev/shm", DEVSHM, "/dev/shm"))
     for name in sorted(checkpoint.image_names()):
         match = _TMPFS_IMAGE.search(name)
         if match:
             device = int(match[1])
             where = mount_points.get(device)
-            found.append(
-                (f"tmpfs {where or 'dev ' + str(device)}", checkpoint.images_prefix + name, True, where or "/")
-            )
+            found.append((f"tmpfs {where or 'dev ' + str(device)}", checkpoint.images_prefix + name, where or "/"))
     return found
+
+
+def _size(checkpoint: Checkpoint, member: str) -> int | None:
+    info = checkpoint.member(member)
+    return info.size if info is not None else None
+
+
+def _whiteout_of(layer: str, path: str) -> tuple[str, str] | None:
+    """Whiteouts mean something only in the container's own layer (an OCI layer); in a
+    tmpfs or /dev/shm archive a ``.wh.`` file is just a file."""
+    return whiteout(path) if layer == "rootfs" else None
 
 
 def _mount_points(model: CheckpointModel) -> dict[int, str]:
@@ -233,25 +318,28 @@ def rootfs_changes(model: CheckpointModel, *, digest: bool = True, layers: bool 
     deleted paths."""
     checkpoint = model.archive
     changes = RootfsChanges([], [])
+    whiteouts: list[str] = []
     mounts = _mount_points(model) if layers else {}
-    for name, member, compressed, root in _layer_members(checkpoint, mounts):
+    for name, member, root in _layer_members(checkpoint, mounts):
         if not layers and name != "rootfs":
             continue
         layer = Layer(name, member)
         try:
             with checkpoint.open_member(member) as stream:
-                layer.files = [
-                    changed
-                    for changed, _, _ in iter_layer(
-                        stream, compressed=compressed, root=root, digest=digest, where=checkpoint.where(member)
-                    )
-                ]
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            changes.warnings.append(f"{member}: damaged archive ({exc}); {len(layer.files)} entries read")
+                entries = iter_layer(stream, root=root, digest=digest, where=member, size=_size(checkpoint, member))
+                for changed, _, _ in entries:
+                    marker = _whiteout_of(name, changed.path)
+                    if marker is None:
+                        layer.files.append(changed)
+                    elif marker[0] == "deleted":
+                        whiteouts.append(marker[1])
+                    elif marker[0] == "opaque":
+                        changes.opaque.append(marker[1])
         except CheckforensicsError as exc:
-            changes.warnings.append(str(exc))
+            changes.warnings.append(f"{exc}; {len(layer.files)} entries read")
         changes.layers.append(layer)
-    changes.deleted = read_deleted(checkpoint, changes.warnings)
+    listed = read_deleted(checkpoint, changes.warnings)
+    changes.deleted = list(dict.fromkeys([*listed, *whiteouts]))
     return changes
 
 
@@ -259,9 +347,19 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[ChangedFile, b
     """One changed file's content from rootfs-diff.tar (or a /dev/shm or tmpfs layer)."""
     checkpoint = model.archive
     wanted = container_path(path)
-    for _layer, member, compressed, root in _layer_members(checkpoint, _mount_points(model)):
+    for layer, member, root in _layer_members(checkpoint, _mount_points(model)):
         with checkpoint.open_member(member) as stream:
-            for changed, info, tar in iter_layer(stream, compressed=compressed, root=root, digest=False, where=member):
+            layer_files = iter_layer(stream, root=root, digest=False, where=member, size=_size(checkpoint, member))
+            for changed, info, tar in layer_files:
+                marker = _whiteout_of(layer, changed.path)
+                if marker is not None:
+                    if marker == ("deleted", wanted):
+                        raise MemberNotFoundError(
+                            f"{wanted} was deleted by the container (whiteout {changed.path}); "
+                            "its content is not in the checkpoint",
+                            where=member,
+                        )
+                    continue
                 if changed.path != wanted:
                     continue
                 if not info.isfile():
@@ -283,10 +381,11 @@ def extract_changes(model: CheckpointModel, out: OutputDirectory) -> list[dict[s
     """
     checkpoint = model.archive
     records: list[dict[str, object]] = []
-    for name, member, compressed, root in _layer_members(checkpoint, _mount_points(model)):
+    for name, member, root in _layer_members(checkpoint, _mount_points(model)):
         base = [] if name == "rootfs" else [f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"]
         with checkpoint.open_member(member) as stream:
-            for changed, info, tar in iter_layer(stream, compressed=compressed, root="/", digest=False, where=member):
+            layer_files = iter_layer(stream, root="/", digest=False, where=member, size=_size(checkpoint, member))
+            for changed, info, tar in layer_files:
                 parts = base + [part for part in changed.path.split("/") if part]
                 record: dict[str, object] = {
                     "layer": name,
@@ -295,6 +394,11 @@ def extract_changes(model: CheckpointModel, out: OutputDirectory) -> list[dict[s
                     "size": changed.size,
                     "written": None,
                 }
+                marker = _whiteout_of(name, changed.path)
+                if marker is not None:  # a deletion, recorded, never written as a file
+                    record.update(type=marker[0], path=marker[1], size=0)
+                    records.append(record)
+                    continue
                 if info.isdir():
                     out.subdirectories(parts).close()
                 elif info.isfile() and parts:

@@ -103,12 +103,16 @@ def scan_checkpoint(
     return scan_memories(memories, memory_filter, rules, yara)
 
 
-def finding_records(hits: list[SecretHit], *, redact: bool = True) -> list[dict[str, Any]]:
-    """One record per process, rule and value: first address, count, and the value (masked as
-    analysis.redaction masks secrets, unless not ``redact``)."""
+def finding_records(
+    hits: list[SecretHit], *, redact: bool = True, across_processes: bool = False
+) -> list[dict[str, Any]]:
+    """One record per process, rule and value (with ``across_processes``: per rule and value,
+    wherever it is): first place, count, and the value (masked as analysis.redaction masks
+    secrets, unless not ``redact``)."""
     records = []
     shown = Redaction(reveal=not redact)
-    for group in secrets.dedupe(hits, key=_hit_key):
+    key = (lambda hit: (hit.rule.id, hit.value)) if across_processes else _hit_key
+    for group in secrets.dedupe(hits, key=key):
         hit = group.first
         value = shown.value(hit.value)
         record = {

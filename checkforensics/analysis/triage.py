@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkforensics.analysis.mounts import spec_mounts
 from checkforensics.analysis.redaction import REDACT, Redaction, environment_spans
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
 from checkforensics.analysis.severity import Severity
@@ -50,6 +51,7 @@ class Context:
     changes: RootfsChanges
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
     redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
+    mount_points: frozenset[str] = frozenset()  # the OCI spec's mount destinations
     _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
 
     def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
@@ -247,6 +249,8 @@ def rule_disk(context: Context) -> Iterator[Finding]:
     for changed in rootfs.files if rootfs else []:
         if changed.type == "dir":
             continue
+        if changed.type == "file" and changed.size == 0 and changed.path in context.mount_points:
+            continue  # the empty file runc creates to bind-mount onto (/etc/hosts, /etc/resolv.conf)
         for pattern, severity in SENSITIVE_PATHS:
             if fnmatch.fnmatch(changed.path, pattern):
                 yield Finding(
@@ -268,8 +272,22 @@ def rule_disk(context: Context) -> Iterator[Finding]:
                 {"path": changed.path, "size": changed.size, "sha256": changed.sha256},
             )
     for path in context.changes.deleted:
-        if path.startswith(("/var/log/", "/etc/", "/root/")) or "/.ssh/" in path:
+        if _sensitive_deletion(path):
             yield Finding("sensitive-file-deleted", Severity.MEDIUM, "deleted from disk", None, None, {"path": path})
+    for path in context.changes.opaque:
+        if _sensitive_deletion(path + "/"):
+            yield Finding(
+                "sensitive-file-deleted",
+                Severity.MEDIUM,
+                "directory emptied on disk (opaque: the image's files under it are gone)",
+                None,
+                None,
+                {"path": path, "opaque": True},
+            )
+
+
+def _sensitive_deletion(path: str) -> bool:
+    return path.startswith(("/var/log/", "/etc/", "/root/")) or "/.ssh/" in path
 
 
 def rule_environment(context: Context) -> Iterator[Finding]:
@@ -350,7 +368,9 @@ def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Contex
 
     tree = model.command_lines(env=True)
     secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
-    return Context(tree, model.files(), rootfs_changes(model, layers=False), secrets)
+    spec = model.store.json_member("spec.dump", [])  # its warnings are show's and inspect's to give
+    mount_points = frozenset(m.destination for m in spec_mounts(spec) if m.destination)
+    return Context(tree, model.files(), rootfs_changes(model, layers=False), secrets, mount_points=mount_points)
 
 
 def triage(context: Context) -> list[Finding]:

@@ -88,6 +88,18 @@ def _open_decompressor(raw: BinaryIO, kind: str) -> BinaryIO:
     return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
 
 
+def decompressing_reader(raw: BinaryIO, kind: str) -> BinaryIO:
+    """A reader of what ``raw`` holds once decompressed, ``kind`` being what ``detect_kind``
+    said of its first bytes ("tar.gz", "tar.zst", ...): for tar archives nested in a checkpoint,
+    such as a container layer.  ``decompress_errors()`` lists what it raises on damage."""
+    return _open_decompressor(raw, kind)
+
+
+def decompress_errors() -> tuple[type[BaseException], ...]:
+    """What a damaged stream raises, whichever decompressor reads it."""
+    return _decompress_errors()
+
+
 def _decompress_errors() -> tuple[type[BaseException], ...]:
     """What a damaged stream raises, whichever decompressor reads it."""
     import lzma

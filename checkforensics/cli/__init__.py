@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
 
@@ -10,6 +11,7 @@ import click
 
 from checkforensics import __version__, progress
 from checkforensics.errors import CheckforensicsError, ExitCode
+from checkforensics.render import print_error, printable
 
 _debug = False
 
@@ -29,6 +31,7 @@ COMMANDS = {
     "sockets": "files:sockets",
     "recover": "files:recover",
     "diff": "diff:diff",
+    "logs": "logs:logs",
     "coredump": "coredump:coredump",
     "memgrep": "memgrep:memgrep",
     "memparse": "memparse:memparse",
@@ -114,8 +117,23 @@ def _quiet_broken_pipe() -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    click.echo(f"checkforensics: error: {message}", err=True)
+    """One line on stderr; the message names members and values from the evidence, so it is
+    escaped like every output (render.printable)."""
+    print_error(message)
     return code
+
+
+def _to_stderr(text: str) -> None:
+    """Text made of several lines (click's usage errors, a traceback), each escaped; lines end
+    at newlines only (str.splitlines would also end one at U+2028 or a C1 NEL)."""
+    lines = text.removesuffix("\n").split("\n") if text else []
+    sys.stderr.write("".join(printable(line) + "\n" for line in lines))
+
+
+def _traceback() -> None:
+    import traceback
+
+    _to_stderr(traceback.format_exc())
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -128,13 +146,13 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         return _fail("interrupted", ExitCode.INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)
+        _to_stderr(shown.getvalue())
         return exc.exit_code
     except CheckforensicsError as exc:
         if _debug:
-            import traceback
-
-            traceback.print_exc()
+            _traceback()
         return _fail(str(exc), exc.exit_code)
     except (BrokenPipeError, _PipeClosed):
         _quiet_broken_pipe()
@@ -143,18 +161,14 @@ def run(argv: list[str] | None = None) -> int:
         return _fail("interrupted", ExitCode.INTERRUPTED)
     except OSError as exc:
         if _debug:
-            import traceback
-
-            traceback.print_exc()
+            _traceback()
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}", ExitCode.BAD_INPUT)
     except MemoryError:
         return _fail("out of memory", ExitCode.BAD_INPUT)
     except Exception as exc:  # a bug in checkforensics, never the user's fault
         if _debug:
-            import traceback
-
-            traceback.print_exc()
+            _traceback()
         return _fail(
             f"internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",
             ExitCode.INTERNAL,

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from checkforensics.analysis.coredump import write_core
-from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
+from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.errors import CheckforensicsError, InputError, OutputError, UnsupportedError
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
-from checkforensics.render import JSON, Table, human_size, print_json, print_table
+from checkforensics.render import Result, Table, human_size, render
 
 
 @click.command()
@@ -81,10 +81,11 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
         tree.warnings.extend(model.memory_warnings)
         if failed and not written:
             raise failed[0]
-    if fmt == JSON:
-        print_json({"cores": written, "warnings": tree.warnings})
-    else:
-        rows = [[w["pid"], w["comm"], w["threads"], w["segments"], human_size(w["size"]), w["path"]] for w in written]
-        print_table(Table(["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"], rows), fmt, no_color=no_color)
-    emit_warnings(tree.warnings)
-
+    rows = [[w["pid"], w["comm"], w["threads"], w["segments"], human_size(w["size"]), w["path"]] for w in written]
+    result = Result(
+        json={"cores": written, "warnings": tree.warnings},
+        jsonl=written,
+        text=[Table(["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"], rows)],
+        warnings=tree.warnings,
+    )
+    render(result, fmt, no_color=no_color)

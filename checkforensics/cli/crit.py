@@ -10,11 +10,13 @@ from typing import Any, TextIO
 
 import click
 
+from checkforensics.cli.options import output_options
 from checkforensics.errors import InputError, JsonImageError
 from checkforensics.images.codec import count_entries, decode_image, encode_image
 from checkforensics.images.crit_json import dict_to_image, image_to_dict
 from checkforensics.images.load import read_image_bytes
 from checkforensics.output import NewFile, OutputGuard
+from checkforensics.render import JSON, TEXT, Lines, Result, Table, render
 
 _EXPLORERS = ("ps", "fds", "mems", "rss")
 
@@ -118,34 +120,44 @@ def show(source: str, image: str | None, nopl: bool) -> None:
 @crit.command()
 @click.argument("source", metavar="IN")
 @click.argument("image", required=False)
-def info(source: str, image: str | None) -> None:
-    """Show an image's type and number of entries.
+@output_options(formats=(JSON, TEXT), default=JSON)
+def info(source: str, image: str | None, fmt: str, no_color: bool) -> None:
+    """Show an image's type and number of entries (as crit does: JSON; or a table with --format text).
 
     \b
-    Example:
+    Examples:
       checkforensics crit info checkpoint.tar.zst pagemap-1.img
+      checkforensics crit info checkpoint.tar.zst pagemap-1.img --format text
     """
     data, where = read_image_bytes(source, image, sys.stdin.buffer)
     magic, count = count_entries(data, where)
-    _write_json({"magic": magic, "count": count}, sys.stdout, True)
-    sys.stdout.write("\n")
+    if fmt == JSON:  # crit's own layout (indented by 4), byte for byte, not ours
+        _write_json({"magic": magic, "count": count}, sys.stdout, True)
+        sys.stdout.write("\n")
+        return
+    render(Result(text=[Table(["IMAGE", "MAGIC", "ENTRIES"], [[where, magic, count]])]), fmt, no_color=no_color)
 
 
 @crit.command(name="x")
 @click.argument("source", metavar="DIR")
 @click.argument("what", type=click.Choice(_EXPLORERS))
-def explore(source: str, what: str) -> None:
+@output_options(formats=(TEXT, JSON))
+def explore(source: str, what: str, fmt: str, no_color: bool) -> None:
     """Explore a checkpoint: ps (process tree), fds (open files), mems (mappings), rss (dumped pages).
 
-    DIR is an images directory, an extracted archive or a checkpoint archive.
+    DIR is an images directory, an extracted archive or a checkpoint archive. The text is
+    crit's, line for line; --format json gives the same as records (docs/json.md).
 
     \b
-    Example:
+    Examples:
       checkforensics crit x checkpoint.tar.zst ps
+      checkforensics crit x checkpoint.tar mems --format json
     """
-    from checkforensics.analysis.crit_explore import explore as run_explorer
+    from checkforensics.analysis.crit_explore import explore_lines, explore_records
     from checkforensics.archive import Checkpoint
 
     with Checkpoint.open(source) as checkpoint:
-        for line in run_explorer(checkpoint, what):
-            sys.stdout.write(line + "\n")
+        records = explore_records(checkpoint, what)
+        # crit's lines are laid out with tabs: kept; every other control is escaped
+        result = Result(json={"processes": records}, text=lambda: [Lines(explore_lines(what, records), tabs=True)])
+        render(result, fmt, no_color=no_color)

@@ -2,93 +2,92 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.tree import Tree
 
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
 from checkforensics.analysis.rootfs import RootfsChanges, extract_changes, read_changed_file, rootfs_changes
-from checkforensics.cli.options import emit_warnings
+from checkforensics.cli.options import TREE_ALIAS, output_options
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
 from checkforensics.records import changes_record
-from checkforensics.render import (
-    JSON,
-    TABLE,
-    TEXT,
-    TREE,
-    Table,
-    cell,
-    human_size,
-    print_json,
-    print_table,
-    print_tree,
-    tree_text,
-)
+from checkforensics.render import TEXT, Lines, Result, Table, View, cell, human_size, render, tree_text
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+Describe = Callable[[dict[str, Any]], str]
+MARKS = (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow"))
 
 
-def _hexdump(data: bytes) -> str:
-    lines = []
+def _hexdump(data: bytes) -> Iterator[str]:
     for offset in range(0, len(data), 16):
         chunk = data[offset : offset + 16]
         hexes = " ".join(f"{b:02x}" for b in chunk)
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
-    return "\n".join(lines)
+        yield f"{offset:08x}  {hexes:<47}  |{text}|"
 
 
-def _show_file(model: CheckpointModel, path: str) -> None:
+def _show_file(model: CheckpointModel, path: str) -> Result:
+    """A changed file's content: UTF-8 text without NUL bytes as its lines (tabs kept, other
+    controls escaped as everywhere), anything else as a hexdump; a link or device as one line."""
     changed, content = read_changed_file(model, path)
     if changed.type != "file":
-        click.echo(f"{changed.path}: {changed.type}" + (f" -> {changed.linkname}" if changed.linkname else ""))
-        return
+        target = f" -> {changed.linkname}" if changed.linkname else ""
+        return Result(text=[f"{changed.path}: {changed.type}{target}"])
     try:
-        text = content.decode("utf-8")
-        printable = all(ch.isprintable() or ch in "\n\t\r" for ch in text)
+        text = content.decode("utf-8") if b"\0" not in content else None
     except UnicodeDecodeError:
-        printable = False
-    click.echo(text if printable else _hexdump(content), nl=not printable or not text.endswith("\n"))
+        text = None
+    if text is None:
+        return Result(text=[Lines(_hexdump(content))])
+    return Result(text=[Lines(text.removesuffix("\n").split("\n"), tabs=True)] if text else [])
 
 
-def _print_changes(changes: RootfsChanges, fmt: str, no_color: bool) -> None:
+def _changes_table(changes: RootfsChanges) -> Table:
     rows = []
     for layer in changes.layers:
         for f in layer.files:
             target = f" -> {f.linkname}" if f.linkname else ""
-            rows.append(
-                [
-                    layer.name,
-                    f.type,
-                    human_size(f.size) if f.type == "file" else None,
-                    f"{f.mode:04o}",
-                    f"{f.uid}:{f.gid}",
-                    f.mtime,
-                    f.path + target,
-                ]
-            )
+            size = human_size(f.size) if f.type == "file" else None
+            rows.append([layer.name, f.type, size, f"{f.mode:04o}", f"{f.uid}:{f.gid}", f.mtime, f.path + target])
     rows += [["rootfs", "deleted", None, None, None, None, path] for path in changes.deleted]
-    table = Table(["LAYER", "TYPE", "SIZE", "MODE", "OWNER", "MTIME", "PATH"], rows, styles={})
-    print_table(table, TABLE if fmt == TABLE else TEXT, no_color=no_color)
+    rows += [["rootfs", "opaque", None, None, None, None, path] for path in changes.opaque]
+    return Table(["LAYER", "TYPE", "SIZE", "MODE", "OWNER", "MTIME", "PATH"], rows)
 
 
-def _section(parent: Tree, title: str, diff: SetDiff, describe: Any) -> None:
-    if not diff:
-        return
-    branch = parent.add(f"[bold]{title}[/]")
-    for record in diff.added:
-        branch.add(f"[green]+ {tree_text(describe(record))}[/]")
-    for record in diff.removed:
-        branch.add(f"[red]- {tree_text(describe(record))}[/]")
-    for record in diff.changed:
-        node = branch.add(f"[yellow]~ {tree_text(describe(record))}[/]")
-        for name, change in record["changes"].items():
-            node.add(tree_text(f"{name}: {cell(change['before'])} -> {cell(change['after'])}"))
+def _changes_result(path: Path, changes: RootfsChanges) -> Result:
+    def lines() -> list[dict[str, Any]]:
+        document = changes_record(path, changes)
+        return (
+            [{"change": "changed", **f} for f in document["changed"]]
+            + [{"change": "deleted", **d} for d in document["deleted"]]
+            + [{"change": "opaque", **d} for d in document["opaque"]]
+        )
+
+    return Result(
+        json=lambda: changes_record(path, changes),
+        jsonl=lines,
+        text=lambda: [_changes_table(changes)],
+        warnings=changes.warnings,
+    )
 
 
-def _print_comparison(result: CheckpointDiff, a: str, b: str, no_color: bool) -> None:
-    tree = Tree(f"[bold]{tree_text(Path(a).name)}[/] -> [bold]{tree_text(Path(b).name)}[/]")
+def _extract_result(extract: Path, records: list[dict[str, Any]]) -> Result:
+    written = sum(1 for r in records if r["written"])
+    message = f"{written} files written under {extract}; links and devices listed, not created"
+    rows = [[r["layer"], r["type"], r["size"], r["written"], r["path"]] for r in records]
+    table = Table(["LAYER", "TYPE", "SIZE", "WRITTEN", "PATH"], rows)
+    return Result(
+        json={"output": str(extract), "entries": records}, jsonl=records, text=[View(lambda: message, lambda: table)]
+    )
+
+
+def _sections(result: CheckpointDiff) -> list[tuple[str, SetDiff, Describe]]:
+    """What the comparison shows, section by section, each with how a record is named."""
 
     def proc(r: dict[str, Any]) -> str:
         return f"[{r['pid']}] {r.get('comm')} {' '.join(r.get('cmdline') or [])}".rstrip()
@@ -100,31 +99,85 @@ def _print_comparison(result: CheckpointDiff, a: str, b: str, no_color: bool) ->
     def changed_file(r: dict[str, Any]) -> str:
         return f"{r['path']} ({r['type']}, {human_size(r.get('size'))})"
 
-    _section(tree, "Processes", result.processes, proc)
-    _section(tree, "Descriptors", result.descriptors, desc)
-    _section(tree, "Sockets", result.sockets, desc)
-    _section(tree, "Files on disk (rootfs-diff.tar)", result.files, changed_file)
-    _section(tree, "Deleted files", result.deleted, lambda r: r["path"])
+    def secret(r: dict[str, Any]) -> str:
+        return f"{r['rule']} {r['value']} in [{r['pid']}] {r['comm']} at {r['address']:#x}"
+
+    sections = [
+        ("Processes", result.processes, proc),
+        ("Descriptors", result.descriptors, desc),
+        ("Sockets", result.sockets, desc),
+        ("Files on disk (rootfs-diff.tar)", result.files, changed_file),
+        ("Deleted files", result.deleted, lambda r: r["path"]),
+    ]
     if result.secrets is not None:
-        _section(
-            tree,
-            "Secrets in memory",
-            result.secrets,
-            lambda r: f"{r['rule']} {r['value']} in [{r['pid']}] {r['comm']} at {r['address']:#x}",
-        )
-    if result.memory:
+        sections.append(("Secrets in memory", result.secrets, secret))
+    return sections
+
+
+def _memory_lines(result: CheckpointDiff) -> list[tuple[str, str, str]]:
+    """Memory dumped per process: (mark, process, what changed), changes first, then new processes."""
+    lines = []
+    for r in result.memory.changed:
+        before, after = r["changes"]["bytes"]["before"], r["changes"]["bytes"]["after"]
+        change = f"{human_size(before)} -> {human_size(after)} ({after - before:+d} bytes)"
+        lines.append(("~", f"[{r['pid']}] {r.get('comm')}", change))
+    lines += [("+", f"[{r['pid']}] {r.get('comm')}", human_size(r["bytes"])) for r in result.memory.added]
+    return lines
+
+
+def _comparison_tree(result: CheckpointDiff, a: str, b: str) -> Tree:
+    from rich.tree import Tree
+
+    tree = Tree(f"[bold]{tree_text(Path(a).name)}[/] -> [bold]{tree_text(Path(b).name)}[/]")
+    for title, diff, describe in _sections(result):
+        if not diff:
+            continue
+        branch = tree.add(f"[bold]{title}[/]")
+        for kind, mark, colour in MARKS:
+            for record in getattr(diff, kind):
+                node = branch.add(f"[{colour}]{mark} {tree_text(describe(record))}[/]")
+                for name, change in record.get("changes", {}).items() if kind == "changed" else ():
+                    node.add(tree_text(f"{name}: {cell(change['before'])} -> {cell(change['after'])}"))
+    memory = _memory_lines(result)
+    if memory:
         branch = tree.add("[bold]Memory dumped[/]")
-        for r in result.memory.changed:
-            before, after = r["changes"]["bytes"]["before"], r["changes"]["bytes"]["after"]
-            branch.add(
-                f"[{r['pid']}] {tree_text(str(r.get('comm')))}: {human_size(before)} -> {human_size(after)}"
-                f" ({after - before:+d} bytes)"
-            )
-        for r in result.memory.added:
-            branch.add(f"[green]+ [{r['pid']}] {tree_text(str(r.get('comm')))}: {human_size(r['bytes'])}[/]")
+        for mark, process, change in memory:
+            line = tree_text(f"{process}: {change}")
+            branch.add(line if mark == "~" else f"[green]{mark} {line}[/]")
     if len(tree.children) == 0:
         tree.add("no differences")
-    print_tree(tree, no_color=no_color)
+    return tree
+
+
+def _comparison_table(result: CheckpointDiff) -> Table:
+    rows = []
+    for title, diff, describe in _sections(result):
+        for kind, mark, _ in MARKS:
+            for record in getattr(diff, kind):
+                changes = record.get("changes", {}) if kind == "changed" else {}
+                details = "; ".join(f"{name}: {cell(c['before'])} -> {cell(c['after'])}" for name, c in changes.items())
+                rows.append([title, mark, describe(record), details or None])
+    rows += [["Memory dumped", mark, process, change] for mark, process, change in _memory_lines(result)]
+    return Table(["SECTION", "CHANGE", "WHAT", "DETAILS"], rows)
+
+
+def _comparison_result(result: CheckpointDiff, a: str, b: str) -> Result:
+    def lines() -> list[dict[str, Any]]:
+        document = result.as_json()
+        return [
+            {"section": section, "change": kind, **record}
+            for section, value in document.items()
+            if section != "warnings"
+            for kind, records in value.items()
+            for record in records
+        ]
+
+    return Result(
+        json=lambda: {"a": a, "b": b, **result.as_json()},
+        jsonl=lines,
+        text=[View(lambda: _comparison_tree(result, a, b), lambda: _comparison_table(result))],
+        warnings=result.warnings,
+    )
 
 
 @click.command()
@@ -134,15 +187,7 @@ def _print_comparison(result: CheckpointDiff, a: str, b: str, no_color: bool) ->
 @click.option("--extract", type=click.Path(path_type=Path), help="Write the changed files under this directory.")
 @click.option("--force", is_flag=True, help="Compare checkpoints of different containers.")
 @click.option("--secrets", "with_secrets", is_flag=True, help="With two checkpoints: secret findings new in B.")
-@click.option("--no-color", is_flag=True, help="No colour even on a terminal.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice((TEXT, TABLE, TREE, JSON)),
-    default=TEXT,
-    show_default=True,
-    help="text/tree: table or tree for people; table: plain ASCII; json: docs/json.md.",
-)
+@output_options(aliases=TREE_ALIAS)
 def diff(
     checkpoint_a: str,
     checkpoint_b: str | None,
@@ -150,15 +195,17 @@ def diff(
     extract: Path | None,
     force: bool,
     with_secrets: bool,
-    no_color: bool,
     fmt: str,
+    no_color: bool,
 ) -> None:
     """What the container changed on disk; with two checkpoints, everything that changed between them.
 
     One checkpoint: every file in rootfs-diff.tar (and /dev/shm, tmpfs mounts) with type,
-    size, mode, owner and mtime, and every path in deleted.files. Two checkpoints of one
-    container: processes, descriptors, sockets, files on disk, deleted files and memory sizes
-    added, removed and changed from the first to the second.
+    size, mode, owner and mtime, and every deleted path (deleted.files, or the layer's OCI
+    whiteouts in containerd checkpoints; "opaque": a directory whose content from the image
+    is hidden). Two checkpoints of one container: processes, descriptors, sockets, files on
+    disk, deleted files and memory sizes added, removed and changed from the first to the
+    second.
 
     \b
     Examples:
@@ -166,32 +213,22 @@ def diff(
       checkforensics diff checkpoint.tar --show /home/counter/logfile
       checkforensics diff checkpoint.tar --extract changed/
       checkforensics diff before.tar after.tar --secrets
+      checkforensics diff before.tar after.tar --format jsonl | jq -c 'select(.section == "sockets")'
     """
     if checkpoint_b is not None:
         with CheckpointModel.open(checkpoint_a) as a, CheckpointModel.open(checkpoint_b) as b:
             result = compare(a, b, force=force, secrets=with_secrets)
-        if fmt == JSON:
-            print_json({"a": checkpoint_a, "b": checkpoint_b, **result.as_json()})
-        else:
-            _print_comparison(result, checkpoint_a, checkpoint_b, no_color)
+        render(_comparison_result(result, checkpoint_a, checkpoint_b), fmt, no_color=no_color)
         return
     with CheckpointModel.open(checkpoint_a) as model:
         if show_path is not None:
-            _show_file(model, show_path)
+            render(_show_file(model, show_path), TEXT, no_color=no_color)  # the file itself, whatever --format says
             return
         if extract is not None:
             # diff's --force is about comparing containers: never an overwrite, so never suggested
             with OutputGuard(checkpoint_a).output_directory(extract, force_hint=False) as directory:
                 records = extract_changes(model, directory)
-            if fmt == JSON:
-                print_json({"output": str(extract), "entries": records})
-            else:
-                written = sum(1 for r in records if r["written"])
-                click.echo(f"{written} files written under {extract}; links and devices listed, not created")
+            render(_extract_result(extract, records), fmt, no_color=no_color)
             return
         changes = rootfs_changes(model)
-    if fmt == JSON:
-        print_json(changes_record(model.path, changes))
-    else:
-        _print_changes(changes, fmt, no_color)
-    emit_warnings(changes.warnings)
+    render(_changes_result(model.path, changes), fmt, no_color=no_color)

@@ -1,27 +1,115 @@
-"""``checkforensics inspect``: a checkpoint as a tree, part by part."""
+"""``checkforensics inspect``: a checkpoint part by part, as a tree (or tables, or JSON)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.tree import Tree
 
 from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts, spec_mounts
 from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview
-from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
-from checkforensics.model import CheckpointModel, Process, ProcessTree
-from checkforensics.model.descriptions import what
-from checkforensics.model.files import SOCKET_TYPES, FileTable
-from checkforensics.records import STATS_COLUMNS, command_text, descriptor_record, overview_record, process_record
-from checkforensics.render import JSON, TREE, cell, human_size, print_json, print_tree, tree_text
+from checkforensics.cli.options import TREE_ALIAS, checkpoint_argument, output_options, pid_option
+from checkforensics.model import CheckpointModel, Process
+from checkforensics.model.descriptions import descriptor_record, what
+from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, ProcessFiles
+from checkforensics.model.processes import process_record
+from checkforensics.model.tree import DEPTH_LIMIT
+from checkforensics.records import STATS_COLUMNS, command_text, overview_record
+from checkforensics.render import Result, Table, View, cell, human_size, render, tree_text
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
 
-def _metadata_tree(parent: Tree, view: Overview) -> None:
+@dataclass
+class ProcessView:
+    """Which process parts to show."""
+
+    tree: bool = False
+    cmd: bool = False
+    env: bool = False
+    files: bool = False
+    sockets: bool = False
+    pids: frozenset[int] = frozenset()
+    identity: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        return self.tree or self.cmd or self.env or self.files or self.sockets
+
+
+@dataclass
+class Parts:
+    """Which parts to show."""
+
+    metadata: bool
+    mounts: bool
+    stats: bool
+    processes: ProcessView
+
+
+@dataclass
+class Inspection:
+    """What was found in one checkpoint, for the parts asked; ``model`` is open while it is
+    being written (JSON reads the hash and the command lines from it only then)."""
+
+    model: CheckpointModel
+    parts: Parts
+    summary: Overview
+    spec: list[SpecMount] = field(default_factory=list)
+    kernel: list[KernelMount] = field(default_factory=list)
+    files: FileTable | None = None
+    warnings: list[str] = field(default_factory=list)
+    _files_by_pid: dict[int, ProcessFiles] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.model.archive.path.name
+
+    def placed(self) -> list[tuple[Process, int]]:
+        """The processes shown, each with its depth in the tree."""
+        return list(self.model.tree.walk(self.parts.processes.pids or None))
+
+    def descriptors(self, process: Process, sockets: bool) -> list[Descriptor] | None:
+        """The process's files or sockets; None when --files/--sockets were not asked for, or
+        the process has no descriptor table (a zombie)."""
+        if self.files is None:
+            return None
+        if self._files_by_pid is None:  # asked for every process: indexed once
+            self._files_by_pid = {p.pid: p for p in self.files.processes}
+        entry = self._files_by_pid.get(process.pid)
+        return [d for d in entry.descriptors if (d.type in SOCKET_TYPES) == sockets] if entry else None
+
+    def settle(self, command_lines: bool) -> None:
+        """Read what the output needs from memory (``command_lines``: for every process, as
+        JSON gives them; otherwise only when asked for), and take in the process warnings."""
+        view = self.parts.processes
+        if view.wanted:
+            if command_lines or view.cmd or view.env:
+                self.model.command_lines(env=view.env)
+            self.warnings += self.model.tree.warnings
+
+
+def _inspect(model: CheckpointModel, parts: Parts) -> Inspection:
+    found = Inspection(model, parts, overview(model))
+    found.warnings = found.summary.warnings  # the same list: metadata's warnings in JSON hold them all
+    view = parts.processes
+    if parts.mounts:
+        found.spec = spec_mounts(model.store.json_member(SPEC_DUMP, found.warnings))
+        found.kernel = kernel_mounts(model, found.warnings)
+    if view.wanted:
+        model.processes(view.pids)  # an unknown --pid is an error, as in every command
+        if view.files or view.sockets:
+            found.files = model.files()
+            found.warnings += found.files.warnings
+    return found
+
+
+def _metadata_rows(view: Overview) -> list[tuple[str, Any]]:
     info = view.container
-    branch = parent.add("[bold]Metadata[/]")
-    rows = [
+    return [
         ("Container", info.name),
         ("Image", info.image),
         ("ID", info.id),
@@ -31,6 +119,11 @@ def _metadata_tree(parent: Tree, view: Overview) -> None:
         ("Checkpointed", info.checkpointed),
         ("Pod", info.pod),
         ("Namespace", info.namespace),
+        ("Pod UID", info.pod_uid),
+        ("Sandbox", info.sandbox_id),
+        ("Started", info.started),
+        ("Host PID", info.host_pid),
+        ("Log path", info.log_path),
         ("Hostname (spec)", info.hostname),
         ("Hostname (UTS namespace)", view.hostname),
         ("IP", info.ips),
@@ -40,12 +133,64 @@ def _metadata_tree(parent: Tree, view: Overview) -> None:
         ("Memory pages size", human_size(view.memory_size)),
         ("Root FS diff size", human_size(view.rootfs_diff_size)),
     ]
-    for label, value in rows:
-        branch.add(f"{label}: {tree_text(cell(value))}")
-    if info.annotations:
-        notes = branch.add("Annotations")
-        for key, value in sorted(info.annotations.items()):
-            notes.add(tree_text(f"{key}: {value}"))
+
+
+def _metadata_maps(view: Overview) -> list[tuple[str, dict[str, str]]]:
+    """The key-value parts of the metadata that hold anything: the CRI's labels and annotations,
+    the OCI spec's annotations."""
+    info = view.container
+    maps = [("Labels (CRI)", info.labels), ("Annotations (CRI)", info.cri_annotations)]
+    return [(title, values) for title, values in [*maps, ("Annotations", info.annotations)] if values]
+
+
+def _stats_rows(stats: dict[str, int]) -> list[tuple[str, str]]:
+    shown = {key for _, key, _ in STATS_COLUMNS}
+    rows = []
+    for label, key, unit in STATS_COLUMNS:
+        value = stats.get(key)
+        rows.append((label.capitalize(), f"{cell(value)}{' ' + unit if unit and value is not None else ''}"))
+    return rows + [(key, str(value)) for key, value in stats.items() if key not in shown]
+
+
+def _identity_rows(process: Process) -> list[tuple[str, Any]]:
+    """Credentials, capabilities, seccomp; the cgroup paths once each."""
+    identity = process.identity.items()
+    return [(key, sorted(set(value.values())) if key == "cgroups" else value) for key, value in identity]
+
+
+def _process_label(process: Process, view: ProcessView) -> str:
+    """What names a process in the tree: its command line when asked for, else its comm."""
+    return cell(command_text(process)) if view.cmd or view.env else cell(process.comm)
+
+
+# --- text: one tree per checkpoint -------------------------------------------------------------
+
+
+def _tree(found: Inspection) -> Tree:
+    from rich.tree import Tree
+
+    found.settle(command_lines=False)
+    archive = found.model.archive
+    tree = Tree(f"[bold]{tree_text(archive.path.name)}[/] ({archive.kind})")
+    if found.parts.metadata:
+        branch = tree.add("[bold]Metadata[/]")
+        for label, value in _metadata_rows(found.summary):
+            branch.add(f"{label}: {tree_text(cell(value))}")
+        for title, values in _metadata_maps(found.summary):
+            notes = branch.add(title)
+            for key, value in sorted(values.items()):
+                notes.add(tree_text(f"{key}: {value}"))
+    if found.parts.mounts:
+        _mounts_tree(tree, found.spec, found.kernel)
+    if found.parts.stats:
+        branch = tree.add("[bold]CRIU dump statistics[/]")
+        if not found.summary.stats:
+            branch.add("- (no stats-dump)")
+        for label, value in _stats_rows(found.summary.stats) if found.summary.stats else []:
+            branch.add(tree_text(f"{label}: {value}"))
+    if found.parts.processes.wanted:
+        _process_tree(tree, found)
+    return tree
 
 
 def _mounts_tree(parent: Tree, spec: list[SpecMount], kernel: list[KernelMount]) -> None:
@@ -66,96 +211,123 @@ def _mounts_tree(parent: Tree, spec: list[SpecMount], kernel: list[KernelMount])
             node.add(tree_text(f"options: {km.options or '-'}"))
 
 
-def _stats_tree(parent: Tree, stats: dict[str, int] | None) -> None:
-    branch = parent.add("[bold]CRIU dump statistics[/]")
-    if not stats:
-        branch.add("- (no stats-dump)")
-        return
-    shown = {key for _, key, _ in STATS_COLUMNS}
-    for label, key, unit in STATS_COLUMNS:
-        value = stats.get(key)
-        branch.add(f"{label.capitalize()}: {cell(value)}{' ' + unit if unit and value is not None else ''}")
-    for key, value in stats.items():
-        if key not in shown:
-            branch.add(tree_text(f"{key}: {value}"))
-
-
-@dataclass
-class ProcessView:
-    """Which process parts to show."""
-
-    tree: bool = False
-    cmd: bool = False
-    env: bool = False
-    files: bool = False
-    sockets: bool = False
-    pids: frozenset[int] = frozenset()
-    identity: bool = False
-
-    @property
-    def wanted(self) -> bool:
-        return self.tree or self.cmd or self.env or self.files or self.sockets
-
-
-def _process_label(process: Process, view: ProcessView) -> str:
-    label = f"[bold]\\[{process.pid}][/]  {tree_text(cell(process.comm))}"
-    if view.cmd or view.env:
-        label = f"[bold]\\[{process.pid}][/]  {tree_text(cell(command_text(process)))}"
-    return label
-
-
-def _process_tree(parent: Tree, tree: ProcessTree, table: FileTable | None, view: ProcessView) -> None:
-    files_by_pid = {p.pid: p for p in table.processes} if table is not None else {}
-    branch = parent.add("[bold]Process tree[/]")
-    levels = [branch]  # levels[n]: the node a process drawn at level n is added to
-    for place in tree.walk(view.pids or None):
-        process = place.process
-        label = _process_label(process, view) + (f"  [dim]parent {process.ppid}[/]" if place.flattened else "")
+def _process_tree(parent: Tree, found: Inspection) -> None:
+    view = found.parts.processes
+    parents = [parent.add("[bold]Process tree[/]")]
+    for process, depth in found.placed():
+        label = f"[bold]\\[{process.pid}][/]  {tree_text(_process_label(process, view))}"
+        if depth == DEPTH_LIMIT:  # a tree deeper than that is drawn flat there: say whose child it is
+            label += f"  [dim]parent {process.ppid}[/]"
         if not process.dumped:
             label += "  [dim](not dumped: no core image)[/]"
-        child_node = levels[place.depth].add(label)
-        del levels[place.depth + 1 :]
-        levels.append(child_node)
+        node = parents[depth].add(label)
+        del parents[depth + 1 :]
+        parents.append(node)
         if not process.dumped:  # nothing more is known of it
             continue
         if view.identity and process.identity:
-            ident = child_node.add("Identity")
-            for key, value in process.identity.items():
-                if key == "cgroups":
-                    value = sorted(set(value.values()))
+            ident = node.add("Identity")
+            for key, value in _identity_rows(process):
                 ident.add(tree_text(f"{key}: {cell(value)}"))
         if view.env:
-            env = child_node.add("Environment variables")
+            env = node.add("Environment variables")
             for variable in process.env or ["-"]:
                 env.add(tree_text(variable))
-        entry = files_by_pid.get(process.pid)
-        if entry is not None and view.files:
-            opened = child_node.add("Open files")
-            for d in entry.descriptors:
-                if d.type not in SOCKET_TYPES:
-                    style = "red" if d.deleted else ""
-                    text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
-                    opened.add(f"[{style}]{text}[/]" if style else text)
-        if entry is not None and view.sockets and any(d.type in SOCKET_TYPES for d in entry.descriptors):
-            socks = child_node.add("Open sockets")
-            for d in entry.descriptors:
-                if d.type in SOCKET_TYPES:
-                    text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
-                    socks.add(f"[green]{text}[/]" if d.state == "LISTEN" else text)
+        files = found.descriptors(process, sockets=False) if view.files else None
+        if files is not None:
+            opened = node.add("Open files")
+            for d in files:
+                text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
+                opened.add(f"[red]{text}[/]" if d.deleted else text)
+        sockets = found.descriptors(process, sockets=True) if view.sockets else None
+        if sockets:
+            socks = node.add("Open sockets")
+            for d in sockets:
+                text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
+                socks.add(f"[green]{text}[/]" if d.state == "LISTEN" else text)
 
 
-def _processes_json(tree: ProcessTree, table: FileTable | None, view: ProcessView) -> list[dict[str, Any]]:
-    files_by_pid = {p.pid: p for p in table.processes} if table is not None else {}
+# --- table: each part a table -------------------------------------------------------------------
+
+
+def _tables(found: Inspection) -> list[Table]:
+    found.settle(command_lines=False)
+    archive = found.model.archive
+    where = f"{archive.path.name} ({archive.kind})"
+    tables = []
+    if found.parts.metadata:
+        tables.append(Table(["KEY", "VALUE"], _metadata_rows(found.summary), title=f"{where}: Metadata"))
+        for title, values in _metadata_maps(found.summary):
+            tables.append(Table(["KEY", "VALUE"], sorted(values.items()), title=f"{where}: {title}"))
+    if found.parts.mounts:
+        rows = [[m.destination, m.type, m.source, list(m.options)] for m in found.spec]
+        tables.append(Table(["DESTINATION", "TYPE", "SOURCE", "OPTIONS"], rows, title=f"{where}: Mounts (spec.dump)"))
+        if found.kernel:
+            rows = [[m.mountpoint, m.fstype, m.source, m.root, m.options, m.external] for m in found.kernel]
+            columns = ["MOUNTPOINT", "TYPE", "SOURCE", "ROOT", "OPTIONS", "EXTERNAL"]
+            tables.append(Table(columns, rows, title=f"{where}: Mounts at checkpoint time (CRIU mountpoints)"))
+    if found.parts.stats:
+        rows = _stats_rows(found.summary.stats) if found.summary.stats else [("-", "no stats-dump")]
+        tables.append(Table(["KEY", "VALUE"], rows, title=f"{where}: CRIU dump statistics"))
+    if found.parts.processes.wanted:
+        tables += _process_tables(found, where)
+    return tables
+
+
+def _process_tables(found: Inspection, where: str) -> list[Table]:
+    view = found.parts.processes
+    placed = found.placed()
+    processes = [process for process, _ in placed]
+    named = "COMMAND" if view.cmd or view.env else "COMM"
+    rows = [[p.pid, p.ppid, "  " * depth + _process_label(p, view)] for p, depth in placed]
+    tables = [Table(["PID", "PPID", named], rows, title=f"{where}: Process tree")]
+    parts: list[tuple[bool, str, list[str], list[list[Any]]]] = [
+        (view.identity, "Identity", ["PID", "KEY", "VALUE"],
+         [[p.pid, key, value] for p in processes for key, value in _identity_rows(p)]),
+        (view.env, "Environment variables", ["PID", "VARIABLE"],
+         [[p.pid, variable] for p in processes for variable in p.env or [None]]),
+        (view.files, "Open files", ["PID", "FD", "TYPE", "WHAT"],
+         [[p.pid, d.fd, d.type, what(d)] for p in processes for d in found.descriptors(p, sockets=False) or []]),
+        (view.sockets, "Open sockets", ["PID", "FD", "TYPE", "WHAT"],
+         [[p.pid, d.fd, d.type, what(d)] for p in processes for d in found.descriptors(p, sockets=True) or []]),
+    ]  # fmt: skip
+    tables += [Table(columns, rows, title=f"{where}: {title}") for wanted, title, columns, rows in parts if wanted]
+    return tables
+
+
+# --- json: one document per checkpoint ----------------------------------------------------------
+
+
+def _document(found: Inspection) -> dict[str, Any]:
+    found.settle(command_lines=True)  # every process record has its command line
+    model, parts = found.model, found.parts
+    document: dict[str, Any] = {"archive": str(model.archive.path)}
+    if parts.metadata:
+        document["metadata"] = overview_record(found.summary, sha256=model.archive.sha256(), with_stats=False)
+        document["metadata"]["annotations"] = found.summary.container.annotations
+    if parts.mounts:
+        document["mounts"] = _mounts_json(found.spec, found.kernel)
+    if parts.stats:
+        document["stats"] = found.summary.stats
+    if parts.processes.wanted:
+        document["processes"] = _processes_json(found)
+    document["warnings"] = found.warnings
+    return document
+
+
+def _processes_json(found: Inspection) -> list[dict[str, Any]]:
+    view = found.parts.processes
     documents = []
-    for process in tree.processes:
+    for process in found.model.tree.processes:
         if view.pids and process.pid not in view.pids:
             continue
         document = process_record(process, view.env)
-        entry = files_by_pid.get(process.pid)
-        if entry is not None and view.files:
-            document["fds"] = [descriptor_record(d, False) for d in entry.descriptors if d.type not in SOCKET_TYPES]
-        if entry is not None and view.sockets:
-            document["sockets"] = [descriptor_record(d, False) for d in entry.descriptors if d.type in SOCKET_TYPES]
+        files = found.descriptors(process, sockets=False)
+        if files is not None and view.files:
+            document["fds"] = [descriptor_record(d, False) for d in files]
+        sockets = found.descriptors(process, sockets=True)
+        if sockets is not None and view.sockets:
+            document["sockets"] = [descriptor_record(d, False) for d in sockets]
         documents.append(document)
     return documents
 
@@ -181,6 +353,10 @@ def _mounts_json(spec: list[SpecMount], kernel: list[KernelMount]) -> dict[str, 
     }
 
 
+def _view(found: Inspection) -> View:
+    return View(text=lambda: _tree(found), table=lambda: _tables(found))
+
+
 @click.command()
 @checkpoint_argument(multiple=True)
 @click.option("--metadata", is_flag=True, help="Container metadata and annotations.")
@@ -193,7 +369,7 @@ def _mounts_json(spec: list[SpecMount], kernel: list[KernelMount]) -> dict[str, 
 @click.option("--sockets", "with_sockets", is_flag=True, help="Open sockets of each process.")
 @pid_option("Only this process in the process parts (repeatable).")
 @click.option("--all", "everything", is_flag=True, help="Every part.")
-@output_options(formats=(TREE, JSON), default=TREE)
+@output_options(aliases=TREE_ALIAS)
 def inspect(
     checkpoints: tuple[str, ...],
     metadata: bool,
@@ -212,7 +388,7 @@ def inspect(
     """Inspect checkpoints in depth, as a tree: metadata, mounts, statistics, processes, files.
 
     With no part named, the metadata is shown. The process parts read command lines and
-    environments from the dumped memory.
+    environments from the dumped memory. --format table prints each part as a table.
 
     \b
     Examples:
@@ -226,48 +402,21 @@ def inspect(
         process_view = ProcessView(True, True, True, True, True, frozenset(pids), identity=True)
     if not (metadata or mounts or stats or process_view.wanted):
         metadata = True
-    documents = []
-    for path in checkpoints:
-        with CheckpointModel.open(path) as model:
-            checkpoint = model.archive
-            summary = overview(model)
-            warnings = summary.warnings
-            spec = spec_mounts(model.store.json_member(SPEC_DUMP, warnings)) if mounts else []
-            kernel = kernel_mounts(model, warnings) if mounts else []
-            process_tree = table = None
-            if process_view.wanted:
-                model.processes(pids)  # an unknown --pid is an error, as in every command
-                process_tree = model.tree
-                if process_view.cmd or process_view.env or fmt == JSON:
-                    model.command_lines(env=process_view.env)
-                if process_view.files or process_view.sockets:
-                    table = model.files()
-                    warnings += table.warnings
-                warnings += process_tree.warnings
-            if fmt == JSON:
-                document: dict[str, Any] = {"archive": str(checkpoint.path)}
-                if metadata:
-                    document["metadata"] = overview_record(summary, sha256=checkpoint.sha256(), with_stats=False)
-                    document["metadata"]["annotations"] = summary.container.annotations
-                if mounts:
-                    document["mounts"] = _mounts_json(spec, kernel)
-                if stats:
-                    document["stats"] = summary.stats
-                if process_tree is not None:
-                    document["processes"] = _processes_json(process_tree, table, process_view)
-                document["warnings"] = warnings
-                documents.append(document)
-                continue
-            tree = Tree(f"[bold]{tree_text(checkpoint.path.name)}[/] ({checkpoint.kind})")
-            if metadata:
-                _metadata_tree(tree, summary)
-            if mounts:
-                _mounts_tree(tree, spec, kernel)
-            if stats:
-                _stats_tree(tree, summary.stats)
-            if process_tree is not None:
-                _process_tree(tree, process_tree, table, process_view)
-            print_tree(tree, no_color=no_color)
-            emit_warnings(warnings, checkpoint.path.name)
-    if fmt == JSON:
-        print_json(documents)
+    parts = Parts(metadata, mounts, stats, process_view)
+    warnings: list[str] = []
+
+    def inspections() -> Iterator[Inspection]:
+        """Each checkpoint in turn, written while its model is open."""
+        for path in checkpoints:
+            with CheckpointModel.open(path) as model:
+                found = _inspect(model, parts)
+                yield found
+                warnings.extend(f"{found.name}: {warning}" for warning in found.warnings)
+
+    result = Result(
+        json=lambda: [_document(found) for found in inspections()],  # whole: a failure leaves no half document
+        jsonl=lambda: (_document(found) for found in inspections()),
+        text=lambda: (_view(found) for found in inspections()),
+        warnings=warnings,
+    )
+    render(result, fmt, no_color=no_color)

@@ -16,7 +16,7 @@ from checkforensics.cli.options import output_options
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
 from checkforensics.records import short_time
-from checkforensics.render import JSON, Table, human_size, print_json, print_table
+from checkforensics.render import Result, Table, human_size, print_warnings, render
 
 KUBELET_DIR = Path("/var/lib/kubelet/checkpoints")
 # Podman keeps a non-exported checkpoint as an images directory inside the container's storage.
@@ -124,15 +124,12 @@ def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) ->
         try:
             entries.append(_entry(path))
         except CheckforensicsError as exc:
-            click.echo(f"checkforensics: warning: skipped {exc}", err=True)
-    if fmt == JSON:
-        print_json({"checkpoints": entries})
-    else:
-        rows = [
-            [e["namespace"], e["pod"], e["container"], e["engine"], short_time(e["checkpointed"]),
-             human_size(e["size"]), Path(e["file"]).name]
-            for e in entries
-        ]
-        columns = ["NAMESPACE", "POD", "CONTAINER", "ENGINE", "TIME CHECKPOINTED", "SIZE", "FILE"]
-        print_table(Table(columns, rows), fmt, no_color=no_color)
+            print_warnings([f"skipped {exc}"])
+    rows = [
+        [e["namespace"], e["pod"], e["container"], e["engine"], short_time(e["checkpointed"]),
+         human_size(e["size"]), Path(e["file"]).name]
+        for e in entries
+    ]  # fmt: skip
+    columns = ["NAMESPACE", "POD", "CONTAINER", "ENGINE", "TIME CHECKPOINTED", "SIZE", "FILE"]
+    render(Result(json={"checkpoints": entries}, jsonl=entries, text=[Table(columns, rows)]), fmt, no_color=no_color)
     return ExitCode.OK if entries else ExitCode.NOTHING_FOUND

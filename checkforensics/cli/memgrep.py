@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -21,7 +22,6 @@ from checkforensics.analysis.memsearch import (
 from checkforensics.analysis.memsearch.selection import at_most, shared_matches, shared_objects
 from checkforensics.cli.options import (
     checkpoint_argument,
-    emit_warnings,
     make_memory_filter,
     memory_filter_options,
     output_options,
@@ -32,7 +32,7 @@ from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.shared import SharedMemory
 from checkforensics.records import match_record, shared_match_record
-from checkforensics.render import JSON, Table, print_json, print_json_stream, print_table
+from checkforensics.render import STREAMED, Result, Table, render
 
 DEFAULT_MAX_COUNT = 10_000  # matches per process: keeps output and memory bounded for patterns like "\x00"
 
@@ -161,7 +161,6 @@ def memgrep(
     if not patterns and not secrets:
         raise click.UsageError("give a PATTERN to search for (or -e PATTERN), or --secrets")
     chosen_memory = make_memory_filter(perms, kinds, address, file_glob)
-    limit = max_count or None
     warnings: list[str] = []
     with CheckpointModel.open(checkpoint) as model:
         model.processes(pids)  # an unknown --pid is an error before any work
@@ -170,45 +169,112 @@ def memgrep(
             if secrets
             else None
         )
-        if findings is not None and fmt != JSON:
-            _print_findings(findings, fmt, no_color)
-        if not patterns:
-            if fmt == JSON:
-                document: dict[str, Any] = {"findings": findings, "warnings": warnings}
-                if with_hash:
-                    document["sha256"] = model.archive.sha256()
-                print_json(document)
-            emit_warnings(warnings)
-            return ExitCode.OK if findings else ExitCode.NOTHING_FOUND
-        memories = model.memories(pids, warnings)
-        objects = shared_objects(model, pids, chosen_memory) if shared else []
-        total = searched_bytes(memories, chosen_memory) + searched_bytes(objects)
-        with progress.quiet_while_streaming(fmt == JSON), progress.task("searching", total) as advance:
-            found = search_memory(
-                model,
-                memories,
-                patterns,
-                memory_filter=chosen_memory,
-                context=context,
-                max_count=None if limit is None else limit + 1,  # one more, to tell when there were more
-                progress=advance,
-                warnings=warnings,
-            )
-            matches = at_most(found, limit, warnings)
-            in_shared = shared_matches(model, objects, patterns, context, limit, advance, warnings)
-            if fmt == JSON:
-                count = _stream_json(matches, in_shared, findings, warnings, model if with_hash else None)
-            else:
-                if findings is not None:
-                    click.echo()
-                count = _print_matches(matches, in_shared, fmt, no_color)
-    emit_warnings(warnings)
-    return ExitCode.OK if count or findings else ExitCode.NOTHING_FOUND
+        search = None
+        if patterns:
+            objects = shared_objects(model, pids, chosen_memory) if shared else []
+            search = _Search(model, pids, objects, patterns, chosen_memory, context, max_count or None, warnings)
+        with progress.quiet_while_streaming(fmt in STREAMED), search or contextlib.nullcontext():
+            render(_result(findings, search, warnings, model if with_hash else None), fmt, no_color=no_color)
+    found = search.count if search is not None else 0
+    return ExitCode.OK if found or findings else ExitCode.NOTHING_FOUND
 
 
-def _print_matches(
-    matches: Iterator[MemoryMatch], in_shared: Iterator[tuple[SharedMemory, MemoryMatch]], fmt: str, no_color: bool
-) -> int:
+class _Search:
+    """The matches of one search: in the processes' own memory, then in the shared objects;
+    two streams read one after the other (JSON writes them as two fields), counted, under one
+    progress bar that shows from the first match asked for until the last is found. Used as a
+    context manager, which takes the bar down however writing ends."""
+
+    def __init__(
+        self,
+        model: CheckpointModel,
+        pids: tuple[int, ...],
+        objects: list[SharedMemory],
+        patterns: list[SearchPattern],
+        memory_filter: MemoryFilter,
+        context: int,
+        limit: int | None,
+        warnings: list[str],
+    ) -> None:
+        self.model, self.objects, self.patterns = model, objects, patterns
+        self.memory_filter, self.context, self.limit, self.warnings = memory_filter, context, limit, warnings
+        self.memories = model.memories(pids, warnings)
+        self.count = 0
+        self._bar = contextlib.ExitStack()
+        self._advance: Callable[[int], None] | None = None
+
+    def __enter__(self) -> _Search:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.close()
+
+    def matches(self) -> Iterator[MemoryMatch]:
+        total = searched_bytes(self.memories, self.memory_filter) + searched_bytes(self.objects)
+        self._advance = self._bar.enter_context(progress.task("searching", total))
+        found = search_memory(
+            self.model,
+            self.memories,
+            self.patterns,
+            memory_filter=self.memory_filter,
+            context=self.context,
+            max_count=None if self.limit is None else self.limit + 1,  # one more, to tell when there were more
+            progress=self._advance,
+            warnings=self.warnings,
+        )
+        for match in at_most(found, self.limit, self.warnings):
+            self.count += 1
+            yield match
+
+    def shared(self) -> Iterator[tuple[SharedMemory, MemoryMatch]]:
+        """Read after ``matches``."""
+        try:
+            for item in shared_matches(
+                self.model, self.objects, self.patterns, self.context, self.limit, self._advance, self.warnings
+            ):
+                self.count += 1
+                yield item
+        finally:
+            self._bar.close()
+
+
+def _result(
+    findings: list[dict[str, Any]] | None, search: _Search | None, warnings: list[str], hashed: CheckpointModel | None
+) -> Result:
+    """The findings (with --secrets) first, then the matches; JSON and JSON Lines written match
+    by match, so that millions of matches are never held at once."""
+
+    def document() -> dict[str, Any]:
+        fields: dict[str, Any] = {} if findings is None else {"findings": findings}
+        if search is not None:
+            fields["matches"] = (match_record(match) for match in search.matches())
+            fields["shared_matches"] = (shared_match_record(obj, match) for obj, match in search.shared())
+        fields["warnings"] = warnings
+        if hashed is not None:
+            fields["sha256"] = hashed.archive.sha256  # called when its turn comes, after the search
+        return fields
+
+    def lines() -> Iterator[dict[str, Any]]:
+        for finding in findings or []:
+            yield {"record": "finding", **finding}
+        if search is not None:
+            for match in search.matches():
+                yield {"record": "match", **match_record(match)}
+            for obj, match in search.shared():
+                yield {"record": "shared_match", **shared_match_record(obj, match)}
+        if hashed is not None:
+            yield {"record": "archive", "archive": str(hashed.path), "sha256": hashed.archive.sha256()}
+
+    def blocks() -> Iterator[Table]:
+        if findings is not None:
+            yield _findings_table(findings)  # shown while the search runs
+        if search is not None:
+            yield from _match_tables(search)
+
+    return Result(json=document, jsonl=lines, text=blocks, warnings=warnings)
+
+
+def _match_tables(search: _Search) -> list[Table]:
     rows = [
         [
             match.pid,
@@ -218,7 +284,7 @@ def _print_matches(
             escape_bytes(match.data),
             escape_bytes(match.before + match.data + match.after),
         ]
-        for match in matches
+        for match in search.matches()
     ]
     shared_rows = [
         [
@@ -228,46 +294,23 @@ def _print_matches(
             escape_bytes(match.data),
             escape_bytes(match.before + match.data + match.after),
         ]
-        for obj, match in in_shared
+        for obj, match in search.shared()
     ]
+    tables = []
     if rows:
         columns = ["PID", "COMM", "ADDRESS", "VMA", "MATCH", "CONTEXT"]
-        print_table(Table(columns, rows, styles={"MATCH": "bold red"}), fmt, no_color=no_color)
+        tables.append(Table(columns, rows, styles={"MATCH": "bold red"}))
     if shared_rows:
-        if rows:
-            click.echo()
         columns = ["SHARED MEMORY", "OFFSET", "MAPPED AT (PID:ADDRESS)", "MATCH", "CONTEXT"]
-        print_table(Table(columns, shared_rows, styles={"MATCH": "bold red"}), fmt, no_color=no_color)
-    return len(rows) + len(shared_rows)
+        tables.append(Table(columns, shared_rows, styles={"MATCH": "bold red"}))
+    return tables
 
 
-def _print_findings(findings: list[dict[str, Any]], fmt: str, no_color: bool) -> None:
+def _findings_table(findings: list[dict[str, Any]]) -> Table:
     rows = [
         [f["severity"].upper(), f["rule"], f["pid"], f["comm"], f"{f['address']:#x}", f["value"], f["count"]]
         for f in findings
     ]
     styles = {"critical": "bold red", "high": "red", "medium": "yellow"}
     columns = ["SEVERITY", "RULE", "PID", "COMM", "ADDRESS", "VALUE", "COUNT"]
-    table = Table(columns, rows, row_styles=[styles.get(f["severity"]) for f in findings])
-    print_table(table, fmt, no_color=no_color)
-
-
-def _stream_json(
-    matches: Iterator[MemoryMatch],
-    in_shared: Iterator[tuple[SharedMemory, MemoryMatch]],
-    findings: list[dict[str, Any]] | None,
-    warnings: list[str],
-    hashed: CheckpointModel | None,
-) -> int:
-    """The JSON document, match by match, so that millions of matches are never held at once;
-    returns how many matches there were. ``findings`` (with --secrets) come first."""
-    fields: list[tuple[str, Any]] = [] if findings is None else [("findings", findings)]
-    fields += [
-        ("matches", (match_record(match) for match in matches)),
-        ("shared_matches", (shared_match_record(obj, match) for obj, match in in_shared)),
-        ("warnings", warnings),
-    ]
-    if hashed is not None:
-        fields.append(("sha256", hashed.archive.sha256))
-    counts = print_json_stream(fields)
-    return counts["matches"] + counts["shared_matches"]
+    return Table(columns, rows, row_styles=[styles.get(f["severity"]) for f in findings])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
 from checkforensics.model.shared import SharedMemory
 from checkforensics.output import OutputGuard
-from checkforensics.render import JSON, Table, human_size, print_json, print_table
+from checkforensics.render import Lines, Result, Table, human_size, render
 
 
 def _dump(
@@ -33,27 +32,27 @@ def _dump(
         return dump_memory(model, memory, handle, chosen)
 
 
-def _print_dump(memory: ProcessMemory, out: Path | None, placed: list[DumpedRegion], fmt: str, no_color: bool) -> None:
-    if fmt == JSON:
-        print_json(
-            {
-                "pid": memory.pid,
-                "comm": memory.comm,
-                **({"shared": memory.as_json()} if isinstance(memory, SharedMemory) else {}),
-                "output": str(out) if out is not None else None,
-                "size": sum(region.size for region in placed),
-                "regions": [
-                    {"vaddr": r.vaddr, "size": r.size, "offset": r.offset, "vma": r.mapping.as_json()} for r in placed
-                ],
-            }
-        )
-        return
+def _dump_result(memory: ProcessMemory, out: Path | None, placed: list[DumpedRegion], warnings: list[str]) -> Result:
+    """Where each region went in the file ``out`` (or would go, when ``out`` is None)."""
+    is_shared = isinstance(memory, SharedMemory)
+    regions = [{"vaddr": r.vaddr, "size": r.size, "offset": r.offset, "vma": r.mapping.as_json()} for r in placed]
+    document = {
+        "pid": memory.pid,
+        "comm": memory.comm,
+        **({"shared": memory.as_json()} if is_shared else {}),
+        "output": str(out) if out is not None else None,
+        "size": sum(region.size for region in placed),
+        "regions": regions,
+    }
+    owner = {"pid": memory.pid, "comm": memory.comm, **({"shmid": memory.shmid} if is_shared else {})}
+    lines = [{**owner, "output": document["output"], **region} for region in regions]
     rows = [[f"{r.vaddr:#x}", r.size, r.offset, r.mapping.describe()] for r in placed]
-    title = f"{out}: {sum(r.size for r in placed)} bytes of {memory.label}" if out is not None else None
-    print_table(Table(["VADDR", "SIZE", "OFFSET", "VMA"], rows, title=title), fmt, no_color=no_color)
+    title = f"{out}: {document['size']} bytes of {memory.label}" if out is not None else None
+    table = Table(["VADDR", "SIZE", "OFFSET", "VMA"], rows, title=title)
+    return Result(json=document, jsonl=lines, text=[table], warnings=warnings)
 
 
-def _print_sizes(model: CheckpointModel, chosen: MemoryFilter, warnings: list[str], fmt: str, no_color: bool) -> None:
+def _sizes_result(model: CheckpointModel, chosen: MemoryFilter, warnings: list[str]) -> Result:
     """One row per process; one whose memory images cannot be read has no sizes (``-``, null)."""
     sizes = {m.pid: memory_sizes(m, chosen) for m in model.memories((), warnings)}
     records = []
@@ -77,20 +76,17 @@ def _print_sizes(model: CheckpointModel, chosen: MemoryFilter, warnings: list[st
         }
         for obj in objects
     ]
-    if fmt == JSON:
-        print_json({"processes": records, "shared": shared, "warnings": warnings})
-        return
     rows = [[r["pid"], r["comm"], human_size(r["memory_size"]), human_size(r["shared_memory_size"])] for r in records]
-    columns = ["PID", "PROCESS NAME", "MEMORY SIZE", "SHARED MEMORY SIZE"]
-    print_table(Table(columns, rows), fmt, no_color=no_color)
+    tables = [Table(["PID", "PROCESS NAME", "MEMORY SIZE", "SHARED MEMORY SIZE"], rows)]
     if shared:
-        click.echo()
         rows = [
             [s["shmid"], s["kind"], obj.describe(), human_size(s["size"]), human_size(s["dumped_size"]), s["mapped_by"]]
             for s, obj in zip(shared, objects, strict=True)
         ]
-        columns = ["SHMID", "KIND", "SHARED MEMORY", "SIZE", "DUMPED", "MAPPED BY"]
-        print_table(Table(columns, rows), fmt, no_color=no_color)
+        tables.append(Table(["SHMID", "KIND", "SHARED MEMORY", "SIZE", "DUMPED", "MAPPED BY"], rows))
+    lines = [{"record": "process", **r} for r in records] + [{"record": "shared", **s} for s in shared]
+    document = {"processes": records, "shared": shared, "warnings": warnings}
+    return Result(json=document, jsonl=lines, text=tables, warnings=warnings)
 
 
 def _placements(memory: ProcessMemory, chosen: MemoryFilter) -> list[DumpedRegion]:
@@ -100,18 +96,6 @@ def _placements(memory: ProcessMemory, chosen: MemoryFilter) -> list[DumpedRegio
         placed.append(DumpedRegion(region.start, region.length, offset, region.mapping))
         offset += region.length
     return placed
-
-
-def _write_hexdump(lines: Iterator[str]) -> None:
-    stdout = click.get_text_stream("stdout")
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= 4096:
-            stdout.write("\n".join(batch) + "\n")
-            batch.clear()
-    if batch:
-        stdout.write("\n".join(batch) + "\n")
 
 
 @click.command()
@@ -158,21 +142,20 @@ def memparse(
     warnings: list[str] = []
     with CheckpointModel.open(checkpoint) as model:
         if pid is None and shmid is None:
-            _print_sizes(model, chosen, warnings, fmt, no_color)
-        else:
-            memory = _one_memory(model, pid, shmid, warnings)
-            if out is not None:
-                placed = _dump(model, memory, out, force, checkpoint, chosen)
-                if not placed:
-                    warnings.append(f"{memory.label}: no dumped memory matches; {out} not written")
-                    emit_warnings(warnings)
-                    return ExitCode.NOTHING_FOUND
-                _print_dump(memory, out, placed, fmt, no_color)
-            elif fmt == JSON:
-                _print_dump(memory, None, _placements(memory, chosen), fmt, no_color)
-            else:
-                _write_hexdump(hexdump(model, memory, chosen))
-    emit_warnings(warnings)
+            render(_sizes_result(model, chosen, warnings), fmt, no_color=no_color)
+            return ExitCode.OK
+        memory = _one_memory(model, pid, shmid, warnings)
+        if out is None:
+            result = _dump_result(memory, None, _placements(memory, chosen), warnings)
+            result.text = lambda: [Lines(hexdump(model, memory, chosen))]
+            render(result, fmt, no_color=no_color)
+            return ExitCode.OK
+        placed = _dump(model, memory, out, force, checkpoint, chosen)
+    if not placed:
+        warnings.append(f"{memory.label}: no dumped memory matches; {out} not written")
+        emit_warnings(warnings)
+        return ExitCode.NOTHING_FOUND
+    render(_dump_result(memory, out, placed, warnings), fmt, no_color=no_color)
     return ExitCode.OK
 
 
@@ -224,10 +207,10 @@ def memdump(
         placed = _dump(model, memory, out, force, checkpoint, chosen)
     if not placed:
         warnings.append(f"{memory.label}: no dumped memory matches; {out} not written")
-    else:
-        _print_dump(memory, out, placed, fmt, no_color)
-    emit_warnings(warnings)
-    return ExitCode.OK if placed else ExitCode.NOTHING_FOUND
+        emit_warnings(warnings)
+        return ExitCode.NOTHING_FOUND
+    render(_dump_result(memory, out, placed, warnings), fmt, no_color=no_color)
+    return ExitCode.OK
 
 
 def _one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warnings: list[str]) -> ProcessMemory:

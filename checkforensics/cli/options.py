@@ -8,13 +8,37 @@ from typing import Any
 import click
 
 from checkforensics.model.regions import VMA_KINDS, MemoryFilter, parse_address_range
-from checkforensics.render import JSON, TABLE, TEXT
+from checkforensics.render import FORMATS, JSON, JSONL, TABLE, TEXT, TREE, print_warnings
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
+_FORMAT_HELP = {
+    TEXT: "text: for people (aligned tables, trees)",
+    TABLE: "table: plain ASCII tables",
+    JSON: "json: one document (docs/json.md)",
+    JSONL: "jsonl: JSON Lines, one record a line",
+}
 
-def output_options(formats: tuple[str, ...] = (TEXT, TABLE, JSON), default: str = TEXT) -> Decorator:
-    """``--format`` (one of ``formats``) and ``--no-color``."""
+
+class FormatChoice(click.Choice):
+    """The formats a command offers, plus old names it still accepts without advertising them
+    (``tree`` for ``text``): help and completion show only the current ones."""
+
+    def __init__(self, formats: tuple[str, ...], aliases: dict[str, str] | None = None) -> None:
+        super().__init__(formats)
+        self.aliases = aliases or {}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value in self.aliases:
+            return self.aliases[value]
+        return super().convert(value, param, ctx)
+
+
+def output_options(
+    formats: tuple[str, ...] = FORMATS, default: str = TEXT, aliases: dict[str, str] | None = None
+) -> Decorator:
+    """``--format`` (one of ``formats``, docs/usage.md "Output formats") and ``--no-color``,
+    handed over as ``fmt`` and ``no_color``."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         function = click.option(
@@ -25,13 +49,16 @@ def output_options(formats: tuple[str, ...] = (TEXT, TABLE, JSON), default: str 
         return click.option(
             "--format",
             "fmt",
-            type=click.Choice(formats),
+            type=FormatChoice(formats, aliases),
             default=default,
             show_default=True,
-            help="text: aligned tables/trees; table: plain ASCII table; json: for pipelines (docs/json.md).",
+            help="; ".join(_FORMAT_HELP[name] for name in formats) + ".",
         )(function)
 
     return decorate
+
+
+TREE_ALIAS = {TREE: TEXT}  # inspect and diff: what their text form was called before
 
 
 def checkpoint_argument(multiple: bool = False) -> Decorator:
@@ -49,8 +76,7 @@ def pid_option(help_text: str = "Only this process (repeatable).") -> Decorator:
 
 def emit_warnings(warnings: list[str], prefix: str | None = None) -> None:
     """Each warning as one line on stderr (``prefix``: the checkpoint, when several are read)."""
-    for warning in warnings:
-        click.echo(f"checkforensics: warning: {prefix + ': ' if prefix else ''}{warning}", err=True)
+    print_warnings(warnings, prefix)
 
 
 def memory_filter_options(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,35 +2,65 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
-from rich.tree import Tree
 
-from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options, pid_option
-from checkforensics.model import CheckpointModel, ProcessTree
-from checkforensics.records import command_text, process_record
-from checkforensics.render import JSON, Table, cell, print_json, print_table, print_tree, tree_text
+from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.processes import process_record
+from checkforensics.model.tree import DEPTH_LIMIT
+from checkforensics.records import command_text
+from checkforensics.render import Lines, Result, Table, View, cell, render, tree_text
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM", "COMMAND"]
 
 
-def _tree(tree: ProcessTree, with_env: bool, chosen: set[int]) -> Tree:
-    """The parent/child tree of the ``chosen`` processes (a process not chosen passes its place
-    on to its children)."""
+def _table(placed: list[tuple[Process, int]]) -> Table:
+    """One row per process; a process ``depth`` levels down has its COMMAND indented."""
+    rows = [
+        [p.pid, p.ppid, p.pgid, p.sid, " ".join(str(t) for t in p.tids), p.uid, p.gid, p.state, p.comm,
+         "  " * depth + cell(command_text(p))]
+        for p, depth in placed
+    ]  # fmt: skip
+    return Table(COLUMNS, rows)
+
+
+def _environments(processes: list[Process]) -> list[Lines]:
+    return [Lines([f"environment of {p.pid} ({p.comm}):", *(f"  {v}" for v in p.env or ["-"])]) for p in processes]
+
+
+def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
+    """The parent/child tree of the processes ``placed`` (each with its depth, in tree order)."""
+    from rich.tree import Tree
+
     root = Tree("[bold]processes[/]")
-    levels = [root]  # levels[n]: the node a process drawn at level n is added to
-    for place in tree.walk(chosen):
-        process = place.process
+    parents = [root]
+    for process, depth in placed:
         label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}  {tree_text(cell(command_text(process)))}"
         if len(process.tids) > 1:
             label += f"  [dim]threads {', '.join(str(t) for t in process.tids)}[/]"
-        if place.flattened:
+        if depth == DEPTH_LIMIT:  # a tree deeper than that is drawn flat there: say whose child it is
             label += f"  [dim]parent {process.ppid}[/]"
-        node = levels[place.depth].add(label)
-        del levels[place.depth + 1 :]
-        levels.append(node)
+        node = parents[depth].add(label)
+        del parents[depth + 1 :]
+        parents.append(node)
         if with_env and process.env:
             env = node.add("[dim]environment[/]")
             for variable in process.env:
                 env.add(tree_text(variable))
     return root
+
+
+def _text(tree: ProcessTree, chosen: list[Process], as_tree: bool, with_env: bool) -> list[Any]:
+    environments = _environments(chosen) if with_env else []
+    if not as_tree:
+        return [_table([(p, 0) for p in chosen]), *environments]
+    placed = list(tree.walk({p.pid for p in chosen}))
+    return [View(text=lambda: _tree(placed, with_env), table=lambda: [_table(placed), *environments])]
 
 
 @click.command()
@@ -47,25 +77,19 @@ def ps(checkpoint: str, as_tree: bool, with_env: bool, pids: tuple[int, ...], fm
       checkforensics ps checkpoint.tar
       checkforensics ps checkpoint.tar.zst --tree --env
       checkforensics ps checkpoint.tar --format json | jq '.processes[].cmdline'
+      checkforensics ps checkpoint.tar --format jsonl | jq -c 'select(.uid == 0)'
     """
     with CheckpointModel.open(checkpoint) as model:
         chosen = model.processes(pids)
         tree = model.command_lines(env=with_env)
-    if fmt == JSON:
-        print_json({"processes": [process_record(p, with_env) for p in chosen], "warnings": tree.warnings})
-    elif as_tree:
-        print_tree(_tree(tree, with_env, {p.pid for p in chosen}), no_color=no_color)
-    else:
-        columns = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM", "COMMAND"]
-        rows = [
-            [p.pid, p.ppid, p.pgid, p.sid, " ".join(str(t) for t in p.tids), p.uid, p.gid, p.state, p.comm,
-             command_text(p)]
-            for p in chosen
-        ]
-        print_table(Table(columns, rows), fmt, no_color=no_color)
-        if with_env:
-            for process in chosen:
-                click.echo(f"\nenvironment of {process.pid} ({process.comm}):")
-                for variable in process.env or ["-"]:
-                    click.echo(f"  {variable}")
-    emit_warnings(tree.warnings)
+
+    def records() -> list[dict[str, Any]]:
+        return [process_record(p, with_env) for p in chosen]
+
+    result = Result(
+        json=lambda: {"processes": records(), "warnings": tree.warnings},
+        jsonl=records,
+        text=lambda: _text(tree, chosen, as_tree, with_env),
+        warnings=tree.warnings,
+    )
+    render(result, fmt, no_color=no_color)

@@ -8,9 +8,10 @@ import click
 
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.triage import load_context, triage
-from checkforensics.cli.options import checkpoint_argument
+from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
+from checkforensics.render import JSON, JSONL, TEXT, Result, render
 from checkforensics.report import ReportInput, render_report
 
 
@@ -19,11 +20,13 @@ from checkforensics.report import ReportInput, render_report
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="The HTML file to write.")
 @click.option("--include-secrets", is_flag=True, help="Show secret values in full (redacted by default).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> None:
+@output_options(formats=(TEXT, JSON, JSONL))
+def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: str, no_color: bool) -> None:
     """Write a self-contained HTML report: summary, hashes, triage, processes, files, changes, memory maps.
 
     No network access and no external assets; secret values are redacted unless
-    --include-secrets.
+    --include-secrets. What is printed (the file written, its size, what it holds) takes
+    --format; the HTML file is the same in every format.
 
     \b
     Example:
@@ -52,4 +55,12 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool) -> No
     encoded = page.encode("utf-8")
     with target as handle:
         handle.write(encoded)
-    click.echo(f"wrote {out} ({len(encoded)} bytes)")
+    written = {
+        "output": str(out),
+        "size": len(encoded),
+        "processes": len(data.tree.processes),
+        "findings": len(data.findings),
+        "secrets": len(data.secrets),
+    }
+    text = f"wrote {out} ({len(encoded)} bytes)"
+    render(Result(json=written, jsonl=[written], text=[text]), fmt, no_color=no_color)

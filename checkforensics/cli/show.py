@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import click
 
 from checkforensics.analysis.overview import Overview, overview
-from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options
+from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
-from checkforensics.records import STATS_COLUMNS, overview_record, overview_row, stats_row
-from checkforensics.render import JSON, Table, print_json, print_table
+from checkforensics.records import (
+    POD_COLUMNS,
+    STATS_COLUMNS,
+    in_a_pod,
+    overview_record,
+    overview_row,
+    pod_row,
+    stats_row,
+)
+from checkforensics.render import Result, Table, render
+
+COLUMNS = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "ENGINE", "IP", "MAC", "CHKPT SIZE",
+           "ROOT FS DIFF SIZE"]  # fmt: skip
+
+
+def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
+    columns, rows = list(COLUMNS), [overview_row(view) for view in views]
+    if any(in_a_pod(view) for view in views):
+        columns += POD_COLUMNS
+        rows = [[*row, *pod_row(view)] for row, view in zip(rows, views, strict=True)]
+    if any(view.container.engine is None for view in views):
+        columns += ["HOSTNAME", "PROCESSES"]
+        rows = [[*row, view.hostname, view.process_count] for row, view in zip(rows, views, strict=True)]
+    tables = [Table(columns, rows)]
+    if print_stats:
+        stats = [stats_row(view) for view in views]
+        tables.append(Table([name for name, _, _ in STATS_COLUMNS], stats, title="CRIU dump statistics"))
+    return tables
 
 
 @click.command()
@@ -17,36 +46,34 @@ from checkforensics.render import JSON, Table, print_json, print_table
 @click.option("--no-hash", is_flag=True, help="Leave out the archive's SHA-256 in JSON (saves reading it whole).")
 @output_options()
 def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: str, no_color: bool) -> None:
-    """Show what was checkpointed: container, image, engine, network, sizes.
+    """Show what was checkpointed: container, image, engine, network, sizes; for a Kubernetes
+    checkpoint also the pod, its namespace and UID and the sandbox.
 
     \b
     Examples:
       checkforensics show checkpoint.tar --print-stats
       checkforensics show /var/lib/kubelet/checkpoints/*.tar --format json
     """
-    views: list[Overview] = []
-    documents = []
-    for path in checkpoints:
-        with CheckpointModel.open(path) as model:
-            view = overview(model)
-            views.append(view)
-            if fmt == JSON:
-                digest = None if no_hash else model.archive.sha256()
-                documents.append(overview_record(view, sha256=digest, with_stats=print_stats))
-    if fmt == JSON:
-        print_json(documents)
-        return
-    columns = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "ENGINE", "IP", "MAC",
-               "CHKPT SIZE", "ROOT FS DIFF SIZE"]
-    rows = [overview_row(view) for view in views]
-    if any(view.container.engine is None for view in views):
-        columns += ["HOSTNAME", "PROCESSES"]
-        rows = [[*row, view.hostname, view.process_count] for row, view in zip(rows, views, strict=True)]
-    print_table(Table(columns, rows), fmt, no_color=no_color)
-    if print_stats:
-        click.echo()
-        stats = Table([name for name, _, _ in STATS_COLUMNS], [stats_row(view) for view in views],
-                      title="CRIU dump statistics")
-        print_table(stats, fmt, no_color=no_color)
-    for view in views:
-        emit_warnings(view.warnings, view.checkpoint.path.name)
+    warnings: list[str] = []
+
+    def overviews() -> Iterator[tuple[Overview, CheckpointModel]]:
+        """Each checkpoint's overview, its model still open (the hash is read only for JSON)."""
+        for path in checkpoints:
+            with CheckpointModel.open(path) as model:
+                view = overview(model)
+                warnings.extend(f"{view.checkpoint.path.name}: {warning}" for warning in view.warnings)
+                yield view, model
+
+    def records() -> list[dict[str, Any]]:
+        return [
+            overview_record(view, sha256=None if no_hash else model.archive.sha256(), with_stats=print_stats)
+            for view, model in overviews()
+        ]
+
+    result = Result(
+        json=records,
+        jsonl=records,
+        text=lambda: _tables([view for view, _ in overviews()], print_stats),
+        warnings=warnings,
+    )
+    render(result, fmt, no_color=no_color)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from checkforensics.analysis.triage import Severity, load_context, triage
-from checkforensics.cli.options import checkpoint_argument, emit_warnings, output_options
+from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
-from checkforensics.render import JSON, Table, print_json, print_table
+from checkforensics.render import Result, Table, render
 
 _STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "INFO": "dim"}
 
@@ -46,11 +46,9 @@ def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: st
     threshold = Severity[min_severity.upper()]
     findings = [f for f in triage(context) if f.severity >= threshold]
     warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings, *model.memory_warnings]
-    if fmt == JSON:
-        print_json({"findings": [f.as_json() for f in findings], "warnings": warnings})
-    else:
-        rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in findings]
-        columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
-        styles = [_STYLES[f.severity.name] for f in findings]
-        print_table(Table(columns, rows, row_styles=styles), fmt, no_color=no_color)
-    emit_warnings(warnings)
+    rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in findings]
+    columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
+    table = Table(columns, rows, row_styles=[_STYLES[f.severity.name] for f in findings])
+    records = [f.as_json() for f in findings]
+    result = Result(json={"findings": records, "warnings": warnings}, jsonl=records, text=[table], warnings=warnings)
+    render(result, fmt, no_color=no_color)

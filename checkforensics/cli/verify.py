@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from checkforensics import __version__
 from checkforensics.archive import Checkpoint
+from checkforensics.cli.options import output_options
 from checkforensics.errors import ExitCode, InputError
 from checkforensics.output import OutputGuard
-from checkforensics.render import JSON, TEXT, print_json
+from checkforensics.render import Result, Table, View, json_text, render
 
 
 @click.command()
@@ -21,9 +23,15 @@ from checkforensics.render import JSON, TEXT, print_json
 @click.option("--force", is_flag=True, help="With --record: replace an existing record.")
 @click.option("--against", type=click.Path(path_type=Path), help="Check against a record written by --record.")
 @click.option("--expect", metavar="SHA256", help="Check against this SHA-256.")
-@click.option("--format", "fmt", type=click.Choice((TEXT, JSON)), default=TEXT, show_default=True)
+@output_options()
 def verify(
-    checkpoint: str, record: Path | None, force: bool, against: Path | None, expect: str | None, fmt: str
+    checkpoint: str,
+    record: Path | None,
+    force: bool,
+    against: Path | None,
+    expect: str | None,
+    fmt: str,
+    no_color: bool,
 ) -> int:
     """Print, record or check the SHA-256 of a checkpoint (exit 1 when it does not match).
 
@@ -59,12 +67,25 @@ def verify(
             raise InputError(f"not a record written by verify --record ({exc})", where=str(against)) from None
     if writer is not None:
         with writer as handle:
-            handle.write((json.dumps(document, indent=2) + "\n").encode())
+            handle.write((json_text(document, indent=2) + "\n").encode())
     matched = None if wanted is None else wanted.strip().lower() == digest
-    if fmt == JSON:
-        print_json({**document, "expected": wanted, "match": matched})
-    elif matched is None:
-        click.echo(f"{digest}  {checkpoint}")
-    else:
-        click.echo(f"{checkpoint}: {'OK' if matched else 'MISMATCH'} (sha256 {digest})")
+    result = {**document, "expected": wanted, "match": matched}
+    view = View(text=lambda: _line(checkpoint, digest, matched), table=lambda: _table(checkpoint, result))
+    render(Result(json=result, jsonl=[result], text=[view]), fmt, no_color=no_color)
     return ExitCode.NOTHING_FOUND if matched is False else ExitCode.OK
+
+
+def _line(checkpoint: str, digest: str, matched: bool | None) -> str:
+    """sha256sum's line, or the verdict."""
+    if matched is None:
+        return f"{digest}  {checkpoint}"
+    return f"{checkpoint}: {'OK' if matched else 'MISMATCH'} (sha256 {digest})"
+
+
+def _table(checkpoint: str, result: dict[str, Any]) -> Table:
+    columns = ["CHECKPOINT", "KIND", "SIZE", "SHA256"]
+    row = [checkpoint, result["kind"], result["size"], result["sha256"]]
+    if result["match"] is not None:
+        columns += ["EXPECTED", "MATCH"]
+        row += [result["expected"], "OK" if result["match"] else "MISMATCH"]
+    return Table(columns, [row])

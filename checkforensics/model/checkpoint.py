@@ -16,14 +16,14 @@ import os
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model.cmdline import command_line, environment
 from checkforensics.model.files import FileTable, build_file_table
-from checkforensics.model.mappings import file_names, process_memory
-from checkforensics.model.memory import MemoryUnavailableError
+from checkforensics.model.mappings import address_space, file_names, process_memory
+from checkforensics.model.memory import AddressSpace, MemoryUnavailableError
 from checkforensics.model.processes import (
     Process,
     ProcessNotFoundError,
@@ -43,6 +43,7 @@ class CheckpointModel:
         self.archive = archive
         self.store = ImageStore(archive)
         self._memories: dict[int, ProcessMemory | CheckforensicsError] = {}
+        self._spaces: dict[int, tuple[AddressSpace, str]] = {}
         self._files: dict[bool, FileTable] = {}
         self._command_lines = False
         self._environments = False
@@ -70,6 +71,14 @@ class CheckpointModel:
     @property
     def kind(self) -> str:
         return self.archive.kind
+
+    def open_metadata(self, name: str) -> BinaryIO | None:
+        """A member beside the CRIU images (``container.log``, ``dump.log``, ...) opened for
+        reading, streaming, or None when the checkpoint has none; the caller closes it. JSON
+        metadata is the store's (``store.json_member``), decoded once."""
+        if not self.archive.has(name):
+            return None
+        return self.archive.open_member(name)
 
     # -- processes
 
@@ -109,8 +118,8 @@ class CheckpointModel:
             if process.zombie or not process.dumped:  # no memory; the tree's warnings say so
                 continue
             try:
-                memory = self.memory(process.pid)
                 mm = self.mm(process.pid)
+                memory = self._argument_reader(process.pid, mm)
                 process.mm = mm
                 if not self._command_lines:
                     process.cmdline = command_line(memory, mm)
@@ -123,6 +132,22 @@ class CheckpointModel:
         self._command_lines = True
         self._environments = self._environments or env
         return tree
+
+    def _argument_reader(self, pid: int, mm: Any) -> AddressSpace | ProcessMemory:
+        """What to read argv and environment through: the process's own pages, unless those
+        areas lie in shared memory (they never do in practice: then neither the mappings nor
+        the shared objects of every process need be laid out just to list processes)."""
+        space, _ = self._address_space(pid, mm)
+        areas = ((mm.mm_arg_start, mm.mm_arg_end), (mm.mm_env_start, mm.mm_env_end))
+        if any(vma.shared and vma.start < end and start < vma.end for vma in space.vmas for start, end in areas):
+            return self.memory(pid)
+        return space
+
+    def _address_space(self, pid: int, mm: Any) -> tuple[AddressSpace, str]:
+        found = self._spaces.get(pid)
+        if found is None:
+            found = self._spaces[pid] = address_space(self.store, pid, mm, self.memory_warnings)
+        return found
 
     # -- memory
 
@@ -194,7 +219,8 @@ class CheckpointModel:
                 if process is not None and (process.zombie or not process.dumped):
                     raise CheckforensicsError(f"pid {pid}: {_no_memory(process)}")
                 comm = process.comm if process is not None else None
-                cached = process_memory(self.store, pid, comm, self.mm(pid), self.file_names, self.memory_warnings)
+                mm = self.mm(pid)
+                cached = process_memory(pid, comm, mm, self.file_names, *self._address_space(pid, mm))
             except CheckforensicsError as exc:
                 cached = exc
             self._memories[pid] = cached

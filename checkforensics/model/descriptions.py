@@ -1,6 +1,9 @@
-"""A descriptor in a few words, as files, inspect, triage and the report show it."""
+"""A descriptor in a few words, as files, inspect, triage and the report show it; and its JSON record."""
 
 from __future__ import annotations
+
+import hashlib
+from typing import Any
 
 from checkforensics.model.files import SOCKET_TYPES, Descriptor
 
@@ -62,3 +65,21 @@ def _anon_summary(d: Descriptor) -> str | None:
         paths = [watch["path"] or f"inode {watch['inode']}" for watch in details.get("watches", [])]
         return f"watching {', '.join(paths)}" if paths else "watching nothing"
     return None
+
+
+def descriptor_record(d: Descriptor, with_data: bool = False) -> dict[str, Any]:
+    """The JSON form of a descriptor; with ``with_data``, previews of the data in flight."""
+    doc: dict[str, Any] = {"fd": d.fd, "type": d.type, "id": d.file_id, "path": d.path, "deleted": d.deleted}
+    for key in ("flags", "pos", "size", "family", "sock_type", "proto", "state", "local", "remote", "ino", "peer",
+                "pipe_id"):
+        value = getattr(d, key)
+        if value is not None:
+            doc[key] = value
+    doc.update(d.details)
+    if with_data or d.inflight:
+        doc["inflight"] = [
+            {"kind": item.kind, "size": len(item.data), "sha256": hashlib.sha256(item.data).hexdigest(),
+             "complete": item.complete, **({"preview": preview(item.data)} if with_data else {})}
+            for item in d.inflight
+        ]
+    return doc

@@ -205,6 +205,7 @@ class FileResolver:
         if remap is not None:
             kind = field_enum_name(remap, "remap_type") if remap.HasField("remap_type") else "LINKED"
             d.details["remap"] = kind.lower()
+            d.details["remap_id"] = remap.remap_id  # a ghost's is its inode's: every open of the file shares it
             d.deleted = kind in ("GHOST", "LINKED")
             if kind == "GHOST" and self.with_data:
                 self._ghost_content(d, remap.remap_id)
@@ -302,6 +303,7 @@ class FileResolver:
             return
         d.path = f"memfd:{text(inode.name)}"
         d.size = inode.size
+        d.details["inode_id"] = memfd.inode_id  # one per memfd, however many times it was opened
         d.details["seals"] = inode.seals
         if self.with_data:
             self._memfd_content(d, inode)

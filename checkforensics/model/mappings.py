@@ -18,6 +18,8 @@ from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap, vm
 from checkforensics.model.regions import Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
 
+_GROWSDOWN = int(MapFlags.MAP_GROWSDOWN)
+
 
 def file_names(store: ImageStore, warnings: list[str]) -> dict[int, str]:
     """File id -> path, from files.img (or the older reg-files.img); memfds as ``memfd:NAME``."""
@@ -46,7 +48,7 @@ def describe_mappings(vmas: Iterable[Vma], mm: Any, names: dict[int, str]) -> li
     mappings = []
     for vma in sorted(vmas, key=lambda v: v.start):
         kind = vma.kind
-        growsdown = vma.flags & MapFlags.MAP_GROWSDOWN
+        growsdown = vma.flags & _GROWSDOWN
         if kind == "anon" and (growsdown or (start_stack is not None and vma.start <= start_stack < vma.end)):
             kind = "stack"
         path = names.get(vma.shmid) if vma.file_backed or kind == "memfd" else None
@@ -66,15 +68,22 @@ def pages_image(store: ImageStore, pagemap_name: str) -> tuple[list[Any], str, A
     return pagemap[1:], member, read_at, size
 
 
-def process_memory(
-    store: ImageStore, pid: int, comm: str | None, mm: Any, names: dict[int, str], warnings: list[str] | None = None
-) -> ProcessMemory:
-    """The process's own mappings and dumped pages (shared objects are attached by the model);
+def address_space(
+    store: ImageStore, pid: int, mm: Any, warnings: list[str] | None = None
+) -> tuple[AddressSpace, str]:
+    """The process's own dumped pages, by address, and the pages image member holding them;
     what of its mm and pagemap images could not be taken as it is, in ``warnings``."""
     entries, member, read_at, size = pages_image(store, f"pagemap-{pid}.img")
     notes: list[str] = []
-    vmas = vmas_from_mm(mm, notes)
-    space = AddressSpace(vmas, normalise_pagemap(entries, size, notes), read_at, size)
+    space = AddressSpace(vmas_from_mm(mm, notes), normalise_pagemap(entries, size, notes), read_at, size)
     if warnings is not None:
         warnings += [f"pid {pid}: {note}" for note in notes]
-    return ProcessMemory(pid, comm, space, describe_mappings(vmas, mm, names), member, size)
+    return space, member
+
+
+def process_memory(
+    pid: int, comm: str | None, mm: Any, names: dict[int, str], space: AddressSpace, member: str
+) -> ProcessMemory:
+    """The process's own mappings and dumped pages (shared objects are attached by the model)."""
+    mappings = describe_mappings(space.vmas, mm, names)
+    return ProcessMemory(pid, comm, space, mappings, member, space.pages_size or 0)

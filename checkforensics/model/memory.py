@@ -57,30 +57,39 @@ class Vma:
 
     @property
     def perms(self) -> str:
-        bits = (("r", Prot.PROT_READ), ("w", Prot.PROT_WRITE), ("x", Prot.PROT_EXEC))
-        shared = "s" if self.status & (VmaStatus.VMA_FILE_SHARED | VmaStatus.VMA_ANON_SHARED) else "p"
-        return "".join(letter if self.prot & bit else "-" for letter, bit in bits) + shared
+        shared = "s" if self.status & _SHARED else "p"
+        return "".join(letter if self.prot & bit else "-" for letter, bit in _PERM_BITS) + shared
 
     @property
     def file_backed(self) -> bool:
-        return bool(self.status & _FILE_BACKED)
+        return bool(self.status & _FILE)
+
+    @property
+    def shared(self) -> bool:
+        """A mapping whose pages CRIU dumps with a shared memory object, not with the process."""
+        return bool(self.status & _SHARED_OBJECT)
 
     @property
     def kind(self) -> str:
         """heap, stack, vdso, vvar, vsyscall, file, shared, sysvipc, socket, anon."""
         status = self.status
-        for flag, name in _KIND_FLAGS:
+        for flag, name in _KINDS:
             if status & flag:
                 return name
-        if status & _FILE_BACKED:
+        if status & _FILE:
             return "file"
         if status & _ANON_SHARED:
             return "shared"
         return "anon"
 
 
-# plain ints: IntFlag arithmetic costs microseconds, and kinds are asked for every mapping
-_KIND_FLAGS = tuple(
+# Plain integers: a checkpoint has thousands of mappings, and IntFlag arithmetic is slow.
+_PERM_BITS = (("r", int(Prot.PROT_READ)), ("w", int(Prot.PROT_WRITE)), ("x", int(Prot.PROT_EXEC)))
+_SHARED = int(VmaStatus.VMA_FILE_SHARED | VmaStatus.VMA_ANON_SHARED)
+_FILE = int(VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED)
+_ANON_SHARED = int(VmaStatus.VMA_ANON_SHARED)
+_SHARED_OBJECT = int(VmaStatus.VMA_ANON_SHARED | VmaStatus.VMA_AREA_SYSVIPC | VmaStatus.VMA_AREA_MEMFD)
+_KINDS = tuple(
     (int(flag), name)
     for flag, name in (
         (VmaStatus.VMA_AREA_HEAP, "heap"),
@@ -93,8 +102,6 @@ _KIND_FLAGS = tuple(
         (VmaStatus.VMA_AREA_MEMFD, "memfd"),
     )
 )
-_FILE_BACKED = int(VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED)
-_ANON_SHARED = int(VmaStatus.VMA_ANON_SHARED)
 
 
 def normalise_pagemap(

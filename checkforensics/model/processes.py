@@ -15,7 +15,7 @@ from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.flags import TaskState
 from checkforensics.images.load import text
 from checkforensics.model.store import ImageStore
-from checkforensics.model.tree import DEPTH_LIMIT, Placed, link, pid_list, walk
+from checkforensics.model.tree import DEPTH_LIMIT, link, pid_list, walk
 
 
 @dataclass
@@ -81,9 +81,13 @@ class ProcessTree:
         """The processes no other is the parent of, in pstree order (see ``model.tree.link``)."""
         return list(self._roots)
 
-    def walk(self, chosen: Collection[int] | None = None, max_depth: int = DEPTH_LIMIT) -> Iterator[Placed]:
-        """Every process once, parents first, each with the level a tree draws it at; with
-        ``chosen``, only those (a process left out passes its place on to its children)."""
+    def walk(
+        self, chosen: Collection[int] | None = None, max_depth: int = DEPTH_LIMIT
+    ) -> Iterator[tuple[Process, int]]:
+        """Each process (of ``chosen`` pids, or all) with its depth, parents before children:
+        the order a tree is drawn in, every process exactly once, with a stack of its own (a
+        chain can be 100,000 deep). A process left out passes its place on to its children.
+        Processes deeper than ``max_depth`` come at that depth (see ``model.tree.walk``)."""
         return walk(self._roots, chosen, max_depth)
 
 
@@ -233,3 +237,25 @@ class ProcessNotFoundError(CheckforensicsError):
 
     exit_code = ExitCode.USAGE
 
+
+def process_record(process: Process, with_env: bool = False) -> dict[str, Any]:
+    """The JSON form of a process (``env`` only when asked for: it may hold secrets)."""
+    document: dict[str, Any] = {
+        "pid": process.pid,
+        "ppid": process.ppid,
+        "pgid": process.pgid,
+        "sid": process.sid,
+        "comm": process.comm,
+        "threads": process.tids,
+        "thread_names": {str(t.tid): t.comm for t in process.threads},
+        "uid": process.uid,
+        "gid": process.gid,
+        "euid": process.euid,
+        "egid": process.egid,
+        "state": process.state,
+        "cmdline": process.cmdline,
+        "identity": process.identity,
+    }
+    if with_env:
+        document["env"] = process.env
+    return document

@@ -158,6 +158,9 @@ class Region:
         if self.space is None:
             raise ValueError("a region without its address space cannot be read")
         out = bytearray()
+        if len(self.pieces) == 1:  # the common case: one stretch of the pages image
+            vaddr, offset, length = self.pieces[0]
+            return self.space.read_dumped(offset + position, max(0, min(size, length - position)))
         index = max(0, bisect.bisect_right(self._piece_starts, position) - 1)
         while size > 0 and index < len(self.pieces):
             vaddr, offset, length = self.pieces[index]

@@ -10,7 +10,6 @@ its own, so no depth can exhaust Python's.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 DEPTH_LIMIT = 32  # trees draw processes below this level at this level, each naming its parent
@@ -21,17 +20,6 @@ class Node(Protocol):
     pid: int
     ppid: int
     children: list[Any]
-
-
-@dataclass(frozen=True)
-class Placed:
-    """A process as a tree view draws it: at ``depth`` (roots at 0, at most the walk's limit);
-    ``flattened`` when it lies deeper than that, so the node above it is an ancestor but not its
-    parent (the view then names the parent)."""
-
-    process: Any
-    depth: int
-    flattened: bool
 
 
 def pid_list(pids: Sequence[int]) -> str:
@@ -147,15 +135,19 @@ def _warnings(own_parents: list[int], cycles: list[list[int]], depth: int) -> li
     return warnings
 
 
-def walk(roots: Sequence[Any], chosen: Collection[int] | None = None, max_depth: int = DEPTH_LIMIT) -> Iterator[Placed]:
-    """Every process of the forest below ``roots`` once, parents before their children (depth
-    first, in pstree order). With ``chosen``, only those pids: a process left out passes its
-    place on to its children."""
+def walk(
+    roots: Sequence[Any], chosen: Collection[int] | None = None, max_depth: int = DEPTH_LIMIT
+) -> Iterator[tuple[Any, int]]:
+    """Every process of the forest below ``roots`` once with the level a tree draws it at,
+    parents before their children (depth first, in pstree order). With ``chosen``, only those
+    pids: a process left out passes its place on to its children. A process deeper than
+    ``max_depth`` is drawn at that level, after its ancestor there: a view names the parent of
+    each process it draws at ``max_depth``."""
     stack = [(root, 0) for root in reversed(roots)]
     while stack:
         process, depth = stack.pop()
         below = depth
         if chosen is None or process.pid in chosen:
-            yield Placed(process, min(depth, max_depth), depth > max_depth)
+            yield process, min(depth, max_depth)
             below = depth + 1
         stack.extend((child, below) for child in reversed(process.children))

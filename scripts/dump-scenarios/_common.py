@@ -22,9 +22,11 @@ import ctypes.util
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -35,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 BASE = Path("/tmp/cfw-scenarios")
 CRIU = os.environ.get("CRIU", "/opt/reference/bin/criu")
 READY_FD = 200
+ALNUM = string.ascii_letters + string.digits
 libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
@@ -43,6 +46,22 @@ def check(ret: int, what: str) -> int:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
     return ret
+
+
+def random_word(length: int, alphabet: str = ALNUM) -> str:
+    """``length`` characters of ``alphabet``, made for this run (planted values are never reused)."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def fake_tokens() -> dict[str, str]:
+    """service -> a fake token of its format, made for this run: Stripe, GitHub, Slack, GitLab, npm."""
+    return {
+        "stripe": f"sk_live_{random_word(32)}",
+        "github": f"ghp_{random_word(36)}",
+        "slack": f"xoxb-{random_word(12, string.digits)}-{random_word(13, string.digits)}-{random_word(24)}",
+        "gitlab": f"glpat-{random_word(20, ALNUM + '-_')}",
+        "npm": f"npm_{random_word(36)}",
+    }
 
 
 def build_holder() -> str:

@@ -9,10 +9,20 @@ the master's uid: CRIU could not read the rlimits of a www-data worker here, see
 _common.criu_as_user) has two zones besides nginx's own statistics zone:
   cfw_req   limit_req_zone keyed by the query argument k: each key lands in the zone's slab
   cfw_conn  limit_conn_zone keyed by the Host header
-Requests from this launcher (outside the tree):
-  kept      a keep-alive connection, left open: GET /?k=marker-nginx-zone-5e21 with an
-            Authorization header holding marker-nginx-auth-2c7d (in a worker's request buffers)
-  closed    a second connection, closed after its answer: GET /?k=marker-nginx-zone-7a40
+Requests from this launcher (outside the tree), in this order:
+  closed    a connection closed after its answer: GET /?k=marker-nginx-zone-7a40
+  basic     a keep-alive connection, left open: GET /?k=marker-nginx-zone-5e21 with
+            "Authorization: Basic " and the base64 of cfw-user and a password made for this run
+  bearer    a second keep-alive connection, left open: GET /index.html (no key: limit_req
+            leaves an empty key out of its zone) with "Authorization: Bearer " and a token made
+            for this run
+Each open connection stays with the worker that accepted it. Its request lies in that worker's
+heap, headers parsed in place (nginx writes NUL over each header's colon and at the end of its
+value), in a buffer nginx freed when the connection went idle: malloc's free-list pointers
+overwrite its first 16 bytes, and a later request's buffer may take its place (why the closed
+request comes first: after the Basic one, it overwrote "Authorization: Basic" and left the
+bare base64). truth.json's "http_credentials" says which client port sent which credential (the
+worker's socket names the port as its peer); the credentials are markers too. None is real.
 The master's environment holds CFW_SECRET; nginx gives the workers a new environment (only TZ)
 and both master and workers write their titles over argv and the old environment.
 
@@ -22,19 +32,19 @@ Usage: nginx.py OUTDIR
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Tree
+from _common import ALNUM, Tree, random_word
 
 NAME = "nginx"
 NGINX = "/usr/sbin/nginx"
 PORT = 58080
 ZONE_KEYS = ["marker-nginx-zone-5e21", "marker-nginx-zone-7a40"]
-AUTH = "marker-nginx-auth-2c7d"
 PROCESSES = 3  # the master and two workers
 
 CONF = f"""
@@ -111,6 +121,17 @@ def request(path: str, headers: str = "", close: bool = False, timeout: float = 
     return conn
 
 
+def credentials() -> dict[str, dict[str, str]]:
+    """A Basic and a Bearer credential for this run: fake, random."""
+    user_password = f"cfw-user:{random_word(20)}"
+    basic = base64.b64encode(user_password.encode()).decode()
+    bearer = random_word(40, ALNUM + "-._~")
+    return {
+        "basic": {"header": f"Authorization: Basic {basic}", "value": basic, "decoded": user_password},
+        "bearer": {"header": f"Authorization: Bearer {bearer}", "value": bearer},
+    }
+
+
 def wait_tree(t: Tree, root: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while len(t.tree_pids(root)) != PROCESSES:
@@ -122,20 +143,26 @@ def wait_tree(t: Tree, root: int, timeout: float = 30.0) -> None:
 def main() -> int:
     out = sys.argv[1] if len(sys.argv) > 1 else f"/tmp/cfw-dumps/{NAME}"
     t = Tree(NAME, out)
-    t.markers += [*ZONE_KEYS, AUTH]
-    kept: socket.socket | None = None
+    planted = credentials()
+    t.markers += ZONE_KEYS
+    t.markers += [value for kind in planted.values() for key, value in kind.items() if key != "header"]
+    kept: list[socket.socket] = []
     with t.session():
         configure(t)
         root = t.start(master, expected=1)
         try:
             wait_tree(t, root)
-            kept = request(f"/?k={ZONE_KEYS[0]}", headers=f"Authorization: Bearer {AUTH}\r\n")
             request(f"/?k={ZONE_KEYS[1]}", close=True)
+            kept.append(request(f"/?k={ZONE_KEYS[0]}", headers=planted["basic"]["header"] + "\r\n"))
+            kept.append(request("/index.html", headers=planted["bearer"]["header"] + "\r\n"))
+            for kind, conn in zip(("basic", "bearer"), kept, strict=True):
+                planted[kind]["client_port"] = conn.getsockname()[1]
+                del planted[kind]["header"]
             time.sleep(0.3)
-            t.dump(root, ["--tcp-established", "--network-lock", "skip"])
+            t.dump(root, ["--tcp-established", "--network-lock", "skip"], truth_extra={"http_credentials": planted})
         finally:
-            if kept is not None:
-                kept.close()
+            for conn in kept:
+                conn.close()
     return 0
 
 

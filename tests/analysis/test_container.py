@@ -157,3 +157,91 @@ def test_nothing_recorded_is_none_not_empty() -> None:
     assert info.engine is None and info.name is None and info.ips == [] and info.created is None
     info = container_info({"createdTime": "0001-01-01T00:00:00Z", "rootfsImageName": "x"}, {"annotations": []}, None)
     assert info.created is None
+
+
+def test_containerd_fixture_metadata() -> None:
+    from checkforensics.analysis.overview import overview
+    from checkforensics.model import CheckpointModel
+
+    facts = truth("containerd-busybox")
+    with CheckpointModel.open(FIXTURES / "containerd-busybox.tar") as model:
+        view = overview(model)
+    info = view.container
+    assert view.warnings == []
+    assert info.engine == CONTAINERD == facts["engine"]
+    assert (info.name, info.id) == (facts["container"]["name"], facts["container"]["id"])
+    assert (info.pod, info.namespace) == (facts["pod"]["name"], facts["pod"]["namespace"])
+    assert info.pod_uid == facts["pod"]["uid"]
+    assert info.sandbox_id == facts["pod"]["sandbox_id"]
+    assert info.labels == facts["container"]["labels"]
+    assert info.cri_annotations == facts["container"]["annotations"]
+    assert info.log_path == facts["container"]["log_path"]
+    assert info.image_id == facts["container"]["image_ref"]
+    assert info.host_pid == facts["container"]["pid_on_host"]
+    assert info.started == facts["container"]["started"]  # as crictl inspect printed it
+    assert info.created == "2026-12-01T07:11:18.347875581Z"  # config.dump's createdTime, not status.dump's
+
+
+def test_unix_nanos() -> None:
+    from checkforensics.analysis.container import unix_nanos
+
+    assert unix_nanos(1796108834489322558) == "2026-12-01T07:07:14.489322558Z"
+    assert unix_nanos(1_000_000_001) == "1970-01-01T00:00:01.000000001Z"
+    for nothing in (0, -5, None, "1796108834489322558", True, 10**30, 1.5):
+        assert unix_nanos(nothing) is None
+
+
+CRIO_SPEC = {
+    "io.container.manager": "cri-o",
+    "io.kubernetes.cri-o.Metadata": json.dumps({"name": "web"}),
+    "io.kubernetes.pod.name": "web-6c9d",
+    "io.kubernetes.pod.namespace": "shop",
+    "io.kubernetes.pod.uid": "0b7e4d2c-1111-4a2b-9c3d-55aa66bb77cc",
+    "io.kubernetes.cri-o.SandboxID": "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "io.kubernetes.cri-o.Labels": json.dumps(
+        {"app": "web", "io.kubernetes.pod.uid": "0b7e4d2c-1111-4a2b-9c3d-55aa66bb77cc"}
+    ),
+    "io.kubernetes.cri-o.Annotations": json.dumps({"io.kubernetes.container.hash": "1a2b3c4d"}),
+    "io.kubernetes.cri-o.LogPath": "/var/log/pods/shop_web-6c9d_0b7e4d2c/web/0.log",
+}
+
+
+def test_crio_pod_uid_sandbox_labels_and_log_path(counters: tuple[dict, dict, object]) -> None:
+    config, spec, _ = counters
+    spec = {**spec, "annotations": dict(CRIO_SPEC)}
+    info = container_info(config, spec, None)
+    assert info.engine == CRIO
+    assert info.pod_uid == "0b7e4d2c-1111-4a2b-9c3d-55aa66bb77cc"
+    assert info.sandbox_id == CRIO_SPEC["io.kubernetes.cri-o.SandboxID"]
+    assert info.labels == {"app": "web", "io.kubernetes.pod.uid": "0b7e4d2c-1111-4a2b-9c3d-55aa66bb77cc"}
+    assert info.cri_annotations == {"io.kubernetes.container.hash": "1a2b3c4d"}
+    assert info.log_path == "/var/log/pods/shop_web-6c9d_0b7e4d2c/web/0.log"
+    assert info.host_pid is None and info.started is None
+
+
+def test_crio_pod_uid_from_its_labels_and_broken_json_ignored(counters: tuple[dict, dict, object]) -> None:
+    config, spec, _ = counters
+    annotations = {k: v for k, v in CRIO_SPEC.items() if k != "io.kubernetes.pod.uid"}
+    info = container_info(config, {**spec, "annotations": annotations}, None)
+    assert info.pod_uid == "0b7e4d2c-1111-4a2b-9c3d-55aa66bb77cc"
+    annotations = {**annotations, "io.kubernetes.cri-o.Labels": "{not json", "io.kubernetes.cri-o.Annotations": "[1]"}
+    info = container_info(config, {**spec, "annotations": annotations}, None)
+    assert info.pod_uid is None and info.labels == {} and info.cri_annotations == {}
+
+
+def test_containerd_pod_uid_from_annotation_or_label(counters: tuple[dict, dict, object]) -> None:
+    config, spec, _ = counters
+    annotations = {
+        "io.kubernetes.cri.container-name": "counter",
+        "io.kubernetes.cri.sandbox-id": "aa" * 32,
+        "io.kubernetes.cri.sandbox-uid": "uid-from-annotation",
+    }
+    info = container_info(config, {**spec, "annotations": annotations}, None)
+    assert (info.pod_uid, info.sandbox_id) == ("uid-from-annotation", "aa" * 32)
+    del annotations["io.kubernetes.cri.sandbox-uid"]  # containerd 1.6 writes no sandbox-uid
+    status = {"labels": {"io.kubernetes.pod.uid": "uid-from-label"}, "started_at": 1796108834489322558}
+    info = container_info(config, {**spec, "annotations": annotations}, None, status, {"Pid": 4242})
+    assert (info.pod_uid, info.host_pid) == ("uid-from-label", 4242)
+    assert info.started == "2026-12-01T07:07:14.489322558Z"
+    info = container_info(config, {**spec, "annotations": annotations}, None, ["not", "a", "dict"], "nor this")
+    assert info.pod_uid is None and info.labels == {} and info.started is None

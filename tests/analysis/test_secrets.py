@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from checkforensics.analysis import secrets
+from checkforensics.analysis import redaction, secrets
 from checkforensics.analysis.secrets import (
     BUILTIN_RULES,
     Finding,
@@ -172,7 +172,7 @@ def _cases() -> list[Case]:
         case("github-oauth-token", "token ", "gh" + "o_" + gh_body, "\n", "gh" + "o_" + "x" * 36 + "\n"),
         case("github-user-token", "token ", "gh" + "u_" + gh_body, "\n", "gh" + "u_" + gh_body[:30] + "\n"),
         case("github-app-token", "token ", "gh" + "s_" + gh_body, "\n", "gh" + "x_" + gh_body + "\n"),
-        case("github-refresh-token", "token ", "gh" + "r_" + gh_body, "\n", "xgh" + "r_" + gh_body + "\n"),
+        case("github-refresh-token", "token ", "gh" + "r_" + gh_body, "\n", "gh" + "r_" + gh_body[:35] + "\n"),
         case("gitlab-pat", "PRIVATE-TOKEN: ", "gl" + "pat-" + rand(B64URL, 20), "\n", "gl" + "pat-" + "short\n"),
         case("gitlab-token", "runner token ", "gl" + "rt-" + rand(B64URL, 20), "\n", "gl" + "xx-" + rand(B64URL, 20)),
         case(
@@ -354,6 +354,117 @@ def test_specific_rules_win_over_generic_ones() -> None:
     assert ids(scan(aws.encode())) == ["aws-secret-access-key"]
 
 
+# Rules whose prefix is distinctive enough to be found right after any byte: a letter, or the
+# length byte a database writes before a text value ("Sghp_...": a 40-byte PostgreSQL varlena).
+AFTER_ANYTHING = (
+    "aws-access-key-id", "gcp-api-key", "github-fine-grained-pat", "github-pat", "github-oauth-token",
+    "github-user-token", "github-app-token", "github-refresh-token", "gitlab-pat", "gitlab-token",
+    "slack-bot-token", "slack-user-token", "slack-token", "stripe-secret-key", "stripe-restricted-key",
+    "stripe-test-key", "sendgrid-api-key", "npm-token", "pypi-token", "anthropic-api-key", "openai-api-key",
+)  # fmt: skip
+
+
+def _varlena(value: str) -> bytes:
+    """A text value as PostgreSQL stores a short one: a length byte, (1 + len) * 2 + 1, before it."""
+    return bytes([(1 + len(value)) * 2 + 1]) + value.encode()
+
+
+@pytest.mark.parametrize("rule", AFTER_ANYTHING)
+def test_prefixed_token_right_after_a_letter_or_a_length_byte(rule: str) -> None:
+    value = next(c.value for c in CASES if c.rule == rule)
+    for before in (b"K", b"x", b"7", b"\x53"):
+        data = b"\x00\x13binary" + before + value.encode() + b"\x0b\x00"
+        assert [(f.rule.id, f.value) for f in scan(data, engine="python")] == [(rule, value.encode())], before
+    page = b"\x00" * 9 + _varlena(value) + _varlena("cfw") + b"\x00" * 7
+    assert [(f.rule.id, f.value) for f in scan(page)] == [(rule, value.encode())]
+    # the right-hand check stays: a token character right after it makes it something else
+    assert (rule, value.encode()) not in [(f.rule.id, f.value) for f in scan(b" " + value.encode() + b"Q7 ")]
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [
+        ("twilio-api-key", "S" + "K" + rand(HEX, 32)),
+        ("twilio-account-sid", "A" + "C" + rand(HEX, 32)),
+        ("openai-api-key", "sk" + "-" + rand(ALNUM, 48)),
+        ("aws-access-key-id", "AS" + "IA" + rand(BASE32, 16)),
+    ],
+)
+def test_short_or_wordlike_prefixes_still_stand_alone(rule: str, value: str) -> None:
+    """SK, AC, sk- and ASIA also end ordinary words (DISK, MAC, desk-, EURASIA): after a letter
+    they are not taken for a token; after a blank they are."""
+    assert rule in ids(scan(f" {value} ".encode(), engine="python"))
+    assert rule not in ids(scan(f" K{value} ".encode(), engine="python"))
+
+
+BASIC = "Basic " + b64(b"cfw-user:" + rand(ALNUM, 16).encode())
+BEARER = "Bearer " + rand(B64URL, 32)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        (f"GET / HTTP/1.1\r\nAuthorization: {BASIC}\r\n", "http-basic-auth-header"),
+        (f"GET / HTTP/1.1\r\nauthorization:{BASIC}\r\n", "http-basic-auth-header"),
+        (f"CONNECT x:443 HTTP/1.1\r\nProxy-Authorization: {BASIC}\r\n", "http-basic-auth-header"),
+        # nginx parses headers in place: NUL over the colon and at the end of the value
+        (f"GET / HTTP/1.1\r\nHost\0 cfw\0\nAuthorization\0 {BASIC}\0\n", "http-basic-auth-header"),
+        (f"GET / HTTP/1.1\r\nAuthorization: {BEARER}\r\n", "http-bearer-token"),
+        (f"GET / HTTP/1.1\r\nHost\0 cfw\0\nAuthorization\0 {BEARER}\0\nConnection\0 close\0\n", "http-bearer-token"),
+    ],
+)  # fmt: skip
+def test_authorization_headers_as_sent_and_as_nginx_keeps_them(text: str, rule: str) -> None:
+    value = (BASIC if rule == "http-basic-auth-header" else BEARER).split(" ")[1]
+    found = [(f.rule.id, f.value) for f in scan(b"\x00\x7f" + text.encode() + b"\x00", engine="python")]
+    assert found == [(rule, value.encode())]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        BASIC,  # the value alone, with no header name before it
+        BEARER,
+        f"WWW-Authenticate: {BASIC}",
+        "Authorization: Basic realm=restricted-area-of-the-site",
+        "Authorization: Basic " + b64(b"no colon in it at all"),
+        "Authorization\0 Bearer " + "a" * 32,  # no entropy
+        "Authorization: Bearer %s",
+    ],
+)
+def test_no_authorization_header_no_finding(text: str) -> None:
+    found = ids(scan(b"\x00" + text.encode() + b"\x00\n", engine="python"))
+    assert not {"http-basic-auth-header", "http-bearer-token"} & set(found)
+
+
+@pytest.mark.parametrize(
+    ("name", "credential"),
+    [
+        ("PGPASSWORD", True), ("MYSQL_PWD", True), ("REDISCLI_AUTH", True), ("DB_PASSWORD", True),
+        ("MYSQL_ROOT_PASSWORD", True), ("CLIENTSECRET", True), ("GITHUBTOKEN", True), ("PASSWORD2", True),
+        ("SMTP_PASS", True), ("HTTP_AUTHORIZATION", True), ("API_KEY", True), ("SECRET_KEY_BASE", True),
+        ("ACCESSKEY", True), ("NPM_CONFIG__AUTH", True), ("VAULT_TOKEN", True), ("PASSPHRASE", True),
+        ("PWD", False), ("OLDPWD", False), ("SSH_AUTH_SOCK", False), ("BYPASS", False), ("XAUTHORITY", False),
+        ("DB_PASSWORD_FILE", False), ("PGPASSFILE", False), ("AWS_ACCESS_KEY_ID", False), ("NO_AUTH", False),
+        ("TOKEN_EXPIRY", False), ("GIT_AUTHOR_NAME", False), ("KEY", False), ("AUTH_URL", False),
+        ("PASSWORDLESS_LOGIN", False), ("TOKENIZERS_PARALLELISM", False), ("SECRET_NAME", False),
+    ],
+)  # fmt: skip
+def test_env_secret_names_are_the_redaction_policys(name: str, credential: bool) -> None:
+    """One notion of a credential's name: env-secret finds NAME=value in memory exactly when
+    analysis.redaction would hide the value of NAME in an environment."""
+    value = "Zq8v-" + rand(ALNUM, 12)
+    found = [(f.rule.id, f.value) for f in scan(f"\0HOME=/root\0{name}={value}\0LANG=C\0".encode())]
+    assert secrets.is_credential_name(name) is credential
+    assert (("env-secret", value.encode()) in found) is credential
+    assert redaction.is_secret(name, value) is credential
+
+
+def test_env_secret_placeholders_in_documents() -> None:
+    """Python's smtplib documents "AUTH=<mechanism>."; a template is no secret at a sentence's end."""
+    text = b"\n        form AUTH=<mechanism>.\n\0DB_PASSWORD=changeme.\0export PGPASSWORD=${PW};\n"
+    assert ids(scan(text)) == []
+
+
 def test_the_planted_environment_of_the_blog_fixture() -> None:
     data = b"\0".join(
         [
@@ -378,6 +489,8 @@ def reference(data: bytes, rules=BUILTIN_RULES) -> list[tuple[str, int, int, byt
     for index, rule in enumerate(rules):
         for match in rule.regex.finditer(data):
             value = match.group(rule.group)
+            if rule.validate_match is not None and not rule.validate_match(match):
+                continue
             if value and (rule.validate is None or rule.validate(value)):
                 candidates.append((index, match.start(rule.group), match.end(rule.group), value))
     kept: list[tuple[int, int, int, bytes]] = []

@@ -128,3 +128,21 @@ def test_env_credentials_follow_the_redaction_policy() -> None:
     ]
     context.redaction = Redaction(reveal=True)
     assert [f.evidence["value"] for f in triage(context) if f.rule == "env-credential"] == ["pw-1234", "r3dis", stripe]
+
+
+def test_containerd_writes_and_whiteouts_are_seen() -> None:
+    with CheckpointModel.open(FIXTURES / "containerd-busybox.tar") as model:
+        context = load_context(model, scan_secrets=False)
+    found = {(f.rule, f.evidence.get("path")) for f in triage(context)}
+    assert ("sensitive-file-changed", "/etc/cron.d/cfw-job") in found
+    assert ("executable-dropped", "/tmp/cfw-drop.sh") in found
+    assert ("sensitive-file-deleted", "/etc/cfw-motd") in found  # a whiteout in the gzip layer
+    # the empty files runc creates to bind-mount /etc/hosts, /etc/hostname, /etc/resolv.conf onto
+    assert not {path for _, path in found} & {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+
+
+def test_an_opaque_directory_under_etc_is_a_deletion() -> None:
+    context = _context("/bin/sh", [])
+    context.changes.opaque = ["/etc/ssh", "/srv/data"]
+    found = [f for f in triage(context) if f.rule == "sensitive-file-deleted" and f.evidence.get("opaque")]
+    assert [f.evidence["path"] for f in found] == ["/etc/ssh"]

@@ -119,3 +119,43 @@ def test_secrets_new_in_b(capsys: pytest.CaptureFixture[str]) -> None:
     assert all("…" in s["value"] for s in doc["secrets"]["added"])  # redacted
     same = run_json(["diff", str(COUNTERS), str(LATER), "--secrets"], capsys)
     assert same["secrets"]["added"] == []
+
+
+CONTAINERD = FIXTURES / "containerd-busybox.tar"
+CONTAINERD_LATER = FIXTURES / "containerd-busybox-later.tar.zst"
+
+
+def test_containerd_diff_lists_the_writes_and_the_whiteouts(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(["diff", str(CONTAINERD)], capsys)
+    assert doc["warnings"] == []
+    rootfs = {c["path"]: c for c in doc["changed"] if c["layer"] == "rootfs"}
+    live = truth("containerd-busybox")["live"]
+    for path, written in live["written"].items():
+        assert rootfs[path]["sha256"] == written["sha256"] and rootfs[path]["size"] == written["size"]
+    assert [d["path"] for d in doc["deleted"]] == ["/etc/cfw-motd", "/srv/cfw-old"]
+    assert not any(".wh." in c["path"] for c in doc["changed"])
+    assert doc["opaque"] == []
+    assert run(["diff", str(CONTAINERD)]) == 0
+    captured = capsys.readouterr()
+    assert "damaged" not in captured.err
+    lines = captured.out.splitlines()
+    assert any(line.startswith("rootfs") and line.endswith("/etc/cron.d/cfw-job") for line in lines)
+    assert any(line.split()[:2] == ["rootfs", "deleted"] and line.endswith("/etc/cfw-motd") for line in lines)
+
+
+def test_containerd_diff_show_prints_the_written_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["diff", str(CONTAINERD), "--show", "/tmp/cfw-drop.sh"]) == 0
+    assert capsys.readouterr().out == truth("containerd-busybox")["live"]["written"]["/tmp/cfw-drop.sh"]["content"]
+    assert run(["diff", str(CONTAINERD), "--show", "/srv/cfw-old"]) == ExitCode.BAD_INPUT
+    assert "deleted by the container" in capsys.readouterr().err
+
+
+def test_two_containerd_checkpoints_show_the_new_whiteout(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(["diff", str(CONTAINERD), str(CONTAINERD_LATER)], capsys)
+    assert [d["path"] for d in doc["deleted"]["added"]] == ["/etc/group"]
+    assert doc["deleted"]["removed"] == []
+    added = {f["path"] for f in doc["files"]["added"]}
+    assert added == {"/root", "/root/cfw-later.txt"}
+    assert run(["diff", str(CONTAINERD), str(CONTAINERD_LATER)]) == 0
+    out = capsys.readouterr().out
+    assert "+ /etc/group" in out and "+ /root/cfw-later.txt (file, 29 B)" in out

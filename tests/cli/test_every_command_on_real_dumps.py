@@ -17,9 +17,10 @@ from checkforensics.cli import run
 from conftest import FIXTURES, SCENARIOS
 
 SOURCES = {
-    **{name: SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sockets", "weird")},
+    **{name: SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sharing", "sockets", "weird")},
     "creds": SCENARIOS / "creds.tar.zst",
     "busybox-criu41": FIXTURES / "busybox-counter-criu41.tar",
+    "containerd": FIXTURES / "containerd-busybox.tar",
 }
 COMMANDS = {
     "show": ["show"],

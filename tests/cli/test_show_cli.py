@@ -141,3 +141,51 @@ def test_inspect_all_json_has_processes_with_identity(capsys: pytest.CaptureFixt
     identity = process["identity"]
     assert identity["seccomp"] == "filter" and identity["cap_eff"] == "00000000800405fb"
     assert identity["cgroups"]["memory"].startswith("/libpod_parent/libpod-e4ec5ab9b095")
+
+
+CONTAINERD = FIXTURES / "containerd-busybox.tar"
+
+
+def test_show_names_the_pod_of_a_containerd_checkpoint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts = truth("containerd-busybox")
+    monkeypatch.setenv("COLUMNS", "300")
+    assert run(["show", str(CONTAINERD), str(COUNTERS)]) == 0
+    header, containerd, podman = capsys.readouterr().out.splitlines()
+    assert header.endswith("POD      NAMESPACE  POD UID                               SANDBOX")
+    cells = containerd.split()
+    assert cells[0] == "cfw-writer" and "containerd" in cells
+    assert cells[-4:] == ["cfw-pod", "cfw-ns", facts["pod"]["uid"], facts["pod"]["sandbox_id"][:12]]
+    assert podman.split()[-4:] == ["-", "-", "-", "-"]
+    assert run(["show", str(COUNTERS)]) == 0
+    assert "POD" not in capsys.readouterr().out  # no pod, no pod columns
+
+
+def test_show_and_inspect_json_carry_the_cri_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    facts = truth("containerd-busybox")
+    (doc,) = run_json(["show", str(CONTAINERD), "--no-hash"], capsys)
+    container = doc["container"]
+    assert doc["engine"] == "containerd"
+    assert (container["pod"], container["namespace"]) == ("cfw-pod", "cfw-ns")
+    assert (container["pod_uid"], container["sandbox_id"]) == (facts["pod"]["uid"], facts["pod"]["sandbox_id"])
+    assert container["labels"] == facts["container"]["labels"]
+    assert container["cri_annotations"] == facts["container"]["annotations"]
+    assert container["log_path"] == facts["container"]["log_path"]
+    assert container["started"] == facts["container"]["started"]
+    assert container["host_pid"] == facts["container"]["pid_on_host"]
+    (inspected,) = run_json(["inspect", str(CONTAINERD), "--metadata"], capsys)
+    assert inspected["metadata"]["container"] == container
+    assert inspected["metadata"]["annotations"] == facts["spec_annotations"]
+    (podman,) = run_json(["show", str(COUNTERS), "--no-hash"], capsys)
+    assert podman["container"]["pod_uid"] is None and podman["container"]["labels"] == {}
+
+
+def test_inspect_tree_shows_pod_uid_sandbox_and_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    facts = truth("containerd-busybox")
+    assert run(["inspect", str(CONTAINERD), "--metadata", "--no-color"]) == 0
+    out = capsys.readouterr().out
+    assert f"Pod UID: {facts['pod']['uid']}" in out
+    assert f"Sandbox: {facts['pod']['sandbox_id']}" in out
+    assert "Labels (CRI)" in out and "cfw.example/role: writer" in out
+    assert "Annotations (CRI)" in out and "io.kubernetes.container.restartCount: 0" in out

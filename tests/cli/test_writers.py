@@ -172,7 +172,7 @@ def test_a_symlink_target_is_never_written_through(
     ("command", "planted"),
     [
         (["coredump", str(FIXTURES / "counters-blog.tar"), "--pid", "7"], "core.7"),
-        (["recover", str(FIXTURES / "inflight.tar.zst")], "pid1-fd3-pipe.bin"),
+        (["recover", str(FIXTURES / "inflight.tar.zst")], "pipe-143260.bin"),
         (["recover", str(FIXTURES / "inflight.tar.zst")], "manifest.json"),
     ],
 )

@@ -10,6 +10,9 @@ The modules, in the order a rule flows through them:
 
 - ``rule``: ``Rule``, ``Severity``, ``Finding``, ``RuleError``, and what a rule's regex can match;
 - ``validators``: the checks that reject a matched value (placeholders, entropy, JWT, key blocks);
+- ``names``: ``is_credential_name``, which names say their value is a credential (PGPASSWORD,
+  MYSQL_PWD, DB_PASSWORD; not DB_PASSWORD_FILE): the ``env-secret`` rule and analysis.redaction
+  both ask it;
 - ``builtin``: ``BUILTIN_RULES``, the built-in rule table (docs/secrets.md lists every rule);
 - ``user_rules``: ``load_rules``, rules from a TOML file;
 - ``scanner``: ``scan`` and ``scan_range``, keyword search (Python or hyperscan) and regex windows;
@@ -19,8 +22,17 @@ The modules, in the order a rule flows through them:
 from __future__ import annotations
 
 from checkforensics.analysis.secrets.builtin import BUILTIN_RULES
+from checkforensics.analysis.secrets.names import is_credential_name
 from checkforensics.analysis.secrets.reporting import Deduplicated, dedupe, finding_key
-from checkforensics.analysis.secrets.rule import TEXT_BYTES, Finding, Rule, RuleError, Severity, Validator
+from checkforensics.analysis.secrets.rule import (
+    TEXT_BYTES,
+    Finding,
+    MatchValidator,
+    Rule,
+    RuleError,
+    Severity,
+    Validator,
+)
 from checkforensics.analysis.secrets.scanner import DEFAULT_CHUNK, hyperscan_available, margins, scan, scan_range
 from checkforensics.analysis.secrets.user_rules import load_rules
 from checkforensics.analysis.secrets.validators import is_placeholder, shannon_entropy
@@ -31,6 +43,7 @@ __all__ = [
     "TEXT_BYTES",
     "Deduplicated",
     "Finding",
+    "MatchValidator",
     "Rule",
     "RuleError",
     "Severity",
@@ -38,6 +51,7 @@ __all__ = [
     "dedupe",
     "finding_key",
     "hyperscan_available",
+    "is_credential_name",
     "is_placeholder",
     "load_rules",
     "margins",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from checkforensics.analysis.secrets.rule import Rule, Severity, Validator
+from checkforensics.analysis.secrets.names import NAME_KEYWORDS, is_credential_name
+from checkforensics.analysis.secrets.rule import MatchValidator, Rule, Severity, Validator
 from checkforensics.analysis.secrets.validators import (
     is_jwt,
     is_key_block,
@@ -39,17 +40,14 @@ _URL_USER = rb"[A-Za-z0-9._~%!$&'()*+,;=-]"
 _URL_PASSWORD = rb"[A-Za-z0-9._~%!$&'()*+,;=:-]"
 # Where an unquoted value ends: NUL (environ), a line end, a quote, blank, or "; " in a shell line.
 _VALUE_END = rb"(?=[\x00\t\n\r \"']|;[\s\x00]|\Z)"
-_ENV_WORDS = rb"PASSWORD|PASSWD|PASSPHRASE|PASS|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?"
-# Names that end like these hold something about a secret, not the secret: DB_PASSWORD_FILE=...
-# (analysis/redaction reads the same list for credential-like names in environments and argv).
-NOT_SECRET_NAME_ENDS = (
-    "FILE", "FILENAME", "PATH", "DIR", "LENGTH", "LEN", "MIN", "MAX", "TTL", "EXPIRY", "EXPIRES", "EXPIRE",
-    "TIMEOUT", "TYPE", "NAME", "ID", "URL", "URI", "HOST", "PORT", "SERVER", "USER", "USERNAME", "SOCK",
-    "SOCKET", "STDIN", "COMMAND", "CMD", "PROMPT", "HINT", "POLICY", "SIZE", "BITS", "COUNT", "ENABLED",
-    "ENABLE", "DISABLED", "REQUIRED", "MODE", "METHOD", "FORMAT", "HEADER", "PARAM", "FIELD", "ALGORITHM",
-    "VERSION", "LOCATION", "REF", "SOURCE", "ENDPOINT", "REGION", "PROVIDER",
-)  # fmt: skip
-_ENV_NAME_END = b"".join(b"(?<!_" + word.encode() + b")" for word in NOT_SECRET_NAME_ENDS)
+# Right after an Authorization (or Proxy-Authorization) header's name: its colon, as sent, or the
+# NUL nginx writes over the colon when it parses the header in place in its request buffer
+# ("Authorization\0 Basic ..."). A lookbehind, so that a match starts at the value's text.
+_AFTER_AUTHORIZATION = rb"(?i:(?<=authorization:)|(?<=authorization\x00))"
+# An environment-style NAME that holds one of the words a credential's name has (names.py says
+# which names are credential-like; the regex only finds the candidates). Upper case, as
+# environments are written: lower-case config text is not an environment.
+_ENV_NAME = rb"(?<![A-Za-z0-9_])([A-Z0-9_]{0,64}(?:" + b"|".join(NAME_KEYWORDS) + rb")[A-Z0-9_]{0,64})"
 
 
 def _rule(
@@ -62,15 +60,37 @@ def _rule(
     group: int = 0,
     validate: Validator | None = None,
     ignore_case: bool = False,
+    validate_match: MatchValidator | None = None,
 ) -> Rule:
     return Rule(
-        rule_id, description, severity, re.compile(pattern), group, None, validate, tuple(keywords), ignore_case
+        rule_id,
+        description,
+        severity,
+        re.compile(pattern),
+        group,
+        None,
+        validate,
+        tuple(keywords),
+        ignore_case,
+        validate_match,
     )
 
 
-def _token_rule(rule_id: str, severity: Severity, description: str, prefix: bytes, body: bytes) -> Rule:
-    """A token that is a fixed prefix and a random body, standing alone between non-token bytes."""
-    pattern = _NOT_ALNUM_BEFORE + b"(" + re.escape(prefix) + body + b")" + _NOT_ALNUM_AFTER
+def _credential_name(match: re.Match[bytes]) -> bool:
+    """The NAME of an env-secret match (group 1) is a credential's, by names.is_credential_name."""
+    return is_credential_name(match[1].decode("ascii"))
+
+
+def _token_rule(
+    rule_id: str, severity: Severity, description: str, prefix: bytes, body: bytes, *, after_anything: bool = True
+) -> Rule:
+    """A token that is a fixed prefix and a random body that no token character follows.
+
+    A distinctive prefix (``ghp_``, ``sk_live_``) may follow any byte: a database keeps a text
+    column after its length byte, often a letter (``Sghp_...``, a 40-byte varlena in PostgreSQL).
+    A short one (``SK``, ``AC``) must stand alone, not end a longer word."""
+    before = b"" if after_anything else _NOT_ALNUM_BEFORE
+    pattern = before + b"(" + re.escape(prefix) + body + b")" + _NOT_ALNUM_AFTER
     return _rule(rule_id, severity, description, pattern, [prefix], group=1, validate=random_enough(3.0))
 
 
@@ -132,7 +152,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "aws-access-key-id",
         HIGH,
         "AWS access key id (AKIA long-term, ASIA temporary, ABIA, ACCA, A3T): half of a key pair",
-        _NOT_ALNUM_BEFORE + rb"((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})" + _NOT_ALNUM_AFTER,
+        rb"((?:AKIA|" + _NOT_ALNUM_BEFORE + rb"(?:ASIA|ABIA|ACCA|A3T[A-Z0-9]))[A-Z2-7]{16})" + _NOT_ALNUM_AFTER,
         [b"AKIA", b"ASIA", b"ABIA", b"ACCA", b"A3T"],
         group=1,
         validate=random_enough(3.0),
@@ -190,7 +210,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "gitlab-pat",
         CRITICAL,
         "GitLab personal, project or group access token (glpat-)",
-        _NOT_TOKEN_BEFORE + rb"(glpat-" + _B64URL + rb"{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,12})?)" + _NOT_TOKEN_AFTER,
+        rb"(glpat-" + _B64URL + rb"{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,12})?)" + _NOT_TOKEN_AFTER,
         [b"glpat-"],
         group=1,
         validate=random_enough(3.0),
@@ -199,8 +219,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "gitlab-token",
         HIGH,
         "Other GitLab tokens: deploy (gldt-), runner (glrt-), trigger (glptt-), feed, mail, agent, CI job, OAuth",
-        _NOT_TOKEN_BEFORE
-        + rb"((?:gldt|glrt|glrtr|glptt|glft|glimt|glagent|glcbt|gloas|glsoat)-"
+        rb"((?:gldt|glrt|glrtr|glptt|glft|glimt|glagent|glcbt|gloas|glsoat)-"
         + _B64URL
         + rb"{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,12})?)"
         + _NOT_TOKEN_AFTER,
@@ -212,7 +231,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "slack-bot-token",
         CRITICAL,
         "Slack bot token (xoxb-team-bot-secret)",
-        rb"(?<![A-Za-z0-9-])(xoxb-[0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,40})(?![A-Za-z0-9-])",
+        rb"(xoxb-[0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,40})(?![A-Za-z0-9-])",
         [b"xoxb-"],
         group=1,
         validate=random_enough(3.0),
@@ -221,7 +240,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "slack-user-token",
         CRITICAL,
         "Slack user token (xoxp-team-user-id-secret)",
-        rb"(?<![A-Za-z0-9-])(xoxp-[0-9]{8,14}-[0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{24,64})(?![A-Za-z0-9-])",
+        rb"(xoxp-[0-9]{8,14}-[0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{24,64})(?![A-Za-z0-9-])",
         [b"xoxp-"],
         group=1,
         validate=random_enough(3.0),
@@ -230,7 +249,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "slack-token",
         HIGH,
         "Other Slack tokens: workspace (xoxa-), refresh (xoxr-), session (xoxs-), config (xoxe-), app-level (xapp-)",
-        rb"(?<![A-Za-z0-9-])((?:xox[abeoprs]|xapp)-(?:[0-9A-Za-z]{1,64}-){1,5}[0-9A-Za-z]{8,128})(?![A-Za-z0-9-])",
+        rb"((?:xox[abeoprs]|xapp)-(?:[0-9A-Za-z]{1,64}-){1,5}[0-9A-Za-z]{8,128})(?![A-Za-z0-9-])",
         [b"xoxa-", b"xoxb-", b"xoxe-", b"xoxo-", b"xoxp-", b"xoxr-", b"xoxs-", b"xapp-"],
         group=1,
         validate=random_enough(3.0),
@@ -253,20 +272,27 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "stripe-test-key",
         LOW,
         "Stripe test-mode secret or restricted key (sk_test_, rk_test_): no real money, still a credential",
-        _NOT_ALNUM_BEFORE + rb"([sr]k_test_[A-Za-z0-9]{24,247})" + _NOT_ALNUM_AFTER,
+        rb"([sr]k_test_[A-Za-z0-9]{24,247})" + _NOT_ALNUM_AFTER,
         [b"k_test_"],
         group=1,
         validate=random_enough(3.0),
     ),
-    _token_rule("twilio-api-key", HIGH, "Twilio API key SID (SK + 32 hex)", b"SK", rb"[0-9a-f]{32}"),
     _token_rule(
-        "twilio-account-sid", LOW, "Twilio account SID (AC + 32 hex): names an account", b"AC", rb"[0-9a-f]{32}"
+        "twilio-api-key", HIGH, "Twilio API key SID (SK + 32 hex)", b"SK", rb"[0-9a-f]{32}", after_anything=False
+    ),
+    _token_rule(
+        "twilio-account-sid",
+        LOW,
+        "Twilio account SID (AC + 32 hex): names an account",
+        b"AC",
+        rb"[0-9a-f]{32}",
+        after_anything=False,
     ),
     _rule(
         "sendgrid-api-key",
         CRITICAL,
         "SendGrid API key (SG.<22>.<43>)",
-        _NOT_TOKEN_BEFORE + rb"(SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})" + _NOT_TOKEN_AFTER,
+        rb"(SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})" + _NOT_TOKEN_AFTER,
         [b"SG."],
         group=1,
         validate=random_enough(3.5),
@@ -276,9 +302,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "pypi-token",
         HIGH,
         "PyPI or TestPyPI API token (pypi-AgEIcHlwaS5vcmc...: a macaroon for pypi.org)",
-        _NOT_TOKEN_BEFORE
-        + rb"(pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,1000})"
-        + _NOT_TOKEN_AFTER,
+        rb"(pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,1000})" + _NOT_TOKEN_AFTER,
         [b"pypi-Ag"],
         group=1,
     ),
@@ -286,7 +310,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "anthropic-api-key",
         CRITICAL,
         "Anthropic API key (sk-ant-api03-...)",
-        _NOT_TOKEN_BEFORE + rb"(sk-ant-[a-z]{2,8}[0-9]{2}-[A-Za-z0-9_-]{40,200})" + _NOT_TOKEN_AFTER,
+        rb"(sk-ant-[a-z]{2,8}[0-9]{2}-[A-Za-z0-9_-]{40,200})" + _NOT_TOKEN_AFTER,
         [b"sk-ant-"],
         group=1,
         validate=random_enough(3.5),
@@ -295,9 +319,10 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "openai-api-key",
         CRITICAL,
         "OpenAI-style API key (sk-proj-, sk-svcacct-, sk-admin-, legacy sk-<48>)",
-        _NOT_TOKEN_BEFORE
-        + rb"(sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,250}"
-        + rb"|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|[A-Za-z0-9]{48}))"
+        # "sk-" alone is no distinctive prefix ("desk-..."): the legacy form must stand alone
+        rb"((?:sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,250}|"
+        + _NOT_TOKEN_BEFORE
+        + rb"sk-(?:[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|[A-Za-z0-9]{48})))"
         + _NOT_TOKEN_AFTER,
         [b"sk-"],
         group=1,
@@ -338,8 +363,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _rule(
         "http-basic-auth-header",
         HIGH,
-        "HTTP Authorization: Basic header (base64 of user:password)",
-        rb"(?i:authorization)\s{0,4}:\s{0,4}(?i:basic)\s{1,4}([A-Za-z0-9+/]{6,2048}={0,2})(?![A-Za-z0-9+/=])",
+        "HTTP Authorization: Basic header (base64 of user:password), also as nginx keeps it parsed",
+        _AFTER_AUTHORIZATION + rb"[\t ]{0,4}(?i:basic)[\t ]{1,4}([A-Za-z0-9+/]{6,2048}={0,2})(?![A-Za-z0-9+/=])",
         [b"basic"],
         group=1,
         validate=is_user_password,
@@ -348,8 +373,9 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _rule(
         "http-bearer-token",
         MEDIUM,
-        "HTTP Authorization: Bearer header with an opaque token",
-        rb"(?i:authorization)\s{0,4}:\s{0,4}(?i:bearer)\s{1,4}([A-Za-z0-9._~+/-]{16,4096}={0,2})(?![A-Za-z0-9._~+/=-])",
+        "HTTP Authorization: Bearer header with an opaque token, also as nginx keeps it parsed",
+        _AFTER_AUTHORIZATION
+        + rb"[\t ]{0,4}(?i:bearer)[\t ]{1,4}([A-Za-z0-9._~+/-]{16,4096}={0,2})(?![A-Za-z0-9._~+/=-])",
         [b"bearer"],
         group=1,
         validate=random_enough(3.0),
@@ -382,16 +408,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _rule(
         "env-secret",
         HIGH,
-        "Environment-style assignment NAME=value where NAME says PASSWORD, SECRET, TOKEN, API_KEY, ...",
-        rb"(?<![A-Za-z0-9_])(?:[A-Z0-9]{1,32}_){0,6}(?:"
-        + _ENV_WORDS
-        + rb")(?:_[A-Z0-9]{1,32}){0,4}"
-        + _ENV_NAME_END
-        + rb"=[\"']?([!#-&(-~]{6,256}?)"
-        + _VALUE_END,
-        [b"PASS", b"SECRET", b"TOKEN", b"KEY", b"CREDENTIAL"],
-        group=1,
+        "Environment-style assignment NAME=value where NAME is a credential's: PGPASSWORD, MYSQL_PWD, DB_PASS, ...",
+        _ENV_NAME + rb"=[\"']?([!#-&(-~]{6,256}?)" + _VALUE_END,
+        NAME_KEYWORDS,
+        group=2,
         validate=real_value,
+        validate_match=_credential_name,
     ),
     _rule(
         "generic-key-assignment",

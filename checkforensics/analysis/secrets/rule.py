@@ -20,6 +20,7 @@ from checkforensics.analysis.severity import Severity
 from checkforensics.errors import CheckforensicsError
 
 Validator = Callable[[bytes], bool]
+MatchValidator = Callable[[re.Match[bytes]], bool]
 
 # Bytes a "text" match may consist of: printable ASCII and the whitespace \t \n \v \f \r.
 TEXT_BYTES = frozenset([*range(0x09, 0x0E), *range(0x20, 0x7F)])
@@ -49,7 +50,8 @@ class Rule:
     their hits, so a match without one is missed.  When no keywords are given, the regex's
     literal prefix serves (or, lacking one, the regex is run over the whole buffer).
     ``validate`` rejects a value the regex let through (a placeholder, too little entropy, a JWT
-    whose header is not JSON).
+    whose header is not JSON); ``validate_match`` rejects a whole match, for rules whose verdict
+    depends on more than the value (``env-secret``: the NAME the value is assigned to).
     """
 
     id: str
@@ -61,6 +63,7 @@ class Rule:
     validate: Validator | None = None
     keywords: tuple[bytes, ...] = ()
     keywords_ignore_case: bool = False
+    validate_match: MatchValidator | None = None
     shape: _Shape = field(init=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:

@@ -245,11 +245,15 @@ def scan(
     ``engine``: "python", "hyperscan" (raises UnsupportedError when the hyperscan package is not
     installed) or "auto" (hyperscan when importable).  Both give the same findings.
     """
+    yield from _scan(data, _plan(tuple(rules)), start, stop, engine)
+
+
+def _scan(data: bytes, plan: _Plan, start: int, stop: int | None, engine: str) -> Iterator[Finding]:
+    """``scan`` with its plan made already (scan_range makes it once for all its chunks)."""
     data = bytes(data)
     stop = len(data) if stop is None else min(stop, len(data))
     if start >= stop:
         return
-    plan = _plan(tuple(rules))
     if engine == "auto":
         engine = "hyperscan" if hyperscan_available() else "python"
     if engine == "hyperscan":
@@ -278,6 +282,8 @@ def scan(
             for match in rule.regex.finditer(data, low, high):
                 value = match.group(rule.group)
                 if not value or (rule.validate is not None and not rule.validate(value)):
+                    continue
+                if rule.validate_match is not None and not rule.validate_match(match):
                     continue
                 candidates.append((index, match.start(), match.start(rule.group), match.end(rule.group), value))
 
@@ -313,6 +319,20 @@ def margins(rules: Sequence[Rule] = BUILTIN_RULES) -> tuple[int, int]:
 
 
 DEFAULT_CHUNK = 8 << 20
+_PREPARED: dict[int, tuple[Sequence[Rule], _Plan, tuple[int, int]]] = {}
+
+
+def _prepared(rules: Sequence[Rule]) -> tuple[_Plan, tuple[int, int]]:
+    """The plan and margins of a rule list, made once per list object: a memory scan calls
+    ``scan_range`` once per region, thousands of times with the same list, and hashing every
+    rule each time cost more than scanning small regions."""
+    found = _PREPARED.get(id(rules))
+    if found is None or found[0] is not rules:
+        found = (rules, _plan(tuple(rules)), margins(rules))
+        if len(_PREPARED) > 16:
+            _PREPARED.clear()
+        _PREPARED[id(rules)] = found
+    return found[1], found[2]
 
 
 def scan_range(
@@ -329,13 +349,13 @@ def scan_range(
     edge is found once, as if the range had been scanned whole.  Use it per contiguous run of
     memory: a match across two unrelated mappings must not be invented.
     """
-    before, after = margins(rules)
+    plan, (before, after) = _prepared(rules)
     position = 0
     while position < size:
         low = max(0, position - before)
         high = min(size, position + chunk_size + after)
         data = read_at(low, high - low)
         stop = min(position + chunk_size, size) - low
-        for finding in scan(data, rules, start=position - low, stop=stop, engine=engine):
+        for finding in _scan(data, plan, position - low, stop, engine):
             yield replace(finding, start=finding.start + low, end=finding.end + low)
         position += chunk_size

@@ -39,8 +39,9 @@ _FORMAT = re.compile(rb"%[-0-9.]*[sdixXfu]|\{[0-9a-z_]*\}")
 
 
 def is_placeholder(value: bytes) -> bool:
-    """True for values that stand in for a secret: ``changeme``, ``${DB_PASSWORD}``, ``%s``, ``****``."""
-    text = value.strip(b"\"' ").lower()
+    """True for values that stand in for a secret: ``changeme``, ``${DB_PASSWORD}``, ``%s``, ``****``,
+    also at the end of a sentence in a document (``AUTH=<mechanism>.``)."""
+    text = value.strip(b"\"' ").rstrip(b".,;:!?").lower()
     if len(set(text)) <= 2 or text in _PLACEHOLDERS:
         return True
     if _TEMPLATE.match(text) or _FORMAT.search(text):
