@@ -56,6 +56,8 @@ def _rule_spans(texts: Sequence[str]) -> list[list[Span]]:
     """What the built-in credential rules call values, in each text. The texts are scanned as one
     buffer, NUL between them (no built-in rule matches across a NUL), so a thousand paths cost
     one scan and not a thousand."""
+    if not texts:  # a scan costs its rules' set-up even on nothing: asked for every process's environment
+        return []
     encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
     starts, position = [], 0
     for data in encoded:
