@@ -452,7 +452,7 @@ def print_warnings(warnings: Iterable[str], prefix: str | None = None, stream: T
     """Each warning as one line on stderr (``prefix``: the checkpoint, when several are read),
     escaped as ``printable`` does: warnings name members and values from the evidence."""
     stream = stream or sys.stderr
-    for warning in warnings:
+    for warning in dict.fromkeys(warnings):  # each once, in order: several parts may report one problem
         stream.write(f"checkforensics: warning: {printable((prefix + ': ' if prefix else '') + warning)}\n")
 
 

@@ -307,9 +307,11 @@ def test_a_20_gib_member_is_never_inflated(bombs: dict[str, Path], tmp_path: Pat
     header, before a byte of it is inflated; the checkpoint before it is analysed as usual."""
     started = time.monotonic()
     warning = f"listing stopped at member 'zeros-0.bin' (21474836480 bytes): {LIMIT_HIT}"
-    show, ps = _commands([(["show", str(bombs[name])], warning), (["ps", str(bombs[name])], None)], tmp_path, 10)
+    path = str(bombs[name])
+    runs = [(["show", path], warning), (["ps", path], warning), (["memgrep", path, "RANDOM_1432_KEY"], warning)]
+    show, ps, memgrep = _commands(runs, tmp_path, 10)  # every command says the listing stopped
     assert time.monotonic() - started < 10
-    assert "counters" in show and "counter.py" in ps
+    assert "counters" in show and "counter.py" in ps and "RANDOM_1432_KEY" in memgrep
 
 
 def test_a_bomb_in_pieces_is_inflated_up_to_the_limit_and_no_further(bombs: dict[str, Path], tmp_path: Path) -> None:

@@ -164,6 +164,7 @@ def memgrep(
     warnings: list[str] = []
     with CheckpointModel.open(checkpoint) as model:
         model.processes(pids)  # an unknown --pid is an error before any work
+        warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
         findings = (
             _secret_findings(model, pids, rules_file, yara_files, redact, shared, chosen_memory, warnings)
             if secrets

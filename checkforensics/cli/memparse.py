@@ -141,6 +141,7 @@ def memparse(
     chosen = make_memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
     with CheckpointModel.open(checkpoint) as model:
+        warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
         if pid is None and shmid is None:
             render(_sizes_result(model, chosen, warnings), fmt, no_color=no_color)
             return ExitCode.OK
@@ -201,6 +202,7 @@ def memdump(
     chosen = make_memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
     with CheckpointModel.open(checkpoint) as model:
+        warnings += model.tree.warnings
         memory = _one_memory(model, pid, shmid, warnings)
         if vma is not None:
             chosen = _only_mapping(memory, vma, chosen)

@@ -84,8 +84,12 @@ class CheckpointModel:
 
     @cached_property
     def tree(self) -> ProcessTree:
-        """Every process and thread (pstree and core images); no memory read."""
-        return build_tree(self.store)
+        """Every process and thread (pstree and core images); no memory read. Its warnings start
+        with the archive's (a listing cut short at a limit, hostile names): every command that
+        reports on processes says them."""
+        tree = build_tree(self.store)
+        tree.warnings[:0] = self.archive.warnings
+        return tree
 
     def processes(self, pids: Iterable[int] = ()) -> list[Process]:
         """The processes with these PIDs, in tree order (all of them when none is given).
