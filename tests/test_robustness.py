@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -60,7 +61,16 @@ def _run_quietly(argv: list[str]) -> tuple[int, str, float]:
     started = time.monotonic()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         code = run(argv)
+    for stream, text in (("stdout", out.getvalue()), ("stderr", err.getvalue())):
+        raw = _RAW.search(text)
+        around = text[max(0, raw.start() - 80) : raw.end() + 80] if raw else ""
+        assert raw is None, f"{' '.join(argv)}: raw {raw[0]!r} on {stream}: {around!r}"
     return code, err.getvalue(), time.monotonic() - started
+
+
+# what must never reach an output raw (docs/security.md): controls but newline and tab, DEL, C1,
+# bidi and other format characters, line and paragraph separators, lone surrogates
+_RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
