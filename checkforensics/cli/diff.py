@@ -215,6 +215,10 @@ def diff(
       checkforensics diff before.tar after.tar --secrets
       checkforensics diff before.tar after.tar --format jsonl | jq -c 'select(.section == "sockets")'
     """
+    if checkpoint_b is None and with_secrets:
+        raise click.UsageError("--secrets compares the secrets of two checkpoints: give CHECKPOINT_B too")
+    if checkpoint_b is not None and (show_path is not None or extract is not None):
+        raise click.UsageError("--show and --extract read one checkpoint: give only CHECKPOINT")
     if checkpoint_b is not None:
         with CheckpointModel.open(checkpoint_a) as a, CheckpointModel.open(checkpoint_b) as b:
             result = compare(a, b, force=force, secrets=with_secrets)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from checkforensics.cli.options import output_options
 from checkforensics.errors import ExitCode, InputError
 from checkforensics.output import OutputGuard
 from checkforensics.render import Result, Table, View, json_text, render
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @click.command()
@@ -46,6 +49,8 @@ def verify(
       checkforensics verify checkpoint.tar --against checkpoint.tar.sha256.json
       checkforensics verify checkpoint.tar --expect 3f1c...e9
     """
+    if expect is not None and not _SHA256.fullmatch(expect.strip()):
+        raise click.BadParameter(f"{expect!r} is not a SHA-256 (64 hexadecimal digits)", param_hint="--expect")
     writer = OutputGuard(checkpoint).new_file(record, force=force, fsync=True) if record is not None else None
     with Checkpoint.open(checkpoint) as opened:
         digest = opened.sha256()
@@ -65,6 +70,9 @@ def verify(
             wanted = json.loads(against.read_text())["sha256"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"not a record written by verify --record ({exc})", where=str(against)) from None
+        if not isinstance(wanted, str) or not _SHA256.fullmatch(wanted.strip()):
+            raise InputError("not a record written by verify --record (its sha256 is not 64 hex digits)",
+                             where=str(against))  # fmt: skip
     if writer is not None:
         with writer as handle:
             handle.write((json_text(document, indent=2) + "\n").encode())

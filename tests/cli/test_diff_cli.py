@@ -159,3 +159,20 @@ def test_two_containerd_checkpoints_show_the_new_whiteout(capsys: pytest.Capture
     assert run(["diff", str(CONTAINERD), str(CONTAINERD_LATER)]) == 0
     out = capsys.readouterr().out
     assert "+ /etc/group" in out and "+ /root/cfw-later.txt (file, 29 B)" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--secrets"], "--secrets compares the secrets of two checkpoints"),
+        (["B", "--show", "/etc/passwd"], "--show and --extract read one checkpoint"),
+        (["B", "--extract", "out"], "--show and --extract read one checkpoint"),
+    ],
+)
+def test_options_that_need_one_or_two_checkpoints_say_so(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    later = str(FIXTURES / "counters-blog-later.tar.zst")
+    argv = ["diff", str(FIXTURES / "counters-blog.tar"), *[later if word == "B" else word for word in extra]]
+    assert run(argv) == 2
+    assert message in capsys.readouterr().err

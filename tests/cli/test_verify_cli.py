@@ -65,3 +65,11 @@ def test_no_command_changes_the_evidence(tmp_path: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     assert (hashlib.sha256(evidence.read_bytes()).hexdigest(), evidence.stat().st_mtime_ns) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence.tar", "out"]
+
+
+@pytest.mark.parametrize("expect", ["00", "3f1c...e9", "g" * 64, "a" * 63])
+def test_a_malformed_expected_hash_is_a_usage_error_before_hashing(
+    expect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["verify", str(FIXTURES / "counters-blog.tar"), "--expect", expect]) == 2
+    assert "is not a SHA-256 (64 hexadecimal digits)" in capsys.readouterr().err
