@@ -100,7 +100,7 @@ class CheckpointModel:
         wanted = set(pids)
         if not wanted:
             return list(self.tree.processes)
-        missing = sorted(wanted - {process.pid for process in self.tree.processes})
+        missing = sorted(pid for pid in wanted if self.tree.by_pid(pid) is None)
         if missing:
             raise ProcessNotFoundError(
                 f"no process {', '.join(map(str, missing))} in the checkpoint (see 'checkforensics ps')",

@@ -241,14 +241,7 @@ class AddressSpace:
 
     def read_available(self, address: int, size: int) -> tuple[bytes, int]:
         """As many bytes as were dumped from ``address`` on, up to ``size``; and how many."""
-        out = bytearray()
-        while len(out) < size:
-            cursor = address + len(out)
-            try:
-                out += self.read(cursor, min(PAGE_SIZE - cursor % PAGE_SIZE, size - len(out)))
-            except MemoryUnavailableError:
-                break
-        return bytes(out), len(out)
+        return read_available(self.read, address, size)
 
     def read_dumped(self, file_offset: int, size: int) -> bytes:
         """Raw bytes of the pages image (for copying whole extents; see present_extents)."""
@@ -270,3 +263,15 @@ class AddressSpace:
         if current:
             yield current[0], current[1], current[2]
 
+
+def read_available(read: Callable[[int, int], bytes], address: int, size: int) -> tuple[bytes, int]:
+    """As many bytes as ``read(address, size)`` gives from ``address`` on, up to ``size``, page
+    by page until the first page that is not there; and how many."""
+    out = bytearray()
+    while len(out) < size:
+        cursor = address + len(out)
+        try:
+            out += read(cursor, min(PAGE_SIZE - cursor % PAGE_SIZE, size - len(out)))
+        except MemoryUnavailableError:
+            break
+    return bytes(out), len(out)

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from checkforensics.images.flags import PAGE_SIZE
-from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, Vma
+from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, Vma, read_available
 
 VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket")
 
@@ -273,14 +272,7 @@ class ProcessMemory:
 
     def read_available(self, address: int, size: int) -> tuple[bytes, int]:
         """As many bytes as the checkpoint holds from ``address`` on, up to ``size``; and how many."""
-        out = bytearray()
-        while len(out) < size:
-            cursor = address + len(out)
-            try:
-                out += self.read(cursor, min(PAGE_SIZE - cursor % PAGE_SIZE, size - len(out)))
-            except MemoryUnavailableError:
-                break
-        return bytes(out), len(out)
+        return read_available(self.read, address, size)
 
     def _attachment_at(self, address: int) -> Attachment | None:
         for attachment in self.attachments:

@@ -219,6 +219,14 @@ class Tree:
     def tree_pids(self, root: int | None = None) -> list[int]:
         return tree_pids(self.root if root is None else root)
 
+    def wait_processes(self, root: int, count: int, timeout: float = 30.0) -> None:
+        """Until the tree under ``root`` has ``count`` processes (a server forking its workers)."""
+        deadline = time.monotonic() + timeout
+        while len(self.tree_pids(root)) != count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{self.name}: the tree has {len(self.tree_pids(root))} processes, not {count}")
+            time.sleep(0.1)
+
     def kill(self) -> None:
         """SIGKILL every process of this scenario (only the ones it started)."""
         for start in self.children:

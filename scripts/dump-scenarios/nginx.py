@@ -132,14 +132,6 @@ def credentials() -> dict[str, dict[str, str]]:
     }
 
 
-def wait_tree(t: Tree, root: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(t.tree_pids(root)) != PROCESSES:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{NAME}: the tree has {len(t.tree_pids(root))} processes, not {PROCESSES}")
-        time.sleep(0.1)
-
-
 def main() -> int:
     out = sys.argv[1] if len(sys.argv) > 1 else f"/tmp/cfw-dumps/{NAME}"
     t = Tree(NAME, out)
@@ -151,7 +143,7 @@ def main() -> int:
         configure(t)
         root = t.start(master, expected=1)
         try:
-            wait_tree(t, root)
+            t.wait_processes(root, PROCESSES)
             request(f"/?k={ZONE_KEYS[1]}", close=True)
             kept.append(request(f"/?k={ZONE_KEYS[0]}", headers=planted["basic"]["header"] + "\r\n"))
             kept.append(request("/index.html", headers=planted["bearer"]["header"] + "\r\n"))

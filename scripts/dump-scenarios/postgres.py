@@ -205,14 +205,6 @@ class Client(Session):
         self.proc.wait()
 
 
-def wait_tree(t: Tree, root: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(t.tree_pids(root)) != PROCESSES:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{NAME}: the tree has {len(t.tree_pids(root))} processes, not {PROCESSES}")
-        time.sleep(0.1)
-
-
 def external_unix_streams(t: Tree, root: int) -> list[int]:
     """Inodes of the tree's connected UNIX stream sockets whose peer is outside the tree.
 
@@ -268,7 +260,7 @@ def main() -> int:
             unix = Client(t, str(t.work), {"PGAPPNAME": APP_NAME})
             sessions.append(unix)
             unix.run(f"BEGIN; INSERT INTO cfw_notes (note) VALUES ('{UNCOMMITTED}');")
-            wait_tree(t, root)
+            t.wait_processes(root, PROCESSES)
             time.sleep(0.5)  # let the backends go idle and report it in their titles
             flags = ["--tcp-established", "--ext-unix-sk", "--network-lock", "skip"]
             for inode in external_unix_streams(t, root):

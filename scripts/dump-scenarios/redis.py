@@ -202,14 +202,6 @@ class Outside:
         self.conn.close()
 
 
-def wait_tree(t: Tree, root: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(t.tree_pids(root)) != PROCESSES:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{NAME}: the tree has {len(t.tree_pids(root))} processes, not {PROCESSES}")
-        time.sleep(0.1)
-
-
 def main() -> int:
     out = sys.argv[1] if len(sys.argv) > 1 else f"/tmp/cfw-dumps/{NAME}"
     t = Tree(NAME, out)
@@ -240,7 +232,7 @@ def main() -> int:
             if said.split()[:3] != ["OK", "2", "1"] or "ERR" in said or "NOAUTH" in said:
                 raise SystemExit(f"{NAME}: redis-cli said:\n{said}")
             clients.append(Outside(password))
-            wait_tree(t, root)
+            t.wait_processes(root, PROCESSES)
             time.sleep(0.3)
             planted = {"password": password, "tokens": tokens}
             t.dump(root, ["--tcp-established", "--network-lock", "skip"], truth_extra={"planted": planted}, run_as=USER)

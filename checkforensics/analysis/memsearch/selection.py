@@ -54,7 +54,7 @@ def one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warni
     found = model.shared_object(shmid) if shmid is not None else None
     if found is None:
         known = ", ".join(str(obj.shmid) for obj in model.shared_memory) or "none"
-        raise SharedObjectNotFoundError(f"no shared memory object {shmid} (there are: {known})")
+        raise SharedObjectNotFoundError(f"no shared memory object {shmid} (there are: {known})", where=str(model.path))
     return found
 
 
