@@ -20,6 +20,7 @@ from checkforensics.archive.layout import detect_kind, directory_has_images, req
 from checkforensics.archive.members import Entry, Listing, MemberInfo, normalise_name, shown_name
 from checkforensics.archive.plaintar import PlainTar
 from checkforensics.archive.tarheader import BLOCK
+from checkforensics.archive.tarscan import MemberTap
 from checkforensics.errors import ArchiveError, InputError, MemberNotFoundError
 
 
@@ -67,8 +68,13 @@ class Checkpoint:
         self._page_readers: dict[str, tuple[Callable[[int, int], bytes], int]] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Checkpoint:
+    def open(cls, path: str | os.PathLike[str], tap: MemberTap | None = None) -> Checkpoint:
         """Open an archive or directory, recognising its kind by content, and list its members.
+
+        ``tap``: for a compressed archive, asked about each member as the listing pass reaches
+        it; a reader it returns is poured the member's bytes there and then, so a caller that
+        will read big members anyway (a memory search) does so without a second pass. A plain
+        tar or a directory is never tapped: its members are read where they lie, when asked for.
 
         Raises InputError when ``path`` is missing, unreadable or not a checkpoint; ArchiveError
         (an InputError) when it is a damaged, hostile or image-less archive.
@@ -87,13 +93,13 @@ class Checkpoint:
         except OSError as exc:
             raise InputError(f"cannot read ({exc.strerror})", where=str(path)) from None
         try:
-            return cls._open_file(path, fd)
+            return cls._open_file(path, fd, tap)
         except BaseException:
             os.close(fd)
             raise
 
     @classmethod
-    def _open_file(cls, path: Path, fd: int) -> Checkpoint:
+    def _open_file(cls, path: Path, fd: int, tap: MemberTap | None) -> Checkpoint:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             raise InputError("is not a regular file or directory", where=str(path))
@@ -104,7 +110,7 @@ class Checkpoint:
             raise InputError(f"is not a checkpoint archive or directory ({what} detected)", where=str(path))
         try:
             backend: _Backend = (
-                PlainTar(fd, status.st_size) if kind == "tar" else CompressedTar(fd, status.st_size, kind)
+                PlainTar(fd, status.st_size) if kind == "tar" else CompressedTar(fd, status.st_size, kind, tap)
             )
         except InputError as exc:
             raise exc.located(str(path)) from None

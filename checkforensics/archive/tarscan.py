@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from checkforensics.archive.members import (
     Entry,
@@ -40,6 +40,7 @@ from checkforensics.errors import ArchiveError
 EXTENDED_HEADER_LIMIT = 1 << 20  # pax and GNU long-name data; real ones are a few hundred bytes
 
 
+@runtime_checkable
 class TarSource(Protocol):
     """The bytes of a tar archive, read forward; ``limit``: how far the stream may go (a
     compressed archive's expansion limit, which ``limit_text`` names), None for no limit."""
@@ -53,6 +54,30 @@ class TarSource(Protocol):
     def skip(self, size: int) -> int: ...
 
 
+@runtime_checkable
+class PouringSource(TarSource, Protocol):
+    """A streamed source whose members can be tapped: ``pour`` hands the next ``size`` bytes to
+    ``reader`` while it wants them, skips the rest, and says how many bytes there were."""
+
+    def pour(self, size: int, reader: MemberReader) -> int: ...
+
+
+class MemberReader(Protocol):
+    """Takes the data of one member as a streamed pass goes by it (see ``TarScanner``'s ``tap``)."""
+
+    def feed(self, buffer: bytearray, size: int) -> bool:
+        """The next ``size`` bytes of the member, ``buffer[:size]`` (the buffer is reused once this
+        returns); False when no more are wanted (the rest is skipped)."""
+        ...
+
+    def end(self, complete: bool) -> None:
+        """The member is over; ``complete`` when every byte of it was fed."""
+        ...
+
+
+MemberTap = Callable[[MemberInfo], "MemberReader | None"]
+
+
 class NotATar(Exception):
     """The stream does not start with a tar header (internal; the caller says what the input is)."""
 
@@ -61,7 +86,9 @@ class TarScanner:
     """Walks the headers of one tar stream into a ``Listing``.
 
     With ``keep``, the data of each member it accepts is read into ``kept`` (keyed by data
-    offset); all other data is skipped.  Stops at the end-of-archive block, at a cut, or at a
+    offset); with ``tap``, the data of each member it hands a reader for is poured into that
+    reader as the stream goes by (so a streamed archive's big members can be read in the one
+    pass that lists them); all other data is skipped.  Stops at the end-of-archive block, at a cut, or at a
     damaged header, leaving a warning for the last two.
     """
 
@@ -72,10 +99,12 @@ class TarScanner:
         *,
         keep: Callable[[MemberInfo], bool] | None = None,
         kept: dict[int, bytes] | None = None,
+        tap: MemberTap | None = None,
     ) -> None:
         self.source = source
         self.listing = listing
         self.keep = keep
+        self.tap = tap
         self.kept = kept if kept is not None else {}
         self._long_name: bytes | None = None
         self._long_link: bytes | None = None
@@ -189,6 +218,10 @@ class TarScanner:
             present = len(data)
             if present == info.size:
                 self.kept[data_offset] = data
+        elif self.tap is not None and info.size and (reader := self.tap(info)) is not None:
+            assert isinstance(self.source, PouringSource)  # only a streamed archive is tapped
+            present = self.source.pour(info.size, reader)
+            reader.end(present == info.size)
         else:
             present = self.source.skip(info.size)
         if present < info.size:

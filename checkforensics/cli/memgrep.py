@@ -19,6 +19,7 @@ from checkforensics.analysis.memsearch import (
     search_memory,
     searched_bytes,
 )
+from checkforensics.analysis.memsearch.prescan import PagesScreen
 from checkforensics.analysis.memsearch.selection import at_most, shared_matches, shared_objects
 from checkforensics.cli.options import (
     checkpoint_argument,
@@ -162,7 +163,10 @@ def memgrep(
         raise click.UsageError("give a PATTERN to search for (or -e PATTERN), or --secrets")
     chosen_memory = make_memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
-    with CheckpointModel.open(checkpoint) as model:
+    # a compressed archive's one listing pass screens the pages images for the patterns as it
+    # goes by them, so the search does not decompress the archive again (analysis/memsearch/prescan)
+    screen = PagesScreen(patterns, context) if patterns else None
+    with CheckpointModel.open(checkpoint, tap=screen) as model:
         model.processes(pids)  # an unknown --pid is an error before any work
         warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
         findings = (
@@ -173,7 +177,9 @@ def memgrep(
         search = None
         if patterns:
             objects = shared_objects(model, pids, chosen_memory) if shared else []
-            search = _Search(model, pids, objects, patterns, chosen_memory, context, max_count or None, warnings)
+            search = _Search(
+                model, pids, objects, patterns, chosen_memory, context, max_count or None, warnings, screen
+            )
         with progress.quiet_while_streaming(fmt in STREAMED), search or contextlib.nullcontext():
             render(_result(findings, search, warnings, model if with_hash else None), fmt, no_color=no_color)
     found = search.count if search is not None else 0
@@ -196,8 +202,9 @@ class _Search:
         context: int,
         limit: int | None,
         warnings: list[str],
+        screen: PagesScreen | None,
     ) -> None:
-        self.model, self.objects, self.patterns = model, objects, patterns
+        self.model, self.objects, self.patterns, self.screen = model, objects, patterns, screen
         self.memory_filter, self.context, self.limit, self.warnings = memory_filter, context, limit, warnings
         self.memories = model.memories(pids, warnings)
         self.count = 0
@@ -222,6 +229,7 @@ class _Search:
             max_count=None if self.limit is None else self.limit + 1,  # one more, to tell when there were more
             progress=self._advance,
             warnings=self.warnings,
+            screen=self.screen,
         )
         for match in at_most(found, self.limit, self.warnings):
             self.count += 1
@@ -231,7 +239,14 @@ class _Search:
         """Read after ``matches``."""
         try:
             for item in shared_matches(
-                self.model, self.objects, self.patterns, self.context, self.limit, self._advance, self.warnings
+                self.model,
+                self.objects,
+                self.patterns,
+                self.context,
+                self.limit,
+                self._advance,
+                self.warnings,
+                self.screen,
             ):
                 self.count += 1
                 yield item

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
+from checkforensics.archive.tarscan import MemberTap
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model.cmdline import command_line, environment
 from checkforensics.model.files import FileTable, build_file_table
@@ -51,9 +52,10 @@ class CheckpointModel:
         self._memory_warnings_told = 0
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> CheckpointModel:
-        """Open ``path`` (archive, extracted directory or images directory); see ``Checkpoint.open``."""
-        return cls(Checkpoint.open(path))
+    def open(cls, path: str | os.PathLike[str], tap: MemberTap | None = None) -> CheckpointModel:
+        """Open ``path`` (archive, extracted directory or images directory); see ``Checkpoint.open``
+        (``tap``: readers of the members a streamed archive's one pass goes by)."""
+        return cls(Checkpoint.open(path, tap))
 
     def close(self) -> None:
         self.archive.close()

@@ -9,6 +9,7 @@ the end of a mapping, and two runs stored in the pages image in reverse order.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import tarfile
@@ -355,3 +356,129 @@ def test_workers_get_about_the_same_bytes() -> None:
         assert len(parts) == count
         loads = [sum(w.end - w.start for w in part) for part in parts]
         assert max(loads) - min(loads) <= 8 << 20
+
+
+# --- a streamed archive's pages screened in its one listing pass ---------------------------------
+
+ONE_PIECE = MemoryFilter(address=(BASE, BASE + 0x10000))  # mapping C's runs are stored in reverse
+
+
+def _search_all(path: Path, patterns: list[SearchPattern], memory_filter: MemoryFilter | None, screen=None):
+    """Every match (address, bytes, context) and how often the archive was decompressed."""
+    with CheckpointModel.open(path, tap=screen) as checkpoint:
+        found = search_memory(
+            checkpoint, checkpoint.memories([PID]), patterns, memory_filter=memory_filter, context=9, screen=screen
+        )
+        return [(m.address, m.pattern.name, m.data, m.before, m.after) for m in found]
+
+
+@pytest.fixture(scope="module")
+def synthetic_gz(synthetic: dict[str, Path]) -> Path:
+    import gzip
+
+    packed = synthetic["tar"].with_suffix(".tar.gz")
+    packed.write_bytes(gzip.compress(synthetic["tar"].read_bytes()))
+    return packed
+
+
+@pytest.mark.parametrize("block", [7, 40, 4096, 5000, 1 << 20])
+@pytest.mark.parametrize("kind", ["tar.zst", "tar.gz"])
+def test_a_screened_search_finds_what_the_whole_search_finds(
+    synthetic: dict[str, Path], synthetic_gz: Path, kind: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checkforensics.analysis.memsearch.prescan import PagesScreen
+    from checkforensics.archive import compressed
+
+    monkeypatch.setattr(compressed, "TAP_BLOCK", block)
+    monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)  # as a big image: not kept at open
+    opened = []
+    real = compressed._open_decompressor
+    monkeypatch.setattr(compressed, "_open_decompressor", lambda raw, k: opened.append(k) or real(raw, k))
+    patterns = [
+        *(SearchPattern.from_literal(text) for text in MARKS),
+        SearchPattern.from_regex(rb"[A-Z_]{8,20}", name="regex"),
+        SearchPattern.from_literal(b"edge_mark", ignore_case=True, name="folded"),
+    ]
+    archive = synthetic_gz if kind == "tar.gz" else synthetic[kind]
+    for memory_filter in (ONE_PIECE, None):  # without the filter, mapping C makes the process searched as before
+        expected = _search_all(synthetic["directory"], patterns, memory_filter)
+        assert [text for _, _, text, _, _ in expected].count(b"RUN_EDGE_MARK") == 2  # literal and regex
+        opened.clear()
+        screen = PagesScreen(patterns, 9)
+        assert _search_all(archive, patterns, memory_filter, screen) == expected
+        pages = [name for name in screen._images if name.endswith(".img")]
+        assert pages and all(screen.stretches(name) is not None for name in pages)
+        # read once when every region is one stretch of the image; else decompressed again for the search
+        assert len(opened) == 1 if memory_filter is ONE_PIECE else len(opened) > 1
+    # cut marks lie next to each other in the pages image: the screen keeps them, the search does not join them
+    assert any(b"HOLE_XMARK" in stretch.data for name in pages for stretch in screen.stretches(name) or [])
+
+
+def test_a_pattern_found_everywhere_is_searched_the_usual_way(
+    synthetic: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checkforensics.analysis.memsearch.prescan import PagesScreen
+    from checkforensics.archive import compressed
+
+    monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)
+    opened = []
+    real = compressed._open_decompressor
+    monkeypatch.setattr(compressed, "_open_decompressor", lambda raw, k: opened.append(k) or real(raw, k))
+    patterns = [SearchPattern.from_literal(b"\x00\x00\x00\x00", name="zeros")]
+    screen = PagesScreen(patterns, 0, keep_limit=1000)
+    found = _search_all(synthetic["tar.zst"], patterns, ONE_PIECE, screen)
+    assert found == _search_all(synthetic["directory"], patterns, ONE_PIECE)
+    assert screen.kept_bytes == 0 and all(screen.stretches(name) is None for name in screen._images)
+    assert len(opened) == 2  # listed, then read again for the search
+
+
+def test_patterns_reading_past_their_match_are_not_screened() -> None:
+    from checkforensics.analysis.memsearch.prescan import PagesScreen, reads_only_its_match
+
+    plain = [b"[A-Z_]{8,20}", b"SECRET=(RANDOM_\\d+_KEY)", b"a|bc*", b"(?:ab)+?", b"(?>x+)y", b"(a)\\1"]
+    reading = [b"\\bkey", b"^key", b"key$", b"(?<=a)b", b"a(?!b)", b"(a)?(?(1)b|c)", b"(?:x|\\Bz)", b"(?:a(?=b))+"]
+    for source in plain:
+        assert reads_only_its_match(SearchPattern.from_regex(source)), source
+    for source in reading:
+        assert not reads_only_its_match(SearchPattern.from_regex(source)), source
+    assert PagesScreen([SearchPattern.from_literal(b"x"), SearchPattern.from_regex(b"\\bx")], 0).usable is False
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_raw_match_start_is_kept_with_room_around_it(seed: int) -> None:
+    """Fed in blocks of any size, the screen keeps every place a pattern starts matching, with its
+    whole match and context, and the bytes it keeps are the image's."""
+    import random
+
+    from checkforensics.analysis.memsearch.prescan import PagesScreen
+
+    rng = random.Random(seed)
+    data = bytes(rng.choice(b"abcx") for _ in range(rng.randrange(1, 3000)))
+    patterns = [SearchPattern.from_literal(b"abca"), SearchPattern.from_regex(b"x[ab]{2,5}c", name="r")]
+    context = rng.choice([0, 3, 40])
+    screen = PagesScreen(patterns, context)
+    from checkforensics.archive import MemberInfo
+
+    reader = screen(MemberInfo("checkpoint/pages-1.img", len(data), "file", 0o644, 0, 0, 0.0))
+    assert reader is not None
+    position = 0
+    while position < len(data):
+        size = rng.choice([1, 2, 5, 17, 64, 300, 4096])
+        chunk = bytearray(data[position : position + size]) + bytearray(b"?" * 3)  # the buffer is longer
+        assert reader.feed(chunk, min(size, len(data) - position))
+        position += size
+    reader.end(True)
+    stretches = screen.stretches("checkpoint/pages-1.img")
+    assert stretches is not None
+    for stretch in stretches:
+        assert data[stretch.start : stretch.start + len(stretch.data)] == stretch.data
+    for a, b in itertools.pairwise(stretches):
+        assert a.own_to < b.own_from
+    starts = {s for s in range(len(data)) if data.startswith(b"abca", s)}
+    starts |= {s for s in range(len(data)) if re.compile(b"x[ab]{2,5}c").match(data, s)}
+    for start in starts:
+        holder = [st for st in stretches if st.own_from <= start < st.own_to]
+        assert holder, (start, [(st.own_from, st.own_to) for st in stretches])
+        stretch = holder[0]
+        assert stretch.start <= max(0, start - context)
+        assert stretch.start + len(stretch.data) >= min(len(data), start + 7 + context)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics.analysis.memsearch.patterns import SearchPattern
+from checkforensics.analysis.memsearch.prescan import PagesScreen
 from checkforensics.model.pages import Buffer
 
 Progress = Callable[[int], None]  # called with the number of bytes just scanned
@@ -190,3 +191,4 @@ class SearchPlan:
     workers: int | None
     cap: int | None  # the most matches of one process anyone wants
     progress: Progress | None
+    screen: PagesScreen | None = None  # pages images screened as a streamed archive was listed

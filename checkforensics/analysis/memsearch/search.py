@@ -6,6 +6,7 @@ Each process's regions are scanned window by window, here or by forked workers (
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 from collections.abc import Iterable, Iterator
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 
 from checkforensics.analysis.memsearch.parallel import cut_windows, search_in_parallel, worker_count
 from checkforensics.analysis.memsearch.patterns import SearchPattern
-from checkforensics.analysis.memsearch.scan import Hit, PatternSet, Progress, RegionScan, SearchPlan
+from checkforensics.analysis.memsearch.prescan import PagesScreen, Stretch
+from checkforensics.analysis.memsearch.scan import Hit, PatternSet, Progress, RegionScan, SearchPlan, scan_buffer
 from checkforensics.errors import ArchiveError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.pages import (
@@ -59,6 +61,7 @@ def search_memory(
     workers: int | None = None,
     progress: Progress | None = None,
     warnings: list[str] | None = None,
+    screen: PagesScreen | None = None,
 ) -> Iterator[MemoryMatch]:
     """Every match of ``patterns`` in the dumped memory of ``memories``, process by process, by address.
 
@@ -68,12 +71,14 @@ def search_memory(
     (default: one per CPU, up to MAX_WORKERS, for PARALLEL_THRESHOLD bytes or more); the
     matches are the same whatever the number. A process whose pages cannot be read is
     reported in ``warnings`` and skipped; what was found before the failure stays found.
+    ``screen``: the tap the model was opened with (``prescan``), if any; a pages image it
+    screened whole is searched in the stretches it kept, without reading the image again.
     """
     if not 0 <= context <= MAX_CONTEXT:
         raise ValueError(f"context must be between 0 and {MAX_CONTEXT} bytes")
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
-    plan = SearchPlan(PatternSet(patterns, context), chunk_size, workers, max_count, progress)
+    plan = SearchPlan(PatternSet(patterns, context), chunk_size, workers, max_count, progress, screen)
     warnings = warnings if warnings is not None else []
     for memory in memories:
         regions = memory.regions(memory_filter)
@@ -93,19 +98,67 @@ def _search_process(
 ) -> Iterator[MemoryMatch]:
     # a search leaves out the shared objects a process maps (each is searched once, on its
     # own), so all its regions lie in the process's own pages image
+    stretches = plan.screen.stretches(memory.pages_member) if plan.screen is not None else None
+    if stretches is not None and all(_one_stretch(region) for region in regions):
+        yield from _matches(memory, _screened_hits(stretches, regions, plan), plan)
+        return
     with open_pages(model.archive, memory.pages_member, plan.chunk_size) as source:
-        for mapping, hits in _region_hits(source, regions, plan):
-            for hit in hits:
-                yield MemoryMatch(
-                    memory.pid,
-                    memory.comm,
-                    hit.address,
-                    mapping,
-                    plan.patterns.patterns[hit.index],
-                    hit.data,
-                    hit.before,
-                    hit.after,
+        yield from _matches(memory, _region_hits(source, regions, plan), plan)
+
+
+def _matches(
+    memory: ProcessMemory, found: Iterator[tuple[Mapping, list[Hit]]], plan: SearchPlan
+) -> Iterator[MemoryMatch]:
+    for mapping, hits in found:
+        for hit in hits:
+            yield MemoryMatch(
+                memory.pid,
+                memory.comm,
+                hit.address,
+                mapping,
+                plan.patterns.patterns[hit.index],
+                hit.data,
+                hit.before,
+                hit.after,
+            )
+
+
+def _one_stretch(region: Region) -> bool:
+    """Whether ``region``'s bytes lie next to each other in its pages image."""
+    return all(a[1] + a[2] == b[1] for a, b in itertools.pairwise(region.pieces))
+
+
+def _screened_hits(
+    stretches: list[Stretch], regions: list[Region], plan: SearchPlan
+) -> Iterator[tuple[Mapping, list[Hit]]]:
+    """Hits region by region, scanning only the stretches of the pages image that the screen kept
+    (elsewhere no match starts): what scanning each region whole finds."""
+    ends = [stretch.own_to for stretch in stretches]
+    for region in regions:
+        first, last = region.pieces[0][1], region.pieces[0][1] + region.length
+        allowed = [region.start] * len(plan.patterns.patterns)
+        hits: list[Hit] = []
+        for stretch in itertools.islice(stretches, bisect.bisect_right(ends, first), None):
+            if stretch.own_from >= last:
+                break
+            own_from, own_to = max(first, stretch.own_from), min(last, stretch.own_to)
+            lo, hi = max(first, stretch.start), min(last, stretch.start + len(stretch.data))
+            if own_to > own_from:
+                hits += scan_buffer(
+                    plan.patterns,
+                    allowed,
+                    stretch.data,
+                    lo - stretch.start,
+                    hi - stretch.start,
+                    region.start + lo - first,
+                    region.start + own_from - first,
+                    region.start + own_to - first,
+                    cap=plan.cap,
                 )
+        if plan.progress is not None:
+            plan.progress(region.length)
+        hits.sort(key=lambda hit: (hit.address, hit.index))
+        yield region.mapping, hits
 
 
 def _region_hits(source: PageSource, regions: list[Region], plan: SearchPlan) -> Iterator[tuple[Mapping, list[Hit]]]:

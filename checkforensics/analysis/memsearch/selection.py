@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from checkforensics.analysis.memsearch.patterns import SearchPattern
+from checkforensics.analysis.memsearch.prescan import PagesScreen
 from checkforensics.analysis.memsearch.scan import Progress
 from checkforensics.analysis.memsearch.search import MemoryMatch, search_memory
 from checkforensics.errors import CheckforensicsError, ExitCode
@@ -80,8 +81,10 @@ def shared_matches(
     limit: int | None,
     progress: Progress | None,
     warnings: list[str],
+    screen: PagesScreen | None = None,
 ) -> Iterator[tuple[SharedMemory, MemoryMatch]]:
-    """Matches in each shared object (offsets as addresses), at most ``limit`` per object."""
+    """Matches in each shared object (offsets as addresses), at most ``limit`` per object
+    (``screen``: as for ``search_memory``)."""
     for obj in objects:
         found = search_memory(
             model,
@@ -91,6 +94,7 @@ def shared_matches(
             max_count=None if limit is None else limit + 1,
             progress=progress,
             warnings=warnings,
+            screen=screen,
         )
         for number, match in enumerate(found, 1):
             if limit is not None and number > limit:
