@@ -11,6 +11,7 @@ References: Podman's checkpoint export (``libpod/container_internal_common.go``:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from checkforensics.archive.members import Entry, Listing
@@ -19,6 +20,7 @@ from checkforensics.errors import ArchiveError
 
 IMAGES_DIR = "checkpoint/"
 _MARKER_IMAGES = ("inventory.img", "pstree.img")
+_ARCHIVE_NAME = re.compile(r"\.tar(\.gz|\.zst|\.xz|\.bz2)?$")
 
 
 def detect_kind(head: bytes) -> str | None:
@@ -54,6 +56,45 @@ def directory_has_images(root: Path) -> bool:
         except OSError:
             continue
     return False
+
+
+def looks_like_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is, at a glance, a checkpoint lying in a directory of them: an archive by its
+    name (``*.tar``, ``*.tar.gz``, ...), or a directory with ``checkpoint/`` or ``inventory.img``;
+    symbolic links are never followed."""
+    if path.is_symlink():
+        return False
+    if path.is_file():
+        return bool(_ARCHIVE_NAME.search(path.name))
+    return path.is_dir() and ((path / "checkpoint").is_dir() or (path / "inventory.img").is_file())
+
+
+def find_checkpoints(directories: list[Path]) -> list[Path]:
+    """The checkpoints lying in ``directories`` (such as /var/lib/kubelet/checkpoints), sorted by
+    name within each; a directory that is itself an images directory called ``checkpoint`` (as
+    Podman keeps one) comes last."""
+    found: list[Path] = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        found += [path for path in sorted(directory.iterdir()) if looks_like_checkpoint(path)]
+        if directory.name == "checkpoint" and (directory / "inventory.img").is_file():
+            found.append(directory)
+    return found
+
+
+def checkpoint_paths(arguments: list[str]) -> list[Path]:
+    """What the checkpoint arguments of a command that takes several name: each archive or
+    checkpoint directory as given, and each other directory replaced by the checkpoints in it
+    (``find_checkpoints``)."""
+    paths: list[Path] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir() and not path.is_symlink() and not directory_has_images(path):
+            paths += find_checkpoints([path])
+        else:
+            paths.append(path)
+    return paths
 
 
 def _images_prefix(entries: dict[str, Entry]) -> str | None:

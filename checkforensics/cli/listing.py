@@ -12,6 +12,7 @@ import click
 
 from checkforensics.analysis.overview import overview
 from checkforensics.archive import Checkpoint
+from checkforensics.archive.layout import find_checkpoints
 from checkforensics.cli.options import output_options
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
@@ -47,28 +48,6 @@ def parse_kubelet_name(name: str) -> KubeletName | None:
         return None
     namespace, _, container = match["rest"].partition("-")
     return KubeletName(match["pod"], namespace or None, container or None, match["time"])
-
-
-_ARCHIVE_NAME = re.compile(r"\.tar(\.gz|\.zst|\.xz|\.bz2)?$")
-
-
-def _looks_like_checkpoint(path: Path) -> bool:
-    if path.is_symlink():
-        return False
-    if path.is_file():
-        return bool(_ARCHIVE_NAME.search(path.name))
-    return path.is_dir() and ((path / "checkpoint").is_dir() or (path / "inventory.img").is_file())
-
-
-def _candidates(directories: list[Path]) -> list[Path]:
-    found: list[Path] = []
-    for directory in directories:
-        if not directory.is_dir():
-            continue
-        found += [path for path in sorted(directory.iterdir()) if _looks_like_checkpoint(path)]
-        if directory.name == "checkpoint" and (directory / "inventory.img").is_file():
-            found.append(directory)
-    return found
 
 
 def _iso(timestamp: float) -> str:
@@ -120,7 +99,7 @@ def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) ->
     """
     places = list(directories) or [KUBELET_DIR, *sorted(Path("/").glob(PODMAN_GLOB.lstrip("/")))]
     entries = []
-    for path in _candidates(places):
+    for path in find_checkpoints(places):
         try:
             entries.append(_entry(path))
         except CheckforensicsError as exc:

@@ -6,6 +6,8 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,13 +24,13 @@ from checkforensics.analysis.memsearch import (
 from checkforensics.analysis.memsearch.prescan import PagesScreen
 from checkforensics.analysis.memsearch.selection import at_most, shared_matches, shared_objects
 from checkforensics.cli.options import (
+    CheckpointRuns,
     checkpoint_argument,
     make_memory_filter,
     memory_filter_options,
     output_options,
     pid_option,
 )
-from checkforensics.errors import ExitCode
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.shared import SharedMemory
@@ -157,33 +159,94 @@ def memgrep(
       checkforensics memgrep checkpoint.tar -i -e password -e secret --pid 7 --format json
       checkforensics memgrep checkpoint.tar --secrets
     """
-    patterns = _patterns([*pattern_args, *more_patterns], regex, ignore_case)
+    checkpoints, texts = _checkpoints_and_patterns(checkpoint, pattern_args)
+    patterns = _patterns([*texts, *more_patterns], regex, ignore_case)
     secrets = secrets or rules_file is not None or bool(yara_files)
     if not patterns and not secrets:
         raise click.UsageError("give a PATTERN to search for (or -e PATTERN), or --secrets")
+    runs = CheckpointRuns(checkpoints)
+    if with_hash and runs.several:
+        raise click.UsageError("--hash reads one checkpoint whole; give one checkpoint (or use 'verify')")
     chosen_memory = make_memory_filter(perms, kinds, address, file_glob)
-    warnings: list[str] = []
-    # a compressed archive's one listing pass screens the pages images for the patterns as it
-    # goes by them, so the search does not decompress the archive again (analysis/memsearch/prescan)
-    screen = PagesScreen(patterns, context) if patterns else None
-    with CheckpointModel.open(checkpoint, tap=screen) as model:
-        model.processes(pids)  # an unknown --pid is an error before any work
-        warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
-        findings = (
-            _secret_findings(model, pids, rules_file, yara_files, redact, shared, chosen_memory, warnings)
-            if secrets
-            else None
+    found = []
+
+    def searches() -> Iterator[_ArchiveSearch]:
+        """Each checkpoint's search, its model open while the caller reads it."""
+        for path in runs:
+            warnings: list[str] = []
+            with runs.reading(path), contextlib.ExitStack() as stack:
+                # a compressed archive's one listing pass screens the pages images for the patterns
+                # as it goes by them, so the search does not decompress it again (memsearch/prescan)
+                screen = PagesScreen(patterns, context) if patterns else None
+                model = stack.enter_context(CheckpointModel.open(path, tap=screen))
+                model.processes(pids)  # an unknown --pid is an error before any work
+                warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
+                findings = (
+                    _secret_findings(model, pids, rules_file, yara_files, redact, shared, chosen_memory, warnings)
+                    if secrets
+                    else None
+                )
+                search = None
+                if patterns:
+                    objects = shared_objects(model, pids, chosen_memory) if shared else []
+                    search = stack.enter_context(
+                        _Search(model, pids, objects, patterns, chosen_memory, context, max_count or None, warnings,
+                                screen)
+                    )  # fmt: skip
+                one = _ArchiveSearch(path, findings, search, model if with_hash else None)
+                yield one
+                found.append(bool(findings) or (search is not None and search.count > 0))
+            runs.warn(path, warnings)
+
+    with progress.quiet_while_streaming(fmt in STREAMED):
+        render(_result(searches(), runs), fmt, no_color=no_color)
+    return runs.exit_code(any(found))
+
+
+def _checkpoints_and_patterns(checkpoint: str, arguments: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
+    """The checkpoints and the patterns among the arguments: after the first, an argument naming
+    a checkpoint that exists (an archive by its name, ``*.tar``, ``*.tar.gz``..., a checkpoint or
+    images directory, or a directory holding checkpoints) is one more checkpoint; any other is
+    a pattern (``-e`` always gives a pattern)."""
+    from checkforensics.archive.layout import checkpoint_paths, directory_has_images, looks_like_checkpoint
+
+    checkpoints, patterns = [checkpoint], []
+    for argument in arguments:
+        path = Path(argument)
+        is_checkpoint = not path.is_symlink() and (
+            (path.is_file() and looks_like_checkpoint(path))
+            or (path.is_dir() and (directory_has_images(path) or bool(checkpoint_paths([argument]))))
         )
-        search = None
-        if patterns:
-            objects = shared_objects(model, pids, chosen_memory) if shared else []
-            search = _Search(
-                model, pids, objects, patterns, chosen_memory, context, max_count or None, warnings, screen
-            )
-        with progress.quiet_while_streaming(fmt in STREAMED), search or contextlib.nullcontext():
-            render(_result(findings, search, warnings, model if with_hash else None), fmt, no_color=no_color)
-    found = search.count if search is not None else 0
-    return ExitCode.OK if found or findings else ExitCode.NOTHING_FOUND
+        (checkpoints if is_checkpoint else patterns).append(argument)
+    return tuple(checkpoints), patterns
+
+
+_KINDS = ("finding", "match", "shared_match")
+
+
+@dataclass
+class _ArchiveSearch:
+    """One checkpoint's part of a run: its findings (--secrets) and its search, read in that order
+    while its model is open; ``hashed``: the model, when its hash is asked for."""
+
+    path: Path
+    findings: list[dict[str, Any]] | None
+    search: _Search | None
+    hashed: CheckpointModel | None
+
+    def records(self, kinds: tuple[str, ...] = _KINDS) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(kind, record)``: each finding, match and shared match (of ``kinds``), naming the
+        checkpoint; the search's two streams are read once each, in this order."""
+        archive = str(self.path)
+        if "finding" in kinds:
+            for finding in self.findings or []:
+                yield "finding", {"archive": archive, **finding}
+        if self.search is not None and "match" in kinds:
+            for match in self.search.matches():
+                yield "match", {"archive": archive, **match_record(match)}
+        if self.search is not None and "shared_match" in kinds:
+            for obj, match in self.search.shared():
+                yield "shared_match", {"archive": archive, **shared_match_record(obj, match)}
 
 
 class _Search:
@@ -254,40 +317,73 @@ class _Search:
             self._bar.close()
 
 
-def _result(
-    findings: list[dict[str, Any]] | None, search: _Search | None, warnings: list[str], hashed: CheckpointModel | None
-) -> Result:
-    """The findings (with --secrets) first, then the matches; JSON and JSON Lines written match
-    by match, so that millions of matches are never held at once."""
+_FIELDS = {"finding": "findings", "match": "matches", "shared_match": "shared_matches"}
+
+
+def _result(searches: Iterator[_ArchiveSearch], runs: CheckpointRuns) -> Result:
+    """The findings (with --secrets) first, then the matches, then the shared matches, each
+    naming its checkpoint. JSON Lines are written record by record, checkpoint after checkpoint;
+    the JSON document of one checkpoint field by field, match by match, so that millions of
+    matches are never held (of several, each checkpoint's records are gathered as it is read,
+    so that the document keeps its three fields: JSON Lines stream them)."""
 
     def document() -> dict[str, Any]:
-        fields: dict[str, Any] = {} if findings is None else {"findings": findings}
-        if search is not None:
-            fields["matches"] = (match_record(match) for match in search.matches())
-            fields["shared_matches"] = (shared_match_record(obj, match) for obj, match in search.shared())
-        fields["warnings"] = warnings
-        if hashed is not None:
-            fields["sha256"] = hashed.archive.sha256  # called when its turn comes, after the search
+        if runs.several:
+            fields: dict[str, Any] = {"findings": [], "matches": [], "shared_matches": []}
+            for one in searches:
+                for kind, record in one.records():
+                    fields[_FIELDS[kind]].append(record)
+            fields["warnings"] = runs.warnings
+            return fields
+        one = next(searches, None)
+        if one is None:  # it could not be read (the error was raised)
+            return {"warnings": runs.warnings}
+        fields = {} if one.findings is None else {"findings": [record for _, record in one.records(("finding",))]}
+        if one.search is not None:
+            fields["matches"] = (record for _, record in one.records(("match",)))
+            fields["shared_matches"] = (record for _, record in one.records(("shared_match",)))
+        hashed: list[str] = []
+        fields["warnings"] = _after(one, searches, runs.warnings, hashed)
+        if one.hashed is not None:
+            fields["sha256"] = lambda: hashed[0]
         return fields
 
     def lines() -> Iterator[dict[str, Any]]:
-        for finding in findings or []:
-            yield {"record": "finding", **finding}
-        if search is not None:
-            for match in search.matches():
-                yield {"record": "match", **match_record(match)}
-            for obj, match in search.shared():
-                yield {"record": "shared_match", **shared_match_record(obj, match)}
-        if hashed is not None:
-            yield {"record": "archive", "archive": str(hashed.path), "sha256": hashed.archive.sha256()}
+        for one in searches:
+            for kind, record in one.records():
+                yield {"record": kind, **record}
+            if one.hashed is not None:
+                yield {"record": "archive", "archive": str(one.path), "sha256": one.hashed.archive.sha256()}
 
     def blocks() -> Iterator[Table]:
-        if findings is not None:
-            yield _findings_table(findings)  # shown while the search runs
-        if search is not None:
-            yield from _match_tables(search)
+        for one in searches:
+            title = str(one.path) if runs.several else None
+            tables = []
+            if one.findings is not None:
+                tables.append(_findings_table(one.findings))  # shown while the search runs
+            if one.search is not None:
+                tables += _match_tables(one.search)
+            for table in tables:
+                table.title, title = title, None
+                yield table
 
-    return Result(json=document, jsonl=lines, text=blocks, warnings=warnings)
+    return Result(json=document, jsonl=lines, text=blocks, warnings=runs.warnings)
+
+
+def _after(
+    one: _ArchiveSearch, searches: Iterator[_ArchiveSearch], warnings: list[str], hashed: list[str]
+) -> Callable[[], list[str]]:
+    """The warnings, once the one checkpoint's search is over and its model closed (its hash,
+    when asked for, read into ``hashed`` before that)."""
+
+    def told() -> list[str]:
+        if one.hashed is not None:
+            hashed.append(one.hashed.archive.sha256())
+        for _ in searches:  # there is no other: this ends the generator, which closes the model
+            pass
+        return warnings
+
+    return told
 
 
 def _match_tables(search: _Search) -> list[Table]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
+from checkforensics.errors import CheckforensicsError, ExitCode, InputError
 from checkforensics.model.regions import VMA_KINDS, MemoryFilter, parse_address_range
 from checkforensics.render import FORMATS, JSON, JSONL, TABLE, TEXT, TREE, print_warnings
 
@@ -66,6 +69,52 @@ def checkpoint_argument(multiple: bool = False) -> Decorator:
     if multiple:
         return click.argument("checkpoints", metavar="CHECKPOINT...", nargs=-1, required=True)
     return click.argument("checkpoint", metavar="CHECKPOINT")
+
+
+class CheckpointRuns:
+    """The checkpoints a command taking several reads one after the other: each argument as
+    given, a directory of checkpoints replaced by those in it (``list``'s discovery).
+
+    With several, each warning is prefixed with its checkpoint, and one that cannot be read
+    (``reading`` it raises a CheckforensicsError) is named in a warning and skipped:
+    ``exit_code`` is then BAD_INPUT. With one, its error ends the command as usual.
+    """
+
+    def __init__(self, arguments: tuple[str, ...]) -> None:
+        from checkforensics.archive.layout import checkpoint_paths
+
+        self.paths = checkpoint_paths(list(arguments))
+        if not self.paths:
+            raise InputError("holds no checkpoints (*.tar, *.tar.gz, *.tar.zst, checkpoint directories)",
+                             where=", ".join(arguments))  # fmt: skip
+        self.several = len(self.paths) > 1 or [str(path) for path in self.paths] != list(arguments)
+        self.warnings: list[str] = []
+        self._failed: dict[Path, CheckforensicsError] = {}
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self.paths)
+
+    @contextlib.contextmanager
+    def reading(self, path: Path) -> Iterator[None]:
+        """Around the reading of ``path``: with several checkpoints, its failure is a warning."""
+        try:
+            yield
+        except CheckforensicsError as exc:
+            if not self.several:
+                raise
+            self._failed[path] = exc
+            self.warnings.append(f"skipped {exc}")
+
+    def failed(self, path: Path) -> bool:
+        return path in self._failed
+
+    def warn(self, path: Path, warnings: list[str]) -> None:
+        self.warnings += [f"{path}: {warning}" for warning in warnings] if self.several else warnings
+
+    def exit_code(self, found: bool = True) -> int:
+        if self._failed:
+            return ExitCode.BAD_INPUT
+        return ExitCode.OK if found else ExitCode.NOTHING_FOUND
 
 
 def pid_option(help_text: str = "Only this process (repeatable).") -> Decorator:

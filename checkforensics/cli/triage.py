@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import click
 
-from checkforensics.analysis.triage import Severity, load_context, triage
-from checkforensics.cli.options import checkpoint_argument, output_options
+from checkforensics.analysis.triage import Finding, Severity, load_context, triage
+from checkforensics.cli.options import CheckpointRuns, checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
 from checkforensics.render import Result, Table, render
 
@@ -17,7 +20,7 @@ def _evidence(evidence: dict[str, object]) -> str:
 
 
 @click.command(name="triage")
-@checkpoint_argument()
+@checkpoint_argument(multiple=True)
 @click.option(
     "--min-severity",
     type=click.Choice([s.name.lower() for s in Severity]),
@@ -27,7 +30,7 @@ def _evidence(evidence: dict[str, object]) -> str:
 )
 @click.option("--no-secrets", is_flag=True, help="Do not scan memory with the credential rules.")
 @output_options()
-def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: str, no_color: bool) -> None:
+def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: bool, fmt: str, no_color: bool) -> int:
     """What deserves a look first, each finding with its rule and the evidence behind it.
 
     Deleted or world-writable executables, fileless (memfd) processes, shells and
@@ -36,19 +39,41 @@ def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: st
     ld.so.preload, binaries), credentials in environments, privileged capabilities, and
     secrets found in memory by the credential rules (values redacted; see docs/secrets.md).
 
+    Several checkpoints, or directories of them (as 'list' finds them), are triaged one
+    after the other in one run; each finding names its checkpoint, and one that cannot be
+    read is named in a warning and skipped (exit 3 once the others are done).
+
     \b
     Examples:
       checkforensics triage checkpoint.tar
       checkforensics triage checkpoint.tar --min-severity medium --format json
+      checkforensics triage /var/lib/kubelet/checkpoints --format jsonl
     """
-    with CheckpointModel.open(checkpoint) as model:
-        context = load_context(model, scan_secrets=not no_secrets)
     threshold = Severity[min_severity.upper()]
-    findings = [f for f in triage(context) if f.severity >= threshold]
-    warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings, *model.memory_warnings]
-    rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in findings]
-    columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
-    table = Table(columns, rows, row_styles=[_STYLES[f.severity.name] for f in findings])
-    records = [f.as_json() for f in findings]
-    result = Result(json={"findings": records, "warnings": warnings}, jsonl=records, text=[table], warnings=warnings)
+    runs = CheckpointRuns(checkpoints)
+
+    def findings() -> Iterator[tuple[Path, list[Finding]]]:
+        for path in runs:
+            with runs.reading(path), CheckpointModel.open(path) as model:
+                context = load_context(model, scan_secrets=not no_secrets)
+                told = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings]
+                runs.warn(path, [*told, *model.memory_warnings])
+            if runs.failed(path):
+                continue
+            yield path, [f for f in triage(context) if f.severity >= threshold]
+
+    def records() -> Iterator[dict[str, object]]:
+        for path, found in findings():
+            yield from ({"archive": str(path), **f.as_json()} for f in found)
+
+    def tables() -> Iterator[Table]:
+        for path, found in findings():
+            rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in found]
+            columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
+            title = str(path) if runs.several else None
+            yield Table(columns, rows, title=title, row_styles=[_STYLES[f.severity.name] for f in found])
+
+    document = {"findings": records(), "warnings": runs.warnings}
+    result = Result(json=document, jsonl=records, text=tables, warnings=runs.warnings)
     render(result, fmt, no_color=no_color)
+    return runs.exit_code()
