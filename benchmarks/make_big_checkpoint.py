@@ -54,13 +54,46 @@ def marker_offsets(size: int) -> list[int]:
     return sorted({spot for spot in spots if 0 <= spot <= size - len(MARKER)})
 
 
-def filler(size: int, chunk: int = 1 << 20):
-    """Deterministic, not all-zero bytes (so nothing gets compressed away) with the markers in."""
-    pattern = bytes((i * 131 + 7) & 0xFF for i in range(chunk))
+def mixed_pool(size: int = 16 << 20, seed: int = 1432) -> bytes:
+    """``size`` bytes of pages like a process's: a quarter zero pages, a quarter random bytes,
+    a quarter pointers near a few bases, a quarter words of text; gzip and zstd make about a
+    third of it. Deterministic (``seed``)."""
+    import random
+    import struct
+
+    rng = random.Random(seed)
+    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz_=/.") for _ in range(rng.randrange(2, 12)))
+             for _ in range(4000)]  # fmt: skip
+    bases = [0x7F0000000000 + rng.randrange(1 << 32) * PAGE_SIZE for _ in range(8)]
+    pages = []
+    for _ in range(size // PAGE_SIZE):
+        kind = rng.randrange(4)
+        if kind == 0:
+            pages.append(bytes(PAGE_SIZE))
+        elif kind == 1:
+            pages.append(rng.randbytes(PAGE_SIZE))
+        elif kind == 2:
+            values = [rng.choice(bases) + rng.randrange(1 << 20) * 8 for _ in range(PAGE_SIZE // 8)]
+            pages.append(struct.pack(f"<{PAGE_SIZE // 8}Q", *values))
+        else:
+            text = b" ".join(rng.choices(words, k=PAGE_SIZE // 5))
+            pages.append(text[:PAGE_SIZE].ljust(PAGE_SIZE, b"\n"))
+    return b"".join(pages)
+
+
+def filler(size: int, chunk: int = 1 << 20, kind: str = "pattern"):
+    """Deterministic, not all-zero bytes (so nothing gets compressed away) with the markers in:
+    ``pattern``, a 1 MiB pattern over and over (compresses 100:1); ``mixed``, pages of a 16 MiB
+    ``mixed_pool`` taken from a different page each time round (about 2:1)."""
+    pool = mixed_pool() if kind == "mixed" else bytes((i * 131 + 7) & 0xFF for i in range(chunk))
     spots = marker_offsets(size)
     position = 0
     while position < size:
-        block = bytearray(pattern[: min(chunk, size - position)])
+        # each time round the pool starts 7 pages further: no 16 MiB repeats itself byte for byte
+        at = (position + position // len(pool) * 7 * PAGE_SIZE) % len(pool)
+        if at + chunk > len(pool):
+            at = 0
+        block = bytearray(pool[at : at + min(chunk, size - position)])
         for spot in spots:
             for i, byte in enumerate(MARKER):
                 if position <= spot + i < position + len(block):
@@ -74,6 +107,7 @@ def main() -> int:
     parser.add_argument("source", help="a real checkpoint archive or directory")
     parser.add_argument("output", help="where to write the uncompressed .tar")
     parser.add_argument("--size", default="1G", help="bytes of memory to add (e.g. 512M, 1G)")
+    parser.add_argument("--filler", choices=["pattern", "mixed"], default="pattern", help="what the memory holds")
     args = parser.parse_args()
     extra = parse_size(args.size) // PAGE_SIZE * PAGE_SIZE
 
@@ -114,7 +148,7 @@ def main() -> int:
                     continue
                 if member.name == pages_name:
                     info.size = member.size + extra
-                    out.addfile(info, _Concat([checkpoint.read(member.name)], filler(extra)))
+                    out.addfile(info, _Concat([checkpoint.read(member.name)], filler(extra, kind=args.filler)))
                     continue
                 data = replaced.get(member.name) or checkpoint.read(member.name)
                 info.size = len(data)
