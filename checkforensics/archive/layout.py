@@ -58,6 +58,11 @@ def directory_has_images(root: Path) -> bool:
     return False
 
 
+def has_archive_name(path: Path) -> bool:
+    """Whether ``path`` is named as a checkpoint archive is: ``*.tar``, ``*.tar.gz``, ``*.tar.zst``..."""
+    return bool(_ARCHIVE_NAME.search(path.name))
+
+
 def looks_like_checkpoint(path: Path) -> bool:
     """Whether ``path`` is, at a glance, a checkpoint lying in a directory of them: an archive by its
     name (``*.tar``, ``*.tar.gz``, ...), or a directory with ``checkpoint/`` or ``inventory.img``;
@@ -65,7 +70,7 @@ def looks_like_checkpoint(path: Path) -> bool:
     if path.is_symlink():
         return False
     if path.is_file():
-        return bool(_ARCHIVE_NAME.search(path.name))
+        return has_archive_name(path)
     return path.is_dir() and ((path / "checkpoint").is_dir() or (path / "inventory.img").is_file())
 
 
@@ -90,7 +95,7 @@ def checkpoint_paths(arguments: list[str]) -> list[Path]:
     paths: list[Path] = []
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir() and not path.is_symlink() and not directory_has_images(path):
+        if path.is_dir() and not directory_has_images(path):  # given by the user: a link is followed
             paths += find_checkpoints([path])
         else:
             paths.append(path)

@@ -208,14 +208,13 @@ def _checkpoints_and_patterns(checkpoint: str, arguments: tuple[str, ...]) -> tu
     a checkpoint that exists (an archive by its name, ``*.tar``, ``*.tar.gz``..., a checkpoint or
     images directory, or a directory holding checkpoints) is one more checkpoint; any other is
     a pattern (``-e`` always gives a pattern)."""
-    from checkforensics.archive.layout import checkpoint_paths, directory_has_images, looks_like_checkpoint
+    from checkforensics.archive.layout import checkpoint_paths, directory_has_images, has_archive_name
 
     checkpoints, patterns = [checkpoint], []
     for argument in arguments:
         path = Path(argument)
-        is_checkpoint = not path.is_symlink() and (
-            (path.is_file() and looks_like_checkpoint(path))
-            or (path.is_dir() and (directory_has_images(path) or bool(checkpoint_paths([argument]))))
+        is_checkpoint = (path.is_file() and has_archive_name(path)) or (
+            path.is_dir() and (directory_has_images(path) or bool(checkpoint_paths([argument])))
         )
         (checkpoints if is_checkpoint else patterns).append(argument)
     return tuple(checkpoints), patterns
