@@ -249,7 +249,8 @@ def container_info(
     status = status if isinstance(status, dict) else {}
     task_status = task_status if isinstance(task_status, dict) else {}
     annotations = _annotations(spec)
-    engine = detect_engine(annotations, config)
+    # without a spec to hold the engine's annotations, config.dump alone cannot tell Podman from CRI-O
+    engine = detect_engine(annotations, config if spec is not None else None)
     cfg = config or {}
     info = ContainerInfo(
         engine=engine,

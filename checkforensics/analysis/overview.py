@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from checkforensics.analysis.container import ContainerInfo, container_info
 from checkforensics.archive import Checkpoint
+from checkforensics.archive.layout import IMAGES_DIR
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.crit_json import message_to_dict
 from checkforensics.images.load import text
@@ -90,6 +91,8 @@ def checkpoint_size(checkpoint: Checkpoint) -> int:
 
 
 def process_count(model: CheckpointModel, warnings: list[str]) -> int | None:
+    if model.archive.no_images is not None:
+        return None  # the archive's own warning says why
     if not model.store.has("pstree.img"):
         warnings.append("pstree.img: missing")
         return None
@@ -113,6 +116,26 @@ def hostname_from_images(model: CheckpointModel) -> str | None:
     return None
 
 
+# What is lost when a container checkpoint lacks one of its engine's records.
+_RECORDS = {
+    CONFIG_DUMP: "container name, image, ID and times unknown",
+    SPEC_DUMP: "engine, pod, annotations and mounts unknown",
+}
+
+
+def metadata_warnings(checkpoint: Checkpoint, records: dict[str, object], warnings: list[str]) -> None:
+    """Say which of config.dump and spec.dump a container checkpoint lacks, or holds something
+    other than a JSON object (unreadable ones were said when read). A bare ``criu dump -D``
+    directory has neither, and nothing is said of it."""
+    if checkpoint.images_prefix != IMAGES_DIR:
+        return
+    for name, lost in _RECORDS.items():
+        if not checkpoint.has(name):
+            warnings.append(f"{name}: missing ({lost})")
+        elif records[name] is not None and not isinstance(records[name], dict):
+            warnings.append(f"{name}: not a JSON object ({lost})")
+
+
 def overview(model: CheckpointModel) -> Overview:
     """Container metadata, sizes and dump statistics of the checkpoint; no page read."""
     checkpoint = model.archive
@@ -122,6 +145,9 @@ def overview(model: CheckpointModel) -> Overview:
     network = model.store.json_member(NETWORK_STATUS, warnings)
     status = model.store.json_member(STATUS_DUMP, warnings)
     task_status = model.store.json_member(TASK_STATUS, warnings)
+    metadata_warnings(checkpoint, {CONFIG_DUMP: config, SPEC_DUMP: spec}, warnings)
+    if network is not None and not isinstance(network, dict | list):
+        warnings.append(f"{NETWORK_STATUS}: not a JSON object or list (no network recorded)")
     info = container_info(config, spec, network, status, task_status)
     diff = checkpoint.member(ROOTFS_DIFF)
     return Overview(

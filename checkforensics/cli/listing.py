@@ -16,7 +16,7 @@ from checkforensics.cli.options import output_options
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
 from checkforensics.records import short_time
-from checkforensics.render import Result, Table, human_size, print_warnings, render
+from checkforensics.render import Result, Table, human_size, render
 
 KUBELET_DIR = Path("/var/lib/kubelet/checkpoints")
 # Podman keeps a non-exported checkpoint as an images directory inside the container's storage.
@@ -60,10 +60,12 @@ def _looks_like_checkpoint(path: Path) -> bool:
     return path.is_dir() and ((path / "checkpoint").is_dir() or (path / "inventory.img").is_file())
 
 
-def _candidates(directories: list[Path]) -> list[Path]:
+def _candidates(directories: list[Path], missing: list[Path]) -> list[Path]:
+    """The checkpoints in ``directories``; those that are not directories go to ``missing``."""
     found: list[Path] = []
     for directory in directories:
         if not directory.is_dir():
+            missing.append(directory)
             continue
         found += [path for path in sorted(directory.iterdir()) if _looks_like_checkpoint(path)]
         if directory.name == "checkpoint" and (directory / "inventory.img").is_file():
@@ -102,6 +104,7 @@ def _entry(path: Path) -> dict[str, Any]:
         "checkpointed": taken,
         "checkpointed_from": source,
         "size": view.archive_size,
+        "warnings": view.warnings,
     }
 
 
@@ -111,7 +114,8 @@ def _entry(path: Path) -> dict[str, Any]:
 def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) -> int:
     """List the checkpoints in directories (default: the kubelet's and Podman's places).
 
-    A damaged archive is reported on stderr and skipped.
+    A damaged archive is reported on stderr and skipped; a checkpoint whose metadata is missing
+    or broken is listed, with a warning.
 
     \b
     Examples:
@@ -119,17 +123,30 @@ def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) ->
       checkforensics list /srv/evidence --format json
     """
     places = list(directories) or [KUBELET_DIR, *sorted(Path("/").glob(PODMAN_GLOB.lstrip("/")))]
-    entries = []
-    for path in _candidates(places):
+    missing: list[Path] = []
+    entries, warnings = [], []
+    for path in _candidates(places, missing):
         try:
             entries.append(_entry(path))
         except CheckforensicsError as exc:
-            print_warnings([f"skipped {exc}"])
+            warnings.append(f"skipped {exc}")
+            continue
+        warnings += [f"{path.name}: {warning}" for warning in entries[-1]["warnings"]]
+    if directories:  # the default places need not all exist
+        warnings[:0] = [f"{place}: no such directory" for place in missing]
+    if not entries:
+        looked = [place for place in places if place not in missing] or places
+        warnings.append(f"no checkpoints found in {', '.join(map(str, looked))}")
     rows = [
         [e["namespace"], e["pod"], e["container"], e["engine"], short_time(e["checkpointed"]),
          human_size(e["size"]), Path(e["file"]).name]
         for e in entries
     ]  # fmt: skip
     columns = ["NAMESPACE", "POD", "CONTAINER", "ENGINE", "TIME CHECKPOINTED", "SIZE", "FILE"]
-    render(Result(json={"checkpoints": entries}, jsonl=entries, text=[Table(columns, rows)]), fmt, no_color=no_color)
-    return ExitCode.OK if entries else ExitCode.NOTHING_FOUND
+    text = [Table(columns, rows)] if entries else []
+    render(Result(json={"checkpoints": entries}, jsonl=entries, text=text, warnings=warnings), fmt, no_color=no_color)
+    if entries:
+        return ExitCode.OK
+    if directories and len(missing) == len(places):
+        return ExitCode.BAD_INPUT  # nothing could be looked at
+    return ExitCode.NOTHING_FOUND

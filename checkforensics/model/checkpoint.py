@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
-from checkforensics.errors import CheckforensicsError
+from checkforensics.errors import CheckforensicsError, NoImagesError
 from checkforensics.model.cmdline import command_line, environment
 from checkforensics.model.files import FileTable, build_file_table
 from checkforensics.model.mappings import address_space, file_names, process_memory
@@ -72,6 +72,15 @@ class CheckpointModel:
     def kind(self) -> str:
         return self.archive.kind
 
+    def require_images(self) -> None:
+        """Raise NoImagesError when the checkpoint holds container metadata but no CRIU images."""
+        if self.archive.no_images is not None:
+            raise NoImagesError(
+                f"{self.archive.no_images}: no processes, memory or descriptors to read; its container metadata "
+                "is there ('checkforensics show', 'checkforensics inspect')",
+                where=str(self.path),
+            )
+
     def open_metadata(self, name: str) -> BinaryIO | None:
         """A member beside the CRIU images (``container.log``, ``dump.log``, ...) opened for
         reading, streaming, or None when the checkpoint has none; the caller closes it. JSON
@@ -86,7 +95,9 @@ class CheckpointModel:
     def tree(self) -> ProcessTree:
         """Every process and thread (pstree and core images); no memory read. Its warnings start
         with the archive's (a listing cut short at a limit, hostile names): every command that
-        reports on processes says them."""
+        reports on processes says them. Raises NoImagesError (exit 3) for a container checkpoint
+        that holds no CRIU images: every question about processes, memory or files stops there."""
+        self.require_images()
         tree = build_tree(self.store)
         tree.warnings[:0] = self.archive.warnings
         return tree
@@ -223,7 +234,8 @@ class CheckpointModel:
                 if process is not None and (process.zombie or not process.dumped):
                     raise CheckforensicsError(f"pid {pid}: {_no_memory(process)}")
                 comm = process.comm if process is not None else None
-                mm = self.mm(pid)
+                # without mm-PID.img the mappings are unknown, but the pages the pagemap lists are there
+                mm = self.mm(pid) if self.store.has(f"mm-{pid}.img") else None
                 cached = process_memory(pid, comm, mm, self.file_names, *self._address_space(pid, mm))
             except CheckforensicsError as exc:
                 cached = exc
