@@ -39,7 +39,9 @@ SPEC_PODMAN = json.dumps(
         "annotations": {"io.container.manager": "libpod"},
     }
 ).encode()
-SPEC_CRIO = json.dumps({"annotations": {"io.container.manager": "cri-o", "io.kubernetes.cri-o.Metadata": "{}"}}).encode()
+SPEC_CRIO = json.dumps(
+    {"annotations": {"io.container.manager": "cri-o", "io.kubernetes.cri-o.Metadata": "{}"}}
+).encode()
 NETWORK = json.dumps(
     {
         "podman": {

@@ -66,7 +66,9 @@ class Checkpoint:
         self.images_prefix, self.no_images = images
         self.warnings: list[str] = list(backend.listing.warnings)
         if self.no_images is not None:
-            self.warnings.append(f"{self.no_images} (no inventory.img / pstree.img): only the container metadata can be read")
+            self.warnings.append(
+                f"{self.no_images} (no inventory.img / pstree.img): only the container metadata can be read"
+            )
         self.closed = False
         self._backend = backend
         self._entries = backend.listing.entries

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dump-scenarios"))
-from _common import Tree, check, libc, sock  # noqa: E402
+from _common import Tree, check, libc, sock
 
 NAME = "piggie"
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -103,7 +103,8 @@ def main() -> int:
     with t.session():
         t.start(helper, expected=6)
         init = t.pids["piggie-hostpid"]
-        stopped = next(pid for pid in t.tree_pids(init) if Path(f"/proc/{pid}/comm").read_text().strip() == "stopped-child")
+        comms = {pid: Path(f"/proc/{pid}/comm").read_text().strip() for pid in t.tree_pids(init)}
+        stopped = next(pid for pid, comm in comms.items() if comm == "stopped-child")
         os.kill(stopped, signal.SIGSTOP)
         for _ in range(100):
             if Path(f"/proc/{stopped}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
