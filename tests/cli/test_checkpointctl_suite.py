@@ -664,3 +664,19 @@ def test_diff_of_checkpoints_whose_metadata_differ(tmp_path: Path, capsys: pytes
                 {n: d for n, d in piggie_images().items() if n == "pstree.img" or n.startswith("core-")})  # fmt: skip
     doc, _ = _json(capsys, "diff", str(a), str(b))
     assert doc["processes"] == {"added": [], "removed": [], "changed": []}
+
+
+# --- checkpointctl's Go unit tests of metadata (lib/metadata_test.go) ---------------------------
+
+
+def test_network_status_with_two_subnets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """TestReadContainerCheckpointNetworkStatus, "multiple subnets": IPv4 and IPv6 on one interface."""
+    status = {"podman": {"interfaces": {"eth0": {
+        "subnets": [{"ipnet": "10.88.0.5/16", "gateway": "10.88.0.1"}, {"ipnet": "fd00::5/64", "gateway": "fd00::1"}],
+        "mac_address": "aa:bb:cc:dd:ee:ff"}}}}  # fmt: skip
+    path = str(podman(tmp_path / "test.tar", extra={"network.status": json.dumps(status).encode()}))
+    (doc,), _ = _json(capsys, "show", path)
+    (interface,) = doc["container"]["interfaces"]
+    assert interface["addresses"] == ["10.88.0.5/16", "fd00::5/64"]
+    assert (interface["gateways"], interface["mac"]) == (["10.88.0.1", "fd00::1"], "aa:bb:cc:dd:ee:ff")
+    assert doc["container"]["ip"] == "10.88.0.5"
