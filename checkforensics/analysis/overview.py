@@ -12,7 +12,6 @@ from checkforensics.analysis.container import ContainerInfo, container_info
 from checkforensics.archive import Checkpoint
 from checkforensics.archive.layout import IMAGES_DIR
 from checkforensics.errors import CheckforensicsError
-from checkforensics.images.crit_json import message_to_dict
 from checkforensics.images.load import text
 from checkforensics.model import CheckpointModel
 
@@ -60,6 +59,8 @@ def read_stats(model: CheckpointModel, warnings: list[str]) -> dict[str, int] | 
     if image.magic != "STATS" or not image.entries:
         warnings.append(f"{name}: holds no dump statistics")
         return None
+    from checkforensics.images.crit_json import message_to_dict  # only when there are statistics
+
     return message_to_dict(image.entries[0].message).get("dump")
 
 
