@@ -114,6 +114,8 @@ def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> 
                 for iface in info.interfaces
             ],
         },
+        "checkpointed": view.checkpointed,
+        "checkpointed_from": view.checkpointed_from,
         "hostname": view.hostname,
         "processes": view.process_count,
         "archive_size": view.archive_size,
@@ -135,7 +137,7 @@ def overview_row(view: Overview) -> list[Any]:
         info.id[:12] if info.id else None,
         info.runtime,
         short_time(info.created),
-        short_time(info.checkpointed),
+        short_time(view.checkpointed),
         info.engine,
         info.ips,
         info.macs,
