@@ -312,10 +312,10 @@ def _match_tables(search: _Search) -> list[Table]:
     tables = []
     if rows:
         columns = ["PID", "COMM", "ADDRESS", "VMA", "MATCH", "CONTEXT"]
-        tables.append(Table(columns, rows, styles={"MATCH": "bold red"}))
+        tables.append(Table(columns, rows, styles={"MATCH": "bold red"}, foldable=("CONTEXT",)))
     if shared_rows:
         columns = ["SHARED MEMORY", "OFFSET", "MAPPED AT (PID:ADDRESS)", "MATCH", "CONTEXT"]
-        tables.append(Table(columns, shared_rows, styles={"MATCH": "bold red"}))
+        tables.append(Table(columns, shared_rows, styles={"MATCH": "bold red"}, foldable=("CONTEXT",)))
     return tables
 
 
