@@ -241,13 +241,16 @@ def diff(
     One checkpoint: every file in rootfs-diff.tar (and /dev/shm, tmpfs mounts) with type,
     size, mode, owner and mtime, and every deleted path (deleted.files, or the layer's OCI
     whiteouts in containerd checkpoints; "opaque": a directory whose content from the image
-    is hidden). Two checkpoints of one container: processes, descriptors, sockets, files on
+    is hidden). The container's changes come first; what the container runtime made (CRIU's
+    tmpfs copies of /dev and /sys/fs/cgroup, the empty files it bind-mounts onto) is counted,
+    and listed with --all. Two checkpoints of one container: processes, descriptors, sockets, files on
     disk, deleted files and memory sizes added, removed and changed from the first to the
     second.
 
     \b
     Examples:
       checkforensics diff checkpoint.tar
+      checkforensics diff checkpoint.tar --all --format json
       checkforensics diff checkpoint.tar --show /home/counter/logfile
       checkforensics diff checkpoint.tar --extract changed/
       checkforensics diff before.tar after.tar --secrets
