@@ -119,6 +119,8 @@ def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> 
                 for iface in info.interfaces
             ],
         },
+        "checkpointed": view.checkpointed,
+        "checkpointed_from": view.checkpointed_from,
         "hostname": view.hostname,
         "processes": view.process_count,
         "archive_size": view.archive_size,
@@ -140,7 +142,7 @@ def overview_row(view: Overview) -> list[Any]:
         info.id[:12] if info.id else None,
         info.runtime,
         short_time(info.created),
-        short_time(info.checkpointed),
+        short_time(view.checkpointed),
         info.engine,
         info.ips,
         info.macs,
@@ -205,16 +207,28 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
     }
 
 
-def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
+def changes_record(path: Path, changes: RootfsChanges, *, runtime: bool = False) -> dict[str, Any]:
+    """The container's changes; the entries the runtime made too with ``runtime`` (each entry's
+    ``origin`` says whose), else only counted in ``hidden``."""
     from checkforensics.analysis.rootfs import changed_file_record
 
+    changed = [changed_file_record(f, name) for name, f in changes.files]
+    if runtime:
+        changed += [changed_file_record(e.file, name, e.reason) for name, e in changes.runtime]
     return {
         "archive": str(path),
-        "changed": [changed_file_record(f, layer.name) for layer in changes.layers for f in layer.files],
+        "changed": changed,
         "deleted": [{"path": path} for path in changes.deleted],
         "opaque": [{"path": path} for path in changes.opaque],
+        "hidden": 0 if runtime else len(changes.runtime),
         "layers": [
-            {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
+            {
+                "name": layer.name,
+                "member": layer.member,
+                "entries": len(layer.files) + len(layer.runtime),
+                "runtime": len(layer.runtime),
+            }
+            for layer in changes.layers
         ],
         "warnings": changes.warnings,
     }

@@ -170,6 +170,9 @@ class Table:
     title: str | None = None
     styles: dict[str, str] = field(default_factory=dict)
     row_styles: list[str | None] = field(default_factory=list)
+    # columns of bytes rather than words (memgrep's CONTEXT): on a narrow terminal they are
+    # folded anywhere; every other cell wraps at blanks only, never inside an address or path
+    foldable: tuple[str, ...] = ()
 
 
 def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
@@ -179,14 +182,15 @@ def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def _emit(renderable: object, no_color: bool, stream: TextIO | None) -> None:
-    """Print with rich: straight to a colour terminal, else as plain lines without trailing blanks.
-    Emoji codes (``:x:``) in a name stay text."""
+def _emit(renderable: object, no_color: bool, stream: TextIO | None, width: int | None = None) -> None:
+    """Print with rich: straight to a colour terminal (``width`` cells wide where given, else
+    the terminal's), else as plain lines without trailing blanks. Emoji codes (``:x:``) in a
+    name stay text."""
     from rich.console import Console
 
     stream = stream or sys.stdout
     if color_wanted(no_color, stream):
-        Console(file=stream, highlight=False, emoji=False).print(renderable)
+        Console(file=stream, highlight=False, emoji=False, width=width).print(renderable, crop=width is None)
         return
     buffer = io.StringIO()
     Console(file=buffer, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False).print(
@@ -234,13 +238,63 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
 
     title = Text(printable(table.title)) if table.title else None  # a string would be read as markup
     rich_table = RichTable(title=title, title_justify="left", show_edge=False, pad_edge=False, box=None)
-    for column in table.columns:
+    texts = [[cell(value) for value in row] for row in table.rows]
+    widths, needed = _column_widths(table.columns, texts, _terminal_width(stream), table.foldable)
+    for column, width in zip(table.columns, widths, strict=True):
         header = Text(printable(column))
-        rich_table.add_column(header, style=table.styles.get(column), header_style="bold", overflow="fold")
-    for index, row in enumerate(table.rows):
+        style = table.styles.get(column)
+        rich_table.add_column(header, style=style, header_style="bold", width=width, overflow="fold")
+    for index, row in enumerate(texts):
         style = table.row_styles[index] if index < len(table.row_styles) else None
-        rich_table.add_row(*(Text(cell(value)) for value in row), style=style)
-    _emit(rich_table, no_color, stream)
+        rich_table.add_row(*(Text(text) for text in row), style=style)
+    _emit(rich_table, no_color, stream, width=needed)
+
+
+FOLDED_WIDTH = 16
+
+
+def _terminal_width(stream: TextIO) -> int:
+    from rich.console import Console
+
+    return Console(file=stream).width
+
+
+def _column_widths(
+    columns: Sequence[str], rows: list[list[str]], terminal: int, foldable: Sequence[str] = ()
+) -> tuple[list[int], int | None]:
+    """Column widths for a terminal ``terminal`` cells wide, such that no word (an address, a
+    path, a name: whatever holds no blank) is ever cut: each column is at least as wide as its
+    longest word and the room left goes to the columns whose cells are longest, so cells wrap
+    at blanks only. Where even the longest words do not fit side by side, the columns are those
+    words' widths and the lines run past the terminal (the second value: the width to draw at,
+    else None), which folds them whole rather than cut a word inside a cell. A ``foldable``
+    column asks for no more than FOLDED_WIDTH cells: its content may be cut anywhere."""
+    from rich.cells import cell_len
+
+    def lines(index: int) -> list[str]:
+        return [line for text in [columns[index], *(row[index] for row in rows)] for line in text.split("\n")]
+
+    def longest_word(index: int) -> int:
+        if columns[index] in foldable:
+            return FOLDED_WIDTH
+        return max((cell_len(word) for line in lines(index) for word in line.split()), default=1)
+
+    words = [longest_word(i) for i in range(len(columns))]
+    natural = [max(max((cell_len(line) for line in lines(i)), default=1), words[i]) for i in range(len(columns))]
+    room = terminal - 2 * (len(columns) - 1)
+    if sum(natural) <= room:
+        return natural, None
+    if sum(words) > room:
+        return words, sum(words) + 2 * (len(columns) - 1)
+    widths, spare = list(words), room - sum(words)
+    wanted = [n - w for n, w in zip(natural, words, strict=True)]
+    total = sum(wanted)
+    for index, extra in enumerate(wanted):
+        widths[index] += extra * spare // total
+    for index in sorted(range(len(widths)), key=lambda i: wanted[i] - (widths[i] - words[i]), reverse=True):
+        if sum(widths) < room and widths[index] < natural[index]:
+            widths[index] += 1  # what integer division left over
+    return widths, None
 
 
 def cell_len(text: str) -> int:

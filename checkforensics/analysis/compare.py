@@ -108,7 +108,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
         )
     tree = model.command_lines()
     table = model.files()
-    changes = rootfs_changes(model, layers=False)
+    changes = rootfs_changes(model)
     memory = {}
     for process in tree.processes:
         if process.zombie or not process.dumped:
@@ -121,7 +121,6 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
             }
         except CheckforensicsError as exc:
             tree.warnings.append(str(exc))
-    rootfs = changes.rootfs
     return Snapshot(
         container_id=view.container.id,
         name=view.container.name,
@@ -129,7 +128,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
         descriptors={
             (p.pid, str(d.fd)): _descriptor_record(p.pid, p.comm, d) for p in table.processes for d in p.descriptors
         },
-        files={f.path: changed_file_record(f, "rootfs") for f in (rootfs.files if rootfs else [])},
+        files={f.path: changed_file_record(f, layer) for layer, f in changes.files},
         deleted={path: {"path": path} for path in changes.deleted},
         memory=memory,
         warnings=[*view.warnings, *tree.warnings, *table.warnings, *changes.warnings],

@@ -5,6 +5,7 @@ Everything here comes from metadata files and the member listing; no memory page
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -27,6 +28,52 @@ ROOTFS_DIFF = "rootfs-diff.tar"
 DELETED_FILES = "deleted.files"
 
 
+# checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar, as the kubelet names them.
+_KUBELET_NAME = re.compile(
+    r"^checkpoint-(?P<pod>[^_]+)_(?P<rest>.+)-(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\.tar"
+)
+
+
+@dataclass(frozen=True)
+class KubeletName:
+    pod: str
+    namespace: str | None
+    container: str | None
+    time: str
+
+
+def parse_kubelet_name(name: str) -> KubeletName | None:
+    """Pod, namespace, container and time from a kubelet checkpoint file name.
+
+    Namespace and container are joined by a dash and either may contain dashes; the split is
+    taken at the first dash, so archive metadata is preferred whenever it is readable.
+    """
+    match = _KUBELET_NAME.match(name)
+    if match is None:
+        return None
+    namespace, _, container = match["rest"].partition("-")
+    return KubeletName(match["pod"], namespace or None, container or None, match["time"])
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def checkpoint_time(checkpoint: Checkpoint, recorded: str | None) -> tuple[str, str]:
+    """When the checkpoint was taken, and where that comes from: the engine's record
+    (config.dump's checkpointedTime: CRI-O, containerd), the kubelet's file name, the time
+    the images were archived (inventory.img's mtime: Podman records none), the file's mtime."""
+    if recorded:
+        return recorded, "config.dump"
+    kubelet = parse_kubelet_name(checkpoint.path.name)
+    if kubelet is not None:
+        return kubelet.time, "file name"
+    inventory = checkpoint.member(checkpoint.images_prefix + "inventory.img")
+    if inventory is not None:
+        return _iso(inventory.mtime), "inventory.img mtime"
+    return _iso(checkpoint.path.stat().st_mtime), "file mtime"
+
+
 @dataclass
 class Overview:
     """A checkpoint at a glance."""
@@ -41,6 +88,8 @@ class Overview:
     hostname: str | None  # the UTS namespace's nodename: what the kernel said, maybe not what the engine set
     stats: dict[str, int] | None  # stats-dump's "dump" record, CRIU's field names
     warnings: list[str] = field(default_factory=list)
+    checkpointed: str | None = None  # when it was taken, as best known (checkpoint_time)
+    checkpointed_from: str | None = None  # where that time comes from
 
 
 def read_stats(model: CheckpointModel, warnings: list[str]) -> dict[str, int] | None:
@@ -151,6 +200,7 @@ def overview(model: CheckpointModel) -> Overview:
         warnings.append(f"{NETWORK_STATUS}: not a JSON object or list (no network recorded)")
     info = container_info(config, spec, network, status, task_status)
     diff = checkpoint.member(ROOTFS_DIFF)
+    taken, source = checkpoint_time(checkpoint, info.checkpointed)
     return Overview(
         checkpoint=checkpoint,
         container=info,
@@ -162,4 +212,6 @@ def overview(model: CheckpointModel) -> Overview:
         hostname=hostname_from_images(model),
         stats=read_stats(model, warnings),
         warnings=warnings,
+        checkpointed=taken,
+        checkpointed_from=source,
     )

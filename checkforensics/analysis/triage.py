@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkforensics.analysis.mounts import spec_mounts
 from checkforensics.analysis.redaction import REDACT, Redaction, environment_spans
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
 from checkforensics.analysis.severity import Severity
@@ -51,7 +50,6 @@ class Context:
     changes: RootfsChanges
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
     redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
-    mount_points: frozenset[str] = frozenset()  # the OCI spec's mount destinations
     _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
 
     def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
@@ -245,12 +243,11 @@ def rule_inflight(context: Context) -> Iterator[Finding]:
 
 
 def rule_disk(context: Context) -> Iterator[Finding]:
-    rootfs = context.changes.rootfs
-    for changed in rootfs.files if rootfs else []:
+    # the container's changes in every layer; what the runtime made (the empty files runc
+    # bind-mounts onto, /dev's default devices) is set apart by rootfs_changes
+    for _, changed in context.changes.files:
         if changed.type == "dir":
             continue
-        if changed.type == "file" and changed.size == 0 and changed.path in context.mount_points:
-            continue  # the empty file runc creates to bind-mount onto (/etc/hosts, /etc/resolv.conf)
         for pattern, severity in SENSITIVE_PATHS:
             if fnmatch.fnmatch(changed.path, pattern):
                 yield Finding(
@@ -262,7 +259,8 @@ def rule_disk(context: Context) -> Iterator[Finding]:
                     {"path": changed.path, "size": changed.size, "mtime": changed.mtime, "sha256": changed.sha256},
                 )
                 break
-        if changed.type == "file" and changed.mode & 0o111 and changed.path.startswith(("/tmp/", "/var/tmp/")):
+        temporary = changed.path.startswith(("/tmp/", "/var/tmp/", "/dev/shm/"))
+        if changed.type == "file" and changed.mode & 0o111 and temporary:
             yield Finding(
                 "executable-dropped",
                 Severity.HIGH,
@@ -368,9 +366,7 @@ def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Contex
 
     tree = model.command_lines(env=True)
     secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
-    spec = model.store.json_member("spec.dump", [])  # its warnings are show's and inspect's to give
-    mount_points = frozenset(m.destination for m in spec_mounts(spec) if m.destination)
-    return Context(tree, model.files(), rootfs_changes(model, layers=False), secrets, mount_points=mount_points)
+    return Context(tree, model.files(), rootfs_changes(model), secrets)
 
 
 def triage(context: Context) -> list[Finding]:

@@ -19,7 +19,7 @@ COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM
 def _table(placed: list[tuple[Process, int]]) -> Table:
     """One row per process; a process ``depth`` levels down has its COMMAND indented."""
     rows = [
-        [p.pid, p.ppid, p.pgid, p.sid, " ".join(str(t) for t in p.tids), p.uid, p.gid, p.state, p.comm,
+        [p.pid, p.ppid, p.pgid, p.sid, len(p.tids), p.uid, p.gid, p.state, p.comm,
          "  " * depth + cell(command_text(p))]
         for p, depth in placed
     ]  # fmt: skip
