@@ -157,6 +157,7 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
             where=str(b.path),
         )
     descriptor_fields = ("type", "path", "deleted", "state", "local", "remote", "pipe_id")
+    socket_fields = ("type", "family", "sock_type", "proto", "state", "local", "remote", "path", "deleted")
     plain = {k: v for k, v in before.descriptors.items() if not v["socket"]}
     plain_after = {k: v for k, v in after.descriptors.items() if not v["socket"]}
     sockets = {k: v for k, v in before.descriptors.items() if v["socket"]}
@@ -167,7 +168,7 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
     return CheckpointDiff(
         processes=diff_records(before.processes, after.processes, ("ppid", "comm", "cmdline", "threads", "uid")),
         descriptors=diff_records(plain, plain_after, descriptor_fields),
-        sockets=diff_records(sockets, sockets_after, descriptor_fields),
+        sockets=diff_records(sockets, sockets_after, socket_fields),
         files=diff_records(before.files, after.files, ("type", "size", "mode", "mtime", "sha256", "linkname")),
         deleted=diff_records(before.deleted, after.deleted, ()),
         memory=memory,
