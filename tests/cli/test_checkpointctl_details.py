@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import tarfile
 from pathlib import Path
 
@@ -52,6 +53,27 @@ def test_process_state_in_json_is_what_proc_said(capsys: pytest.CaptureFixture[s
     assert (records[zombie["pid"]]["exit_status"], records[zombie["pid"]]["exit_signal"]) == (3, None)
     alive = [r for pid, r in records.items() if pid not in (stopped["pid"], zombie["pid"])]
     assert all(r["stop_signal"] is None and r["exit_status"] is None for r in alive)
+
+
+def test_how_each_stopped_process_and_zombie_ended_is_what_the_kernel_said(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """states.py: a process stopped by SIGTSTP (not SIGSTOP), zombies that exited with 7 or were
+    killed by SIGTERM and SIGKILL; the truth is the signal sent and /proc/PID/stat's exit_code."""
+    facts = truth("scenarios/states")
+    records = {p["pid"]: p for p in _json(capsys, "ps", str(FIXTURES / "scenarios" / "states.tar.zst"))["processes"]}
+    assert {pid: r["state"] for pid, r in records.items()} == {p["pid"]: STATES[p["state"]] for p in facts["processes"]}
+    assert {str(pid): r["stop_signal"] for pid, r in records.items() if r["stop_signal"]} == facts["stopped_by"]
+    ended = {}
+    for pid, status in facts["zombie_exit_code"].items():  # a wait status, as waitpid(2) gives it
+        ended[pid] = (None, signal.Signals(status & 0x7F).name) if status & 0x7F else (status >> 8, None)
+    zombies = {str(pid): r for pid, r in records.items() if r["state"] == "Zombie"}
+    assert {pid: (r["exit_status"], r["exit_signal"]) for pid, r in zombies.items()} == ended
+    assert sorted(ended.values(), key=str) == sorted([(7, None), (None, "SIGTERM"), (None, "SIGKILL")], key=str)
+    tree = _text(capsys, "ps", str(FIXTURES / "scenarios" / "states.tar.zst"), "--tree")
+    for note in ("(stopped by SIGTSTP)", "(zombie, exit status 7)", "(zombie, killed by SIGTERM)",
+                 "(zombie, killed by SIGKILL)"):  # fmt: skip
+        assert tree.count(note) == 1
 
 
 def test_ps_tree_and_inspect_tree_say_which_process_is_stopped_or_a_zombie(
