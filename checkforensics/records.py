@@ -12,8 +12,6 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checkforensics.model.descriptions import descriptor_record
-from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.render import human_size
 
 # Types only: a command imports records for one record kind, and must not pay for importing
@@ -23,10 +21,14 @@ if TYPE_CHECKING:
     from checkforensics.analysis.overview import Overview
     from checkforensics.analysis.rootfs import RootfsChanges
     from checkforensics.model import Process
+    from checkforensics.model.files import FileTable
     from checkforensics.model.shared import SharedMemory
 
 
 def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
+    from checkforensics.model.descriptions import descriptor_record
+    from checkforensics.model.files import SOCKET_TYPES
+
     return {
         "processes": [
             {
@@ -45,6 +47,9 @@ def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = Fa
 def descriptor_lines(table: FileTable, with_data: bool, only_sockets: bool = False) -> list[dict[str, Any]]:
     """The JSON Lines form of a descriptor table: one descriptor a line, with the pid and comm
     of its process first."""
+    from checkforensics.model.descriptions import descriptor_record
+    from checkforensics.model.files import SOCKET_TYPES
+
     return [
         {"pid": p.pid, "comm": p.comm, **descriptor_record(d, with_data)}
         for p in table.processes

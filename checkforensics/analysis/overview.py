@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from checkforensics.analysis.container import ContainerInfo, container_info
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
-from checkforensics.images.crit_json import message_to_dict
 from checkforensics.images.load import text
 from checkforensics.model import CheckpointModel
 
@@ -68,6 +67,8 @@ def read_stats(model: CheckpointModel, warnings: list[str]) -> dict[str, int] | 
     if image.magic != "STATS" or not image.entries:
         warnings.append(f"{name}: holds no dump statistics")
         return None
+    from checkforensics.images.crit_json import message_to_dict  # only when there are statistics
+
     return message_to_dict(image.entries[0].message).get("dump")
 
 

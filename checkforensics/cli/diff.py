@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -15,10 +15,7 @@ from checkforensics.model import CheckpointModel
 from checkforensics.model.descriptions import socket_summary
 from checkforensics.output import OutputGuard
 from checkforensics.records import changes_record
-from checkforensics.render import TEXT, Lines, Result, Table, View, cell, human_size, render, tree_text
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from checkforensics.render import TEXT, Lines, Result, Table, Tree, View, cell, human_size, render, tree_text
 
 Describe = Callable[[dict[str, Any]], str]
 MARKS = (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow"))
@@ -132,8 +129,6 @@ def _memory_lines(result: CheckpointDiff) -> list[tuple[str, str, str]]:
 
 
 def _comparison_tree(result: CheckpointDiff, a: str, b: str) -> Tree:
-    from rich.tree import Tree
-
     tree = Tree(f"[bold]{tree_text(Path(a).name)}[/] -> [bold]{tree_text(Path(b).name)}[/]")
     for title, diff, describe in _sections(result):
         if not diff:

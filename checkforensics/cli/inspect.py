@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -24,10 +24,7 @@ from checkforensics.records import (
     overview_record,
     state_note,
 )
-from checkforensics.render import Result, Table, View, cell, human_size, render, tree_text
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from checkforensics.render import Result, Table, Tree, View, cell, human_size, render, tree_text
 
 
 @dataclass
@@ -182,8 +179,6 @@ def _buffers_text(d: Descriptor) -> str:
 
 
 def _tree(found: Inspection) -> Tree:
-    from rich.tree import Tree
-
     found.settle(command_lines=False)
     archive = found.model.archive
     tree = Tree(f"[bold]{tree_text(archive.path.name)}[/] ({archive.kind})")
