@@ -181,6 +181,7 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
         if before.secrets is not None:
             before.secrets = after.secrets = {}
     descriptor_fields = ("type", "path", "deleted", "state", "local", "remote", "pipe_id")
+    socket_fields = ("type", "family", "sock_type", "proto", "state", "local", "remote", "path", "deleted")
     plain = {k: v for k, v in before.descriptors.items() if not v["socket"]}
     plain_after = {k: v for k, v in after.descriptors.items() if not v["socket"]}
     sockets = {k: v for k, v in before.descriptors.items() if v["socket"]}
@@ -191,7 +192,7 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
     return CheckpointDiff(
         processes=diff_records(before.processes, after.processes, ("ppid", "comm", "cmdline", "threads", "uid")),
         descriptors=diff_records(plain, plain_after, descriptor_fields),
-        sockets=diff_records(sockets, sockets_after, descriptor_fields),
+        sockets=diff_records(sockets, sockets_after, socket_fields),
         files=diff_records(before.files, after.files, ("type", "size", "mode", "mtime", "sha256", "linkname")),
         deleted=diff_records(before.deleted, after.deleted, ()),
         memory=memory,
