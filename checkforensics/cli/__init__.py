@@ -125,9 +125,10 @@ def cli(debug: bool, no_progress: bool, max_expansion: str | None) -> None:
     global _debug
     _debug = debug
     progress.activate(not no_progress)
-    from checkforensics.archive.compressed import allow_expansion
+    if max_expansion is not None or "checkforensics.archive.compressed" in sys.modules:  # else nothing to reset
+        from checkforensics.archive.compressed import allow_expansion
 
-    allow_expansion(_size(max_expansion) if max_expansion is not None else None)
+        allow_expansion(_size(max_expansion) if max_expansion is not None else None)
 
 
 _SUFFIXES = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
