@@ -36,6 +36,7 @@ COMMANDS = {
     "memgrep": "memgrep:memgrep",
     "memparse": "memparse:memparse",
     "memdump": "memparse:memdump",
+    "malfind": "malfind:malfind_command",
     "triage": "triage:triage_command",
     "report": "report:report",
     "verify": "verify:verify",

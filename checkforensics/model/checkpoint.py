@@ -22,7 +22,7 @@ from checkforensics.archive import Checkpoint
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model.cmdline import command_line, environment
 from checkforensics.model.files import FileTable, build_file_table
-from checkforensics.model.mappings import address_space, file_names, process_memory
+from checkforensics.model.mappings import address_space, deleted_files, file_names, process_memory
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError
 from checkforensics.model.processes import (
     Process,
@@ -160,6 +160,11 @@ class CheckpointModel:
         """File id -> path (regular files; memfds as ``memfd:NAME``), for naming mappings."""
         return file_names(self.store, self.memory_warnings)
 
+    @cached_property
+    def deleted_files(self) -> frozenset[int]:
+        """Ids of the files deleted while mapped or open, for marking mappings ``(deleted)``."""
+        return deleted_files(self.store, self.memory_warnings)
+
     def memory(self, pid: int) -> ProcessMemory:
         """The memory view of ``pid``: mappings, its own dumped pages and the shared objects it
         maps. Raises CheckforensicsError when its images are missing or damaged (zombies
@@ -224,7 +229,8 @@ class CheckpointModel:
                     raise CheckforensicsError(f"pid {pid}: {_no_memory(process)}")
                 comm = process.comm if process is not None else None
                 mm = self.mm(pid)
-                cached = process_memory(pid, comm, mm, self.file_names, *self._address_space(pid, mm))
+                space, member = self._address_space(pid, mm)
+                cached = process_memory(pid, comm, mm, self.file_names, space, member, self.deleted_files)
             except CheckforensicsError as exc:
                 cached = exc
             self._memories[pid] = cached
