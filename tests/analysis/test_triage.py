@@ -70,7 +70,8 @@ def test_reverse_shell_and_dropped_files() -> None:
     assert by_rule["shell-network"].severity == Severity.CRITICAL
     assert by_rule["shell-network"].evidence["remote"] == "203.0.113.9:4444"
     assert by_rule["exe-writable-path"].evidence["exe"] == "/tmp/.x/sh"
-    assert by_rule["sensitive-file-changed"].severity == Severity.CRITICAL
+    preload = by_rule["sensitive-file-changed"]  # issue 16: high, as LD_PRELOAD is
+    assert preload.severity == Severity.HIGH and preload.techniques == ("T1574.006",)
     assert by_rule["executable-dropped"].evidence["path"] == "/tmp/.x/miner"
     assert by_rule["sensitive-file-deleted"].evidence["path"] == "/var/log/auth.log"
     assert {"cap-sys-admin", "no-seccomp"} <= set(by_rule)
