@@ -22,7 +22,7 @@ from checkforensics.report import ReportInput, render_report
 
 from conftest import FIXTURES, SCENARIOS, truth
 
-SECTIONS = ("summary", "triage", "processes", "files", "sockets", "rootfs", "secrets", "memory")
+SECTIONS = ("summary", "triage", "malfind", "processes", "files", "sockets", "rootfs", "secrets", "memory")
 
 
 class _Collector(HTMLParser):
