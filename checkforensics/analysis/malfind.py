@@ -10,8 +10,8 @@ dumped, so each process is judged exactly, from its own mappings:
   (reflective loading), executable or not yet;
 - the process's own executable being a memfd (fileless) or a deleted file.
 
-Never flagged: the kernel's ``[vdso]``, ``[vvar]`` and ``[vsyscall]`` (CRIU keeps the vdso's
-ELF page in every dump), and code mapped from files that still exist. JIT runtimes (Java,
+Never flagged: the kernel's ``[vdso]``, ``[vvar]``, ``[vsyscall]`` and ``[uprobes]`` (CRIU
+keeps the vdso's ELF page in every dump), and code mapped from files that still exist. JIT runtimes (Java,
 Node.js, .NET, ...) hold executable anonymous memory by design: their anonymous code is still
 listed, at low severity, with the runtime named.
 """
@@ -27,6 +27,7 @@ from checkforensics.analysis.attack import TECHNIQUES
 from checkforensics.analysis.memsearch.memparse import hexdump_line
 from checkforensics.analysis.severity import Severity
 from checkforensics.errors import CheckforensicsError
+from checkforensics.images.flags import VmaStatus
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import Mapping, MemoryFilter, ProcessMemory, Region
 
@@ -69,6 +70,7 @@ JIT_LIBRARIES = (
     ("libluajit", "LuaJIT"),
 )
 _NOT_CODE = frozenset({"vdso", "vvar", "vsyscall", "socket"})
+_KERNEL_MADE = int(VmaStatus.VMA_AREA_UPROBES)  # [uprobes]: the kernel's executable area for uprobes
 _ANONYMOUS_KINDS = frozenset({"anon", "heap", "stack", "shared", "sysvipc"})
 _ANONYMOUS_MEMFD = "memfd:/dev/zero"  # CRIU 4 dumps MAP_SHARED|MAP_ANONYMOUS as this memfd
 
@@ -222,7 +224,7 @@ def suspects_of(memory: ProcessMemory, exe_id: int | None, program: str) -> list
     jit = jit_runtime(program, memory.mappings)
     found = []
     for mapping in memory.mappings:
-        if mapping.kind in _NOT_CODE:
+        if mapping.kind in _NOT_CODE or mapping.vma.status & _KERNEL_MADE:
             continue
         anonymous = is_anonymous(mapping)
         if not anonymous and "x" not in mapping.perms:

@@ -10,6 +10,7 @@ import click
 
 from checkforensics.analysis.malfind import REASONS, Suspect, malfind
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
+from checkforensics.errors import ExitCode
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.render import Lines, Result, Table, human_size, json_text, render
@@ -30,7 +31,7 @@ _STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cy
 @output_options()
 def malfind_command(
     checkpoint: str, pids: tuple[int, ...], dump_dir: Path | None, force: bool, fmt: str, no_color: bool
-) -> None:
+) -> int:
     """Memory that looks like injected or hidden code, per process.
 
     Anonymous memory that is executable (worse: writable too), executable mappings of memfds
@@ -39,7 +40,7 @@ def malfind_command(
     protections, why it was flagged, its ATT&CK techniques and its first bytes (disassembled
     too where capstone is installed). [vdso] and code of files on disk are never flagged; the
     anonymous code of JIT runtimes (Java, Node.js, .NET, ...) is, at low severity, with the
-    runtime named.
+    runtime named. Exit code 1 when nothing is flagged.
 
     \b
     Examples:
@@ -67,6 +68,7 @@ def malfind_command(
         warnings=found.warnings,
     )
     render(result, fmt, no_color=no_color)
+    return ExitCode.OK if found.suspects else ExitCode.NOTHING_FOUND  # as grep: 1 when nothing was found
 
 
 def _write_dump(
