@@ -12,8 +12,6 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checkforensics.model.descriptions import descriptor_record
-from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.render import human_size
 
 # Types only: a command imports records for one record kind, and must not pay for importing
@@ -23,10 +21,14 @@ if TYPE_CHECKING:
     from checkforensics.analysis.overview import Overview
     from checkforensics.analysis.rootfs import RootfsChanges
     from checkforensics.model import Process
+    from checkforensics.model.files import FileTable
     from checkforensics.model.shared import SharedMemory
 
 
 def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
+    from checkforensics.model.descriptions import descriptor_record
+    from checkforensics.model.files import SOCKET_TYPES
+
     return {
         "processes": [
             {
@@ -45,6 +47,9 @@ def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = Fa
 def descriptor_lines(table: FileTable, with_data: bool, only_sockets: bool = False) -> list[dict[str, Any]]:
     """The JSON Lines form of a descriptor table: one descriptor a line, with the pid and comm
     of its process first."""
+    from checkforensics.model.descriptions import descriptor_record
+    from checkforensics.model.files import SOCKET_TYPES
+
     return [
         {"pid": p.pid, "comm": p.comm, **descriptor_record(d, with_data)}
         for p in table.processes
@@ -114,6 +119,8 @@ def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> 
                 for iface in info.interfaces
             ],
         },
+        "checkpointed": view.checkpointed,
+        "checkpointed_from": view.checkpointed_from,
         "hostname": view.hostname,
         "processes": view.process_count,
         "archive_size": view.archive_size,
@@ -135,7 +142,7 @@ def overview_row(view: Overview) -> list[Any]:
         info.id[:12] if info.id else None,
         info.runtime,
         short_time(info.created),
-        short_time(info.checkpointed),
+        short_time(view.checkpointed),
         info.engine,
         info.ips,
         info.macs,
@@ -200,16 +207,28 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
     }
 
 
-def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
+def changes_record(path: Path, changes: RootfsChanges, *, runtime: bool = False) -> dict[str, Any]:
+    """The container's changes; the entries the runtime made too with ``runtime`` (each entry's
+    ``origin`` says whose), else only counted in ``hidden``."""
     from checkforensics.analysis.rootfs import changed_file_record
 
+    changed = [changed_file_record(f, name) for name, f in changes.files]
+    if runtime:
+        changed += [changed_file_record(e.file, name, e.reason) for name, e in changes.runtime]
     return {
         "archive": str(path),
-        "changed": [changed_file_record(f, layer.name) for layer in changes.layers for f in layer.files],
+        "changed": changed,
         "deleted": [{"path": path} for path in changes.deleted],
         "opaque": [{"path": path} for path in changes.opaque],
+        "hidden": 0 if runtime else len(changes.runtime),
         "layers": [
-            {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
+            {
+                "name": layer.name,
+                "member": layer.member,
+                "entries": len(layer.files) + len(layer.runtime),
+                "runtime": len(layer.runtime),
+            }
+            for layer in changes.layers
         ],
         "warnings": changes.warnings,
     }

@@ -20,7 +20,7 @@ from checkforensics.analysis.attack import technique_text
 from checkforensics.analysis.malfind import REASONS, Suspect
 from checkforensics.analysis.overview import Overview
 from checkforensics.analysis.redaction import Redaction
-from checkforensics.analysis.rootfs import RootfsChanges
+from checkforensics.analysis.rootfs import ChangedFile, RootfsChanges
 from checkforensics.analysis.triage import Finding
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
@@ -184,20 +184,35 @@ def _descriptors(files: FileTable, sockets: bool, redaction: Redaction) -> str:
 
 
 def _changes(changes: RootfsChanges, redaction: Redaction) -> str:
-    files = [(layer, f) for layer in changes.layers for f in layer.files]
-    paths = _shown(redaction, [f.path for _, f in files])
-    links = _shown(redaction, [f.linkname for _, f in files])
-    deleted = _shown(redaction, list(changes.deleted))
-    rows = [
-        [_e(layer.name), _e(f.type), _e(human_size(f.size) if f.type == "file" else None), _e(f"{f.mode:04o}"),
-         _e(f.mtime), f"<code>{path}</code>" + (f" &rarr; {link}" if f.linkname else "")]
-        for (layer, f), path, link in zip(files, paths, links, strict=True)
-    ]  # fmt: skip
+    """The container's changes (its layer, its deletions, then /dev/shm and tmpfs), and below,
+    folded, what the container runtime made (as ``diff --all`` lists it)."""
+
+    def rows_of(files: list[tuple[str, ChangedFile]]) -> list[list[str]]:
+        paths = _shown(redaction, [f.path for _, f in files])
+        links = _shown(redaction, [f.linkname for _, f in files])
+        return [
+            [_e(layer), _e(f.type), _e(human_size(f.size) if f.type == "file" else None), _e(f"{f.mode:04o}"),
+             _e(f.mtime), f"<code>{path}</code>" + (f" &rarr; {link}" if f.linkname else "")]
+            for (layer, f), path, link in zip(files, paths, links, strict=True)
+        ]  # fmt: skip
+
+    headers = ["Layer", "Type", "Size", "Mode", "Modified", "Path"]
+    files = changes.files
+    rows = rows_of([(layer, f) for layer, f in files if layer == "rootfs"])
     rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{path}</code>"]
-             for path in deleted]  # fmt: skip
+             for path in _shown(redaction, list(changes.deleted))]  # fmt: skip
     rows += [["rootfs", '<span class="bad">opaque</span>', "-", "-", "-", f"<code>{path}</code>"]
              for path in _shown(redaction, list(changes.opaque))]  # fmt: skip
-    return _table(["Layer", "Type", "Size", "Mode", "Modified", "Path"], rows)
+    rows += rows_of([(layer, f) for layer, f in files if layer != "rootfs"])
+    page = _table(headers, rows)
+    runtime = changes.runtime
+    if runtime:
+        made = rows_of([(layer, entry.file) for layer, entry in runtime])
+        for row, (_, entry) in zip(made, runtime, strict=True):
+            row[1] = f"{row[1]} ({_e(entry.reason)})"
+        summary = f"{len(runtime)} entries the container runtime made (mount points, default devices and links)"
+        page += f"<details><summary>{summary}</summary>{_table(headers, made)}</details>"
+    return page
 
 
 def _secrets(secrets: list[dict[str, Any]]) -> str:

@@ -16,7 +16,6 @@ from typing import Any
 
 from checkforensics.analysis.attack import TECHNIQUES
 from checkforensics.analysis.malfind import Suspect, malfind
-from checkforensics.analysis.mounts import spec_mounts
 from checkforensics.analysis.redaction import REDACT, Redaction, environment_spans
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
 from checkforensics.analysis.severity import Severity
@@ -85,7 +84,6 @@ class Context:
     changes: RootfsChanges
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
     redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
-    mount_points: frozenset[str] = frozenset()  # the OCI spec's mount destinations
     malfind: list[Suspect] = field(default_factory=list)  # malfind's suspect mappings
     _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
     _reverse: list[ReverseShell] | None = field(default=None, init=False, repr=False)
@@ -306,12 +304,11 @@ def rule_inflight(context: Context) -> Iterator[Finding]:
 
 
 def rule_disk(context: Context) -> Iterator[Finding]:
-    rootfs = context.changes.rootfs
-    for changed in rootfs.files if rootfs else []:
+    # the container's changes in every layer; what the runtime made (the empty files runc
+    # bind-mounts onto, /dev's default devices) is set apart by rootfs_changes
+    for _, changed in context.changes.files:
         if changed.type == "dir":
             continue
-        if changed.type == "file" and changed.size == 0 and changed.path in context.mount_points:
-            continue  # the empty file runc creates to bind-mount onto (/etc/hosts, /etc/resolv.conf)
         for pattern, severity, techniques in SENSITIVE_PATHS:
             if fnmatch.fnmatch(changed.path, pattern):
                 yield Finding(
@@ -324,7 +321,8 @@ def rule_disk(context: Context) -> Iterator[Finding]:
                     techniques,
                 )
                 break
-        if changed.type == "file" and changed.mode & 0o111 and changed.path.startswith(("/tmp/", "/var/tmp/")):
+        temporary = changed.path.startswith(("/tmp/", "/var/tmp/", "/dev/shm/"))
+        if changed.type == "file" and changed.mode & 0o111 and temporary:
             yield Finding(
                 "executable-dropped",
                 Severity.HIGH,
@@ -581,11 +579,8 @@ def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Contex
 
     tree = model.command_lines(env=True)
     secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
-    spec = model.store.json_member("spec.dump", [])  # its warnings are show's and inspect's to give
-    mount_points = frozenset(m.destination for m in spec_mounts(spec) if m.destination)
     suspects = malfind(model).suspects  # its warnings are the model's memory warnings, said by the caller
-    changes = rootfs_changes(model, layers=False)
-    return Context(tree, model.files(), changes, secrets, mount_points=mount_points, malfind=suspects)
+    return Context(tree, model.files(), rootfs_changes(model), secrets, malfind=suspects)
 
 
 def triage(context: Context) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -17,10 +17,7 @@ from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, Proc
 from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
 from checkforensics.records import STATS_COLUMNS, command_text, overview_record
-from checkforensics.render import Result, Table, View, cell, human_size, render, tree_text
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from checkforensics.render import Result, Table, Tree, View, cell, human_size, render, tree_text
 
 
 @dataclass
@@ -167,8 +164,6 @@ def _process_label(process: Process, view: ProcessView) -> str:
 
 
 def _tree(found: Inspection) -> Tree:
-    from rich.tree import Tree
-
     found.settle(command_lines=False)
     archive = found.model.archive
     tree = Tree(f"[bold]{tree_text(archive.path.name)}[/] ({archive.kind})")

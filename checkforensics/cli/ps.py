@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -11,10 +11,7 @@ from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
 from checkforensics.records import command_text
-from checkforensics.render import Lines, Result, Table, View, cell, render, tree_text
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from checkforensics.render import Lines, Result, Table, Tree, View, cell, render, tree_text
 
 COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM", "COMMAND"]
 
@@ -22,7 +19,7 @@ COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM
 def _table(placed: list[tuple[Process, int]]) -> Table:
     """One row per process; a process ``depth`` levels down has its COMMAND indented."""
     rows = [
-        [p.pid, p.ppid, p.pgid, p.sid, " ".join(str(t) for t in p.tids), p.uid, p.gid, p.state, p.comm,
+        [p.pid, p.ppid, p.pgid, p.sid, len(p.tids), p.uid, p.gid, p.state, p.comm,
          "  " * depth + cell(command_text(p))]
         for p, depth in placed
     ]  # fmt: skip
@@ -35,8 +32,6 @@ def _environments(processes: list[Process]) -> list[Lines]:
 
 def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
     """The parent/child tree of the processes ``placed`` (each with its depth, in tree order)."""
-    from rich.tree import Tree
-
     root = Tree("[bold]processes[/]")
     parents = [root]
     for process, depth in placed:

@@ -33,10 +33,14 @@ def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
     if any(view.container.engine is None for view in views):
         columns += ["HOSTNAME", "PROCESSES"]
         rows = [[*row, view.hostname, view.process_count] for row, view in zip(rows, views, strict=True)]
+    stats_columns, stats = [name for name, _, _ in STATS_COLUMNS], [stats_row(view) for view in views]
+    if len(views) > 1:  # which row is which file
+        columns, stats_columns = ["FILE", *columns], ["FILE", *stats_columns]
+        rows = [[str(view.checkpoint.path), *row] for row, view in zip(rows, views, strict=True)]
+        stats = [[str(view.checkpoint.path), *row] for row, view in zip(stats, views, strict=True)]
     tables = [Table(columns, rows)]
     if print_stats:
-        stats = [stats_row(view) for view in views]
-        tables.append(Table([name for name, _, _ in STATS_COLUMNS], stats, title="CRIU dump statistics"))
+        tables.append(Table(stats_columns, stats, title="CRIU dump statistics"))
     return tables
 
 

@@ -165,8 +165,10 @@ class FileResolver:
         self.files: dict[int, Any] = {}
         if store.has("files.img"):
             self.files = {entry.id: entry for entry in self.images.messages("files.img")}
-        else:
+        elif any(store.has(image) for image in _LEGACY_IMAGES):
             self._load_legacy()
+        else:
+            warnings.append("files.img: missing (which file, pipe or socket each descriptor is, unknown)")
         self.remaps = {r.orig_id: r for r in self.images.messages("remap-fpath.img", quiet=True)}
         self.unix_by_ino = {e.usk.ino: e.usk for e in self.files.values() if e.HasField("usk")}
 

@@ -15,8 +15,8 @@ from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import MapFlags
 from checkforensics.images.load import text
 from checkforensics.model.files import DELETED_REMAPS, remap_kind
-from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap, vmas_from_mm
-from checkforensics.model.regions import Mapping, ProcessMemory
+from checkforensics.model.memory import AddressSpace, PageRun, Vma, normalise_pagemap, vmas_from_mm
+from checkforensics.model.regions import UNKNOWN, Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
 
 _GROWSDOWN = int(MapFlags.MAP_GROWSDOWN)
@@ -88,13 +88,35 @@ def address_space(
     store: ImageStore, pid: int, mm: Any, warnings: list[str] | None = None
 ) -> tuple[AddressSpace, str]:
     """The process's own dumped pages, by address, and the pages image member holding them;
-    what of its mm and pagemap images could not be taken as it is, in ``warnings``."""
+    what of its mm and pagemap images could not be taken as it is, in ``warnings``. With ``mm``
+    None (no mm-PID.img), each stretch of pages the pagemap lists stands for a mapping of its own."""
     entries, member, read_at, size = pages_image(store, f"pagemap-{pid}.img")
     notes: list[str] = []
-    space = AddressSpace(vmas_from_mm(mm, notes), normalise_pagemap(entries, size, notes), read_at, size)
+    runs = normalise_pagemap(entries, size, notes)
+    if mm is None:
+        vmas = unknown_vmas(runs)
+        notes.append(
+            f"mm-{pid}.img missing: its mappings are unknown; the pages the pagemap lists are read as "
+            f"{len(vmas)} [unknown] mapping(s)"
+        )
+    else:
+        vmas = vmas_from_mm(mm, notes)
+    space = AddressSpace(vmas, runs, read_at, size)
     if warnings is not None:
         warnings += [f"pid {pid}: {note}" for note in notes]
     return space, member
+
+
+def unknown_vmas(runs: Iterable[PageRun]) -> list[Vma]:
+    """Stand-in mappings for a process whose mm image is missing: one per stretch of contiguous
+    dumped pages (the pages are there even if what they belonged to is not)."""
+    spans: list[list[int]] = []
+    for run in sorted(runs, key=lambda r: r.vaddr):
+        if spans and run.vaddr <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], run.end)
+        else:
+            spans.append([run.vaddr, run.end])
+    return [Vma(start, end, 0, 0, 0, 0, 0) for start, end in spans if start < end]
 
 
 def process_memory(
@@ -106,6 +128,10 @@ def process_memory(
     member: str,
     deleted: frozenset[int] = frozenset(),
 ) -> ProcessMemory:
-    """The process's own mappings and dumped pages (shared objects are attached by the model)."""
-    mappings = describe_mappings(space.vmas, mm, names, deleted)
+    """The process's own mappings and dumped pages (shared objects are attached by the model);
+    without ``mm``, the stand-ins of ``unknown_vmas``, of kind ``unknown``."""
+    if mm is None:
+        mappings = [Mapping(vma, UNKNOWN, None) for vma in space.vmas]
+    else:
+        mappings = describe_mappings(space.vmas, mm, names, deleted)
     return ProcessMemory(pid, comm, space, mappings, member, space.pages_size or 0)

@@ -16,7 +16,9 @@ from typing import Any
 
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, Vma, read_available
 
-VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket")
+UNKNOWN = "unknown"  # a mapping the checkpoint does not describe (its mm image is missing), only its pages
+VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket",
+             UNKNOWN)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Mapping:
 
     @property
     def perms(self) -> str:
-        return self.vma.perms
+        """``rw-p`` as /proc/PID/maps shows it; ``????`` for an ``unknown`` mapping."""
+        return "????" if self.kind == UNKNOWN else self.vma.perms
 
     @property
     def label(self) -> str:
