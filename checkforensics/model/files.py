@@ -21,6 +21,7 @@ from checkforensics.images.load import text
 from checkforensics.model.fdnames import (
     CLOCKS,
     CONNECTIONLESS_STATES,
+    DELETED_REMAPS,
     ETHERNET_PROTOCOLS,
     IP_PROTOCOLS,
     NAMESPACES,
@@ -29,6 +30,7 @@ from checkforensics.model.fdnames import (
     field_enum_name,
     flag_names,
     format_address,
+    remap_kind,
     signal_names,
     unix_name,
 )
@@ -65,13 +67,6 @@ _FIELD_BY_TYPE = {
 }
 
 SOCKET_TYPES = frozenset({"INETSK", "UNIXSK", "NETLINKSK", "PACKETSK"})
-DELETED_REMAPS = ("GHOST", "LINKED")  # remaps CRIU makes for a file deleted while open or mapped
-
-
-def remap_kind(remap: Any) -> str:
-    """GHOST, LINKED, PROCFS, SPFS...: how CRIU brings back a file it could not reopen by its
-    name (remap-fpath.img); older CRIU wrote no type for a linked remap."""
-    return field_enum_name(remap, "remap_type") if remap.HasField("remap_type") else "LINKED"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import MapFlags
 from checkforensics.images.load import text
-from checkforensics.model.files import DELETED_REMAPS, remap_kind
+from checkforensics.model.fdnames import DELETED_REMAPS, remap_kind
 from checkforensics.model.memory import AddressSpace, PageRun, Vma, normalise_pagemap, vmas_from_mm
 from checkforensics.model.regions import UNKNOWN, Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
