@@ -64,6 +64,20 @@ def command_text(process: Process) -> str | None:
     return shlex.join(process.cmdline)
 
 
+def state_note(process: Process) -> str | None:
+    """How a tree says a process was not simply alive: ``stopped by SIGSTOP``, ``zombie, exit
+    status 3``, ``zombie, killed by SIGKILL``; None for a live (or not dumped) process."""
+    if process.state in (None, "Alive"):
+        return None
+    if process.state == "Stopped":
+        return f"stopped by {process.stop_signal}" if process.stop_signal else "stopped"
+    if process.zombie:
+        if process.exit_signal:
+            return f"zombie, killed by {process.exit_signal}"
+        return "zombie" if process.exit_status is None else f"zombie, exit status {process.exit_status}"
+    return process.state.lower()
+
+
 _FRACTION = re.compile(r"(T\d\d:\d\d:\d\d)\.\d+")
 
 STATS_COLUMNS = (
@@ -126,6 +140,8 @@ def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> 
         "archive_size": view.archive_size,
         "checkpoint_size": view.checkpoint_size,
         "memory_size": view.memory_size,
+        "amdgpu_pages_size": view.amdgpu_pages_size,
+        "amdgpu_pages": [{"member": name, "size": size} for name, size in view.amdgpu_pages],
         "rootfs_diff_size": view.rootfs_diff_size,
         "warnings": view.warnings,
     }
@@ -148,6 +164,18 @@ def overview_row(view: Overview) -> list[Any]:
         info.macs,
         human_size(view.checkpoint_size),
         human_size(view.rootfs_diff_size),
+    ]
+
+
+INTERFACE_COLUMNS = ["NETWORK", "INTERFACE", "ADDRESS", "GATEWAY", "MAC"]
+
+
+def interface_rows(view: Overview) -> list[list[Any]]:
+    """Each network interface the engine recorded (network.status; CRI-O's IP annotation), with
+    its addresses as prefixes (``10.88.0.2/16``), gateways and MAC."""
+    return [
+        [iface.network, iface.name, list(iface.addresses), list(iface.gateways), iface.mac]
+        for iface in view.container.interfaces
     ]
 
 

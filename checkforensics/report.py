@@ -86,6 +86,8 @@ def _summary(data: ReportInput, redaction: Redaction) -> str:
         ["MAC", _e(", ".join(info.macs))], ["Processes", _e(data.overview.process_count)],
         ["Archive size", _e(human_size(data.overview.archive_size))],
         ["Memory dumped", _e(human_size(data.overview.memory_size))],
+        *([["AMD GPU memory dumped", _e(human_size(data.overview.amdgpu_pages_size))]]
+          if data.overview.amdgpu_pages else []),
         ["Root FS diff", _e(human_size(data.overview.rootfs_diff_size))],
     ]  # fmt: skip
     return _table(["", ""], rows, "kv")

@@ -27,6 +27,7 @@ GOLDEN_SOURCES = {
     "scenario-nginx": SCENARIOS / "nginx.tar.zst",
     "scenario-redis": SCENARIOS / "redis.tar.zst",
     "scenario-intrusion": SCENARIOS / "intrusion.tar.zst",
+    "scenario-states": SCENARIOS / "states.tar.zst",
 }
 
 

@@ -16,7 +16,10 @@ from checkforensics.errors import CheckforensicsError
 from checkforensics.images.load import text
 from checkforensics.model import CheckpointModel
 
-_PAGES = re.compile(r"pages-\d+\.img$")
+_PAGES = re.compile(r"(?:^|/)pages-\d+\.img$")
+# CRIU's amdgpu plugin writes the GPU's buffer objects as amdgpu-pages-<id>-<gpu id>.img: opaque
+# to us (no pagemap places them in a process), counted apart and never read.
+AMDGPU_PAGES = re.compile(r"(?:^|/)amdgpu-pages-[^/]*$")
 
 CONFIG_DUMP = "config.dump"
 SPEC_DUMP = "spec.dump"
@@ -82,7 +85,8 @@ class Overview:
     container: ContainerInfo
     archive_size: int  # the archive file (a directory: all its files)
     checkpoint_size: int  # the CRIU images (checkpoint/), as checkpointctl's CHKPT SIZE
-    memory_size: int  # bytes of dumped memory (pages-*.img)
+    memory_size: int  # bytes of dumped process memory (pages-*.img)
+    amdgpu_pages: list[tuple[str, int]]  # the amdgpu plugin's GPU memory images: (member, size)
     rootfs_diff_size: int | None  # None: no rootfs-diff.tar in the checkpoint
     process_count: int | None
     hostname: str | None  # the UTS namespace's nodename: what the kernel said, maybe not what the engine set
@@ -90,6 +94,11 @@ class Overview:
     warnings: list[str] = field(default_factory=list)
     checkpointed: str | None = None  # when it was taken, as best known (checkpoint_time)
     checkpointed_from: str | None = None  # where that time comes from
+
+    @property
+    def amdgpu_pages_size(self) -> int | None:
+        """Bytes of AMD GPU memory the amdgpu plugin dumped; None when it dumped none."""
+        return sum(size for _, size in self.amdgpu_pages) if self.amdgpu_pages else None
 
 
 def read_stats(model: CheckpointModel, warnings: list[str]) -> dict[str, int] | None:
@@ -122,6 +131,18 @@ def memory_size(checkpoint: Checkpoint) -> int:
         and member.name.startswith(checkpoint.images_prefix)
         and _PAGES.search(member.name)
     )
+
+
+def amdgpu_pages(checkpoint: Checkpoint) -> list[tuple[str, int]]:
+    """The members holding an AMD GPU's memory (CRIU's amdgpu plugin) with their sizes; names
+    and sizes only, never their content."""
+    return [
+        (member.name, member.size)
+        for member in checkpoint.members()
+        if member.kind == "file"
+        and member.name.startswith(checkpoint.images_prefix)
+        and AMDGPU_PAGES.search(member.name)
+    ]
 
 
 def archive_size(checkpoint: Checkpoint) -> int:
@@ -207,6 +228,7 @@ def overview(model: CheckpointModel) -> Overview:
         archive_size=archive_size(checkpoint),
         checkpoint_size=checkpoint_size(checkpoint),
         memory_size=memory_size(checkpoint),
+        amdgpu_pages=amdgpu_pages(checkpoint),
         rootfs_diff_size=diff.size if diff is not None else None,
         process_count=process_count(model, warnings),
         hostname=hostname_from_images(model),

@@ -18,6 +18,7 @@ from checkforensics.analysis.rootfs import (
 )
 from checkforensics.cli.options import TREE_ALIAS, output_options
 from checkforensics.model import CheckpointModel
+from checkforensics.model.descriptions import socket_summary
 from checkforensics.output import OutputGuard
 from checkforensics.records import changes_record
 from checkforensics.render import TEXT, Lines, Result, Table, Tree, View, cell, human_size, render, tree_text
@@ -129,6 +130,11 @@ def _sections(result: CheckpointDiff) -> list[tuple[str, SetDiff, Describe]]:
         what = r.get("path") or (f"{r.get('local')} -> {r.get('remote')} {r.get('state')}" if r.get("local") else "")
         return f"[{r['pid']} fd {r['fd']}] {r['type']} {what or ''}".rstrip()
 
+    def sock(r: dict[str, Any]) -> str:
+        transport = r.get("proto") or r.get("sock_type")  # TCP, UDP...; a UNIX socket's type
+        ends = (r.get("local"), r.get("remote"), r.get("peer"))
+        return f"[{r['pid']} fd {r['fd']}] {socket_summary(r.get('family'), transport, r.get('state'), *ends)}"
+
     def changed_file(r: dict[str, Any]) -> str:
         return f"{r['path']} ({r['type']}, {human_size(r.get('size'))})"
 
@@ -138,7 +144,7 @@ def _sections(result: CheckpointDiff) -> list[tuple[str, SetDiff, Describe]]:
     sections = [
         ("Processes", result.processes, proc),
         ("Descriptors", result.descriptors, desc),
-        ("Sockets", result.sockets, desc),
+        ("Sockets", result.sockets, sock),
         ("Files on disk (rootfs-diff.tar)", result.files, changed_file),
         ("Deleted files", result.deleted, lambda r: r["path"]),
     ]

@@ -10,7 +10,7 @@ from checkforensics.cli.options import checkpoint_argument, output_options, pid_
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
-from checkforensics.records import command_text
+from checkforensics.records import command_text, state_note
 from checkforensics.render import Lines, Result, Table, Tree, View, cell, render, tree_text
 
 COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM", "COMMAND"]
@@ -35,7 +35,11 @@ def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
     root = Tree("[bold]processes[/]")
     parents = [root]
     for process, depth in placed:
-        label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}  {tree_text(cell(command_text(process)))}"
+        label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}"
+        note = state_note(process)
+        if note:  # beside the name: a long command line would push it out of sight
+            label += f" [{'red' if process.zombie else 'yellow'}]({note})[/]"
+        label += f"  {tree_text(cell(command_text(process)))}"
         if len(process.tids) > 1:
             label += f"  [dim]threads {', '.join(str(t) for t in process.tids)}[/]"
         if depth == DEPTH_LIMIT:  # a tree deeper than that is drawn flat there: say whose child it is

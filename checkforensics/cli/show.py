@@ -11,15 +11,17 @@ from checkforensics.analysis.overview import Overview, overview
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel
 from checkforensics.records import (
+    INTERFACE_COLUMNS,
     POD_COLUMNS,
     STATS_COLUMNS,
     in_a_pod,
+    interface_rows,
     overview_record,
     overview_row,
     pod_row,
     stats_row,
 )
-from checkforensics.render import Result, Table, render
+from checkforensics.render import Result, Table, human_size, render
 
 COLUMNS = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "ENGINE", "IP", "MAC", "CHKPT SIZE",
            "ROOT FS DIFF SIZE"]  # fmt: skip
@@ -30,6 +32,9 @@ def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
     if any(in_a_pod(view) for view in views):
         columns += POD_COLUMNS
         rows = [[*row, *pod_row(view)] for row, view in zip(rows, views, strict=True)]
+    if any(view.amdgpu_pages for view in views):
+        columns += ["AMD GPU PAGES"]
+        rows = [[*row, human_size(view.amdgpu_pages_size)] for row, view in zip(rows, views, strict=True)]
     if any(view.container.engine is None for view in views):
         columns += ["HOSTNAME", "PROCESSES"]
         rows = [[*row, view.hostname, view.process_count] for row, view in zip(rows, views, strict=True)]
@@ -38,10 +43,24 @@ def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
         columns, stats_columns = ["FILE", *columns], ["FILE", *stats_columns]
         rows = [[str(view.checkpoint.path), *row] for row, view in zip(rows, views, strict=True)]
         stats = [[str(view.checkpoint.path), *row] for row, view in zip(stats, views, strict=True)]
-    tables = [Table(columns, rows)]
+    tables = [Table(columns, rows), *_interfaces_table(views)]
     if print_stats:
         tables.append(Table(stats_columns, stats, title="CRIU dump statistics"))
     return tables
+
+
+def _interfaces_table(views: list[Overview]) -> list[Table]:
+    """The network interfaces with their prefixes and gateways, when any checkpoint names one;
+    with several checkpoints, each row names its file (two may be of one container)."""
+    several = len(views) > 1
+    rows = [
+        [str(view.checkpoint.path), *row] if several else row
+        for view in views
+        for row in interface_rows(view)
+    ]
+    if not rows:
+        return []
+    return [Table(["FILE", *INTERFACE_COLUMNS] if several else INTERFACE_COLUMNS, rows, title="Network interfaces")]
 
 
 @click.command()

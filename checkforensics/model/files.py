@@ -265,8 +265,21 @@ class FileResolver:
             d.deleted = True
         if usk.backlog:
             d.details["backlog"] = usk.backlog
+        self._buffers(d, usk)
         if self.with_data:
             self._socket_queue(d, usk.id)
+
+    @staticmethod
+    def _buffers(d: Descriptor, socket: Any) -> None:
+        """The socket's buffer sizes as getsockopt(SO_SNDBUF, SO_RCVBUF) gave them to CRIU (the
+        kernel's figure: twice what setsockopt asked, for bookkeeping). CRIU writes zeros for
+        a socket it did not open itself (the far end of an external UNIX socket): no size."""
+        if not socket.HasField("opts"):
+            return
+        if socket.opts.so_sndbuf:
+            d.details["send_buffer"] = socket.opts.so_sndbuf
+        if socket.opts.so_rcvbuf:
+            d.details["recv_buffer"] = socket.opts.so_rcvbuf
 
     def _socket_queue(self, d: Descriptor, file_id: int) -> None:
         for entry in self.images.entries("sk-queues.img", quiet=True):
@@ -285,6 +298,7 @@ class FileResolver:
         d.remote = format_address(list(isk.dst_addr), isk.dst_port, d.family)
         if isk.backlog:
             d.details["backlog"] = isk.backlog
+        self._buffers(d, isk)
         stream = f"tcp-stream-{isk.ino:x}.img"
         if d.proto == "TCP" and self.images.store.has(stream):
             entries = self.images.entries(stream)
@@ -348,6 +362,7 @@ class FileResolver:
     def _nlsk(self, d: Descriptor, nlsk: Any) -> None:
         d.family, d.proto, d.ino = "NETLINK", NETLINK_PROTOCOLS.get(nlsk.protocol, str(nlsk.protocol)), nlsk.ino
         d.details["portid"] = nlsk.portid
+        self._buffers(d, nlsk)
 
     def _psk(self, d: Descriptor, psk: Any) -> None:
         d.family, d.sock_type = "PACKET", enum_member_name(SockType, psk.type)
@@ -357,6 +372,7 @@ class FileResolver:
             ethertype = int.from_bytes(ethertype.to_bytes(2, "little"), "big")
         d.proto = ETHERNET_PROTOCOLS.get(ethertype, f"{ethertype:#06x}")
         d.details["ifindex"] = psk.ifindex
+        self._buffers(d, psk)
 
     def _tty(self, d: Descriptor, tty: Any) -> None:
         info = next((i for i in self.images.messages("tty-info.img", quiet=True) if i.id == tty.tty_info_id), None)
