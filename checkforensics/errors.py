@@ -65,6 +65,10 @@ class MemberNotFoundError(ArchiveError):
     """A member the question needs is absent from the checkpoint."""
 
 
+class NoImagesError(MemberNotFoundError):
+    """The question needs CRIU images, and the container checkpoint holds none (only metadata)."""
+
+
 class ImageError(CheckforensicsError):
     """A CRIU image is damaged: bad magic, truncated entry, undecodable protobuf."""
 

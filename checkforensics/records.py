@@ -12,8 +12,6 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checkforensics.model.descriptions import descriptor_record
-from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.render import human_size
 
 # Types only: a command imports records for one record kind, and must not pay for importing
@@ -23,10 +21,14 @@ if TYPE_CHECKING:
     from checkforensics.analysis.overview import Overview
     from checkforensics.analysis.rootfs import RootfsChanges
     from checkforensics.model import Process
+    from checkforensics.model.files import FileTable
     from checkforensics.model.shared import SharedMemory
 
 
 def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
+    from checkforensics.model.descriptions import descriptor_record
+    from checkforensics.model.files import SOCKET_TYPES
+
     return {
         "processes": [
             {
@@ -45,6 +47,9 @@ def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = Fa
 def descriptor_lines(table: FileTable, with_data: bool, only_sockets: bool = False) -> list[dict[str, Any]]:
     """The JSON Lines form of a descriptor table: one descriptor a line, with the pid and comm
     of its process first."""
+    from checkforensics.model.descriptions import descriptor_record
+    from checkforensics.model.files import SOCKET_TYPES
+
     return [
         {"pid": p.pid, "comm": p.comm, **descriptor_record(d, with_data)}
         for p in table.processes
@@ -57,6 +62,20 @@ def command_text(process: Process) -> str | None:
     if process.cmdline is None:
         return None
     return shlex.join(process.cmdline)
+
+
+def state_note(process: Process) -> str | None:
+    """How a tree says a process was not simply alive: ``stopped by SIGSTOP``, ``zombie, exit
+    status 3``, ``zombie, killed by SIGKILL``; None for a live (or not dumped) process."""
+    if process.state in (None, "Alive"):
+        return None
+    if process.state == "Stopped":
+        return f"stopped by {process.stop_signal}" if process.stop_signal else "stopped"
+    if process.zombie:
+        if process.exit_signal:
+            return f"zombie, killed by {process.exit_signal}"
+        return "zombie" if process.exit_status is None else f"zombie, exit status {process.exit_status}"
+    return process.state.lower()
 
 
 _FRACTION = re.compile(r"(T\d\d:\d\d:\d\d)\.\d+")
@@ -114,11 +133,15 @@ def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> 
                 for iface in info.interfaces
             ],
         },
+        "checkpointed": view.checkpointed,
+        "checkpointed_from": view.checkpointed_from,
         "hostname": view.hostname,
         "processes": view.process_count,
         "archive_size": view.archive_size,
         "checkpoint_size": view.checkpoint_size,
         "memory_size": view.memory_size,
+        "amdgpu_pages_size": view.amdgpu_pages_size,
+        "amdgpu_pages": [{"member": name, "size": size} for name, size in view.amdgpu_pages],
         "rootfs_diff_size": view.rootfs_diff_size,
         "warnings": view.warnings,
     }
@@ -135,12 +158,24 @@ def overview_row(view: Overview) -> list[Any]:
         info.id[:12] if info.id else None,
         info.runtime,
         short_time(info.created),
-        short_time(info.checkpointed),
+        short_time(view.checkpointed),
         info.engine,
         info.ips,
         info.macs,
         human_size(view.checkpoint_size),
         human_size(view.rootfs_diff_size),
+    ]
+
+
+INTERFACE_COLUMNS = ["NETWORK", "INTERFACE", "ADDRESS", "GATEWAY", "MAC"]
+
+
+def interface_rows(view: Overview) -> list[list[Any]]:
+    """Each network interface the engine recorded (network.status; CRI-O's IP annotation), with
+    its addresses as prefixes (``10.88.0.2/16``), gateways and MAC."""
+    return [
+        [iface.network, iface.name, list(iface.addresses), list(iface.gateways), iface.mac]
+        for iface in view.container.interfaces
     ]
 
 
@@ -200,16 +235,28 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
     }
 
 
-def changes_record(path: Path, changes: RootfsChanges) -> dict[str, Any]:
+def changes_record(path: Path, changes: RootfsChanges, *, runtime: bool = False) -> dict[str, Any]:
+    """The container's changes; the entries the runtime made too with ``runtime`` (each entry's
+    ``origin`` says whose), else only counted in ``hidden``."""
     from checkforensics.analysis.rootfs import changed_file_record
 
+    changed = [changed_file_record(f, name) for name, f in changes.files]
+    if runtime:
+        changed += [changed_file_record(e.file, name, e.reason) for name, e in changes.runtime]
     return {
         "archive": str(path),
-        "changed": [changed_file_record(f, layer.name) for layer in changes.layers for f in layer.files],
+        "changed": changed,
         "deleted": [{"path": path} for path in changes.deleted],
         "opaque": [{"path": path} for path in changes.opaque],
+        "hidden": 0 if runtime else len(changes.runtime),
         "layers": [
-            {"name": layer.name, "member": layer.member, "entries": len(layer.files)} for layer in changes.layers
+            {
+                "name": layer.name,
+                "member": layer.member,
+                "entries": len(layer.files) + len(layer.runtime),
+                "runtime": len(layer.runtime),
+            }
+            for layer in changes.layers
         ],
         "warnings": changes.warnings,
     }

@@ -18,10 +18,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from typing import Any, TextIO
 
 # rich and tabulate are imported where they are used: a command whose output is piped prints
 # its tables without them, which keeps start-up (most of a small command's time) short.
@@ -89,11 +86,38 @@ def printable(text: str, keep: str = "") -> str:
     return "".join(char if char.isprintable() or char in keep else _escape(char) for char in text)
 
 
-def tree_text(text: str) -> str:
-    """Evidence text for a rich tree label: escaped as ``printable`` does, brackets not markup."""
-    from rich.markup import escape
+_MARKUP_OPEN = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")  # what rich.markup.escape escapes
 
-    return escape(printable(text))
+
+def tree_text(text: str) -> str:
+    """Evidence text for a tree label: escaped as ``printable`` does, and whatever would read as
+    rich markup escaped exactly as ``rich.markup.escape`` does it (tests/test_render.py holds the
+    two equal), without importing rich."""
+    text = printable(text)
+    if "[" in text:
+        text = _MARKUP_OPEN.sub(lambda found: f"{found[1]}{found[1]}\\{found[2]}", text)
+    if text.endswith("\\") and not text.endswith("\\\\"):
+        text += "\\"
+    return text
+
+
+class Tree:
+    """A tree of labels in rich console markup, as the commands draw processes and metadata.
+    Building one imports nothing: rich draws it on a colour terminal, ``plain_tree`` everywhere
+    else (a pipe, a file, ``--no-color``), so a piped command never imports rich."""
+
+    __slots__ = ("children", "expanded", "label")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.children: list[Tree] = []
+        self.expanded = True
+
+    def add(self, label: str) -> Tree:
+        """A new child labelled ``label``, returned to add to."""
+        child = Tree(label)
+        self.children.append(child)
+        return child
 
 
 # What json.dumps(ensure_ascii=False) leaves that is not printable ASCII (it escapes C0 itself;
@@ -146,6 +170,9 @@ class Table:
     title: str | None = None
     styles: dict[str, str] = field(default_factory=dict)
     row_styles: list[str | None] = field(default_factory=list)
+    # columns of bytes rather than words (memgrep's CONTEXT): on a narrow terminal they are
+    # folded anywhere; every other cell wraps at blanks only, never inside an address or path
+    foldable: tuple[str, ...] = ()
 
 
 def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
@@ -155,14 +182,15 @@ def color_wanted(no_color: bool, stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def _emit(renderable: object, no_color: bool, stream: TextIO | None) -> None:
-    """Print with rich: straight to a colour terminal, else as plain lines without trailing blanks.
-    Emoji codes (``:x:``) in a name stay text."""
+def _emit(renderable: object, no_color: bool, stream: TextIO | None, width: int | None = None) -> None:
+    """Print with rich: straight to a colour terminal (``width`` cells wide where given, else
+    the terminal's), else as plain lines without trailing blanks. Emoji codes (``:x:``) in a
+    name stay text."""
     from rich.console import Console
 
     stream = stream or sys.stdout
     if color_wanted(no_color, stream):
-        Console(file=stream, highlight=False, emoji=False).print(renderable)
+        Console(file=stream, highlight=False, emoji=False, width=width).print(renderable, crop=width is None)
         return
     buffer = io.StringIO()
     Console(file=buffer, no_color=True, highlight=False, width=100_000, color_system=None, emoji=False).print(
@@ -171,24 +199,18 @@ def _emit(renderable: object, no_color: bool, stream: TextIO | None) -> None:
     stream.write("".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines()))
 
 
-def _escaped_tree(renderable: object) -> object:
-    """A rich tree with every label through ``printable``: the commands escape what they put in
-    labels (``tree_text``), and whatever a label still holds cannot reach the terminal raw. Any
-    other renderable is refused, as there would be no telling what it writes."""
-    from rich.text import Text
-    from rich.tree import Tree
+def _rich_tree(tree: Tree) -> object:
+    """``tree`` as a rich Tree, every label through ``printable``: the commands escape what they
+    put in labels (``tree_text``), and whatever a label still holds cannot reach the terminal raw."""
+    from rich.tree import Tree as RichTree
 
-    if not isinstance(renderable, Tree):
-        raise TypeError(f"cannot write a {type(renderable).__name__}: not a Table, Lines, str or rich Tree")
-    nodes = [renderable]
-    while nodes:
-        node = nodes.pop()
-        if isinstance(node.label, str):
-            node.label = printable(node.label)
-        elif isinstance(node.label, Text) and not node.label.plain.isprintable():
-            node.label = Text(printable(node.label.plain), style=node.label.style)
-        nodes.extend(node.children)
-    return renderable
+    root = RichTree(printable(tree.label))
+    stack = [(tree, root)]
+    while stack:
+        node, drawn = stack.pop()
+        for child in node.children:
+            stack.append((child, drawn.add(printable(child.label))))
+    return root
 
 
 def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
@@ -216,21 +238,78 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
 
     title = Text(printable(table.title)) if table.title else None  # a string would be read as markup
     rich_table = RichTable(title=title, title_justify="left", show_edge=False, pad_edge=False, box=None)
-    for column in table.columns:
+    texts = [[cell(value) for value in row] for row in table.rows]
+    widths, needed = _column_widths(table.columns, texts, _terminal_width(stream), table.foldable)
+    for column, width in zip(table.columns, widths, strict=True):
         header = Text(printable(column))
-        rich_table.add_column(header, style=table.styles.get(column), header_style="bold", overflow="fold")
-    for index, row in enumerate(table.rows):
+        style = table.styles.get(column)
+        rich_table.add_column(header, style=style, header_style="bold", width=width, overflow="fold")
+    for index, row in enumerate(texts):
         style = table.row_styles[index] if index < len(table.row_styles) else None
-        rich_table.add_row(*(Text(cell(value)) for value in row), style=style)
-    _emit(rich_table, no_color, stream)
+        rich_table.add_row(*(Text(text) for text in row), style=style)
+    _emit(rich_table, no_color, stream, width=needed)
+
+
+FOLDED_WIDTH = 16
+
+
+def _terminal_width(stream: TextIO) -> int:
+    from rich.console import Console
+
+    return Console(file=stream).width
+
+
+def _column_widths(
+    columns: Sequence[str], rows: list[list[str]], terminal: int, foldable: Sequence[str] = ()
+) -> tuple[list[int], int | None]:
+    """Column widths for a terminal ``terminal`` cells wide, such that no word (an address, a
+    path, a name: whatever holds no blank) is ever cut: each column is at least as wide as its
+    longest word and the room left goes to the columns whose cells are longest, so cells wrap
+    at blanks only. Where even the longest words do not fit side by side, the columns are those
+    words' widths and the lines run past the terminal (the second value: the width to draw at,
+    else None), which folds them whole rather than cut a word inside a cell. A ``foldable``
+    column asks for no more than FOLDED_WIDTH cells: its content may be cut anywhere."""
+    from rich.cells import cell_len
+
+    def lines(index: int) -> list[str]:
+        return [line for text in [columns[index], *(row[index] for row in rows)] for line in text.split("\n")]
+
+    def longest_word(index: int) -> int:
+        if columns[index] in foldable:
+            return FOLDED_WIDTH
+        return max((cell_len(word) for line in lines(index) for word in line.split()), default=1)
+
+    words = [longest_word(i) for i in range(len(columns))]
+    natural = [max(max((cell_len(line) for line in lines(i)), default=1), words[i]) for i in range(len(columns))]
+    room = terminal - 2 * (len(columns) - 1)
+    if sum(natural) <= room:
+        return natural, None
+    if sum(words) > room:
+        return words, sum(words) + 2 * (len(columns) - 1)
+    widths, spare = list(words), room - sum(words)
+    wanted = [n - w for n, w in zip(natural, words, strict=True)]
+    total = sum(wanted)
+    for index, extra in enumerate(wanted):
+        widths[index] += extra * spare // total
+    for index in sorted(range(len(widths)), key=lambda i: wanted[i] - (widths[i] - words[i]), reverse=True):
+        if sum(widths) < room and widths[index] < natural[index]:
+            widths[index] += 1  # what integer division left over
+    return widths, None
+
+
+def cell_len(text: str) -> int:
+    """How many terminal cells ``text`` takes (wide characters count two); ASCII without rich."""
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len as rich_cell_len
+
+    return rich_cell_len(text)
 
 
 def plain_columns(table: Table) -> str:
     """The text layout without colour: a header line, then one line per row (more where a cell
     holds several lines), columns two spaces apart and as wide as their widest cell (in
     terminal cells: wide characters count two), no trailing blanks."""
-    from rich.cells import cell_len
-
     rows = [[printable(column) for column in table.columns]] + [[cell(value) for value in row] for row in table.rows]
     widths = [0] * len(table.columns)
     for row in rows:
@@ -255,7 +334,7 @@ def _write_tree(tree: Tree, no_color: bool, stream: TextIO) -> None:
     """``tree`` drawn by rich on a colour terminal; otherwise (and when it has more than
     RICH_TREE_NODES nodes: a pstree may list 100,000 processes) laid out by ``plain_tree``."""
     if color_wanted(no_color, stream) and _tree_size(tree, RICH_TREE_NODES) <= RICH_TREE_NODES:
-        _emit(tree, no_color, stream)
+        _emit(_rich_tree(tree), no_color, stream)
         return
     stream.write(plain_tree(tree))
 
@@ -276,15 +355,14 @@ _MARKUP_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")  # rich.markup's RE_TAGS
 
 
 def plain_tree(tree: Tree) -> str:
-    """The lines rich draws for ``tree`` without colour (labels being markup strings or rich
-    Texts), laid out here with a stack: the same guides, no wrapping, no trailing blanks."""
+    """The lines rich draws for ``tree`` without colour, every label through ``printable``, laid
+    out here with a stack: the same guides, no wrapping, no trailing blanks."""
     out = []
     guides: dict[tuple[str, bool], tuple[str, str]] = {}  # siblings share their guide strings
     stack = [(tree, "", "")]  # a node, the guides before its first line, before its others and its children's
     while stack:
         node, first, rest = stack.pop()
-        label = node.label
-        text = _markup_plain(label) if isinstance(label, str) else getattr(label, "plain", str(label))
+        text = _markup_plain(printable(node.label))
         for number, line in enumerate(text.split("\n")):
             out.append((first if number == 0 else rest) + line)
         if node.expanded and node.children:
@@ -415,7 +493,7 @@ class Result:
       is written as an array, item by item.
     - ``jsonl``: the JSON Lines records, one per line (an iterator is written as it comes).
     - ``text``: the blocks for ``text`` and ``table``, in order, a blank line between two: a
-      ``Table``; a ``View``; ``Lines``; a string (one line); a rich ``Tree``; a list
+      ``Table``; a ``View``; ``Lines``; a string (one line); a ``Tree``; a list
       of blocks; None (nothing). An iterator of blocks is drawn block by block as it comes, so
       the first part shows while the next is still being worked out.
     - ``warnings``: written on stderr after the output, one line each, in every format (JSON
@@ -473,8 +551,10 @@ def _write_blocks(blocks: Iterable[Any], fmt: str, no_color: bool, stream: TextI
             _write_lines(block.lines, stream, "\t" if block.tabs else "")
         elif isinstance(block, str):
             stream.write(printable(block) + "\n")  # one line: a newline in it is escaped
+        elif isinstance(block, Tree):
+            _write_tree(block, no_color, stream)
         else:
-            _write_tree(_escaped_tree(block), no_color, stream)  # type: ignore[arg-type]
+            raise TypeError(f"cannot write a {type(block).__name__}: not a Table, Lines, str or Tree")
 
 
 def _flatten(blocks: Iterable[Any], fmt: str) -> Iterator[Any]:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics import __version__
+from checkforensics.analysis.attack import technique_text
+from checkforensics.analysis.malfind import REASONS, Suspect
 from checkforensics.analysis.overview import Overview
 from checkforensics.analysis.redaction import Redaction
-from checkforensics.analysis.rootfs import RootfsChanges
+from checkforensics.analysis.rootfs import ChangedFile, RootfsChanges
 from checkforensics.analysis.triage import Finding
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
@@ -45,6 +47,7 @@ class ReportInput:
     changes: RootfsChanges
     findings: list[Finding]
     secrets: list[dict[str, Any]]
+    malfind: list[Suspect] = field(default_factory=list)
 
 
 def _e(value: Any) -> str:
@@ -83,6 +86,8 @@ def _summary(data: ReportInput, redaction: Redaction) -> str:
         ["MAC", _e(", ".join(info.macs))], ["Processes", _e(data.overview.process_count)],
         ["Archive size", _e(human_size(data.overview.archive_size))],
         ["Memory dumped", _e(human_size(data.overview.memory_size))],
+        *([["AMD GPU memory dumped", _e(human_size(data.overview.amdgpu_pages_size))]]
+          if data.overview.amdgpu_pages else []),
         ["Root FS diff", _e(human_size(data.overview.rootfs_diff_size))],
     ]  # fmt: skip
     return _table(["", ""], rows, "kv")
@@ -98,10 +103,37 @@ def _findings(data: ReportInput, redaction: Redaction) -> str:
         colour = _SEVERITY_COLOURS[finding.severity.name]
         rows.append([
             f'<span class="sev" style="background:{colour}">{_e(finding.severity.name)}</span>',
-            f"<code>{_e(finding.rule)}</code>", _e(finding.pid), _e(finding.comm), _e(finding.title),
+            f"<code>{_e(finding.rule)}</code>", _techniques(finding.techniques or ()), _e(finding.pid),
+            _e(finding.comm), _e(finding.title),
             _e(", ".join(f"{k}={v}" for (k, _), v in zip(evidence, shown, strict=True))),
         ])  # fmt: skip
-    return _table(["Severity", "Rule", "PID", "Process", "Finding", "Evidence"], rows)
+    return _table(["Severity", "Rule", "ATT&CK", "PID", "Process", "Finding", "Evidence"], rows)
+
+
+def _techniques(ids: tuple[str, ...] | list[str]) -> str:
+    """Each ATT&CK id with its name as a tooltip (no link: the page reaches nothing outside)."""
+    return " ".join(f'<abbr title="{_e(technique_text([tid]))}">{_e(tid)}</abbr>' for tid in ids) or "-"
+
+
+def _malfind(data: ReportInput, redaction: Redaction) -> str:
+    """malfind's suspect mappings, each with why, its techniques and its first bytes."""
+    paths = _shown(redaction, [s.mapping.path for s in data.malfind])
+    rows = []
+    for suspect, path in zip(data.malfind, paths, strict=True):
+        m = suspect.mapping
+        colour = _SEVERITY_COLOURS[suspect.severity.name]
+        why = "<br>".join(_e(f"{r}: {REASONS[r][0]}") for r in suspect.reasons)
+        if suspect.jit:
+            why += "<br>" + _e(f"JIT runtime: {suspect.jit}")
+        dump = "<br>".join(_e(line) for line in suspect.hexdump() + (suspect.disassembly or []))
+        rows.append([
+            f'<span class="sev" style="background:{colour}">{_e(suspect.severity.name)}</span>',
+            _e(suspect.pid), _e(suspect.comm), f"<code>{_e(f'{m.start:#x}-{m.end:#x}')}</code>", _e(m.perms),
+            path if m.path is not None else _e(f"[{m.kind}]"), _e(" ".join(suspect.flags)), why,
+            _techniques(suspect.techniques), f"<pre>{dump or '-'}</pre>",
+        ])  # fmt: skip
+    headers = ["Severity", "PID", "Process", "Addresses", "Perms", "Mapping", "Flags", "Why", "ATT&CK", "First bytes"]
+    return _table(headers, rows)
 
 
 def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
@@ -154,20 +186,35 @@ def _descriptors(files: FileTable, sockets: bool, redaction: Redaction) -> str:
 
 
 def _changes(changes: RootfsChanges, redaction: Redaction) -> str:
-    files = [(layer, f) for layer in changes.layers for f in layer.files]
-    paths = _shown(redaction, [f.path for _, f in files])
-    links = _shown(redaction, [f.linkname for _, f in files])
-    deleted = _shown(redaction, list(changes.deleted))
-    rows = [
-        [_e(layer.name), _e(f.type), _e(human_size(f.size) if f.type == "file" else None), _e(f"{f.mode:04o}"),
-         _e(f.mtime), f"<code>{path}</code>" + (f" &rarr; {link}" if f.linkname else "")]
-        for (layer, f), path, link in zip(files, paths, links, strict=True)
-    ]  # fmt: skip
+    """The container's changes (its layer, its deletions, then /dev/shm and tmpfs), and below,
+    folded, what the container runtime made (as ``diff --all`` lists it)."""
+
+    def rows_of(files: list[tuple[str, ChangedFile]]) -> list[list[str]]:
+        paths = _shown(redaction, [f.path for _, f in files])
+        links = _shown(redaction, [f.linkname for _, f in files])
+        return [
+            [_e(layer), _e(f.type), _e(human_size(f.size) if f.type == "file" else None), _e(f"{f.mode:04o}"),
+             _e(f.mtime), f"<code>{path}</code>" + (f" &rarr; {link}" if f.linkname else "")]
+            for (layer, f), path, link in zip(files, paths, links, strict=True)
+        ]  # fmt: skip
+
+    headers = ["Layer", "Type", "Size", "Mode", "Modified", "Path"]
+    files = changes.files
+    rows = rows_of([(layer, f) for layer, f in files if layer == "rootfs"])
     rows += [["rootfs", '<span class="bad">deleted</span>', "-", "-", "-", f"<code>{path}</code>"]
-             for path in deleted]  # fmt: skip
+             for path in _shown(redaction, list(changes.deleted))]  # fmt: skip
     rows += [["rootfs", '<span class="bad">opaque</span>', "-", "-", "-", f"<code>{path}</code>"]
              for path in _shown(redaction, list(changes.opaque))]  # fmt: skip
-    return _table(["Layer", "Type", "Size", "Mode", "Modified", "Path"], rows)
+    rows += rows_of([(layer, f) for layer, f in files if layer != "rootfs"])
+    page = _table(headers, rows)
+    runtime = changes.runtime
+    if runtime:
+        made = rows_of([(layer, entry.file) for layer, entry in runtime])
+        for row, (_, entry) in zip(made, runtime, strict=True):
+            row[1] = f"{row[1]} ({_e(entry.reason)})"
+        summary = f"{len(runtime)} entries the container runtime made (mount points, default devices and links)"
+        page += f"<details><summary>{summary}</summary>{_table(headers, made)}</details>"
+    return page
 
 
 def _secrets(secrets: list[dict[str, Any]]) -> str:
@@ -229,6 +276,7 @@ ul.tree{list-style:none;padding-left:1em} ul.tree ul{list-style:none;border-left
 svg.memmap{width:100%;height:36px;background:#fafafa;border:1px solid #ddd}
 .key{display:inline-block;width:.9em;height:.9em;margin:0 .2em 0 .8em;vertical-align:middle}
 .legend{font-size:.8em;color:#555} footer{margin-top:3em;color:#888;font-size:.8em}
+pre{margin:0;font-size:.8em;white-space:pre}
 """
 
 
@@ -251,6 +299,7 @@ def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
     sections = [
         ("summary", "Container and evidence", _summary(data, redaction)),
         ("triage", f"Triage findings ({len(data.findings)})", _findings(data, redaction)),
+        ("malfind", f"Injected or hidden code (malfind: {len(data.malfind)})", _malfind(data, redaction)),
         ("processes", "Process tree", _process_tree(data.tree, redaction)),
         ("files", "Open files", _descriptors(data.files, False, redaction)),
         ("sockets", "Sockets", _descriptors(data.files, True, redaction)),

@@ -1,7 +1,8 @@
 """The outputs shown in the docs are what the commands print today.
 
 Every ``$ checkforensics ...`` line inside a fenced block of docs/*.md and docs/commands/*.md
-is run in a scratch directory where the fixtures are at hand by name; the lines shown after it
+is run in a scratch directory laid out as the repository's root (``fixtures/``), so that it
+works as pasted there; the lines shown after it
 (until the block ends or the next ``$``) must appear in the real output, in order (a doc may
 leave lines out, and says so).
 """
@@ -54,9 +55,7 @@ def test_the_docs_have_examples_to_check() -> None:
 def test_shown_output_is_real(
     page: str, command: str, shown: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    for fixture in FIXTURES.iterdir():
-        (tmp_path / fixture.name).symlink_to(fixture)
-    (tmp_path / "fixtures").symlink_to(FIXTURES)
+    (tmp_path / "fixtures").symlink_to(FIXTURES)  # as from the repository's root
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(os.environ, "COLUMNS", "200")
     argv = shlex.split(command)[1:]
@@ -72,3 +71,37 @@ def test_shown_output_is_real(
             position += 1
         assert position < len(out), f"{page}: `{command}` no longer prints:\n{wanted}"
         position += 1
+
+
+def _pasted_commands() -> list[tuple[str, str]]:
+    """Every checkforensics command in the ``sh`` blocks of README.md and docs/quickstart.md,
+    as a reader would paste it from the repository's root (after ``&&``, before ``|``)."""
+    found = []
+    for page in (DOCS.parent / "README.md", DOCS / "quickstart.md"):
+        in_block = False
+        for line in page.read_text().splitlines():
+            if line.startswith("```"):
+                in_block = line.strip() == "```sh" and not in_block
+                continue
+            if in_block:
+                command = line.split("&&")[-1].split(" | ")[0].strip()
+                if command.startswith("checkforensics "):
+                    found.append((page.name, command))
+    return found
+
+
+PASTED = _pasted_commands()
+
+
+def test_the_readme_has_commands_to_paste() -> None:
+    assert len(PASTED) >= 25 and any("crit encode" in command for _, command in PASTED)
+
+
+def test_commands_work_as_pasted_from_the_repository_root(tmp_path: Path, monkeypatch, capsys) -> None:
+    """In order, in one directory (crit encode reads what crit decode wrote)."""
+    (tmp_path / "fixtures").symlink_to(FIXTURES)
+    monkeypatch.chdir(tmp_path)
+    for page, command in PASTED:
+        status = run(shlex.split(command, comments=True)[1:])
+        err = capsys.readouterr().err
+        assert status in (0, 1), f"{page}: `{command}` exited {status}: {err}"

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -20,6 +24,7 @@ from checkforensics.render import (
     Lines,
     Result,
     Table,
+    Tree,
     View,
     cell,
     json_text,
@@ -105,10 +110,8 @@ _LABELS = [
 ]  # fmt: skip
 
 
-def _random_tree(seed: int) -> object:
+def _random_tree(seed: int) -> Tree:
     import random
-
-    from rich.tree import Tree
 
     rng = random.Random(seed)
     root = Tree("[bold]processes[/]")
@@ -116,6 +119,16 @@ def _random_tree(seed: int) -> object:
     for _ in range(rng.randint(0, 40)):
         frontier.append(rng.choice(frontier).add(rng.choice(_LABELS)))
     return root
+
+
+def _as_rich(tree: Tree, label: Callable[[str], str] = lambda text: text) -> object:
+    """The same tree built with rich's own Tree, each label through ``label``."""
+    from rich.tree import Tree as RichTree
+
+    drawn = RichTree(label(tree.label))
+    for child in tree.children:
+        drawn.children.append(_as_rich(child, label))  # type: ignore[arg-type]
+    return drawn
 
 
 def _rich_plain(tree: object) -> str:
@@ -126,21 +139,34 @@ def _rich_plain(tree: object) -> str:
 
 @pytest.mark.parametrize("seed", range(20))
 def test_plain_trees_are_laid_out_as_rich_lays_them_out(seed: int) -> None:
-    assert plain_tree(_random_tree(seed)) == _rich_plain(_random_tree(seed))  # type: ignore[arg-type]
+    tree = _random_tree(seed)
+    assert plain_tree(tree) == _rich_plain(_as_rich(tree, printable))
     piped = io.StringIO()
-    render(Result(text=[_random_tree(seed)]), TEXT, stream=piped)
-    escaped = _random_tree(seed)
-    nodes = [escaped]
-    while nodes:
-        node = nodes.pop()
-        node.label = printable(node.label)  # type: ignore[attr-defined]
-        nodes.extend(node.children)  # type: ignore[attr-defined]
-    assert piped.getvalue() == _rich_plain(escaped)
+    render(Result(text=[tree]), TEXT, stream=piped)
+    assert piped.getvalue() == _rich_plain(_as_rich(tree, printable))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_trees_on_a_colour_terminal_are_drawn_by_rich_with_the_same_lines(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = _random_tree(seed)
+    terminal = io.StringIO()
+    monkeypatch.setattr(terminal, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    render(Result(text=[tree]), TEXT, stream=terminal)
+    without_styles = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue())
+    assert "".join(line.rstrip() + "\n" for line in without_styles.splitlines()) == plain_tree(tree)
+
+
+@given(st.text(alphabet=st.sampled_from("ab[]/\\#@ \x1b\u2028z"), max_size=24))
+def test_tree_text_escapes_markup_as_rich_does(text: str) -> None:
+    from rich.markup import escape
+
+    assert tree_text(text) == escape(printable(text))
 
 
 def test_a_tree_too_big_for_rich_is_drawn_plain_on_a_terminal_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rich.tree import Tree
-
     tree = Tree("[bold]processes[/]")
     for pid in range(RICH_TREE_NODES + 1):
         tree.add(f"[bold]{pid}[/] sleep")

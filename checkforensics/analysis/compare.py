@@ -70,6 +70,7 @@ class Snapshot:
     memory: dict[int, dict[str, Any]]
     warnings: list[str]
     secrets: dict[tuple[str, str], dict[str, Any]] | None = None
+    images: bool = True  # False: a container checkpoint with no CRIU images (no processes, descriptors, memory)
 
 
 def _secret_records(model: CheckpointModel) -> dict[tuple[str, str], dict[str, Any]]:
@@ -90,9 +91,24 @@ def _descriptor_record(pid: int, comm: str | None, d: Descriptor) -> dict[str, A
 
 def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
     view = overview(model)
+    changes = rootfs_changes(model)
+    files = {f.path: changed_file_record(f, layer) for layer, f in changes.files}
+    deleted = {path: {"path": path} for path in changes.deleted}
+    if model.archive.no_images is not None:  # its metadata and files on disk are still compared
+        return Snapshot(
+            container_id=view.container.id,
+            name=view.container.name,
+            processes={},
+            descriptors={},
+            files=files,
+            deleted=deleted,
+            memory={},
+            warnings=[*view.warnings, *changes.warnings],
+            secrets={} if with_secrets else None,
+            images=False,
+        )
     tree = model.command_lines()
     table = model.files()
-    changes = rootfs_changes(model, layers=False)
     memory = {}
     for process in tree.processes:
         if process.zombie or not process.dumped:
@@ -105,7 +121,6 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
             }
         except CheckforensicsError as exc:
             tree.warnings.append(str(exc))
-    rootfs = changes.rootfs
     return Snapshot(
         container_id=view.container.id,
         name=view.container.name,
@@ -113,8 +128,8 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
         descriptors={
             (p.pid, str(d.fd)): _descriptor_record(p.pid, p.comm, d) for p in table.processes for d in p.descriptors
         },
-        files={f.path: changed_file_record(f, "rootfs") for f in (rootfs.files if rootfs else [])},
-        deleted={path: {"path": path} for path in changes.deleted},
+        files=files,
+        deleted=deleted,
         memory=memory,
         warnings=[*view.warnings, *tree.warnings, *table.warnings, *changes.warnings],
         secrets=_secret_records(model) if with_secrets else None,
@@ -156,7 +171,17 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
             f"{after.name or '?'} {after.container_id[:12]}); use --force to compare anyway",
             where=str(b.path),
         )
+    warnings = [*(f"A: {w}" for w in before.warnings), *(f"B: {w}" for w in after.warnings)]
+    if not (before.images and after.images):  # nothing to compare them with: not "all removed"
+        which = " and ".join(name for name, snap in (("A", before), ("B", after)) if not snap.images)
+        verb = "hold" if " and " in which else "holds"
+        warnings.append(f"processes, descriptors, sockets and memory not compared: {which} {verb} no CRIU images")
+        before.processes = after.processes = before.memory = after.memory = {}
+        before.descriptors = after.descriptors = {}
+        if before.secrets is not None:
+            before.secrets = after.secrets = {}
     descriptor_fields = ("type", "path", "deleted", "state", "local", "remote", "pipe_id")
+    socket_fields = ("type", "family", "sock_type", "proto", "state", "local", "remote", "path", "deleted")
     plain = {k: v for k, v in before.descriptors.items() if not v["socket"]}
     plain_after = {k: v for k, v in after.descriptors.items() if not v["socket"]}
     sockets = {k: v for k, v in before.descriptors.items() if v["socket"]}
@@ -167,10 +192,10 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
     return CheckpointDiff(
         processes=diff_records(before.processes, after.processes, ("ppid", "comm", "cmdline", "threads", "uid")),
         descriptors=diff_records(plain, plain_after, descriptor_fields),
-        sockets=diff_records(sockets, sockets_after, descriptor_fields),
+        sockets=diff_records(sockets, sockets_after, socket_fields),
         files=diff_records(before.files, after.files, ("type", "size", "mode", "mtime", "sha256", "linkname")),
         deleted=diff_records(before.deleted, after.deleted, ()),
         memory=memory,
-        warnings=[*(f"A: {w}" for w in before.warnings), *(f"B: {w}" for w in after.warnings)],
+        warnings=warnings,
         secrets=diff_records(before.secrets, after.secrets, ()) if before.secrets is not None else None,
     )

@@ -246,10 +246,15 @@ def container_info(
     ContainerStatus) and status (``task_status``)."""
     config = config if isinstance(config, dict) else None
     spec = spec if isinstance(spec, dict) else None
+    # only containerd writes status.dump and status beside the images
+    containerd_files = isinstance(status, dict) or isinstance(task_status, dict)
     status = status if isinstance(status, dict) else {}
     task_status = task_status if isinstance(task_status, dict) else {}
     annotations = _annotations(spec)
-    engine = detect_engine(annotations, config)
+    # without a spec to hold the engine's annotations, config.dump alone cannot tell Podman from CRI-O
+    engine = detect_engine(annotations, config if spec is not None else None)
+    if engine is None and containerd_files:
+        engine = CONTAINERD
     cfg = config or {}
     info = ContainerInfo(
         engine=engine,

@@ -11,6 +11,14 @@ The container's /dev/shm and tmpfs mounts are archived separately (``devshm-chec
 CRIU's ``tmpfs-dev-N.tar.gz.img`` per mount id). All of it is read straight from the
 checkpoint, streaming, with nothing written to disk.
 
+Not every entry is the container's doing. CRIU archives every tmpfs, so the ``/dev`` and
+``/sys/fs/cgroup`` the runtime (runc, crun) mounted come with the device nodes, links and mount
+point directories the runtime put there, and runc leaves an empty file in the writable layer
+for each file it bind-mounts (``/etc/hosts``). Such entries are told apart one by one
+(``runtime_reason``), by what they are, never by which layer holds them: anything else in
+``/dev`` (a file an intruder wrote there, a device at a default name with the wrong numbers)
+stays the container's.
+
 References: the OCI image spec, layer.md (whiteouts); containerd's
 internal/cri/server/container_checkpoint_linux.go (writeRootFsDiffTar).
 """
@@ -63,13 +71,22 @@ class ChangedFile:
     sha256: str | None = None  # of the content, for regular files
 
 
+@dataclass(frozen=True)
+class RuntimeEntry:
+    """An entry the container runtime made, not the container: the file and why it is the runtime's."""
+
+    file: ChangedFile
+    reason: str  # "mount point", "default device", "spec device", "default link"
+
+
 @dataclass
 class Layer:
     """One archive of changed files: the rootfs diff, /dev/shm, or a tmpfs mount."""
 
     name: str  # rootfs, /dev/shm, tmpfs:<mnt_id>
     member: str  # where it is in the checkpoint
-    files: list[ChangedFile] = field(default_factory=list)
+    files: list[ChangedFile] = field(default_factory=list)  # the container's changes
+    runtime: list[RuntimeEntry] = field(default_factory=list)  # what the runtime made (runtime_reason)
 
 
 @dataclass
@@ -82,6 +99,16 @@ class RootfsChanges:
     @property
     def rootfs(self) -> Layer | None:
         return next((layer for layer in self.layers if layer.name == "rootfs"), None)
+
+    @property
+    def files(self) -> list[tuple[str, ChangedFile]]:
+        """The container's changed files in every layer, as (layer name, file)."""
+        return [(layer.name, f) for layer in self.layers for f in layer.files]
+
+    @property
+    def runtime(self) -> list[tuple[str, RuntimeEntry]]:
+        """The entries the runtime made, as (layer name, entry)."""
+        return [(layer.name, entry) for layer in self.layers for entry in layer.runtime]
 
 
 _TYPES = {
@@ -97,10 +124,13 @@ _TYPES = {
 }
 
 
-def changed_file_record(changed: ChangedFile, layer: str | None = None) -> dict[str, Any]:
-    """The JSON form of a changed file (``mode`` as octal text, as ``ls`` and tar show it)."""
+def changed_file_record(changed: ChangedFile, layer: str | None = None, runtime: str | None = None) -> dict[str, Any]:
+    """The JSON form of a changed file (``mode`` as octal text, as ``ls`` and tar show it);
+    ``runtime``: why the runtime, not the container, made it (None: the container's)."""
     return {
         "layer": layer,
+        "origin": "runtime" if runtime else "container",
+        "runtime_reason": runtime,
         "path": changed.path,
         "type": changed.type,
         "size": changed.size,
@@ -296,6 +326,78 @@ def _mount_points(model: CheckpointModel) -> dict[int, str]:
     return {mount.root_dev: mount.mountpoint for mount in kernel_mounts(model, []) if mount.fstype == "tmpfs"}
 
 
+# What every OCI runtime puts in the container's /dev (the runtime spec's config-linux.md,
+# "Default Devices" and "/dev symbolic links"; runc's libcontainer/rootfs_linux.go, crun alike):
+# the devices with their (major, minor), and the links with their targets.
+DEFAULT_DEVICES = {
+    "/dev/null": (1, 3),
+    "/dev/zero": (1, 5),
+    "/dev/full": (1, 7),
+    "/dev/random": (1, 8),
+    "/dev/urandom": (1, 9),
+    "/dev/tty": (5, 0),
+}
+DEFAULT_LINKS = {
+    "/dev/fd": "/proc/self/fd",
+    "/dev/stdin": "/proc/self/fd/0",
+    "/dev/stdout": "/proc/self/fd/1",
+    "/dev/stderr": "/proc/self/fd/2",
+    "/dev/ptmx": "pts/ptmx",
+    "/dev/core": "/proc/kcore",
+}
+
+
+@dataclass(frozen=True)
+class RuntimeMade:
+    """What the runtime made in this container: its mount points (the kernel's, from CRIU's
+    mountpoints images, and the OCI spec's destinations) and the devices its spec adds."""
+
+    mount_points: frozenset[str] = frozenset()
+    spec_devices: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # path: (type, major, minor)
+
+    @classmethod
+    def of(cls, model: CheckpointModel) -> RuntimeMade:
+        from checkforensics.analysis.mounts import kernel_mounts, spec_mounts
+
+        spec = model.store.json_member("spec.dump", [])  # its warnings are show's and inspect's to give
+        points = {m.destination for m in spec_mounts(spec) if m.destination}
+        points |= {m.mountpoint for m in kernel_mounts(model, [])}
+        devices = {}
+        linux = spec.get("linux") if isinstance(spec, dict) else None
+        listed = linux.get("devices") if isinstance(linux, dict) else None
+        for device in listed if isinstance(listed, list) else []:
+            if isinstance(device, dict) and isinstance(device.get("path"), str):
+                kind = {"c": "char", "u": "char", "b": "block", "p": "fifo"}.get(device.get("type"), "other")
+                devices[device["path"]] = (kind, device.get("major"), device.get("minor"))
+        return cls(frozenset(container_path(p) for p in points), devices)
+
+
+def runtime_reason(layer: str, changed: ChangedFile, info: tarfile.TarInfo, made: RuntimeMade) -> str | None:
+    """Why the runtime, not the container, made this entry of ``layer``; None if the container did.
+
+    In the writable layer (rootfs): an empty file or a directory at a mount point (runc creates
+    them to mount onto). In a tmpfs: a directory at a mount point; in the tmpfs at /dev, a
+    default device with its numbers, a device of the spec with its type and numbers, a default
+    link with its target. Everything else is the container's, /dev/shm's content always.
+    """
+    if layer == "/dev/shm":
+        return None
+    at_mount_point = changed.path in made.mount_points
+    if changed.type == "dir" and at_mount_point:
+        return "mount point"
+    if layer == "rootfs":
+        return "mount point" if changed.type == "file" and changed.size == 0 and at_mount_point else None
+    if changed.type in ("char", "block"):
+        numbers = (info.devmajor, info.devminor)
+        if changed.type == "char" and DEFAULT_DEVICES.get(changed.path) == numbers:
+            return "default device"
+        if made.spec_devices.get(changed.path) == (changed.type, *numbers):
+            return "spec device"
+    if changed.type == "symlink" and DEFAULT_LINKS.get(changed.path) == changed.linkname:
+        return "default link"
+    return None
+
+
 def read_deleted(checkpoint: Checkpoint, warnings: list[str]) -> list[str]:
     if not checkpoint.has(DELETED_FILES):
         return []
@@ -313,30 +415,32 @@ def read_deleted(checkpoint: Checkpoint, warnings: list[str]) -> list[str]:
     return [container_path(str(item)) for item in data]
 
 
-def rootfs_changes(model: CheckpointModel, *, digest: bool = True, layers: bool = True) -> RootfsChanges:
-    """Every changed file of every layer (only rootfs-diff.tar's without ``layers``), and the
-    deleted paths."""
+def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChanges:
+    """Every changed file of every layer (rootfs-diff.tar, /dev/shm, tmpfs mounts), the
+    container's apart from the runtime's (``Layer.files``, ``Layer.runtime``), and the deleted
+    paths."""
     checkpoint = model.archive
     changes = RootfsChanges([], [])
     whiteouts: list[str] = []
-    mounts = _mount_points(model) if layers else {}
-    for name, member, root in _layer_members(checkpoint, mounts):
-        if not layers and name != "rootfs":
-            continue
+    made = RuntimeMade.of(model)
+    for name, member, root in _layer_members(checkpoint, _mount_points(model)):
         layer = Layer(name, member)
         try:
             with checkpoint.open_member(member) as stream:
                 entries = iter_layer(stream, root=root, digest=digest, where=member, size=_size(checkpoint, member))
-                for changed, _, _ in entries:
+                for changed, info, _ in entries:
                     marker = _whiteout_of(name, changed.path)
-                    if marker is None:
+                    reason = runtime_reason(name, changed, info, made) if marker is None else None
+                    if reason is not None:
+                        layer.runtime.append(RuntimeEntry(changed, reason))
+                    elif marker is None:
                         layer.files.append(changed)
                     elif marker[0] == "deleted":
                         whiteouts.append(marker[1])
                     elif marker[0] == "opaque":
                         changes.opaque.append(marker[1])
         except CheckforensicsError as exc:
-            changes.warnings.append(f"{exc}; {len(layer.files)} entries read")
+            changes.warnings.append(f"{exc}; {len(layer.files) + len(layer.runtime)} entries read")
         changes.layers.append(layer)
     listed = read_deleted(checkpoint, changes.warnings)
     changes.deleted = list(dict.fromkeys([*listed, *whiteouts]))

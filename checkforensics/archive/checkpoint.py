@@ -16,7 +16,7 @@ from typing import BinaryIO, Protocol, TypeVar
 from checkforensics.archive.compressed import CompressedTar
 from checkforensics.archive.directory import Directory
 from checkforensics.archive.fileio import open_readonly, pread
-from checkforensics.archive.layout import detect_kind, directory_has_images, require_images
+from checkforensics.archive.layout import detect_kind, directory_has_images, find_images
 from checkforensics.archive.members import Entry, Listing, MemberInfo, normalise_name, shown_name
 from checkforensics.archive.plaintar import PlainTar
 from checkforensics.archive.tarheader import BLOCK
@@ -54,13 +54,22 @@ class Checkpoint:
     "tar.zst", "tar.xz", "tar.bz2" or "directory"; ``images_prefix`` is "checkpoint/" for container
     archives and directories, "" for a bare images directory; ``warnings`` lists what was noticed
     at open and is not fatal (duplicates, hostile names, links leading out, truncation).
+    ``no_images`` is None, or for a container checkpoint whose ``checkpoint/`` holds no CRIU
+    images (or is missing) beside its metadata, what is missing in a few words (``warnings``
+    then says so).
     """
 
-    def __init__(self, path: Path, kind: str, images_prefix: str, backend: _Backend, fd: int | None) -> None:
+    def __init__(
+        self, path: Path, kind: str, images: tuple[str, str | None], backend: _Backend, fd: int | None
+    ) -> None:
         self.path = path
         self.kind = kind
-        self.images_prefix = images_prefix
+        self.images_prefix, self.no_images = images
         self.warnings: list[str] = list(backend.listing.warnings)
+        if self.no_images is not None:
+            self.warnings.append(
+                f"{self.no_images} (no inventory.img / pstree.img): only the container metadata can be read"
+            )
         self.closed = False
         self._backend = backend
         self._entries = backend.listing.entries
@@ -77,7 +86,8 @@ class Checkpoint:
         tar or a directory is never tapped: its members are read where they lie, when asked for.
 
         Raises InputError when ``path`` is missing, unreadable or not a checkpoint; ArchiveError
-        (an InputError) when it is a damaged, hostile or image-less archive.
+        (an InputError) when it is a damaged or hostile archive, or holds neither CRIU images nor
+        container metadata.
         """
         path = Path(path)
         try:
@@ -117,7 +127,7 @@ class Checkpoint:
         except OSError as exc:
             raise ArchiveError(f"read error ({exc.strerror or exc})", where=str(path)) from None
         try:
-            return cls(path, kind, require_images(backend.listing, str(path)), backend, fd)
+            return cls(path, kind, find_images(backend.listing, str(path)), backend, fd)
         except BaseException:
             backend.close()
             raise
@@ -133,7 +143,7 @@ class Checkpoint:
             backend = Directory(path)
         except InputError as exc:
             raise exc.located(str(path)) from None
-        return cls(path, "directory", require_images(backend.listing, str(path)), backend, None)
+        return cls(path, "directory", find_images(backend.listing, str(path)), backend, None)
 
     # -- listing
 

@@ -41,6 +41,7 @@ _SKIP_CHUNK = 64 << 10
 TAP_BLOCK = 4 << 20  # bytes handed at a time to a reader tapping a member during the listing pass
 
 _PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
+_UNREAD = re.compile(r"(?:^|/)amdgpu-pages-[^/]*$")  # GPU memory: its size is all we ever use
 _COMPRESSIONS = {"tar.gz": "gzip", "tar.zst": "zstd", "tar.xz": "xz", "tar.bz2": "bzip2"}
 
 
@@ -287,7 +288,7 @@ class CompressedTar:
     def _keep(self, info: MemberInfo) -> bool:
         """Small members are kept for later reads, within the cache budget; ``pages-*.img`` only
         when small, within a budget of their own."""
-        if info.kind != "file" or info.size > SMALL_MEMBER_LIMIT:
+        if info.kind != "file" or info.size > SMALL_MEMBER_LIMIT or _UNREAD.search(info.name):
             return False
         if self._kept_bytes + info.size > CACHE_LIMIT:
             return False

@@ -21,6 +21,17 @@ from checkforensics.errors import ArchiveError
 IMAGES_DIR = "checkpoint/"
 _MARKER_IMAGES = ("inventory.img", "pstree.img")
 _ARCHIVE_NAME = re.compile(r"\.tar(\.gz|\.zst|\.xz|\.bz2)?$")
+# What container engines write beside checkpoint/: an archive holding any of these is a container
+# checkpoint even when checkpoint/ holds no CRIU images (partial evidence is still evidence).
+METADATA_MEMBERS = (
+    "config.dump",
+    "spec.dump",
+    "network.status",
+    "status.dump",
+    "stats-dump",
+    "rootfs-diff.tar",
+    "deleted.files",
+)
 
 
 def detect_kind(head: bytes) -> str | None:
@@ -45,7 +56,10 @@ def detect_kind(head: bytes) -> str | None:
 
 
 def directory_has_images(root: Path) -> bool:
-    """Whether ``root`` or its real ``checkpoint/`` subdirectory holds ``*.img`` files (a quick look)."""
+    """Whether ``root`` or its real ``checkpoint/`` subdirectory holds ``*.img`` files, or ``root``
+    holds container metadata (a quick look)."""
+    if any((root / name).is_file() and not (root / name).is_symlink() for name in METADATA_MEMBERS):
+        return True
     for folder in (root / IMAGES_DIR, root):
         if folder.is_symlink() or not folder.is_dir():
             continue
@@ -74,13 +88,16 @@ def looks_like_checkpoint(path: Path) -> bool:
     return path.is_dir() and ((path / "checkpoint").is_dir() or (path / "inventory.img").is_file())
 
 
-def find_checkpoints(directories: list[Path]) -> list[Path]:
+def find_checkpoints(directories: list[Path], missing: list[Path] | None = None) -> list[Path]:
     """The checkpoints lying in ``directories`` (such as /var/lib/kubelet/checkpoints), sorted by
     name within each; a directory that is itself an images directory called ``checkpoint`` (as
-    Podman keeps one) comes last."""
+    Podman keeps one) comes last. Those of ``directories`` that are not directories go to
+    ``missing``."""
     found: list[Path] = []
     for directory in directories:
         if not directory.is_dir():
+            if missing is not None:
+                missing.append(directory)
             continue
         found += [path for path in sorted(directory.iterdir()) if looks_like_checkpoint(path)]
         if directory.name == "checkpoint" and (directory / "inventory.img").is_file():
@@ -115,14 +132,24 @@ def _images_prefix(entries: dict[str, Entry]) -> str | None:
     return None
 
 
-def require_images(listing: Listing, where: str) -> str:
-    """The images prefix of a listing, or the ArchiveError saying there are no CRIU images."""
+def find_images(listing: Listing, where: str) -> tuple[str, str | None]:
+    """The images prefix of a listing, and None; or, for a container checkpoint whose
+    ``checkpoint/`` holds no CRIU images (or is missing) but whose metadata is there,
+    ``"checkpoint/"`` and what is missing, in a few words. Otherwise the ArchiveError saying
+    there are no CRIU images."""
     prefix = _images_prefix(listing.entries)
-    if prefix is None:
-        cut = f"; the archive is cut or damaged at offset {listing.cut_at:#x}" if listing.cut_at is not None else ""
-        if listing.limited:
-            cut = f"; {listing.limited}"
-        raise ArchiveError(
-            f"no CRIU images (no inventory.img / pstree.img) at the top or under {IMAGES_DIR}{cut}", where=where
-        )
-    return prefix
+    if prefix is not None:
+        return prefix, None
+    cut = f"; the archive is cut or damaged at offset {listing.cut_at:#x}" if listing.cut_at is not None else ""
+    if listing.limited:
+        cut = f"; {listing.limited}"
+    entries = listing.entries
+    if any(name in entries and entries[name].info.kind == "file" for name in METADATA_MEMBERS):
+        folder = entries.get(IMAGES_DIR.rstrip("/"))
+        # (a listing cut short says so in its own warning)
+        if folder is not None and folder.info.kind == "dir":
+            return IMAGES_DIR, f"{IMAGES_DIR} holds no CRIU images"
+        return IMAGES_DIR, f"no {IMAGES_DIR} directory of CRIU images"
+    raise ArchiveError(
+        f"no CRIU images (no inventory.img / pstree.img) at the top or under {IMAGES_DIR}{cut}", where=where
+    )

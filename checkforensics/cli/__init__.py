@@ -36,6 +36,7 @@ COMMANDS = {
     "memgrep": "memgrep:memgrep",
     "memparse": "memparse:memparse",
     "memdump": "memparse:memdump",
+    "malfind": "malfind:malfind_command",
     "triage": "triage:triage_command",
     "report": "report:report",
     "verify": "verify:verify",
@@ -44,9 +45,49 @@ COMMANDS = {
 }
 
 
+# The one-line help ``checkforensics --help`` lists, so that listing the commands imports none
+# of them (tests/cli/test_startup.py holds it equal to each command's own short help). A command
+# missing here is imported for the listing, as before.
+COMMAND_HELP = {
+    "completion": "Print the completion script for a shell.",
+    "coredump": "Turn each checkpointed process into an ELF core file (DIR/core.PID) for gdb.",
+    "crit": "CRIU image tool: crit's decode, encode, show, info and x, with archive support.",
+    "diff": "What the container changed on disk; with two checkpoints, everything that changed between them.",
+    "files": "List every open descriptor: files (deleted ones marked), pipes, sockets, and more.",
+    "inspect": "Inspect checkpoints in depth, as a tree: metadata, mounts, statistics, processes, files.",
+    "list": "List the checkpoints in directories (default: the kubelet's and Podman's places).",
+    "logs": "The container's log (stdout and stderr) as the checkpoint kept it.",
+    "malfind": "Memory that looks like injected or hidden code, per process.",
+    "memdump": "Write a process's dumped memory, or one mapping of it, to a file (exit 1 when there is none).",
+    "memgrep": "Search the memory of every process for strings or regexes (exit 1 when nothing matched).",
+    "memparse": "Memory sizes of every process; with --pid, a hexdump of its memory (checkpointctl memparse).",
+    "ps": "List the checkpointed processes with their command lines (read from memory).",
+    "recover": "Write every piece of in-flight data to its own file, with a manifest.",
+    "report": "Write a self-contained HTML report: summary, hashes, triage, malfind, processes, files, changes, "
+    "memory maps.",
+    "show": "Show what was checkpointed: container, image, engine, network, sizes; for a Kubernetes checkpoint "
+    "also the pod, its namespace and UID and the sandbox.",
+    "sockets": "List sockets: UNIX, TCP/UDP over IPv4 and IPv6, netlink, packet.",
+    "triage": "What deserves a look first, each finding with its rule and the evidence behind it.",
+    "verify": "Print, record or check the SHA-256 of a checkpoint (exit 1 when it does not match).",
+}
+
+
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, from ``COMMAND_HELP`` where it has the command: no command module
+        is imported to print ``--help``."""
+        names = [name for name in self.list_commands(ctx) if name in COMMAND_HELP and name not in self.commands]
+        if len(names) < len(self.list_commands(ctx)):
+            super().format_commands(ctx, formatter)  # some command is not in the table: click's own way
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = [(name, click.utils.make_default_short_help(COMMAND_HELP[name], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
@@ -87,9 +128,10 @@ def cli(debug: bool, no_progress: bool, max_expansion: str | None) -> None:
     global _debug
     _debug = debug
     progress.activate(not no_progress)
-    from checkforensics.archive.compressed import allow_expansion
+    if max_expansion is not None or "checkforensics.archive.compressed" in sys.modules:  # else nothing to reset
+        from checkforensics.archive.compressed import allow_expansion
 
-    allow_expansion(_size(max_expansion) if max_expansion is not None else None)
+        allow_expansion(_size(max_expansion) if max_expansion is not None else None)
 
 
 _SUFFIXES = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}

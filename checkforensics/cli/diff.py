@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
-from checkforensics.analysis.rootfs import RootfsChanges, extract_changes, read_changed_file, rootfs_changes
+from checkforensics.analysis.rootfs import (
+    ChangedFile,
+    RootfsChanges,
+    extract_changes,
+    read_changed_file,
+    rootfs_changes,
+)
 from checkforensics.cli.options import TREE_ALIAS, output_options
 from checkforensics.model import CheckpointModel
+from checkforensics.model.descriptions import socket_summary
 from checkforensics.output import OutputGuard
 from checkforensics.records import changes_record
-from checkforensics.render import TEXT, Lines, Result, Table, View, cell, human_size, render, tree_text
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from checkforensics.render import TEXT, Lines, Result, Table, Tree, View, cell, human_size, render, tree_text
 
 Describe = Callable[[dict[str, Any]], str]
 MARKS = (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow"))
@@ -47,31 +51,61 @@ def _show_file(model: CheckpointModel, path: str) -> Result:
     return Result(text=[Lines(text.removesuffix("\n").split("\n"), tabs=True)] if text else [])
 
 
-def _changes_table(changes: RootfsChanges) -> Table:
-    rows = []
-    for layer in changes.layers:
-        for f in layer.files:
-            target = f" -> {f.linkname}" if f.linkname else ""
-            size = human_size(f.size) if f.type == "file" else None
-            rows.append([layer.name, f.type, size, f"{f.mode:04o}", f"{f.uid}:{f.gid}", f.mtime, f.path + target])
-    rows += [["rootfs", "deleted", None, None, None, None, path] for path in changes.deleted]
-    rows += [["rootfs", "opaque", None, None, None, None, path] for path in changes.opaque]
-    return Table(["LAYER", "TYPE", "SIZE", "MODE", "OWNER", "MTIME", "PATH"], rows)
+def _changes_table(changes: RootfsChanges, runtime: bool) -> Table:
+    """The container's changes first (its layer, then its deletions, then /dev/shm and tmpfs
+    layers), and with ``runtime`` the entries the runtime made, ORIGIN saying whose."""
+
+    def row(layer: str, f: ChangedFile, origin: str | None) -> list[Any]:
+        target = f" -> {f.linkname}" if f.linkname else ""
+        size = human_size(f.size) if f.type == "file" else None
+        cells = [layer, f.type, size, f"{f.mode:04o}", f"{f.uid}:{f.gid}", f.mtime, f.path + target]
+        return [*cells[:1], origin, *cells[1:]] if runtime else cells
+
+    def marked(layer: str, kind: str, path: str) -> list[Any]:
+        return [layer, "container", kind, *[None] * 4, path] if runtime else [layer, kind, *[None] * 4, path]
+
+    files = changes.files
+    rows = [row(layer, f, "container") for layer, f in files if layer == "rootfs"]
+    rows += [marked("rootfs", "deleted", path) for path in changes.deleted]
+    rows += [marked("rootfs", "opaque", path) for path in changes.opaque]
+    rows += [row(layer, f, "container") for layer, f in files if layer != "rootfs"]
+    if runtime:
+        rows += [row(layer, e.file, f"runtime ({e.reason})") for layer, e in changes.runtime]
+    columns = ["LAYER", "TYPE", "SIZE", "MODE", "OWNER", "MTIME", "PATH"]
+    return Table([*columns[:1], "ORIGIN", *columns[1:]] if runtime else columns, rows)
 
 
-def _changes_result(path: Path, changes: RootfsChanges) -> Result:
+def _hidden_note(changes: RootfsChanges) -> str | None:
+    """How many entries the runtime made were left out, where, and how to see them."""
+    hidden = changes.runtime
+    if not hidden:
+        return None
+    layers = ", ".join(dict.fromkeys(layer for layer, _ in hidden))
+    what = "entry" if len(hidden) == 1 else "entries"
+    return f"{len(hidden)} {what} made by the container runtime not shown ({layers}); --all lists them"
+
+
+def _changes_result(path: Path, changes: RootfsChanges, runtime: bool) -> Result:
     def lines() -> list[dict[str, Any]]:
-        document = changes_record(path, changes)
+        document = changes_record(path, changes, runtime=runtime)
         return (
             [{"change": "changed", **f} for f in document["changed"]]
             + [{"change": "deleted", **d} for d in document["deleted"]]
             + [{"change": "opaque", **d} for d in document["opaque"]]
         )
 
+    def text() -> list[Any]:
+        table = _changes_table(changes, runtime)
+        if not changes.layers and not changes.deleted:
+            return ["no rootfs-diff.tar, deleted.files, /dev/shm or tmpfs archive in the checkpoint"]
+        if not table.rows:
+            table = "no changes by the container" if not runtime else "no changes"
+        return [table, None if runtime else _hidden_note(changes)]
+
     return Result(
-        json=lambda: changes_record(path, changes),
+        json=lambda: changes_record(path, changes, runtime=runtime),
         jsonl=lines,
-        text=lambda: [_changes_table(changes)],
+        text=text,
         warnings=changes.warnings,
     )
 
@@ -96,6 +130,11 @@ def _sections(result: CheckpointDiff) -> list[tuple[str, SetDiff, Describe]]:
         what = r.get("path") or (f"{r.get('local')} -> {r.get('remote')} {r.get('state')}" if r.get("local") else "")
         return f"[{r['pid']} fd {r['fd']}] {r['type']} {what or ''}".rstrip()
 
+    def sock(r: dict[str, Any]) -> str:
+        transport = r.get("proto") or r.get("sock_type")  # TCP, UDP...; a UNIX socket's type
+        ends = (r.get("local"), r.get("remote"), r.get("peer"))
+        return f"[{r['pid']} fd {r['fd']}] {socket_summary(r.get('family'), transport, r.get('state'), *ends)}"
+
     def changed_file(r: dict[str, Any]) -> str:
         return f"{r['path']} ({r['type']}, {human_size(r.get('size'))})"
 
@@ -105,7 +144,7 @@ def _sections(result: CheckpointDiff) -> list[tuple[str, SetDiff, Describe]]:
     sections = [
         ("Processes", result.processes, proc),
         ("Descriptors", result.descriptors, desc),
-        ("Sockets", result.sockets, desc),
+        ("Sockets", result.sockets, sock),
         ("Files on disk (rootfs-diff.tar)", result.files, changed_file),
         ("Deleted files", result.deleted, lambda r: r["path"]),
     ]
@@ -126,8 +165,6 @@ def _memory_lines(result: CheckpointDiff) -> list[tuple[str, str, str]]:
 
 
 def _comparison_tree(result: CheckpointDiff, a: str, b: str) -> Tree:
-    from rich.tree import Tree
-
     tree = Tree(f"[bold]{tree_text(Path(a).name)}[/] -> [bold]{tree_text(Path(b).name)}[/]")
     for title, diff, describe in _sections(result):
         if not diff:
@@ -185,6 +222,12 @@ def _comparison_result(result: CheckpointDiff, a: str, b: str) -> Result:
 @click.argument("checkpoint_b", metavar="[CHECKPOINT_B]", required=False)
 @click.option("--show", "show_path", metavar="PATH", help="Print one changed file's content (text, or a hexdump).")
 @click.option("--extract", type=click.Path(path_type=Path), help="Write the changed files under this directory.")
+@click.option(
+    "--all",
+    "with_runtime",
+    is_flag=True,
+    help="With one checkpoint: also the entries the container runtime made (tmpfs /dev, /sys/fs/cgroup, mount points).",
+)
 @click.option("--force", is_flag=True, help="Compare checkpoints of different containers.")
 @click.option("--secrets", "with_secrets", is_flag=True, help="With two checkpoints: secret findings new in B.")
 @output_options(aliases=TREE_ALIAS)
@@ -193,6 +236,7 @@ def diff(
     checkpoint_b: str | None,
     show_path: str | None,
     extract: Path | None,
+    with_runtime: bool,
     force: bool,
     with_secrets: bool,
     fmt: str,
@@ -203,13 +247,16 @@ def diff(
     One checkpoint: every file in rootfs-diff.tar (and /dev/shm, tmpfs mounts) with type,
     size, mode, owner and mtime, and every deleted path (deleted.files, or the layer's OCI
     whiteouts in containerd checkpoints; "opaque": a directory whose content from the image
-    is hidden). Two checkpoints of one container: processes, descriptors, sockets, files on
+    is hidden). The container's changes come first; what the container runtime made (CRIU's
+    tmpfs copies of /dev and /sys/fs/cgroup, the empty files it bind-mounts onto) is counted,
+    and listed with --all. Two checkpoints of one container: processes, descriptors, sockets, files on
     disk, deleted files and memory sizes added, removed and changed from the first to the
     second.
 
     \b
     Examples:
       checkforensics diff checkpoint.tar
+      checkforensics diff checkpoint.tar --all --format json
       checkforensics diff checkpoint.tar --show /home/counter/logfile
       checkforensics diff checkpoint.tar --extract changed/
       checkforensics diff before.tar after.tar --secrets
@@ -219,6 +266,8 @@ def diff(
         raise click.UsageError("--secrets compares the secrets of two checkpoints: give CHECKPOINT_B too")
     if checkpoint_b is not None and (show_path is not None or extract is not None):
         raise click.UsageError("--show and --extract read one checkpoint: give only CHECKPOINT")
+    if checkpoint_b is not None and with_runtime:
+        raise click.UsageError("--all lists one checkpoint's changes: give only CHECKPOINT")
     if checkpoint_b is not None:
         with CheckpointModel.open(checkpoint_a) as a, CheckpointModel.open(checkpoint_b) as b:
             result = compare(a, b, force=force, secrets=with_secrets)
@@ -235,4 +284,4 @@ def diff(
             render(_extract_result(extract, records), fmt, no_color=no_color)
             return
         changes = rootfs_changes(model)
-    render(_changes_result(model.path, changes), fmt, no_color=no_color)
+    render(_changes_result(model.path, changes, with_runtime), fmt, no_color=no_color)

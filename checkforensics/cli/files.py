@@ -15,7 +15,7 @@ from checkforensics.model.descriptions import preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
 from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.records import descriptor_lines, file_table_record
-from checkforensics.render import Result, Table, json_text, render
+from checkforensics.render import Result, Table, human_size, json_text, render
 
 
 def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
@@ -74,11 +74,13 @@ def _style(d: Descriptor) -> str | None:
 
 
 def _sockets_table(table: FileTable) -> Table:
-    columns = ["PID", "COMM", "FD", "FAMILY", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q"]
+    columns = ["PID", "COMM", "FD", "FAMILY", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q",
+               "RCVBUF", "SNDBUF"]  # fmt: skip
     chosen = [(p, d) for p in table.processes for d in p.descriptors if d.type in SOCKET_TYPES]
     rows = [
         [p.pid, p.comm, d.fd, d.family, d.sock_type, d.proto, d.state, d.local, d.remote,
-         d.details.get("recv_queue"), d.details.get("send_queue")]
+         d.details.get("recv_queue"), d.details.get("send_queue"),
+         human_size(d.details.get("recv_buffer")), human_size(d.details.get("send_buffer"))]
         for p, d in chosen
     ]  # fmt: skip
     return Table(columns, rows, row_styles=[_style(d) for _, d in chosen])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -16,11 +16,15 @@ from checkforensics.model.descriptions import descriptor_record, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, ProcessFiles
 from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
-from checkforensics.records import STATS_COLUMNS, command_text, overview_record
-from checkforensics.render import Result, Table, View, cell, human_size, render, tree_text
-
-if TYPE_CHECKING:
-    from rich.tree import Tree
+from checkforensics.records import (
+    INTERFACE_COLUMNS,
+    STATS_COLUMNS,
+    command_text,
+    interface_rows,
+    overview_record,
+    state_note,
+)
+from checkforensics.render import Result, Table, Tree, View, cell, human_size, render, tree_text
 
 
 @dataclass
@@ -131,6 +135,7 @@ def _metadata_rows(view: Overview) -> list[tuple[str, Any]]:
         ("Processes", view.process_count),
         ("Checkpoint size", human_size(view.checkpoint_size)),
         ("Memory pages size", human_size(view.memory_size)),
+        *([("AMD GPU memory pages size", human_size(view.amdgpu_pages_size))] if view.amdgpu_pages else []),
         ("Root FS diff size", human_size(view.rootfs_diff_size)),
     ]
 
@@ -163,12 +168,17 @@ def _process_label(process: Process, view: ProcessView) -> str:
     return cell(command_text(process)) if view.cmd or view.env else cell(process.comm)
 
 
+def _buffers_text(d: Descriptor) -> str:
+    """A socket's buffer sizes, after what it is in the tree."""
+    sizes = [f"{name} {human_size(d.details[key])}" for name, key in (("send", "send_buffer"),
+             ("receive", "recv_buffer")) if key in d.details]  # fmt: skip
+    return f"  [dim](buffers: {', '.join(sizes)})[/]" if sizes else ""
+
+
 # --- text: one tree per checkpoint -------------------------------------------------------------
 
 
 def _tree(found: Inspection) -> Tree:
-    from rich.tree import Tree
-
     found.settle(command_lines=False)
     archive = found.model.archive
     tree = Tree(f"[bold]{tree_text(archive.path.name)}[/] ({archive.kind})")
@@ -176,6 +186,7 @@ def _tree(found: Inspection) -> Tree:
         branch = tree.add("[bold]Metadata[/]")
         for label, value in _metadata_rows(found.summary):
             branch.add(f"{label}: {tree_text(cell(value))}")
+        _interfaces_tree(branch, found.summary)
         for title, values in _metadata_maps(found.summary):
             notes = branch.add(title)
             for key, value in sorted(values.items()):
@@ -191,6 +202,18 @@ def _tree(found: Inspection) -> Tree:
     if found.parts.processes.wanted:
         _process_tree(tree, found)
     return tree
+
+
+def _interfaces_tree(parent: Tree, view: Overview) -> None:
+    rows = interface_rows(view)
+    if not rows:
+        return
+    branch = parent.add("Network interfaces")
+    for network, name, addresses, gateways, mac in rows:
+        node = branch.add(tree_text(f"{cell(network)} ({cell(name)})"))
+        node.add(tree_text(f"IP: {cell(addresses)}"))
+        node.add(tree_text(f"Gateway: {cell(gateways)}"))
+        node.add(tree_text(f"MAC: {cell(mac)}"))
 
 
 def _mounts_tree(parent: Tree, spec: list[SpecMount], kernel: list[KernelMount]) -> None:
@@ -216,6 +239,9 @@ def _process_tree(parent: Tree, found: Inspection) -> None:
     parents = [parent.add("[bold]Process tree[/]")]
     for process, depth in found.placed():
         label = f"[bold]\\[{process.pid}][/]  {tree_text(_process_label(process, view))}"
+        note = state_note(process)
+        if note:
+            label += f"  [{'red' if process.zombie else 'yellow'}]({note})[/]"
         if depth == DEPTH_LIMIT:  # a tree deeper than that is drawn flat there: say whose child it is
             label += f"  [dim]parent {process.ppid}[/]"
         if not process.dumped:
@@ -244,7 +270,8 @@ def _process_tree(parent: Tree, found: Inspection) -> None:
             socks = node.add("Open sockets")
             for d in sockets:
                 text = tree_text(f"[{d.type} {d.fd}]  {what(d)}")
-                socks.add(f"[green]{text}[/]" if d.state == "LISTEN" else text)
+                label = f"[green]{text}[/]" if d.state == "LISTEN" else text
+                socks.add(label + _buffers_text(d))
 
 
 # --- table: each part a table -------------------------------------------------------------------
@@ -257,6 +284,9 @@ def _tables(found: Inspection) -> list[Table]:
     tables = []
     if found.parts.metadata:
         tables.append(Table(["KEY", "VALUE"], _metadata_rows(found.summary), title=f"{where}: Metadata"))
+        if found.summary.container.interfaces:
+            rows = interface_rows(found.summary)
+            tables.append(Table(INTERFACE_COLUMNS, rows, title=f"{where}: Network interfaces"))
         for title, values in _metadata_maps(found.summary):
             tables.append(Table(["KEY", "VALUE"], sorted(values.items()), title=f"{where}: {title}"))
     if found.parts.mounts:
@@ -279,8 +309,8 @@ def _process_tables(found: Inspection, where: str) -> list[Table]:
     placed = found.placed()
     processes = [process for process, _ in placed]
     named = "COMMAND" if view.cmd or view.env else "COMM"
-    rows = [[p.pid, p.ppid, "  " * depth + _process_label(p, view)] for p, depth in placed]
-    tables = [Table(["PID", "PPID", named], rows, title=f"{where}: Process tree")]
+    rows = [[p.pid, p.ppid, p.state, "  " * depth + _process_label(p, view)] for p, depth in placed]
+    tables = [Table(["PID", "PPID", "STATE", named], rows, title=f"{where}: Process tree")]
     parts: list[tuple[bool, str, list[str], list[list[Any]]]] = [
         (view.identity, "Identity", ["PID", "KEY", "VALUE"],
          [[p.pid, key, value] for p in processes for key, value in _identity_rows(p)]),
@@ -288,8 +318,10 @@ def _process_tables(found: Inspection, where: str) -> list[Table]:
          [[p.pid, variable] for p in processes for variable in p.env or [None]]),
         (view.files, "Open files", ["PID", "FD", "TYPE", "WHAT"],
          [[p.pid, d.fd, d.type, what(d)] for p in processes for d in found.descriptors(p, sockets=False) or []]),
-        (view.sockets, "Open sockets", ["PID", "FD", "TYPE", "WHAT"],
-         [[p.pid, d.fd, d.type, what(d)] for p in processes for d in found.descriptors(p, sockets=True) or []]),
+        (view.sockets, "Open sockets", ["PID", "FD", "TYPE", "WHAT", "RCVBUF", "SNDBUF"],
+         [[p.pid, d.fd, d.type, what(d), human_size(d.details.get("recv_buffer")),
+           human_size(d.details.get("send_buffer"))]
+          for p in processes for d in found.descriptors(p, sockets=True) or []]),
     ]  # fmt: skip
     tables += [Table(columns, rows, title=f"{where}: {title}") for wanted, title, columns, rows in parts if wanted]
     return tables

@@ -58,6 +58,7 @@ def _patterns(texts: list[str], regex: bool, ignore_case: bool) -> list[SearchPa
 def _secret_findings(
     model: CheckpointModel,
     pids: tuple[int, ...],
+    builtin: bool,
     rules_file: str | None,
     yara_files: tuple[str, ...],
     redact: bool,
@@ -65,12 +66,16 @@ def _secret_findings(
     chosen_memory: MemoryFilter,
     warnings: list[str],
 ) -> list[dict[str, Any]]:
-    """The credential rules (and the user's, first, so they win overlaps) over the chosen
-    processes and the shared objects that go with them, within the memory filters."""
+    """The user's rules (TOML first, so they win overlaps; YARA) and, with ``builtin``, the
+    credential rules, over the chosen processes and the shared objects that go with them,
+    within the memory filters."""
     from checkforensics.analysis import secrets as secret_rules
     from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    rules = [*(secret_rules.load_rules(rules_file) if rules_file else []), *secret_rules.BUILTIN_RULES]
+    rules = [
+        *(secret_rules.load_rules(rules_file) if rules_file else []),
+        *(secret_rules.BUILTIN_RULES if builtin else []),
+    ]
     yara = None
     if yara_files:
         from checkforensics.analysis.yarascan import YaraRules
@@ -104,14 +109,19 @@ def _secret_findings(
     help="Stop after this many matches in each process (0: no limit).",
 )
 @memory_filter_options
-@click.option("--secrets", is_flag=True, help="Also run the credential rules (docs/secrets.md); PATTERN optional.")
-@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False), help="More rules (TOML).")
+@click.option("--secrets", is_flag=True, help="Run the built-in credential rules (docs/secrets.md); PATTERN optional.")
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Run your rules (TOML); with --secrets, beside the built-in ones.",
+)
 @click.option(
     "--yara",
     "yara_files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="YARA rules to run too (repeatable; needs yara-python).",
+    help="Run YARA rules (repeatable; needs yara-python); with --secrets, beside the built-in ones.",
 )
 @click.option("--redact/--no-redact", default=True, show_default=True, help="Cut secret values in the output.")
 @click.option(
@@ -158,12 +168,14 @@ def memgrep(
       checkforensics memgrep checkpoint.tar.zst --regex 'ghp_[A-Za-z0-9]{36}' --vma-type heap
       checkforensics memgrep checkpoint.tar -i -e password -e secret --pid 7 --format json
       checkforensics memgrep checkpoint.tar --secrets
+      checkforensics memgrep checkpoint.tar --yara rules.yar
     """
     checkpoints, texts = _checkpoints_and_patterns(checkpoint, pattern_args)
     patterns = _patterns([*texts, *more_patterns], regex, ignore_case)
+    builtin = secrets
     secrets = secrets or rules_file is not None or bool(yara_files)
     if not patterns and not secrets:
-        raise click.UsageError("give a PATTERN to search for (or -e PATTERN), or --secrets")
+        raise click.UsageError("give a PATTERN to search for (or -e PATTERN), --secrets, --rules FILE or --yara FILE")
     runs = CheckpointRuns(checkpoints)
     if with_hash and runs.several:
         raise click.UsageError("--hash reads one checkpoint whole; give one checkpoint (or use 'verify')")
@@ -182,7 +194,9 @@ def memgrep(
                 model.processes(pids)  # an unknown --pid is an error before any work
                 warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
                 findings = (
-                    _secret_findings(model, pids, rules_file, yara_files, redact, shared, chosen_memory, warnings)
+                    _secret_findings(
+                        model, pids, builtin, rules_file, yara_files, redact, shared, chosen_memory, warnings
+                    )
                     if secrets
                     else None
                 )
@@ -410,10 +424,10 @@ def _match_tables(search: _Search) -> list[Table]:
     tables = []
     if rows:
         columns = ["PID", "COMM", "ADDRESS", "VMA", "MATCH", "CONTEXT"]
-        tables.append(Table(columns, rows, styles={"MATCH": "bold red"}))
+        tables.append(Table(columns, rows, styles={"MATCH": "bold red"}, foldable=("CONTEXT",)))
     if shared_rows:
         columns = ["SHARED MEMORY", "OFFSET", "MAPPED AT (PID:ADDRESS)", "MATCH", "CONTEXT"]
-        tables.append(Table(columns, shared_rows, styles={"MATCH": "bold red"}))
+        tables.append(Table(columns, shared_rows, styles={"MATCH": "bold red"}, foldable=("CONTEXT",)))
     return tables
 
 

@@ -98,12 +98,29 @@ def _placements(memory: ProcessMemory, chosen: MemoryFilter) -> list[DumpedRegio
     return placed
 
 
+def _point_to_memgrep(
+    checkpoint: str, search: str | None, search_regex: str | None, context: int | None, pid: int | None
+) -> None:
+    """checkpointctl's ``memparse --search`` is memgrep here: the usage error names the command."""
+    import shlex
+
+    argv = ["checkforensics", "memgrep", checkpoint]
+    argv += ["-e", search] if search is not None else ["--regex", "-e", search_regex or ""]
+    argv += ["--pid", str(pid)] if pid is not None else []
+    argv += ["--context", str(context)] if context is not None else []
+    raise click.UsageError(f"memparse does not search; memgrep does (every process at once): {shlex.join(argv)}")
+
+
 @click.command()
 @checkpoint_argument()
 @click.option("--pid", type=int, help="Hex-dump this process's memory (or write it with -o).")
 @click.option("--shmid", type=int, help="Hex-dump this shared memory object instead (memparse lists their ids).")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), help="With --pid: write raw memory here.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+# checkpointctl's memparse searches; here memgrep does (every process at once): these only say so
+@click.option("--search", "search", metavar="PATTERN", hidden=True)
+@click.option("--search-regex", "search_regex", metavar="REGEX", hidden=True)
+@click.option("--context", "search_context", type=int, hidden=True)
 @memory_filter_options
 @output_options()
 def memparse(
@@ -112,6 +129,9 @@ def memparse(
     shmid: int | None,
     out: Path | None,
     force: bool,
+    search: str | None,
+    search_regex: str | None,
+    search_context: int | None,
     perms: str | None,
     kinds: tuple[str, ...],
     address: str | None,
@@ -125,7 +145,8 @@ def memparse(
     mappings; shared memory objects (memfds, SysV segments), dumped once for all the processes
     that map them, are listed after the processes. With --pid (or --shmid) the dumped memory is
     printed like `hexdump -C` (virtual addresses, or offsets in the object; `*` for repeated
-    lines); with -o FILE it is written raw, laid out as memdump does.
+    lines); with -o FILE it is written raw, laid out as memdump does. To search memory
+    (checkpointctl's memparse --search), use memgrep.
 
     \b
     Examples:
@@ -134,6 +155,8 @@ def memparse(
       checkforensics memparse checkpoint.tar --pid 7 -o pid7.raw
       checkforensics memparse checkpoint.tar --shmid 8708
     """
+    if search is not None or search_regex is not None:
+        _point_to_memgrep(checkpoint, search, search_regex, search_context, pid)
     if pid is not None and shmid is not None:
         raise click.UsageError("give --pid or --shmid, not both")
     if out is not None and pid is None and shmid is None:

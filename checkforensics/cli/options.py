@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from checkforensics.errors import CheckforensicsError, ExitCode, InputError
-from checkforensics.model.regions import VMA_KINDS, MemoryFilter, parse_address_range
 from checkforensics.render import FORMATS, JSON, JSONL, TABLE, TEXT, TREE, print_warnings
+
+if TYPE_CHECKING:  # the memory model is imported only by the commands that filter memory
+    from checkforensics.model.regions import MemoryFilter
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -130,6 +132,8 @@ def emit_warnings(warnings: list[str], prefix: str | None = None) -> None:
 
 def memory_filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--perms``, ``--vma-type``, ``--address`` and ``--file``, handed over as ``memory_filter``."""
+    from checkforensics.model.regions import VMA_KINDS
+
     options: list[Decorator] = [
         click.option("--perms", metavar="PERMS", help="Only mappings with these permissions: rw, x, s, or r-xp."),
         click.option(
@@ -150,6 +154,8 @@ def memory_filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def make_memory_filter(
     perms: str | None, kinds: tuple[str, ...], address: str | None, file_glob: str | None
 ) -> MemoryFilter:
+    from checkforensics.model.regions import MemoryFilter, parse_address_range
+
     try:
         span = parse_address_range(address) if address is not None else None
     except ValueError as exc:

@@ -7,22 +7,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
-from checkforensics.model import CheckpointModel, Process, ProcessTree
-from checkforensics.model.processes import process_record
-from checkforensics.model.tree import DEPTH_LIMIT
-from checkforensics.records import command_text
-from checkforensics.render import Lines, Result, Table, View, cell, render, tree_text
+from checkforensics.render import Lines, Result, Table, Tree, View, cell, render, tree_text
 
-if TYPE_CHECKING:
-    from rich.tree import Tree
+if TYPE_CHECKING:  # the model is imported when the command runs: 'ps --help' reads none of it
+    from checkforensics.model import Process, ProcessTree
 
 COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM", "COMMAND"]
 
 
 def _table(placed: list[tuple[Process, int]]) -> Table:
     """One row per process; a process ``depth`` levels down has its COMMAND indented."""
+    from checkforensics.records import command_text
+
     rows = [
-        [p.pid, p.ppid, p.pgid, p.sid, " ".join(str(t) for t in p.tids), p.uid, p.gid, p.state, p.comm,
+        [p.pid, p.ppid, p.pgid, p.sid, len(p.tids), p.uid, p.gid, p.state, p.comm,
          "  " * depth + cell(command_text(p))]
         for p, depth in placed
     ]  # fmt: skip
@@ -35,12 +33,17 @@ def _environments(processes: list[Process]) -> list[Lines]:
 
 def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
     """The parent/child tree of the processes ``placed`` (each with its depth, in tree order)."""
-    from rich.tree import Tree
+    from checkforensics.model.tree import DEPTH_LIMIT
+    from checkforensics.records import command_text, state_note
 
     root = Tree("[bold]processes[/]")
     parents = [root]
     for process, depth in placed:
-        label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}  {tree_text(cell(command_text(process)))}"
+        label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}"
+        note = state_note(process)
+        if note:  # beside the name: a long command line would push it out of sight
+            label += f" [{'red' if process.zombie else 'yellow'}]({note})[/]"
+        label += f"  {tree_text(cell(command_text(process)))}"
         if len(process.tids) > 1:
             label += f"  [dim]threads {', '.join(str(t) for t in process.tids)}[/]"
         if depth == DEPTH_LIMIT:  # a tree deeper than that is drawn flat there: say whose child it is
@@ -79,6 +82,9 @@ def ps(checkpoint: str, as_tree: bool, with_env: bool, pids: tuple[int, ...], fm
       checkforensics ps checkpoint.tar --format json | jq '.processes[].cmdline'
       checkforensics ps checkpoint.tar --format jsonl | jq -c 'select(.uid == 0)'
     """
+    from checkforensics.model import CheckpointModel
+    from checkforensics.model.processes import process_record
+
     with CheckpointModel.open(checkpoint) as model:
         chosen = model.processes(pids)
         tree = model.command_lines(env=with_env)

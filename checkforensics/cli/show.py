@@ -3,41 +3,61 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from checkforensics.analysis.overview import Overview, overview
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.model import CheckpointModel
-from checkforensics.records import (
-    POD_COLUMNS,
-    STATS_COLUMNS,
-    in_a_pod,
-    overview_record,
-    overview_row,
-    pod_row,
-    stats_row,
-)
-from checkforensics.render import Result, Table, render
+from checkforensics.render import Result, Table, human_size, render
+
+# What answers the question is imported when the command runs: 'show --help' reads none of it
+# (tests/cli/test_startup.py).
+if TYPE_CHECKING:
+    from checkforensics.analysis.overview import Overview
+    from checkforensics.model import CheckpointModel
 
 COLUMNS = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "ENGINE", "IP", "MAC", "CHKPT SIZE",
            "ROOT FS DIFF SIZE"]  # fmt: skip
 
 
 def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
+    from checkforensics.records import POD_COLUMNS, STATS_COLUMNS, in_a_pod, overview_row, pod_row, stats_row
+
     columns, rows = list(COLUMNS), [overview_row(view) for view in views]
     if any(in_a_pod(view) for view in views):
         columns += POD_COLUMNS
         rows = [[*row, *pod_row(view)] for row, view in zip(rows, views, strict=True)]
+    if any(view.amdgpu_pages for view in views):
+        columns += ["AMD GPU PAGES"]
+        rows = [[*row, human_size(view.amdgpu_pages_size)] for row, view in zip(rows, views, strict=True)]
     if any(view.container.engine is None for view in views):
         columns += ["HOSTNAME", "PROCESSES"]
         rows = [[*row, view.hostname, view.process_count] for row, view in zip(rows, views, strict=True)]
-    tables = [Table(columns, rows)]
+    stats_columns, stats = [name for name, _, _ in STATS_COLUMNS], [stats_row(view) for view in views]
+    if len(views) > 1:  # which row is which file
+        columns, stats_columns = ["FILE", *columns], ["FILE", *stats_columns]
+        rows = [[str(view.checkpoint.path), *row] for row, view in zip(rows, views, strict=True)]
+        stats = [[str(view.checkpoint.path), *row] for row, view in zip(stats, views, strict=True)]
+    tables = [Table(columns, rows), *_interfaces_table(views)]
     if print_stats:
-        stats = [stats_row(view) for view in views]
-        tables.append(Table([name for name, _, _ in STATS_COLUMNS], stats, title="CRIU dump statistics"))
+        tables.append(Table(stats_columns, stats, title="CRIU dump statistics"))
     return tables
+
+
+def _interfaces_table(views: list[Overview]) -> list[Table]:
+    """The network interfaces with their prefixes and gateways, when any checkpoint names one;
+    with several checkpoints, each row names its file (two may be of one container)."""
+    from checkforensics.records import INTERFACE_COLUMNS, interface_rows
+
+    several = len(views) > 1
+    rows = [
+        [str(view.checkpoint.path), *row] if several else row
+        for view in views
+        for row in interface_rows(view)
+    ]
+    if not rows:
+        return []
+    return [Table(["FILE", *INTERFACE_COLUMNS] if several else INTERFACE_COLUMNS, rows, title="Network interfaces")]
 
 
 @click.command()
@@ -54,6 +74,10 @@ def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: st
       checkforensics show checkpoint.tar --print-stats
       checkforensics show /var/lib/kubelet/checkpoints/*.tar --format json
     """
+    from checkforensics.analysis.overview import overview
+    from checkforensics.model import CheckpointModel
+    from checkforensics.records import overview_record
+
     warnings: list[str] = []
 
     def overviews() -> Iterator[tuple[Overview, CheckpointModel]]:

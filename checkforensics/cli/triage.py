@@ -33,11 +33,13 @@ def _evidence(evidence: dict[str, object]) -> str:
 def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: bool, fmt: str, no_color: bool) -> int:
     """What deserves a look first, each finding with its rule and the evidence behind it.
 
-    Deleted or world-writable executables, fileless (memfd) processes, shells and
-    interpreters with network sockets, listening sockets and outbound connections, deleted
-    files still open, data in flight, changes to sensitive paths (/etc, /root, .ssh, cron,
-    ld.so.preload, binaries), credentials in environments, privileged capabilities, and
-    secrets found in memory by the credential rules (values redacted; see docs/secrets.md).
+    Deleted or world-writable executables, fileless (memfd) processes, injected code
+    (malfind), reverse shells, LD_PRELOAD, shells and interpreters with network sockets,
+    listening sockets and outbound connections, deleted files still open, data in flight,
+    changes to sensitive paths (/etc, /root, .ssh, cron, ld.so.preload, binaries),
+    credentials in environments, privileged capabilities, and secrets found in memory by the
+    credential rules (values redacted; see docs/secrets.md). Each finding names its MITRE
+    ATT&CK techniques.
 
     Several checkpoints, or directories of them (as 'list' finds them), are triaged one
     after the other in one run; each finding names its checkpoint, and one that cannot be
@@ -68,8 +70,12 @@ def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: 
 
     def tables() -> Iterator[Table]:
         for path, found in findings():
-            rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in found]
-            columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
+            rows = [
+                [f.severity.name, f.rule, " ".join(f.techniques or ()) or None, f.pid, f.comm, f.title,
+                 _evidence(f.evidence)]
+                for f in found
+            ]  # fmt: skip
+            columns = ["SEVERITY", "RULE", "ATT&CK", "PID", "COMM", "FINDING", "EVIDENCE"]
             title = str(path) if runs.several else None
             yield Table(columns, rows, title=title, row_styles=[_STYLES[f.severity.name] for f in found])
 

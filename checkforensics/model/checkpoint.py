@@ -16,24 +16,26 @@ import os
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
-from checkforensics.archive.tarscan import MemberTap
-from checkforensics.errors import CheckforensicsError
-from checkforensics.model.cmdline import command_line, environment
-from checkforensics.model.files import FileTable, build_file_table
-from checkforensics.model.mappings import address_space, file_names, process_memory
-from checkforensics.model.memory import AddressSpace, MemoryUnavailableError
+from checkforensics.errors import CheckforensicsError, NoImagesError
 from checkforensics.model.processes import (
     Process,
     ProcessNotFoundError,
     ProcessTree,
     build_tree,
 )
-from checkforensics.model.regions import ProcessMemory
-from checkforensics.model.shared import SharedMemory, attach, load_shared_memories
 from checkforensics.model.store import ImageStore
+
+# The memory, descriptor and command-line parts of the model are imported by the method that
+# first needs them: a metadata question (show, list) never pays for them at start-up.
+if TYPE_CHECKING:
+    from checkforensics.archive.tarscan import MemberTap
+    from checkforensics.model.files import FileTable
+    from checkforensics.model.memory import AddressSpace
+    from checkforensics.model.regions import ProcessMemory
+    from checkforensics.model.shared import SharedMemory
 
 
 class CheckpointModel:
@@ -74,6 +76,15 @@ class CheckpointModel:
     def kind(self) -> str:
         return self.archive.kind
 
+    def require_images(self) -> None:
+        """Raise NoImagesError when the checkpoint holds container metadata but no CRIU images."""
+        if self.archive.no_images is not None:
+            raise NoImagesError(
+                f"{self.archive.no_images}: no processes, memory or descriptors to read; its container metadata "
+                "is there ('checkforensics show', 'checkforensics inspect')",
+                where=str(self.path),
+            )
+
     def open_metadata(self, name: str) -> BinaryIO | None:
         """A member beside the CRIU images (``container.log``, ``dump.log``, ...) opened for
         reading, streaming, or None when the checkpoint has none; the caller closes it. JSON
@@ -88,7 +99,9 @@ class CheckpointModel:
     def tree(self) -> ProcessTree:
         """Every process and thread (pstree and core images); no memory read. Its warnings start
         with the archive's (a listing cut short at a limit, hostile names): every command that
-        reports on processes says them."""
+        reports on processes says them. Raises NoImagesError (exit 3) for a container checkpoint
+        that holds no CRIU images: every question about processes, memory or files stops there."""
+        self.require_images()
         tree = build_tree(self.store)
         tree.warnings[:0] = self.archive.warnings
         return tree
@@ -117,6 +130,9 @@ class CheckpointModel:
     def command_lines(self, *, env: bool = False) -> ProcessTree:
         """The tree with each process's ``cmdline`` (and, with ``env``, ``env``) read from its
         memory; done once, whoever asks first. What cannot be read stays None, with a warning."""
+        from checkforensics.model.cmdline import command_line, environment
+        from checkforensics.model.memory import MemoryUnavailableError
+
         tree = self.tree
         if self._command_lines and (self._environments or not env):
             return tree
@@ -150,6 +166,8 @@ class CheckpointModel:
         return space
 
     def _address_space(self, pid: int, mm: Any) -> tuple[AddressSpace, str]:
+        from checkforensics.model.mappings import address_space
+
         found = self._spaces.get(pid)
         if found is None:
             found = self._spaces[pid] = address_space(self.store, pid, mm, self.memory_warnings)
@@ -160,7 +178,16 @@ class CheckpointModel:
     @cached_property
     def file_names(self) -> dict[int, str]:
         """File id -> path (regular files; memfds as ``memfd:NAME``), for naming mappings."""
+        from checkforensics.model.mappings import file_names
+
         return file_names(self.store, self.memory_warnings)
+
+    @cached_property
+    def deleted_files(self) -> frozenset[int]:
+        """Ids of the files deleted while mapped or open, for marking mappings ``(deleted)``."""
+        from checkforensics.model.mappings import deleted_files
+
+        return deleted_files(self.store, self.memory_warnings)
 
     def memory(self, pid: int) -> ProcessMemory:
         """The memory view of ``pid``: mappings, its own dumped pages and the shared objects it
@@ -194,6 +221,8 @@ class CheckpointModel:
     def shared_memory(self) -> list[SharedMemory]:
         """Every shared memory object (memfds, SysV segments, shared anonymous memory) with the
         processes that map it; no page read."""
+        from checkforensics.model.shared import attach, load_shared_memories
+
         every = []
         for process in self.tree.processes:
             if process.zombie or not process.dumped:
@@ -220,13 +249,17 @@ class CheckpointModel:
     def _private_memory(self, pid: int) -> ProcessMemory:
         cached = self._memories.get(pid)
         if cached is None:
+            from checkforensics.model.mappings import process_memory
+
             try:
                 process = self.tree.by_pid(pid)
                 if process is not None and (process.zombie or not process.dumped):
                     raise CheckforensicsError(f"pid {pid}: {_no_memory(process)}")
                 comm = process.comm if process is not None else None
-                mm = self.mm(pid)
-                cached = process_memory(pid, comm, mm, self.file_names, *self._address_space(pid, mm))
+                # without mm-PID.img the mappings are unknown, but the pages the pagemap lists are there
+                mm = self.mm(pid) if self.store.has(f"mm-{pid}.img") else None
+                space, member = self._address_space(pid, mm)
+                cached = process_memory(pid, comm, mm, self.file_names, space, member, self.deleted_files)
             except CheckforensicsError as exc:
                 cached = exc
             self._memories[pid] = cached
@@ -244,6 +277,8 @@ class CheckpointModel:
         still in flight attached (pipe buffers, queues, deleted files, memfd contents)."""
         table = self._files.get(with_data)
         if table is None:
+            from checkforensics.model.files import build_file_table
+
             table = build_file_table(
                 self.store,
                 self.tree,

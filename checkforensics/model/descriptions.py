@@ -20,13 +20,7 @@ def preview(data: bytes, limit: int = _PREVIEW) -> str:
 def what(d: Descriptor) -> str:
     """One line saying what the descriptor is."""
     if d.type in SOCKET_TYPES:
-        ends = d.local or "-"
-        if d.remote and not d.remote.endswith(":0") and d.remote != d.local:
-            ends += f" -> {d.remote}"
-        elif d.peer:
-            ends += f" -> peer ino {d.peer}"
-        kind = " ".join(part for part in (d.family, d.proto or d.sock_type, d.state) if part)
-        return f"{kind} {ends}"
+        return socket_summary(d.family, d.proto or d.sock_type, d.state, d.local, d.remote, d.peer)
     if d.type in ("PIPE", "FIFO"):
         text = f"pipe:[{d.pipe_id}]" + (f" {d.path}" if d.path else "")
         shared = d.details.get("shared_with")
@@ -38,6 +32,25 @@ def what(d: Descriptor) -> str:
     if d.deleted:
         text += " (deleted)"
     return text
+
+
+def socket_summary(
+    family: str | None,
+    transport: str | None,
+    state: str | None,
+    local: str | None,
+    remote: str | None,
+    peer: int | None = None,
+) -> str:
+    """A socket in a few words: ``INET TCP ESTABLISHED 127.0.0.1:80 -> 10.0.0.2:4431``
+    (``transport`` is the protocol, TCP or UDP..., or for a UNIX socket its type)."""
+    ends = local or "-"
+    if remote and not remote.endswith(":0") and remote != local:
+        ends += f" -> {remote}"
+    elif peer:
+        ends += f" -> peer ino {peer}"
+    kind = " ".join(part for part in (family, transport, state) if part)
+    return f"{kind} {ends}"
 
 
 def _anon_summary(d: Descriptor) -> str | None:

@@ -21,6 +21,7 @@ from checkforensics.images.load import text
 from checkforensics.model.fdnames import (
     CLOCKS,
     CONNECTIONLESS_STATES,
+    DELETED_REMAPS,
     ETHERNET_PROTOCOLS,
     IP_PROTOCOLS,
     NAMESPACES,
@@ -29,6 +30,7 @@ from checkforensics.model.fdnames import (
     field_enum_name,
     flag_names,
     format_address,
+    remap_kind,
     signal_names,
     unix_name,
 )
@@ -158,8 +160,10 @@ class FileResolver:
         self.files: dict[int, Any] = {}
         if store.has("files.img"):
             self.files = {entry.id: entry for entry in self.images.messages("files.img")}
-        else:
+        elif any(store.has(image) for image in _LEGACY_IMAGES):
             self._load_legacy()
+        else:
+            warnings.append("files.img: missing (which file, pipe or socket each descriptor is, unknown)")
         self.remaps = {r.orig_id: r for r in self.images.messages("remap-fpath.img", quiet=True)}
         self.unix_by_ino = {e.usk.ino: e.usk for e in self.files.values() if e.HasField("usk")}
 
@@ -203,10 +207,10 @@ class FileResolver:
             d.details["mode"] = reg.mode
         remap = self.remaps.get(reg.id)
         if remap is not None:
-            kind = field_enum_name(remap, "remap_type") if remap.HasField("remap_type") else "LINKED"
+            kind = remap_kind(remap)
             d.details["remap"] = kind.lower()
             d.details["remap_id"] = remap.remap_id  # a ghost's is its inode's: every open of the file shares it
-            d.deleted = kind in ("GHOST", "LINKED")
+            d.deleted = kind in DELETED_REMAPS
             if kind == "GHOST" and self.with_data:
                 self._ghost_content(d, remap.remap_id)
 
@@ -261,8 +265,21 @@ class FileResolver:
             d.deleted = True
         if usk.backlog:
             d.details["backlog"] = usk.backlog
+        self._buffers(d, usk)
         if self.with_data:
             self._socket_queue(d, usk.id)
+
+    @staticmethod
+    def _buffers(d: Descriptor, socket: Any) -> None:
+        """The socket's buffer sizes as getsockopt(SO_SNDBUF, SO_RCVBUF) gave them to CRIU (the
+        kernel's figure: twice what setsockopt asked, for bookkeeping). CRIU writes zeros for
+        a socket it did not open itself (the far end of an external UNIX socket): no size."""
+        if not socket.HasField("opts"):
+            return
+        if socket.opts.so_sndbuf:
+            d.details["send_buffer"] = socket.opts.so_sndbuf
+        if socket.opts.so_rcvbuf:
+            d.details["recv_buffer"] = socket.opts.so_rcvbuf
 
     def _socket_queue(self, d: Descriptor, file_id: int) -> None:
         for entry in self.images.entries("sk-queues.img", quiet=True):
@@ -281,6 +298,7 @@ class FileResolver:
         d.remote = format_address(list(isk.dst_addr), isk.dst_port, d.family)
         if isk.backlog:
             d.details["backlog"] = isk.backlog
+        self._buffers(d, isk)
         stream = f"tcp-stream-{isk.ino:x}.img"
         if d.proto == "TCP" and self.images.store.has(stream):
             entries = self.images.entries(stream)
@@ -344,6 +362,7 @@ class FileResolver:
     def _nlsk(self, d: Descriptor, nlsk: Any) -> None:
         d.family, d.proto, d.ino = "NETLINK", NETLINK_PROTOCOLS.get(nlsk.protocol, str(nlsk.protocol)), nlsk.ino
         d.details["portid"] = nlsk.portid
+        self._buffers(d, nlsk)
 
     def _psk(self, d: Descriptor, psk: Any) -> None:
         d.family, d.sock_type = "PACKET", enum_member_name(SockType, psk.type)
@@ -353,6 +372,7 @@ class FileResolver:
             ethertype = int.from_bytes(ethertype.to_bytes(2, "little"), "big")
         d.proto = ETHERNET_PROTOCOLS.get(ethertype, f"{ethertype:#06x}")
         d.details["ifindex"] = psk.ifindex
+        self._buffers(d, psk)
 
     def _tty(self, d: Descriptor, tty: Any) -> None:
         info = next((i for i in self.images.messages("tty-info.img", quiet=True) if i.id == tty.tty_info_id), None)
@@ -432,7 +452,9 @@ def _special(
         found.append(resolver.describe("cwd", "REG", fs[0].cwd_id))
         found.append(resolver.describe("root", "REG", fs[0].root_id))
     try:
-        found.append(resolver.describe("exe", "REG", mm_of(pid).exe_file_id))
+        exe_id = mm_of(pid).exe_file_id
+        entry = resolver.files.get(exe_id)  # a memfd when the program was started by fexecve of one
+        found.append(resolver.describe("exe", field_enum_name(entry, "type") if entry is not None else "REG", exe_id))
     except CheckforensicsError as exc:
         warnings.append(str(exc))
     for descriptor in found:

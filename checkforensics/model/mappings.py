@@ -14,8 +14,9 @@ from typing import Any
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import MapFlags
 from checkforensics.images.load import text
-from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap, vmas_from_mm
-from checkforensics.model.regions import Mapping, ProcessMemory
+from checkforensics.model.fdnames import DELETED_REMAPS, remap_kind
+from checkforensics.model.memory import AddressSpace, PageRun, Vma, normalise_pagemap, vmas_from_mm
+from checkforensics.model.regions import UNKNOWN, Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
 
 _GROWSDOWN = int(MapFlags.MAP_GROWSDOWN)
@@ -42,8 +43,23 @@ def file_names(store: ImageStore, warnings: list[str]) -> dict[int, str]:
     return names
 
 
-def describe_mappings(vmas: Iterable[Vma], mm: Any, names: dict[int, str]) -> list[Mapping]:
-    """Each VMA with its kind and backing file; the main stack is told apart as /proc/PID/maps does."""
+def deleted_files(store: ImageStore, warnings: list[str]) -> frozenset[int]:
+    """The ids of the files that were deleted while mapped or open (remap-fpath.img: ghost and
+    linked remaps), as /proc/PID/maps marks them ``(deleted)``."""
+    if not store.has("remap-fpath.img"):
+        return frozenset()
+    try:
+        return frozenset(r.orig_id for r in store.messages("remap-fpath.img") if remap_kind(r) in DELETED_REMAPS)
+    except CheckforensicsError as exc:
+        warnings.append(f"deleted files among mappings unknown: {exc}")
+        return frozenset()
+
+
+def describe_mappings(
+    vmas: Iterable[Vma], mm: Any, names: dict[int, str], deleted: frozenset[int] = frozenset()
+) -> list[Mapping]:
+    """Each VMA with its kind and backing file (``deleted`` holds the ids of deleted files); the
+    main stack is told apart as /proc/PID/maps does."""
     start_stack = mm.mm_start_stack if mm is not None and mm.HasField("mm_start_stack") else None
     mappings = []
     for vma in sorted(vmas, key=lambda v: v.start):
@@ -52,7 +68,7 @@ def describe_mappings(vmas: Iterable[Vma], mm: Any, names: dict[int, str]) -> li
         if kind == "anon" and (growsdown or (start_stack is not None and vma.start <= start_stack < vma.end)):
             kind = "stack"
         path = names.get(vma.shmid) if vma.file_backed or kind == "memfd" else None
-        mappings.append(Mapping(vma, kind, path))
+        mappings.append(Mapping(vma, kind, path, vma.file_backed and vma.shmid in deleted))
     return mappings
 
 
@@ -72,18 +88,50 @@ def address_space(
     store: ImageStore, pid: int, mm: Any, warnings: list[str] | None = None
 ) -> tuple[AddressSpace, str]:
     """The process's own dumped pages, by address, and the pages image member holding them;
-    what of its mm and pagemap images could not be taken as it is, in ``warnings``."""
+    what of its mm and pagemap images could not be taken as it is, in ``warnings``. With ``mm``
+    None (no mm-PID.img), each stretch of pages the pagemap lists stands for a mapping of its own."""
     entries, member, read_at, size = pages_image(store, f"pagemap-{pid}.img")
     notes: list[str] = []
-    space = AddressSpace(vmas_from_mm(mm, notes), normalise_pagemap(entries, size, notes), read_at, size)
+    runs = normalise_pagemap(entries, size, notes)
+    if mm is None:
+        vmas = unknown_vmas(runs)
+        notes.append(
+            f"mm-{pid}.img missing: its mappings are unknown; the pages the pagemap lists are read as "
+            f"{len(vmas)} [unknown] mapping(s)"
+        )
+    else:
+        vmas = vmas_from_mm(mm, notes)
+    space = AddressSpace(vmas, runs, read_at, size)
     if warnings is not None:
         warnings += [f"pid {pid}: {note}" for note in notes]
     return space, member
 
 
+def unknown_vmas(runs: Iterable[PageRun]) -> list[Vma]:
+    """Stand-in mappings for a process whose mm image is missing: one per stretch of contiguous
+    dumped pages (the pages are there even if what they belonged to is not)."""
+    spans: list[list[int]] = []
+    for run in sorted(runs, key=lambda r: r.vaddr):
+        if spans and run.vaddr <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], run.end)
+        else:
+            spans.append([run.vaddr, run.end])
+    return [Vma(start, end, 0, 0, 0, 0, 0) for start, end in spans if start < end]
+
+
 def process_memory(
-    pid: int, comm: str | None, mm: Any, names: dict[int, str], space: AddressSpace, member: str
+    pid: int,
+    comm: str | None,
+    mm: Any,
+    names: dict[int, str],
+    space: AddressSpace,
+    member: str,
+    deleted: frozenset[int] = frozenset(),
 ) -> ProcessMemory:
-    """The process's own mappings and dumped pages (shared objects are attached by the model)."""
-    mappings = describe_mappings(space.vmas, mm, names)
+    """The process's own mappings and dumped pages (shared objects are attached by the model);
+    without ``mm``, the stand-ins of ``unknown_vmas``, of kind ``unknown``."""
+    if mm is None:
+        mappings = [Mapping(vma, UNKNOWN, None) for vma in space.vmas]
+    else:
+        mappings = describe_mappings(space.vmas, mm, names, deleted)
     return ProcessMemory(pid, comm, space, mappings, member, space.pages_size or 0)

@@ -14,6 +14,7 @@ from typing import Any
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.flags import TaskState
 from checkforensics.images.load import text
+from checkforensics.model.fdnames import signal_names
 from checkforensics.model.store import ImageStore
 from checkforensics.model.tree import DEPTH_LIMIT, link, pid_list, walk
 
@@ -36,7 +37,10 @@ class Process:
     tids: list[int]
     comm: str | None = None
     state: str | None = None  # Alive, Stopped, Zombie ... (CRIU's task state)
-    exit_code: int | None = None
+    exit_code: int | None = None  # CRIU's task_core_entry.exit_code: a zombie's wait status
+    stop_signal: str | None = None  # a stopped process's: the signal that stopped it (SIGSTOP, SIGTSTP...)
+    exit_status: int | None = None  # a zombie's: the status it passed to exit()
+    exit_signal: str | None = None  # a zombie's: the signal that killed it
     threads: list[Thread] = field(default_factory=list)
     uid: int | None = None
     gid: int | None = None
@@ -101,6 +105,23 @@ def _state_name(value: int) -> str:
         return f"state {value}"
 
 
+def _signal_name(number: int) -> str:
+    return signal_names(1 << (number - 1))[0] if 0 < number <= 64 else f"signal {number}"
+
+
+def _note_ending(process: Process, tc: Any) -> None:
+    """What stopped a stopped process (CRIU 3.15 on records the signal), and how a zombie ended:
+    its exit code is the wait status the kernel keeps for its parent (status << 8, or the
+    signal's number, as waitpid(2) gives it)."""
+    if tc.task_state == TaskState.STOPPED and tc.HasField("stop_signo") and tc.stop_signo:
+        process.stop_signal = _signal_name(tc.stop_signo)
+    elif tc.task_state == TaskState.DEAD:
+        if tc.exit_code & 0x7F:
+            process.exit_signal = _signal_name(tc.exit_code & 0x7F)
+        else:
+            process.exit_status = (tc.exit_code >> 8) & 0xFF
+
+
 def capability_mask(words: Any) -> str | None:
     """A capability set (32-bit words, low first) as the hex mask /proc/PID/status shows."""
     if not words:
@@ -142,6 +163,7 @@ def _apply_core(process: Process, core: Any) -> None:
     process.comm = text(tc.comm)
     process.state = _state_name(tc.task_state)
     process.exit_code = tc.exit_code
+    _note_ending(process, tc)
     creds = core.thread_core.creds if core.thread_core.HasField("creds") else None
     if creds is not None:
         process.uid, process.gid, process.euid, process.egid = creds.uid, creds.gid, creds.euid, creds.egid
@@ -253,6 +275,9 @@ def process_record(process: Process, with_env: bool = False) -> dict[str, Any]:
         "euid": process.euid,
         "egid": process.egid,
         "state": process.state,
+        "stop_signal": process.stop_signal,
+        "exit_status": process.exit_status,
+        "exit_signal": process.exit_signal,
         "cmdline": process.cmdline,
         "identity": process.identity,
     }

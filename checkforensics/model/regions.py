@@ -16,16 +16,20 @@ from typing import Any
 
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, Vma, read_available
 
-VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket")
+UNKNOWN = "unknown"  # a mapping the checkpoint does not describe (its mm image is missing), only its pages
+VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket",
+             UNKNOWN)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Mapping:
-    """One VMA of a process, with what it is (``kind``) and the file behind it (``path``)."""
+    """One VMA of a process, with what it is (``kind``), the file behind it (``path``) and
+    whether that file was deleted (``deleted``)."""
 
     vma: Vma
     kind: str
     path: str | None
+    deleted: bool = False
 
     @property
     def start(self) -> int:
@@ -37,7 +41,8 @@ class Mapping:
 
     @property
     def perms(self) -> str:
-        return self.vma.perms
+        """``rw-p`` as /proc/PID/maps shows it; ``????`` for an ``unknown`` mapping."""
+        return "????" if self.kind == UNKNOWN else self.vma.perms
 
     @property
     def label(self) -> str:

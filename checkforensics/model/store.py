@@ -78,8 +78,12 @@ class ImageStore:
         if not self.checkpoint.has(name):
             return None
         try:
-            return json.loads(self.checkpoint.read(name, limit=METADATA_LIMIT))
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = self.checkpoint.read(name, limit=METADATA_LIMIT)
+            if not data.strip():
+                warnings.append(f"{name}: empty (no JSON in it)")
+                return None
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             warnings.append(f"{name}: not valid JSON ({exc})")
         except CheckforensicsError as exc:
             warnings.append(str(exc))

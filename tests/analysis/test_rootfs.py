@@ -38,9 +38,11 @@ def test_containerd_layer_is_read_whole(fixture: str, path: Path) -> None:
     assert rootfs is not None
     shown = [
         {"path": f.path, "type": f.type, "size": f.size, "mode": f"{f.mode:04o}", "sha256": f.sha256}
-        for f in rootfs.files
+        for f in [*rootfs.files, *(entry.file for entry in rootfs.runtime)]
     ]
-    assert shown == facts["entries"]
+    assert sorted(shown, key=lambda f: f["path"]) == sorted(facts["entries"], key=lambda f: f["path"])
+    # the runtime's: the empty files runc bind-mounts /etc/hosts, /etc/hostname, /etc/resolv.conf onto
+    assert {e.file.path for e in rootfs.runtime} == {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
     assert changes.deleted == facts["whiteouts"]
     assert changes.opaque == facts["opaque"] == []
 
@@ -48,7 +50,7 @@ def test_containerd_layer_is_read_whole(fixture: str, path: Path) -> None:
 def test_whiteouts_name_what_the_live_container_no_longer_had() -> None:
     live = truth("containerd-busybox-later")["live"]
     with CheckpointModel.open(CONTAINERD_LATER) as model:
-        changes = rootfs_changes(model, layers=False)
+        changes = rootfs_changes(model)
     assert set(changes.deleted) == {path for path, exists in live["deleted_exist"].items() if not exists}
     files = {f.path: f for f in changes.rootfs.files}
     for path, written in live["written"].items():
@@ -138,7 +140,7 @@ LAYER = [
 def test_layers_by_content_with_opaque_directories(tmp_path: Path, compress) -> None:
     root = _checkpoint_dir(tmp_path, compress(_layer(LAYER)), deleted=["/var/log/old.log", "/etc/motd"])
     with CheckpointModel.open(root) as model:
-        changes = rootfs_changes(model, layers=False)
+        changes = rootfs_changes(model)
         assert read_changed_file(model, "/srv/data/new.txt")[1] == b"new\n"
     assert [f.path for f in changes.rootfs.files] == ["/srv", "/srv/data", "/srv/data/new.txt", "/etc", "/etc/issue"]
     assert changes.deleted == ["/var/log/old.log", "/etc/motd", "/top"]  # deleted.files first, each path once
@@ -150,7 +152,7 @@ def test_a_cut_gzip_layer_keeps_what_came_before(tmp_path: Path) -> None:
     whole = gzip.compress(_layer([("etc", None), ("etc/.wh.motd", b""), ("etc/big", os.urandom(300_000))]))
     root = _checkpoint_dir(tmp_path, whole[: len(whole) // 2])
     with CheckpointModel.open(root) as model:
-        changes = rootfs_changes(model, layers=False)
+        changes = rootfs_changes(model)
     assert [f.path for f in changes.rootfs.files] == ["/etc"]
     assert changes.deleted == ["/etc/motd"]
     (warning,) = changes.warnings
@@ -179,7 +181,45 @@ def test_a_layer_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     bomb = gzip.compress(_layer([("etc", None), ("etc/zeros", bytes(1 << 20))]))
     root = _checkpoint_dir(tmp_path, bomb)
     with CheckpointModel.open(root) as model:
-        changes = rootfs_changes(model, layers=False)
+        changes = rootfs_changes(model)
     (warning,) = changes.warnings
     assert "rootfs-diff.tar" in warning and "decompression bomb" in warning
     assert [f.path for f in changes.rootfs.files] == ["/etc"]
+
+
+def _entry(name: str, kind: bytes, *, size: int = 0, link: str = "", numbers: tuple[int, int] = (0, 0)):
+    import tarfile
+
+    from checkforensics.analysis.rootfs import ChangedFile
+
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname = kind, size, link
+    info.devmajor, info.devminor = numbers
+    kinds = {tarfile.REGTYPE: "file", tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "symlink", tarfile.CHRTYPE: "char"}
+    return ChangedFile(name, kinds[kind], size, 0o644, 0, 0, "-", link or None), info
+
+
+@pytest.mark.parametrize(
+    ("layer", "name", "kind", "extra", "reason"),
+    [
+        ("tmpfs /dev", "/dev/null", b"3", {"numbers": (1, 3)}, "default device"),
+        ("tmpfs /dev", "/dev/null", b"3", {"numbers": (8, 0)}, None),  # /dev/null made a disk
+        ("tmpfs /dev", "/dev/fuse", b"3", {"numbers": (10, 229)}, "spec device"),
+        ("tmpfs /dev", "/dev/fuse", b"3", {"numbers": (10, 230)}, None),
+        ("tmpfs /dev", "/dev/stdin", b"2", {"link": "/proc/self/fd/0"}, "default link"),
+        ("tmpfs /dev", "/dev/stdin", b"2", {"link": "/tmp/x"}, None),
+        ("tmpfs /dev", "/dev/.hidden", b"0", {"size": 9}, None),  # written there by the container
+        ("tmpfs /dev", "/dev/pts", b"5", {}, "mount point"),
+        ("tmpfs /dev", "/dev/evil", b"5", {}, None),
+        ("rootfs", "/etc/hosts", b"0", {}, "mount point"),
+        ("rootfs", "/etc/hosts", b"0", {"size": 20}, None),  # written before the mount, or instead
+        ("rootfs", "/dev/null", b"3", {"numbers": (1, 3)}, None),  # devices count only in the tmpfs
+        ("/dev/shm", "/dev/shm/x", b"5", {}, None),
+    ],
+)
+def test_what_the_runtime_made_is_told_entry_by_entry(layer, name, kind, extra, reason) -> None:
+    from checkforensics.analysis.rootfs import RuntimeMade, runtime_reason
+
+    made = RuntimeMade(frozenset({"/dev/pts", "/etc/hosts", "/dev/shm/x"}), {"/dev/fuse": ("char", 10, 229)})
+    changed, info = _entry(name, kind, **extra)
+    assert runtime_reason(layer, changed, info, made) == reason

@@ -55,7 +55,11 @@ def test_yara_finds_the_planted_key_where_the_truth_says(rules_file: Path, capsy
     ]
     assert mine[0]["address"] == min(int(a, 16) for a in seen["addresses"])
     assert mine[0]["description"] == "Stripe live key (YARA)"
-    assert {f["rule"] for f in findings} >= {"stripe-secret-key", "private-key-pem"}  # built-in rules run too
+    assert {f["rule"] for f in findings} == {"yara:stripe_live"}  # YARA alone
+    assert run([*argv, "--secrets"]) == 0  # and beside the built-in rules
+    both = json.loads(capsys.readouterr().out)["findings"]
+    assert {f["rule"] for f in both} >= {"yara:stripe_live", "stripe-secret-key", "private-key-pem"}
+    assert [f for f in both if f["rule"] == "yara:stripe_live"] == mine
 
 
 def test_matches_across_window_edges_are_found_once(rules_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,3 +93,6 @@ def test_bad_rules_and_no_engine_are_one_line_errors(tmp_path: Path, monkeypatch
     with pytest.raises(UnsupportedError, match="yara-python"):
         yarascan.YaraRules([bad])
     assert not yarascan.available()
+    assert run(["memgrep", str(SCENARIOS / "creds.tar.zst"), "--yara", str(bad)]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "yara-python" in err and str(bad) in err

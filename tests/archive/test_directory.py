@@ -105,6 +105,10 @@ def test_a_checkpoint_subdirectory_that_is_a_link_out_is_not_followed(tmp_path: 
     root.mkdir()
     (root / "config.dump").write_text("{}")
     (root / "checkpoint").symlink_to(images_elsewhere)
+    with Checkpoint.open(root) as checkpoint:  # its metadata only: the images behind the link are not read
+        assert checkpoint.image_names() == []
+        assert checkpoint.no_images is not None and not checkpoint.has("checkpoint/pstree.img")
+    (root / "config.dump").unlink()
     with pytest.raises(InputError, match=r"extracted: is not a checkpoint archive or directory"):
         Checkpoint.open(root)
 

@@ -109,9 +109,15 @@ def test_a_tar_without_criu_images(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 def test_a_directory_without_images(tmp_path: Path) -> None:
     (tmp_path / "checkpoint").mkdir()
-    (tmp_path / "config.dump").write_text("{}")
     with pytest.raises(InputError, match=r"is not a checkpoint archive or directory \(no CRIU images"):
         Checkpoint.open(tmp_path)
+    (tmp_path / "config.dump").write_text("{}")  # container metadata: opened, and it says what is missing
+    with Checkpoint.open(tmp_path) as checkpoint:
+        assert checkpoint.images_prefix == "checkpoint/" and checkpoint.image_names() == []
+        assert checkpoint.no_images == "checkpoint/ holds no CRIU images"
+        assert checkpoint.warnings == [
+            "checkpoint/ holds no CRIU images (no inventory.img / pstree.img): only the container metadata can be read"
+        ]
 
 
 def test_a_tar_of_bare_images_has_an_empty_prefix(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -39,7 +40,59 @@ def test_every_rootfs_member_and_deleted_file(fixture: str, path: Path, capsys: 
     ]
     assert rootfs == facts["rootfs_diff"]
     assert [d["path"] for d in doc["deleted"]] == facts["deleted_files"]
-    assert any(c["path"] == "/dev/null" and c["type"] == "char" for c in doc["changed"])  # the tmpfs /dev image
+    # the container wrote nothing else: every entry of CRIU's tmpfs images is the runtime's
+    tmpfs = _tmpfs_entries(path)
+    assert tmpfs and doc["hidden"] == len(tmpfs)
+    assert all(c["layer"] == "rootfs" and c["origin"] == "container" for c in doc["changed"])
+    everything = run_json(["diff", str(path), "--all"], capsys)
+    runtime = {(c["layer"].split()[-1], c["path"]) for c in everything["changed"] if c["origin"] == "runtime"}
+    assert runtime == tmpfs and everything["hidden"] == 0
+    null = next(c for c in everything["changed"] if c["path"] == "/dev/null")
+    assert (null["type"], null["runtime_reason"]) == ("char", "default device")
+
+
+def _tmpfs_entries(path: Path) -> set[tuple[str, str]]:
+    """(mount point, path) of every entry of the checkpoint's tmpfs-dev-N images, read with tarfile,
+    the mount point found by the image's device number in CRIU's own mountpoints image (crit)."""
+    import tarfile
+
+    from checkforensics.archive import Checkpoint
+    from checkforensics.images.codec import decode_image
+
+    with Checkpoint.open(path) as checkpoint:
+        names = checkpoint.image_names()
+        mounts = {}
+        for name in names:
+            if name.startswith("mountpoints-"):
+                for entry in decode_image(checkpoint.read(checkpoint.images_prefix + name), name).messages():
+                    mounts[entry.root_dev] = entry.mountpoint
+        found = set()
+        for name in names:
+            if name.startswith("tmpfs-dev-"):
+                where = mounts[int(name.split("-")[2].split(".")[0])]
+                data = checkpoint.read(checkpoint.images_prefix + name)
+                with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                    found |= {(where, f"{where}/{m.name.removeprefix('./')}") for m in tar if m.name not in (".", "./")}
+    return found
+
+
+def test_containerd_changes_first_and_the_runtime_files_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    containerd = FIXTURES / "containerd-busybox.tar"
+    written = truth("containerd-busybox")["live"]["written"]
+    doc = run_json(["diff", str(containerd)], capsys)
+    files = {c["path"] for c in doc["changed"] if c["type"] == "file"}
+    assert files == set(written)  # not the empty /etc/hosts, /etc/hostname, /etc/resolv.conf runc mounts onto
+    everything = run_json(["diff", str(containerd), "--all"], capsys)
+    mounted = {c["path"] for c in everything["changed"] if c["layer"] == "rootfs" and c["origin"] == "runtime"}
+    assert mounted == {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+    assert run(["diff", str(containerd)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == (
+        f"{doc['hidden']} entries made by the container runtime not shown "
+        "(rootfs, tmpfs /dev, tmpfs /sys/fs/cgroup); --all lists them"
+    )
+    assert [line.split()[1] for line in out[1:-2]] == ["dir"] * 2 + ["file", "dir", "dir", "file"] + ["deleted"] * 2
+    assert run(["diff", str(containerd), "--all", str(containerd)]) == ExitCode.USAGE
 
 
 def test_show_prints_content_without_extracting(capsys: pytest.CaptureFixture[str]) -> None:

@@ -207,3 +207,20 @@ def test_secrets_in_memory_found_in_the_right_processes(capsys: pytest.CaptureFi
     values = {f["value"] for f in json.loads(capsys.readouterr().out)["findings"]}
     assert "ghp_R3alLookingGitHubTokenValue0123456789" in values or any(v.startswith("ghp_R3al") for v in values)
     assert run(["memgrep", str(FIXTURES / "inflight.tar.zst"), "--secrets"]) == 1
+
+
+def test_memparse_search_points_to_memgrep_and_that_command_works(capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    from checkforensics.errors import ExitCode
+
+    counters = str(FIXTURES / "counters-blog.tar")
+    assert run(["memparse", counters, "--search", "-RANDOM_1432_KEY", "--pid", "7"]) == ExitCode.USAGE
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "memgrep" in line]
+    suggested = shlex.split(line.split(": ", 2)[-1])
+    assert suggested == ["checkforensics", "memgrep", counters, "-e", "-RANDOM_1432_KEY", "--pid", "7"]
+    assert run(["memparse", counters, "--search-regex", "RANDOM_[0-9]+_KEY", "--context", "4"]) == ExitCode.USAGE
+    suggested = shlex.split(capsys.readouterr().err.splitlines()[-1].split(": ", 2)[-1])
+    assert run([*suggested[1:], "--format", "json"]) == 0
+    matches = json.loads(capsys.readouterr().out)["matches"]
+    assert {m["match"] for m in matches} == {"RANDOM_1432_KEY"} and {m["pid"] for m in matches} >= {7}

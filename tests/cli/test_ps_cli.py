@@ -51,3 +51,12 @@ def test_ps_without_pages_still_lists_processes(tmp_path, capsys: pytest.Capture
     assert [p["comm"] for p in doc["processes"]] == ["bash", "sleep"]
     assert all(p["cmdline"] is None for p in doc["processes"])
     assert "pages-1.img" in captured.err
+
+
+def test_ps_threads_column_is_a_count(capsys: pytest.CaptureFixture[str]) -> None:
+    expected = {p["pid"]: len(p["threads"]) for p in truth("counters-blog")["processes"]}
+    assert run(["ps", str(FIXTURES / "counters-blog.tar")]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    column = header.split().index("THREADS")
+    assert {int(row.split()[0]): int(row.split()[column]) for row in rows} == expected
+    assert 2 in expected.values()  # counter.py's two threads, one cell

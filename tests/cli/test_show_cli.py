@@ -66,7 +66,12 @@ def test_show_several_archives_and_plain_table(capsys: pytest.CaptureFixture[str
     assert run(["show", str(COUNTERS), str(BUSYBOX), str(INFLIGHT), "--format", "table"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("---")  # tabulate's plain header rule
-    assert [line.split()[0] for line in lines[2:]] == ["counters", "counter", "inflight-shared"]
+    first_table = lines[2 : lines.index("")] if "" in lines else lines[2:]
+    assert [line.split()[:2] for line in first_table] == [
+        [str(COUNTERS), "counters"],
+        [str(BUSYBOX), "counter"],
+        [str(INFLIGHT), "inflight-shared"],
+    ]
 
 
 def test_show_bare_images_directory(capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,10 +157,10 @@ def test_show_names_the_pod_of_a_containerd_checkpoint(
     facts = truth("containerd-busybox")
     monkeypatch.setenv("COLUMNS", "300")
     assert run(["show", str(CONTAINERD), str(COUNTERS)]) == 0
-    header, containerd, podman = capsys.readouterr().out.splitlines()
+    header, containerd, podman = capsys.readouterr().out.splitlines()[:3]  # then the network interfaces
     assert header.endswith("POD      NAMESPACE  POD UID                               SANDBOX")
     cells = containerd.split()
-    assert cells[0] == "cfw-writer" and "containerd" in cells
+    assert cells[:2] == [str(CONTAINERD), "cfw-writer"] and "containerd" in cells
     assert cells[-4:] == ["cfw-pod", "cfw-ns", facts["pod"]["uid"], facts["pod"]["sandbox_id"][:12]]
     assert podman.split()[-4:] == ["-", "-", "-", "-"]
     assert run(["show", str(COUNTERS)]) == 0
@@ -189,3 +194,35 @@ def test_inspect_tree_shows_pod_uid_sandbox_and_labels(capsys: pytest.CaptureFix
     assert f"Sandbox: {facts['pod']['sandbox_id']}" in out
     assert "Labels (CRI)" in out and "cfw.example/role: writer" in out
     assert "Annotations (CRI)" in out and "io.kubernetes.container.restartCount: 0" in out
+
+
+def test_show_of_several_names_each_file_and_when_it_was_taken(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    containerd = FIXTURES / "containerd-busybox.tar"
+    monkeypatch.setenv("COLUMNS", "400")
+    assert run(["show", str(COUNTERS), str(containerd), "--print-stats"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, podman, kubernetes = lines[0].split(), lines[1].split(), lines[2].split()
+    assert header[0] == "FILE" and (podman[0], kubernetes[0]) == (str(COUNTERS), str(containerd))
+    column = header.index("CHECKPOINTED")
+    # Podman records no time: the one tar gives inventory.img (read here with tarfile)
+    with tarfile.open(COUNTERS) as tar:
+        mtime = tar.getmember("checkpoint/inventory.img").mtime
+    archived = dt.datetime.fromtimestamp(mtime, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert podman[column] == archived
+    with tarfile.open(containerd) as tar:
+        recorded = json.load(tar.extractfile("config.dump"))["checkpointedTime"]
+    assert kubernetes[column] == recorded[:19] + "Z"
+    stats = lines[lines.index("CRIU dump statistics") + 1 :]
+    assert stats[0].split()[0] == "FILE" and stats[1].split()[0] == str(COUNTERS)
+    docs = run_json(["show", str(COUNTERS), str(containerd)], capsys)
+    assert [(d["checkpointed"], d["checkpointed_from"]) for d in docs] == [
+        (archived, "inventory.img mtime"),
+        (recorded, "config.dump"),
+    ]
+    assert docs[0]["container"]["checkpointed"] is None  # what the engine recorded, still
+    assert run(["show", str(COUNTERS)]) == 0
+    assert capsys.readouterr().out.split()[0] == "CONTAINER"  # one file: no FILE column

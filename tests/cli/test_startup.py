@@ -1,0 +1,99 @@
+"""Start-up is most of a small command's time (benchmarks/bench_startup.py measures it against
+checkpointctl): each command imports what it needs and nothing else. These tests fail loudly
+when a command's import set grows past what it was built to need."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from checkforensics.cli import COMMAND_HELP, COMMANDS, cli
+from tests.conftest import FIXTURES
+
+COUNTERS = str(FIXTURES / "counters-blog.tar")
+
+# What no command that answers a metadata or process question needs.
+MEMORY = ("checkforensics.model.regions", "checkforensics.model.shared", "checkforensics.model.pages")
+ANALYSES = (
+    "checkforensics.analysis.memsearch",
+    "checkforensics.analysis.secrets",
+    "checkforensics.analysis.secretscan",
+    "checkforensics.analysis.triage",
+    "checkforensics.analysis.rootfs",
+    "checkforensics.analysis.compare",
+    "checkforensics.analysis.coredump",
+    "checkforensics.report",
+)
+DRAWING = ("rich", "tabulate")  # for a terminal or --format table only
+DESCRIPTORS = ("checkforensics.model.files", "checkforensics.model.descriptions")
+
+
+def _imported(argv: list[str]) -> set[str]:
+    """Every module ``checkforensics ARGV`` imported, run in a fresh interpreter with its output
+    piped (as scripts and pipelines run it)."""
+    code = (
+        "import sys\nfrom checkforensics.cli import run\ncode = run(sys.argv[1:])\n"
+        "sys.stdout.flush()\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return set(done.stderr.splitlines()[-1].split())
+
+
+def _under(modules: set[str], prefixes: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)}
+
+
+def test_the_command_list_is_each_commands_own_short_help() -> None:
+    """``--help`` lists the commands from COMMAND_HELP without importing them: the table must say
+    what each command says of itself."""
+    assert set(COMMAND_HELP) == set(COMMANDS)
+    context = click.Context(cli)
+    for name in COMMANDS:
+        assert COMMAND_HELP[name] == cli.get_command(context, name).get_short_help_str(10**6), name
+
+
+def test_help_imports_no_command() -> None:
+    modules = _imported(["--help"])
+    assert not {m for m in modules if m.startswith("checkforensics.cli.")}
+    assert not _under(modules, ("checkforensics.archive", "checkforensics.model", "checkforensics.analysis"))
+    assert not _under(modules, ("google", *DRAWING))
+
+
+@pytest.mark.parametrize("command", ["show", "ps"])
+def test_the_everyday_commands_help_opens_nothing(command: str) -> None:
+    modules = _imported([command, "--help"])
+    assert not _under(modules, ("checkforensics.archive", "checkforensics.images", "checkforensics.model"))
+    assert not _under(modules, ("checkforensics.analysis", "checkforensics.records", "google", *DRAWING))
+
+
+def test_any_commands_help_decodes_nothing() -> None:
+    modules = _imported(["files", "--help"])
+    decoding = ("google.protobuf.descriptor_pool", "checkforensics.images.pb")  # the protobuf runtime and messages
+    assert not _under(modules, (*decoding, *DRAWING, *MEMORY, *ANALYSES))
+
+
+def test_show_reads_metadata_only() -> None:
+    modules = _imported(["show", COUNTERS])
+    assert not _under(modules, (*MEMORY, *ANALYSES, *DRAWING, *DESCRIPTORS))
+    assert not _under(modules, ("checkforensics.model.memory", "checkforensics.model.mappings"))
+
+
+@pytest.mark.parametrize("argv", [["ps", COUNTERS, "--tree"], ["ps", COUNTERS], ["ps", COUNTERS, "--format", "json"]])
+def test_ps_lays_out_no_descriptors_and_draws_without_rich(argv: list[str]) -> None:
+    modules = _imported(argv)
+    assert not _under(modules, (*ANALYSES, *DRAWING, *DESCRIPTORS, "checkforensics.model.shared"))
+
+
+@pytest.mark.parametrize("command", ["files", "sockets"])
+def test_descriptor_commands_touch_no_memory(command: str) -> None:
+    modules = _imported([command, COUNTERS])
+    assert not _under(modules, (*MEMORY, *ANALYSES, *DRAWING, "checkforensics.model.mappings"))
+
+
+def test_inspect_all_piped_draws_without_rich() -> None:
+    modules = _imported(["inspect", COUNTERS, "--all"])
+    assert not _under(modules, (*ANALYSES, *DRAWING, "checkforensics.model.shared"))
