@@ -39,6 +39,9 @@ MIN_EXPANSION_BUDGET = 1 << 30  # ...or this many bytes, whichever is more (a se
 _expansion_override: int | None = None  # --max-expansion
 _SKIP_CHUNK = 64 << 10
 TAP_BLOCK = 4 << 20  # bytes handed at a time to a reader tapping a member during the listing pass
+# a member read in overlapping chunks (the secret rules' scan steps back 64 KiB each 8 MiB) steps
+# back into what it just read: kept, instead of decompressing the archive from its start again
+BEHIND = 1 << 20
 
 _PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
 _UNREAD = re.compile(r"(?:^|/)amdgpu-pages-[^/]*$")  # GPU memory: its size is all we ever use
@@ -371,7 +374,8 @@ def _read_full(stream: io.RawIOBase, size: int) -> bytes:
 
 class _CompressedMember(io.RawIOBase):
     """One member of a compressed archive, streamed: the archive is decompressed from its start up
-    to the member and never past the member's end; a backward seek starts over."""
+    to the member and never past the member's end; a backward seek starts over, unless it steps
+    back at most ``BEHIND`` bytes (kept from the last reads)."""
 
     def __init__(self, archive: CompressedTar, entry: Entry, where: str) -> None:
         super().__init__()
@@ -382,6 +386,7 @@ class _CompressedMember(io.RawIOBase):
         self._at = 0  # where the open stream is in the member
         self._stack: contextlib.ExitStack | None = None
         self._source: _StreamSource | None = None
+        self._behind = b""  # the last BEHIND bytes read, up to _at: chunks that overlap a little reread them
 
     def readable(self) -> bool:
         return True
@@ -401,10 +406,20 @@ class _CompressedMember(io.RawIOBase):
         want = min(len(buffer), self._entry.info.size - self._pos)
         if want <= 0:
             return 0
+        view = memoryview(buffer).cast("B")[:want]
+        back = self._at - self._pos
+        if 0 < back <= len(self._behind):  # a step back into what was just read: no new pass
+            got = min(want, back)
+            start = len(self._behind) - back
+            view[:got] = self._behind[start : start + got]
+            self._pos += got
+            return got
         source = self._positioned()
-        got = source.readinto(memoryview(buffer).cast("B")[:want])
+        got = source.readinto(view)
         if not got:
             raise self._cut(source)
+        read = bytes(view[max(0, got - BEHIND) : got])
+        self._behind = read if len(read) >= BEHIND else (self._behind + read)[-BEHIND:]
         self._pos = self._at = self._pos + got
         return got
 
@@ -414,6 +429,8 @@ class _CompressedMember(io.RawIOBase):
             self._restart()
         assert self._source is not None
         gap = self._pos - self._at
+        if gap:
+            self._behind = b""  # what is kept must end where the stream is
         if self._source.skip(gap) < gap:
             raise self._cut(self._source)
         self._at = self._pos
@@ -421,6 +438,7 @@ class _CompressedMember(io.RawIOBase):
 
     def _restart(self) -> None:
         self._release(park=False)
+        self._behind = b""
         start, size = self._entry.data_offset, self._entry.info.size
         parked = self._archive.unpark(start)
         if parked is not None:

@@ -209,3 +209,30 @@ def test_small_pages_images_are_kept_big_ones_streamed(monkeypatch: pytest.Monke
         assert counter.pulled == 0
         assert checkpoint.read_image("pages-1.img") == big
         assert counter.pulled >= len(big)
+
+
+@pytest.mark.parametrize("kind", ["tar.zst", "tar.gz"])
+def test_chunks_that_overlap_a_little_cost_one_pass(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
+) -> None:
+    """The secret rules read a pages image in chunks that step back a little (8 MiB forward, 64 KiB
+    back): the bytes just read are kept, so that costs one pass, not one per chunk; a step back
+    further than what is kept starts over, and every read gives the image's bytes."""
+    content = os.urandom(3 << 20)
+    data = tar_bytes(images(file_member("checkpoint/pages-1.img", content)))
+    path = write(tmp_path, f"one.{kind}", compress(data, kind))
+    monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)
+    with Checkpoint.open(path) as checkpoint:
+        read_at, size = checkpoint.page_reader("checkpoint/pages-1.img")
+        counter = CountingDecompressor(monkeypatch)
+        step, back = 300_000, 65_000
+        position = 0
+        while position < size:
+            low = max(0, position - back)
+            assert read_at(low, step + back) == content[low : low + step + back]
+            position += step
+        assert counter.pulled <= len(data)  # one pass
+        assert read_at(100, 50) == content[100:150]  # megabytes back: starts over
+        far = size - compressed.BEHIND - 10
+        assert read_at(far, 20) == content[far : far + 20]
+        assert counter.pulled > len(data)
