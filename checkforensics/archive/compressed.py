@@ -429,10 +429,14 @@ class _CompressedMember(io.RawIOBase):
             self._restart()
         assert self._source is not None
         gap = self._pos - self._at
-        if gap:
-            self._behind = b""  # what is kept must end where the stream is
-        if self._source.skip(gap) < gap:
+        kept = min(gap, BEHIND)  # the end of what is skipped is kept: a read may step back into it
+        if self._source.skip(gap - kept) < gap - kept:
             raise self._cut(self._source)
+        if kept:
+            tail = bytearray(kept)
+            if self._source.readinto(memoryview(tail)) < kept:
+                raise self._cut(self._source)
+            self._behind = bytes(tail) if gap > kept else (self._behind + tail)[-BEHIND:]
         self._at = self._pos
         return self._source
 
@@ -440,6 +444,15 @@ class _CompressedMember(io.RawIOBase):
         self._release(park=False)
         self._behind = b""
         start, size = self._entry.data_offset, self._entry.info.size
+        # the stream of another member's reader that stopped before this member (process 1's
+        # pages, read for its command line, before process 7's): continued, not started again
+        idle = [
+            other
+            for other in self._archive._readers
+            if other is not self and other._source is not None and not other._source.ended and other.offset <= start
+        ]
+        if idle:
+            max(idle, key=lambda other: other.offset)._release()  # parked with the archive, unparked below
         parked = self._archive.unpark(start)
         if parked is not None:
             self._stack, self._source, position = parked
@@ -452,6 +465,11 @@ class _CompressedMember(io.RawIOBase):
         if self._source.skip(start - position) < start - position:
             raise self._cut(self._source)
         self._at = 0
+
+    @property
+    def offset(self) -> int:
+        """Where the open stream is in the decompressed archive."""
+        return self._entry.data_offset + self._at
 
     def _cut(self, source: _StreamSource) -> ArchiveError:
         why = f" ({source.damage})" if source.damage else ""

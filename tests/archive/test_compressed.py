@@ -236,3 +236,24 @@ def test_chunks_that_overlap_a_little_cost_one_pass(
         far = size - compressed.BEHIND - 10
         assert read_at(far, 20) == content[far : far + 20]
         assert counter.pulled > len(data)
+
+
+def test_readers_of_members_in_archive_order_share_one_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each process's command line lies near the end of its pages image: reading them process
+    after process continues one stream (a reader whose stream went on to the next member starts
+    over if read again, and is still right)."""
+    pages = {f"checkpoint/pages-{n}.img": os.urandom(2_000_000 + n) for n in range(1, 4)}
+    data = tar_bytes(images(*(file_member(name, content) for name, content in pages.items())))
+    path = write(tmp_path, "three.tar.zst", compress(data, "tar.zst"))
+    monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)
+    with Checkpoint.open(path) as checkpoint:
+        readers = {name: checkpoint.page_reader(name)[0] for name in pages}
+        counter = CountingDecompressor(monkeypatch)
+        for name, content in pages.items():
+            at = len(content) - 5000
+            assert readers[name](at, 100) == content[at : at + 100]
+            assert readers[name](at - 300, 100) == content[at - 300 : at - 200]  # a step back
+        assert counter.pulled <= len(data)  # one pass for the three
+        first, before = "checkpoint/pages-1.img", counter.pulled
+        assert readers[first](10, 10) == pages[first][10:20]
+        assert counter.pulled > before  # its stream went on: started over
