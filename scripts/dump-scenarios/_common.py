@@ -283,7 +283,8 @@ class Tree:
             self.kill()
             raise SystemExit(f"{self.name}: criu dump failed ({proc.returncode}):\n{errors}")
         time.sleep(0.2)
-        self.kill()  # whatever is left (the dump killed the tree; ns scenarios' parents remain)
+        if "--leave-running" not in flags:
+            self.kill()  # whatever is left (the dump killed the tree; ns scenarios' parents remain)
         print(f"{self.name}: dumped {len(truth['processes'])} processes into {images}")
         return images
 

@@ -31,6 +31,7 @@ from checkpointctl_inputs import (
     piggie_images,
     podman,
     rootfs_diff,
+    sk_diff_archives,
 )
 
 from checkforensics.cli import run
@@ -39,6 +40,7 @@ from checkforensics.errors import ExitCode
 from conftest import truth
 
 FACTS = truth("checkpointctl-piggie")
+DIFF_FACTS = {which: truth(f"checkpointctl-piggie-diff-{which}") for which in ("a", "b")}
 NO_IMAGES = "checkpoint/ holds no CRIU images"
 NO_CHECKPOINT_DIR = "no checkpoint/ directory of CRIU images"
 EVERY_IMAGE = ("*.img",)
@@ -664,6 +666,110 @@ def test_diff_of_checkpoints_whose_metadata_differ(tmp_path: Path, capsys: pytes
                 {n: d for n, d in piggie_images().items() if n == "pstree.img" or n.startswith("core-")})  # fmt: skip
     doc, _ = _json(capsys, "diff", str(a), str(b))
     assert doc["processes"] == {"added": [], "removed": [], "changed": []}
+
+
+# --- diff of two dumps with sockets added and removed between them (test-imgs-diff.sh) -------------
+
+
+def _live_sockets(which: str) -> dict[tuple[int, int], dict]:
+    """(pid in the images, fd) -> what /proc said of each TCP or UDP socket just before dump A (B)."""
+    return {
+        (p["dump_pid"], f["fd"]): {"comm": p["comm"], **f["socket"]}
+        for p in DIFF_FACTS[which]["processes"]
+        for f in p["fds"]
+        if f["type"] == "socket"
+    }
+
+
+def _live_processes(which: str) -> dict[int, str]:
+    return {p["dump_pid"]: p["comm"] for p in DIFF_FACTS[which]["processes"]}
+
+
+def _ends(live: dict) -> tuple[str, str]:
+    return tuple(f"{host}:{port}" for host, port in (live["local"], live["remote"]))
+
+
+def test_diff_show_unchanged_processes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --show-unchanged (process tree): the processes alike in
+    both (=), new in B (+) and gone (-), as /proc listed them before each dump."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_processes("a"), _live_processes("b")
+    out, err = _cli(capsys, "diff", a, b, "--show-unchanged")
+    assert err == ""
+    kept, added, removed = before.keys() & after.keys(), after.keys() - before.keys(), before.keys() - after.keys()
+    assert kept and added and removed
+    assert f"Processes: +{len(added)} -{len(removed)} ={len(kept)}" in out
+    lines = out.splitlines()
+    for marks, pids, comms in (("=", kept, after), ("+", added, after), ("-", removed, before)):
+        for pid in pids:
+            assert any(f"{marks} [{pid}] {comms[pid]} piggie/piggie" in line for line in lines), (marks, pid)
+    out, _ = _cli(capsys, "diff", a, b)  # without the option, only what changed
+    assert "= [" not in out and f"Processes: +{len(added)} -{len(removed)}\n" in out
+
+
+def test_diff_sockets_added_removed_unchanged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --sockets flag (added, removed, unchanged): each socket
+    with its transport, state and ends; the counts (checkpointctl: `Sockets: +3 -6`)."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_sockets("a"), _live_sockets("b")
+    out, _ = _cli(capsys, "diff", a, b, "--show-unchanged")
+    lines = out.splitlines()
+    kept, added, removed = before.keys() & after.keys(), after.keys() - before.keys(), before.keys() - after.keys()
+    assert f"Sockets: +{len(added)} -{len(removed)} ={len(kept)}" in out
+    for mark, keys, live in (("=", kept, after), ("+", added, after), ("-", removed, before)):
+        for pid, fd in keys:
+            facts = live[(pid, fd)]
+            local, remote = _ends(facts)
+            state = facts.get("state", "CONNECTED")  # UDP: connected, as ss's ESTAB (our word: CONNECTED)
+            ends = local if facts.get("state") == "LISTEN" else f"{local} -> {remote}"
+            expected = f"{mark} [{pid} fd {fd}] INET {facts['proto']} {state} {ends}"
+            assert any(line.endswith(expected) for line in lines), expected
+    # the suite's own lines: TCP and UDP clients gone and new, the listener and first connection kept
+    assert any("+ [" in line and " TCP ESTABLISHED " in line and "127.0.0.1:5000" in line for line in lines)
+    assert any("- [" in line and " UDP CONNECTED " in line and "127.0.0.1:5001" in line for line in lines)
+    assert any("= [" in line and " TCP LISTEN 0.0.0.0:5000" in line for line in lines)
+
+
+def test_diff_sockets_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --sockets flag (json format): added, removed and
+    unchanged sockets counted by transport and state, as /proc showed them."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_sockets("a"), _live_sockets("b")
+    doc, _ = _json(capsys, "diff", "--show-unchanged", a, b)
+    sockets = doc["sockets"]
+    expected = {
+        "added": {k: after[k] for k in after.keys() - before.keys()},
+        "removed": {k: before[k] for k in before.keys() - after.keys()},
+        "unchanged": {k: after[k] for k in after.keys() & before.keys()},
+    }
+    assert sockets["changed"] == []
+    for kind, live in expected.items():
+        assert sorted((r["pid"], r["fd"]) for r in sockets[kind]) == sorted(live)
+        for record in sockets[kind]:
+            facts = live[(record["pid"], record["fd"])]
+            assert (record["comm"], record["proto"]) == (facts["comm"], facts["proto"])
+            assert (record["local"], record["remote"]) == _ends(facts)
+        for proto in ("TCP", "UDP"):
+            assert sum(r["proto"] == proto for r in sockets[kind]) == sum(f["proto"] == proto for f in live.values())
+    listening = [r for r in sockets["unchanged"] if r["state"] == "LISTEN"]
+    assert [r["local"] for r in listening] == ["0.0.0.0:5000"]
+    established = sum(f.get("state") == "ESTABLISHED" for f in expected["unchanged"].values())
+    assert sum(r["state"] == "ESTABLISHED" for r in sockets["unchanged"]) == established == 2
+    assert "unchanged" not in _json(capsys, "diff", a, b)[0]["sockets"]  # asked for only
+
+
+def test_diff_descriptors_and_sockets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --files and --sockets flags: descriptor changes and
+    socket changes in one answer (here every diff shows both)."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_sockets("a"), _live_sockets("b")
+    out, _ = _cli(capsys, "diff", a, b)
+    added, removed = len(after.keys() - before.keys()), len(before.keys() - after.keys())
+    assert f"Sockets: +{added} -{removed}\n" in out
+    assert "Descriptors: +" in out and "fd cwd] REG /tmp/cfw-scenarios/piggie-diff" in out
+    rows, _ = _cli(capsys, "diff", a, b, "--format", "table")
+    sections = {line.split()[0] for line in rows.splitlines()[2:]}
+    assert {"Descriptors", "Sockets", "Processes"} <= sections
 
 
 # --- checkpointctl's Go unit tests of metadata (lib/metadata_test.go) ---------------------------
