@@ -248,7 +248,7 @@ def _comparison_result(result: CheckpointDiff, a: str, b: str, unchanged: bool) 
 @click.option(
     "--show-unchanged",
     is_flag=True,
-    help="With two checkpoints: also what is alike in both (marked =; JSON: \"unchanged\").",
+    help='With two checkpoints: also what is alike in both (marked =; JSON: "unchanged").',
 )
 @output_options(aliases=TREE_ALIAS)
 def diff(

@@ -379,11 +379,18 @@ def test_inspect_ps_tree_env(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_inspect_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """bats: Run checkpointctl inspect with tar file and --files. (Process states in the tree,
-    `(Dead)` and `(Stopped)`, are the parallel branch `details`; `ps` states them already.)"""
+    """bats: Run checkpointctl inspect with tar file and --files: the tree with each process's
+    descriptors and state (checkpointctl's `(Dead)` and `(Stopped)`; here the zombie's exit status
+    and the stopping signal, piggie.py having sent SIGSTOP)."""
     path = str(podman(tmp_path / "test.tar", *FILES))
     out, _ = _cli(capsys, "inspect", path, "--files")
-    assert "Open files" in out and "alive-child" in out and "piggie-zombie" in out
+    assert "Open files" in out and "alive-child" in out
+    states = {"Z": "(zombie, exit status 0)", "T": "(stopped by SIGSTOP)"}
+    lines = out.splitlines()
+    for process in FACTS["processes"]:
+        (line,) = [line for line in lines if f"[{process['dump_pid']}]  {process['comm']}" in line]
+        state = states.get(process["state"])
+        assert line.endswith(state) if state else line.endswith(process["comm"]), line
     (doc,), _ = _json(capsys, "inspect", path, "--files")
     for process in doc["processes"]:
         live = next(p for p in FACTS["processes"] if p["dump_pid"] == process["pid"])
@@ -425,14 +432,28 @@ def test_inspect_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         assert expected in out, expected
 
 
+def _interface_branch(out: str, network: str, name: str) -> list[str]:
+    """The three lines under ``NETWORK (NAME)`` in inspect's tree, without the tree's glyphs."""
+    lines = out.splitlines()
+    (at,) = [i for i, line in enumerate(lines) if line.endswith(f"── {network} ({name})")]
+    return [line.split("── ", 1)[1] for line in lines[at + 1 : at + 4]]
+
+
 @pytest.mark.parametrize("command", ["show", "inspect"])
 def test_network_status(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """bats: Run checkpointctl inspect with tar file with valid config.dump and valid spec.dump
-    and network.status; ... with json format and network.status. (Network, interface, prefix and
-    gateway in the text views: the parallel branch `details`.)"""
+    and network.status; ... with json format and network.status: the network, interface,
+    address with its prefix, gateway and MAC, in text and JSON."""
     path = str(podman(tmp_path / "test.tar", extra={"network.status": NETWORK}))
     out, _ = _cli(capsys, command, path)
-    assert "Podman" in out and "10.88.0.9" in out and "f2:99:8d:fb:5a:57" in out
+    assert "Podman" in out
+    if command == "show":
+        assert ["podman", "eth0", "10.88.0.9/16", "10.88.0.1", "f2:99:8d:fb:5a:57"] in [
+            line.split() for line in out.splitlines()
+        ]
+    else:
+        assert _interface_branch(out, "podman", "eth0") == ["IP: 10.88.0.9/16", "Gateway: 10.88.0.1",
+                                                            "MAC: f2:99:8d:fb:5a:57"]  # fmt: skip
     (doc,), _ = _json(capsys, command, path)
     container = (doc if command == "show" else doc["metadata"])["container"]
     assert (container["ip"], container["mac"]) == ("10.88.0.9", "f2:99:8d:fb:5a:57")
@@ -447,8 +468,15 @@ def test_network_status_of_two_networks(tmp_path: Path, capsys: pytest.CaptureFi
     multi-network network.status."""
     path = str(podman(tmp_path / "test.tar", extra={"network.status": NETWORK_MULTI}))
     out, _ = _cli(capsys, "inspect", path)
-    for value in ("10.89.0.2", "10.89.1.2", "32:ba:b8:45:bc:84", "5e:b7:fe:ee:e0:d8"):
-        assert value in out
+    for network, name, address, gateway, mac in (
+        ("net1", "eth0", "10.89.0.2/24", "10.89.0.1", "32:ba:b8:45:bc:84"),
+        ("net2", "eth1", "10.89.1.2/24", "10.89.1.1", "5e:b7:fe:ee:e0:d8"),
+    ):
+        assert _interface_branch(out, network, name) == [f"IP: {address}", f"Gateway: {gateway}", f"MAC: {mac}"]
+    out, _ = _cli(capsys, "show", path)
+    rows = [line.split() for line in out.splitlines()]
+    assert ["net1", "eth0", "10.89.0.2/24", "10.89.0.1", "32:ba:b8:45:bc:84"] in rows
+    assert ["net2", "eth1", "10.89.1.2/24", "10.89.1.1", "5e:b7:fe:ee:e0:d8"] in rows
     (doc,), _ = _json(capsys, "inspect", path)
     interfaces = doc["metadata"]["container"]["interfaces"]
     assert [(i["network"], i["name"], i["addresses"], i["gateways"], i["mac"]) for i in interfaces] == [
