@@ -579,6 +579,11 @@ def test_memgrep_without_mm_images(tmp_path: Path, capsys: pytest.CaptureFixture
     assert match["vma"]["kind"] == "unknown" and match["vma"]["perms"] == "????"
     assert "PATH=" in match["context"]
     assert "pid 1: mm-1.img missing: its mappings are unknown" in err
+    others = [p["dump_pid"] for p in FACTS["processes"] if p["dump_pid"] != 1 and p["state"] != "Z"]
+    assert others and not any(f"pid {pid}: mm-" in err for pid in others)  # only what was asked about
+    _, err = _cli(capsys, "memgrep", path, "PATH", "--format", "json")
+    for pid in [1, *others]:  # every process searched: each told once
+        assert err.count(f"pid {pid}: mm-{pid}.img missing") == 1
     doc, _ = _json(capsys, "memgrep", path, "--regex", "HOME=([^?]+)", "--pid", "1")
     home = next(v for v in _live("piggie")["env"] if v.startswith("HOME="))
     assert doc["matches"][0]["match"].startswith(home)
