@@ -367,6 +367,13 @@ def test_inspect_command_lines_without_pages(flag: str, tmp_path: Path, capsys: 
     for process in FACTS["processes"]:
         if process["state"] != "Z":
             assert f"pid {process['dump_pid']}: " in err and "pages-" in err
+    out, _ = _cli(capsys, "inspect", path, flag)  # the name the core image records, marked as not argv
+    for process in FACTS["processes"]:
+        assert f"[{process['dump_pid']}]  [{process['comm']}]" in out
+    out, _ = _cli(capsys, "ps", path)
+    rows = {int(line.split()[0]): line.split() for line in out.splitlines()[1:]}
+    for process in FACTS["processes"]:
+        assert rows[process["dump_pid"]][-2:] == [process["comm"], f"[{process['comm']}]"]
 
 
 def test_inspect_ps_tree_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
