@@ -11,6 +11,7 @@ import click
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
 from checkforensics.analysis.rootfs import (
     ChangedFile,
+    Extraction,
     RootfsChanges,
     extract_changes,
     read_changed_file,
@@ -111,13 +112,24 @@ def _changes_result(path: Path, changes: RootfsChanges, runtime: bool) -> Result
     )
 
 
-def _extract_result(extract: Path, records: list[dict[str, Any]]) -> Result:
+def _extract_result(extract: Path, done: Extraction, runtime: bool) -> Result:
+    records = done.records
     written = sum(1 for r in records if r["written"])
     message = f"{written} files written under {extract}; links and devices listed, not created"
-    rows = [[r["layer"], r["type"], r["size"], r["written"], r["path"]] for r in records]
-    table = Table(["LAYER", "TYPE", "SIZE", "WRITTEN", "PATH"], rows)
+    if done.hidden:
+        what = "entry" if done.hidden == 1 else "entries"
+        message += f"; {done.hidden} {what} made by the container runtime left out (--all writes them)"
+
+    def row(r: dict[str, Any]) -> list[Any]:
+        origin = [r["origin"] if r["origin"] == "container" else f"runtime ({r['runtime_reason']})"]
+        return [r["layer"], *(origin if runtime else []), r["type"], r["size"], r["written"], r["path"]]
+
+    columns = ["LAYER", *(["ORIGIN"] if runtime else []), "TYPE", "SIZE", "WRITTEN", "PATH"]
+    table = Table(columns, [row(r) for r in records])
     return Result(
-        json={"output": str(extract), "entries": records}, jsonl=records, text=[View(lambda: message, lambda: table)]
+        json={"output": str(extract), "entries": records, "hidden": done.hidden},
+        jsonl=records,
+        text=[View(lambda: message, lambda: table)],
     )
 
 
@@ -241,7 +253,8 @@ def _comparison_result(result: CheckpointDiff, a: str, b: str, unchanged: bool) 
     "--all",
     "with_runtime",
     is_flag=True,
-    help="With one checkpoint: also the entries the container runtime made (tmpfs /dev, /sys/fs/cgroup, mount points).",
+    help="With one checkpoint: also the entries the container runtime made (tmpfs /dev, /sys/fs/cgroup, mount "
+    "points); with --extract, write them too.",
 )
 @click.option("--force", is_flag=True, help="Compare checkpoints of different containers.")
 @click.option("--secrets", "with_secrets", is_flag=True, help="With two checkpoints: secret findings new in B.")
@@ -304,8 +317,8 @@ def diff(
         if extract is not None:
             # diff's --force is about comparing containers: never an overwrite, so never suggested
             with OutputGuard(checkpoint_a).output_directory(extract, force_hint=False) as directory:
-                records = extract_changes(model, directory)
-            render(_extract_result(extract, records), fmt, no_color=no_color)
+                done = extract_changes(model, directory, runtime=with_runtime)
+            render(_extract_result(extract, done, with_runtime), fmt, no_color=no_color)
             return
         changes = rootfs_changes(model)
     render(_changes_result(model.path, changes, with_runtime), fmt, no_color=no_color)
