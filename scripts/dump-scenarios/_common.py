@@ -129,6 +129,22 @@ class Tree:
         self._ready_fd()
         os.execve(argv[0], argv, env or self.env)
 
+    def run_init(self, init, comm: str) -> None:
+        """In a process that has just unshared its PID namespace: fork that namespace's init,
+        which runs ``init(self)``, report its host PID as ``<pid> COMM-hostpid``, wait for it
+        and exit (never returns)."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                init(self)
+            except BaseException as exc:
+                print(f"{comm} failed: {exc!r}", file=sys.stderr, flush=True)
+            os._exit(1)
+        os.write(self.ready_w, f"{pid} {comm}-hostpid\n".encode())
+        os.close(self.ready_w)
+        os.waitpid(pid, 0)
+        os._exit(0)
+
     def _ready_fd(self) -> None:
         if self.ready_w != READY_FD:
             os.dup2(self.ready_w, READY_FD)
