@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics import __version__
+from checkforensics.analysis.attack import technique_text
+from checkforensics.analysis.malfind import REASONS, Suspect
 from checkforensics.analysis.overview import Overview
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import ChangedFile, RootfsChanges
@@ -45,6 +47,7 @@ class ReportInput:
     changes: RootfsChanges
     findings: list[Finding]
     secrets: list[dict[str, Any]]
+    malfind: list[Suspect] = field(default_factory=list)
 
 
 def _e(value: Any) -> str:
@@ -100,10 +103,37 @@ def _findings(data: ReportInput, redaction: Redaction) -> str:
         colour = _SEVERITY_COLOURS[finding.severity.name]
         rows.append([
             f'<span class="sev" style="background:{colour}">{_e(finding.severity.name)}</span>',
-            f"<code>{_e(finding.rule)}</code>", _e(finding.pid), _e(finding.comm), _e(finding.title),
+            f"<code>{_e(finding.rule)}</code>", _techniques(finding.techniques or ()), _e(finding.pid),
+            _e(finding.comm), _e(finding.title),
             _e(", ".join(f"{k}={v}" for (k, _), v in zip(evidence, shown, strict=True))),
         ])  # fmt: skip
-    return _table(["Severity", "Rule", "PID", "Process", "Finding", "Evidence"], rows)
+    return _table(["Severity", "Rule", "ATT&CK", "PID", "Process", "Finding", "Evidence"], rows)
+
+
+def _techniques(ids: tuple[str, ...] | list[str]) -> str:
+    """Each ATT&CK id with its name as a tooltip (no link: the page reaches nothing outside)."""
+    return " ".join(f'<abbr title="{_e(technique_text([tid]))}">{_e(tid)}</abbr>' for tid in ids) or "-"
+
+
+def _malfind(data: ReportInput, redaction: Redaction) -> str:
+    """malfind's suspect mappings, each with why, its techniques and its first bytes."""
+    paths = _shown(redaction, [s.mapping.path for s in data.malfind])
+    rows = []
+    for suspect, path in zip(data.malfind, paths, strict=True):
+        m = suspect.mapping
+        colour = _SEVERITY_COLOURS[suspect.severity.name]
+        why = "<br>".join(_e(f"{r}: {REASONS[r][0]}") for r in suspect.reasons)
+        if suspect.jit:
+            why += "<br>" + _e(f"JIT runtime: {suspect.jit}")
+        dump = "<br>".join(_e(line) for line in suspect.hexdump() + (suspect.disassembly or []))
+        rows.append([
+            f'<span class="sev" style="background:{colour}">{_e(suspect.severity.name)}</span>',
+            _e(suspect.pid), _e(suspect.comm), f"<code>{_e(f'{m.start:#x}-{m.end:#x}')}</code>", _e(m.perms),
+            path if m.path is not None else _e(f"[{m.kind}]"), _e(" ".join(suspect.flags)), why,
+            _techniques(suspect.techniques), f"<pre>{dump or '-'}</pre>",
+        ])  # fmt: skip
+    headers = ["Severity", "PID", "Process", "Addresses", "Perms", "Mapping", "Flags", "Why", "ATT&CK", "First bytes"]
+    return _table(headers, rows)
 
 
 def _process_tree(tree: ProcessTree, redaction: Redaction) -> str:
@@ -246,6 +276,7 @@ ul.tree{list-style:none;padding-left:1em} ul.tree ul{list-style:none;border-left
 svg.memmap{width:100%;height:36px;background:#fafafa;border:1px solid #ddd}
 .key{display:inline-block;width:.9em;height:.9em;margin:0 .2em 0 .8em;vertical-align:middle}
 .legend{font-size:.8em;color:#555} footer{margin-top:3em;color:#888;font-size:.8em}
+pre{margin:0;font-size:.8em;white-space:pre}
 """
 
 
@@ -268,6 +299,7 @@ def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
     sections = [
         ("summary", "Container and evidence", _summary(data, redaction)),
         ("triage", f"Triage findings ({len(data.findings)})", _findings(data, redaction)),
+        ("malfind", f"Injected or hidden code (malfind: {len(data.malfind)})", _malfind(data, redaction)),
         ("processes", "Process tree", _process_tree(data.tree, redaction)),
         ("files", "Open files", _descriptors(data.files, False, redaction)),
         ("sockets", "Sockets", _descriptors(data.files, True, redaction)),

@@ -26,6 +26,7 @@ GOLDEN_SOURCES = {
     "scenario-postgres": SCENARIOS / "postgres.tar.zst",
     "scenario-nginx": SCENARIOS / "nginx.tar.zst",
     "scenario-redis": SCENARIOS / "redis.tar.zst",
+    "scenario-intrusion": SCENARIOS / "intrusion.tar.zst",
     "scenario-states": SCENARIOS / "states.tar.zst",
 }
 

@@ -88,6 +88,8 @@ CASES: list[tuple[str, list[str], tuple[str, ...], set[int]]] = [
     ("memdump", ["memdump", "C", "--pid", "1", "-o", "OUT"], ALL, {0}),
     ("triage", ["triage", "C"], ALL, {0}),
     ("triage-images", ["triage", "I"], ALL, {0}),
+    ("malfind", ["malfind", "C"], ALL, {0, 1}),
+    ("malfind-images", ["malfind", "I", "--dump", "OUT"], ALL, {0, 1}),
     ("report", ["report", "C", "-o", "OUT"], ("text", "json", "jsonl"), {0}),
     ("verify", ["verify", "C"], ALL, {0}),
     ("verify-record", ["verify", "C", "--record", "OUT"], ALL, {0}),

@@ -22,7 +22,7 @@ from checkforensics.report import ReportInput, render_report
 
 from conftest import FIXTURES, SCENARIOS, truth
 
-SECTIONS = ("summary", "triage", "processes", "files", "sockets", "rootfs", "secrets", "memory")
+SECTIONS = ("summary", "triage", "malfind", "processes", "files", "sockets", "rootfs", "secrets", "memory")
 
 
 class _Collector(HTMLParser):
@@ -220,3 +220,21 @@ def test_containerd_report_names_pod_and_whiteouts(tmp_path: Path) -> None:
     assert "<code>5f0c1a2e-7b3d-4c59-9e21-3a8d6f4b0c77</code>" in page  # the pod UID
     assert '<span class="bad">deleted</span>' in page and "<code>/etc/cfw-motd</code>" in page
     assert "/etc/cron.d/cfw-job" in page and "executable-dropped" in page
+
+
+def test_report_lists_malfind_regions_and_attack_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "intrusion.html"
+    assert run(["report", str(SCENARIOS / "intrusion.tar.zst"), "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = out.read_text()
+    section = page.split('<section id="malfind">', 1)[1].split("</section>", 1)[0]
+    facts = truth("scenarios/intrusion")
+    for comm in ("inj-shellcode", "inj-reflect"):
+        address = int(facts["implants"][comm]["address"], 16)
+        assert f"{address:#x}-" in section
+    assert section.count("<tr>") == 1 + 4  # the header and the four regions
+    assert "memfd:cfw-payload" in section and "kworker-upd" in section
+    assert '<abbr title="T1055 Process Injection">T1055</abbr>' in section
+    triage_part = page.split('<section id="triage">', 1)[1].split("</section>", 1)[0]
+    for technique in ("T1059.004", "T1574.006", "T1620", "T1070.004"):
+        assert f">{technique}</abbr>" in triage_part

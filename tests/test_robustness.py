@@ -42,6 +42,7 @@ COMMANDS = [
     ["memgrep", "--secrets", "-e", "marker"],
     ["memparse"],
     ["triage"],
+    ["malfind"],
     ["crit", "x", "ps"],
     ["crit", "x", "fds"],
     ["crit", "x", "mems"],

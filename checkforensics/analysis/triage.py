@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkforensics.analysis.attack import TECHNIQUES
+from checkforensics.analysis.malfind import Suspect, malfind
 from checkforensics.analysis.redaction import REDACT, Redaction, environment_spans
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
 from checkforensics.analysis.severity import Severity
@@ -23,12 +25,20 @@ from checkforensics.model.files import Descriptor, FileTable
 
 @dataclass
 class Finding:
+    """One finding of one rule; ``techniques`` are MITRE ATT&CK ids (analysis.attack), the rule's
+    own (RULE_TECHNIQUES) unless the rule gives them for this finding."""
+
     rule: str
     severity: Severity
     title: str
     pid: int | None = None
     comm: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    techniques: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.techniques is None:
+            self.techniques = RULE_TECHNIQUES.get(self.rule.partition(":")[0], ())
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -37,8 +47,32 @@ class Finding:
             "title": self.title,
             "pid": self.pid,
             "comm": self.comm,
+            "techniques": [{"id": t, "name": TECHNIQUES.get(t)} for t in self.techniques or ()],
             "evidence": self.evidence,
         }
+
+
+# The ATT&CK techniques each rule's findings are evidence of (rules that vary per finding give
+# theirs with the finding). Context rules that are no technique in themselves carry none:
+# listening-socket and unread-network-data.
+RULE_TECHNIQUES: dict[str, tuple[str, ...]] = {
+    "exe-deleted": ("T1070.004",),
+    "exe-memfd": ("T1620",),
+    "exe-writable-path": ("T1105",),
+    "executable-dropped": ("T1105",),
+    "memfd-open": ("T1620",),
+    "deleted-file-open": ("T1070.004",),
+    "outbound-connection": ("T1071",),
+    "env-credential": ("T1552",),
+    "secret": ("T1552",),
+    "cap-sys-admin": ("T1611",),
+    "no-seccomp": ("T1611",),
+    "ld-preload": ("T1574.006",),
+    "injected-code": ("T1055",),
+    "reflective-code": ("T1620",),
+    "memfd-code": ("T1620",),
+    "deleted-code": ("T1070.004",),
+}
 
 
 @dataclass
@@ -50,7 +84,9 @@ class Context:
     changes: RootfsChanges
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
     redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
+    malfind: list[Suspect] = field(default_factory=list)  # malfind's suspect mappings
     _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
+    _reverse: list[ReverseShell] | None = field(default=None, init=False, repr=False)
 
     def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
         for entry in self.files.processes:
@@ -69,36 +105,56 @@ class Context:
                     self._exes.setdefault(process.pid, descriptor)
         return self._exes.get(pid)
 
+    def program(self, process: Process) -> str:
+        exe = self.exe(process.pid)
+        return _program(process, exe.path if exe is not None else None)
+
+    def reverse_shells(self) -> list[ReverseShell]:
+        """Shells and interpreters whose standard streams reach the network (found once)."""
+        if self._reverse is None:
+            self._reverse = list(_find_reverse_shells(self))
+        return self._reverse
+
 
 WRITABLE_DIRS = ("/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/", "/dev/mqueue/")
 SHELLS = {"sh", "bash", "dash", "zsh", "ash", "ksh", "busybox", "fish", "csh", "tcsh"}
 INTERPRETERS = re.compile(r"^(python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|php[0-9.]*|lua[0-9.]*|tclsh.*)$")
 NET_TOOLS = {"nc", "ncat", "netcat", "socat", "telnet", "curl", "wget"}
 SENSITIVE_PATHS = (
-    ("/etc/ld.so.preload", Severity.CRITICAL),
-    ("/etc/passwd", Severity.HIGH),
-    ("/etc/shadow", Severity.HIGH),
-    ("/etc/sudoers*", Severity.HIGH),
-    ("/etc/cron*", Severity.HIGH),
-    ("/var/spool/cron/*", Severity.HIGH),
-    ("*/.ssh/*", Severity.HIGH),
-    ("/root/*", Severity.MEDIUM),
-    ("/etc/*", Severity.MEDIUM),
-    ("/usr/bin/*", Severity.HIGH),
-    ("/usr/sbin/*", Severity.HIGH),
-    ("/bin/*", Severity.HIGH),
-    ("/sbin/*", Severity.HIGH),
-    ("/lib*/*.so*", Severity.HIGH),
-    ("/usr/lib*/*.so*", Severity.HIGH),
-    ("*/.bashrc", Severity.MEDIUM),
-    ("*/.profile", Severity.MEDIUM),
+    ("/etc/ld.so.preload", Severity.HIGH, ("T1574.006",)),
+    ("/etc/passwd", Severity.HIGH, ("T1136.001",)),
+    ("/etc/shadow", Severity.HIGH, ("T1136.001",)),
+    ("/etc/sudoers*", Severity.HIGH, ("T1548.003",)),
+    ("/etc/cron*", Severity.HIGH, ("T1053.003",)),
+    ("/var/spool/cron/*", Severity.HIGH, ("T1053.003",)),
+    ("*/.ssh/authorized_keys*", Severity.HIGH, ("T1098.004",)),
+    ("*/.ssh/*", Severity.HIGH, ("T1098.004",)),
+    ("*/.bashrc", Severity.MEDIUM, ("T1546.004",)),
+    ("*/.profile", Severity.MEDIUM, ("T1546.004",)),
+    ("/root/*", Severity.MEDIUM, ()),
+    ("/etc/*", Severity.MEDIUM, ()),
+    ("/usr/bin/*", Severity.HIGH, ("T1554",)),
+    ("/usr/sbin/*", Severity.HIGH, ("T1554",)),
+    ("/bin/*", Severity.HIGH, ("T1554",)),
+    ("/sbin/*", Severity.HIGH, ("T1554",)),
+    ("/lib*/*.so*", Severity.HIGH, ("T1554",)),
+    ("/usr/lib*/*.so*", Severity.HIGH, ("T1554",)),
 )
+PRELOAD_VARIABLES = ("LD_PRELOAD", "LD_AUDIT")  # libraries the dynamic linker loads first
 CAP_SYS_ADMIN = 21
 
 
 def _program(process: Process, exe: str | None) -> str:
     name = (exe or "").rsplit("/", 1)[-1] or (process.comm or "")
     return name
+
+
+def _interpreter_techniques(program: str) -> tuple[str, ...]:
+    if program in SHELLS:
+        return ("T1059.004",)
+    if program.startswith("python"):
+        return ("T1059.006",)
+    return ("T1059",)
 
 
 def _is_loopback(address: str | None) -> bool:
@@ -144,11 +200,13 @@ def rule_exe(context: Context) -> Iterator[Finding]:
 
 
 def rule_network(context: Context) -> Iterator[Finding]:
+    explained = {(shell.process.pid, ino) for shell in context.reverse_shells() for ino in shell.sockets}
     for process, d in context.descriptors():
-        if d.family not in ("INET", "INET6"):
-            continue
-        program = _program(process, (context.exe(process.pid) or Descriptor("exe", "REG", 0)).path)
+        if d.family not in ("INET", "INET6") or (process.pid, d.ino) in explained:
+            continue  # a reverse shell's own socket: rule_reverse_shell tells it once
+        program = context.program(process)
         shellish = program in SHELLS or program in NET_TOOLS or bool(INTERPRETERS.match(program))
+        techniques = _interpreter_techniques(program)
         evidence = {
             "fd": d.fd,
             "proto": d.proto,
@@ -167,6 +225,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.pid,
                     process.comm,
                     evidence,
+                    techniques,
                 )
             continue
         if d.state == "ESTABLISHED" or (d.proto == "UDP" and not _is_loopback(d.remote)):
@@ -179,6 +238,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.pid,
                     process.comm,
                     evidence,
+                    techniques,
                 )
             elif outbound:
                 yield Finding(
@@ -197,6 +257,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.pid,
                     process.comm,
                     evidence,
+                    techniques,
                 )
 
 
@@ -248,7 +309,7 @@ def rule_disk(context: Context) -> Iterator[Finding]:
     for _, changed in context.changes.files:
         if changed.type == "dir":
             continue
-        for pattern, severity in SENSITIVE_PATHS:
+        for pattern, severity, techniques in SENSITIVE_PATHS:
             if fnmatch.fnmatch(changed.path, pattern):
                 yield Finding(
                     "sensitive-file-changed",
@@ -257,6 +318,7 @@ def rule_disk(context: Context) -> Iterator[Finding]:
                     None,
                     None,
                     {"path": changed.path, "size": changed.size, "mtime": changed.mtime, "sha256": changed.sha256},
+                    techniques,
                 )
                 break
         temporary = changed.path.startswith(("/tmp/", "/var/tmp/", "/dev/shm/"))
@@ -271,7 +333,15 @@ def rule_disk(context: Context) -> Iterator[Finding]:
             )
     for path in context.changes.deleted:
         if _sensitive_deletion(path):
-            yield Finding("sensitive-file-deleted", Severity.MEDIUM, "deleted from disk", None, None, {"path": path})
+            yield Finding(
+                "sensitive-file-deleted",
+                Severity.MEDIUM,
+                "deleted from disk",
+                None,
+                None,
+                {"path": path},
+                _deletion_techniques(path),
+            )
     for path in context.changes.opaque:
         if _sensitive_deletion(path + "/"):
             yield Finding(
@@ -281,11 +351,16 @@ def rule_disk(context: Context) -> Iterator[Finding]:
                 None,
                 None,
                 {"path": path, "opaque": True},
+                _deletion_techniques(path + "/"),
             )
 
 
 def _sensitive_deletion(path: str) -> bool:
     return path.startswith(("/var/log/", "/etc/", "/root/")) or "/.ssh/" in path
+
+
+def _deletion_techniques(path: str) -> tuple[str, ...]:
+    return ("T1070.002",) if path.startswith("/var/log/") else ("T1070.004",)
 
 
 def rule_environment(context: Context) -> Iterator[Finding]:
@@ -306,6 +381,141 @@ def rule_environment(context: Context) -> Iterator[Finding]:
                 process.comm,
                 {"variable": name if sep else None, "value": shown[len(name) + 1 :] if sep else shown},
             )
+
+
+def rule_preload(context: Context) -> Iterator[Finding]:
+    """LD_PRELOAD or LD_AUDIT in a process's environment: libraries the dynamic linker loads
+    into it before its own (the environment read from its memory, as it was at exec)."""
+    for process in context.tree.processes:
+        for entry in process.env or []:
+            name, sep, value = entry.partition("=")
+            if not sep or name not in PRELOAD_VARIABLES or not value.strip():
+                continue
+            writable = any(part.startswith(WRITABLE_DIRS) for part in re.split(r"[:\s]+", value))
+            yield Finding(
+                "ld-preload",
+                Severity.HIGH,
+                f"{name} in the environment (dynamic linker hijacking)"
+                + (": a library in a world-writable directory" if writable else ""),
+                process.pid,
+                process.comm,
+                {"variable": name, "value": value},
+            )
+
+
+@dataclass
+class ReverseShell:
+    """A shell or interpreter whose standard streams reach a network connection: a socket it
+    holds itself, or a pipe to a process (the relay) that holds one."""
+
+    process: Process
+    program: str
+    streams: dict[int, str]  # 0, 1, 2 -> "socket" or "pipe to PID"
+    connection: Descriptor  # the network socket
+    relay: int | None  # the pid holding it, when not the shell itself
+    sockets: frozenset[int]  # socket inodes of the shell's own that the finding explains
+
+
+def _connected(d: Descriptor) -> bool:
+    return d.family in ("INET", "INET6") and d.state != "LISTEN" and d.remote is not None
+
+
+def _find_reverse_shells(context: Context) -> Iterator[ReverseShell]:
+    by_pid: dict[int, list[Descriptor]] = {}
+    pipes: dict[int, set[int]] = {}  # pipe id -> pids holding an end
+    for process, d in context.descriptors():
+        by_pid.setdefault(process.pid, []).append(d)
+        if d.pipe_id is not None and d.type == "PIPE":
+            pipes.setdefault(d.pipe_id, set()).add(process.pid)
+    for process in context.tree.processes:
+        program = context.program(process)
+        if program not in SHELLS and not INTERPRETERS.match(program):
+            continue
+        standard = {d.fd: d for d in by_pid.get(process.pid, []) if d.fd in (0, 1, 2)}
+        streams: dict[int, str] = {}
+        connection: Descriptor | None = None
+        relay: int | None = None
+        for fd, d in sorted(standard.items()):
+            if _connected(d):
+                streams[fd], connection = "socket", connection or d
+                continue
+            for holder in sorted(pipes.get(d.pipe_id, set()) - {process.pid}) if d.pipe_id is not None else []:
+                held = next((s for s in by_pid.get(holder, []) if _connected(s)), None)
+                if held is not None:
+                    streams[fd] = f"pipe to {holder}"
+                    connection, relay = connection or held, relay or holder
+                    break
+        if connection is None or 0 not in streams or not {1, 2} & set(streams):
+            continue
+        own = frozenset(d.ino for d in by_pid.get(process.pid, []) if _connected(d) and d.ino == connection.ino)
+        yield ReverseShell(process, program, streams, connection, None if streams[0] == "socket" else relay, own)
+
+
+def rule_reverse_shell(context: Context) -> Iterator[Finding]:
+    """A shell or interpreter reading its input from the network and writing its output back:
+    critical when the peer is not a local address."""
+    for shell in context.reverse_shells():
+        d = shell.connection
+        local_peer = _is_loopback(d.remote)
+        via = "its standard streams are a network socket"
+        if shell.relay is not None:
+            via = f"its standard streams are pipes to process {shell.relay}, which holds a network connection"
+        yield Finding(
+            "reverse-shell",
+            Severity.HIGH if local_peer else Severity.CRITICAL,
+            f"reverse shell: {via}" + (" (the peer is a local address)" if local_peer else ""),
+            shell.process.pid,
+            shell.process.comm,
+            {
+                "program": shell.program,
+                "stdin": shell.streams.get(0),
+                "stdout": shell.streams.get(1),
+                "stderr": shell.streams.get(2),
+                "relay_pid": shell.relay,
+                "proto": d.proto,
+                "local": d.local,
+                "remote": d.remote,
+            },
+            _interpreter_techniques(shell.program),
+        )
+
+
+# malfind reason -> the triage rule that tells it; the reasons of a process's own executable
+# (exe-memfd, exe-deleted) are told by rule_exe.
+_MALFIND_RULES = (
+    (("elf-header", "pe-header"), "reflective-code", "a program image (ELF/PE header) in anonymous memory"),
+    (("anon-wx", "anon-x"), "injected-code", "executable anonymous memory (injected code?)"),
+    (("memfd-x",), "memfd-code", "code mapped from a memfd (an in-memory file)"),
+    (("deleted-x",), "deleted-code", "code mapped from a deleted file"),
+)
+
+
+def rule_malfind(context: Context) -> Iterator[Finding]:
+    """malfind's suspect mappings (see analysis.malfind), one finding each."""
+    for suspect in context.malfind:
+        if {"exe-memfd", "exe-deleted"} & set(suspect.reasons):
+            continue  # the process's own program: rule_exe names it
+        reasons = set(suspect.reasons)
+        rule, title = next((rule, title) for names, rule, title in _MALFIND_RULES if reasons & set(names))
+        if suspect.jit and rule == "injected-code":
+            title = f"executable anonymous memory of a JIT runtime ({suspect.jit})"
+        m = suspect.mapping
+        yield Finding(
+            rule,
+            suspect.severity,
+            title,
+            suspect.pid,
+            suspect.comm,
+            {
+                "start": f"{m.start:#x}",
+                "end": f"{m.end:#x}",
+                "perms": m.perms,
+                "path": m.path,
+                "reasons": ",".join(suspect.reasons),
+                "jit": suspect.jit,
+            },
+            tuple(suspect.techniques),
+        )
 
 
 def rule_privileges(context: Context) -> Iterator[Finding]:
@@ -349,11 +559,14 @@ def rule_secrets(context: Context) -> Iterator[Finding]:
 
 RULES: list[Callable[[Context], Iterator[Finding]]] = [
     rule_exe,
+    rule_malfind,
+    rule_reverse_shell,
     rule_network,
     rule_fileless,
     rule_inflight,
     rule_disk,
     rule_environment,
+    rule_preload,
     rule_privileges,
     rule_secrets,
 ]
@@ -366,7 +579,8 @@ def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Contex
 
     tree = model.command_lines(env=True)
     secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
-    return Context(tree, model.files(), rootfs_changes(model), secrets)
+    suspects = malfind(model).suspects  # its warnings are the model's memory warnings, said by the caller
+    return Context(tree, model.files(), rootfs_changes(model), secrets, malfind=suspects)
 
 
 def triage(context: Context) -> list[Finding]:

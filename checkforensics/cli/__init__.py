@@ -36,6 +36,7 @@ COMMANDS = {
     "memgrep": "memgrep:memgrep",
     "memparse": "memparse:memparse",
     "memdump": "memparse:memdump",
+    "malfind": "malfind:malfind_command",
     "triage": "triage:triage_command",
     "report": "report:report",
     "verify": "verify:verify",
@@ -56,12 +57,14 @@ COMMAND_HELP = {
     "inspect": "Inspect checkpoints in depth, as a tree: metadata, mounts, statistics, processes, files.",
     "list": "List the checkpoints in directories (default: the kubelet's and Podman's places).",
     "logs": "The container's log (stdout and stderr) as the checkpoint kept it.",
+    "malfind": "Memory that looks like injected or hidden code, per process.",
     "memdump": "Write a process's dumped memory, or one mapping of it, to a file (exit 1 when there is none).",
     "memgrep": "Search the memory of every process for strings or regexes (exit 1 when nothing matched).",
     "memparse": "Memory sizes of every process; with --pid, a hexdump of its memory (checkpointctl memparse).",
     "ps": "List the checkpointed processes with their command lines (read from memory).",
     "recover": "Write every piece of in-flight data to its own file, with a manifest.",
-    "report": "Write a self-contained HTML report: summary, hashes, triage, processes, files, changes, memory maps.",
+    "report": "Write a self-contained HTML report: summary, hashes, triage, malfind, processes, files, changes, "
+    "memory maps.",
     "show": "Show what was checkpointed: container, image, engine, network, sizes; for a Kubernetes checkpoint "
     "also the pod, its namespace and UID and the sandbox.",
     "sockets": "List sockets: UNIX, TCP/UDP over IPv4 and IPv6, netlink, packet.",
@@ -125,9 +128,10 @@ def cli(debug: bool, no_progress: bool, max_expansion: str | None) -> None:
     global _debug
     _debug = debug
     progress.activate(not no_progress)
-    from checkforensics.archive.compressed import allow_expansion
+    if max_expansion is not None or "checkforensics.archive.compressed" in sys.modules:  # else nothing to reset
+        from checkforensics.archive.compressed import allow_expansion
 
-    allow_expansion(_size(max_expansion) if max_expansion is not None else None)
+        allow_expansion(_size(max_expansion) if max_expansion is not None else None)
 
 
 _SUFFIXES = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}

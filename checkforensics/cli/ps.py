@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
-from checkforensics.model import CheckpointModel, Process, ProcessTree
-from checkforensics.model.processes import process_record
-from checkforensics.model.tree import DEPTH_LIMIT
-from checkforensics.records import command_text, state_note
 from checkforensics.render import Lines, Result, Table, Tree, View, cell, render, tree_text
+
+if TYPE_CHECKING:  # the model is imported when the command runs: 'ps --help' reads none of it
+    from checkforensics.model import Process, ProcessTree
 
 COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM", "COMMAND"]
 
 
 def _table(placed: list[tuple[Process, int]]) -> Table:
     """One row per process; a process ``depth`` levels down has its COMMAND indented."""
+    from checkforensics.records import command_text
+
     rows = [
         [p.pid, p.ppid, p.pgid, p.sid, len(p.tids), p.uid, p.gid, p.state, p.comm,
          "  " * depth + cell(command_text(p))]
@@ -32,6 +33,9 @@ def _environments(processes: list[Process]) -> list[Lines]:
 
 def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
     """The parent/child tree of the processes ``placed`` (each with its depth, in tree order)."""
+    from checkforensics.model.tree import DEPTH_LIMIT
+    from checkforensics.records import command_text, state_note
+
     root = Tree("[bold]processes[/]")
     parents = [root]
     for process, depth in placed:
@@ -78,6 +82,9 @@ def ps(checkpoint: str, as_tree: bool, with_env: bool, pids: tuple[int, ...], fm
       checkforensics ps checkpoint.tar --format json | jq '.processes[].cmdline'
       checkforensics ps checkpoint.tar --format jsonl | jq -c 'select(.uid == 0)'
     """
+    from checkforensics.model import CheckpointModel
+    from checkforensics.model.processes import process_record
+
     with CheckpointModel.open(checkpoint) as model:
         chosen = model.processes(pids)
         tree = model.command_lines(env=with_env)

@@ -22,7 +22,7 @@ from checkforensics.report import ReportInput, render_report
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @output_options(formats=(TEXT, JSON, JSONL))
 def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: str, no_color: bool) -> None:
-    """Write a self-contained HTML report: summary, hashes, triage, processes, files, changes, memory maps.
+    """Write a self-contained HTML report: summary, hashes, triage, malfind, processes, files, changes, memory maps.
 
     No network access and no external assets; secret values are redacted unless
     --include-secrets. What is printed (the file written, its size, what it holds) takes
@@ -50,6 +50,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: 
             changes=context.changes,
             findings=triage(context),
             secrets=context.secrets,
+            malfind=context.malfind,
         )
         page = render_report(data, include_secrets=include_secrets)
     encoded = page.encode("utf-8")

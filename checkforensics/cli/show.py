@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from checkforensics.analysis.overview import Overview, overview
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.model import CheckpointModel
-from checkforensics.records import (
-    INTERFACE_COLUMNS,
-    POD_COLUMNS,
-    STATS_COLUMNS,
-    in_a_pod,
-    interface_rows,
-    overview_record,
-    overview_row,
-    pod_row,
-    stats_row,
-)
 from checkforensics.render import Result, Table, human_size, render
+
+# What answers the question is imported when the command runs: 'show --help' reads none of it
+# (tests/cli/test_startup.py).
+if TYPE_CHECKING:
+    from checkforensics.analysis.overview import Overview
+    from checkforensics.model import CheckpointModel
 
 COLUMNS = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "ENGINE", "IP", "MAC", "CHKPT SIZE",
            "ROOT FS DIFF SIZE"]  # fmt: skip
 
 
 def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
+    from checkforensics.records import POD_COLUMNS, STATS_COLUMNS, in_a_pod, overview_row, pod_row, stats_row
+
     columns, rows = list(COLUMNS), [overview_row(view) for view in views]
     if any(in_a_pod(view) for view in views):
         columns += POD_COLUMNS
@@ -52,6 +47,8 @@ def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
 def _interfaces_table(views: list[Overview]) -> list[Table]:
     """The network interfaces with their prefixes and gateways, when any checkpoint names one;
     with several checkpoints, each row names its file (two may be of one container)."""
+    from checkforensics.records import INTERFACE_COLUMNS, interface_rows
+
     several = len(views) > 1
     rows = [
         [str(view.checkpoint.path), *row] if several else row
@@ -77,6 +74,10 @@ def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: st
       checkforensics show checkpoint.tar --print-stats
       checkforensics show /var/lib/kubelet/checkpoints/*.tar --format json
     """
+    from checkforensics.analysis.overview import overview
+    from checkforensics.model import CheckpointModel
+    from checkforensics.records import overview_record
+
     warnings: list[str] = []
 
     def overviews() -> Iterator[tuple[Overview, CheckpointModel]]:

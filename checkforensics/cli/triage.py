@@ -30,11 +30,13 @@ def _evidence(evidence: dict[str, object]) -> str:
 def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: str, no_color: bool) -> None:
     """What deserves a look first, each finding with its rule and the evidence behind it.
 
-    Deleted or world-writable executables, fileless (memfd) processes, shells and
-    interpreters with network sockets, listening sockets and outbound connections, deleted
-    files still open, data in flight, changes to sensitive paths (/etc, /root, .ssh, cron,
-    ld.so.preload, binaries), credentials in environments, privileged capabilities, and
-    secrets found in memory by the credential rules (values redacted; see docs/secrets.md).
+    Deleted or world-writable executables, fileless (memfd) processes, injected code
+    (malfind), reverse shells, LD_PRELOAD, shells and interpreters with network sockets,
+    listening sockets and outbound connections, deleted files still open, data in flight,
+    changes to sensitive paths (/etc, /root, .ssh, cron, ld.so.preload, binaries),
+    credentials in environments, privileged capabilities, and secrets found in memory by the
+    credential rules (values redacted; see docs/secrets.md). Each finding names its MITRE
+    ATT&CK techniques.
 
     \b
     Examples:
@@ -46,8 +48,11 @@ def triage_command(checkpoint: str, min_severity: str, no_secrets: bool, fmt: st
     threshold = Severity[min_severity.upper()]
     findings = [f for f in triage(context) if f.severity >= threshold]
     warnings = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings, *model.memory_warnings]
-    rows = [[f.severity.name, f.rule, f.pid, f.comm, f.title, _evidence(f.evidence)] for f in findings]
-    columns = ["SEVERITY", "RULE", "PID", "COMM", "FINDING", "EVIDENCE"]
+    rows = [
+        [f.severity.name, f.rule, " ".join(f.techniques or ()) or None, f.pid, f.comm, f.title, _evidence(f.evidence)]
+        for f in findings
+    ]
+    columns = ["SEVERITY", "RULE", "ATT&CK", "PID", "COMM", "FINDING", "EVIDENCE"]
     table = Table(columns, rows, row_styles=[_STYLES[f.severity.name] for f in findings])
     records = [f.as_json() for f in findings]
     result = Result(json={"findings": records, "warnings": warnings}, jsonl=records, text=[table], warnings=warnings)

@@ -186,6 +186,13 @@ class CheckpointModel:
 
         return file_names(self.store, self.memory_warnings)
 
+    @cached_property
+    def deleted_files(self) -> frozenset[int]:
+        """Ids of the files deleted while mapped or open, for marking mappings ``(deleted)``."""
+        from checkforensics.model.mappings import deleted_files
+
+        return deleted_files(self.store, self.memory_warnings)
+
     def memory(self, pid: int) -> ProcessMemory:
         """The memory view of ``pid``: mappings, its own dumped pages and the shared objects it
         maps. Raises CheckforensicsError when its images are missing or damaged (zombies
@@ -264,7 +271,8 @@ class CheckpointModel:
                 comm = process.comm if process is not None else None
                 # without mm-PID.img the mappings are unknown, but the pages the pagemap lists are there
                 mm = self.mm(pid) if self.store.has(f"mm-{pid}.img") else None
-                cached = process_memory(pid, comm, mm, self.file_names, *self._address_space(pid, mm))
+                space, member = self._address_space(pid, mm)
+                cached = process_memory(pid, comm, mm, self.file_names, space, member, self.deleted_files)
             except CheckforensicsError as exc:
                 cached = exc
             self._memories[pid] = cached

@@ -21,6 +21,15 @@ def field_enum_name(message: Any, field_name: str) -> str:
     return described.name if described is not None else str(value)
 
 
+DELETED_REMAPS = ("GHOST", "LINKED")  # remaps CRIU makes for a file deleted while open or mapped
+
+
+def remap_kind(remap: Any) -> str:
+    """GHOST, LINKED, PROCFS, SPFS...: how CRIU brings back a file it could not reopen by its
+    name (remap-fpath.img); older CRIU wrote no type for a linked remap."""
+    return field_enum_name(remap, "remap_type") if remap.HasField("remap_type") else "LINKED"
+
+
 # Open flags crit's flag table leaves out (so they stay out of OpenFlags, which crit_json
 # prints with): open(2)'s O_SYNC includes O_DSYNC, and its O_TMPFILE includes O_DIRECTORY.
 _O_SYNC, _O_PATH, _O_TMPFILE = 0o04000000, 0o10000000, 0o20000000

@@ -21,6 +21,7 @@ from checkforensics.images.load import text
 from checkforensics.model.fdnames import (
     CLOCKS,
     CONNECTIONLESS_STATES,
+    DELETED_REMAPS,
     ETHERNET_PROTOCOLS,
     IP_PROTOCOLS,
     NAMESPACES,
@@ -29,6 +30,7 @@ from checkforensics.model.fdnames import (
     field_enum_name,
     flag_names,
     format_address,
+    remap_kind,
     signal_names,
     unix_name,
 )
@@ -205,10 +207,10 @@ class FileResolver:
             d.details["mode"] = reg.mode
         remap = self.remaps.get(reg.id)
         if remap is not None:
-            kind = field_enum_name(remap, "remap_type") if remap.HasField("remap_type") else "LINKED"
+            kind = remap_kind(remap)
             d.details["remap"] = kind.lower()
             d.details["remap_id"] = remap.remap_id  # a ghost's is its inode's: every open of the file shares it
-            d.deleted = kind in ("GHOST", "LINKED")
+            d.deleted = kind in DELETED_REMAPS
             if kind == "GHOST" and self.with_data:
                 self._ghost_content(d, remap.remap_id)
 
@@ -450,7 +452,9 @@ def _special(
         found.append(resolver.describe("cwd", "REG", fs[0].cwd_id))
         found.append(resolver.describe("root", "REG", fs[0].root_id))
     try:
-        found.append(resolver.describe("exe", "REG", mm_of(pid).exe_file_id))
+        exe_id = mm_of(pid).exe_file_id
+        entry = resolver.files.get(exe_id)  # a memfd when the program was started by fexecve of one
+        found.append(resolver.describe("exe", field_enum_name(entry, "type") if entry is not None else "REG", exe_id))
     except CheckforensicsError as exc:
         warnings.append(str(exc))
     for descriptor in found:

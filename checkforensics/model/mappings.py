@@ -14,6 +14,7 @@ from typing import Any
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import MapFlags
 from checkforensics.images.load import text
+from checkforensics.model.fdnames import DELETED_REMAPS, remap_kind
 from checkforensics.model.memory import AddressSpace, PageRun, Vma, normalise_pagemap, vmas_from_mm
 from checkforensics.model.regions import UNKNOWN, Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
@@ -42,8 +43,23 @@ def file_names(store: ImageStore, warnings: list[str]) -> dict[int, str]:
     return names
 
 
-def describe_mappings(vmas: Iterable[Vma], mm: Any, names: dict[int, str]) -> list[Mapping]:
-    """Each VMA with its kind and backing file; the main stack is told apart as /proc/PID/maps does."""
+def deleted_files(store: ImageStore, warnings: list[str]) -> frozenset[int]:
+    """The ids of the files that were deleted while mapped or open (remap-fpath.img: ghost and
+    linked remaps), as /proc/PID/maps marks them ``(deleted)``."""
+    if not store.has("remap-fpath.img"):
+        return frozenset()
+    try:
+        return frozenset(r.orig_id for r in store.messages("remap-fpath.img") if remap_kind(r) in DELETED_REMAPS)
+    except CheckforensicsError as exc:
+        warnings.append(f"deleted files among mappings unknown: {exc}")
+        return frozenset()
+
+
+def describe_mappings(
+    vmas: Iterable[Vma], mm: Any, names: dict[int, str], deleted: frozenset[int] = frozenset()
+) -> list[Mapping]:
+    """Each VMA with its kind and backing file (``deleted`` holds the ids of deleted files); the
+    main stack is told apart as /proc/PID/maps does."""
     start_stack = mm.mm_start_stack if mm is not None and mm.HasField("mm_start_stack") else None
     mappings = []
     for vma in sorted(vmas, key=lambda v: v.start):
@@ -52,7 +68,7 @@ def describe_mappings(vmas: Iterable[Vma], mm: Any, names: dict[int, str]) -> li
         if kind == "anon" and (growsdown or (start_stack is not None and vma.start <= start_stack < vma.end)):
             kind = "stack"
         path = names.get(vma.shmid) if vma.file_backed or kind == "memfd" else None
-        mappings.append(Mapping(vma, kind, path))
+        mappings.append(Mapping(vma, kind, path, vma.file_backed and vma.shmid in deleted))
     return mappings
 
 
@@ -104,12 +120,18 @@ def unknown_vmas(runs: Iterable[PageRun]) -> list[Vma]:
 
 
 def process_memory(
-    pid: int, comm: str | None, mm: Any, names: dict[int, str], space: AddressSpace, member: str
+    pid: int,
+    comm: str | None,
+    mm: Any,
+    names: dict[int, str],
+    space: AddressSpace,
+    member: str,
+    deleted: frozenset[int] = frozenset(),
 ) -> ProcessMemory:
     """The process's own mappings and dumped pages (shared objects are attached by the model);
     without ``mm``, the stand-ins of ``unknown_vmas``, of kind ``unknown``."""
     if mm is None:
         mappings = [Mapping(vma, UNKNOWN, None) for vma in space.vmas]
     else:
-        mappings = describe_mappings(space.vmas, mm, names)
+        mappings = describe_mappings(space.vmas, mm, names, deleted)
     return ProcessMemory(pid, comm, space, mappings, member, space.pages_size or 0)

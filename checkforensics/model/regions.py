@@ -23,11 +23,13 @@ VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscal
 
 @dataclass(frozen=True)
 class Mapping:
-    """One VMA of a process, with what it is (``kind``) and the file behind it (``path``)."""
+    """One VMA of a process, with what it is (``kind``), the file behind it (``path``) and
+    whether that file was deleted (``deleted``)."""
 
     vma: Vma
     kind: str
     path: str | None
+    deleted: bool = False
 
     @property
     def start(self) -> int:

@@ -70,7 +70,8 @@ def test_reverse_shell_and_dropped_files() -> None:
     assert by_rule["shell-network"].severity == Severity.CRITICAL
     assert by_rule["shell-network"].evidence["remote"] == "203.0.113.9:4444"
     assert by_rule["exe-writable-path"].evidence["exe"] == "/tmp/.x/sh"
-    assert by_rule["sensitive-file-changed"].severity == Severity.CRITICAL
+    preload = by_rule["sensitive-file-changed"]  # issue 16: high, as LD_PRELOAD is
+    assert preload.severity == Severity.HIGH and preload.techniques == ("T1574.006",)
     assert by_rule["executable-dropped"].evidence["path"] == "/tmp/.x/miner"
     assert by_rule["sensitive-file-deleted"].evidence["path"] == "/var/log/auth.log"
     assert {"cap-sys-admin", "no-seccomp"} <= set(by_rule)
@@ -146,3 +147,114 @@ def test_an_opaque_directory_under_etc_is_a_deletion() -> None:
     context.changes.opaque = ["/etc/ssh", "/srv/data"]
     found = [f for f in triage(context) if f.rule == "sensitive-file-deleted" and f.evidence.get("opaque")]
     assert [f.evidence["path"] for f in found] == ["/etc/ssh"]
+
+
+# --- issue 16: the intrusion scenario, a real CRIU dump, and every rule's ATT&CK techniques ----
+
+
+def _intrusion() -> tuple[list, dict]:
+    from conftest import SCENARIOS, truth
+
+    with CheckpointModel.open(SCENARIOS / "intrusion.tar.zst") as model:
+        findings = triage(load_context(model, scan_secrets=False))
+    return findings, truth("scenarios/intrusion")
+
+
+def test_intrusion_names_each_case_with_its_technique() -> None:
+    findings, facts = _intrusion()
+    pids = {p["dump_pid"]: p for p in facts["processes"]}
+    comm_pid = {p["comm"]: p["dump_pid"] for p in facts["processes"] if p["comm"] != "bash"}
+
+    def one(rule: str, pid: int):
+        (found,) = [f for f in findings if f.rule == rule and f.pid == pid]
+        return found
+
+    shellcode = one("injected-code", comm_pid["inj-shellcode"])
+    assert shellcode.severity == Severity.HIGH and shellcode.techniques == ("T1055",)
+    assert shellcode.evidence["start"] == facts["implants"]["inj-shellcode"]["address"]
+    reflect = one("reflective-code", comm_pid["inj-reflect"])
+    assert reflect.severity == Severity.CRITICAL and "T1620" in reflect.techniques
+    fileless = one("exe-memfd", comm_pid["inj-fileless"])
+    assert fileless.severity == Severity.CRITICAL and fileless.techniques == ("T1620",)
+    assert fileless.evidence["exe"] == "memfd:cfw-payload"
+    deleted = one("exe-deleted", comm_pid["inj-deleted"])
+    assert deleted.techniques == ("T1070.004",)
+    preload = one("ld-preload", comm_pid["inj-preload"])
+    assert preload.severity == Severity.HIGH and preload.techniques == ("T1574.006",)
+    truth_env = next(e for e in pids[comm_pid["inj-preload"]]["env"] if e.startswith("LD_PRELOAD="))
+    assert f"LD_PRELOAD={preload.evidence['value']}" == truth_env
+
+    shells = {f.pid: f for f in findings if f.rule == "reverse-shell"}
+    bashes = [p for p in facts["processes"] if p["comm"] == "bash"]
+    assert set(shells) == {p["dump_pid"] for p in bashes}
+    direct = next(f for f in shells.values() if f.evidence["relay_pid"] is None)
+    relayed = next(f for f in shells.values() if f.evidence["relay_pid"] is not None)
+    # over the socket itself, to this machine's eth0 address: not local, so critical
+    assert direct.evidence["remote"] == facts["reverse_shell_peer"] and direct.severity == Severity.CRITICAL
+    assert direct.techniques == ("T1059.004",)
+    assert (direct.evidence["stdin"], direct.evidence["stdout"]) == ("socket", "socket")
+    # through pipes to the relay, which holds a connection to 127.0.0.1: high
+    assert relayed.evidence["relay_pid"] == comm_pid["inj-relay"] and relayed.severity == Severity.HIGH
+    assert relayed.evidence["remote"] == facts["relay_peer"]
+    assert relayed.evidence["stdin"] == f"pipe to {comm_pid['inj-relay']}"
+    # the reverse shell's socket is told once, not again as shell-network for each of its fds
+    assert not [f for f in findings if f.rule == "shell-network" and f.pid == direct.pid]
+    # nothing of malfind's is told twice: the memfd and deleted programs only by rule_exe
+    assert not [f for f in findings if f.rule in ("memfd-code", "deleted-code")]
+
+
+CONTEXT_RULES = {"listening-socket", "unread-network-data"}  # context, no technique in themselves
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["inflight.tar.zst", "counters-blog.tar", "containerd-busybox.tar", "scenarios/intrusion.tar.zst"],
+)
+def test_every_finding_names_its_techniques(path: str) -> None:
+    from checkforensics.analysis.attack import TECHNIQUES
+
+    with CheckpointModel.open(FIXTURES / path) as model:
+        findings = triage(load_context(model))
+    assert findings
+    for finding in findings:
+        assert all(t in TECHNIQUES for t in finding.techniques), finding
+        assert bool(finding.techniques) != (finding.rule in CONTEXT_RULES), finding.rule
+        assert [t["id"] for t in finding.as_json()["techniques"]] == list(finding.techniques)
+
+
+def test_cron_on_a_real_containerd_checkpoint_is_t1053() -> None:
+    with CheckpointModel.open(FIXTURES / "containerd-busybox.tar") as model:
+        findings = triage(load_context(model, scan_secrets=False))
+    (cron,) = [f for f in findings if f.evidence.get("path") == "/etc/cron.d/cfw-job"]
+    assert cron.techniques == ("T1053.003",)
+
+
+def test_rootfs_persistence_techniques() -> None:
+    changed = [
+        ChangedFile(path, "file", 20, 0o644, 0, 0, "2026-01-01T00:00:00Z")
+        for path in ("/root/.ssh/authorized_keys", "/etc/ld.so.preload", "/var/spool/cron/crontabs/root")
+    ]
+    found = {f.evidence["path"]: f for f in triage(_context("/bin/sh", [], changed)) if "path" in f.evidence}
+    assert found["/root/.ssh/authorized_keys"].techniques == ("T1098.004",)
+    assert found["/etc/ld.so.preload"].techniques == ("T1574.006",)
+    assert found["/var/spool/cron/crontabs/root"].techniques == ("T1053.003",)
+    assert found["/var/log/auth.log"].techniques == ("T1070.002",)
+
+
+def _stream(fd: int, **kwargs) -> Descriptor:
+    return Descriptor(fd, "INETSK", 5, family="INET", proto="TCP", state="ESTABLISHED", ino=77, **kwargs)
+
+
+def test_reverse_shell_severity_follows_its_peer() -> None:
+    """Synthetic, for the address kinds the dump does not hold: a loopback peer is high, a
+    public one critical; a shell with only stdout on a socket is no reverse shell."""
+    local = [_stream(fd, local="127.0.0.1:5", remote="127.0.0.1:4444") for fd in (0, 1, 2)]
+    (found,) = [f for f in triage(_context("/bin/bash", local)) if f.rule == "reverse-shell"]
+    assert found.severity == Severity.HIGH
+    public = [_stream(fd, local="10.0.0.2:5", remote="203.0.113.9:4444") for fd in (0, 1, 2)]
+    (found,) = [f for f in triage(_context("/bin/bash", public)) if f.rule == "reverse-shell"]
+    assert found.severity == Severity.CRITICAL and found.evidence["remote"] == "203.0.113.9:4444"
+    only_out = [_stream(1, local="10.0.0.2:5", remote="203.0.113.9:4444")]
+    assert not [f for f in triage(_context("/bin/bash", only_out)) if f.rule == "reverse-shell"]
+    not_a_shell = [_stream(fd, local="10.0.0.2:5", remote="203.0.113.9:4444") for fd in (0, 1, 2)]
+    assert not [f for f in triage(_context("/usr/sbin/nginx", not_a_shell)) if f.rule == "reverse-shell"]

@@ -19,6 +19,7 @@ from conftest import FIXTURES, SCENARIOS
 SOURCES = {
     **{name: SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sharing", "sockets", "weird")},
     "creds": SCENARIOS / "creds.tar.zst",
+    "intrusion": SCENARIOS / "intrusion.tar.zst",
     "busybox-criu41": FIXTURES / "busybox-counter-criu41.tar",
     "containerd": FIXTURES / "containerd-busybox.tar",
 }
@@ -31,10 +32,11 @@ COMMANDS = {
     "memparse": ["memparse"],
     "memgrep": ["memgrep", "--secrets", "-e", "marker"],
     "triage": ["triage"],
+    "malfind": ["malfind"],
     "diff": ["diff"],
     "crit-x": ["crit", "x"],
 }
-JSON_COMMANDS = {"show", "inspect", "ps", "files", "sockets", "memparse", "memgrep", "triage", "diff"}
+JSON_COMMANDS = {"show", "inspect", "ps", "files", "sockets", "memparse", "memgrep", "triage", "malfind", "diff"}
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
@@ -64,6 +66,7 @@ def test_writing_commands_run_cleanly(source: str, tmp_path: Path, capsys: pytes
     assert run(["recover", path, "-o", str(tmp_path / "recovered")]) in (0, 1)
     assert run(["coredump", path, "-o", str(tmp_path / "cores")]) == 0
     assert run(["report", path, "-o", str(tmp_path / "report.html")]) == 0
+    assert run(["malfind", path, "--dump", str(tmp_path / "malfind")]) in (0, 1)
     err = capsys.readouterr().err
     assert "internal error" not in err and "Traceback" not in err
     assert not list((tmp_path / "cores").glob(".*partial"))

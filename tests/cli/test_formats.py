@@ -25,12 +25,13 @@ COUNTERS = str(FIXTURES / "counters-blog.tar")
 LATER = str(FIXTURES / "counters-blog-later.tar.zst")
 INFLIGHT = str(FIXTURES / "inflight.tar.zst")
 PROC = str(SCENARIOS / "proc")
+INTRUSION = str(SCENARIOS / "intrusion.tar.zst")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 ALL = ("text", "table", "json", "jsonl")
 # What each command offers, as docs/commands/*.md and docs/usage.md say.
 EVERY_FORMAT = ("show", "inspect", "list", "ps", "files", "sockets", "recover", "diff", "coredump", "memgrep",
-                "memparse", "memdump", "triage", "verify")  # fmt: skip
+                "memparse", "memdump", "triage", "malfind", "verify")  # fmt: skip
 VOCABULARY: dict[tuple[str, ...], tuple[str, ...]] = {
     **{(name,): ALL for name in EVERY_FORMAT},
     ("report",): ("text", "json", "jsonl"),
@@ -154,6 +155,8 @@ CASES: dict[str, tuple[list[str], Records]] = {
     "memparse-pid": (["memparse", COUNTERS, "--pid", "7", "--vma-type", "heap"], _regions),
     "memdump": (["memdump", COUNTERS, "--pid", "7", "--vma-type", "stack", "-o", "{out}/s.bin", "--force"], _regions),
     "triage": (["triage", COUNTERS], lambda doc: doc["findings"]),
+    "malfind": (["malfind", INTRUSION], lambda doc: doc["regions"]),
+    "malfind-dump": (["malfind", INTRUSION, "--dump", "{fresh}"], lambda doc: doc["regions"]),
     "verify": (["verify", COUNTERS, "--expect", "0" * 64], lambda doc: [doc]),
     "report": (["report", COUNTERS, "-o", "{out}/report.html", "--force"], lambda doc: [doc]),
     "crit-x": (["crit", "x", PROC, "mems"], lambda doc: doc),

@@ -63,8 +63,15 @@ def test_help_imports_no_command() -> None:
     assert not _under(modules, ("google", *DRAWING))
 
 
-def test_a_commands_help_decodes_nothing() -> None:
-    modules = _imported(["show", "--help"])
+@pytest.mark.parametrize("command", ["show", "ps"])
+def test_the_everyday_commands_help_opens_nothing(command: str) -> None:
+    modules = _imported([command, "--help"])
+    assert not _under(modules, ("checkforensics.archive", "checkforensics.images", "checkforensics.model"))
+    assert not _under(modules, ("checkforensics.analysis", "checkforensics.records", "google", *DRAWING))
+
+
+def test_any_commands_help_decodes_nothing() -> None:
+    modules = _imported(["files", "--help"])
     decoding = ("google.protobuf.descriptor_pool", "checkforensics.images.pb")  # the protobuf runtime and messages
     assert not _under(modules, (*decoding, *DRAWING, *MEMORY, *ANALYSES))
 

@@ -1,0 +1,288 @@
+"""malfind: memory that looks like injected or hidden code, per process.
+
+A checkpoint holds every mapping with its protections and what backs it, and the pages CRIU
+dumped, so each process is judged exactly, from its own mappings:
+
+- anonymous memory (private or shared, heap and stack included) that is executable, worse when
+  also writable: code that no file on disk accounts for;
+- executable mappings of a memfd or of a deleted file: code whose file is gone or never was;
+- an ELF or PE header at the start of anonymous memory: a program image copied into memory
+  (reflective loading), executable or not yet;
+- the process's own executable being a memfd (fileless) or a deleted file.
+
+Never flagged: the kernel's ``[vdso]``, ``[vvar]``, ``[vsyscall]`` and ``[uprobes]`` (CRIU
+keeps the vdso's ELF page in every dump), and code mapped from files that still exist. JIT runtimes (Java,
+Node.js, .NET, ...) hold executable anonymous memory by design: their anonymous code is still
+listed, at low severity, with the runtime named.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkforensics.analysis.attack import TECHNIQUES
+from checkforensics.analysis.memsearch.memparse import hexdump_line
+from checkforensics.analysis.severity import Severity
+from checkforensics.errors import CheckforensicsError
+from checkforensics.images.flags import VmaStatus
+from checkforensics.model import CheckpointModel
+from checkforensics.model.regions import Mapping, MemoryFilter, ProcessMemory, Region
+
+FIRST_BYTES = 64  # shown as a hexdump
+DISASSEMBLED = 8  # instructions shown where capstone is installed
+
+# reason id -> (what it means, ATT&CK techniques)
+REASONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "anon-wx": ("anonymous memory both writable and executable", ("T1055",)),
+    "anon-x": ("anonymous executable memory (no file behind it)", ("T1055",)),
+    "memfd-x": ("executable mapping of a memfd (an in-memory file)", ("T1620",)),
+    "deleted-x": ("executable mapping of a deleted file", ("T1070.004",)),
+    "elf-header": ("an ELF header at the start of anonymous memory", ("T1620",)),
+    "pe-header": ("a PE (MZ) header at the start of anonymous memory", ("T1620",)),
+    "exe-memfd": ("the process's executable is a memfd (fileless)", ("T1620",)),
+    "exe-deleted": ("the process's executable was deleted", ("T1070.004",)),
+}
+
+# Runtimes that write machine code into anonymous memory as they run: program name pattern ->
+# the name shown. Matched on the executable's file name, else the comm.
+JIT_PROGRAMS = (
+    (re.compile(r"^java$"), "Java (HotSpot JIT)"),
+    (re.compile(r"^(node|nodejs|deno|bun)$"), "JavaScript (V8/JSC JIT)"),
+    (re.compile(r"^(dotnet|pwsh)$"), ".NET (RyuJIT)"),
+    (re.compile(r"^mono(-sgen)?$"), "Mono JIT"),
+    (re.compile(r"^pypy[0-9.]*$"), "PyPy JIT"),
+    (re.compile(r"^python3\.(1[3-9]|[2-9][0-9])t?$"), "CPython (JIT builds from 3.13)"),
+    (re.compile(r"^(php|php-fpm|php-cgi)[0-9.]*$"), "PHP (opcache JIT)"),
+    (re.compile(r"^(ruby|ruby[0-9.]+)$"), "Ruby (YJIT)"),
+    (re.compile(r"^luajit.*$"), "LuaJIT"),
+    (re.compile(r"^beam(\.smp)?$"), "Erlang BEAM JIT"),
+    (re.compile(r"^(chrome|chromium|electron|firefox|qemu-.*)$"), "browser or emulator JIT"),
+)
+# Libraries that bring a JIT into a process whatever it is called.
+JIT_LIBRARIES = (
+    ("libjvm.so", "Java (HotSpot JIT)"),
+    ("libnode.so", "JavaScript (V8 JIT)"),
+    ("libcoreclr.so", ".NET (RyuJIT)"),
+    ("libmonosgen", "Mono JIT"),
+    ("libluajit", "LuaJIT"),
+)
+_NOT_CODE = frozenset({"vdso", "vvar", "vsyscall", "socket"})
+_KERNEL_MADE = int(VmaStatus.VMA_AREA_UPROBES)  # [uprobes]: the kernel's executable area for uprobes
+_ANONYMOUS_KINDS = frozenset({"anon", "heap", "stack", "shared", "sysvipc"})
+_ANONYMOUS_MEMFD = "memfd:/dev/zero"  # CRIU 4 dumps MAP_SHARED|MAP_ANONYMOUS as this memfd
+
+
+@dataclass
+class Suspect:
+    """One mapping that looks like injected or hidden code, with why, and its first bytes."""
+
+    pid: int
+    comm: str | None
+    mapping: Mapping
+    reasons: list[str]
+    severity: Severity
+    jit: str | None = None
+    dumped: int = 0  # bytes of the mapping the checkpoint holds
+    first: bytes = b""  # up to FIRST_BYTES from the mapping's start, as far as they were dumped
+    header: str | None = None  # "ELF" or "PE"
+    disassembly: list[str] | None = None  # None: no disassembler installed, or nothing to show
+    spans: list[tuple[int, int]] = field(default_factory=list, repr=False)  # [start, end) dumped
+
+    def read_spans(self, memory: ProcessMemory) -> Iterator[tuple[int, bytes]]:
+        """Each dumped stretch of the mapping with its bytes as the process saw them."""
+        for start, end in self.spans:
+            yield start, memory.read(start, end - start)
+
+    @property
+    def anonymous(self) -> bool:
+        return is_anonymous(self.mapping)
+
+    @property
+    def flags(self) -> list[str]:
+        """``anonymous``/``file``, ``private``/``shared``, then ``memfd`` and ``deleted`` when so."""
+        mapping = self.mapping
+        words = ["anonymous" if self.anonymous else "file", "shared" if mapping.perms.endswith("s") else "private"]
+        if mapping.kind == "memfd" and mapping.path != _ANONYMOUS_MEMFD:
+            words.append("memfd")
+        if mapping.deleted:
+            words.append("deleted")
+        return words
+
+    @property
+    def techniques(self) -> list[str]:
+        found: list[str] = []
+        for reason in self.reasons:
+            found += [t for t in REASONS[reason][1] if t not in found]
+        return found
+
+    def hexdump(self) -> list[str]:
+        return [hexdump_line(self.mapping.start + at, self.first[at : at + 16]) for at in range(0, len(self.first), 16)]
+
+    def as_json(self) -> dict[str, Any]:
+        m = self.mapping
+        return {
+            "pid": self.pid,
+            "comm": self.comm,
+            "start": m.start,
+            "end": m.end,
+            "perms": m.perms,
+            "kind": m.kind,
+            "path": m.path,
+            "flags": self.flags,
+            "severity": str(self.severity),
+            "reasons": [{"id": r, "description": REASONS[r][0]} for r in self.reasons],
+            "techniques": [{"id": t, "name": TECHNIQUES[t]} for t in self.techniques],
+            "jit": self.jit,
+            "size": m.end - m.start,
+            "dumped": self.dumped,
+            "header": self.header,
+            "first_bytes": self.first.hex(),
+            "hexdump": self.hexdump(),
+            "disassembly": self.disassembly,
+        }
+
+
+def is_anonymous(mapping: Mapping) -> bool:
+    return mapping.kind in _ANONYMOUS_KINDS or (mapping.kind == "memfd" and mapping.path == _ANONYMOUS_MEMFD)
+
+
+def executable_header(data: bytes) -> str | None:
+    """``ELF`` or ``PE`` when ``data`` starts with such a file's header, else None."""
+    if data[:4] == b"\x7fELF" and len(data) >= 6 and data[4] in (1, 2) and data[5] in (1, 2):
+        return "ELF"
+    if data[:2] == b"MZ" and len(data) >= 64:
+        pe_offset = int.from_bytes(data[60:64], "little")
+        return "PE" if 64 <= pe_offset < 4096 else None  # the "PE\0\0" itself may lie past what was read
+    return None
+
+
+def jit_runtime(program: str, mappings: list[Mapping]) -> str | None:
+    """The JIT runtime the process runs, by its program's name or a library it maps; else None."""
+    for pattern, name in JIT_PROGRAMS:
+        if pattern.match(program):
+            return name
+    for mapping in mappings:
+        base = (mapping.path or "").rsplit("/", 1)[-1]
+        for library, name in JIT_LIBRARIES:
+            if base.startswith(library):
+                return name
+    return None
+
+
+def _reasons(mapping: Mapping, exe_id: int | None, header: str | None) -> list[str]:
+    reasons: list[str] = []
+    executable = "x" in mapping.perms
+    if is_anonymous(mapping):
+        if executable:
+            reasons.append("anon-wx" if "w" in mapping.perms else "anon-x")
+        if header == "ELF":
+            reasons.append("elf-header")
+        elif header == "PE":
+            reasons.append("pe-header")
+        return reasons
+    if not executable:
+        return reasons
+    is_exe = exe_id is not None and mapping.vma.shmid == exe_id
+    if mapping.kind == "memfd":
+        reasons += ["memfd-x", "exe-memfd"] if is_exe else ["memfd-x"]
+    elif mapping.deleted:
+        reasons += ["deleted-x", "exe-deleted"] if is_exe else ["deleted-x"]
+    return reasons
+
+
+def _severity(reasons: list[str], executable: bool, jit: str | None) -> Severity:
+    if "exe-memfd" in reasons or (executable and {"elf-header", "pe-header"} & set(reasons)):
+        return Severity.CRITICAL
+    if {"elf-header", "pe-header"} & set(reasons):
+        return Severity.MEDIUM  # an image copied in, not (yet) executable
+    if {"anon-wx", "anon-x"} & set(reasons):
+        return Severity.LOW if jit else Severity.HIGH
+    if "deleted-x" in reasons and "exe-deleted" not in reasons:
+        return Severity.MEDIUM  # a library replaced on disk under a running process is common
+    return Severity.HIGH
+
+
+def _disassemble(data: bytes, address: int) -> list[str] | None:
+    """The first instructions of ``data`` (x86-64) where capstone is installed; else None."""
+    try:
+        import capstone  # optional: pip install 'checkforensics[disasm]'
+    except ImportError:
+        return None
+    engine = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    lines = [
+        f"{insn.address:016x}  {insn.mnemonic} {insn.op_str}".rstrip()
+        for insn in engine.disasm(data, address, DISASSEMBLED)
+    ]
+    return lines or None
+
+
+def suspects_of(memory: ProcessMemory, exe_id: int | None, program: str) -> list[Suspect]:
+    """The suspect mappings of one process, in address order."""
+    jit = jit_runtime(program, memory.mappings)
+    found = []
+    for mapping in memory.mappings:
+        if mapping.kind in _NOT_CODE or mapping.vma.status & _KERNEL_MADE:
+            continue
+        anonymous = is_anonymous(mapping)
+        if not anonymous and "x" not in mapping.perms:
+            continue
+        first, _ = memory.read_available(mapping.start, FIRST_BYTES)
+        header = executable_header(first) if anonymous else None
+        reasons = _reasons(mapping, exe_id, header)
+        if not reasons:
+            continue
+        executable = "x" in mapping.perms
+        spans = _dumped_spans(memory.regions(MemoryFilter(address=(mapping.start, mapping.end)), shared=True))
+        suspect = Suspect(
+            memory.pid,
+            memory.comm,
+            mapping,
+            reasons,
+            _severity(reasons, executable, jit),
+            jit if {"anon-wx", "anon-x"} & set(reasons) else None,
+            sum(end - start for start, end in spans),
+            first,
+            header,
+            spans=spans,
+        )
+        if executable and first and header is None:
+            suspect.disassembly = _disassemble(first, mapping.start)
+        found.append(suspect)
+    return found
+
+
+def _dumped_spans(regions: list[Region]) -> list[tuple[int, int]]:
+    """The addresses ``regions`` cover, merged: a private mapping of a memfd can have pages both
+    in the process's own pagemap and in the memfd's, at the same addresses."""
+    spans: list[tuple[int, int]] = []
+    for region in sorted(regions, key=lambda r: r.start):
+        if spans and region.start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], region.end))
+        else:
+            spans.append((region.start, region.end))
+    return spans
+
+
+@dataclass
+class MalfindResult:
+    suspects: list[Suspect]
+    warnings: list[str]
+
+
+def malfind(model: CheckpointModel, pids: tuple[int, ...] | list[int] = ()) -> MalfindResult:
+    """Every suspect mapping of the chosen processes (all by default), process by process."""
+    warnings: list[str] = []
+    suspects: list[Suspect] = []
+    for memory in model.memories(pids, warnings):
+        try:
+            mm = model.mm(memory.pid)
+            exe_id = mm.exe_file_id if mm.HasField("exe_file_id") else None
+        except CheckforensicsError:
+            exe_id = None
+        exe = model.file_names.get(exe_id) if exe_id is not None else None
+        program = (exe or "").rsplit("/", 1)[-1] or (memory.comm or "")
+        suspects += suspects_of(memory, exe_id, program)
+    return MalfindResult(suspects, warnings)

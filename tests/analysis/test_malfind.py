@@ -1,0 +1,200 @@
+"""malfind on real CRIU dumps: exactly the injected regions of the intrusion scenario, at the
+addresses /proc/PID/maps showed before the dump, and nothing on every other real checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from checkforensics.analysis.malfind import jit_runtime, malfind, suspects_of
+from checkforensics.analysis.severity import Severity
+from checkforensics.cli import run
+from checkforensics.images.flags import Prot, VmaStatus
+from checkforensics.model import CheckpointModel
+from checkforensics.model.memory import AddressSpace, Vma
+from checkforensics.model.regions import Mapping, ProcessMemory
+
+from conftest import FIXTURES, GOLDEN_SOURCES, SCENARIOS, truth
+
+INTRUSION = SCENARIOS / "intrusion.tar.zst"
+TRUTH = truth("scenarios/intrusion")
+PIDS = {p["comm"]: p["dump_pid"] for p in TRUTH["processes"] if p["comm"] != "bash"}
+# implant.c's shellcode: execve("/bin//sh"), the bytes it copied into its rwx page
+SHELLCODE = bytes.fromhex("31c048bbd19d9691d08c97ff48f7db53545f995257545eb03b0f05")
+
+
+def _suspects(path: Path = INTRUSION) -> list:
+    with CheckpointModel.open(path) as model:
+        return malfind(model).suspects
+
+
+def _expected_from_proc() -> set[tuple[int, int, int, str]]:
+    """The executable lines of /proc/PID/maps (recorded before the dump) that no file on disk
+    backs: anonymous, a memfd, or a deleted file; never the kernel's [vdso]/[vsyscall]."""
+    found = set()
+    for pid, lines in TRUTH["executable_maps"].items():
+        for line in lines:
+            fields = line.split(None, 5)
+            path = fields[5].strip() if len(fields) > 5 else ""
+            if path in ("[vdso]", "[vsyscall]"):
+                continue
+            if path == "" or path.startswith("/memfd:") or path.endswith("(deleted)"):
+                start, end = (int(v, 16) for v in fields[0].split("-"))
+                found.add((int(pid), start, end, fields[1]))
+    return found
+
+
+def test_intrusion_flags_exactly_the_injected_regions() -> None:
+    flagged = {(s.pid, s.mapping.start, s.mapping.end, s.mapping.perms) for s in _suspects()}
+    expected = _expected_from_proc()
+    assert len(expected) == 4  # shellcode, reflective copy, memfd program, deleted program
+    assert flagged == expected
+
+
+def test_each_case_has_its_reasons_severity_and_techniques() -> None:
+    by_comm = {s.comm: s for s in _suspects()}
+    implants = TRUTH["implants"]
+    shellcode = by_comm["inj-shellcode"]
+    assert shellcode.mapping.start == int(implants["inj-shellcode"]["address"], 16)
+    assert shellcode.reasons == ["anon-wx"] and shellcode.severity == Severity.HIGH
+    assert shellcode.techniques == ["T1055"] and shellcode.flags == ["anonymous", "private"]
+    assert shellcode.first.startswith(SHELLCODE)
+
+    reflect = by_comm["inj-reflect"]
+    address, size = implants["inj-reflect"]["report"].split()[1:]
+    assert (reflect.mapping.start, reflect.mapping.end - reflect.mapping.start) == (int(address, 16), int(size))
+    assert reflect.reasons == ["anon-x", "elf-header"] and reflect.header == "ELF"
+    assert reflect.severity == Severity.CRITICAL and reflect.techniques == ["T1055", "T1620"]
+    assert reflect.dumped == int(size)  # the whole copied image is in the checkpoint
+
+    fileless = by_comm["inj-fileless"]
+    assert fileless.mapping.path == "memfd:cfw-payload" and fileless.reasons == ["memfd-x", "exe-memfd"]
+    assert fileless.severity == Severity.CRITICAL and "memfd" in fileless.flags
+
+    deleted = by_comm["inj-deleted"]
+    exe = next(p["exe"] for p in TRUTH["processes"] if p["comm"] == "inj-deleted")
+    assert f"{deleted.mapping.path} (deleted)" == exe
+    assert deleted.reasons == ["deleted-x", "exe-deleted"] and deleted.techniques == ["T1070.004"]
+    assert "deleted" in deleted.flags
+
+
+def test_the_copied_image_is_the_program_that_made_it() -> None:
+    """The reflective copy is implant's own file; the memfd program is a copy of it too: the
+    bytes of its executable mapping are those at the same offset in the copy."""
+    by_comm = {s.comm: s for s in _suspects()}
+    with CheckpointModel.open(INTRUSION) as model:
+        reflect = by_comm["inj-reflect"]
+        image = model.memory(reflect.pid).read(reflect.mapping.start, reflect.dumped)
+        fileless = by_comm["inj-fileless"]
+        offset = fileless.mapping.vma.pgoff
+        code = model.memory(fileless.pid).read(fileless.mapping.start, 64)
+    assert image[offset : offset + 64] == code
+
+
+@pytest.mark.skipif(importlib.util.find_spec("capstone") is None, reason="capstone is not installed")
+def test_disassembly_of_the_shellcode() -> None:
+    shellcode = next(s for s in _suspects() if s.comm == "inj-shellcode")
+    assert shellcode.disassembly is not None
+    assert shellcode.disassembly[0].endswith("xor eax, eax")
+    assert shellcode.disassembly[1].split(None, 1)[1].startswith("movabs rbx, 0xff978cd091969dd1")
+
+
+def test_no_disassembly_without_capstone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_capstone(name: str, *args, **kwargs):
+        if name == "capstone":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_capstone)
+    assert all(s.disassembly is None for s in _suspects())
+
+
+# Every other real checkpoint: what malfind flags there (nothing), vdso included in every one.
+FALSE_POSITIVES = {name: 0 for name in GOLDEN_SOURCES if name != "scenario-intrusion"}
+OTHER_ARCHIVES = {
+    "containerd-busybox": FIXTURES / "containerd-busybox.tar",
+    "containerd-busybox-later": FIXTURES / "containerd-busybox-later.tar.zst",
+    "counters-blog-later": FIXTURES / "counters-blog-later.tar.zst",
+    "counters-blog-gz": FIXTURES / "counters-blog.tar.gz",
+}
+SOURCES = {**{name: GOLDEN_SOURCES[name] for name in FALSE_POSITIVES}, **OTHER_ARCHIVES}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_nothing_flagged_on_other_real_dumps(name: str) -> None:
+    with CheckpointModel.open(SOURCES[name]) as model:
+        suspects = malfind(model).suspects
+        vdsos = [(m, mapping) for m in model.memories() for mapping in m.mappings if mapping.kind == "vdso"]
+        headers = {m.read_available(mapping.start, 4)[0] for m, mapping in vdsos}
+    assert vdsos and headers == {b"\x7fELF"}  # every vdso is dumped, ELF header and all: never flagged
+    assert [s.mapping.describe() for s in suspects] == []
+    assert len(suspects) == FALSE_POSITIVES.get(name, 0)
+
+
+def test_pid_selects_and_unknown_pid_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with CheckpointModel.open(INTRUSION) as model:
+        assert [s.comm for s in malfind(model, [PIDS["inj-shellcode"]]).suspects] == ["inj-shellcode"]
+        assert malfind(model, [PIDS["intr-init"]]).suspects == []
+    assert run(["malfind", str(INTRUSION), "--pid", str(PIDS["intr-init"])]) == 1  # nothing found, as grep
+    assert run(["malfind", str(INTRUSION), "--pid", "99999"]) == 2
+    assert "no process 99999" in capsys.readouterr().err
+
+
+def test_dump_writes_each_region_with_its_hash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "found"
+    assert run(["malfind", str(INTRUSION), "--dump", str(out), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["files"] for r in manifest["regions"]] == [r["files"] for r in document["regions"]]
+    written = sorted(p.name for p in out.iterdir())
+    named = sorted(f["file"] for r in manifest["regions"] for f in r["files"])
+    assert written == sorted([*named, "manifest.json"])
+    for region in manifest["regions"]:
+        for item in region["files"]:
+            data = (out / item["file"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == item["sha256"] and len(data) == item["size"]
+            assert region["start"] <= item["address"] and item["address"] + item["size"] <= region["end"]
+    shellcode = next(r for r in manifest["regions"] if r["comm"] == "inj-shellcode")
+    assert (out / shellcode["files"][0]["file"]).read_bytes().startswith(SHELLCODE)
+    # refused: an existing non-empty directory without --force, and inside the evidence
+    assert run(["malfind", str(INTRUSION), "--dump", str(out)]) == 3
+    assert run(["malfind", str(SCENARIOS / "proc"), "--dump", str(SCENARIOS / "proc" / "x")]) == 3
+    assert not (SCENARIOS / "proc" / "x").exists()
+
+
+def _memory(program_mappings: list[tuple[int, int, int]]) -> ProcessMemory:
+    """A process with these (start, prot, status) mappings of one page each and no dumped page."""
+    vmas = [Vma(start, start + 4096, prot, 0x22, status, 0, 0) for start, prot, status in program_mappings]
+    space = AddressSpace(vmas, [], lambda offset, size: b"", 0)
+    mappings = [Mapping(vma, vma.kind, None) for vma in vmas]
+    return ProcessMemory(7, "java", space, mappings, "pages-1.img", 0)
+
+
+RWX = int(Prot.PROT_READ | Prot.PROT_WRITE | Prot.PROT_EXEC)
+ANON = int(VmaStatus.VMA_AREA_REGULAR | VmaStatus.VMA_ANON_PRIVATE)
+
+
+def test_jit_runtimes_are_named_and_lowered() -> None:
+    """No real dump of a JIT runtime is kept (a JVM dumps tens of MiB): synthetic mappings."""
+    memory = _memory([(0x10000, RWX, ANON), (0x20000, RWX, ANON | int(VmaStatus.VMA_AREA_VDSO))])
+    (jit,) = suspects_of(memory, None, "java")
+    assert jit.severity == Severity.LOW and jit.jit == "Java (HotSpot JIT)" and jit.reasons == ["anon-wx"]
+    (plain,) = suspects_of(memory, None, "nginx")
+    assert plain.severity == Severity.HIGH and plain.jit is None
+    assert plain.first == b"" and plain.dumped == 0  # nothing dumped: nothing shown, nothing made up
+    assert jit_runtime("node", []) and jit_runtime("python3.13", []) and not jit_runtime("python3.11", [])
+    libjvm = Mapping(Vma(0, 4096, 5, 2, int(VmaStatus.VMA_FILE_PRIVATE), 0, 1), "file", "/opt/jdk/lib/libjvm.so")
+    assert jit_runtime("myservice", [libjvm]) == "Java (HotSpot JIT)"
+
+
+def test_uprobes_area_is_never_flagged() -> None:
+    uprobes = ANON | int(VmaStatus.VMA_AREA_UPROBES)
+    assert suspects_of(_memory([(0x10000, int(Prot.PROT_READ | Prot.PROT_EXEC), uprobes)]), None, "sh") == []
