@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 
 import pytest
 
+from checkforensics.images.flags import PagemapFlags
 from checkforensics.model import CheckpointModel
-from checkforensics.model.memory import MemoryUnavailableError
+from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, PageRun
 
 from conftest import COW, GOLDEN_SOURCES, SCENARIOS, cow_pages, truth
 
@@ -167,3 +169,24 @@ def test_regions_and_reads_agree_and_never_repeat_an_address(name: str) -> None:
                     assert region.read(position, size) == memory.read(region.start + position, size)
                 if region.mapping.start in shared:
                     assert region.member == shared[region.mapping.start].shared.pages_member
+
+
+def test_a_copied_page_kept_in_a_parent_image_still_hides_the_memfd() -> None:
+    """Where the process's pagemap has a page of its own that this checkpoint does not hold (a
+    pre-dump's), the memfd's page is not what it saw: reading there says so, and no region
+    shows the memfd's page in its place."""
+    page = next(p for p in cow_pages() if p.label == "A" and p.own)
+    with CheckpointModel.open(COW) as model:
+        memory = model.memory(page.pid)
+        runs = [
+            PageRun(run.vaddr, run.nr_pages, PagemapFlags.PE_PARENT, None) if run.vaddr == page.address else run
+            for run in memory.space.runs
+        ]
+        assert runs != memory.space.runs and memory.space.run_at(page.address).nr_pages == 1
+        space = AddressSpace(memory.space.vmas, runs, memory.space.read_dumped, memory.space.pages_size)
+        parented = dataclasses.replace(memory, space=space)
+        with pytest.raises(MemoryUnavailableError, match="parent"):
+            parented.read(page.address, 16)
+        shown = {a for r in parented.regions(shared=True) for a in range(r.start, r.end, PAGE)}
+        assert page.address not in shown
+        assert {page.address - PAGE, page.address + PAGE} <= shown  # the memfd's pages beside it
