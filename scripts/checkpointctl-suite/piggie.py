@@ -46,17 +46,7 @@ ARGV0 = "piggie/piggie"  # as the Makefile starts it, relative to test/
 def helper(t: Tree) -> None:
     """The launcher's child: new PID and network namespaces, then fork the init and wait."""
     check(libc.unshare(CLONE_NEWPID | CLONE_NEWNET), "unshare")
-    init = os.fork()
-    if init == 0:
-        try:
-            piggie(t)
-        except BaseException as exc:
-            print(f"piggie failed: {exc!r}", file=sys.stderr, flush=True)
-        os._exit(1)
-    os.write(t.ready_w, f"{init} piggie-hostpid\n".encode())
-    os.close(t.ready_w)
-    os.waitpid(init, 0)
-    os._exit(0)
+    t.run_init(piggie, "piggie")
 
 
 def piggie(t: Tree) -> None:
