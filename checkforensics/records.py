@@ -227,7 +227,8 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
         "object": obj.as_json(),
         "offset": match.address,
         "mapped": [
-            {"pid": pid, "comm": comm, "address": address} for pid, comm, address in obj.mapped_at(match.address)
+            {"pid": pid, "comm": comm, "address": address}
+            for pid, comm, address in obj.mapped_at(match.address, len(match.data))
         ],
         "pattern": match.pattern.name,
         "match": escape_bytes(match.data),
