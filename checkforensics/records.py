@@ -59,8 +59,11 @@ def descriptor_lines(table: FileTable, with_data: bool, only_sockets: bool = Fal
 
 
 def command_text(process: Process) -> str | None:
-    if process.cmdline is None:
-        return None
+    """The command line as a shell would type it; where it was not read (its pages missing, a
+    zombie) or is empty, the name the core image records in brackets, ``[nginx]``, as ps
+    shows a process without one: never taken for argv."""
+    if not process.cmdline:
+        return f"[{process.comm}]" if process.comm else None
     return shlex.join(process.cmdline)
 
 
@@ -224,7 +227,8 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
         "object": obj.as_json(),
         "offset": match.address,
         "mapped": [
-            {"pid": pid, "comm": comm, "address": address} for pid, comm, address in obj.mapped_at(match.address)
+            {"pid": pid, "comm": comm, "address": address}
+            for pid, comm, address in obj.mapped_at(match.address, len(match.data))
         ],
         "pattern": match.pattern.name,
         "match": escape_bytes(match.data),

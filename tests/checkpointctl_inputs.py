@@ -5,7 +5,9 @@ of the CRIU images of one real dump.
 
 The dump is fixtures/checkpointctl-piggie.tar.zst (scripts/checkpointctl-suite/piggie.py: the
 suite's ``piggie --tcp-socket --zombie`` with ``TEST_ENV=BAR TEST_ENV_EMPTY=``, dumped by CRIU
-4.2.1). The metadata below holds the same facts as the suite's test/data files (an empty
+4.2.1); the ``diff --sockets`` tests compare the two dumps of its test-imgs-diff.sh,
+fixtures/checkpointctl-piggie-diff-{a,b}.tar.zst (``piggie.py --diff``: TCP and UDP clients
+added and removed between them). The metadata below holds the same facts as the suite's test/data files (an empty
 config.dump, a Podman spec.dump with two mounts, a CRI-O one, Podman network.status with one
 and with two networks, the CRI-O config/spec of the ``list`` tests), written out here.
 """
@@ -24,6 +26,7 @@ from checkforensics.archive import Checkpoint
 from conftest import FIXTURES
 
 PIGGIE = FIXTURES / "checkpointctl-piggie.tar.zst"
+PIGGIE_DIFF = {which: FIXTURES / f"checkpointctl-piggie-diff-{which}.tar.zst" for which in ("a", "b")}
 
 CONFIG = b"{\n}\n"  # test/data/config.dump
 SPEC_PODMAN = json.dumps(
@@ -99,10 +102,23 @@ def list_spec(pod: str = "pod-name") -> bytes:
 
 
 @functools.cache
+def _images_of(path: Path) -> dict[str, bytes]:
+    with Checkpoint.open(path) as checkpoint:
+        return {name: checkpoint.read_image(name) for name in checkpoint.image_names()}
+
+
 def piggie_images() -> dict[str, bytes]:
     """Every image of the real dump, by name (its test-imgs/ directory)."""
-    with Checkpoint.open(PIGGIE) as checkpoint:
-        return {name: checkpoint.read_image(name) for name in checkpoint.image_names()}
+    return _images_of(PIGGIE)
+
+
+def sk_diff_archives(folder: Path) -> tuple[Path, Path]:
+    """a.tar and b.tar as the suite's build_sk_diff_tars makes them: config.dump, spec.dump and
+    every image of dump A (B) under checkpoint/."""
+    return tuple(
+        archive(folder / f"{which}.tar", {"config.dump": CONFIG, "spec.dump": SPEC_PODMAN}, _images_of(path))
+        for which, path in PIGGIE_DIFF.items()
+    )
 
 
 def images(*patterns: str) -> dict[str, bytes]:

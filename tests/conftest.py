@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,45 @@ GOLDEN_SOURCES = {
     "scenario-redis": SCENARIOS / "redis.tar.zst",
     "scenario-intrusion": SCENARIOS / "intrusion.tar.zst",
     "scenario-states": SCENARIOS / "states.tar.zst",
+    "scenario-cow": SCENARIOS / "cow.tar.zst",
 }
 
 
 def truth(name: str) -> dict:
     """The independent decoder's facts about fixture ``name`` (fixtures/<name>.truth.json)."""
     return json.loads((FIXTURES / f"{name}.truth.json").read_text())
+
+
+COW = SCENARIOS / "cow.tar.zst"  # private (copy-on-write) mappings of a memfd: scripts/dump-scenarios/cow.py
+
+
+@dataclass(frozen=True)
+class CowPage:
+    """One page of a mapping of the cow memfd, as /proc showed it just before the dump."""
+
+    pid: int
+    label: str  # S (MAP_SHARED), A, B (MAP_PRIVATE)
+    start: int  # the mapping's
+    end: int
+    pgoff: int  # its offset in the memfd, in bytes
+    address: int
+    own: bool  # /proc/PID/pagemap: present and not a file page (a copy the process wrote)
+    sha256: str  # of what /proc/PID/mem read there
+    head: str
+
+
+def cow_pages() -> list[CowPage]:
+    pages = []
+    for pid, process in truth("scenarios/cow")["cow"].items():
+        for label, mapping in process["mappings"].items():
+            fields = mapping["maps_line"].split()
+            start, end = (int(value, 16) for value in fields[0].split("-"))
+            for page in mapping["pages"]:
+                pages.append(
+                    CowPage(int(pid), label, start, end, int(fields[2], 16), int(page["address"], 16), page["own"],
+                            page["sha256"], page["head"])
+                )  # fmt: skip
+    return pages
 
 
 @pytest.fixture(scope="session")

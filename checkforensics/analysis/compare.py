@@ -24,17 +24,26 @@ class DifferentContainersError(InputError):
 
 @dataclass
 class SetDiff:
-    """Keys only in A (removed), only in B (added), and in both but different (changed)."""
+    """Keys only in A (removed), only in B (added), in both but different (changed), and in
+    both alike (unchanged: B's records, shown only when asked)."""
 
     added: list[dict[str, Any]] = field(default_factory=list)
     removed: list[dict[str, Any]] = field(default_factory=list)
     changed: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
 
-    def as_json(self) -> dict[str, Any]:
-        return {"added": self.added, "removed": self.removed, "changed": self.changed}
+    def as_json(self, unchanged: bool = False) -> dict[str, Any]:
+        document = {"added": self.added, "removed": self.removed, "changed": self.changed}
+        return {**document, "unchanged": self.unchanged} if unchanged else document
+
+
+def _order(record: dict[str, Any]) -> tuple[tuple[int, int | str], ...]:
+    """Records by pid, fd and path, numbers in numeric order (pid 6 before pid 10), and a
+    number before a name (fd 2 before fd cwd)."""
+    return tuple((0, v) if isinstance(v := record.get(k), int) else (1, str(v)) for k in ("pid", "fd", "path"))
 
 
 def diff_records(a: dict[Any, dict[str, Any]], b: dict[Any, dict[str, Any]], compared: tuple[str, ...]) -> SetDiff:
@@ -52,8 +61,10 @@ def diff_records(a: dict[Any, dict[str, Any]], b: dict[Any, dict[str, Any]], com
         }
         if changes:
             result.changed.append({**b[key], "changes": changes})
-    for bucket in (result.added, result.removed, result.changed):
-        bucket.sort(key=lambda record: tuple(str(record.get(k)) for k in ("pid", "fd", "path")))
+        else:
+            result.unchanged.append(b[key])
+    for bucket in (result.added, result.removed, result.changed, result.unchanged):
+        bucket.sort(key=_order)
     return result
 
 
@@ -147,18 +158,18 @@ class CheckpointDiff:
     warnings: list[str]
     secrets: SetDiff | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        extra = {"secrets": self.secrets.as_json()} if self.secrets is not None else {}
-        return {
-            **extra,
-            "processes": self.processes.as_json(),
-            "descriptors": self.descriptors.as_json(),
-            "sockets": self.sockets.as_json(),
-            "files": self.files.as_json(),
-            "deleted": self.deleted.as_json(),
-            "memory": self.memory.as_json(),
-            "warnings": self.warnings,
+    def as_json(self, unchanged: bool = False) -> dict[str, Any]:
+        """The JSON document; with ``unchanged``, each kind also lists what did not change."""
+        sections = {"secrets": self.secrets} if self.secrets is not None else {}
+        sections |= {
+            "processes": self.processes,
+            "descriptors": self.descriptors,
+            "sockets": self.sockets,
+            "files": self.files,
+            "deleted": self.deleted,
+            "memory": self.memory,
         }
+        return {**{name: diff.as_json(unchanged) for name, diff in sections.items()}, "warnings": self.warnings}
 
 
 def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secrets: bool = False) -> CheckpointDiff:

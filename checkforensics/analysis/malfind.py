@@ -255,12 +255,12 @@ def suspects_of(memory: ProcessMemory, exe_id: int | None, program: str) -> list
 
 
 def _dumped_spans(regions: list[Region]) -> list[tuple[int, int]]:
-    """The addresses ``regions`` cover, merged: a private mapping of a memfd can have pages both
-    in the process's own pagemap and in the memfd's, at the same addresses."""
+    """The stretches of addresses ``regions`` cover, regions that touch joined (in a private
+    mapping of a memfd, the process's own pages and the memfd's alternate)."""
     spans: list[tuple[int, int]] = []
-    for region in sorted(regions, key=lambda r: r.start):
-        if spans and region.start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], region.end))
+    for region in regions:
+        if spans and region.start == spans[-1][1]:
+            spans[-1] = (spans[-1][0], region.end)
         else:
             spans.append((region.start, region.end))
     return spans

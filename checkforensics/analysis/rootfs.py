@@ -35,7 +35,7 @@ import stat
 import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics.archive import BLOCK, Checkpoint, detect_kind
@@ -475,33 +475,53 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[ChangedFile, b
     raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(checkpoint.path))
 
 
-def extract_changes(model: CheckpointModel, out: OutputDirectory) -> list[dict[str, object]]:
-    """Write regular files and directories of every layer into ``out``, safely.
+@dataclass
+class Extraction:
+    """What ``extract_changes`` did: one manifest record per layer entry taken, and how many
+    entries the runtime made were left out."""
+
+    records: list[dict[str, object]]
+    hidden: int = 0
+
+
+def extract_changes(model: CheckpointModel, out: OutputDirectory, *, runtime: bool = False) -> Extraction:
+    """Write the container's regular files and directories of every layer into ``out``, safely;
+    with ``runtime``, those the container runtime made too (``runtime_reason``, as ``diff``
+    splits them), else only counted.
 
     Paths are confined to ``out`` (no ``..``, absolute paths are re-rooted) and every name is
     created relative to its directory's descriptor, never through a link; links, devices and
-    FIFOs are recorded, never created; existing files are never overwritten.  Returns one record
-    per layer member: path, type, size, sha256 and where it was written (if at all).
+    FIFOs are recorded, never created; existing files are never overwritten. Each record has
+    layer, path, type, size, origin (and runtime_reason), sha256 or linkname, and where it was
+    written (if at all).
     """
     checkpoint = model.archive
-    records: list[dict[str, object]] = []
+    made = RuntimeMade.of(model)
+    done = Extraction([])
     for name, member, root in _layer_members(checkpoint, _mount_points(model)):
         base = [] if name == "rootfs" else [f"_{name.replace('/', '_').replace(' ', '_').strip('_')}"]
         with checkpoint.open_member(member) as stream:
             layer_files = iter_layer(stream, root="/", digest=False, where=member, size=_size(checkpoint, member))
             for changed, info, tar in layer_files:
                 parts = base + [part for part in changed.path.split("/") if part]
+                path = container_path(changed.path, root)
+                marker = _whiteout_of(name, changed.path)
+                reason = runtime_reason(name, replace(changed, path=path), info, made) if marker is None else None
+                if reason is not None and not runtime:
+                    done.hidden += 1
+                    continue
                 record: dict[str, object] = {
                     "layer": name,
-                    "path": container_path(changed.path, root),
+                    "path": path,
                     "type": changed.type,
                     "size": changed.size,
+                    "origin": "runtime" if reason else "container",
+                    "runtime_reason": reason,
                     "written": None,
                 }
-                marker = _whiteout_of(name, changed.path)
                 if marker is not None:  # a deletion, recorded, never written as a file
                     record.update(type=marker[0], path=marker[1], size=0)
-                    records.append(record)
+                    done.records.append(record)
                     continue
                 if info.isdir():
                     out.subdirectories(parts).close()
@@ -515,5 +535,5 @@ def extract_changes(model: CheckpointModel, out: OutputDirectory) -> list[dict[s
                     record.update(sha256=digest.hexdigest(), written="/".join(parts))
                 else:
                     record["linkname"] = changed.linkname
-                records.append(record)
-    return records
+                done.records.append(record)
+    return done

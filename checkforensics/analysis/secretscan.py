@@ -127,7 +127,7 @@ def finding_records(
         }
         if hit.shared is not None:  # address is the offset in the object
             record["shared"] = hit.shared.as_json()
-            places = hit.shared.mapped_at(hit.address)
+            places = hit.shared.mapped_at(hit.address, len(hit.value))
             record["mapped"] = [{"pid": pid, "comm": comm, "address": address} for pid, comm, address in places]
         records.append(record)
     return records

@@ -78,7 +78,7 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
                     "size": target.stat().st_size,
                 }
             )
-        tree.warnings.extend(model.memory_warnings)
+        tree.warnings.extend(model.untold_memory_warnings(process.pid for process in chosen))
         if failed and not written:
             raise failed[0]
     rows = [[w["pid"], w["comm"], w["threads"], w["segments"], human_size(w["size"]), w["path"]] for w in written]

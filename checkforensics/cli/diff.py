@@ -11,6 +11,7 @@ import click
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
 from checkforensics.analysis.rootfs import (
     ChangedFile,
+    Extraction,
     RootfsChanges,
     extract_changes,
     read_changed_file,
@@ -25,6 +26,7 @@ from checkforensics.render import TEXT, Lines, Result, Table, Tree, View, cell, 
 
 Describe = Callable[[dict[str, Any]], str]
 MARKS = (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow"))
+UNCHANGED = ("unchanged", "=", "dim")
 
 
 def _hexdump(data: bytes) -> Iterator[str]:
@@ -110,13 +112,24 @@ def _changes_result(path: Path, changes: RootfsChanges, runtime: bool) -> Result
     )
 
 
-def _extract_result(extract: Path, records: list[dict[str, Any]]) -> Result:
+def _extract_result(extract: Path, done: Extraction, runtime: bool) -> Result:
+    records = done.records
     written = sum(1 for r in records if r["written"])
     message = f"{written} files written under {extract}; links and devices listed, not created"
-    rows = [[r["layer"], r["type"], r["size"], r["written"], r["path"]] for r in records]
-    table = Table(["LAYER", "TYPE", "SIZE", "WRITTEN", "PATH"], rows)
+    if done.hidden:
+        what = "entry" if done.hidden == 1 else "entries"
+        message += f"; {done.hidden} {what} made by the container runtime left out (--all writes them)"
+
+    def row(r: dict[str, Any]) -> list[Any]:
+        origin = [r["origin"] if r["origin"] == "container" else f"runtime ({r['runtime_reason']})"]
+        return [r["layer"], *(origin if runtime else []), r["type"], r["size"], r["written"], r["path"]]
+
+    columns = ["LAYER", *(["ORIGIN"] if runtime else []), "TYPE", "SIZE", "WRITTEN", "PATH"]
+    table = Table(columns, [row(r) for r in records])
     return Result(
-        json={"output": str(extract), "entries": records}, jsonl=records, text=[View(lambda: message, lambda: table)]
+        json={"output": str(extract), "entries": records, "hidden": done.hidden},
+        jsonl=records,
+        text=[View(lambda: message, lambda: table)],
     )
 
 
@@ -153,54 +166,68 @@ def _sections(result: CheckpointDiff) -> list[tuple[str, SetDiff, Describe]]:
     return sections
 
 
-def _memory_lines(result: CheckpointDiff) -> list[tuple[str, str, str]]:
-    """Memory dumped per process: (mark, process, what changed), changes first, then new processes."""
+def _marks(unchanged: bool) -> tuple[tuple[str, str, str], ...]:
+    return (*MARKS, UNCHANGED) if unchanged else MARKS
+
+
+def _counts(diff: SetDiff, unchanged: bool) -> str:
+    """``+3 -6`` (``~N`` changed, ``=N`` alike): how many records of each kind a section holds."""
+    counts = ((mark, len(getattr(diff, kind))) for kind, mark, _ in _marks(unchanged))
+    return " ".join(f"{mark}{count}" for mark, count in counts if count)
+
+
+def _memory_lines(result: CheckpointDiff, unchanged: bool) -> list[tuple[str, str, str]]:
+    """Memory dumped per process: (mark, process, what changed), changes first, then new
+    processes (and with ``unchanged`` the processes whose dumped memory kept its size)."""
     lines = []
     for r in result.memory.changed:
         before, after = r["changes"]["bytes"]["before"], r["changes"]["bytes"]["after"]
         change = f"{human_size(before)} -> {human_size(after)} ({after - before:+d} bytes)"
         lines.append(("~", f"[{r['pid']}] {r.get('comm')}", change))
     lines += [("+", f"[{r['pid']}] {r.get('comm')}", human_size(r["bytes"])) for r in result.memory.added]
+    if unchanged:
+        lines += [("=", f"[{r['pid']}] {r.get('comm')}", human_size(r["bytes"])) for r in result.memory.unchanged]
     return lines
 
 
-def _comparison_tree(result: CheckpointDiff, a: str, b: str) -> Tree:
+def _comparison_tree(result: CheckpointDiff, a: str, b: str, unchanged: bool) -> Tree:
     tree = Tree(f"[bold]{tree_text(Path(a).name)}[/] -> [bold]{tree_text(Path(b).name)}[/]")
     for title, diff, describe in _sections(result):
-        if not diff:
+        if not diff and not (unchanged and diff.unchanged):
             continue
-        branch = tree.add(f"[bold]{title}[/]")
-        for kind, mark, colour in MARKS:
+        branch = tree.add(f"[bold]{title}[/]: {_counts(diff, unchanged)}")
+        for kind, mark, colour in _marks(unchanged):
             for record in getattr(diff, kind):
                 node = branch.add(f"[{colour}]{mark} {tree_text(describe(record))}[/]")
                 for name, change in record.get("changes", {}).items() if kind == "changed" else ():
                     node.add(tree_text(f"{name}: {cell(change['before'])} -> {cell(change['after'])}"))
-    memory = _memory_lines(result)
+    memory = _memory_lines(result, unchanged)
     if memory:
         branch = tree.add("[bold]Memory dumped[/]")
+        colours = {"+": "green", "=": "dim"}
         for mark, process, change in memory:
             line = tree_text(f"{process}: {change}")
-            branch.add(line if mark == "~" else f"[green]{mark} {line}[/]")
+            branch.add(f"[{colours[mark]}]{mark} {line}[/]" if mark in colours else line)
     if len(tree.children) == 0:
         tree.add("no differences")
     return tree
 
 
-def _comparison_table(result: CheckpointDiff) -> Table:
+def _comparison_table(result: CheckpointDiff, unchanged: bool) -> Table:
     rows = []
     for title, diff, describe in _sections(result):
-        for kind, mark, _ in MARKS:
+        for kind, mark, _ in _marks(unchanged):
             for record in getattr(diff, kind):
                 changes = record.get("changes", {}) if kind == "changed" else {}
                 details = "; ".join(f"{name}: {cell(c['before'])} -> {cell(c['after'])}" for name, c in changes.items())
                 rows.append([title, mark, describe(record), details or None])
-    rows += [["Memory dumped", mark, process, change] for mark, process, change in _memory_lines(result)]
+    rows += [["Memory dumped", mark, process, change] for mark, process, change in _memory_lines(result, unchanged)]
     return Table(["SECTION", "CHANGE", "WHAT", "DETAILS"], rows)
 
 
-def _comparison_result(result: CheckpointDiff, a: str, b: str) -> Result:
+def _comparison_result(result: CheckpointDiff, a: str, b: str, unchanged: bool) -> Result:
     def lines() -> list[dict[str, Any]]:
-        document = result.as_json()
+        document = result.as_json(unchanged)
         return [
             {"section": section, "change": kind, **record}
             for section, value in document.items()
@@ -210,9 +237,9 @@ def _comparison_result(result: CheckpointDiff, a: str, b: str) -> Result:
         ]
 
     return Result(
-        json=lambda: {"a": a, "b": b, **result.as_json()},
+        json=lambda: {"a": a, "b": b, **result.as_json(unchanged)},
         jsonl=lines,
-        text=[View(lambda: _comparison_tree(result, a, b), lambda: _comparison_table(result))],
+        text=[View(lambda: _comparison_tree(result, a, b, unchanged), lambda: _comparison_table(result, unchanged))],
         warnings=result.warnings,
     )
 
@@ -226,10 +253,16 @@ def _comparison_result(result: CheckpointDiff, a: str, b: str) -> Result:
     "--all",
     "with_runtime",
     is_flag=True,
-    help="With one checkpoint: also the entries the container runtime made (tmpfs /dev, /sys/fs/cgroup, mount points).",
+    help="With one checkpoint: also the entries the container runtime made (tmpfs /dev, /sys/fs/cgroup, mount "
+    "points); with --extract, write them too.",
 )
 @click.option("--force", is_flag=True, help="Compare checkpoints of different containers.")
 @click.option("--secrets", "with_secrets", is_flag=True, help="With two checkpoints: secret findings new in B.")
+@click.option(
+    "--show-unchanged",
+    is_flag=True,
+    help='With two checkpoints: also what is alike in both (marked =; JSON: "unchanged").',
+)
 @output_options(aliases=TREE_ALIAS)
 def diff(
     checkpoint_a: str,
@@ -239,6 +272,7 @@ def diff(
     with_runtime: bool,
     force: bool,
     with_secrets: bool,
+    show_unchanged: bool,
     fmt: str,
     no_color: bool,
 ) -> None:
@@ -260,10 +294,13 @@ def diff(
       checkforensics diff checkpoint.tar --show /home/counter/logfile
       checkforensics diff checkpoint.tar --extract changed/
       checkforensics diff before.tar after.tar --secrets
+      checkforensics diff before.tar after.tar --show-unchanged
       checkforensics diff before.tar after.tar --format jsonl | jq -c 'select(.section == "sockets")'
     """
     if checkpoint_b is None and with_secrets:
         raise click.UsageError("--secrets compares the secrets of two checkpoints: give CHECKPOINT_B too")
+    if checkpoint_b is None and show_unchanged:
+        raise click.UsageError("--show-unchanged compares two checkpoints: give CHECKPOINT_B too")
     if checkpoint_b is not None and (show_path is not None or extract is not None):
         raise click.UsageError("--show and --extract read one checkpoint: give only CHECKPOINT")
     if checkpoint_b is not None and with_runtime:
@@ -271,7 +308,7 @@ def diff(
     if checkpoint_b is not None:
         with CheckpointModel.open(checkpoint_a) as a, CheckpointModel.open(checkpoint_b) as b:
             result = compare(a, b, force=force, secrets=with_secrets)
-        render(_comparison_result(result, checkpoint_a, checkpoint_b), fmt, no_color=no_color)
+        render(_comparison_result(result, checkpoint_a, checkpoint_b, show_unchanged), fmt, no_color=no_color)
         return
     with CheckpointModel.open(checkpoint_a) as model:
         if show_path is not None:
@@ -280,8 +317,8 @@ def diff(
         if extract is not None:
             # diff's --force is about comparing containers: never an overwrite, so never suggested
             with OutputGuard(checkpoint_a).output_directory(extract, force_hint=False) as directory:
-                records = extract_changes(model, directory)
-            render(_extract_result(extract, records), fmt, no_color=no_color)
+                done = extract_changes(model, directory, runtime=with_runtime)
+            render(_extract_result(extract, done, with_runtime), fmt, no_color=no_color)
             return
         changes = rootfs_changes(model)
     render(_changes_result(model.path, changes, with_runtime), fmt, no_color=no_color)

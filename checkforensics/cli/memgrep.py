@@ -415,7 +415,7 @@ def _match_tables(search: _Search) -> list[Table]:
         [
             obj.describe(),
             f"{match.address:#x}",
-            [f"{pid}:{address:#x}" for pid, _, address in obj.mapped_at(match.address)],
+            [f"{pid}:{address:#x}" for pid, _, address in obj.mapped_at(match.address, len(match.data))],
             escape_bytes(match.data),
             escape_bytes(match.before + match.data + match.after),
         ]

@@ -50,8 +50,12 @@ class CheckpointModel:
         self._files: dict[bool, FileTable] = {}
         self._command_lines = False
         self._environments = False
-        self.memory_warnings: list[str] = []  # file names or shared objects that could not be read
-        self._memory_warnings_told = 0
+        # what of the memory images could not be read (file names, shared objects, a process's
+        # mm or pagemap), for whoever reads the whole checkpoint; a process's own notes are
+        # also kept by pid, so that a question about some processes hears only of those
+        self.memory_warnings: list[str] = []
+        self._process_notes: dict[int, list[str]] = {}
+        self._memory_warnings_told: set[str] = set()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], tap: MemberTap | None = None) -> CheckpointModel:
@@ -170,7 +174,9 @@ class CheckpointModel:
 
         found = self._spaces.get(pid)
         if found is None:
-            found = self._spaces[pid] = address_space(self.store, pid, mm, self.memory_warnings)
+            notes = self._process_notes.setdefault(pid, [])
+            found = self._spaces[pid] = address_space(self.store, pid, mm, notes)
+            self.memory_warnings += notes
         return found
 
     # -- memory
@@ -213,9 +219,18 @@ class CheckpointModel:
                 found.append(self.memory(process.pid))
             except CheckforensicsError as exc:
                 warnings.append(f"pid {process.pid}: memory not readable: {exc}")
-        warnings += self.memory_warnings[self._memory_warnings_told :]  # each told once
-        self._memory_warnings_told = len(self.memory_warnings)
+        warnings += self.untold_memory_warnings({memory.pid for memory in found})
         return found
+
+    def untold_memory_warnings(self, pids: Iterable[int]) -> list[str]:
+        """The memory warnings not told yet that concern the processes ``pids`` or no process
+        in particular (laying out shared memory reads every process's mappings: what is wrong
+        with another process's is told when that process is asked about)."""
+        pids = set(pids)
+        others = {note for pid, notes in self._process_notes.items() if pid not in pids for note in notes}
+        untold = [w for w in self.memory_warnings if w not in self._memory_warnings_told and w not in others]
+        self._memory_warnings_told.update(untold)
+        return untold
 
     @cached_property
     def shared_memory(self) -> list[SharedMemory]:

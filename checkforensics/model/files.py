@@ -456,7 +456,10 @@ def _special(
         entry = resolver.files.get(exe_id)  # a memfd when the program was started by fexecve of one
         found.append(resolver.describe("exe", field_enum_name(entry, "type") if entry is not None else "REG", exe_id))
     except CheckforensicsError as exc:
-        warnings.append(str(exc))
+        if resolver.images.store.has(f"mm-{pid}.img"):
+            warnings.append(f"pid {pid}: its program (exe) unknown: {exc}")
+        else:  # as checkpointctl's --files inputs: the descriptors are there, the mm image is not
+            warnings.append(f"pid {pid}: mm-{pid}.img missing: its program (exe) unknown")
     for descriptor in found:
         descriptor.flags = None
         descriptor.pos = None

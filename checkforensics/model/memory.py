@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkforensics.errors import CheckforensicsError
-from checkforensics.images.flags import PAGE_SHIFT, PAGE_SIZE, PagemapFlags, Prot, VmaStatus
+from checkforensics.images.flags import PAGE_SHIFT, PAGE_SIZE, MapFlags, PagemapFlags, Prot, VmaStatus
 
 ReadAt = Callable[[int, int], bytes]  # (offset in pages-N.img, size) -> bytes
 
@@ -66,8 +66,15 @@ class Vma:
 
     @property
     def shared(self) -> bool:
-        """A mapping whose pages CRIU dumps with a shared memory object, not with the process."""
+        """A mapping of a shared memory object, whose pages CRIU dumps with the object (those
+        the process copied in a ``private`` one with the process)."""
         return bool(self.status & _SHARED_OBJECT)
+
+    @property
+    def private(self) -> bool:
+        """``MAP_PRIVATE`` (copy-on-write): a page the process wrote is its own copy, and hides
+        the page of the file or shared object mapped there."""
+        return not self.flags & _MAP_SHARED
 
     @property
     def kind(self) -> str:
@@ -88,6 +95,7 @@ _PERM_BITS = (("r", int(Prot.PROT_READ)), ("w", int(Prot.PROT_WRITE)), ("x", int
 _SHARED = int(VmaStatus.VMA_FILE_SHARED | VmaStatus.VMA_ANON_SHARED)
 _FILE = int(VmaStatus.VMA_FILE_PRIVATE | VmaStatus.VMA_FILE_SHARED)
 _ANON_SHARED = int(VmaStatus.VMA_ANON_SHARED)
+_MAP_SHARED = int(MapFlags.MAP_SHARED)
 _SHARED_OBJECT = int(VmaStatus.VMA_ANON_SHARED | VmaStatus.VMA_AREA_SYSVIPC | VmaStatus.VMA_AREA_MEMFD)
 _KINDS = tuple(
     (int(flag), name)
@@ -211,6 +219,23 @@ class AddressSpace:
         if index >= 0 and self.runs[index].vaddr <= address < self.runs[index].end:
             return self.runs[index]
         return None
+
+    def gaps(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """The stretches of ``[start, end)`` that no pagemap run describes (dumped or not), in
+        address order: where the process has no page of its own."""
+        cursor = start
+        index = max(0, bisect.bisect_right(self._starts, start) - 1)
+        while cursor < end and index < len(self.runs):
+            run = self.runs[index]
+            if run.end > cursor:
+                if run.vaddr >= end:
+                    break
+                if run.vaddr > cursor:
+                    yield cursor, run.vaddr
+                cursor = run.end
+            index += 1
+        if cursor < end:
+            yield cursor, end
 
     def read(self, address: int, size: int) -> bytes:
         """``size`` bytes at ``address``; MemoryUnavailableError if any of them was not dumped."""

@@ -183,17 +183,30 @@ class Region:
 @dataclass(frozen=True)
 class Attachment:
     """A mapping of a process that shows (part of) a shared memory object: a SysV segment, a
-    memfd, or shared anonymous memory. Object offset ``mapping.vma.pgoff`` is at ``mapping.start``."""
+    memfd, or shared anonymous memory. Object offset ``mapping.vma.pgoff`` is at ``mapping.start``.
+
+    A ``private`` one (a memfd mapped ``MAP_PRIVATE``) shows the object only where the process
+    has no page of its own: a page it wrote there is its own copy, dumped with its pages."""
 
     mapping: Mapping
     shared: ProcessMemory  # the SharedMemory object (see model.shared)
+
+    @property
+    def private(self) -> bool:
+        return self.mapping.vma.private
 
 
 @dataclass
 class ProcessMemory:
     """What a process had mapped and which of it the checkpoint holds: its own dumped pages
     (``space``, in the pages image ``pages_member``) and the shared memory objects its
-    mappings show (``attachments``)."""
+    mappings show (``attachments``).
+
+    Each address shows one page, as the kernel showed it: in a ``MAP_SHARED`` mapping of a
+    shared object, the object's page at that offset; in a ``MAP_PRIVATE`` one (a memfd mapped
+    copy-on-write), the process's own page where it has one, else the object's; elsewhere the
+    process's own page. ``read`` and ``regions`` say exactly that, and never an address twice.
+    """
 
     pid: int
     comm: str | None
@@ -219,18 +232,28 @@ class ProcessMemory:
         *,
         shared: bool = False,
     ) -> list[Region]:
-        """The dumped regions of the mappings ``memory_filter`` accepts, in address order.
+        """The dumped regions of the mappings ``memory_filter`` accepts, in address order, none
+        overlapping another.
 
-        With ``shared``, the mappings of shared memory objects bring the object's dumped pages
-        at the addresses this process sees them (searches leave them out: each object is
-        searched once, on its own).
+        Without ``shared``, the process's own pages only (searches: each shared object is
+        searched once, on its own). With it, the mappings of shared memory objects bring the
+        object's dumped pages at the addresses this process sees them: all of them in a
+        ``MAP_SHARED`` mapping, only where the process has no page of its own in a
+        ``MAP_PRIVATE`` one.
         """
         memory_filter = memory_filter or MemoryFilter()
-        regions = self._own_regions(memory_filter)
-        if shared and self.attachments:
-            for attachment in self.attachments:
-                if memory_filter.accepts(attachment.mapping):
-                    regions += _attached_regions(attachment, memory_filter)
+        attachments = {attachment.mapping.start: attachment for attachment in self.attachments}
+        regions = []
+        for mapping in self.mappings:
+            span = memory_filter.clip(mapping.start, mapping.end) if memory_filter.accepts(mapping) else None
+            if span is None:
+                continue
+            attachment = attachments.get(mapping.start)
+            if attachment is None or attachment.private:
+                regions += _cut(mapping, span, self.dumped, 0, self.pages_member, self.space)
+            if shared and attachment is not None:
+                regions += _attached_regions(attachment, span, self.space)
+        if shared and attachments:
             regions.sort(key=lambda region: region.start)
         return regions
 
@@ -241,29 +264,17 @@ class ProcessMemory:
         extents = _clip_to_image(list(self.space.present_extents()), self.pages_size).extents
         return _Dumped(extents, [vaddr for vaddr, _, _ in extents])
 
-    def _own_regions(self, memory_filter: MemoryFilter) -> list[Region]:
-        regions = []
-        for mapping in self.mappings:
-            span = memory_filter.clip(mapping.start, mapping.end) if memory_filter.accepts(mapping) else None
-            if span is not None:
-                regions += _cut(mapping, span, self.dumped, 0, self.pages_member, self.space)
-        return regions
-
     def read(self, address: int, size: int) -> bytes:
         """``size`` bytes at ``address`` as the process saw them, shared memory included;
         MemoryUnavailableError if any of them is not in the checkpoint."""
         out = bytearray()
         cursor, end = address, address + size
         while cursor < end:
-            attachment = self._attachment_at(cursor)
+            attachment, stop = self._shown_at(cursor, end)
             if attachment is None:
-                run = self.space.run_at(cursor)
-                stop = min(end, run.end) if run is not None else end
-                stop = min(stop, self._next_attachment_start(cursor, end))
                 out += self.space.read(cursor, stop - cursor)
             else:
                 mapping = attachment.mapping
-                stop = min(end, mapping.end)
                 offset = cursor - mapping.start + mapping.vma.pgoff
                 try:
                     out += attachment.shared.space.read(offset, stop - cursor)
@@ -274,6 +285,22 @@ class ProcessMemory:
                     ) from None
             cursor = stop
         return bytes(out)
+
+    def _shown_at(self, address: int, end: int) -> tuple[Attachment | None, int]:
+        """Whose page shows ``address``: the process's own (None) or a shared object's (its
+        attachment); and up to where, below ``end``, the same one does."""
+        attachment = self._attachment_at(address)
+        if attachment is None:
+            run = self.space.run_at(address)
+            stop = min(end, run.end) if run is not None else end
+            return None, min(stop, self._next_attachment_start(address, end))
+        stop = min(end, attachment.mapping.end)
+        if not attachment.private:
+            return attachment, stop
+        run = self.space.run_at(address)
+        if run is not None:  # a page the process copied (wrote): its own
+            return None, min(stop, run.end)
+        return attachment, next(self.space.gaps(address, stop))[1]
 
     def read_available(self, address: int, size: int) -> tuple[bytes, int]:
         """As many bytes as the checkpoint holds from ``address`` on, up to ``size``; and how many."""
@@ -322,12 +349,17 @@ def _cut(
     return regions
 
 
-def _attached_regions(attachment: Attachment, memory_filter: MemoryFilter) -> list[Region]:
+def _attached_regions(attachment: Attachment, span: tuple[int, int], own: AddressSpace) -> list[Region]:
+    """The shared object's regions in ``span`` of the attachment's mapping: all of them, or for a
+    private mapping those where the process (``own``) has no page of its own."""
     mapping, shared = attachment.mapping, attachment.shared
-    span = memory_filter.clip(mapping.start, mapping.end)
-    if span is None:
-        return []
-    return _cut(mapping, span, shared.dumped, mapping.start - mapping.vma.pgoff, shared.pages_member, shared.space)
+    shift = mapping.start - mapping.vma.pgoff
+    spans = list(own.gaps(*span)) if attachment.private else [span]
+    return [
+        region
+        for part in spans
+        for region in _cut(mapping, part, shared.dumped, shift, shared.pages_member, shared.space)
+    ]
 
 
 @dataclass

@@ -6,15 +6,18 @@ virtual addresses) whose pages lie in ``pages-<pages_id>.img``. Three kinds exis
 
 - ``memfd``: a memfd (``memfd.img`` names it; CRIU 4 also dumps a ``MAP_SHARED|MAP_ANONYMOUS``
   mapping this way, as the memfd ``/dev/zero``). Mappings of it have ``VMA_AREA_MEMFD`` and the
-  memfd's *file id* in ``shmid``.
+  memfd's *file id* in ``shmid``. In a ``MAP_PRIVATE`` one (a program run from a memfd), the
+  pages the process wrote are its own copies, dumped with its pages (``pagemap-PID``).
 - ``sysvipc``: a System V shared memory segment (``ipcns-shm`` entries with ``in_pagemaps``);
   attachments have ``VMA_AREA_SYSVIPC`` and the segment id in ``shmid``.
 - ``shared``: anonymous shared memory as older CRIU dumped it (``VMA_ANON_SHARED``, ``shmid``
   the shmem inode).
 
 Each object is searched once; a match is then placed in every process that maps that offset,
-at ``vma.start + offset - vma.pgoff``. An object no process maps (a SysV segment nobody has
-attached, a memfd only held by a descriptor) is searched too: its content is still evidence.
+at ``vma.start + offset - vma.pgoff``, unless the mapping is ``MAP_PRIVATE`` (a memfd mapped
+copy-on-write) and the process has a page of its own there, which is what it saw instead. An
+object no process maps (a SysV segment nobody has attached, a memfd only held by a descriptor)
+is searched too: its content is still evidence.
 
 References: criu/shmem.c, criu/memfd.c, criu/ipc_sysvipc.c, images/pagemap.proto, images/memfd.proto.
 """
@@ -38,19 +41,27 @@ _PREFIX = "pagemap-shmem-"
 
 @dataclass(frozen=True)
 class SharedUse:
-    """One process's mapping of (part of) a shared object."""
+    """One process's mapping of (part of) a shared object. ``own``: for a ``MAP_PRIVATE``
+    mapping, the process's own pages, which hide the object's wherever it has one."""
 
     pid: int
     comm: str | None
     start: int
     end: int
     pgoff: int  # the object offset mapped at ``start``
+    own: AddressSpace | None = field(default=None, compare=False, repr=False)
 
-    def address(self, offset: int) -> int | None:
-        """Where ``offset`` of the object is in this process, if this mapping covers it."""
-        if self.pgoff <= offset < self.pgoff + (self.end - self.start):
-            return self.start + offset - self.pgoff
-        return None
+    def address(self, offset: int, length: int = 1) -> int | None:
+        """Where ``offset`` of the object is in this process, if this mapping covers it and the
+        process sees the object's bytes there (``length`` of them), not pages of its own."""
+        if not self.pgoff <= offset < self.pgoff + (self.end - self.start):
+            return None
+        address = self.start + offset - self.pgoff
+        if self.own is not None:
+            stop = min(self.end, address + max(length, 1))
+            if next(self.own.gaps(address, stop), None) != (address, stop):
+                return None
+        return address
 
 
 @dataclass
@@ -76,11 +87,13 @@ class SharedMemory(ProcessMemory):
             return f"sysv shm {self.shmid}" + (f" key {self.key:#x}" if self.key else "")
         return f"shmem {self.shmid}"
 
-    def mapped_at(self, offset: int) -> list[tuple[int, str | None, int]]:
-        """``(pid, comm, address)`` of every process that has ``offset`` of the object mapped."""
+    def mapped_at(self, offset: int, length: int = 1) -> list[tuple[int, str | None, int]]:
+        """``(pid, comm, address)`` of every process that sees ``length`` bytes from ``offset``
+        of the object: that maps it there, and (in a ``MAP_PRIVATE`` mapping) has no page of
+        its own there."""
         places = []
         for use in self.users:
-            address = use.address(offset)
+            address = use.address(offset, length)
             if address is not None:
                 places.append((use.pid, use.comm, address))
         return places
@@ -179,7 +192,9 @@ def _load_object(
 
     candidates = memfds[shmid][2] if shmid in memfds else {shmid}  # the shmids its mappings carry
     users = [
-        SharedUse(process.pid, process.comm, m.vma.start, m.vma.end, m.vma.pgoff)
+        SharedUse(
+            process.pid, process.comm, m.vma.start, m.vma.end, m.vma.pgoff, process.space if m.vma.private else None
+        )
         for _, process, m in sorted((use for key in candidates for use in by_shmid.get(key, [])), key=lambda u: u[0])
         if is_use(m.vma)
     ]

@@ -23,6 +23,7 @@ import json
 import os
 import pwd
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -128,6 +129,22 @@ class Tree:
         """Exec another program (e.g. bash -c 'exec -a NAME holder ...'); never returns."""
         self._ready_fd()
         os.execve(argv[0], argv, env or self.env)
+
+    def run_init(self, init, comm: str) -> None:
+        """In a process that has just unshared its PID namespace: fork that namespace's init,
+        which runs ``init(self)``, report its host PID as ``<pid> COMM-hostpid``, wait for it
+        and exit (never returns)."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                init(self)
+            except BaseException as exc:
+                print(f"{comm} failed: {exc!r}", file=sys.stderr, flush=True)
+            os._exit(1)
+        os.write(self.ready_w, f"{pid} {comm}-hostpid\n".encode())
+        os.close(self.ready_w)
+        os.waitpid(pid, 0)
+        os._exit(0)
 
     def _ready_fd(self) -> None:
         if self.ready_w != READY_FD:
@@ -283,7 +300,8 @@ class Tree:
             self.kill()
             raise SystemExit(f"{self.name}: criu dump failed ({proc.returncode}):\n{errors}")
         time.sleep(0.2)
-        self.kill()  # whatever is left (the dump killed the tree; ns scenarios' parents remain)
+        if "--leave-running" not in flags:
+            self.kill()  # whatever is left (the dump killed the tree; ns scenarios' parents remain)
         print(f"{self.name}: dumped {len(truth['processes'])} processes into {images}")
         return images
 
@@ -646,3 +664,51 @@ if __name__ == "__main__":
         Path(sys.argv[4]).write_text(json.dumps(result, indent=1) + "\n")
     else:
         sys.exit("usage: _common.py truth NAME ROOT_PID OUT.json [MARKER ...]")
+
+
+def exec_on_pipes(fds: tuple[int, int], path: str, argv: list[str], env: dict[str, str]) -> None:
+    """In a forked child: run ``path`` as ``argv`` reading ``fds[0]`` and writing both outputs
+    to ``fds[1]`` (a client the scenario drives; never returns)."""
+    stdin, stdout = fds
+    os.dup2(stdin, 0)
+    os.dup2(stdout, 1)
+    os.dup2(stdout, 2)
+    os.execve(path, argv, env)
+
+
+class PipedClient:
+    """A client program (psql, redis-cli) fed on one pipe, answering on another; it stays
+    connected. ``exchange`` sends text and waits for a token it asked the client to echo."""
+
+    def __init__(self, t: Tree, stdin: int, stdout: int, program: str, log) -> None:
+        self.tree = t
+        self.stdin = stdin
+        self.stdout = stdout
+        self.program = program
+        self.log = log  # what to show when the client does not answer: the server's logs
+        self.output = b""
+        self.syncs = 0
+
+    def next_token(self) -> str:
+        self.syncs += 1
+        return f"cfw-sync-{self.syncs}"
+
+    def exchange(self, text: str, token: str, timeout: float = 30.0) -> str:
+        """Send ``text`` (which makes the client print ``token`` last) and wait for the token;
+        return what the client printed meanwhile."""
+        start = len(self.output)
+        os.write(self.stdin, text.encode())
+        deadline = time.monotonic() + timeout
+        while token.encode() not in self.output[start:]:
+            left = deadline - time.monotonic()
+            ready = select.select([self.stdout], [], [], max(left, 0))[0] if left > 0 else []
+            chunk = os.read(self.stdout, 4096) if ready else b""
+            if not chunk:
+                said = self.output.decode(errors="replace")
+                raise SystemExit(f"{self.tree.name}: {self.program} did not answer:\n{said}\n" + self.log(self.tree))
+            self.output += chunk
+        return self.output[start:].decode(errors="replace")
+
+    def close(self) -> None:
+        os.close(self.stdin)
+        os.close(self.stdout)

@@ -107,17 +107,7 @@ def helper(t: Tree) -> None:
     if USERNS:
         os.close(t.go_r)
     Path("/proc/self/timens_offsets").write_text("monotonic 86400 0\nboottime 172800 0\n")
-    init = os.fork()
-    if init == 0:
-        try:
-            ns_init(t)
-        except BaseException as exc:
-            print(f"ns-init failed: {exc!r}", file=sys.stderr, flush=True)
-        os._exit(1)
-    os.write(t.ready_w, f"{init} ns-init-hostpid\n".encode())
-    os.close(t.ready_w)
-    _, _status = os.waitpid(init, 0)
-    os._exit(0)
+    t.run_init(ns_init, "ns-init")
 
 
 def ns_init(t: Tree) -> None:

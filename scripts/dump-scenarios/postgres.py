@@ -44,13 +44,12 @@ from __future__ import annotations
 
 import os
 import pwd
-import select
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Tree, check, fake_tokens, libc, random_word, sockets_of
+from _common import PipedClient, Tree, check, exec_on_pipes, fake_tokens, libc, random_word, sockets_of
 
 NAME = "postgres"
 USER = "postgres"
@@ -125,11 +124,7 @@ def pg_init(t: Tree, psql_fds: tuple[int, int], psql_env: dict[str, str]) -> Non
         os.execve(f"{BIN}/postgres", ["postgres"], t.env)
 
     def psql() -> None:
-        stdin, stdout = psql_fds
-        os.dup2(stdin, 0)
-        os.dup2(stdout, 1)
-        os.dup2(stdout, 2)
-        os.execve(f"{BIN}/psql", [f"{BIN}/psql", *PSQL_OPTIONS, "-h", "127.0.0.1"], psql_env)
+        exec_on_pipes(psql_fds, f"{BIN}/psql", [f"{BIN}/psql", *PSQL_OPTIONS, "-h", "127.0.0.1"], psql_env)
 
     t.fork(postmaster)
     wait_accepting(t)
@@ -155,35 +150,16 @@ def _log(t: Tree) -> str:
 PSQL_OPTIONS = ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-p", str(PORT), "-U", USER]
 
 
-class Session:
+class Session(PipedClient):
     """A psql fed statements on a pipe, answering on another; it stays connected."""
 
     def __init__(self, t: Tree, stdin: int, stdout: int) -> None:
-        self.tree = t
-        self.stdin = stdin
-        self.stdout = stdout
-        self.output = b""
-        self.syncs = 0
+        super().__init__(t, stdin, stdout, "psql", _log)
 
     def run(self, sql: str, timeout: float = 30.0) -> None:
         """Send ``sql`` and wait until psql has answered a SELECT sent after it."""
-        self.syncs += 1
-        token = f"cfw-sync-{self.syncs}"
-        os.write(self.stdin, f"{sql}\nSELECT '{token}';\n".encode())
-        deadline = time.monotonic() + timeout
-        fd = self.stdout
-        while token.encode() not in self.output:
-            left = deadline - time.monotonic()
-            ready = select.select([fd], [], [], max(left, 0))[0] if left > 0 else []
-            chunk = os.read(fd, 4096) if ready else b""
-            if not chunk:
-                said = self.output.decode(errors="replace")
-                raise SystemExit(f"{NAME}: psql did not answer:\n{said}\n" + _log(self.tree))
-            self.output += chunk
-
-    def close(self) -> None:
-        os.close(self.stdin)
-        os.close(self.stdout)
+        token = self.next_token()
+        self.exchange(f"{sql}\nSELECT '{token}';\n", token, timeout)
 
 
 class Client(Session):

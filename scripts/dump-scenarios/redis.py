@@ -40,13 +40,12 @@ from __future__ import annotations
 
 import os
 import pwd
-import select
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Tree, fake_tokens, random_word
+from _common import PipedClient, Tree, exec_on_pipes, fake_tokens, random_word
 
 NAME = "redis"
 USER = "redis"
@@ -100,11 +99,7 @@ def redis_init(t: Tree, cli_fds: tuple[int, int], cli_env: dict[str, str]) -> No
         os.execve(SERVER, ["redis-server", str(t.work / "redis.conf")], t.env)
 
     def cli() -> None:
-        stdin, stdout = cli_fds
-        os.dup2(stdin, 0)
-        os.dup2(stdout, 1)
-        os.dup2(stdout, 2)
-        os.execve(CLI, ["redis-cli", "-h", "127.0.0.1", "-p", str(PORT)], cli_env)
+        exec_on_pipes(cli_fds, CLI, ["redis-cli", "-h", "127.0.0.1", "-p", str(PORT)], cli_env)
 
     t.fork(server)
     wait_accepting(t)
@@ -142,37 +137,17 @@ def _read(path: os.PathLike) -> str:
         return ""
 
 
-class Cli:
+class Cli(PipedClient):
     """The redis-cli in the tree, fed commands on a pipe, answering on another; it stays connected."""
 
     def __init__(self, t: Tree, stdin: int, stdout: int) -> None:
-        self.tree = t
-        self.stdin = stdin
-        self.stdout = stdout
-        self.output = b""
-        self.syncs = 0
+        super().__init__(t, stdin, stdout, "redis-cli", _log)
 
     def run(self, *commands: str, timeout: float = 30.0) -> str:
         """Send ``commands`` (one a line) and wait until redis-cli has answered an ECHO sent after
         them; return what it printed for them."""
-        self.syncs += 1
-        token = f"cfw-sync-{self.syncs}"
-        start = len(self.output)
-        os.write(self.stdin, "".join(f"{command}\n" for command in (*commands, f"ECHO {token}")).encode())
-        deadline = time.monotonic() + timeout
-        while token.encode() not in self.output[start:]:
-            left = deadline - time.monotonic()
-            ready = select.select([self.stdout], [], [], max(left, 0))[0] if left > 0 else []
-            chunk = os.read(self.stdout, 4096) if ready else b""
-            if not chunk:
-                said = self.output.decode(errors="replace")
-                raise SystemExit(f"{NAME}: redis-cli did not answer:\n{said}\n" + _log(self.tree))
-            self.output += chunk
-        return self.output[start:].decode(errors="replace")
-
-    def close(self) -> None:
-        os.close(self.stdin)
-        os.close(self.stdout)
+        token = self.next_token()
+        return self.exchange("".join(f"{command}\n" for command in (*commands, f"ECHO {token}")), token, timeout)
 
 
 def resp(*words: str) -> bytes:

@@ -71,7 +71,7 @@ def test_show_reads_a_file_from_the_gzip_layer_and_refuses_a_deleted_one() -> No
 def test_extract_records_whiteouts_and_writes_no_marker(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with CheckpointModel.open(CONTAINERD) as model, OutputGuard(str(CONTAINERD)).output_directory(out) as directory:
-        records = extract_changes(model, directory)
+        records = extract_changes(model, directory).records
     deletions = [(r["path"], r["written"]) for r in records if r["type"] == "deleted"]
     assert deletions == [("/etc/cfw-motd", None), ("/srv/cfw-old", None)]
     assert (out / "tmp/cfw-drop.sh").read_text() == "#!/bin/sh\necho marker-containerd-drop-3c9e\n"

@@ -84,7 +84,7 @@ def test_ps_tree_and_inspect_tree_say_which_process_is_stopped_or_a_zombie(
     zombie = next(p for p in facts if p["state"] == "Z")
     tree = _text(capsys, "ps", str(PROC), "--tree").splitlines()
     assert any(f"{stopped['pid']} {stopped['comm']} (stopped by SIGSTOP)  " in line for line in tree)
-    assert any(f"{zombie['pid']} {zombie['comm']} (zombie, exit status 3)  -" in line for line in tree)
+    assert any(f"{zombie['pid']} {zombie['comm']} (zombie, exit status 3)  [{zombie['comm']}]" in line for line in tree)
     assert sum("(" in line and ("stopped" in line or "zombie" in line) for line in tree) == 2
     inspected = _text(capsys, "inspect", str(PROC), "--ps-tree").splitlines()
     assert any(line.endswith(f"[{stopped['pid']}]  {stopped['comm']}  (stopped by SIGSTOP)") for line in inspected)

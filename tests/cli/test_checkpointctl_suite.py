@@ -31,6 +31,7 @@ from checkpointctl_inputs import (
     piggie_images,
     podman,
     rootfs_diff,
+    sk_diff_archives,
 )
 
 from checkforensics.cli import run
@@ -39,6 +40,7 @@ from checkforensics.errors import ExitCode
 from conftest import truth
 
 FACTS = truth("checkpointctl-piggie")
+DIFF_FACTS = {which: truth(f"checkpointctl-piggie-diff-{which}") for which in ("a", "b")}
 NO_IMAGES = "checkpoint/ holds no CRIU images"
 NO_CHECKPOINT_DIR = "no checkpoint/ directory of CRIU images"
 EVERY_IMAGE = ("*.img",)
@@ -365,6 +367,13 @@ def test_inspect_command_lines_without_pages(flag: str, tmp_path: Path, capsys: 
     for process in FACTS["processes"]:
         if process["state"] != "Z":
             assert f"pid {process['dump_pid']}: " in err and "pages-" in err
+    out, _ = _cli(capsys, "inspect", path, flag)  # the name the core image records, marked as not argv
+    for process in FACTS["processes"]:
+        assert f"[{process['dump_pid']}]  [{process['comm']}]" in out
+    out, _ = _cli(capsys, "ps", path)
+    rows = {int(line.split()[0]): line.split() for line in out.splitlines()[1:]}
+    for process in FACTS["processes"]:
+        assert rows[process["dump_pid"]][-2:] == [process["comm"], f"[{process['comm']}]"]
 
 
 def test_inspect_ps_tree_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -377,11 +386,21 @@ def test_inspect_ps_tree_env(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_inspect_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """bats: Run checkpointctl inspect with tar file and --files. (Process states in the tree,
-    `(Dead)` and `(Stopped)`, are the parallel branch `details`; `ps` states them already.)"""
+    """bats: Run checkpointctl inspect with tar file and --files: the tree with each process's
+    descriptors and state (checkpointctl's `(Dead)` and `(Stopped)`; here the zombie's exit status
+    and the stopping signal, piggie.py having sent SIGSTOP)."""
     path = str(podman(tmp_path / "test.tar", *FILES))
-    out, _ = _cli(capsys, "inspect", path, "--files")
-    assert "Open files" in out and "alive-child" in out and "piggie-zombie" in out
+    out, err = _cli(capsys, "inspect", path, "--files")
+    assert "Open files" in out and "alive-child" in out
+    for process in FACTS["processes"]:  # the suite gives no mm-*.img: each process's program is unknown
+        said = f"test.tar: pid {process['dump_pid']}: mm-{process['dump_pid']}.img missing: its program (exe) unknown\n"
+        assert (said in err) == (process["state"] != "Z")
+    states = {"Z": "(zombie, exit status 0)", "T": "(stopped by SIGSTOP)"}
+    lines = out.splitlines()
+    for process in FACTS["processes"]:
+        (line,) = [line for line in lines if f"[{process['dump_pid']}]  {process['comm']}" in line]
+        state = states.get(process["state"])
+        assert line.endswith(state) if state else line.endswith(process["comm"]), line
     (doc,), _ = _json(capsys, "inspect", path, "--files")
     for process in doc["processes"]:
         live = next(p for p in FACTS["processes"] if p["dump_pid"] == process["pid"])
@@ -423,14 +442,28 @@ def test_inspect_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         assert expected in out, expected
 
 
+def _interface_branch(out: str, network: str, name: str) -> list[str]:
+    """The three lines under ``NETWORK (NAME)`` in inspect's tree, without the tree's glyphs."""
+    lines = out.splitlines()
+    (at,) = [i for i, line in enumerate(lines) if line.endswith(f"── {network} ({name})")]
+    return [line.split("── ", 1)[1] for line in lines[at + 1 : at + 4]]
+
+
 @pytest.mark.parametrize("command", ["show", "inspect"])
 def test_network_status(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """bats: Run checkpointctl inspect with tar file with valid config.dump and valid spec.dump
-    and network.status; ... with json format and network.status. (Network, interface, prefix and
-    gateway in the text views: the parallel branch `details`.)"""
+    and network.status; ... with json format and network.status: the network, interface,
+    address with its prefix, gateway and MAC, in text and JSON."""
     path = str(podman(tmp_path / "test.tar", extra={"network.status": NETWORK}))
     out, _ = _cli(capsys, command, path)
-    assert "Podman" in out and "10.88.0.9" in out and "f2:99:8d:fb:5a:57" in out
+    assert "Podman" in out
+    if command == "show":
+        assert ["podman", "eth0", "10.88.0.9/16", "10.88.0.1", "f2:99:8d:fb:5a:57"] in [
+            line.split() for line in out.splitlines()
+        ]
+    else:
+        assert _interface_branch(out, "podman", "eth0") == ["IP: 10.88.0.9/16", "Gateway: 10.88.0.1",
+                                                            "MAC: f2:99:8d:fb:5a:57"]  # fmt: skip
     (doc,), _ = _json(capsys, command, path)
     container = (doc if command == "show" else doc["metadata"])["container"]
     assert (container["ip"], container["mac"]) == ("10.88.0.9", "f2:99:8d:fb:5a:57")
@@ -445,8 +478,15 @@ def test_network_status_of_two_networks(tmp_path: Path, capsys: pytest.CaptureFi
     multi-network network.status."""
     path = str(podman(tmp_path / "test.tar", extra={"network.status": NETWORK_MULTI}))
     out, _ = _cli(capsys, "inspect", path)
-    for value in ("10.89.0.2", "10.89.1.2", "32:ba:b8:45:bc:84", "5e:b7:fe:ee:e0:d8"):
-        assert value in out
+    for network, name, address, gateway, mac in (
+        ("net1", "eth0", "10.89.0.2/24", "10.89.0.1", "32:ba:b8:45:bc:84"),
+        ("net2", "eth1", "10.89.1.2/24", "10.89.1.1", "5e:b7:fe:ee:e0:d8"),
+    ):
+        assert _interface_branch(out, network, name) == [f"IP: {address}", f"Gateway: {gateway}", f"MAC: {mac}"]
+    out, _ = _cli(capsys, "show", path)
+    rows = [line.split() for line in out.splitlines()]
+    assert ["net1", "eth0", "10.89.0.2/24", "10.89.0.1", "32:ba:b8:45:bc:84"] in rows
+    assert ["net2", "eth1", "10.89.1.2/24", "10.89.1.1", "5e:b7:fe:ee:e0:d8"] in rows
     (doc,), _ = _json(capsys, "inspect", path)
     interfaces = doc["metadata"]["container"]["interfaces"]
     assert [(i["network"], i["name"], i["addresses"], i["gateways"], i["mac"]) for i in interfaces] == [
@@ -549,6 +589,11 @@ def test_memgrep_without_mm_images(tmp_path: Path, capsys: pytest.CaptureFixture
     assert match["vma"]["kind"] == "unknown" and match["vma"]["perms"] == "????"
     assert "PATH=" in match["context"]
     assert "pid 1: mm-1.img missing: its mappings are unknown" in err
+    others = [p["dump_pid"] for p in FACTS["processes"] if p["dump_pid"] != 1 and p["state"] != "Z"]
+    assert others and not any(f"pid {pid}: mm-" in err for pid in others)  # only what was asked about
+    _, err = _cli(capsys, "memgrep", path, "PATH", "--format", "json")
+    for pid in [1, *others]:  # every process searched: each told once
+        assert err.count(f"pid {pid}: mm-{pid}.img missing") == 1
     doc, _ = _json(capsys, "memgrep", path, "--regex", "HOME=([^?]+)", "--pid", "1")
     home = next(v for v in _live("piggie")["env"] if v.startswith("HOME="))
     assert doc["matches"][0]["match"].startswith(home)
@@ -664,6 +709,110 @@ def test_diff_of_checkpoints_whose_metadata_differ(tmp_path: Path, capsys: pytes
                 {n: d for n, d in piggie_images().items() if n == "pstree.img" or n.startswith("core-")})  # fmt: skip
     doc, _ = _json(capsys, "diff", str(a), str(b))
     assert doc["processes"] == {"added": [], "removed": [], "changed": []}
+
+
+# --- diff of two dumps with sockets added and removed between them (test-imgs-diff.sh) -------------
+
+
+def _live_sockets(which: str) -> dict[tuple[int, int], dict]:
+    """(pid in the images, fd) -> what /proc said of each TCP or UDP socket just before dump A (B)."""
+    return {
+        (p["dump_pid"], f["fd"]): {"comm": p["comm"], **f["socket"]}
+        for p in DIFF_FACTS[which]["processes"]
+        for f in p["fds"]
+        if f["type"] == "socket"
+    }
+
+
+def _live_processes(which: str) -> dict[int, str]:
+    return {p["dump_pid"]: p["comm"] for p in DIFF_FACTS[which]["processes"]}
+
+
+def _ends(live: dict) -> tuple[str, str]:
+    return tuple(f"{host}:{port}" for host, port in (live["local"], live["remote"]))
+
+
+def test_diff_show_unchanged_processes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --show-unchanged (process tree): the processes alike in
+    both (=), new in B (+) and gone (-), as /proc listed them before each dump."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_processes("a"), _live_processes("b")
+    out, err = _cli(capsys, "diff", a, b, "--show-unchanged")
+    assert err == ""
+    kept, added, removed = before.keys() & after.keys(), after.keys() - before.keys(), before.keys() - after.keys()
+    assert kept and added and removed
+    assert f"Processes: +{len(added)} -{len(removed)} ={len(kept)}" in out
+    lines = out.splitlines()
+    for marks, pids, comms in (("=", kept, after), ("+", added, after), ("-", removed, before)):
+        for pid in pids:
+            assert any(f"{marks} [{pid}] {comms[pid]} piggie/piggie" in line for line in lines), (marks, pid)
+    out, _ = _cli(capsys, "diff", a, b)  # without the option, only what changed
+    assert "= [" not in out and f"Processes: +{len(added)} -{len(removed)}\n" in out
+
+
+def test_diff_sockets_added_removed_unchanged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --sockets flag (added, removed, unchanged): each socket
+    with its transport, state and ends; the counts (checkpointctl: `Sockets: +3 -6`)."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_sockets("a"), _live_sockets("b")
+    out, _ = _cli(capsys, "diff", a, b, "--show-unchanged")
+    lines = out.splitlines()
+    kept, added, removed = before.keys() & after.keys(), after.keys() - before.keys(), before.keys() - after.keys()
+    assert f"Sockets: +{len(added)} -{len(removed)} ={len(kept)}" in out
+    for mark, keys, live in (("=", kept, after), ("+", added, after), ("-", removed, before)):
+        for pid, fd in keys:
+            facts = live[(pid, fd)]
+            local, remote = _ends(facts)
+            state = facts.get("state", "CONNECTED")  # UDP: connected, as ss's ESTAB (our word: CONNECTED)
+            ends = local if facts.get("state") == "LISTEN" else f"{local} -> {remote}"
+            expected = f"{mark} [{pid} fd {fd}] INET {facts['proto']} {state} {ends}"
+            assert any(line.endswith(expected) for line in lines), expected
+    # the suite's own lines: TCP and UDP clients gone and new, the listener and first connection kept
+    assert any("+ [" in line and " TCP ESTABLISHED " in line and "127.0.0.1:5000" in line for line in lines)
+    assert any("- [" in line and " UDP CONNECTED " in line and "127.0.0.1:5001" in line for line in lines)
+    assert any("= [" in line and " TCP LISTEN 0.0.0.0:5000" in line for line in lines)
+
+
+def test_diff_sockets_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --sockets flag (json format): added, removed and
+    unchanged sockets counted by transport and state, as /proc showed them."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_sockets("a"), _live_sockets("b")
+    doc, _ = _json(capsys, "diff", "--show-unchanged", a, b)
+    sockets = doc["sockets"]
+    expected = {
+        "added": {k: after[k] for k in after.keys() - before.keys()},
+        "removed": {k: before[k] for k in before.keys() - after.keys()},
+        "unchanged": {k: after[k] for k in after.keys() & before.keys()},
+    }
+    assert sockets["changed"] == []
+    for kind, live in expected.items():
+        assert sorted((r["pid"], r["fd"]) for r in sockets[kind]) == sorted(live)
+        for record in sockets[kind]:
+            facts = live[(record["pid"], record["fd"])]
+            assert (record["comm"], record["proto"]) == (facts["comm"], facts["proto"])
+            assert (record["local"], record["remote"]) == _ends(facts)
+        for proto in ("TCP", "UDP"):
+            assert sum(r["proto"] == proto for r in sockets[kind]) == sum(f["proto"] == proto for f in live.values())
+    listening = [r for r in sockets["unchanged"] if r["state"] == "LISTEN"]
+    assert [r["local"] for r in listening] == ["0.0.0.0:5000"]
+    established = sum(f.get("state") == "ESTABLISHED" for f in expected["unchanged"].values())
+    assert sum(r["state"] == "ESTABLISHED" for r in sockets["unchanged"]) == established == 2
+    assert "unchanged" not in _json(capsys, "diff", a, b)[0]["sockets"]  # asked for only
+
+
+def test_diff_descriptors_and_sockets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bats: Run checkpointctl diff with --files and --sockets flags: descriptor changes and
+    socket changes in one answer (here every diff shows both)."""
+    a, b = (str(path) for path in sk_diff_archives(tmp_path))
+    before, after = _live_sockets("a"), _live_sockets("b")
+    out, _ = _cli(capsys, "diff", a, b)
+    added, removed = len(after.keys() - before.keys()), len(before.keys() - after.keys())
+    assert f"Sockets: +{added} -{removed}\n" in out
+    assert "Descriptors: +" in out and "fd cwd] REG /tmp/cfw-scenarios/piggie-diff" in out
+    rows, _ = _cli(capsys, "diff", a, b, "--format", "table")
+    sections = {line.split()[0] for line in rows.splitlines()[2:]}
+    assert {"Descriptors", "Sockets", "Processes"} <= sections
 
 
 # --- checkpointctl's Go unit tests of metadata (lib/metadata_test.go) ---------------------------

@@ -114,6 +114,30 @@ def test_extract_writes_only_inside(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert run(["diff", str(COUNTERS), "--extract", str(out)]) == ExitCode.BAD_INPUT  # not empty any more
 
 
+def test_extract_follows_diffs_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--extract writes the container's changes only (counters-blog: the two files of its
+    rootfs-diff.tar, read with tarfile), and with --all the runtime's entries of CRIU's tmpfs
+    images too; every manifest record says whose it is."""
+    facts = truth("counters-blog")
+    doc = run_json(["diff", str(COUNTERS), "--extract", str(tmp_path / "mine")], capsys)
+    assert [[e["path"].lstrip("/"), e["size"]] for e in doc["entries"]] == facts["rootfs_diff"]
+    assert {(e["origin"], e["runtime_reason"]) for e in doc["entries"]} == {("container", None)}
+    tmpfs = _tmpfs_entries(COUNTERS)
+    assert doc["hidden"] == len(tmpfs)
+    written = sorted(str(p.relative_to(tmp_path / "mine")) for p in (tmp_path / "mine").rglob("*") if p.is_file())
+    assert written == [path for path, _ in facts["rootfs_diff"]]
+    assert run(["diff", str(COUNTERS), "--extract", str(tmp_path / "mine2")]) == 0
+    assert capsys.readouterr().out.endswith(
+        f"; {len(tmpfs)} entries made by the container runtime left out (--all writes them)\n"
+    )
+    everything = run_json(["diff", str(COUNTERS), "--extract", str(tmp_path / "all"), "--all"], capsys)
+    runtime = {(e["layer"].split()[-1], e["path"]) for e in everything["entries"] if e["origin"] == "runtime"}
+    assert runtime == tmpfs and everything["hidden"] == 0
+    assert all(e["runtime_reason"] for e in everything["entries"] if e["origin"] == "runtime")
+    assert (tmp_path / "all" / "_tmpfs__dev" / "pts").is_dir()  # a mount point directory, written with --all
+    assert not (tmp_path / "mine" / "_tmpfs__dev").exists()
+
+
 def test_extract_of_hostile_rootfs_diff_stays_inside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import io
     import tarfile

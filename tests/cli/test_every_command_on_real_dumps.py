@@ -20,6 +20,7 @@ SOURCES = {
     **{name: SCENARIOS / name for name in ("files", "ns", "proc", "restore", "sharing", "sockets", "weird")},
     "creds": SCENARIOS / "creds.tar.zst",
     "intrusion": SCENARIOS / "intrusion.tar.zst",
+    "cow": SCENARIOS / "cow.tar.zst",
     "busybox-criu41": FIXTURES / "busybox-counter-criu41.tar",
     "containerd": FIXTURES / "containerd-busybox.tar",
 }
