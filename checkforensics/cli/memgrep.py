@@ -89,7 +89,7 @@ def _secret_findings(
 
 @click.command()
 @checkpoint_argument()
-@click.argument("pattern_args", metavar="[PATTERN]...", nargs=-1)
+@click.argument("pattern_args", metavar="[CHECKPOINT | PATTERN]...", nargs=-1)
 @click.option("-e", "--regexp", "more_patterns", metavar="PATTERN", multiple=True, help="A pattern (repeatable).")
 @click.option("--regex", is_flag=True, help="Patterns are Python regular expressions over bytes.")
 @click.option("-i", "--ignore-case", is_flag=True, help="ASCII letters match in either case.")
@@ -162,6 +162,10 @@ def memgrep(
     Shared memory (memfds, SysV segments, MAP_SHARED anonymous memory) is dumped once, not per
     process: it is searched once and listed apart, with where each process maps the match.
 
+    After the first, an argument naming an existing checkpoint (an archive, a checkpoint
+    directory, or a directory of them as 'list' finds them) is one more: they are searched
+    one after the other, each record naming its checkpoint (-e is always a pattern).
+
     \b
     Examples:
       checkforensics memgrep checkpoint.tar RANDOM_1432_KEY
@@ -169,6 +173,7 @@ def memgrep(
       checkforensics memgrep checkpoint.tar -i -e password -e secret --pid 7 --format json
       checkforensics memgrep checkpoint.tar --secrets
       checkforensics memgrep checkpoint.tar --yara rules.yar
+      checkforensics memgrep /var/lib/kubelet/checkpoints --secrets --format jsonl
     """
     checkpoints, texts = _checkpoints_and_patterns(checkpoint, pattern_args)
     patterns = _patterns([*texts, *more_patterns], regex, ignore_case)
