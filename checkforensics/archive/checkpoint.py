@@ -35,7 +35,7 @@ class _Backend(Protocol):
 
     def read_at(self, entry: Entry, where: str) -> Callable[[int, int], bytes]: ...
 
-    def member_fd(self, entry: Entry, where: str) -> int | None: ...
+    def member_file(self, entry: Entry, where: str) -> tuple[int, int] | None: ...
 
     def member_range(self, entry: Entry) -> tuple[int, int] | None: ...
 
@@ -77,13 +77,24 @@ class Checkpoint:
         self._page_readers: dict[str, tuple[Callable[[int, int], bytes], int]] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], tap: MemberTap | None = None) -> Checkpoint:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        tap: MemberTap | None = None,
+        spool: Callable[[MemberInfo], bool] | None = None,
+    ) -> Checkpoint:
         """Open an archive or directory, recognising its kind by content, and list its members.
 
         ``tap``: for a compressed archive, asked about each member as the listing pass reaches
         it; a reader it returns is poured the member's bytes there and then, so a caller that
         will read big members anyway (a memory search) does so without a second pass. A plain
         tar or a directory is never tapped: its members are read where they lie, when asked for.
+
+        ``spool``: the members the caller will read (pages images, for a command that reads
+        memory). A compressed archive's listing pass copies each of them that it does not keep
+        in memory into an unlinked temporary file (``archive/spool.py``), where they are read
+        and mapped afterwards instead of decompressing the archive again; within the room the
+        temporary directory has, else they are read as without it.
 
         Raises InputError when ``path`` is missing, unreadable or not a checkpoint; ArchiveError
         (an InputError) when it is a damaged or hostile archive, or holds neither CRIU images nor
@@ -103,13 +114,15 @@ class Checkpoint:
         except OSError as exc:
             raise InputError(f"cannot read ({exc.strerror})", where=str(path)) from None
         try:
-            return cls._open_file(path, fd, tap)
+            return cls._open_file(path, fd, tap, spool)
         except BaseException:
             os.close(fd)
             raise
 
     @classmethod
-    def _open_file(cls, path: Path, fd: int, tap: MemberTap | None) -> Checkpoint:
+    def _open_file(
+        cls, path: Path, fd: int, tap: MemberTap | None, spool: Callable[[MemberInfo], bool] | None
+    ) -> Checkpoint:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             raise InputError("is not a regular file or directory", where=str(path))
@@ -120,7 +133,9 @@ class Checkpoint:
             raise InputError(f"is not a checkpoint archive or directory ({what} detected)", where=str(path))
         try:
             backend: _Backend = (
-                PlainTar(fd, status.st_size) if kind == "tar" else CompressedTar(fd, status.st_size, kind, tap)
+                PlainTar(fd, status.st_size)
+                if kind == "tar"
+                else CompressedTar(fd, status.st_size, kind, tap, spool, str(path))
             )
         except InputError as exc:
             raise exc.located(str(path)) from None
@@ -238,12 +253,14 @@ class Checkpoint:
         entry, _ = self._file_entry(name)
         return self._backend.member_range(entry)
 
-    def member_fd(self, name: str) -> int | None:
-        """A read-only descriptor of regular file ``name`` of a directory checkpoint, owned by
-        the checkpoint (the same one ``page_reader`` reads through; do not close it), for
-        ``mmap``. None for archives. Errors as for ``read``."""
+    def member_file(self, name: str) -> tuple[int, int] | None:
+        """``(fd, offset)``: a descriptor owned by the checkpoint (do not close it) of a file
+        holding regular file ``name``'s bytes from ``offset`` on, for ``mmap`` and ``pread``: a
+        directory's own file (offset 0), or the spool of a compressed archive opened with
+        ``spool`` accepting the member. None otherwise (see ``member_range`` for a plain tar).
+        Errors as for ``read``."""
         entry, where = self._file_entry(name)
-        return self._guarded(lambda: self._backend.member_fd(entry, where), where)
+        return self._guarded(lambda: self._backend.member_file(entry, where), where)
 
     def read_image(self, name: str, *, limit: int | None = None) -> bytes:
         """``read`` of image ``name`` in the images directory."""

@@ -1,9 +1,11 @@
 """A compressed tar (gzip, zstd, xz, bzip2): listed in one streaming pass, members streamed on demand.
 
-The pass at open keeps the bytes of small members in memory (never ``pages-*.img``) and pours
-the members a caller's ``tap`` asks for into its readers as they stream by (a search of the
-pages images done in the same pass, so the archive is decompressed once); any other member is
-read by decompressing the archive again from its start, up to the member's end and never past it.
+The pass at open keeps the bytes of small members in memory (never big ``pages-*.img``), copies
+the big members the caller will read (``spool``) into an unlinked temporary file (``spool.py``),
+and pours the members a caller's ``tap`` asks for into its readers as they stream by (a search
+of the pages images done in the same pass); so the archive is decompressed once. Any other
+member is read by decompressing the archive again from its start, up to the member's end and
+never past it.
 
 Every pass expands the archive to at most its expansion limit: ``MAX_EXPANSION_RATIO`` times the
 compressed size, at least ``MIN_EXPANSION_BUDGET`` (``--max-expansion`` sets another). The
@@ -23,9 +25,10 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from checkforensics import progress
-from checkforensics.archive.fileio import CHUNK, RangeReader, hash_fd
-from checkforensics.archive.members import Entry, Listing, MemberInfo
-from checkforensics.archive.tarscan import MemberReader, MemberTap, NotATar, TarScanner
+from checkforensics.archive.fileio import CHUNK, RangeReader, hash_fd, pread
+from checkforensics.archive.members import Entry, Listing, MemberInfo, is_pages_image
+from checkforensics.archive.spool import Spool
+from checkforensics.archive.tarscan import MemberReader, MemberTap, NotATar, TarScanner, both_taps
 from checkforensics.errors import ArchiveError, InputError
 
 SMALL_MEMBER_LIMIT = 16 << 20  # compressed archives: members kept in memory at open are at most this big...
@@ -43,7 +46,6 @@ TAP_BLOCK = 4 << 20  # bytes handed at a time to a reader tapping a member durin
 # back into what it just read: kept, instead of decompressing the archive from its start again
 BEHIND = 1 << 20
 
-_PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
 _UNREAD = re.compile(r"(?:^|/)amdgpu-pages-[^/]*$")  # GPU memory: its size is all we ever use
 _COMPRESSIONS = {"tar.gz": "gzip", "tar.zst": "zstd", "tar.xz": "xz", "tar.bz2": "bzip2"}
 
@@ -238,12 +240,21 @@ class _StreamSource:
 
 
 class CompressedTar:
-    """A compressed tar: listed in one streaming pass at open that keeps small members in memory.
+    """A compressed tar: listed in one streaming pass at open that keeps small members in memory,
+    and the big ones ``spool`` accepts in a temporary file.
 
     Other members are served by streaming the archive again up to them (``_CompressedMember``).
     """
 
-    def __init__(self, fd: int, size: int, kind: str, tap: MemberTap | None = None) -> None:
+    def __init__(
+        self,
+        fd: int,
+        size: int,
+        kind: str,
+        tap: MemberTap | None = None,
+        spool: Callable[[MemberInfo], bool] | None = None,
+        where: str = "",
+    ) -> None:
         self.fd = fd
         self.kind = kind
         self.codec = _COMPRESSIONS[kind]
@@ -258,11 +269,13 @@ class CompressedTar:
         # pages-1, pages-2, ... in order costs one pass, not one per member
         self._parked: tuple[contextlib.ExitStack, _StreamSource, int] | None = None
         self.expansion_limit, self.limit_text = expansion_limit(size)
+        self.spool = Spool(where) if spool is not None else None
         with (
             progress.task("reading archive", size) as advance,
             self.stream(self.expansion_limit, advance=advance) as source,
         ):
-            scanner = TarScanner(source, self.listing, keep=self._keep, kept=self.kept, tap=tap)
+            spooling = self._spooling(source, spool) if spool is not None else None
+            scanner = TarScanner(source, self.listing, keep=self._keep, kept=self.kept, tap=both_taps(tap, spooling))
             try:
                 scanner.run()
             except NotATar as exc:
@@ -288,6 +301,20 @@ class CompressedTar:
         finally:
             raw.close()
 
+    def _spooling(self, source: _StreamSource, wanted: Callable[[MemberInfo], bool]) -> MemberTap:
+        """The tap copying each member ``wanted`` accepts into the spool (those not kept in
+        memory: the scanner keeps before it taps)."""
+        spool = self.spool
+        assert spool is not None
+
+        def tap(info: MemberInfo) -> MemberReader | None:
+            return spool.writer(source.position, info) if wanted(info) else None
+
+        return tap
+
+    def _spooled(self, entry: Entry) -> tuple[int, int] | None:
+        return self.spool.place(entry.data_offset) if self.spool is not None else None
+
     def _keep(self, info: MemberInfo) -> bool:
         """Small members are kept for later reads, within the cache budget; ``pages-*.img`` only
         when small, within a budget of their own."""
@@ -295,7 +322,7 @@ class CompressedTar:
             return False
         if self._kept_bytes + info.size > CACHE_LIMIT:
             return False
-        if _PAGES.search(info.name):
+        if is_pages_image(info):
             if info.size > SMALL_PAGES_LIMIT or self._kept_pages + info.size > PAGES_CACHE_LIMIT:
                 return False
             self._kept_pages += info.size
@@ -305,18 +332,33 @@ class CompressedTar:
     def read(self, entry: Entry, where: str, limit: int | None) -> bytes:
         if entry.data_offset in self.kept:
             return self.kept[entry.data_offset]
+        spooled = self._spooled(entry)
+        if spooled is not None:
+            return pread(spooled[0], entry.info.size, spooled[1])
         with self.open(entry, where) as stream:
             return stream.read()
 
     def open(self, entry: Entry, where: str) -> BinaryIO:
         if entry.data_offset in self.kept:
             return io.BytesIO(self.kept[entry.data_offset])
+        spooled = self._spooled(entry)
+        if spooled is not None:
+            return io.BufferedReader(RangeReader(spooled[0], spooled[1], entry.info.size))
         return io.BufferedReader(_CompressedMember(self, entry, where), _SKIP_CHUNK)
 
     def read_at(self, entry: Entry, where: str) -> Callable[[int, int], bytes]:
         if entry.data_offset in self.kept:
             data = self.kept[entry.data_offset]
             return lambda offset, size: data[offset : offset + size] if offset >= 0 and size > 0 else b""
+        spooled = self._spooled(entry)
+        if spooled is not None:
+            fd, start, length = spooled[0], spooled[1], entry.info.size
+
+            def read_spooled(offset: int, size: int) -> bytes:
+                size = min(size, length - offset)
+                return pread(fd, size, start + offset) if offset >= 0 and size > 0 else b""
+
+            return read_spooled
         reader = _CompressedMember(self, entry, where)
         self._readers.append(reader)
 
@@ -328,8 +370,9 @@ class CompressedTar:
 
         return read_at
 
-    def member_fd(self, entry: Entry, where: str) -> int | None:
-        return None
+    def member_file(self, entry: Entry, where: str) -> tuple[int, int] | None:
+        """Where a spooled member lies in the spool: ``(fd, offset)``; None for any other."""
+        return self._spooled(entry)
 
     def member_range(self, entry: Entry) -> tuple[int, int] | None:
         return None
@@ -356,6 +399,8 @@ class CompressedTar:
             reader.close()
         self._readers.clear()
         self.kept.clear()
+        if self.spool is not None:
+            self.spool.close()
         if self._parked is not None:
             self._parked[0].close()
             self._parked = None

@@ -126,7 +126,7 @@ class Directory:
 
         return io.BufferedReader(_HashingFile(fd, finished), buffer_size=1 << 20)  # type: ignore[return-value]
 
-    def member_fd(self, entry: Entry, where: str) -> int | None:
+    def member_file(self, entry: Entry, where: str) -> tuple[int, int]:
         """One descriptor per member, kept open until close: read_at reads through it, memory
         searches map it, the directory's hash reads it; the file is opened once."""
         fd = self._page_fds.get(entry.info.name)
@@ -134,10 +134,10 @@ class Directory:
             fd = self._open_fd(entry, where)
             self._fds.append(fd)
             self._page_fds[entry.info.name] = fd
-        return fd
+        return fd, 0
 
     def read_at(self, entry: Entry, where: str) -> Callable[[int, int], bytes]:
-        fd = self.member_fd(entry, where)
+        fd, _ = self.member_file(entry, where)
         return lambda offset, size: pread(fd, size, offset) if offset >= 0 and size > 0 else b""
 
     def member_range(self, entry: Entry) -> tuple[int, int] | None:

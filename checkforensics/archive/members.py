@@ -8,12 +8,14 @@ warnings (duplicates, hostile names and links) that every input kind shares.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 
 from checkforensics.errors import ArchiveError
 
 MAX_MEMBERS = 1_000_000  # no checkpoint comes near; a tar of empty headers could
 KINDS = ("file", "dir", "symlink", "hardlink", "device", "fifo", "other")  # the values of MemberInfo.kind
+_PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,11 @@ class Listing:
 
 
 # --- names ------------------------------------------------------------------------------------
+
+
+def is_pages_image(info: MemberInfo) -> bool:
+    """Whether ``info`` is a regular file holding dumped memory (``pages-N.img``, ``pages-shmem-N.img``...)."""
+    return info.kind == "file" and _PAGES.search(info.name) is not None
 
 
 def normalise_name(raw: str) -> str:

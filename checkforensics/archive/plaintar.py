@@ -61,7 +61,7 @@ class PlainTar:
 
         return read_at
 
-    def member_fd(self, entry: Entry, where: str) -> int | None:
+    def member_file(self, entry: Entry, where: str) -> tuple[int, int] | None:
         return None
 
     def member_range(self, entry: Entry) -> tuple[int, int] | None:

@@ -78,6 +78,34 @@ class MemberReader(Protocol):
 MemberTap = Callable[[MemberInfo], "MemberReader | None"]
 
 
+def both_taps(first: MemberTap | None, second: MemberTap | None) -> MemberTap | None:
+    """One tap asking ``first`` and ``second``: a member either wants is poured into both."""
+    if first is None or second is None:
+        return first or second
+
+    def tap(info: MemberInfo) -> MemberReader | None:
+        readers = [reader for reader in (first(info), second(info)) if reader is not None]
+        return _Tee(readers) if len(readers) > 1 else (readers[0] if readers else None)
+
+    return tap
+
+
+class _Tee:
+    """Feeds several readers the same member, as long as one of them wants it."""
+
+    def __init__(self, readers: list[MemberReader]) -> None:
+        self._readers = readers
+        self._wanting = list(readers)
+
+    def feed(self, buffer: bytearray, size: int) -> bool:
+        self._wanting = [reader for reader in self._wanting if reader.feed(buffer, size)]
+        return bool(self._wanting)
+
+    def end(self, complete: bool) -> None:
+        for reader in self._readers:
+            reader.end(complete)
+
+
 class NotATar(Exception):
     """The stream does not start with a tar header (internal; the caller says what the input is)."""
 

@@ -42,7 +42,7 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
     """
     written = []
     cores = OutputGuard(checkpoint).output_directory(out, force=force, must_be_empty=False)
-    with cores as directory, CheckpointModel.open(checkpoint) as model:
+    with cores as directory, CheckpointModel.open(checkpoint, memory=True) as model:
         chosen = model.processes(pids)
         zombies = [process.pid for process in chosen if process.zombie]
         undumped = [process.pid for process in chosen if not process.dumped]

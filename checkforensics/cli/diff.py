@@ -306,7 +306,10 @@ def diff(
     if checkpoint_b is not None and with_runtime:
         raise click.UsageError("--all lists one checkpoint's changes: give only CHECKPOINT")
     if checkpoint_b is not None:
-        with CheckpointModel.open(checkpoint_a) as a, CheckpointModel.open(checkpoint_b) as b:
+        with (
+            CheckpointModel.open(checkpoint_a, memory=True) as a,  # command lines, --secrets
+            CheckpointModel.open(checkpoint_b, memory=True) as b,
+        ):
             result = compare(a, b, force=force, secrets=with_secrets)
         render(_comparison_result(result, checkpoint_a, checkpoint_b, show_unchanged), fmt, no_color=no_color)
         return

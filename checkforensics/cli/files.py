@@ -20,7 +20,7 @@ from checkforensics.render import Result, Table, human_size, json_text, render
 
 def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
     """The descriptor table (of every process: sharing spans processes), cut to ``pids``."""
-    with CheckpointModel.open(checkpoint) as model:
+    with CheckpointModel.open(checkpoint, memory=with_data) as model:  # memfd contents
         chosen = {process.pid for process in model.processes(pids)}
         table = model.files(with_data=with_data)
         warnings = [*model.tree.warnings, *table.warnings]

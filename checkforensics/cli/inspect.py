@@ -24,7 +24,7 @@ from checkforensics.records import (
     overview_record,
     state_note,
 )
-from checkforensics.render import Result, Table, Tree, View, cell, human_size, render, tree_text
+from checkforensics.render import JSON, JSONL, Result, Table, Tree, View, cell, human_size, render, tree_text
 
 
 @dataclass
@@ -440,7 +440,9 @@ def inspect(
     def inspections() -> Iterator[Inspection]:
         """Each checkpoint in turn, written while its model is open."""
         for path in checkpoints:
-            with CheckpointModel.open(path) as model:
+            view = parts.processes  # command lines come from memory (JSON has them in every record)
+            reads_memory = view.cmd or view.env or (view.wanted and fmt in (JSON, JSONL))
+            with CheckpointModel.open(path, memory=reads_memory) as model:
                 found = _inspect(model, parts)
                 yield found
                 warnings.extend(f"{found.name}: {warning}" for warning in found.warnings)

@@ -50,7 +50,7 @@ def malfind_command(
     guard = OutputGuard(checkpoint)
     if dump_dir is not None:
         guard.check(dump_dir)  # refused now, before any work
-    with CheckpointModel.open(checkpoint) as model:
+    with CheckpointModel.open(checkpoint, memory=True) as model:
         found = malfind(model, pids)
         records = [suspect.as_json() for suspect in found.suspects]
         written: list[dict[str, Any]] | None = None

@@ -192,10 +192,13 @@ def memgrep(
         for path in runs:
             warnings: list[str] = []
             with runs.reading(path), contextlib.ExitStack() as stack:
-                # a compressed archive's one listing pass screens the pages images for the patterns
-                # as it goes by them, so the search does not decompress it again (memsearch/prescan)
-                screen = PagesScreen(patterns, context) if patterns else None
-                model = stack.enter_context(CheckpointModel.open(path, tap=screen))
+                # a compressed archive is decompressed once: its listing pass screens the pages
+                # images for the patterns as it goes by them (memsearch/prescan), or, for what a
+                # screen cannot serve (the secret rules, a pattern reading past its match), keeps
+                # them in a spool (archive/spool.py)
+                screen = PagesScreen(patterns, context) if patterns and not secrets else None
+                spool = screen is None or not screen.usable
+                model = stack.enter_context(CheckpointModel.open(path, tap=screen, memory=spool))
                 model.processes(pids)  # an unknown --pid is an error before any work
                 warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
                 findings = (

@@ -163,7 +163,7 @@ def memparse(
         raise click.UsageError("-o/--output writes one process's memory: give --pid (or --shmid) too")
     chosen = make_memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
-    with CheckpointModel.open(checkpoint) as model:
+    with CheckpointModel.open(checkpoint, memory=pid is not None or shmid is not None) as model:
         warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
         if pid is None and shmid is None:
             render(_sizes_result(model, chosen, warnings), fmt, no_color=no_color)
@@ -224,7 +224,7 @@ def memdump(
         raise click.UsageError("give --pid (a process) or --shmid (a shared memory object)")
     chosen = make_memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
-    with CheckpointModel.open(checkpoint) as model:
+    with CheckpointModel.open(checkpoint, memory=True) as model:
         warnings += model.tree.warnings
         memory = _one_memory(model, pid, shmid, warnings)
         if vma is not None:

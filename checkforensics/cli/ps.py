@@ -85,7 +85,7 @@ def ps(checkpoint: str, as_tree: bool, with_env: bool, pids: tuple[int, ...], fm
     from checkforensics.model import CheckpointModel
     from checkforensics.model.processes import process_record
 
-    with CheckpointModel.open(checkpoint) as model:
+    with CheckpointModel.open(checkpoint, memory=True) as model:  # command lines
         chosen = model.processes(pids)
         tree = model.command_lines(env=with_env)
 

@@ -56,7 +56,7 @@ def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: 
 
     def findings() -> Iterator[tuple[Path, list[Finding]]]:
         for path in runs:
-            with runs.reading(path), CheckpointModel.open(path) as model:
+            with runs.reading(path), CheckpointModel.open(path, memory=True) as model:
                 context = load_context(model, scan_secrets=not no_secrets)
                 told = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings]
                 runs.warn(path, [*told, *model.memory_warnings])

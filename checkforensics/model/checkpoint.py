@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
+from checkforensics.archive.members import is_pages_image
 from checkforensics.errors import CheckforensicsError, NoImagesError
 from checkforensics.model.processes import (
     Process,
@@ -58,10 +59,17 @@ class CheckpointModel:
         self._memory_warnings_told: set[str] = set()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], tap: MemberTap | None = None) -> CheckpointModel:
+    def open(
+        cls, path: str | os.PathLike[str], tap: MemberTap | None = None, *, memory: bool = False
+    ) -> CheckpointModel:
         """Open ``path`` (archive, extracted directory or images directory); see ``Checkpoint.open``
-        (``tap``: readers of the members a streamed archive's one pass goes by)."""
-        return cls(Checkpoint.open(path, tap))
+        (``tap``: readers of the members a streamed archive's one pass goes by).
+
+        ``memory``: the command will read processes' memory (command lines, searches, core
+        files...): a compressed archive's one pass then keeps its pages images in a spool, so
+        that reading them never decompresses the archive again. A command that reads no memory
+        leaves it False and writes nothing anywhere."""
+        return cls(Checkpoint.open(path, tap, spool=is_pages_image if memory else None))
 
     def close(self) -> None:
         self.archive.close()

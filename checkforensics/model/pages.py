@@ -103,17 +103,21 @@ class StreamedPages:
 
 @contextlib.contextmanager
 def open_pages(checkpoint: Checkpoint, member: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[PageSource]:
-    """The pages image ``member``, mapped where it lies in a plain tar or a directory, else streamed."""
+    """The pages image ``member``, mapped where it lies in a plain tar, a directory or a compressed
+    archive's spool, else streamed."""
     with contextlib.ExitStack() as stack:
         byte_range = checkpoint.member_range(member)
-        member_fd = checkpoint.member_fd(member) if byte_range is None else None
+        member_file = checkpoint.member_file(member) if byte_range is None else None
         source: PageSource
         if byte_range is not None:
             fd = _open_archive_file(checkpoint, byte_range)
             stack.callback(os.close, fd)
             source = MappedPages(fd, byte_range[0], byte_range[1], chunk_size)
-        elif member_fd is not None:  # a directory's pages file, opened once by the checkpoint
-            source = MappedPages(member_fd, 0, os.fstat(member_fd).st_size, chunk_size)
+        elif member_file is not None:  # a directory's pages file, or a compressed archive's spool
+            fd, offset = member_file
+            size = checkpoint.member(member).size  # type: ignore[union-attr]
+            # never mapped past the file's end (a directory's file shrunk since it was listed)
+            source = MappedPages(fd, offset, min(size, os.fstat(fd).st_size - offset), chunk_size)
         else:
             stream = stack.enter_context(checkpoint.open_member(member))
             source = StreamedPages(stream, chunk_size)
