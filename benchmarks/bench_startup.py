@@ -25,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -91,6 +92,9 @@ def main() -> int:
         python = clean_venv(args.rebuild)
         how = f"a clean venv ({VENV}), this checkout installed and byte-compiled"
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # run from an empty directory: 'python -m' looks in the working directory first, and in the
+    # repository's root that would time the checkout's sources instead of the installed package
+    cwd = Path(tempfile.mkdtemp(prefix="checkforensics-bench-"))
     checkpoint = str(args.checkpoint.resolve())
     ours_base = [str(python), "-m", "checkforensics", "--no-progress"]
 
@@ -109,7 +113,7 @@ def main() -> int:
     print(f"checkforensics: {how}")
     print(f"checkpoint: {checkpoint} ({args.checkpoint.stat().st_size / 2**20:.1f} MiB); {args.repeat} rounds")
     for name, command in floors.items():
-        times = [measured(command, keep_stdout=False, env=env).seconds for _ in range(args.repeat)]
+        times = [measured(command, keep_stdout=False, env=env, cwd=cwd).seconds for _ in range(args.repeat)]
         print(f"  floor {name:<28} {_ms(times)}")
 
     print()
@@ -118,14 +122,15 @@ def main() -> int:
     for our_argv, their_argv, target in PAIRS:
         a, b = ours(our_argv), theirs(their_argv)
         for command in (a, b):  # warm-up, and a check that both answer
-            run = measured(command, keep_stdout=False, env=env)
+            run = measured(command, keep_stdout=False, env=env, cwd=cwd)
             if run.status != 0:
                 print(f"  ! {' '.join(command)} exited {run.status}: {run.stderr.decode(errors='replace').strip()}")
+                cwd.rmdir()
                 return 1
         ours_times, their_times, ratios = [], [], []
         for round_number in range(args.repeat):
             order = (a, b) if round_number % 2 == 0 else (b, a)
-            timed = {tuple(c): measured(c, keep_stdout=False, env=env).seconds for c in order}
+            timed = {tuple(c): measured(c, keep_stdout=False, env=env, cwd=cwd).seconds for c in order}
             ours_times.append(timed[tuple(a)])
             their_times.append(timed[tuple(b)])
             ratios.append(timed[tuple(a)] / timed[tuple(b)])
@@ -136,6 +141,7 @@ def main() -> int:
             f"{' '.join(our_argv).replace('CKPT', 'C'):<24} {_ms(ours_times):>24} {_ms(their_times):>24} "
             f"{ratio:>6.1f}x {target:>5}x  {verdict}"
         )
+    cwd.rmdir()
     print()
     print("ms: min / median / max; ratio: median of the per-round ratios (checkforensics / checkpointctl)")
     if missed:

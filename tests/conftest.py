@@ -30,6 +30,7 @@ GOLDEN_SOURCES = {
     "scenario-intrusion": SCENARIOS / "intrusion.tar.zst",
     "scenario-states": SCENARIOS / "states.tar.zst",
     "scenario-cow": SCENARIOS / "cow.tar.zst",
+    "scenario-jit": SCENARIOS / "jit.tar.zst",
 }
 
 
