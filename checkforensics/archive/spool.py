@@ -22,7 +22,6 @@ the archive again; ``notes`` says so, for ``--debug``.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import BinaryIO
 
 from checkforensics.archive.members import MemberInfo
@@ -42,6 +41,8 @@ def use_directory(path: str | None) -> None:
 
 def spool_directory() -> str:
     """Where spools go: ``--tmpdir``, ``$CHECKFORENSICS_TMPDIR``, or Python's temporary directory."""
+    import tempfile  # here: only a spool needs it (start-up is much of a small command's time)
+
     return _directory or os.environ.get("CHECKFORENSICS_TMPDIR") or tempfile.gettempdir()
 
 
@@ -90,6 +91,8 @@ class Spool:
         return self._file.fileno(), found[0]
 
     def _create(self) -> bool:
+        import tempfile
+
         try:
             status = os.statvfs(self.directory)
             free = status.f_bavail * status.f_frsize
@@ -120,9 +123,10 @@ class Spool:
     def close(self) -> None:
         if self._file is not None:
             if self.members:
+                count = len(self.members)
                 notes.append(
-                    f"{self.where}: {len(self.members)} members ({self.size} bytes) were read from a spool "
-                    f"in {self.directory}, now freed"
+                    f"{self.where}: {count} member{'s' if count != 1 else ''} ({self.size} bytes) read from a "
+                    f"spool in {self.directory}, now freed"
                 )
             self._file.close()
             self._file = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -118,7 +119,14 @@ class _Group(click.Group):
     help="Let a compressed archive expand to SIZE bytes (K, M, G, T suffixes) in one pass, instead of 64 times "
     "its size or 1 GiB, whichever is more (docs/security.md, Limits).",
 )
-def cli(debug: bool, no_progress: bool, max_expansion: str | None) -> None:
+@click.option(
+    "--tmpdir",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    help="Where a compressed archive's memory is spooled for a command that reads it (an unlinked file, freed "
+    "at exit), instead of $CHECKFORENSICS_TMPDIR or $TMPDIR or /tmp (docs/usage.md, Temporary files).",
+)
+def cli(debug: bool, no_progress: bool, max_expansion: str | None, tmpdir: str | None) -> None:
     """Forensic analysis of CRIU container checkpoints (Kubernetes, Podman, criu dump -D).
 
     \b
@@ -132,6 +140,11 @@ def cli(debug: bool, no_progress: bool, max_expansion: str | None) -> None:
         from checkforensics.archive.compressed import allow_expansion
 
         allow_expansion(_size(max_expansion) if max_expansion is not None else None)
+    if tmpdir is not None or "checkforensics.archive.spool" in sys.modules:
+        from checkforensics.archive import spool
+
+        spool.use_directory(tmpdir)
+        spool.notes.clear()
 
 
 _SUFFIXES = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
@@ -182,6 +195,22 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code instead of exiting (used by main and tests)."""
     global _debug
     _debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        return _run(argv)
+    finally:
+        if _debug:
+            _debug_notes()
+
+
+def _debug_notes() -> None:
+    """With --debug: what the spools of compressed archives did (used, or why not), on stderr."""
+    spool = sys.modules.get("checkforensics.archive.spool")
+    if spool is not None:
+        with contextlib.suppress(OSError, ValueError):
+            _to_stderr("".join(f"debug: {note}\n" for note in spool.notes))
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="checkforensics", standalone_mode=False)
         return int(result) if isinstance(result, int) else ExitCode.OK

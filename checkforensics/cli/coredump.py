@@ -9,7 +9,7 @@ import click
 from checkforensics.analysis.coredump import write_core
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.errors import CheckforensicsError, InputError, OutputError, UnsupportedError
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.output import OutputGuard
 from checkforensics.render import Result, Table, human_size, render
 
@@ -42,7 +42,7 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
     """
     written = []
     cores = OutputGuard(checkpoint).output_directory(out, force=force, must_be_empty=False)
-    with cores as directory, CheckpointModel.open(checkpoint, memory=True) as model:
+    with cores as directory, CheckpointModel.open(checkpoint, reads=Reads.MEMORY) as model:
         chosen = model.processes(pids)
         zombies = [process.pid for process in chosen if process.zombie]
         undumped = [process.pid for process in chosen if not process.dumped]

@@ -18,7 +18,7 @@ from checkforensics.analysis.rootfs import (
     rootfs_changes,
 )
 from checkforensics.cli.options import TREE_ALIAS, output_options
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.descriptions import socket_summary
 from checkforensics.output import OutputGuard
 from checkforensics.records import changes_record
@@ -307,13 +307,13 @@ def diff(
         raise click.UsageError("--all lists one checkpoint's changes: give only CHECKPOINT")
     if checkpoint_b is not None:
         with (
-            CheckpointModel.open(checkpoint_a, memory=True) as a,  # command lines, --secrets
-            CheckpointModel.open(checkpoint_b, memory=True) as b,
+            CheckpointModel.open(checkpoint_a, reads=Reads.MEMORY | Reads.CONTAINER) as a,  # command lines, rootfs
+            CheckpointModel.open(checkpoint_b, reads=Reads.MEMORY | Reads.CONTAINER) as b,
         ):
             result = compare(a, b, force=force, secrets=with_secrets)
         render(_comparison_result(result, checkpoint_a, checkpoint_b, show_unchanged), fmt, no_color=no_color)
         return
-    with CheckpointModel.open(checkpoint_a) as model:
+    with CheckpointModel.open(checkpoint_a, reads=Reads.CONTAINER) as model:  # the changed files
         if show_path is not None:
             render(_show_file(model, show_path), TEXT, no_color=no_color)  # the file itself, whatever --format says
             return

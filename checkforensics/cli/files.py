@@ -10,7 +10,7 @@ import click
 
 from checkforensics.analysis.inflight import ID_KEYS, QUEUES, InFlightObjects, objects_in_flight
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.descriptions import preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable
 from checkforensics.output import OutputDirectory, OutputGuard
@@ -20,7 +20,7 @@ from checkforensics.render import Result, Table, human_size, json_text, render
 
 def _load(checkpoint: str, with_data: bool, pids: tuple[int, ...]) -> FileTable:
     """The descriptor table (of every process: sharing spans processes), cut to ``pids``."""
-    with CheckpointModel.open(checkpoint, memory=with_data) as model:  # memfd contents
+    with CheckpointModel.open(checkpoint, reads=Reads.MEMORY | Reads.IMAGES if with_data else Reads.NOTHING) as model:
         chosen = {process.pid for process in model.processes(pids)}
         table = model.files(with_data=with_data)
         warnings = [*model.tree.warnings, *table.warnings]

@@ -11,7 +11,7 @@ import click
 from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts, spec_mounts
 from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview
 from checkforensics.cli.options import TREE_ALIAS, checkpoint_argument, output_options, pid_option
-from checkforensics.model import CheckpointModel, Process
+from checkforensics.model import CheckpointModel, Process, Reads
 from checkforensics.model.descriptions import descriptor_record, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, ProcessFiles
 from checkforensics.model.processes import process_record
@@ -442,7 +442,7 @@ def inspect(
         for path in checkpoints:
             view = parts.processes  # command lines come from memory (JSON has them in every record)
             reads_memory = view.cmd or view.env or (view.wanted and fmt in (JSON, JSONL))
-            with CheckpointModel.open(path, memory=reads_memory) as model:
+            with CheckpointModel.open(path, reads=Reads.MEMORY if reads_memory else Reads.NOTHING) as model:
                 found = _inspect(model, parts)
                 yield found
                 warnings.extend(f"{found.name}: {warning}" for warning in found.warnings)

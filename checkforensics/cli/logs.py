@@ -6,7 +6,7 @@ import click
 
 from checkforensics.analysis.containerlog import STREAMS, LogEntry, open_container_log
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.render import JSON, JSONL, MISSING, TEXT, Lines, Result, render
 
 
@@ -38,7 +38,7 @@ def logs(checkpoint: str, join: bool, streams: tuple[str, ...], fmt: str, no_col
       checkforensics logs checkpoint.tar --stream stderr --join
       checkforensics logs checkpoint.tar --format jsonl | jq -r .message
     """
-    with CheckpointModel.open(checkpoint) as model, open_container_log(model) as log:
+    with CheckpointModel.open(checkpoint, reads=Reads.CONTAINER) as model, open_container_log(model) as log:
         entries = log.entries(join=join, streams=streams)
         result = Result(
             json=lambda: {

@@ -11,7 +11,7 @@ import click
 from checkforensics.analysis.malfind import REASONS, Suspect, malfind
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.errors import ExitCode
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.output import OutputDirectory, OutputGuard
 from checkforensics.render import Lines, Result, Table, human_size, json_text, render
 
@@ -50,7 +50,7 @@ def malfind_command(
     guard = OutputGuard(checkpoint)
     if dump_dir is not None:
         guard.check(dump_dir)  # refused now, before any work
-    with CheckpointModel.open(checkpoint, memory=True) as model:
+    with CheckpointModel.open(checkpoint, reads=Reads.MEMORY) as model:
         found = malfind(model, pids)
         records = [suspect.as_json() for suspect in found.suspects]
         written: list[dict[str, Any]] | None = None

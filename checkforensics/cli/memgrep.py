@@ -31,7 +31,7 @@ from checkforensics.cli.options import (
     output_options,
     pid_option,
 )
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.shared import SharedMemory
 from checkforensics.records import match_record, shared_match_record
@@ -197,8 +197,8 @@ def memgrep(
                 # screen cannot serve (the secret rules, a pattern reading past its match), keeps
                 # them in a spool (archive/spool.py)
                 screen = PagesScreen(patterns, context) if patterns and not secrets else None
-                spool = screen is None or not screen.usable
-                model = stack.enter_context(CheckpointModel.open(path, tap=screen, memory=spool))
+                reads = Reads.MEMORY if screen is None or not screen.usable else Reads.NOTHING
+                model = stack.enter_context(CheckpointModel.open(path, tap=screen, reads=reads))
                 model.processes(pids)  # an unknown --pid is an error before any work
                 warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
                 findings = (

@@ -16,7 +16,7 @@ from checkforensics.cli.options import (
     output_options,
 )
 from checkforensics.errors import ExitCode
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
 from checkforensics.model.shared import SharedMemory
 from checkforensics.output import OutputGuard
@@ -163,7 +163,8 @@ def memparse(
         raise click.UsageError("-o/--output writes one process's memory: give --pid (or --shmid) too")
     chosen = make_memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
-    with CheckpointModel.open(checkpoint, memory=pid is not None or shmid is not None) as model:
+    reads = Reads.MEMORY if pid is not None or shmid is not None else Reads.NOTHING  # a hexdump, or sizes
+    with CheckpointModel.open(checkpoint, reads=reads) as model:
         warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so
         if pid is None and shmid is None:
             render(_sizes_result(model, chosen, warnings), fmt, no_color=no_color)
@@ -224,7 +225,7 @@ def memdump(
         raise click.UsageError("give --pid (a process) or --shmid (a shared memory object)")
     chosen = make_memory_filter(perms, kinds, address, file_glob)
     warnings: list[str] = []
-    with CheckpointModel.open(checkpoint, memory=True) as model:
+    with CheckpointModel.open(checkpoint, reads=Reads.MEMORY) as model:
         warnings += model.tree.warnings
         memory = _one_memory(model, pid, shmid, warnings)
         if vma is not None:

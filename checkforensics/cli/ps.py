@@ -82,10 +82,10 @@ def ps(checkpoint: str, as_tree: bool, with_env: bool, pids: tuple[int, ...], fm
       checkforensics ps checkpoint.tar --format json | jq '.processes[].cmdline'
       checkforensics ps checkpoint.tar --format jsonl | jq -c 'select(.uid == 0)'
     """
-    from checkforensics.model import CheckpointModel
+    from checkforensics.model import CheckpointModel, Reads
     from checkforensics.model.processes import process_record
 
-    with CheckpointModel.open(checkpoint, memory=True) as model:  # command lines
+    with CheckpointModel.open(checkpoint, reads=Reads.MEMORY) as model:  # command lines
         chosen = model.processes(pids)
         tree = model.command_lines(env=with_env)
 

@@ -9,7 +9,7 @@ import click
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.triage import load_context, triage
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.output import OutputGuard
 from checkforensics.render import JSON, JSONL, TEXT, Result, render
 from checkforensics.report import ReportInput, render_report
@@ -36,7 +36,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: 
     from checkforensics.analysis.redaction import Redaction
     from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    with CheckpointModel.open(checkpoint, memory=True) as model:
+    with CheckpointModel.open(checkpoint, reads=Reads.EVERYTHING) as model:
         context = load_context(model, scan_secrets=False)
         context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
         hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it

@@ -9,7 +9,7 @@ import click
 
 from checkforensics.analysis.triage import Finding, Severity, load_context, triage
 from checkforensics.cli.options import CheckpointRuns, checkpoint_argument, output_options
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.render import Result, Table, render
 
 _STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "INFO": "dim"}
@@ -56,7 +56,7 @@ def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: 
 
     def findings() -> Iterator[tuple[Path, list[Finding]]]:
         for path in runs:
-            with runs.reading(path), CheckpointModel.open(path, memory=True) as model:
+            with runs.reading(path), CheckpointModel.open(path, reads=Reads.EVERYTHING) as model:
                 context = load_context(model, scan_secrets=not no_secrets)
                 told = [*context.tree.warnings, *context.files.warnings, *context.changes.warnings]
                 runs.warn(path, [*told, *model.memory_warnings])

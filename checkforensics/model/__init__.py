@@ -8,7 +8,7 @@ decoded at most once (``store``).
 
 from __future__ import annotations
 
-from checkforensics.model.checkpoint import CheckpointModel
+from checkforensics.model.checkpoint import CheckpointModel, Reads
 from checkforensics.model.processes import Process, ProcessNotFoundError, ProcessTree
 
-__all__ = ["CheckpointModel", "Process", "ProcessNotFoundError", "ProcessTree"]
+__all__ = ["CheckpointModel", "Process", "ProcessNotFoundError", "ProcessTree", "Reads"]

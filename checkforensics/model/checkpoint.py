@@ -12,6 +12,7 @@ archive, so that they all see the same processes, the same memory and the same f
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Iterable
 from functools import cached_property
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
-from checkforensics.archive.members import is_pages_image
+from checkforensics.archive.members import MemberInfo, is_pages_image
 from checkforensics.errors import CheckforensicsError, NoImagesError
 from checkforensics.model.processes import (
     Process,
@@ -37,6 +38,27 @@ if TYPE_CHECKING:
     from checkforensics.model.memory import AddressSpace
     from checkforensics.model.regions import ProcessMemory
     from checkforensics.model.shared import SharedMemory
+
+
+class Reads(enum.Flag):
+    """What a command will read of a checkpoint beyond its small images and metadata, told at
+    open (``CheckpointModel.open``) so that a compressed archive's one pass keeps it."""
+
+    NOTHING = 0  # the small images and the metadata, kept in memory by the pass anyway
+    MEMORY = enum.auto()  # the pages images: command lines, searches, core files, memfd contents
+    IMAGES = enum.auto()  # every other CRIU image: ghost files' contents, queued data
+    CONTAINER = enum.auto()  # the members beside the images: rootfs-diff.tar, tmpfs archives, logs
+    EVERYTHING = MEMORY | IMAGES | CONTAINER
+
+    def wants(self, info: MemberInfo) -> bool:
+        """Whether ``info`` is among what these flags read (any member of that kind)."""
+        if info.kind != "file":
+            return False
+        if is_pages_image(info):
+            return Reads.MEMORY in self
+        if info.name.endswith(".img"):
+            return Reads.IMAGES in self
+        return Reads.CONTAINER in self
 
 
 class CheckpointModel:
@@ -60,16 +82,16 @@ class CheckpointModel:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], tap: MemberTap | None = None, *, memory: bool = False
+        cls, path: str | os.PathLike[str], tap: MemberTap | None = None, *, reads: Reads = Reads.NOTHING
     ) -> CheckpointModel:
         """Open ``path`` (archive, extracted directory or images directory); see ``Checkpoint.open``
         (``tap``: readers of the members a streamed archive's one pass goes by).
 
-        ``memory``: the command will read processes' memory (command lines, searches, core
-        files...): a compressed archive's one pass then keeps its pages images in a spool, so
-        that reading them never decompresses the archive again. A command that reads no memory
-        leaves it False and writes nothing anywhere."""
-        return cls(Checkpoint.open(path, tap, spool=is_pages_image if memory else None))
+        ``reads``: what of the checkpoint the command will read besides what any command reads
+        (``Reads``). A compressed archive's one pass keeps those members in a spool when they
+        are too big to keep in memory, so that reading them never decompresses the archive
+        again. A command that reads none of them writes nothing anywhere."""
+        return cls(Checkpoint.open(path, tap, spool=reads.wants if reads else None))
 
     def close(self) -> None:
         self.archive.close()

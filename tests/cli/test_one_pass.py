@@ -1,0 +1,163 @@
+"""Every command decompresses a compressed archive once, and answers as on the same archive
+uncompressed.
+
+counters-blog.tar is compressed here (gzip, zstd), so the three forms hold the very same bytes
+(the fixtures' .tar.gz and .tar.zst are other dumps of the same container); its pages images are
+made to count as big ones (none is kept in memory by the listing pass), as on a real checkpoint
+of some size. A pass is one decompression of the archive from its start
+(``CompressedTar.stream``); the layers inside (the rootfs and tmpfs archives) are not counted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from checkforensics.archive import compressed, spool
+from checkforensics.cli import run
+
+from conftest import FIXTURES
+
+PLAIN = FIXTURES / "counters-blog.tar"
+LATER = FIXTURES / "counters-blog-later.tar.zst"
+
+# (command line, output files or directories it writes under OUT)
+COMMANDS = [
+    (["triage"], []),
+    (["report", "-o", "OUT/report.html"], ["report.html"]),
+    (["coredump", "-o", "OUT/cores"], ["cores"]),
+    (["memgrep", "--secrets"], []),
+    (["memgrep", "--regex", r"\bRANDOM_1432_KEY"], []),  # reads past its match: no screen, the spool
+    (["memgrep", "RANDOM_1432_KEY", "-e", "counter"], []),  # the screen in the listing pass
+    (["ps", "--env"], []),
+    (["malfind"], []),
+    (["memparse", "--pid", "7"], []),
+    (["memdump", "--pid", "7", "-o", "OUT/pid7.mem"], ["pid7.mem"]),
+    (["files", "--data"], []),
+    (["recover", "-o", "OUT/recovered"], ["recovered"]),
+    (["inspect", "--all"], []),
+    (["diff"], []),
+    (["diff", "LATER", "--secrets"], []),
+    (["logs"], []),
+    (["show"], []),
+]
+
+
+@pytest.fixture(scope="module")
+def forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import zstandard
+
+    folder = tmp_path_factory.mktemp("forms")
+    data = PLAIN.read_bytes()
+    paths = {"tar": folder / "cb.tar", "tar.gz": folder / "cb.tar.gz", "tar.zst": folder / "cb.tar.zst"}
+    shutil.copy(PLAIN, paths["tar"])
+    paths["tar.gz"].write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
+    paths["tar.zst"].write_bytes(zstandard.ZstdCompressor(level=3).compress(data))
+    return paths
+
+
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[int, str]]:
+    """Each pass over a compressed archive: which one (its id) and its kind; spools go to a directory of the
+    test's, whatever room the machine's disk has; pages images count as big."""
+    counted: list[tuple[int, str]] = []
+    stream = compressed.CompressedTar.stream
+
+    def counting(archive: compressed.CompressedTar, *args: object, **kwargs: object) -> object:
+        counted.append((id(archive), archive.kind))
+        return stream(archive, *args, **kwargs)
+
+    monkeypatch.setattr(compressed.CompressedTar, "stream", counting)
+    monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)
+    monkeypatch.setattr(spool, "SPOOL_MARGIN", 0)
+    monkeypatch.setattr(spool, "SPOOL_MARGIN_SHARE", 0.0)
+    (tmp_path / "spool").mkdir()
+    monkeypatch.setenv("CHECKFORENSICS_TMPDIR", str(tmp_path / "spool"))
+    return counted
+
+
+def _outcome(command: list[str], path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, ...]:
+    """The command's JSON output and every file it wrote, with the archive's name made neutral."""
+    out.mkdir()
+    argv = [part.replace("OUT", str(out)).replace("LATER", str(LATER)) for part in command]
+    code = run([argv[0], str(path), *argv[1:], "--format", "json"])
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err  # 1: malfind found something
+    written = []
+    for name in sorted(str(p.relative_to(out)) for p in out.rglob("*")):
+        if (out / name).is_file():
+            data = (out / name).read_bytes()
+            written.append(f"{name}: {data.decode() if name.endswith(('.html', '.json')) else data.hex()}")
+    text = "\n".join([f"exit {code}", captured.out, captured.err, *written]).replace(str(out), "OUT")
+    if argv[0] == "report":  # the page names the archive (so its own size differs), its size and its time
+        text = re.sub(r'"size": [0-9]+', '"size": SIZE', text)
+        text = re.sub(r"<td>Archive size</td><td>[^<]*</td>", "ARCHIVE SIZE", text)
+        text = re.sub(r"Generated [0-9T:Z-]+ ", "Generated ", text)
+    return tuple(_neutral(text, path).splitlines())
+
+
+def _neutral(text: str, path: Path) -> str:
+    """Without what names the input: its path, its name and its SHA-256 (the report's, show's),
+    in plain text and in the hex of the files written."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    for name in (str(path), path.name, digest):
+        text = text.replace(name, "INPUT").replace(name.encode().hex(), "INPUT")
+    text = re.sub(r'"kind": "tar[.a-z]*"', '"kind": KIND', text)  # show's and inspect's archive kind
+    return re.sub(r'"archive_size": [0-9]+', '"archive_size": SIZE', text)
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "tar.zst"])
+@pytest.mark.parametrize(("command", "files"), COMMANDS, ids=lambda value: " ".join(value) if value else "")
+def test_each_command_decompresses_once_and_answers_as_on_the_plain_tar(
+    command: list[str],
+    files: list[str],
+    kind: str,
+    forms: dict[str, Path],
+    passes: list[tuple[int, str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = _outcome(command, forms["tar"], tmp_path / "plain", capsys)
+    passes.clear()
+    packed = _outcome(command, forms[kind], tmp_path / "packed", capsys)
+    archives = {archive for archive, _ in passes}  # diff LATER: two archives, each read once
+    assert kind in {kind for _, kind in passes} and len(passes) == len(archives), f"{command}: {passes}"
+    assert packed == plain
+    assert all((tmp_path / "packed" / name).exists() for name in files)
+    assert os.listdir(tmp_path / "spool") == []  # nothing left behind
+
+
+def test_without_room_for_a_spool_the_answers_are_the_same_in_more_passes(
+    forms: dict[str, Path], passes: list[tuple[int, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The fallback, and the counter seeing a second pass: no spool when it would leave the
+    temporary directory's file system short of its margin."""
+    monkeypatch.setattr(spool, "SPOOL_MARGIN", 1 << 62)
+    plain = _outcome(["triage"], forms["tar"], tmp_path / "plain", capsys)
+    passes.clear()
+    packed = _outcome(["triage"], forms["tar.zst"], tmp_path / "packed", capsys)
+    assert len(passes) > 1
+    assert packed == plain
+
+
+def test_tmpdir_and_debug_say_where_the_spool_went(
+    forms: dict[str, Path], passes: list[tuple[int, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert run(["--debug", "--tmpdir", str(elsewhere), "ps", str(forms["tar.gz"]), "--format", "json"]) == 0
+    err = capsys.readouterr().err
+    assert f"read from a spool in {elsewhere}, now freed" in err
+    assert json.loads(json.dumps(err.count("debug:"))) == 1
+    assert run(["ps", str(forms["tar.gz"])]) == 0  # no --debug: no note
+    assert "debug:" not in capsys.readouterr().err
+    assert run(["--tmpdir", str(tmp_path / "missing"), "ps", str(forms["tar.gz"])]) == 2
+    assert "--tmpdir" in capsys.readouterr().err
