@@ -82,6 +82,7 @@ class Checkpoint:
         path: str | os.PathLike[str],
         tap: MemberTap | None = None,
         spool: Callable[[MemberInfo], bool] | None = None,
+        hash_in_pass: bool = False,
     ) -> Checkpoint:
         """Open an archive or directory, recognising its kind by content, and list its members.
 
@@ -95,6 +96,9 @@ class Checkpoint:
         in memory into an unlinked temporary file (``archive/spool.py``), where they are read
         and mapped afterwards instead of decompressing the archive again; within the room the
         temporary directory has, else they are read as without it.
+
+        ``hash_in_pass``: the caller will ask for ``sha256()``; a compressed archive's pass hashes
+        the bytes as it reads them (the hash covers the bytes analysed, read once).
 
         Raises InputError when ``path`` is missing, unreadable or not a checkpoint; ArchiveError
         (an InputError) when it is a damaged or hostile archive, or holds neither CRIU images nor
@@ -114,14 +118,19 @@ class Checkpoint:
         except OSError as exc:
             raise InputError(f"cannot read ({exc.strerror})", where=str(path)) from None
         try:
-            return cls._open_file(path, fd, tap, spool)
+            return cls._open_file(path, fd, tap, spool, hash_in_pass)
         except BaseException:
             os.close(fd)
             raise
 
     @classmethod
     def _open_file(
-        cls, path: Path, fd: int, tap: MemberTap | None, spool: Callable[[MemberInfo], bool] | None
+        cls,
+        path: Path,
+        fd: int,
+        tap: MemberTap | None,
+        spool: Callable[[MemberInfo], bool] | None,
+        hash_in_pass: bool,
     ) -> Checkpoint:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
@@ -135,7 +144,7 @@ class Checkpoint:
             backend: _Backend = (
                 PlainTar(fd, status.st_size)
                 if kind == "tar"
-                else CompressedTar(fd, status.st_size, kind, tap, spool, str(path))
+                else CompressedTar(fd, status.st_size, kind, tap, spool, str(path), hash_in_pass)
             )
         except InputError as exc:
             raise exc.located(str(path)) from None

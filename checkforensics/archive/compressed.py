@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from checkforensics import progress
-from checkforensics.archive.fileio import CHUNK, RangeReader, hash_fd, pread
+from checkforensics.archive.fileio import CHUNK, RangeReader, RunningHash, hash_fd, pread
 from checkforensics.archive.members import Entry, Listing, MemberInfo, is_pages_image
 from checkforensics.archive.spool import Spool
 from checkforensics.archive.tarscan import MemberReader, MemberTap, NotATar, TarScanner, both_taps
@@ -302,6 +302,7 @@ class CompressedTar:
         tap: MemberTap | None = None,
         spool: Callable[[MemberInfo], bool] | None = None,
         where: str = "",
+        hash_in_pass: bool = False,
     ) -> None:
         self.fd = fd
         self.kind = kind
@@ -318,9 +319,11 @@ class CompressedTar:
         self._parked: tuple[contextlib.ExitStack, _StreamSource, int] | None = None
         self.expansion_limit, self.limit_text = expansion_limit(size)
         self.spool = Spool(where) if spool is not None else None
+        # the evidence hash, made of the compressed bytes as the pass reads them (when asked for)
+        self._hash = RunningHash() if hash_in_pass else None
         with (
             progress.task("reading archive", size) as advance,
-            self.stream(self.expansion_limit, advance=advance) as source,
+            self.stream(self.expansion_limit, advance=advance, seen=self._hash) as source,
         ):
             spooling = self._spooling(source, spool) if spool is not None else None
             scanner = TarScanner(source, self.listing, keep=self._keep, kept=self.kept, tap=both_taps(tap, spooling))
@@ -338,11 +341,15 @@ class CompressedTar:
 
     @contextlib.contextmanager
     def stream(
-        self, budget: int, fd: int | None = None, advance: Callable[[int], None] | None = None
+        self,
+        budget: int,
+        fd: int | None = None,
+        advance: Callable[[int], None] | None = None,
+        seen: Callable[[int, bytes], None] | None = None,
     ) -> Iterator[_StreamSource]:
         """The decompressed archive from its start (read through ``fd``), at most ``budget`` bytes
-        of it; ``advance`` is told how many compressed bytes are read."""
-        reader = RangeReader(self.fd if fd is None else fd, 0, self.file_size, advance)
+        of it; ``advance`` is told how many compressed bytes are read, ``seen`` handed them."""
+        reader = RangeReader(self.fd if fd is None else fd, 0, self.file_size, advance, seen)
         raw = io.BufferedReader(reader, CHUNK)
         try:
             yield _StreamSource(_open_decompressor(raw, self.kind), budget, self.codec, self.limit_text)
@@ -426,7 +433,7 @@ class CompressedTar:
         return None
 
     def sha256(self, where: Callable[[str], str]) -> str:
-        return hash_fd(self.fd)
+        return self._hash.finish(self.fd) if self._hash is not None else hash_fd(self.fd)
 
     def park(self, stack: contextlib.ExitStack, source: _StreamSource, position: int) -> None:
         """Keep a member's stream, at ``position`` of the decompressed archive, for the next member."""

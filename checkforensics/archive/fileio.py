@@ -42,13 +42,21 @@ def pread(fd: int, size: int, offset: int) -> bytes:
 class RangeReader(io.RawIOBase):
     """A seekable read-only view of ``size`` bytes at ``start`` of a file, over its own ``dup`` of ``fd``."""
 
-    def __init__(self, fd: int, start: int, size: int, advance: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        fd: int,
+        start: int,
+        size: int,
+        advance: Callable[[int], None] | None = None,
+        seen: Callable[[int, bytes], None] | None = None,
+    ) -> None:
         super().__init__()
         self._fd = os.dup(fd)
         self._start = start
         self._size = size
         self._pos = 0
         self._advance = advance  # told how many bytes each read returns (a progress bar)
+        self._seen = seen  # handed each read's bytes and where they lie (a hash made as they go by)
 
     def readable(self) -> bool:
         return True
@@ -70,6 +78,8 @@ class RangeReader(io.RawIOBase):
             return 0
         data = os.pread(self._fd, want, self._start + self._pos)
         buffer[: len(data)] = data
+        if self._seen is not None:
+            self._seen(self._start + self._pos, data)
         self._pos += len(data)
         if self._advance is not None:
             self._advance(len(data))
@@ -79,6 +89,36 @@ class RangeReader(io.RawIOBase):
         if not self.closed:
             os.close(self._fd)
         super().close()
+
+
+class RunningHash:
+    """SHA-256 of a file made as a pass reads it from its start (``RangeReader``'s ``seen``):
+    bytes are taken in file order, a read going back over hashed bytes is ignored, and
+    ``finish`` reads what the pass left unread. So the hash covers the very bytes analysed,
+    and the file is not read a second time for it."""
+
+    def __init__(self) -> None:
+        import hashlib  # here: only hashing needs it, and it is slow to import
+
+        self._digest = hashlib.sha256()
+        self._upto = 0  # bytes hashed, from the file's start
+        self._hex: str | None = None
+
+    def __call__(self, offset: int, data: bytes) -> None:
+        if offset <= self._upto < offset + len(data) and self._hex is None:
+            self._digest.update(memoryview(data)[self._upto - offset :])
+            self._upto = offset + len(data)
+
+    def finish(self, fd: int) -> str:
+        """The hex digest, after hashing the rest of the file ``fd`` (what the pass did not read)."""
+        if self._hex is None:
+            with progress.task("hashing", max(0, os.fstat(fd).st_size - self._upto)) as advance:
+                while chunk := os.pread(fd, CHUNK, self._upto):
+                    self._digest.update(chunk)
+                    self._upto += len(chunk)
+                    advance(len(chunk))
+            self._hex = self._digest.hexdigest()
+        return self._hex
 
 
 def hash_fd(fd: int, advance: Callable[[int], None] | None = None) -> str:

@@ -442,7 +442,9 @@ def inspect(
         for path in checkpoints:
             view = parts.processes  # command lines come from memory (JSON has them in every record)
             reads_memory = view.cmd or view.env or (view.wanted and fmt in (JSON, JSONL))
-            with CheckpointModel.open(path, reads=Reads.MEMORY if reads_memory else Reads.NOTHING) as model:
+            reads = Reads.MEMORY if reads_memory else Reads.NOTHING
+            reads |= Reads.SHA256 if parts.metadata and fmt in (JSON, JSONL) else Reads.NOTHING  # in its metadata
+            with CheckpointModel.open(path, reads=reads) as model:
                 found = _inspect(model, parts)
                 yield found
                 warnings.extend(f"{found.name}: {warning}" for warning in found.warnings)

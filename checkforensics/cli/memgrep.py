@@ -198,6 +198,7 @@ def memgrep(
                 # them in a spool (archive/spool.py)
                 screen = PagesScreen(patterns, context) if patterns and not secrets else None
                 reads = Reads.MEMORY if screen is None or not screen.usable else Reads.NOTHING
+                reads |= Reads.SHA256 if with_hash else Reads.NOTHING
                 model = stack.enter_context(CheckpointModel.open(path, tap=screen, reads=reads))
                 model.processes(pids)  # an unknown --pid is an error before any work
                 warnings += model.tree.warnings  # the archive's and the tree's: a listing cut at a limit says so

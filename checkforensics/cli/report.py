@@ -36,7 +36,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: 
     from checkforensics.analysis.redaction import Redaction
     from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    with CheckpointModel.open(checkpoint, reads=Reads.EVERYTHING) as model:
+    with CheckpointModel.open(checkpoint, reads=Reads.EVERYTHING | Reads.SHA256) as model:
         context = load_context(model, scan_secrets=False)
         context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
         hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it

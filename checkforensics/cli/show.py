@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from checkforensics.cli.options import checkpoint_argument, output_options
-from checkforensics.render import Result, Table, human_size, render
+from checkforensics.render import JSON, JSONL, Result, Table, human_size, render
 
 # What answers the question is imported when the command runs: 'show --help' reads none of it
 # (tests/cli/test_startup.py).
@@ -75,15 +75,16 @@ def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: st
       checkforensics show /var/lib/kubelet/checkpoints/*.tar --format json
     """
     from checkforensics.analysis.overview import overview
-    from checkforensics.model import CheckpointModel
+    from checkforensics.model import CheckpointModel, Reads
     from checkforensics.records import overview_record
 
     warnings: list[str] = []
+    reads = Reads.SHA256 if fmt in (JSON, JSONL) and not no_hash else Reads.NOTHING  # hashed in the one pass
 
     def overviews() -> Iterator[tuple[Overview, CheckpointModel]]:
         """Each checkpoint's overview, its model still open (the hash is read only for JSON)."""
         for path in checkpoints:
-            with CheckpointModel.open(path) as model:
+            with CheckpointModel.open(path, reads=reads) as model:
                 view = overview(model)
                 warnings.extend(f"{view.checkpoint.path.name}: {warning}" for warning in view.warnings)
                 yield view, model

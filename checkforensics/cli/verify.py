@@ -52,7 +52,7 @@ def verify(
     if expect is not None and not _SHA256.fullmatch(expect.strip()):
         raise click.BadParameter(f"{expect!r} is not a SHA-256 (64 hexadecimal digits)", param_hint="--expect")
     writer = OutputGuard(checkpoint).new_file(record, force=force, fsync=True) if record is not None else None
-    with Checkpoint.open(checkpoint) as opened:
+    with Checkpoint.open(checkpoint, hash_in_pass=True) as opened:  # a compressed archive hashed as it is listed
         digest = opened.sha256()
         kind = opened.kind
         size = opened.path.stat().st_size if kind != "directory" else None

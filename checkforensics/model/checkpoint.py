@@ -49,6 +49,7 @@ class Reads(enum.Flag):
     IMAGES = enum.auto()  # every other CRIU image: ghost files' contents, queued data
     CONTAINER = enum.auto()  # the members beside the images: rootfs-diff.tar, tmpfs archives, logs
     EVERYTHING = MEMORY | IMAGES | CONTAINER
+    SHA256 = enum.auto()  # the evidence hash: a compressed archive's pass hashes what it reads
 
     def wants(self, info: MemberInfo) -> bool:
         """Whether ``info`` is among what these flags read (any member of that kind)."""
@@ -91,7 +92,10 @@ class CheckpointModel:
         (``Reads``). A compressed archive's one pass keeps those members in a spool when they
         are too big to keep in memory, so that reading them never decompresses the archive
         again. A command that reads none of them writes nothing anywhere."""
-        return cls(Checkpoint.open(path, tap, spool=reads.wants if reads else None))
+        members = reads & Reads.EVERYTHING
+        return cls(
+            Checkpoint.open(path, tap, spool=members.wants if members else None, hash_in_pass=Reads.SHA256 in reads)
+        )
 
     def close(self) -> None:
         self.archive.close()

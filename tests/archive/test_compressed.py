@@ -266,3 +266,39 @@ def test_readers_of_members_in_archive_order_share_one_pass(monkeypatch: pytest.
         first, before = "checkpoint/pages-1.img", counter.pulled
         assert readers[first](10, 10) == pages[first][10:20]
         assert counter.pulled > before  # its stream went on: started over
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "tar.zst", "tar.xz", "tar.bz2"])
+def test_the_hash_made_in_the_pass_is_the_file_s(kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Hashed as the listing pass reads the compressed bytes, and what the pass left unread
+    (bytes after the compressed stream) after it: the file's SHA-256, the file read once."""
+    import hashlib
+
+    data, _ = with_big_member(kind)
+    packed = compress(data, kind) + b"\0" * 5000  # padding after the stream, as some tools leave
+    path = write(tmp_path, f"a.{kind}", packed)
+    read = []
+    real = os.pread
+
+    def counted(fd: int, size: int, offset: int) -> bytes:
+        read.append(len(got := real(fd, size, offset)))
+        return got
+
+    monkeypatch.setattr(os, "pread", counted)
+    with Checkpoint.open(path, hash_in_pass=True) as checkpoint:
+        assert checkpoint.sha256() == hashlib.sha256(packed).hexdigest()
+        assert checkpoint.sha256() == hashlib.sha256(packed).hexdigest()  # made once
+    assert sum(read) <= len(packed) + 512  # the head read to recognise it, and each byte once
+
+
+def test_the_hash_made_in_the_pass_survives_a_salvaged_gzip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A damaged gzip read through ISA-L is read again from its start through zlib: the bytes read
+    twice are hashed once."""
+    import hashlib
+
+    data, _ = with_big_member("tar.gz")
+    packed = bytearray(gzip.compress(data, compresslevel=1))
+    packed[len(packed) // 2 : len(packed) // 2 + 64] = random.Random(64).randbytes(64)
+    path = write(tmp_path, "corrupt.tgz", bytes(packed))
+    with Checkpoint.open(path, hash_in_pass=True) as checkpoint:
+        assert checkpoint.sha256() == hashlib.sha256(packed).hexdigest()
