@@ -14,6 +14,10 @@ round by round so that the machine's load falls on both sides alike:
 - ``memgrep BIG.tar.gz`` against ``zcat BIG.tar.gz | grep -a -c``, and ``memgrep BIG.tar.zst``
   against ``zstdcat BIG.tar.zst | grep -a -c``; target at most 1.5x each (gzip timed through
   python-isal and through zlib when isal is installed);
+- ``triage`` and ``memgrep --secrets`` on BIG.tar.gz and BIG.tar.zst against ``zcat | grep``
+  and ``zstdcat | grep`` (each compressed archive decompressed once, its pages images spooled;
+  no target: the price of reading all of memory several ways, against one pass of grep), and
+  ``triage`` on BIG.tar.zst with no room for a spool (decompressed again for each sweep);
 - ``show --no-hash`` over the --archives copies against ``checkpointctl show`` over the same
   files; target below 1x; and ``triage`` over their directory, per checkpoint.
 
@@ -62,9 +66,10 @@ class Timed:
     label: str
     command: list[str] | str
     runs: list[Run] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=lambda: ENV)
 
     def run(self) -> Run:
-        done = measured(self.command, env=ENV)
+        done = measured(self.command, env=self.env)
         if done.status not in (0, 1):  # 1: nothing found, which the caller reports
             shown = self.command if isinstance(self.command, str) else " ".join(self.command)
             raise SystemExit(f"{shown} exited {done.status}: {done.stderr.decode(errors='replace').strip()}")
@@ -207,6 +212,19 @@ def main() -> int:
         gz_zlib = Timed("memgrep BIG.tar.gz (zlib)", ours("memgrep", str(inputs["gz"]), marker, "--format", "json",
                                                           python=python))  # fmt: skip
         pairs.append((gz_zlib, zcat))
+    # reading all of memory several ways (command lines, secret rules, malfind): one pass, a spool
+    sweeps = []
+    for form, peer in (("gz", zcat), ("zst", zstdcat)):
+        for label, arguments in (("triage", ["triage"]), ("memgrep --secrets", ["memgrep", "--secrets"])):
+            timed = Timed(f"{label} BIG.tar.{form}", ours(*arguments, str(inputs[form]), "--format", "json"))
+            sweeps.append(timed)
+            pairs.append((timed, peer))
+    # the spool's directory missing: each sweep decompresses the archive again (as before the spool)
+    no_spool = Timed("triage BIG.tar.zst, no spool", ours("triage", str(inputs["zst"]), "--format", "json"),
+                     env={**ENV, "CHECKFORENSICS_TMPDIR": str(args.work / "no-such-directory")})  # fmt: skip
+    plain_triage = Timed("triage BIG.tar", ours("triage", str(inputs["big"]), "--format", "json"))
+    pairs.append((sweeps[2], no_spool))
+    pairs.append((plain_triage, sweeps[0]))
     copies = sorted(str(path) for path in inputs["many"].iterdir())
     show = Timed(f"show --no-hash x{len(copies)}", ours("show", "--no-hash", *copies))
     triage = Timed(f"triage DIR of {len(copies)}", ours("triage", str(inputs["many"]), "--format", "jsonl"))
@@ -252,6 +270,10 @@ def main() -> int:
     if gz_zlib is not None:
         line("memgrep BIG.tar.gz / zcat | grep (zlib)", ratio(gz_zlib, zcat), "at most 1.50x")
     line("memgrep BIG.tar.zst / zstdcat | grep", ratio(zst, zstdcat), "at most 1.50x")
+    for timed, peer in zip(sweeps, (zcat, zcat, zstdcat, zstdcat), strict=True):
+        line(f"{timed.label} / {peer.label}", ratio(timed, peer), "(none)")
+    line("triage BIG.tar.zst, no spool / with the spool", ratio(no_spool, sweeps[2]), "(above 1: the spool pays)")
+    line("triage BIG.tar.gz / triage BIG.tar", ratio(sweeps[0], plain_triage), "(the price of gzip)")
     if ctl_show is not None:
         line(f"show x{len(copies)} / checkpointctl show x{len(copies)}", ratio(show, ctl_show), "below 1.00x")
     per = statistics.median(triage.seconds) / len(copies)
@@ -259,6 +281,8 @@ def main() -> int:
     peaks = {t.label: t.peak_mib for t in (memgrep, gz, zst)}
     print(f"{'peak memory of memgrep, largest of .tar/.tar.gz/.tar.zst':<62}{max(peaks.values()):>7.0f}MiB "
           "  below 300 MiB")  # fmt: skip
+    print(f"{'peak memory of triage/memgrep --secrets, .tar.gz/.tar.zst':<62}"
+          f"{max(t.peak_mib for t in sweeps):>7.0f}MiB   below 300 MiB")  # fmt: skip
     every = all(count == markers and len(pids) == 1 for count, pids in found.values())
     print(f"\nevery marker found by memgrep in every form: {'yes' if every else 'NO'} ({markers} planted; {found})")
     print("(times are of this machine in this run: a loaded machine moves both sides of a ratio alike)")
