@@ -8,12 +8,14 @@ members once, at open, and reads them on demand:
 - a plain tar is listed by walking its headers (seeking over the data); members are read with
   ``pread`` at the offset their bytes sit at, which ``member_range`` hands out for ``mmap``;
 - a compressed tar is listed in one streaming pass that keeps the bytes of small members in
-  memory (never ``pages-*.img``); bigger members are read by streaming the archive again;
+  memory, and copies the big members the caller will read (``spool``) into an unlinked
+  temporary file (``spool``); other big members are read by streaming the archive again;
 - a directory is walked without following symbolic links, and a file is only ever opened when
   it still is the regular file that was listed, inside the directory.
 
 Inputs are opened read-only (with ``O_NOATIME`` where the kernel allows it, so reading leaves
-even the access times alone); this layer writes nothing anywhere and never extracts.  Hostile
+even the access times alone); this layer never extracts, and writes nothing but a spool, a
+file without a name in the temporary directory.  Hostile
 members (``..``, absolute names, links leading out, device nodes, duplicates) are listed with a
 warning and never followed; a truncated archive lists the members that are whole.
 
@@ -23,7 +25,8 @@ The modules, in the order data flows through them:
 - ``fileio``: read-only opens, ``pread``, byte-range views, hashing;
 - ``tarheader``, ``tarscan``: one tar header block, and walking a stream of them;
 - ``members``: ``MemberInfo``, the listing and its warnings about hostile names;
-- ``plaintar``, ``compressed``, ``directory``: the three kinds of input;
+- ``plaintar``, ``compressed``, ``directory``: the three kinds of input; ``spool``: a
+  compressed archive's big members, kept from its one pass;
 - ``checkpoint``: ``Checkpoint``, the public face.
 
 The limits re-exported here are for reading; the code looks them up in their own modules

@@ -22,14 +22,13 @@ The stretches kept are bounded (``KEEP_LIMIT`` over all images): a pattern found
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from checkforensics.analysis.memsearch.patterns import SearchPattern
 from checkforensics.archive import MemberInfo
+from checkforensics.archive.members import is_pages_image
 
 KEEP_LIMIT = 64 << 20  # bytes of candidate stretches kept over all pages images, at most
-_PAGES = re.compile(r"(?:^|/)pages-[^/]*\.img$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class PagesScreen:
 
     def __call__(self, info: MemberInfo) -> _ImageScreen | None:
         """A reader for member ``info`` if it is a pages image worth screening."""
-        if not self.usable or info.kind != "file" or not _PAGES.search(info.name):
+        if not self.usable or not is_pages_image(info):
             return None
         earlier = self._images.pop(info.name, None)
         if earlier is not None:  # a duplicate member replaces the earlier one, as in the listing
