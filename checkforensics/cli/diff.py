@@ -307,13 +307,14 @@ def diff(
         raise click.UsageError("--all lists one checkpoint's changes: give only CHECKPOINT")
     if checkpoint_b is not None:
         with (
-            CheckpointModel.open(checkpoint_a, reads=Reads.MEMORY | Reads.CONTAINER) as a,  # command lines, rootfs
-            CheckpointModel.open(checkpoint_b, reads=Reads.MEMORY | Reads.CONTAINER) as b,
+            CheckpointModel.open(checkpoint_a, reads=Reads.EVERYTHING) as a,  # command lines, changed files
+            CheckpointModel.open(checkpoint_b, reads=Reads.EVERYTHING) as b,
         ):
             result = compare(a, b, force=force, secrets=with_secrets)
         render(_comparison_result(result, checkpoint_a, checkpoint_b, show_unchanged), fmt, no_color=no_color)
         return
-    with CheckpointModel.open(checkpoint_a, reads=Reads.CONTAINER) as model:  # the changed files
+    # the changed files: rootfs-diff.tar beside the images, the tmpfs archives among them
+    with CheckpointModel.open(checkpoint_a, reads=Reads.CONTAINER | Reads.IMAGES) as model:
         if show_path is not None:
             render(_show_file(model, show_path), TEXT, no_color=no_color)  # the file itself, whatever --format says
             return

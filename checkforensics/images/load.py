@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from checkforensics.archive import Checkpoint
+from checkforensics.archive import Checkpoint, MemberInfo
+from checkforensics.archive.members import is_pages_image
 from checkforensics.errors import ArchiveError, ImageError, InputError, MemberNotFoundError
 from checkforensics.images.codec import Image, decode_image
 from checkforensics.images.framing import read_header
@@ -85,7 +86,12 @@ def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, s
         return data, "<stdin>"
     path = Path(source)
     if image is not None:
-        with Checkpoint.open(path) as checkpoint:
+        clean = image.strip("/")
+
+        def wanted(info: MemberInfo) -> bool:  # a big image is kept by the one pass (raw pages are refused)
+            return not is_pages_image(info) and (info.name == clean or info.name.endswith("/" + clean))
+
+        with Checkpoint.open(path, spool=wanted) as checkpoint:
             member = resolve_image_member(checkpoint, image)
             where = f"{path.name}:{member}"
             return read_image_member(checkpoint, member, where), where

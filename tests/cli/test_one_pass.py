@@ -161,3 +161,27 @@ def test_tmpdir_and_debug_say_where_the_spool_went(
     assert "debug:" not in capsys.readouterr().err
     assert run(["--tmpdir", str(tmp_path / "missing"), "ps", str(forms["tar.gz"])]) == 2
     assert "--tmpdir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["logs"], ["diff"], ["diff", "--show", "/home/counter/logfile"], ["crit", "show", "IN", "core-1.img"]],
+    ids=" ".join,
+)
+def test_big_container_files_and_images_are_read_in_the_one_pass(
+    command: list[str], forms: dict[str, Path], passes: list[tuple[int, str]], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Every member as a big one (none kept in memory by the pass): the container's log, its
+    changed files and a lone image are spooled as the pass goes by them."""
+    monkeypatch.setattr(compressed, "SMALL_MEMBER_LIMIT", 0)
+    outputs = []
+    for kind in ("tar", "tar.zst"):
+        passes.clear()
+        argv = [part.replace("IN", str(forms[kind])) for part in command]
+        argv = argv if "IN" in command else [argv[0], str(forms[kind]), *argv[1:]]
+        code = run(argv)
+        captured = capsys.readouterr()
+        outputs.append((code, _neutral(captured.out, forms[kind]), _neutral(captured.err, forms[kind])))
+    assert len(passes) == 1, passes
+    assert outputs[0] == outputs[1] and outputs[0][0] == 0
