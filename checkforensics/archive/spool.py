@@ -21,6 +21,7 @@ the archive again; ``notes`` says so, for ``--debug``.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import BinaryIO
 
@@ -81,6 +82,16 @@ class Spool:
                 f"{_margin_text()} free; read by decompressing the archive again"
             )
             return None
+        assert self._file is not None
+        # the room taken at once: faster to fill (no block allocated a write at a time), and a
+        # disk filled meanwhile says so now
+        try:
+            os.posix_fallocate(self._file.fileno(), self.size, info.size)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                self._failed(self.size, exc)
+                return None
+            # a file system that cannot reserve room: written as it comes
         return _SpoolWriter(self, data_offset, info.size)
 
     def place(self, data_offset: int) -> tuple[int, int] | None:

@@ -245,3 +245,32 @@ def test_a_tap_and_the_spool_both_read_a_member(tmp_path: Path, spool_dir: Path)
             assert content.startswith(bytes(seen[name])) and len(seen[name]) >= 100_000
             assert checkpoint.member_file(name) is not None and checkpoint.read(name) == content
     assert both_taps(None, tap) is tap and both_taps(tap, None) is tap and both_taps(None, None) is None
+
+
+def test_a_temporary_directory_that_cannot_be_written_means_no_spool(
+    tmp_path: Path, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHECKFORENSICS_TMPDIR", str(tmp_path / "missing"))
+    spool.notes.clear()
+    with Checkpoint.open(_archive(tmp_path, "tar.gz"), spool=is_pages_image) as checkpoint:
+        assert checkpoint.member_file("checkpoint/pages-1.img") is None
+        assert checkpoint.read("checkpoint/pages-1.img") == PAGES["checkpoint/pages-1.img"]
+    assert len(spool.notes) == 1 and "no spool in" in spool.notes[0] and "missing" in spool.notes[0]
+
+
+def test_a_disk_that_cannot_reserve_a_member_s_room_means_no_spool_from_there(
+    tmp_path: Path, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reserved = []
+
+    def reserve(fd: int, offset: int, size: int) -> None:
+        if reserved:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        reserved.append(size)
+
+    monkeypatch.setattr(os, "posix_fallocate", reserve)
+    spool.notes.clear()
+    with Checkpoint.open(_archive(tmp_path, "tar.zst"), spool=is_pages_image) as checkpoint:
+        assert [checkpoint.member_file(name) is not None for name in PAGES] == [True, False, False]
+        assert all(checkpoint.read(name) == content for name, content in PAGES.items())
+    assert any("No space left on device" in note for note in spool.notes)
