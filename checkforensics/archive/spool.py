@@ -9,14 +9,14 @@ to back, read and mapped from there afterwards. Nothing is left behind: the file
 from the start and its space is freed when the checkpoint closes, or when the process ends in
 any way.
 
-Where: ``--tmpdir DIR``, else ``$CHECKFORENSICS_TMPDIR``, else Python's temporary directory
-(``$TMPDIR``, else ``/tmp``). How much: a member is spooled only while the file system keeps
-``SPOOL_MARGIN`` bytes and ``SPOOL_MARGIN_SHARE`` of its size free after it, counted against
-the free space seen before the first byte was written; and never more than the listing pass
-decompresses, which the expansion limit bounds (a decompression bomb stops there, before its
-member is inflated, so it cannot fill the disk through the spool either). A member that does
-not fit, or that the disk refuses (``ENOSPC`` meanwhile), is read as before, by decompressing
-the archive again; ``notes`` says so, for ``--debug``.
+Where: ``--tmpdir DIR``, else ``$CHECKFORENSICS_TMPDIR``, else ``$TMPDIR``, else ``/tmp``. How
+much: a member is spooled only while the file system keeps ``SPOOL_MARGIN`` bytes and
+``SPOOL_MARGIN_SHARE`` of its size free after it, counted against the free space seen before
+the first byte was written; and never more than the listing pass decompresses, which the
+expansion limit bounds (a decompression bomb stops there, before its member is inflated, so it
+cannot fill the disk through the spool either). A member that does not fit, or that the disk
+refuses (``ENOSPC`` meanwhile), is read as before, by decompressing the archive again;
+``notes`` says so, for ``--debug``.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ def use_directory(path: str | None) -> None:
 
 
 def spool_directory() -> str:
-    """Where spools go: ``--tmpdir``, ``$CHECKFORENSICS_TMPDIR``, or Python's temporary directory."""
-    import tempfile  # here: only a spool needs it (start-up is much of a small command's time)
-
-    return _directory or os.environ.get("CHECKFORENSICS_TMPDIR") or tempfile.gettempdir()
+    """Where spools go: ``--tmpdir``, ``$CHECKFORENSICS_TMPDIR``, ``$TMPDIR``, or ``/tmp``. Never
+    Python's last resort, the working directory (which may be the evidence's): when none of
+    these can be written, there is no spool."""
+    return _directory or os.environ.get("CHECKFORENSICS_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
 
 
 def _write(fd: int, data: memoryview, offset: int) -> int:
@@ -102,7 +102,7 @@ class Spool:
         return self._file.fileno(), found[0]
 
     def _create(self) -> bool:
-        import tempfile
+        import tempfile  # here: only a spool needs it (start-up is much of a small command's time)
 
         try:
             status = os.statvfs(self.directory)

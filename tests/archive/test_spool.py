@@ -274,3 +274,18 @@ def test_a_disk_that_cannot_reserve_a_member_s_room_means_no_spool_from_there(
         assert [checkpoint.member_file(name) is not None for name in PAGES] == [True, False, False]
         assert all(checkpoint.read(name) == content for name, content in PAGES.items())
     assert any("No space left on device" in note for note in spool.notes)
+
+
+def test_where_the_spool_goes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CHECKFORENSICS_TMPDIR", raising=False)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    assert spool.spool_directory() == "/tmp"  # never the working directory, Python's last resort
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "t"))
+    assert spool.spool_directory() == str(tmp_path / "t")
+    monkeypatch.setenv("CHECKFORENSICS_TMPDIR", str(tmp_path / "c"))
+    assert spool.spool_directory() == str(tmp_path / "c")
+    spool.use_directory(str(tmp_path / "option"))
+    try:
+        assert spool.spool_directory() == str(tmp_path / "option")
+    finally:
+        spool.use_directory(None)
