@@ -321,6 +321,15 @@ class CompressedTar:
         self.spool = Spool(where) if spool is not None else None
         # the evidence hash, made of the compressed bytes as the pass reads them (when asked for)
         self._hash = RunningHash() if hash_in_pass else None
+        try:
+            self._list(tap, spool)
+        except BaseException:
+            self.close()  # the spool's file goes at once, not when collected
+            raise
+
+    def _list(self, tap: MemberTap | None, spool: Callable[[MemberInfo], bool] | None) -> None:
+        """The one pass: members listed, small ones kept, wanted big ones spooled and tapped."""
+        size = self.file_size
         with (
             progress.task("reading archive", size) as advance,
             self.stream(self.expansion_limit, advance=advance, seen=self._hash) as source,
