@@ -66,6 +66,7 @@ class Timed:
     label: str
     command: list[str] | str
     runs: list[Run] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)  # the round of each run (a peer of several runs twice)
     env: dict[str, str] = field(default_factory=lambda: ENV)
 
     def run(self) -> Run:
@@ -93,11 +94,21 @@ def rounds(pairs: list[tuple[Timed, ...]], repeat: int) -> None:
         for pair in pairs:
             for timed in pair if number % 2 == 0 else reversed(pair):
                 timed.runs.append(timed.run())
+                timed.rounds.append(number)
 
 
 def ratio(ours: Timed, peer: Timed, invert: bool = False) -> tuple[float, float, float]:
-    """Median, min and max of the round-by-round ratios ours/peer (peer/ours with ``invert``)."""
-    values = sorted((p / o if invert else o / p) for o, p in zip(ours.seconds, peer.seconds, strict=False))
+    """Median, min and max of the round-by-round ratios ours/peer (peer/ours with ``invert``),
+    each side's time in a round being the mean of its runs in that round."""
+
+    def by_round(timed: Timed) -> dict[int, float]:
+        runs: dict[int, list[float]] = {}
+        for number, run in zip(timed.rounds, timed.runs, strict=True):
+            runs.setdefault(number, []).append(run.seconds)
+        return {number: statistics.fmean(seconds) for number, seconds in runs.items()}
+
+    mine, theirs = by_round(ours), by_round(peer)
+    values = sorted((theirs[n] / mine[n] if invert else mine[n] / theirs[n]) for n in mine if n in theirs)
     return statistics.median(values), values[0], values[-1]
 
 
