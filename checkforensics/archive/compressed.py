@@ -146,13 +146,6 @@ class _SalvagingGzip(io.RawIOBase):
                 raise EOFError(f"gzip data ends after {self._given - left} bytes")
             left -= skipped
 
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            return self.readall()
-        buffer = bytearray(size)
-        got = self.readinto(buffer)
-        return bytes(buffer[:got])
-
 
 def decompressing_reader(raw: BinaryIO, kind: str) -> BinaryIO:
     """A reader of what ``raw`` holds once decompressed, ``kind`` being what ``detect_kind``

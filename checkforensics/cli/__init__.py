@@ -79,11 +79,11 @@ class _Group(click.Group):
         return sorted({*COMMANDS, *self.commands})
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list, from ``COMMAND_HELP`` where it has the command: no command module
-        is imported to print ``--help``."""
-        names = [name for name in self.list_commands(ctx) if name in COMMAND_HELP and name not in self.commands]
-        if len(names) < len(self.list_commands(ctx)):
-            super().format_commands(ctx, formatter)  # some command is not in the table: click's own way
+        """The command list, from ``COMMAND_HELP``: no command module is imported to print
+        ``--help`` (a command missing from the table is listed click's own way, by importing)."""
+        names = self.list_commands(ctx)
+        if not all(name in COMMAND_HELP for name in names):
+            super().format_commands(ctx, formatter)
             return
         limit = formatter.width - 6 - max(map(len, names))
         rows = [(name, click.utils.make_default_short_help(COMMAND_HELP[name], limit)) for name in names]

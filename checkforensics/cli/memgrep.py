@@ -231,14 +231,16 @@ def _checkpoints_and_patterns(checkpoint: str, arguments: tuple[str, ...]) -> tu
     a checkpoint that exists (an archive by its name, ``*.tar``, ``*.tar.gz``..., a checkpoint or
     images directory, or a directory holding checkpoints) is one more checkpoint; any other is
     a pattern (``-e`` always gives a pattern)."""
-    from checkforensics.archive.layout import checkpoint_paths, directory_has_images, has_archive_name
+    from checkforensics.archive.layout import checkpoint_paths, has_archive_name
 
     checkpoints, patterns = [checkpoint], []
     for argument in arguments:
         path = Path(argument)
-        is_checkpoint = (path.is_file() and has_archive_name(path)) or (
-            path.is_dir() and (directory_has_images(path) or bool(checkpoint_paths([argument])))
-        )
+        # a directory names checkpoints when it is one or holds some, as checkpoint_paths reads it
+        if path.is_file():
+            is_checkpoint = has_archive_name(path)
+        else:
+            is_checkpoint = path.is_dir() and bool(checkpoint_paths([argument]))
         (checkpoints if is_checkpoint else patterns).append(argument)
     return tuple(checkpoints), patterns
 
