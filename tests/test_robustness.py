@@ -22,39 +22,23 @@ from hypothesis import strategies as st
 from mutants import make_mutant
 
 from checkforensics.cli import run
+from checkforensics.cli.declare import CommandSpec
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.codec import count_entries, decode_image
 from checkforensics.images.crit_json import dict_to_image, image_to_dict
+from tests.commands import argv as command_line
+from tests.commands import samples
 
 from conftest import FIXTURES, SCENARIOS
 
 SEEDS = int(os.environ.get("CHECKFORENSICS_FUZZ_SEEDS", "28"))
 SOURCES = [FIXTURES / "busybox-counter-criu41.tar", FIXTURES / "counters-blog.tar"]
-COMMANDS = [
-    ["show", "--print-stats"],
-    ["show", "--format", "json"],
-    ["inspect", "--all"],
-    ["ps", "--env"],
-    ["files", "--data"],
-    ["sockets"],
-    ["diff"],
-    ["memgrep", "RANDOM_1432_KEY"],
-    ["memgrep", "--secrets", "-e", "marker"],
-    ["memparse"],
-    ["triage"],
-    ["malfind"],
-    ["crit", "x", "ps"],
-    ["crit", "x", "fds"],
-    ["crit", "x", "mems"],
-    ["crit", "x", "rss"],
-]
+COMMANDS = samples(writing=False)  # every command as it declares itself (tests/commands.py)
 ALLOWED = {ExitCode.OK, ExitCode.NOTHING_FOUND, ExitCode.USAGE, ExitCode.BAD_INPUT, ExitCode.UNSUPPORTED}
 
 
-def _argv(command: list[str], path: Path) -> list[str]:
-    if command[0] == "crit":
-        return ["crit", "x", str(path), command[2]]
-    return [command[0], str(path), *command[1:]]
+def _argv(command: tuple[CommandSpec, tuple[str, ...]], path: Path) -> list[str]:
+    return command_line(*command, path)
 
 
 def _run_quietly(argv: list[str]) -> tuple[int, str, float]:
@@ -83,7 +67,7 @@ def test_mutants_through_every_command(source: Path, tmp_path: Path, monkeypatch
         mutant = make_mutant(source, seed, tmp_path)
         for command in COMMANDS:
             code, err, elapsed = _run_quietly(_argv(command, mutant.path))
-            where = f"seed {seed} ({mutant.name}): {' '.join(command)}"
+            where = f"seed {seed} ({mutant.name}): {' '.join(_argv(command, mutant.path))}"
             assert code in ALLOWED, f"{where}: exit {code}: {err}"
             assert "Traceback" not in err and "internal error" not in err, f"{where}: {err}"
             assert code in (ExitCode.OK, ExitCode.NOTHING_FOUND) or err.strip(), f"{where}: silent failure"
@@ -120,7 +104,7 @@ def test_mutants_of_real_dumps_made_here(
         mutant = make_mutant(scenario_tars[name], seed, tmp_path)
         for command in COMMANDS:
             code, err, elapsed = _run_quietly(_argv(command, mutant.path))
-            where = f"{name} seed {seed} ({mutant.name}): {' '.join(command)}"
+            where = f"{name} seed {seed} ({mutant.name}): {' '.join(_argv(command, mutant.path))}"
             assert code in ALLOWED, f"{where}: exit {code}: {err}"
             assert "Traceback" not in err and "internal error" not in err, f"{where}: {err}"
             assert elapsed < 20, f"{where}: took {elapsed:.1f} s"

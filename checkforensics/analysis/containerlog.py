@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 
 from checkforensics.errors import MemberNotFoundError
 from checkforensics.model import CheckpointModel
+from checkforensics.records.declare import Answer, Field, RecordType, Section
+from checkforensics.records.values import FLAG, INTEGER, MISSING, TEXT, TIME
 
 LOG_MEMBERS = ("container.log", "ctr.log")  # containerd's, Podman's (conmon's k8s-file log)
 LINE_LIMIT = 1 << 20  # one line kept at most this long; the rest is dropped, and said so
@@ -84,6 +86,42 @@ class ContainerLog:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _text_line(entry: LogEntry) -> str:
+    """The line as text: its time, stream, tag and message (a line not in the CRI format: as it is)."""
+    if entry.time is None:
+        return entry.message
+    return " ".join((entry.time, entry.stream or MISSING, entry.tag or MISSING, entry.message))
+
+
+LOG_ENTRY = RecordType(
+    "entry",
+    "entries",
+    (
+        Field("line", INTEGER, "its line in the member, from 1 (a joined message: its first piece's)"),
+        Field("time", TIME, "as the runtime wrote it (nanoseconds kept)"),
+        Field("stream", TEXT, "stdout or stderr; null for a line not in the CRI format"),
+        Field("tag", TEXT, "F a full line, P a piece of a longer one"),
+        Field("message", TEXT, "the text as UTF-8, undecodable bytes as \\xNN, control characters kept"),
+        Field("pieces", INTEGER, "the lines --join put together"),
+        Field("truncated", FLAG, "longer than the limits; the rest was not kept"),
+    ),
+    doc="A line (or, with --join, a message) of the container's log.",
+    line=_text_line,
+)
+
+
+def container_log(model: CheckpointModel, *, join: bool = False, streams: Iterable[str] = ()) -> Iterator[Answer]:
+    """The container's log as records, read as they are written (the one answer is yielded
+    while the member is open)."""
+    with open_container_log(model) as log:
+        yield Answer(
+            [Section(LOG_ENTRY, log.entries(join=join, streams=streams))],
+            nothing=f"{log.member} holds no line" + (" of those streams" if streams else ""),
+            head={"archive": str(model.path), "member": log.member},
+            warnings=log.warnings,  # filled as the lines are read: read once they are written
+        )
 
 
 def open_container_log(model: CheckpointModel) -> ContainerLog:

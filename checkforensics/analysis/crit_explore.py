@@ -15,7 +15,7 @@ from typing import Any
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ImageError
 from checkforensics.images.flags import PAGE_SHIFT, MapFlags, Prot, TaskState, VmaStatus
-from checkforensics.images.load import load_image
+from checkforensics.images.load import load_image, text
 from checkforensics.model.tree import link, walk
 
 
@@ -88,7 +88,7 @@ def explore_ps(explorer: _Explorer) -> Iterator[dict[str, Any]]:
     for task in explorer.tasks():
         comm = None  # crit crashes on a task without a core image; its name is unknown
         if explorer.checkpoint.has_image(f"core-{task.pid}.img"):
-            comm = explorer.first(f"core-{task.pid}.img").tc.comm
+            comm = text(explorer.first(f"core-{task.pid}.img").tc.comm)  # invalid UTF-8 kept as \xNN
         yield {"pid": task.pid, "ppid": task.ppid, "pgid": task.pgid, "sid": task.sid, "comm": comm}
 
 

@@ -3,10 +3,18 @@ descriptors of however many processes hold it (dup'ed, inherited or opened again
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checkforensics.model.files import Descriptor, FileTable, InFlight
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import FLAG, INTEGER, LIST, SIZE, TEXT
+from checkforensics.render.escape import json_text
+
+if TYPE_CHECKING:
+    from checkforensics.cli.declare import Destination
+    from checkforensics.model import CheckpointModel
 
 # What identifies the object a kind of in-flight data belongs to, so that every descriptor holding
 # it finds the one object: a pipe's inode (both ends, dup'ed or inherited), a socket's inode (its
@@ -73,3 +81,72 @@ def objects_in_flight(table: FileTable) -> InFlightObjects:
                     warnings.append(f"{obj.file}: fd {d.fd} of pid {p.pid} holds other bytes; the first holder's kept")
                 obj.holders.append({"pid": p.pid, "comm": p.comm, "fd": d.fd})
     return InFlightObjects(list(found.values()), warnings)
+
+
+@dataclass
+class Recovered:
+    """An object's data as written to its own file."""
+
+    obj: InFlightObject
+    size: int
+    sha256: str
+
+    def __getattr__(self, name: str) -> Any:  # the object's and its first holder's fields
+        return getattr(self.obj, name)
+
+
+def _held_by(item: Recovered) -> str:
+    """``7:3,5 8:3``: each holding process's pid with its descriptors."""
+    fds: dict[int, list[str]] = {}
+    for holder in item.obj.holders:
+        fds.setdefault(holder["pid"], []).append(str(holder["fd"]))
+    return " ".join(f"{pid}:{','.join(numbers)}" for pid, numbers in fds.items())
+
+
+def _first(key: str) -> Field:
+    return Field(key, TEXT, get=lambda item: getattr(item.obj.descriptor, key))
+
+
+def _object_id(key: str) -> Field:
+    return Field(key, INTEGER, get=lambda item: item.obj.object_id if item.obj.id_key == key else None)
+
+
+RECOVERED = RecordType(
+    "item",
+    "items",
+    (
+        Field("kind", TEXT, "pipe, fifo, unix-queue, socket-queue, tcp-inq, tcp-outq, deleted-file, memfd"),
+        _first("type"), _first("path"), _first("local"), _first("remote"),
+        *(_object_id(key) for key in ID_KEYS),
+        Field("size", SIZE), Field("sha256", TEXT), Field("complete", FLAG),
+        Field("messages", LIST, "the size of each message of a queue, in order",
+              get=lambda item: [len(part) for part in item.obj.parts] if item.obj.kind in QUEUES else None),
+        Field("file", TEXT, "its name in the output directory"),
+        Field("holders", LIST, "every descriptor holding it: pid, comm, fd"),
+    ),
+    ("kind", Column("PATH / PEER", get=lambda i: i.obj.descriptor.path or i.obj.descriptor.remote or
+                    i.obj.descriptor.local), "size", Column("HELD BY (PID:FD)", get=_held_by), "file"),
+    "One object of data in flight, written to its own file by recover.",
+)  # fmt: skip
+
+
+def recover(model: CheckpointModel, output: Destination) -> Answer:
+    """Every object in flight written to its own file in ``output``, then manifest.json."""
+    table = model.files(with_data=True)
+    objects = objects_in_flight(table)
+    written = []
+    with output.directory() as target:
+        for obj in objects.objects:
+            data = b"".join(obj.parts)
+            with target.new_file(obj.file) as handle:
+                handle.write(data)
+            written.append(Recovered(obj, len(data), hashlib.sha256(data).hexdigest()))
+        manifest = {"items": [RECOVERED.json(item) for item in written]}
+        with target.new_file("manifest.json") as handle:
+            handle.write((json_text(manifest, indent=2) + "\n").encode())
+    return Answer(
+        [Section(RECOVERED, written)],
+        nothing="no data in flight",
+        head={"output": str(output.path)},
+        warnings=[*model.tree.warnings, *table.warnings, *objects.warnings],
+    )

@@ -6,7 +6,9 @@ import contextlib
 import importlib
 import io
 import os
+import re
 import sys
+from pathlib import Path
 
 import click
 
@@ -21,79 +23,55 @@ class _PipeClosed(Exception):
     """The reader of our output went away (``| head``): stop quietly."""
 
 
-# Each command's module is imported only when that command runs (or help lists it), so a
-# command pays only for what it uses. Add new commands here: name -> "module:attribute".
-COMMANDS = {
-    "show": "show:show",
-    "inspect": "inspect:inspect",
-    "list": "listing:list_checkpoints",
-    "ps": "ps:ps",
-    "files": "files:files",
-    "sockets": "files:sockets",
-    "recover": "files:recover",
-    "diff": "diff:diff",
-    "logs": "logs:logs",
-    "coredump": "coredump:coredump",
-    "memgrep": "memgrep:memgrep",
-    "memparse": "memparse:memparse",
-    "memdump": "memparse:memdump",
-    "malfind": "malfind:malfind_command",
-    "triage": "triage:triage_command",
-    "report": "report:report",
-    "verify": "verify:verify",
-    "completion": "completion:completion",
-    "crit": "crit:crit",
-}
+COMMANDS_DIRECTORY = Path(__file__).parent / "commands"
+_DOCSTRING = re.compile(r'\A\s*(?:#[^\n]*\n\s*)*[rRbBuU]?"""(.*?)(?:\n\s*\n|""")', re.DOTALL)
 
 
-# The one-line help ``checkforensics --help`` lists, so that listing the commands imports none
-# of them (tests/cli/test_startup.py holds it equal to each command's own short help). A command
-# missing here is imported for the listing, as before.
-COMMAND_HELP = {
-    "completion": "Print the completion script for a shell.",
-    "coredump": "Turn each checkpointed process into an ELF core file (DIR/core.PID) for gdb.",
-    "crit": "CRIU image tool: crit's decode, encode, show, info and x, with archive support.",
-    "diff": "What the container changed on disk; with two checkpoints, everything that changed between them.",
-    "files": "List every open descriptor: files (deleted ones marked), pipes, sockets, and more.",
-    "inspect": "Inspect checkpoints in depth, as a tree: metadata, mounts, statistics, processes, files.",
-    "list": "List the checkpoints in directories (default: the kubelet's and Podman's places).",
-    "logs": "The container's log (stdout and stderr) as the checkpoint kept it.",
-    "malfind": "Memory that looks like injected or hidden code, per process.",
-    "memdump": "Write a process's dumped memory, or one mapping of it, to a file (exit 1 when there is none).",
-    "memgrep": "Search the memory of every process for strings or regexes (exit 1 when nothing matched).",
-    "memparse": "Memory sizes of every process; with --pid, a hexdump of its memory (checkpointctl memparse).",
-    "ps": "List the checkpointed processes with their command lines (read from memory).",
-    "recover": "Write every piece of in-flight data to its own file, with a manifest.",
-    "report": "Write a self-contained HTML report: summary, hashes, triage, malfind, processes, files, changes, "
-    "memory maps.",
-    "show": "Show what was checkpointed: container, image, engine, network, sizes; for a Kubernetes checkpoint "
-    "also the pod, its namespace and UID and the sandbox.",
-    "sockets": "List sockets: UNIX, TCP/UDP over IPv4 and IPv6, netlink, packet.",
-    "triage": "What deserves a look first, each finding with its rule and the evidence behind it.",
-    "verify": "Print, record or check the SHA-256 of a checkpoint (exit 1 when it does not match).",
-}
+def command_names() -> list[str]:
+    """The commands: the modules of ``checkforensics.cli.commands`` (found, not listed)."""
+    return sorted(
+        path.stem for path in COMMANDS_DIRECTORY.glob("*.py") if not path.stem.startswith("_")
+    )
+
+
+def command_summary(name: str) -> str:
+    """The first paragraph of a command module's docstring, read from the file: listing the
+    commands imports none of them (start-up is most of a small command's time)."""
+    source = (COMMANDS_DIRECTORY / f"{name}.py").read_text(encoding="utf-8")
+    found = _DOCSTRING.match(source)
+    return " ".join(found.group(1).split()) if found else ""
+
+
+def load_command(name: str) -> click.Command | None:
+    """The click command of the module ``name``: the one it defines under that name."""
+    if name not in command_names():
+        return None
+    module = importlib.import_module(f"checkforensics.cli.commands.{name}")
+    found = {id(v): v for v in vars(module).values() if isinstance(v, click.Command) and v.name == name}
+    found = list(found.values())
+    if len(found) != 1:
+        raise RuntimeError(f"checkforensics.cli.commands.{name} defines {len(found)} commands, not one")
+    return found[0]
 
 
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *self.commands})
+        return sorted({*command_names(), *self.commands})
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list, from ``COMMAND_HELP``: no command module is imported to print
-        ``--help`` (a command missing from the table is listed click's own way, by importing)."""
+        """The command list, each command's summary read from its module: no command module is
+        imported to print ``--help``."""
         names = self.list_commands(ctx)
-        if not all(name in COMMAND_HELP for name in names):
-            super().format_commands(ctx, formatter)
-            return
         limit = formatter.width - 6 - max(map(len, names))
-        rows = [(name, click.utils.make_default_short_help(COMMAND_HELP[name], limit)) for name in names]
+        rows = [(name, click.utils.make_default_short_help(command_summary(name), limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            module, _, attribute = COMMANDS[cmd_name].partition(":")
-            command = getattr(importlib.import_module(f"checkforensics.cli.{module}"), attribute)
+        if cmd_name not in self.commands:
+            command = load_command(cmd_name)
+            if command is None:
+                return None
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 

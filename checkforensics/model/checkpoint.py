@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
 from checkforensics.archive.members import MemberInfo, is_pages_image
+from checkforensics.diagnostics import Diagnostics
 from checkforensics.errors import CheckforensicsError, NoImagesError
 from checkforensics.model.processes import (
     Process,
@@ -69,6 +70,7 @@ class CheckpointModel:
     def __init__(self, archive: Checkpoint) -> None:
         self.archive = archive
         self.store = ImageStore(archive)
+        self.diagnostics = Diagnostics()  # what could not be read, told once (checkforensics.diagnostics)
         self._memories: dict[int, ProcessMemory | CheckforensicsError] = {}
         self._spaces: dict[int, tuple[AddressSpace, str]] = {}
         self._files: dict[bool, FileTable] = {}

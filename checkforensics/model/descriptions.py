@@ -6,6 +6,8 @@ import hashlib
 from typing import Any
 
 from checkforensics.model.files import SOCKET_TYPES, Descriptor
+from checkforensics.records.declare import Field, RecordType
+from checkforensics.records.values import ANY, FLAG, INTEGER, LIST, OBJECT, TEXT
 
 _PREVIEW = 64
 
@@ -80,19 +82,47 @@ def _anon_summary(d: Descriptor) -> str | None:
     return None
 
 
+def _inflight(d: Descriptor, with_data: bool) -> list[dict[str, Any]]:
+    return [
+        {"kind": item.kind, "size": len(item.data), "sha256": hashlib.sha256(item.data).hexdigest(),
+         "complete": item.complete, **({"preview": preview(item.data)} if with_data else {})}
+        for item in d.inflight
+    ]  # fmt: skip
+
+
+_KIND_KEYS = ("flags", "pos", "size", "family", "sock_type", "proto", "state", "local", "remote", "ino", "peer",
+              "pipe_id")  # fmt: skip
+
+
+def _descriptor_type(with_data: bool) -> RecordType:
+    inflight = Field(
+        "inflight",
+        LIST,
+        "the data still in flight: kind, size, sha256, complete (and preview, with --data)",
+        get=(lambda d: _inflight(d, True)) if with_data else (lambda d: _inflight(d, False) or None),
+        sometimes=not with_data,
+    )
+    return RecordType(
+        "descriptor",
+        "fds",
+        (
+            Field("fd", ANY, 'the number, or "cwd", "root", "exe"'),
+            Field("type", TEXT, "CRIU's kind: REG, PIPE, UNIXSK, INETSK, ..."),
+            Field("id", INTEGER, "the file's id in the checkpoint", get=lambda d: d.file_id),
+            Field("path", TEXT),
+            Field("deleted", FLAG),
+            *(Field(key, sometimes=True) for key in _KIND_KEYS),
+            Field("details", OBJECT, "kind-specific keys (counter, watches, seals, ...)", spread=True),
+            inflight,
+        ),
+        doc="An open descriptor (also a process's cwd, root and exe).",
+    )
+
+
+DESCRIPTOR = _descriptor_type(False)
+DESCRIPTOR_WITH_DATA = _descriptor_type(True)
+
+
 def descriptor_record(d: Descriptor, with_data: bool = False) -> dict[str, Any]:
     """The JSON form of a descriptor; with ``with_data``, previews of the data in flight."""
-    doc: dict[str, Any] = {"fd": d.fd, "type": d.type, "id": d.file_id, "path": d.path, "deleted": d.deleted}
-    for key in ("flags", "pos", "size", "family", "sock_type", "proto", "state", "local", "remote", "ino", "peer",
-                "pipe_id"):
-        value = getattr(d, key)
-        if value is not None:
-            doc[key] = value
-    doc.update(d.details)
-    if with_data or d.inflight:
-        doc["inflight"] = [
-            {"kind": item.kind, "size": len(item.data), "sha256": hashlib.sha256(item.data).hexdigest(),
-             "complete": item.complete, **({"preview": preview(item.data)} if with_data else {})}
-            for item in d.inflight
-        ]
-    return doc
+    return (DESCRIPTOR_WITH_DATA if with_data else DESCRIPTOR).json(d)

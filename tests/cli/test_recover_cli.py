@@ -43,7 +43,7 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def _recovered(capsys: pytest.CaptureFixture[str], name: str, out: Path) -> list[dict[str, Any]]:
     document = _json(capsys, "recover", str(SOURCES[name]), "-o", str(out))
     manifest = json.loads((out / "manifest.json").read_text())["items"]
-    assert document == {"output": str(out), "items": manifest}
+    assert document == {"output": str(out), "items": manifest, "warnings": []}
     return manifest
 
 

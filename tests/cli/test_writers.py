@@ -236,8 +236,8 @@ FAILURES = [OSError(errno.EIO, "Input/output error"), KeyboardInterrupt(), Runti
 @pytest.mark.parametrize(
     ("name", "patched"),
     [
-        ("memdump", "checkforensics.cli.memparse.dump_memory"),
-        ("coredump", "checkforensics.cli.coredump.write_core"),
+        ("memdump", "checkforensics.cli.commands.memparse.dump_memory"),
+        ("coredump", "checkforensics.cli.commands.coredump.write_core"),
     ],
 )
 def test_a_failure_half_way_leaves_no_file(

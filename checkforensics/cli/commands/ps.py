@@ -1,4 +1,12 @@
-"""``checkforensics ps``: what was running, with real command lines and environments."""
+"""List the checkpointed processes with their command lines (read from memory).
+
+\b
+Examples:
+  checkforensics ps checkpoint.tar
+  checkforensics ps checkpoint.tar.zst --tree --env
+  checkforensics ps checkpoint.tar --format json | jq '.processes[].cmdline'
+  checkforensics ps checkpoint.tar --format jsonl | jq -c 'select(.uid == 0)'
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.render import Lines, Result, Table, Tree, View, cell, render, tree_text
 
@@ -17,7 +26,7 @@ COLUMNS = ["PID", "PPID", "PGID", "SID", "THREADS", "UID", "GID", "STATE", "COMM
 
 def _table(placed: list[tuple[Process, int]]) -> Table:
     """One row per process; a process ``depth`` levels down has its COMMAND indented."""
-    from checkforensics.records import command_text
+    from checkforensics.records.forms import command_text
 
     rows = [
         [p.pid, p.ppid, p.pgid, p.sid, len(p.tids), p.uid, p.gid, p.state, p.comm,
@@ -34,7 +43,7 @@ def _environments(processes: list[Process]) -> list[Lines]:
 def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
     """The parent/child tree of the processes ``placed`` (each with its depth, in tree order)."""
     from checkforensics.model.tree import DEPTH_LIMIT
-    from checkforensics.records import command_text, state_note
+    from checkforensics.records.forms import command_text, state_note
 
     root = Tree("[bold]processes[/]")
     parents = [root]
@@ -66,22 +75,13 @@ def _text(tree: ProcessTree, chosen: list[Process], as_tree: bool, with_env: boo
     return [View(text=lambda: _tree(placed, with_env), table=lambda: [_table(placed), *environments])]
 
 
-@click.command()
+@click.command(name="ps", help=__doc__)
 @checkpoint_argument()
 @click.option("--tree", "as_tree", is_flag=True, help="Draw the parent/child tree.")
 @click.option("--env", "with_env", is_flag=True, help="Add each process's environment, read from its memory.")
 @pid_option()
 @output_options()
 def ps(checkpoint: str, as_tree: bool, with_env: bool, pids: tuple[int, ...], fmt: str, no_color: bool) -> None:
-    """List the checkpointed processes with their command lines (read from memory).
-
-    \b
-    Examples:
-      checkforensics ps checkpoint.tar
-      checkforensics ps checkpoint.tar.zst --tree --env
-      checkforensics ps checkpoint.tar --format json | jq '.processes[].cmdline'
-      checkforensics ps checkpoint.tar --format jsonl | jq -c 'select(.uid == 0)'
-    """
     from checkforensics.model import CheckpointModel, Reads
     from checkforensics.model.processes import process_record
 
@@ -99,3 +99,6 @@ def ps(checkpoint: str, as_tree: bool, with_env: bool, pids: tuple[int, ...], fm
         warnings=tree.warnings,
     )
     render(result, fmt, no_color=no_color)
+
+
+declared(ps, reads=("memory",), takes="checkpoint", samples=[("--tree", "--env")])

@@ -1,4 +1,24 @@
-"""``memgrep``: search the memory of every process for strings, regexes and credentials."""
+"""Search the memory of every process for strings or regexes (exit 1 when nothing matched).
+
+Each match comes with its process, virtual address, the mapping it lies in and the bytes
+around it. Matches that cross page or chunk boundaries inside a mapping are found; bytes
+of different mappings, or on both sides of pages that were not dumped, never make one.
+Shared memory (memfds, SysV segments, MAP_SHARED anonymous memory) is dumped once, not per
+process: it is searched once and listed apart, with where each process maps the match.
+
+After the first, an argument naming an existing checkpoint (an archive, a checkpoint
+directory, or a directory of them as 'list' finds them) is one more: they are searched
+one after the other, each record naming its checkpoint (-e is always a pattern).
+
+\b
+Examples:
+  checkforensics memgrep checkpoint.tar RANDOM_1432_KEY
+  checkforensics memgrep checkpoint.tar.zst --regex 'ghp_[A-Za-z0-9]{36}' --vma-type heap
+  checkforensics memgrep checkpoint.tar -i -e password -e secret --pid 7 --format json
+  checkforensics memgrep checkpoint.tar --secrets
+  checkforensics memgrep checkpoint.tar --yara rules.yar
+  checkforensics memgrep /var/lib/kubelet/checkpoints --secrets --format jsonl
+"""
 
 from __future__ import annotations
 
@@ -23,6 +43,7 @@ from checkforensics.analysis.memsearch import (
 )
 from checkforensics.analysis.memsearch.prescan import PagesScreen
 from checkforensics.analysis.memsearch.selection import at_most, shared_matches, shared_objects
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import (
     CheckpointRuns,
     checkpoint_argument,
@@ -34,7 +55,7 @@ from checkforensics.cli.options import (
 from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.shared import SharedMemory
-from checkforensics.records import match_record, shared_match_record
+from checkforensics.records.forms import match_record, shared_match_record
 from checkforensics.render import STREAMED, Result, Table, render
 
 DEFAULT_MAX_COUNT = 10_000  # matches per process: keeps output and memory bounded for patterns like "\x00"
@@ -87,7 +108,7 @@ def _secret_findings(
     return finding_records(hits, redact=redact)
 
 
-@click.command()
+@click.command(name="memgrep", help=__doc__)
 @checkpoint_argument()
 @click.argument("pattern_args", metavar="[CHECKPOINT | PATTERN]...", nargs=-1)
 @click.option("-e", "--regexp", "more_patterns", metavar="PATTERN", multiple=True, help="A pattern (repeatable).")
@@ -154,27 +175,6 @@ def memgrep(
     fmt: str,
     no_color: bool,
 ) -> int:
-    """Search the memory of every process for strings or regexes (exit 1 when nothing matched).
-
-    Each match comes with its process, virtual address, the mapping it lies in and the bytes
-    around it. Matches that cross page or chunk boundaries inside a mapping are found; bytes
-    of different mappings, or on both sides of pages that were not dumped, never make one.
-    Shared memory (memfds, SysV segments, MAP_SHARED anonymous memory) is dumped once, not per
-    process: it is searched once and listed apart, with where each process maps the match.
-
-    After the first, an argument naming an existing checkpoint (an archive, a checkpoint
-    directory, or a directory of them as 'list' finds them) is one more: they are searched
-    one after the other, each record naming its checkpoint (-e is always a pattern).
-
-    \b
-    Examples:
-      checkforensics memgrep checkpoint.tar RANDOM_1432_KEY
-      checkforensics memgrep checkpoint.tar.zst --regex 'ghp_[A-Za-z0-9]{36}' --vma-type heap
-      checkforensics memgrep checkpoint.tar -i -e password -e secret --pid 7 --format json
-      checkforensics memgrep checkpoint.tar --secrets
-      checkforensics memgrep checkpoint.tar --yara rules.yar
-      checkforensics memgrep /var/lib/kubelet/checkpoints --secrets --format jsonl
-    """
     checkpoints, texts = _checkpoints_and_patterns(checkpoint, pattern_args)
     patterns = _patterns([*texts, *more_patterns], regex, ignore_case)
     builtin = secrets
@@ -450,3 +450,6 @@ def _findings_table(findings: list[dict[str, Any]]) -> Table:
     styles = {"critical": "bold red", "high": "red", "medium": "yellow"}
     columns = ["SEVERITY", "RULE", "PID", "COMM", "ADDRESS", "VALUE", "COUNT"]
     return Table(columns, rows, row_styles=[styles.get(f["severity"]) for f in findings])
+
+
+declared(memgrep, reads=("memory",), takes="checkpoints", samples=[("--secrets", "-e", "marker"), ("RANDOM_1432_KEY",)])

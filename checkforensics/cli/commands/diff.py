@@ -1,4 +1,24 @@
-"""``checkforensics diff``: what one checkpoint changed on disk, or what changed between two."""
+"""What the container changed on disk; with two checkpoints, everything that changed between them.
+
+One checkpoint: every file in rootfs-diff.tar (and /dev/shm, tmpfs mounts) with type,
+size, mode, owner and mtime, and every deleted path (deleted.files, or the layer's OCI
+whiteouts in containerd checkpoints; "opaque": a directory whose content from the image
+is hidden). The container's changes come first; what the container runtime made (CRIU's
+tmpfs copies of /dev and /sys/fs/cgroup, the empty files it bind-mounts onto) is counted,
+and listed with --all. Two checkpoints of one container: processes, descriptors, sockets, files on
+disk, deleted files and memory sizes added, removed and changed from the first to the
+second.
+
+\b
+Examples:
+  checkforensics diff checkpoint.tar
+  checkforensics diff checkpoint.tar --all --format json
+  checkforensics diff checkpoint.tar --show /home/counter/logfile
+  checkforensics diff checkpoint.tar --extract changed/
+  checkforensics diff before.tar after.tar --secrets
+  checkforensics diff before.tar after.tar --show-unchanged
+  checkforensics diff before.tar after.tar --format jsonl | jq -c 'select(.section == "sockets")'
+"""
 
 from __future__ import annotations
 
@@ -17,11 +37,12 @@ from checkforensics.analysis.rootfs import (
     read_changed_file,
     rootfs_changes,
 )
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import TREE_ALIAS, output_options
 from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.descriptions import socket_summary
 from checkforensics.output import OutputGuard
-from checkforensics.records import changes_record
+from checkforensics.records.forms import changes_record
 from checkforensics.render import TEXT, Lines, Result, Table, Tree, View, cell, human_size, render, tree_text
 
 Describe = Callable[[dict[str, Any]], str]
@@ -244,7 +265,7 @@ def _comparison_result(result: CheckpointDiff, a: str, b: str, unchanged: bool) 
     )
 
 
-@click.command()
+@click.command(name="diff", help=__doc__)
 @click.argument("checkpoint_a", metavar="CHECKPOINT")
 @click.argument("checkpoint_b", metavar="[CHECKPOINT_B]", required=False)
 @click.option("--show", "show_path", metavar="PATH", help="Print one changed file's content (text, or a hexdump).")
@@ -276,27 +297,6 @@ def diff(
     fmt: str,
     no_color: bool,
 ) -> None:
-    """What the container changed on disk; with two checkpoints, everything that changed between them.
-
-    One checkpoint: every file in rootfs-diff.tar (and /dev/shm, tmpfs mounts) with type,
-    size, mode, owner and mtime, and every deleted path (deleted.files, or the layer's OCI
-    whiteouts in containerd checkpoints; "opaque": a directory whose content from the image
-    is hidden). The container's changes come first; what the container runtime made (CRIU's
-    tmpfs copies of /dev and /sys/fs/cgroup, the empty files it bind-mounts onto) is counted,
-    and listed with --all. Two checkpoints of one container: processes, descriptors, sockets, files on
-    disk, deleted files and memory sizes added, removed and changed from the first to the
-    second.
-
-    \b
-    Examples:
-      checkforensics diff checkpoint.tar
-      checkforensics diff checkpoint.tar --all --format json
-      checkforensics diff checkpoint.tar --show /home/counter/logfile
-      checkforensics diff checkpoint.tar --extract changed/
-      checkforensics diff before.tar after.tar --secrets
-      checkforensics diff before.tar after.tar --show-unchanged
-      checkforensics diff before.tar after.tar --format jsonl | jq -c 'select(.section == "sockets")'
-    """
     if checkpoint_b is None and with_secrets:
         raise click.UsageError("--secrets compares the secrets of two checkpoints: give CHECKPOINT_B too")
     if checkpoint_b is None and show_unchanged:
@@ -326,3 +326,6 @@ def diff(
             return
         changes = rootfs_changes(model)
     render(_changes_result(model.path, changes, with_runtime), fmt, no_color=no_color)
+
+
+declared(diff, reads=("container",), takes="checkpoint", samples=[(), ("--extract", "OUT")])

@@ -1,4 +1,14 @@
-"""``checkforensics inspect``: a checkpoint part by part, as a tree (or tables, or JSON)."""
+"""Inspect checkpoints in depth, as a tree: metadata, mounts, statistics, processes, files.
+
+With no part named, the metadata is shown. The process parts read command lines and
+environments from the dumped memory. --format table prints each part as a table.
+
+\b
+Examples:
+  checkforensics inspect checkpoint.tar --metadata --mounts
+  checkforensics inspect checkpoint.tar --ps-tree-cmd --files --sockets
+  checkforensics inspect checkpoint.tar.zst --all --format json
+"""
 
 from __future__ import annotations
 
@@ -10,13 +20,14 @@ import click
 
 from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts, spec_mounts
 from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import TREE_ALIAS, checkpoint_argument, output_options, pid_option
 from checkforensics.model import CheckpointModel, Process, Reads
 from checkforensics.model.descriptions import descriptor_record, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, ProcessFiles
 from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
-from checkforensics.records import (
+from checkforensics.records.forms import (
     INTERFACE_COLUMNS,
     STATS_COLUMNS,
     command_text,
@@ -389,7 +400,7 @@ def _view(found: Inspection) -> View:
     return View(text=lambda: _tree(found), table=lambda: _tables(found))
 
 
-@click.command()
+@click.command(name="inspect", help=__doc__)
 @checkpoint_argument(multiple=True)
 @click.option("--metadata", is_flag=True, help="Container metadata and annotations.")
 @click.option("--mounts", is_flag=True, help="Mounts from spec.dump and from CRIU's mountpoints image.")
@@ -417,17 +428,6 @@ def inspect(
     fmt: str,
     no_color: bool,
 ) -> None:
-    """Inspect checkpoints in depth, as a tree: metadata, mounts, statistics, processes, files.
-
-    With no part named, the metadata is shown. The process parts read command lines and
-    environments from the dumped memory. --format table prints each part as a table.
-
-    \b
-    Examples:
-      checkforensics inspect checkpoint.tar --metadata --mounts
-      checkforensics inspect checkpoint.tar --ps-tree-cmd --files --sockets
-      checkforensics inspect checkpoint.tar.zst --all --format json
-    """
     process_view = ProcessView(ps_tree, ps_tree_cmd, ps_tree_env, with_files, with_sockets, frozenset(pids))
     if everything:
         metadata = mounts = stats = True
@@ -456,3 +456,6 @@ def inspect(
         warnings=warnings,
     )
     render(result, fmt, no_color=no_color)
+
+
+declared(inspect, reads=(), takes="checkpoint", samples=[("--all",)])

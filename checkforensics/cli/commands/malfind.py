@@ -1,4 +1,18 @@
-"""``checkforensics malfind``: memory that looks like injected or hidden code."""
+"""Memory that looks like injected or hidden code, per process.
+
+Anonymous memory that is executable (worse: writable too), executable mappings of memfds
+and deleted files, ELF or PE headers at the start of anonymous memory, and processes
+whose executable is a memfd (fileless) or was deleted; each with its addresses,
+protections, why it was flagged, its ATT&CK techniques and its first bytes (disassembled
+too where capstone is installed). [vdso] and code of files on disk are never flagged; the
+anonymous code of JIT runtimes (Java, Node.js, .NET, ...) is, at low severity, with the
+runtime named. Exit code 1 when nothing is flagged.
+
+\b
+Examples:
+  checkforensics malfind checkpoint.tar
+  checkforensics malfind checkpoint.tar --pid 7 --dump found/
+"""
 
 from __future__ import annotations
 
@@ -9,6 +23,7 @@ from typing import Any
 import click
 
 from checkforensics.analysis.malfind import REASONS, Suspect, malfind
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.errors import ExitCode
 from checkforensics.model import CheckpointModel, Reads
@@ -18,7 +33,7 @@ from checkforensics.render import Lines, Result, Table, human_size, json_text, r
 _STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "INFO": "dim"}
 
 
-@click.command()
+@click.command(name="malfind", help=__doc__)
 @checkpoint_argument()
 @pid_option()
 @click.option(
@@ -32,21 +47,6 @@ _STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cy
 def malfind_command(
     checkpoint: str, pids: tuple[int, ...], dump_dir: Path | None, force: bool, fmt: str, no_color: bool
 ) -> int:
-    """Memory that looks like injected or hidden code, per process.
-
-    Anonymous memory that is executable (worse: writable too), executable mappings of memfds
-    and deleted files, ELF or PE headers at the start of anonymous memory, and processes
-    whose executable is a memfd (fileless) or was deleted; each with its addresses,
-    protections, why it was flagged, its ATT&CK techniques and its first bytes (disassembled
-    too where capstone is installed). [vdso] and code of files on disk are never flagged; the
-    anonymous code of JIT runtimes (Java, Node.js, .NET, ...) is, at low severity, with the
-    runtime named. Exit code 1 when nothing is flagged.
-
-    \b
-    Examples:
-      checkforensics malfind checkpoint.tar
-      checkforensics malfind checkpoint.tar --pid 7 --dump found/
-    """
     guard = OutputGuard(checkpoint)
     if dump_dir is not None:
         guard.check(dump_dir)  # refused now, before any work
@@ -122,3 +122,6 @@ def _text(suspects: list[Suspect], dump_dir: Path | None, written: list[dict[str
         count = sum(len(record["files"]) for record in written)
         blocks.append(f"wrote {count} files and manifest.json to {dump_dir}")
     return blocks
+
+
+declared(malfind_command, reads=("memory",), takes="checkpoint", samples=[(), ("--dump", "OUT")])

@@ -1,4 +1,13 @@
-"""``checkforensics report``: one self-contained HTML file for a ticket."""
+"""Write a self-contained HTML report: summary, hashes, triage, malfind, processes, files, changes, memory maps.
+
+No network access and no external assets; secret values are redacted unless
+--include-secrets. What is printed (the file written, its size, what it holds) takes
+--format; the HTML file is the same in every format.
+
+\b
+Example:
+  checkforensics report checkpoint.tar -o report.html
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ import click
 
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.triage import load_context, triage
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel, Reads
 from checkforensics.output import OutputGuard
@@ -15,23 +25,13 @@ from checkforensics.render import JSON, JSONL, TEXT, Result, render
 from checkforensics.report import ReportInput, render_report
 
 
-@click.command()
+@click.command(name="report", help=__doc__)
 @checkpoint_argument()
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="The HTML file to write.")
 @click.option("--include-secrets", is_flag=True, help="Show secret values in full (redacted by default).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @output_options(formats=(TEXT, JSON, JSONL))
 def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: str, no_color: bool) -> None:
-    """Write a self-contained HTML report: summary, hashes, triage, malfind, processes, files, changes, memory maps.
-
-    No network access and no external assets; secret values are redacted unless
-    --include-secrets. What is printed (the file written, its size, what it holds) takes
-    --format; the HTML file is the same in every format.
-
-    \b
-    Example:
-      checkforensics report checkpoint.tar -o report.html
-    """
     target = OutputGuard(checkpoint).new_file(out, force=force)  # refused now, before any work
     from checkforensics.analysis.redaction import Redaction
     from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
@@ -65,3 +65,6 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: 
     }
     text = f"wrote {out} ({len(encoded)} bytes)"
     render(Result(json=written, jsonl=[written], text=[text]), fmt, no_color=no_color)
+
+
+declared(report, reads=("everything",), takes="checkpoint", samples=[("-o", "OUT")])

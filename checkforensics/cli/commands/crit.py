@@ -1,4 +1,14 @@
-"""``checkforensics crit``: a drop-in for CRIU's crit, reading archives as well as files."""
+"""CRIU image tool: crit's decode, encode, show, info and x, with archive support.
+
+IN may be an image file, or a checkpoint archive (.tar, .tar.gz, .tar.zst) or directory
+followed by the image to read from it; nothing is extracted to disk.
+
+\b
+Examples:
+  checkforensics crit show checkpoint.tar.zst pstree.img
+  checkforensics crit decode -i checkpoint/core-1.img -o core-1.json
+  checkforensics crit x checkpoint.tar ps
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,7 @@ from typing import Any, TextIO
 
 import click
 
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import output_options
 from checkforensics.errors import InputError, JsonImageError
 from checkforensics.images.codec import count_entries, decode_image, encode_image
@@ -21,19 +32,9 @@ from checkforensics.render import JSON, TEXT, Lines, Result, Table, render
 _EXPLORERS = ("ps", "fds", "mems", "rss")
 
 
-@click.group()
+@click.group(name="crit", help=__doc__)
 def crit() -> None:
-    """CRIU image tool: crit's decode, encode, show, info and x, with archive support.
-
-    IN may be an image file, or a checkpoint archive (.tar, .tar.gz, .tar.zst) or directory
-    followed by the image to read from it; nothing is extracted to disk.
-
-    \b
-    Examples:
-      checkforensics crit show checkpoint.tar.zst pstree.img
-      checkforensics crit decode -i checkpoint/core-1.img -o core-1.json
-      checkforensics crit x checkpoint.tar ps
-    """
+    """crit's subcommands (decode, encode, show, info, x)."""
 
 
 def _write_json(document: Any, out: TextIO, pretty: bool) -> None:
@@ -161,3 +162,6 @@ def explore(source: str, what: str, fmt: str, no_color: bool) -> None:
         # crit's lines are laid out with tabs: kept; every other control is escaped
         result = Result(json={"processes": records}, text=lambda: [Lines(explore_lines(what, records), tabs=True)])
         render(result, fmt, no_color=no_color)
+
+
+declared(crit, takes="other", samples=[("x", "CHECKPOINT", explorer) for explorer in _EXPLORERS])

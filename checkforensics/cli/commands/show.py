@@ -1,4 +1,11 @@
-"""``checkforensics show``: the overview of one or more checkpoints."""
+"""Show what was checkpointed: container, image, engine, network, sizes; for a Kubernetes
+checkpoint also the pod, its namespace and UID and the sandbox.
+
+\b
+Examples:
+  checkforensics show checkpoint.tar --print-stats
+  checkforensics show /var/lib/kubelet/checkpoints/*.tar --format json
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.render import JSON, JSONL, Result, Table, human_size, render
 
@@ -21,7 +29,7 @@ COLUMNS = ["CONTAINER", "IMAGE", "ID", "RUNTIME", "CREATED", "CHECKPOINTED", "EN
 
 
 def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
-    from checkforensics.records import POD_COLUMNS, STATS_COLUMNS, in_a_pod, overview_row, pod_row, stats_row
+    from checkforensics.records.forms import POD_COLUMNS, STATS_COLUMNS, in_a_pod, overview_row, pod_row, stats_row
 
     columns, rows = list(COLUMNS), [overview_row(view) for view in views]
     if any(in_a_pod(view) for view in views):
@@ -47,7 +55,7 @@ def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
 def _interfaces_table(views: list[Overview]) -> list[Table]:
     """The network interfaces with their prefixes and gateways, when any checkpoint names one;
     with several checkpoints, each row names its file (two may be of one container)."""
-    from checkforensics.records import INTERFACE_COLUMNS, interface_rows
+    from checkforensics.records.forms import INTERFACE_COLUMNS, interface_rows
 
     several = len(views) > 1
     rows = [
@@ -60,23 +68,15 @@ def _interfaces_table(views: list[Overview]) -> list[Table]:
     return [Table(["FILE", *INTERFACE_COLUMNS] if several else INTERFACE_COLUMNS, rows, title="Network interfaces")]
 
 
-@click.command()
+@click.command(name="show", help=__doc__)
 @checkpoint_argument(multiple=True)
 @click.option("--print-stats", is_flag=True, help="Add CRIU's dump statistics (stats-dump).")
 @click.option("--no-hash", is_flag=True, help="Leave out the archive's SHA-256 in JSON (saves reading it whole).")
 @output_options()
 def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: str, no_color: bool) -> None:
-    """Show what was checkpointed: container, image, engine, network, sizes; for a Kubernetes
-    checkpoint also the pod, its namespace and UID and the sandbox.
-
-    \b
-    Examples:
-      checkforensics show checkpoint.tar --print-stats
-      checkforensics show /var/lib/kubelet/checkpoints/*.tar --format json
-    """
     from checkforensics.analysis.overview import overview
     from checkforensics.model import CheckpointModel, Reads
-    from checkforensics.records import overview_record
+    from checkforensics.records.forms import overview_record
 
     warnings: list[str] = []
     reads = Reads.SHA256 if fmt in (JSON, JSONL) and not no_hash else Reads.NOTHING  # hashed in the one pass
@@ -102,3 +102,6 @@ def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: st
         warnings=warnings,
     )
     render(result, fmt, no_color=no_color)
+
+
+declared(show, reads=(), takes="checkpoints", samples=[("--print-stats",)])

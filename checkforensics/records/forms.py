@@ -7,12 +7,11 @@ analyses that compare records (``diff A B``) use the very same form; none is enc
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checkforensics.render import human_size
+from checkforensics.records.values import human_size, short_time
 
 # Types only: a command imports records for one record kind, and must not pay for importing
 # memory search and the rootfs reader to list processes (start-up is most of a small command).
@@ -81,8 +80,6 @@ def state_note(process: Process) -> str | None:
     return process.state.lower()
 
 
-_FRACTION = re.compile(r"(T\d\d:\d\d:\d\d)\.\d+")
-
 STATS_COLUMNS = (
     ("FREEZING TIME", "freezing_time", "us"),
     ("FROZEN TIME", "frozen_time", "us"),
@@ -91,11 +88,6 @@ STATS_COLUMNS = (
     ("PAGES SCANNED", "pages_scanned", ""),
     ("PAGES WRITTEN", "pages_written", ""),
 )
-
-
-def short_time(value: str | None) -> str | None:
-    """An RFC 3339 time without its fraction of a second, for tables."""
-    return _FRACTION.sub(r"\1", value) if value else value
 
 
 def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> dict[str, Any]:

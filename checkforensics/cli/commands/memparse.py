@@ -1,4 +1,19 @@
-"""``memparse`` and ``memdump``: memory sizes, hexdumps and raw copies of process memory."""
+"""Memory sizes of every process; with --pid, a hexdump of its memory (checkpointctl memparse).
+
+MEMORY SIZE counts the pages the pagemap describes, SHARED MEMORY SIZE the MAP_SHARED
+mappings; shared memory objects (memfds, SysV segments), dumped once for all the processes
+that map them, are listed after the processes. With --pid (or --shmid) the dumped memory is
+printed like `hexdump -C` (virtual addresses, or offsets in the object; `*` for repeated
+lines); with -o FILE it is written raw, laid out as memdump does. To search memory
+(checkpointctl's memparse --search), use memgrep.
+
+\b
+Examples:
+  checkforensics memparse checkpoint.tar
+  checkforensics memparse checkpoint.tar --pid 7 --vma-type heap | less
+  checkforensics memparse checkpoint.tar --pid 7 -o pid7.raw
+  checkforensics memparse checkpoint.tar --shmid 8708
+"""
 
 from __future__ import annotations
 
@@ -8,6 +23,7 @@ import click
 
 from checkforensics.analysis.memsearch import DumpedRegion, dump_memory, hexdump, memory_sizes
 from checkforensics.analysis.memsearch.selection import one_memory, shared_objects
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import (
     checkpoint_argument,
     emit_warnings,
@@ -111,7 +127,7 @@ def _point_to_memgrep(
     raise click.UsageError(f"memparse does not search; memgrep does (every process at once): {shlex.join(argv)}")
 
 
-@click.command()
+@click.command(name="memparse", help=__doc__)
 @checkpoint_argument()
 @click.option("--pid", type=int, help="Hex-dump this process's memory (or write it with -o).")
 @click.option("--shmid", type=int, help="Hex-dump this shared memory object instead (memparse lists their ids).")
@@ -139,22 +155,6 @@ def memparse(
     fmt: str,
     no_color: bool,
 ) -> int:
-    """Memory sizes of every process; with --pid, a hexdump of its memory (checkpointctl memparse).
-
-    MEMORY SIZE counts the pages the pagemap describes, SHARED MEMORY SIZE the MAP_SHARED
-    mappings; shared memory objects (memfds, SysV segments), dumped once for all the processes
-    that map them, are listed after the processes. With --pid (or --shmid) the dumped memory is
-    printed like `hexdump -C` (virtual addresses, or offsets in the object; `*` for repeated
-    lines); with -o FILE it is written raw, laid out as memdump does. To search memory
-    (checkpointctl's memparse --search), use memgrep.
-
-    \b
-    Examples:
-      checkforensics memparse checkpoint.tar
-      checkforensics memparse checkpoint.tar --pid 7 --vma-type heap | less
-      checkforensics memparse checkpoint.tar --pid 7 -o pid7.raw
-      checkforensics memparse checkpoint.tar --shmid 8708
-    """
     if search is not None or search_regex is not None:
         _point_to_memgrep(checkpoint, search, search_regex, search_context, pid)
     if pid is not None and shmid is not None:
@@ -184,61 +184,6 @@ def memparse(
     return ExitCode.OK
 
 
-@click.command()
-@checkpoint_argument()
-@click.option("--pid", type=int, help="The process whose memory to write.")
-@click.option("--shmid", type=int, help="Or the shared memory object to write (ids: memparse lists them).")
-@click.option("--vma", metavar="ADDR", help="Only the mapping holding this address (hexadecimal).")
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="The file to write.")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@memory_filter_options
-@output_options()
-def memdump(
-    checkpoint: str,
-    pid: int | None,
-    shmid: int | None,
-    vma: str | None,
-    out: Path,
-    force: bool,
-    perms: str | None,
-    kinds: tuple[str, ...],
-    address: str | None,
-    file_glob: str | None,
-    fmt: str,
-    no_color: bool,
-) -> int:
-    """Write a process's dumped memory, or one mapping of it, to a file (exit 1 when there is none).
-
-    The file holds the dumped regions back to back in address order; the listing printed
-    says where each one went (VADDR, SIZE, OFFSET in the file). Pages that were not dumped
-    take no space. An existing file is only replaced with --force; the checkpoint never.
-    --shmid writes a shared memory object (a memfd, a SysV segment) instead: its offsets take
-    the place of addresses.
-
-    \b
-    Examples:
-      checkforensics memdump checkpoint.tar --pid 7 -o pid7.mem
-      checkforensics memdump checkpoint.tar --pid 7 --vma 0x2ccf3000 -o heap.bin --format json
-      checkforensics memdump checkpoint.tar --shmid 8708 -o shared.bin
-    """
-    if (pid is None) == (shmid is None):
-        raise click.UsageError("give --pid (a process) or --shmid (a shared memory object)")
-    chosen = make_memory_filter(perms, kinds, address, file_glob)
-    warnings: list[str] = []
-    with CheckpointModel.open(checkpoint, reads=Reads.MEMORY) as model:
-        warnings += model.tree.warnings
-        memory = _one_memory(model, pid, shmid, warnings)
-        if vma is not None:
-            chosen = _only_mapping(memory, vma, chosen)
-        placed = _dump(model, memory, out, force, checkpoint, chosen)
-    if not placed:
-        warnings.append(f"{memory.label}: no dumped memory matches; {out} not written")
-        emit_warnings(warnings)
-        return ExitCode.NOTHING_FOUND
-    render(_dump_result(memory, out, placed, warnings), fmt, no_color=no_color)
-    return ExitCode.OK
-
-
 def _one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warnings: list[str]) -> ProcessMemory:
     """The process ``pid``'s memory (an unknown PID is the usual error), or the object ``shmid``."""
     if pid is not None:
@@ -259,3 +204,6 @@ def _only_mapping(memory: ProcessMemory, text: str, memory_filter: MemoryFilter)
     if span is None:
         raise click.BadParameter(f"{wanted:#x} is outside --address", param_hint="--vma")
     return MemoryFilter(memory_filter.perms, memory_filter.kinds, span, memory_filter.file_glob)
+
+
+declared(memparse, reads=(), takes="checkpoint", samples=[()])

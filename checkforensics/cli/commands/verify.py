@@ -1,4 +1,16 @@
-"""``checkforensics verify``: record the hash of the evidence, and check it later."""
+"""Print, record or check the SHA-256 of a checkpoint (exit 1 when it does not match).
+
+For an archive this is the SHA-256 of the file, as sha256sum prints it; for a directory,
+of a sha256sum-style listing of every file in it, sorted by path. A record is never
+written inside the checkpoint directory (it would change what it hashes), and an existing
+one is only replaced with --force.
+
+\b
+Examples:
+  checkforensics verify checkpoint.tar --record checkpoint.tar.sha256.json
+  checkforensics verify checkpoint.tar --against checkpoint.tar.sha256.json
+  checkforensics verify checkpoint.tar --expect 3f1c...e9
+"""
 
 from __future__ import annotations
 
@@ -12,6 +24,7 @@ import click
 
 from checkforensics import __version__
 from checkforensics.archive import Checkpoint
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import output_options
 from checkforensics.errors import ExitCode, InputError
 from checkforensics.output import OutputGuard
@@ -20,7 +33,7 @@ from checkforensics.render import Result, Table, View, json_text, render
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
-@click.command()
+@click.command(name="verify", help=__doc__)
 @click.argument("checkpoint", metavar="CHECKPOINT")
 @click.option("--record", "record", type=click.Path(path_type=Path), help="Write the hash record to this file.")
 @click.option("--force", is_flag=True, help="With --record: replace an existing record.")
@@ -36,19 +49,6 @@ def verify(
     fmt: str,
     no_color: bool,
 ) -> int:
-    """Print, record or check the SHA-256 of a checkpoint (exit 1 when it does not match).
-
-    For an archive this is the SHA-256 of the file, as sha256sum prints it; for a directory,
-    of a sha256sum-style listing of every file in it, sorted by path. A record is never
-    written inside the checkpoint directory (it would change what it hashes), and an existing
-    one is only replaced with --force.
-
-    \b
-    Examples:
-      checkforensics verify checkpoint.tar --record checkpoint.tar.sha256.json
-      checkforensics verify checkpoint.tar --against checkpoint.tar.sha256.json
-      checkforensics verify checkpoint.tar --expect 3f1c...e9
-    """
     if expect is not None and not _SHA256.fullmatch(expect.strip()):
         raise click.BadParameter(f"{expect!r} is not a SHA-256 (64 hexadecimal digits)", param_hint="--expect")
     writer = OutputGuard(checkpoint).new_file(record, force=force, fsync=True) if record is not None else None
@@ -97,3 +97,6 @@ def _table(checkpoint: str, result: dict[str, Any]) -> Table:
         columns += ["EXPECTED", "MATCH"]
         row += [result["expected"], "OK" if result["match"] else "MISMATCH"]
     return Table(columns, [row])
+
+
+declared(verify, reads=(), takes="checkpoints", samples=[()])

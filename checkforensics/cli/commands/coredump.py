@@ -1,4 +1,14 @@
-"""``checkforensics coredump``: an ELF core file per checkpointed process, for gdb."""
+"""Turn each checkpointed process into an ELF core file (DIR/core.PID) for gdb.
+
+Registers of every thread, the dumped memory of every mapping, the command line and the
+auxiliary vector; open them with `gdb -c core.7 /usr/bin/python3` (or `gdb -c core.7`
+alone for registers and raw memory). x86_64 only.
+
+\b
+Examples:
+  checkforensics coredump checkpoint.tar -o cores/
+  checkforensics coredump checkpoint.tar.zst --pid 7 -o /tmp
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,7 @@ from pathlib import Path
 import click
 
 from checkforensics.analysis.coredump import write_core
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import checkpoint_argument, output_options, pid_option
 from checkforensics.errors import CheckforensicsError, InputError, OutputError, UnsupportedError
 from checkforensics.model import CheckpointModel, Reads
@@ -14,7 +25,7 @@ from checkforensics.output import OutputGuard
 from checkforensics.render import Result, Table, human_size, render
 
 
-@click.command()
+@click.command(name="coredump", help=__doc__)
 @checkpoint_argument()
 @click.option(
     "-o",
@@ -29,17 +40,6 @@ from checkforensics.render import Result, Table, human_size, render
 @click.option("--force", is_flag=True, help="Overwrite existing core files.")
 @output_options()
 def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt: str, no_color: bool) -> None:
-    """Turn each checkpointed process into an ELF core file (DIR/core.PID) for gdb.
-
-    Registers of every thread, the dumped memory of every mapping, the command line and the
-    auxiliary vector; open them with `gdb -c core.7 /usr/bin/python3` (or `gdb -c core.7`
-    alone for registers and raw memory). x86_64 only.
-
-    \b
-    Examples:
-      checkforensics coredump checkpoint.tar -o cores/
-      checkforensics coredump checkpoint.tar.zst --pid 7 -o /tmp
-    """
     written = []
     cores = OutputGuard(checkpoint).output_directory(out, force=force, must_be_empty=False)
     with cores as directory, CheckpointModel.open(checkpoint, reads=Reads.MEMORY) as model:
@@ -89,3 +89,6 @@ def coredump(checkpoint: str, out: Path, pids: tuple[int, ...], force: bool, fmt
         warnings=tree.warnings,
     )
     render(result, fmt, no_color=no_color)
+
+
+declared(coredump, reads=("memory",), takes="checkpoint", samples=[("-o", "OUT")])

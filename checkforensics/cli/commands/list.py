@@ -1,4 +1,13 @@
-"""``checkforensics list``: the checkpoints lying in the usual places (or the given directories)."""
+"""List the checkpoints in directories (default: the kubelet's and Podman's places).
+
+A damaged archive is reported on stderr and skipped; a checkpoint whose metadata is missing
+or broken is listed, with a warning.
+
+\b
+Examples:
+  checkforensics list
+  checkforensics list /srv/evidence --format json
+"""
 
 from __future__ import annotations
 
@@ -9,10 +18,11 @@ import click
 
 from checkforensics.analysis.overview import overview, parse_kubelet_name
 from checkforensics.archive.layout import find_checkpoints
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import output_options
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
-from checkforensics.records import short_time
+from checkforensics.records.forms import short_time
 from checkforensics.render import Result, Table, human_size, render
 
 KUBELET_DIR = Path("/var/lib/kubelet/checkpoints")
@@ -37,20 +47,10 @@ def _entry(path: Path) -> dict[str, Any]:
     }
 
 
-@click.command(name="list")
+@click.command(help=__doc__, name="list")
 @click.argument("directories", metavar="[DIR]...", nargs=-1, type=click.Path(path_type=Path))
 @output_options()
 def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) -> int:
-    """List the checkpoints in directories (default: the kubelet's and Podman's places).
-
-    A damaged archive is reported on stderr and skipped; a checkpoint whose metadata is missing
-    or broken is listed, with a warning.
-
-    \b
-    Examples:
-      checkforensics list
-      checkforensics list /srv/evidence --format json
-    """
     places = list(directories) or [KUBELET_DIR, *sorted(Path("/").glob(PODMAN_GLOB.lstrip("/")))]
     missing: list[Path] = []
     entries, warnings = [], []
@@ -79,3 +79,6 @@ def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) ->
     if directories and len(missing) == len(places):
         return ExitCode.BAD_INPUT  # nothing could be looked at
     return ExitCode.NOTHING_FOUND
+
+
+declared(list_checkpoints, reads=(), takes="other", samples=[])

@@ -1,4 +1,23 @@
-"""``checkforensics triage``: one screen of what deserves a look first."""
+"""What deserves a look first, each finding with its rule and the evidence behind it.
+
+Deleted or world-writable executables, fileless (memfd) processes, injected code
+(malfind), reverse shells, LD_PRELOAD, shells and interpreters with network sockets,
+listening sockets and outbound connections, deleted files still open, data in flight,
+changes to sensitive paths (/etc, /root, .ssh, cron, ld.so.preload, binaries),
+credentials in environments, privileged capabilities, and secrets found in memory by the
+credential rules (values redacted; see docs/secrets.md). Each finding names its MITRE
+ATT&CK techniques.
+
+Several checkpoints, or directories of them (as 'list' finds them), are triaged one
+after the other in one run; each finding names its checkpoint, and one that cannot be
+read is named in a warning and skipped (exit 3 once the others are done).
+
+\b
+Examples:
+  checkforensics triage checkpoint.tar
+  checkforensics triage checkpoint.tar --min-severity medium --format json
+  checkforensics triage /var/lib/kubelet/checkpoints --format jsonl
+"""
 
 from __future__ import annotations
 
@@ -8,6 +27,7 @@ from pathlib import Path
 import click
 
 from checkforensics.analysis.triage import Finding, Severity, load_context, triage
+from checkforensics.cli.declare import declared
 from checkforensics.cli.options import CheckpointRuns, checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel, Reads
 from checkforensics.render import Result, Table, render
@@ -19,7 +39,7 @@ def _evidence(evidence: dict[str, object]) -> str:
     return ", ".join(f"{key}={value}" for key, value in evidence.items() if value not in (None, "", [], {}))
 
 
-@click.command(name="triage")
+@click.command(help=__doc__, name="triage")
 @checkpoint_argument(multiple=True)
 @click.option(
     "--min-severity",
@@ -31,26 +51,6 @@ def _evidence(evidence: dict[str, object]) -> str:
 @click.option("--no-secrets", is_flag=True, help="Do not scan memory with the credential rules.")
 @output_options()
 def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: bool, fmt: str, no_color: bool) -> int:
-    """What deserves a look first, each finding with its rule and the evidence behind it.
-
-    Deleted or world-writable executables, fileless (memfd) processes, injected code
-    (malfind), reverse shells, LD_PRELOAD, shells and interpreters with network sockets,
-    listening sockets and outbound connections, deleted files still open, data in flight,
-    changes to sensitive paths (/etc, /root, .ssh, cron, ld.so.preload, binaries),
-    credentials in environments, privileged capabilities, and secrets found in memory by the
-    credential rules (values redacted; see docs/secrets.md). Each finding names its MITRE
-    ATT&CK techniques.
-
-    Several checkpoints, or directories of them (as 'list' finds them), are triaged one
-    after the other in one run; each finding names its checkpoint, and one that cannot be
-    read is named in a warning and skipped (exit 3 once the others are done).
-
-    \b
-    Examples:
-      checkforensics triage checkpoint.tar
-      checkforensics triage checkpoint.tar --min-severity medium --format json
-      checkforensics triage /var/lib/kubelet/checkpoints --format jsonl
-    """
     threshold = Severity[min_severity.upper()]
     runs = CheckpointRuns(checkpoints)
 
@@ -83,3 +83,6 @@ def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: 
     result = Result(json=document, jsonl=records, text=tables, warnings=runs.warnings)
     render(result, fmt, no_color=no_color)
     return runs.exit_code()
+
+
+declared(triage_command, reads=("everything",), takes="checkpoints", samples=[()])

@@ -1,0 +1,199 @@
+"""Commands declared once.
+
+A command is one module of ``checkforensics.cli.commands``, named as the command. Its docstring
+is the command's help (the first line its summary: ``checkforensics --help`` reads it from the
+file, importing no command), and one declaration, ``@command(...)``, says the rest: what the
+command reads of a checkpoint, its options, and a function that asks the analysis and returns
+an ``Answer`` of declared records. The declaration parses the options, opens the model, calls
+the function, hands the answer to the renderer and returns the exit code; the function is the
+command's own part, options in and records out, about 10 to 30 lines.
+
+What the tests run every command with (``samples``) is declared here too, so the command
+matrices of tests (every command on every real dump, damaged archives, one pass over a
+compressed archive) are derived from the declarations.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from checkforensics.cli.options import checkpoint_argument, output_options
+from checkforensics.render import FORMATS, JSON, JSONL
+
+if TYPE_CHECKING:
+    from checkforensics.model import CheckpointModel
+    from checkforensics.records.declare import Answer
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+READS = ("memory", "images", "container", "everything")  # names of model.Reads, lower-case
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """What a command declares besides its click options.
+
+    - ``reads``: what of a checkpoint it reads besides its small images (``model.Reads``).
+    - ``takes``: ``checkpoint`` (one), ``checkpoints`` (one or more, or directories of them),
+      or ``other`` (its own arguments: ``list``, ``crit``, ``completion``).
+    - ``samples``: argument lists the tests run it with on real dumps (after the checkpoint); ``OUT`` stands
+      for a fresh output path.
+    - ``records``: the record types it answers with, as ``module:NAME`` (imported only by the tests and docs).
+    """
+
+    name: str
+    reads: tuple[str, ...] = ()
+    takes: str = "checkpoint"
+    samples: tuple[tuple[str, ...], ...] = ((),)
+    records: tuple[str, ...] = ()
+    json: bool = True
+    answers: bool = False  # answers with declared records (``@command``): nothing found is said one way
+
+
+@dataclass(frozen=True)
+class Output:
+    """A command's output path (``-o DIR`` or ``-o FILE``, with ``--force``), declared once: the
+    path is checked against the evidence before any work (docs/security.md), and the command's
+    function gets a ``Destination`` to write through (None when the option was not given)."""
+
+    help: str
+    directory: bool = True
+    required: bool = True
+    flags: tuple[str, ...] = ("-o", "--output")
+    force_help: str = "Write into a directory that is not empty."
+
+    def options(self) -> list[Decorator]:
+        return [
+            click.option(*self.flags, "output", required=self.required, type=click.Path(), help=self.help),
+            click.option("--force", is_flag=True, help=self.force_help),
+        ]
+
+
+class Destination:
+    """Where a command writes, through the one output guard (``checkforensics.output``)."""
+
+    def __init__(self, guard: Any, path: str, force: bool) -> None:
+        self.guard, self.path, self.force = guard, path, force
+
+    def directory(self, **options: Any) -> Any:
+        """The output directory, created when absent (``OutputGuard.output_directory``)."""
+        return self.guard.output_directory(self.path, force=self.force, **options)
+
+    def new_file(self) -> Any:
+        """The output file, written whole or not at all (``OutputGuard.new_file``)."""
+        return self.guard.new_file(self.path, force=self.force)
+
+
+def spec_of(command: click.Command) -> CommandSpec:
+    """The declaration of ``command`` (one made with ``declared`` or ``command``)."""
+    spec = getattr(command, "spec", None)
+    if spec is None:
+        raise LookupError(f"command {command.name!r} has no declaration")
+    return spec
+
+
+def declared(
+    command: click.Command,
+    *,
+    reads: Sequence[str] = (),
+    takes: str = "checkpoint",
+    samples: Sequence[Sequence[str]] = ((),),
+    records: Sequence[str] = (),
+    json: bool = True,
+    answers: bool = False,
+) -> click.Command:
+    """Attach a declaration to a click command built another way (a group such as ``crit``)."""
+    command.spec = CommandSpec(  # type: ignore[attr-defined]
+        command.name or "", tuple(reads), takes, tuple(tuple(s) for s in samples), tuple(records), json, answers
+    )
+    return command
+
+
+def command(
+    *,
+    reads: Sequence[str] | Callable[..., Sequence[str]] = (),
+    options: Sequence[Decorator] = (),
+    samples: Sequence[Sequence[str]] = ((),),
+    records: Sequence[str] = (),
+    formats: tuple[str, ...] = FORMATS,
+    hash_for_json: bool = False,
+    output: Output | None = None,
+) -> Callable[[Callable[..., Answer]], click.Command]:
+    """Declare the command of the calling module: ``ask(model, **options) -> Answer``.
+
+    The module's name is the command's name and its docstring the help. ``reads`` names what
+    of the checkpoint it reads (``memory``, ``images``, ``container``, ``everything``);
+    (or a function of the options giving those names); ``hash_for_json``: the evidence hash is
+    made in the one pass when the output is JSON."""
+    for name in reads if not callable(reads) else ():
+        if name not in READS:
+            raise ValueError(f"reads: {name!r} is not one of {', '.join(READS)}")
+
+    def wrap(ask: Callable[..., Answer]) -> click.Command:
+        module = sys.modules[ask.__module__]
+        name = module.__name__.rpartition(".")[2]
+
+        def callback(checkpoint: str, fmt: str, no_color: bool, **chosen: Any) -> int:
+            from checkforensics.model import CheckpointModel
+
+            if output is not None:
+                chosen["output"] = _destination(checkpoint, chosen.pop("output"), chosen.pop("force"))
+            wanted = reads(**chosen) if callable(reads) else reads
+            flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
+            with CheckpointModel.open(checkpoint, reads=flags) as model:
+                return answer_with(model, ask(model, **chosen), fmt, no_color)
+
+        function: Callable[..., Any] = callback
+        written = output.options() if output is not None else []
+        for option in reversed([checkpoint_argument(), *options, *written, output_options(formats)]):
+            function = option(function)
+        built = click.command(name=name, help=module.__doc__)(function)
+        static = () if callable(reads) else reads
+        return declared(built, reads=static, samples=samples, records=records, json=JSON in formats, answers=True)
+
+    return wrap
+
+
+def answer_with(model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: str, no_color: bool) -> int:
+    """Write the answer (the model still open: its records may read it as they are written),
+    with the answer's warnings and then the model's diagnostics; the exit code.
+
+    A command's function may also be a generator that yields its one answer from inside the
+    ``with`` blocks its records need open (a log being read); it is closed once written."""
+    from checkforensics.render.answers import write_answer
+
+    answer = next(asked) if isinstance(asked, Iterator) else asked
+
+    def warnings() -> list[str]:
+        return [*answer.warnings, *model.diagnostics.untold()]
+
+    try:
+        return write_answer(answer, fmt, no_color=no_color, warnings=warnings)
+    finally:
+        if isinstance(asked, Generator):
+            asked.close()
+
+
+def _destination(checkpoint: str, path: str | None, force: bool) -> Destination | None:
+    """The output path checked against the evidence now, before any work; None when not given."""
+    if path is None:
+        return None
+    from checkforensics.output import OutputGuard
+
+    guard = OutputGuard(checkpoint)
+    guard.check(path)
+    return Destination(guard, path, force)
+
+
+def _reads(names: Sequence[str], sha256: bool) -> Any:
+    from checkforensics.model import Reads
+
+    flags = Reads.NOTHING
+    for name in names:
+        flags |= Reads[name.upper()]
+    return flags | Reads.SHA256 if sha256 else flags

@@ -1,0 +1,158 @@
+"""An ``Answer`` (records declared once, ``records.declare``) written in any format.
+
+JSON: one document, ``{PLURAL: [records...], ...extra, "warnings": [...]}`` (or the array of
+the records, ``Answer.array``); JSON Lines: one record a line, with ``"record": NAME`` first
+where a command answers with several kinds; text and table: one table per kind of record,
+columns and cells as the declaration says (or the command's own view: a tree, a hexdump).
+When no record at all is found, one line says so on stderr,
+``checkforensics: nothing found: WHAT``, and the exit code is 1 (docs/exit-codes.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
+
+from checkforensics.records.declare import Answer, Section
+from checkforensics.render.console import JSON, JSONL, TABLE
+from checkforensics.render.escape import printable
+from checkforensics.render.jsonout import print_json_array, print_json_lines, print_json_stream
+from checkforensics.render.tables import Table
+
+NOTHING_FOUND = 1  # ExitCode.NOTHING_FOUND, without importing the error tree here
+Warnings = Callable[[], list[str]]
+
+
+def write_answer(
+    answer: Answer,
+    fmt: str,
+    *,
+    no_color: bool = False,
+    warnings: Warnings = list,
+    stream: TextIO | None = None,
+) -> int:
+    """Write ``answer`` in ``fmt`` on ``stream`` (stdout), then the nothing-found line and the
+    warnings (``warnings()``, asked once the records are written) on stderr. Returns 0, or 1
+    when there was no record."""
+    from checkforensics.render import write_blocks
+
+    stream = stream or sys.stdout
+    said: list[str] = []
+
+    def told() -> list[str]:
+        said[:] = warnings()
+        return said
+
+    if fmt == JSON:
+        found = _write_document(answer, stream, told)
+    elif fmt == JSONL:
+        found = print_json_lines(_lines(answer), stream)
+        told()
+    else:
+        counted = _Counted(answer)
+        blocks = _text_blocks(answer, counted, fmt)
+        write_blocks(blocks, fmt, no_color, stream)
+        found = counted.total
+        told()
+    if not found:
+        sys.stderr.write(f"checkforensics: nothing found: {printable(answer.nothing)}\n")
+    from checkforensics.render import print_warnings
+
+    print_warnings(said)
+    return 0 if found else NOTHING_FOUND
+
+
+def _json_items(section: Section, tally: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """The JSON records of ``section``; ``tally`` counts what they hold (a process and its
+    descriptors count as its descriptors: a section that expands counts its inner records)."""
+    inner = section.type.expand
+    for item in section.items:
+        record = section.type.json(item, section.include)
+        if tally is not None:
+            tally[0] += len(record[inner] or ()) if inner is not None else 1
+        yield record
+
+
+def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
+    tally = [0]
+    if answer.array:
+        for section in answer.sections[:1]:
+            print_json_array(_json_items(section, tally), stream)
+        return tally[0]
+    fields: list[tuple[str, Any]] = list(answer.head.items())
+    for section in answer.sections:
+        fields.append((section.type.plural, _json_items(section, tally)))
+    fields += list(answer.extra.items())
+    fields.append(("warnings", told))
+    print_json_stream(fields, stream)
+    return tally[0]
+
+
+def _lines(answer: Answer) -> Iterator[dict[str, Any]]:
+    several = answer.several_kinds
+    for section in answer.sections:
+        for item in section.items:
+            for record in section.type.lines(item, section.include):
+                yield {"record": section.type.name, **record} if several else record
+
+
+class _Counted:
+    """The sections' items, counted as they are drawn: a table's rows (a process expanded into
+    its descriptors counts as those), a view's items as it reads them."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.total = 0
+
+    def tables(self) -> list[Table]:
+        tables = [record_table(section) for section in self.answer.sections]
+        self.total += sum(len(table.rows) for table in tables)
+        return [table for table in tables if table.rows]
+
+    def items(self) -> list[Iterator[Any]]:
+        return [self._counting(section.items) for section in self.answer.sections]
+
+    def _counting(self, items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
+            self.total += 1
+            yield item
+
+
+def _text_blocks(answer: Answer, counted: _Counted, fmt: str) -> Iterator[Any]:
+    """The blocks of the text formats: the command's view (given each section's items) or the
+    records' tables; then ``after``, when something was found."""
+    from checkforensics.render import Lines
+
+    view = answer.table if fmt == TABLE else answer.text
+    if view is not None:
+        blocks = view(*counted.items())
+    elif _as_lines(answer, fmt):
+        sections = zip(answer.sections, counted.items(), strict=True)
+        blocks = [Lines(map(section.type.line, items)) for section, items in sections]  # type: ignore[arg-type]
+    else:
+        blocks = counted.tables()
+    yield from blocks if isinstance(blocks, list | tuple | Iterator) else [blocks]
+    if counted.total:
+        yield from answer.after
+
+
+def _as_lines(answer: Answer, fmt: str) -> bool:
+    """Whether the records are written a line each (a log), not as a table: in text when their
+    types say how, and as a table too when they declare no columns."""
+    kinds = [section.type for section in answer.sections]
+    return all(kind.line is not None for kind in kinds) and (fmt != TABLE or not any(kind.columns for kind in kinds))
+
+
+def record_table(section: Section) -> Table:
+    """The table of one section's records, as their type declares it."""
+    kind = section.type
+    rows = [row for item in section.items for row in kind.rows(item)]
+    styler = kind if kind.style is not None or kind.inner is None else kind.inner
+    return Table(
+        kind.headers,
+        [cells for cells, _ in rows],
+        title=section.title,
+        row_styles=[styler.row_style(shown) for _, shown in rows],
+        foldable=kind.folded,
+    )
