@@ -244,7 +244,7 @@ def write_core(
     to keep the file bounded is said in ``warnings``."""
     threads = []
     for tid in sorted(process.tids, key=lambda t: (t != process.pid, t)):
-        threads.append(_ThreadState(tid, model.store.first(f"core-{tid}.img")))
+        threads.append(_ThreadState(tid, model.thread_core(tid)))
     mm = model.mm(process.pid)
     memory = model.memory(process.pid)
     main = threads[0].core

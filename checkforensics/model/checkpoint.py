@@ -35,8 +35,10 @@ from checkforensics.model.store import ImageStore
 # first needs them: a metadata question (show, list) never pays for them at start-up.
 if TYPE_CHECKING:
     from checkforensics.archive.tarscan import MemberTap
+    from checkforensics.model.architecture import Architecture
     from checkforensics.model.files import FileTable
     from checkforensics.model.memory import AddressSpace
+    from checkforensics.model.pages import PagesImages
     from checkforensics.model.regions import ProcessMemory
     from checkforensics.model.shared import SharedMemory
 
@@ -167,6 +169,21 @@ class CheckpointModel:
         """The MmEntry of ``pid`` (mm-PID.img): mappings, argument and environment areas, exe."""
         return self.store.first(f"mm-{pid}.img")
 
+    def thread_core(self, tid: int) -> Any:
+        """The CoreEntry of thread ``tid`` (core-TID.img): registers, signals, scheduling."""
+        return self.store.first(f"core-{tid}.img")
+
+    @cached_property
+    def architecture(self) -> Architecture:
+        """The machine the checkpoint was taken on (``model.architecture``), as every core image
+        names it; one that says why when none does or they name several. Every memory view reads
+        pointers and integers in its terms."""
+        from checkforensics.model.architecture import UNKNOWN_ARCHITECTURE, common_architecture
+
+        if self.archive.no_images is not None:
+            return UNKNOWN_ARCHITECTURE
+        return common_architecture(process.core.mtype for process in self.tree.processes if process.core is not None)
+
     def command_lines(self, *, env: bool = False) -> ProcessTree:
         """The tree with each process's ``cmdline`` (and, with ``env``, ``env``) read from its
         memory; done once, whoever asks first. What cannot be read stays None, with a warning."""
@@ -211,11 +228,18 @@ class CheckpointModel:
         found = self._spaces.get(pid)
         if found is None:
             notes = self._process_notes.setdefault(pid, [])
-            found = self._spaces[pid] = address_space(self.store, pid, mm, notes)
+            found = self._spaces[pid] = address_space(self.store, pid, mm, notes, self.architecture)
             self.memory_warnings += notes
         return found
 
     # -- memory
+
+    @cached_property
+    def pages_images(self) -> PagesImages:
+        """The checkpoint's pages images, opened where they lie: what memory views scan and copy from."""
+        from checkforensics.model.pages import PagesImages
+
+        return PagesImages(self.archive)
 
     @cached_property
     def file_names(self) -> dict[int, str]:
@@ -282,7 +306,9 @@ class CheckpointModel:
                 every.append(self._private_memory(process.pid))
             except CheckforensicsError:
                 continue  # reported by whoever asks for that process's memory
-        objects = load_shared_memories(self.store, every, self.memory_warnings)
+        objects = load_shared_memories(
+            self.store, every, self.memory_warnings, self.pages_images, self.architecture
+        )
         attach(every, objects)
         return objects
 
@@ -310,7 +336,9 @@ class CheckpointModel:
                 # without mm-PID.img the mappings are unknown, but the pages the pagemap lists are there
                 mm = self.mm(pid) if self.store.has(f"mm-{pid}.img") else None
                 space, member = self._address_space(pid, mm)
-                cached = process_memory(pid, comm, mm, self.file_names, space, member, self.deleted_files)
+                cached = process_memory(
+                    pid, comm, mm, self.file_names, space, member, self.deleted_files, self.pages_images
+                )
             except CheckforensicsError as exc:
                 cached = exc
             self._memories[pid] = cached

@@ -9,15 +9,19 @@ images/regfile.proto and images/memfd.proto (file names).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import MapFlags
 from checkforensics.images.load import text
+from checkforensics.model.architecture import UNKNOWN_ARCHITECTURE, Architecture
 from checkforensics.model.fdnames import DELETED_REMAPS, remap_kind
 from checkforensics.model.memory import AddressSpace, PageRun, Vma, normalise_pagemap, vmas_from_mm
 from checkforensics.model.regions import UNKNOWN, Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
+
+if TYPE_CHECKING:
+    from checkforensics.model.pages import PagesImages
 
 _GROWSDOWN = int(MapFlags.MAP_GROWSDOWN)
 
@@ -85,11 +89,16 @@ def pages_image(store: ImageStore, pagemap_name: str) -> tuple[list[Any], str, A
 
 
 def address_space(
-    store: ImageStore, pid: int, mm: Any, warnings: list[str] | None = None
+    store: ImageStore,
+    pid: int,
+    mm: Any,
+    warnings: list[str] | None = None,
+    architecture: Architecture = UNKNOWN_ARCHITECTURE,
 ) -> tuple[AddressSpace, str]:
-    """The process's own dumped pages, by address, and the pages image member holding them;
-    what of its mm and pagemap images could not be taken as it is, in ``warnings``. With ``mm``
-    None (no mm-PID.img), each stretch of pages the pagemap lists stands for a mapping of its own."""
+    """The process's own dumped pages, by address (pointers read as ``architecture`` has them),
+    and the pages image member holding them; what of its mm and pagemap images could not be
+    taken as it is, in ``warnings``. With ``mm`` None (no mm-PID.img), each stretch of pages the
+    pagemap lists stands for a mapping of its own."""
     entries, member, read_at, size = pages_image(store, f"pagemap-{pid}.img")
     notes: list[str] = []
     runs = normalise_pagemap(entries, size, notes)
@@ -101,7 +110,7 @@ def address_space(
         )
     else:
         vmas = vmas_from_mm(mm, notes)
-    space = AddressSpace(vmas, runs, read_at, size)
+    space = AddressSpace(vmas, runs, read_at, size, architecture)
     if warnings is not None:
         warnings += [f"pid {pid}: {note}" for note in notes]
     return space, member
@@ -127,11 +136,15 @@ def process_memory(
     space: AddressSpace,
     member: str,
     deleted: frozenset[int] = frozenset(),
+    images: PagesImages | None = None,
 ) -> ProcessMemory:
-    """The process's own mappings and dumped pages (shared objects are attached by the model);
+    """The process's own mappings and dumped pages (shared objects are attached by the model),
+    read from the checkpoint's pages ``images`` in the terms of the space's architecture;
     without ``mm``, the stand-ins of ``unknown_vmas``, of kind ``unknown``."""
     if mm is None:
         mappings = [Mapping(vma, UNKNOWN, None) for vma in space.vmas]
     else:
         mappings = describe_mappings(space.vmas, mm, names, deleted)
-    return ProcessMemory(pid, comm, space, mappings, member, space.pages_size or 0)
+    return ProcessMemory(
+        pid, comm, space, mappings, member, space.pages_size or 0, architecture=space.architecture, images=images
+    )

@@ -17,6 +17,8 @@ from typing import Any
 
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import PAGE_SHIFT, PAGE_SIZE, MapFlags, PagemapFlags, Prot, VmaStatus
+from checkforensics.model.architecture import UNKNOWN_ARCHITECTURE, Architecture
+from checkforensics.model.structs import StructReader
 
 ReadAt = Callable[[int, int], bytes]  # (offset in pages-N.img, size) -> bytes
 
@@ -193,10 +195,19 @@ def vmas_from_mm(mm: Any, notes: list[str] | None = None) -> list[Vma]:
     return kept
 
 
-class AddressSpace:
-    """Reads from one process's dumped memory, by virtual address."""
+class AddressSpace(StructReader):
+    """Reads from one process's dumped memory, by virtual address: bytes (``read``), and
+    integers, pointers, C strings and structures in the terms of ``architecture`` (StructReader)."""
 
-    def __init__(self, vmas: list[Vma], runs: list[PageRun], read_at: ReadAt, pages_size: int | None = None) -> None:
+    def __init__(
+        self,
+        vmas: list[Vma],
+        runs: list[PageRun],
+        read_at: ReadAt,
+        pages_size: int | None = None,
+        architecture: Architecture = UNKNOWN_ARCHITECTURE,
+    ) -> None:
+        self.architecture = architecture
         self.vmas = sorted(vmas, key=lambda v: v.start)
         self.runs = sorted(runs, key=lambda r: r.vaddr)
         self._read_at = read_at

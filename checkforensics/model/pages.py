@@ -13,11 +13,13 @@ import mmap
 import os
 import stat
 from collections.abc import Iterator
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from checkforensics.archive import Checkpoint
 from checkforensics.errors import ArchiveError
-from checkforensics.model.regions import Region
+
+if TYPE_CHECKING:
+    from checkforensics.model.regions import Region
 
 DEFAULT_CHUNK_SIZE = 8 << 20  # bytes mapped or decompressed at a time
 # MAP_POPULATE: the kernel maps the whole window at once instead of page fault by page fault
@@ -152,6 +154,22 @@ def region_blocks(source: PageSource, region: Region) -> Iterator[tuple[Buffer, 
         for buffer, lo, hi in source.blocks(offset, length):
             done += hi - lo
             yield buffer, lo, hi, index == last_piece and done >= length
+
+
+class PagesImages:
+    """The pages images of one checkpoint, each opened where it lies when asked for: what a
+    memory view reads its regions from (``ProcessMemory.open_pages``, ``page_sources``)."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self._checkpoint = checkpoint
+
+    def open(self, member: str, chunk_size: int | None = None) -> contextlib.AbstractContextManager[PageSource]:
+        """``open_pages`` of ``member``."""
+        return open_pages(self._checkpoint, member, DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size)
+
+    def sources(self, chunk_size: int | None = None) -> PageSources:
+        """A ``PageSources`` over every pages image, ``chunk_size`` bytes at a time."""
+        return PageSources(self._checkpoint, DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size)
 
 
 class PageSources:

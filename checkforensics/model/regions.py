@@ -10,11 +10,20 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import re
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from checkforensics.model.architecture import UNKNOWN_ARCHITECTURE, Architecture
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, Vma, read_available
+from checkforensics.model.structs import StructReader
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from checkforensics.model.pages import PagesImages, PageSource, PageSources
+    from checkforensics.model.scan import MemoryMatch, PagesScreen, Progress, SearchPattern
 
 UNKNOWN = "unknown"  # a mapping the checkpoint does not describe (its mm image is missing), only its pages
 VMA_KINDS = ("heap", "stack", "anon", "file", "shared", "vdso", "vvar", "vsyscall", "memfd", "sysvipc", "socket",
@@ -197,10 +206,15 @@ class Attachment:
 
 
 @dataclass
-class ProcessMemory:
+class ProcessMemory(StructReader):
     """What a process had mapped and which of it the checkpoint holds: its own dumped pages
     (``space``, in the pages image ``pages_member``) and the shared memory objects its
     mappings show (``attachments``).
+
+    It reads bytes (``read``), integers, pointers, C strings and structures by address in the
+    terms of its ``architecture`` (``StructReader``: ``read_pointer``, ``read_cstring``,
+    ``read_struct``...), lists its dumped ``regions``, and scans itself for patterns (``scan``),
+    opening its pages image where it lies through ``images``.
 
     Each address shows one page, as the kernel showed it: in a ``MAP_SHARED`` mapping of a
     shared object, the object's page at that offset; in a ``MAP_PRIVATE`` one (a memfd mapped
@@ -215,6 +229,8 @@ class ProcessMemory:
     pages_member: str  # the pages image's member name in the checkpoint
     pages_size: int
     attachments: list[Attachment] = field(default_factory=list)
+    architecture: Architecture = field(default=UNKNOWN_ARCHITECTURE, compare=False, repr=False)
+    images: PagesImages | None = field(default=None, compare=False, repr=False)  # the checkpoint's pages images
 
     @property
     def label(self) -> str:
@@ -305,6 +321,62 @@ class ProcessMemory:
     def read_available(self, address: int, size: int) -> tuple[bytes, int]:
         """As many bytes as the checkpoint holds from ``address`` on, up to ``size``; and how many."""
         return read_available(self.read, address, size)
+
+    def scan(
+        self,
+        patterns: list[SearchPattern],
+        memory_filter: MemoryFilter | None = None,
+        *,
+        context: int = 16,
+        max_count: int | None = None,
+        chunk_size: int | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
+        screen: PagesScreen | None = None,
+    ) -> Generator[MemoryMatch, None, None]:
+        """Every match of ``patterns`` in this memory's own regions that ``memory_filter`` keeps
+        (shared objects a process maps are scanned on their own), by address.
+
+        ``context`` bytes (at most MAX_CONTEXT) are kept on either side of each match, from the
+        same region; ``max_count`` ends the scan after that many matches; ``progress`` is told
+        how many bytes were scanned. The pages image is read where it lies, ``chunk_size``
+        bytes at a time (default: model.pages' DEFAULT_CHUNK_SIZE) with the overlap a match can
+        span, by ``workers`` forked processes when it is mapped (default: one per CPU, up to
+        MAX_WORKERS, for PARALLEL_THRESHOLD bytes or more); the matches are the same whatever
+        the window size or the workers.
+        ``screen``: the tap the checkpoint was listed through (``PagesScreen``); when it was
+        made for these patterns and screened the pages image whole, only the stretches it kept
+        are scanned, and the archive is not read again. Raises ArchiveError or OSError when
+        the pages image cannot be read; the matches found before stay found. Close the
+        iterator (or read it to its end) to unmap the pages image."""
+        from checkforensics.model.scan.search import scan_memory
+
+        return scan_memory(
+            self,
+            patterns,
+            memory_filter,
+            context=context,
+            max_count=max_count,
+            chunk_size=chunk_size,
+            workers=workers,
+            progress=progress,
+            screen=screen,
+        )
+
+    def open_pages(self, chunk_size: int | None = None) -> AbstractContextManager[PageSource]:
+        """This memory's own pages image, mapped where it lies or streamed, ``chunk_size`` bytes at
+        a time (``model.pages``)."""
+        return self._images().open(self.pages_member, chunk_size)
+
+    def page_sources(self, chunk_size: int | None = None) -> PageSources:
+        """The pages images of this memory's regions, shared objects' included, each opened when
+        a region first asks for it (``sources.blocks(region)``); use as a context manager."""
+        return self._images().sources(chunk_size)
+
+    def _images(self) -> PagesImages:
+        if self.images is None:
+            raise ValueError(f"{self.label}: a memory view made without its checkpoint's pages images")
+        return self.images
 
     def _attachment_at(self, address: int) -> Attachment | None:
         for attachment in self.attachments:

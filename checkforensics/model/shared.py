@@ -25,7 +25,7 @@ References: criu/shmem.c, criu/memfd.c, criu/ipc_sysvipc.c, images/pagemap.proto
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import PAGE_SIZE, Prot, VmaStatus
@@ -34,6 +34,10 @@ from checkforensics.model.mappings import pages_image
 from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap
 from checkforensics.model.regions import Attachment, Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
+
+if TYPE_CHECKING:
+    from checkforensics.model.architecture import Architecture
+    from checkforensics.model.pages import PagesImages
 
 SHARED_KINDS = ("memfd", "sysvipc", "shared")
 _PREFIX = "pagemap-shmem-"
@@ -102,9 +106,16 @@ class SharedMemory(ProcessMemory):
         return {"shmid": self.shmid, "kind": self.kind, "name": self.name, "key": self.key, "size": self.size}
 
 
-def load_shared_memories(store: ImageStore, processes: list[ProcessMemory], warnings: list[str]) -> list[SharedMemory]:
+def load_shared_memories(
+    store: ImageStore,
+    processes: list[ProcessMemory],
+    warnings: list[str],
+    images: PagesImages | None = None,
+    architecture: Architecture | None = None,
+) -> list[SharedMemory]:
     """Every shared memory object the checkpoint holds pages of, with the processes (of
-    ``processes``) that map it, by shmid; no page is read. A damaged one is left out with a warning."""
+    ``processes``) that map it, by shmid; no page is read. A damaged one is left out with a
+    warning. Each reads from the pages ``images``, pointers as ``architecture`` has them."""
     shmids = sorted(
         int(name[len(_PREFIX) : -4])
         for name in store.image_names()
@@ -122,7 +133,11 @@ def load_shared_memories(store: ImageStore, processes: list[ProcessMemory], warn
     objects = []
     for shmid in shmids:
         try:
-            objects.append(_load_object(store, shmid, memfds, sysv, by_shmid, warnings))
+            found = _load_object(store, shmid, memfds, sysv, by_shmid, warnings)
+            found.images = images
+            if architecture is not None:
+                found.architecture = found.space.architecture = architecture
+            objects.append(found)
         except CheckforensicsError as exc:
             warnings.append(f"{_PREFIX}{shmid}.img: shared memory not readable: {exc}")
     return objects

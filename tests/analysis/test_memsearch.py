@@ -26,7 +26,6 @@ from checkforensics.analysis.memsearch import (
     hexdump,
     longest_match,
     memory_sizes,
-    parallel,
     search_memory,
 )
 from checkforensics.archive import Checkpoint
@@ -34,6 +33,7 @@ from checkforensics.images.codec import encode_image
 from checkforensics.images.flags import PAGE_SIZE, MapFlags, PagemapFlags, Prot, VmaStatus
 from checkforensics.model import CheckpointModel, ProcessNotFoundError
 from checkforensics.model.regions import MemoryFilter, parse_address_range
+from checkforensics.model.scan import parallel
 
 from conftest import FIXTURES, truth
 
@@ -343,7 +343,7 @@ def test_pages_images_are_never_read_whole(monkeypatch: pytest.MonkeyPatch, synt
 def test_workers_get_about_the_same_bytes() -> None:
     """The parts handed to workers are runs of windows with about equal bytes, not equal counts
     (a process with one big mapping and many small ones kept one worker busy alone)."""
-    from checkforensics.analysis.memsearch.parallel import Window, balanced_parts
+    from checkforensics.model.scan.parallel import Window, balanced_parts
 
     sizes = [8 << 20] * 10 + [4096] * 90
     windows, start = [], 0
@@ -386,8 +386,8 @@ def synthetic_gz(synthetic: dict[str, Path]) -> Path:
 def test_a_screened_search_finds_what_the_whole_search_finds(
     synthetic: dict[str, Path], synthetic_gz: Path, kind: str, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from checkforensics.analysis.memsearch.prescan import PagesScreen
     from checkforensics.archive import compressed
+    from checkforensics.model.scan.prescan import PagesScreen
 
     monkeypatch.setattr(compressed, "TAP_BLOCK", block)
     monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)  # as a big image: not kept at open
@@ -417,8 +417,8 @@ def test_a_screened_search_finds_what_the_whole_search_finds(
 def test_a_pattern_found_everywhere_is_searched_the_usual_way(
     synthetic: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from checkforensics.analysis.memsearch.prescan import PagesScreen
     from checkforensics.archive import compressed
+    from checkforensics.model.scan.prescan import PagesScreen
 
     monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)
     opened = []
@@ -433,7 +433,7 @@ def test_a_pattern_found_everywhere_is_searched_the_usual_way(
 
 
 def test_patterns_reading_past_their_match_are_not_screened() -> None:
-    from checkforensics.analysis.memsearch.prescan import PagesScreen, reads_only_its_match
+    from checkforensics.model.scan.prescan import PagesScreen, reads_only_its_match
 
     plain = [b"[A-Z_]{8,20}", b"SECRET=(RANDOM_\\d+_KEY)", b"a|bc*", b"(?:ab)+?", b"(?>x+)y", b"(a)\\1"]
     reading = [b"\\bkey", b"^key", b"key$", b"(?<=a)b", b"a(?!b)", b"(a)?(?(1)b|c)", b"(?:x|\\Bz)", b"(?:a(?=b))+"]
@@ -450,7 +450,7 @@ def test_every_raw_match_start_is_kept_with_room_around_it(seed: int) -> None:
     whole match and context, and the bytes it keeps are the image's."""
     import random
 
-    from checkforensics.analysis.memsearch.prescan import PagesScreen
+    from checkforensics.model.scan.prescan import PagesScreen
 
     rng = random.Random(seed)
     data = bytes(rng.choice(b"abcx") for _ in range(rng.randrange(1, 3000)))

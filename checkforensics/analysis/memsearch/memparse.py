@@ -105,7 +105,7 @@ def hexdump(
     A line equal to the one before it (in the same region) is shown as a single ``*``; the
     last line of a region is always shown, so where each region ends stays visible.
     """
-    with PageSources(model.archive, chunk_size) as sources:
+    with memory.page_sources(chunk_size) as sources:
         for region in memory.regions(memory_filter, shared=True):
             yield from _hexdump_region(sources, region)
 
@@ -162,7 +162,7 @@ def dump_memory(
     back, in address order; where each one went."""
     placed = []
     offset = 0
-    with PageSources(model.archive, chunk_size) as sources:
+    with memory.page_sources(chunk_size) as sources:
         for region in memory.regions(memory_filter, shared=True):
             for buffer, lo, hi, _ in sources.blocks(region):
                 out.write(buffer[lo:hi])

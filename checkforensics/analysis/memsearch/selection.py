@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from checkforensics.analysis.memsearch.patterns import SearchPattern
-from checkforensics.analysis.memsearch.prescan import PagesScreen
-from checkforensics.analysis.memsearch.scan import Progress
-from checkforensics.analysis.memsearch.search import MemoryMatch, search_memory
+from checkforensics.analysis.memsearch.search import search_memory
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
+from checkforensics.model.scan import MemoryMatch, PagesScreen, Progress, SearchPattern
 from checkforensics.model.shared import SharedMemory
 
 

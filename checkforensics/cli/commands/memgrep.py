@@ -41,7 +41,6 @@ from checkforensics.analysis.memsearch import (
     search_memory,
     searched_bytes,
 )
-from checkforensics.analysis.memsearch.prescan import PagesScreen
 from checkforensics.analysis.memsearch.selection import at_most, shared_matches, shared_objects
 from checkforensics.cli.declare import declared
 from checkforensics.cli.options import (
@@ -54,6 +53,7 @@ from checkforensics.cli.options import (
 )
 from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.regions import MemoryFilter
+from checkforensics.model.scan import PagesScreen
 from checkforensics.model.shared import SharedMemory
 from checkforensics.records.forms import match_record, shared_match_record
 from checkforensics.render import STREAMED, Result, Table, render
@@ -193,7 +193,7 @@ def memgrep(
             warnings: list[str] = []
             with runs.reading(path), contextlib.ExitStack() as stack:
                 # a compressed archive is decompressed once: its listing pass screens the pages
-                # images for the patterns as it goes by them (memsearch/prescan), or, for what a
+                # images for the patterns as it goes by them (model/scan/prescan), or, for what a
                 # screen cannot serve (the secret rules, a pattern reading past its match), keeps
                 # them in a spool (archive/spool.py)
                 screen = PagesScreen(patterns, context) if patterns and not secrets else None

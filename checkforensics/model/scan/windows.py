@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkforensics.analysis.memsearch.patterns import SearchPattern
-from checkforensics.analysis.memsearch.prescan import PagesScreen
 from checkforensics.model.pages import Buffer
+from checkforensics.model.scan.patterns import SearchPattern
+from checkforensics.model.scan.prescan import PagesScreen
 
 Progress = Callable[[int], None]  # called with the number of bytes just scanned
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checkforensics.analysis.memsearch.patterns import SearchPattern
 from checkforensics.archive import MemberInfo
 from checkforensics.archive.members import is_pages_image
+from checkforensics.model.scan.patterns import SearchPattern
 
 KEEP_LIMIT = 64 << 20  # bytes of candidate stretches kept over all pages images, at most
 
@@ -47,6 +47,7 @@ class PagesScreen:
 
     def __init__(self, patterns: list[SearchPattern], context: int, keep_limit: int = KEEP_LIMIT) -> None:
         self.patterns = patterns
+        self.context = context
         self.usable = bool(patterns) and all(reads_only_its_match(pattern) for pattern in patterns)
         self.pad = max((pattern.max_length for pattern in patterns), default=1) + context
         self.keep_limit = keep_limit
@@ -62,6 +63,11 @@ class PagesScreen:
             earlier.give_up()
         screen = self._images[info.name] = _ImageScreen(self, info.size)
         return screen
+
+    def serves(self, patterns: list[SearchPattern], context: int) -> bool:
+        """Whether what this screen kept answers a search for ``patterns`` with ``context``
+        bytes around each match: the same patterns, and no more context than it kept."""
+        return self.usable and patterns == self.patterns and context <= self.context
 
     def stretches(self, member: str) -> list[Stretch] | None:
         """The stretches of pages image ``member`` that may hold a match, in file order; None when

@@ -15,10 +15,10 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from checkforensics.analysis.memsearch.scan import Hit, PatternSet, Progress, SearchPlan, scan_buffer
 from checkforensics.errors import ArchiveError
 from checkforensics.model.pages import MappedPages
 from checkforensics.model.regions import Region
+from checkforensics.model.scan.windows import Hit, PatternSet, Progress, SearchPlan, scan_buffer
 
 MAX_WORKERS = 4
 
