@@ -17,7 +17,7 @@ from checkforensics.model.architecture import ARCHITECTURES, X86_64
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, PageRun, Vma
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
 from checkforensics.model.scan import PagesScreen, SearchPattern
-from checkforensics.records import match_record, shared_match_record
+from checkforensics.records.forms import match_record, shared_match_record
 
 from conftest import FIXTURES, SCENARIOS, truth
 
