@@ -22,6 +22,7 @@ from checkforensics.analysis.overview import Overview
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import ChangedFile, RootfsChanges
 from checkforensics.analysis.triage import Finding
+from checkforensics.analysis.triage.finding import evidence_items
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import what
@@ -98,8 +99,8 @@ def _findings(data: ReportInput, redaction: Redaction) -> str:
     (paths, names, addresses) is masked here like any other evidence text."""
     rows = []
     for finding in data.findings:
-        evidence = [(k, v) for k, v in finding.evidence.items() if v not in (None, "", [], {})]
-        shown = redaction.texts([str(v) for _, v in evidence])
+        evidence = evidence_items(finding.evidence)
+        shown = redaction.texts([v for _, v in evidence])
         colour = _SEVERITY_COLOURS[finding.severity.name]
         rows.append([
             f'<span class="sev" style="background:{colour}">{_e(finding.severity.name)}</span>',

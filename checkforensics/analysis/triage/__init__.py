@@ -19,18 +19,20 @@ from checkforensics.analysis.severity import Severity
 from checkforensics.analysis.triage.context import Context, load_context
 from checkforensics.analysis.triage.credentials import rule_environment, rule_secrets
 from checkforensics.analysis.triage.files import rule_disk, rule_fileless
-from checkforensics.analysis.triage.finding import RULE_TECHNIQUES, Finding
+from checkforensics.analysis.triage.finding import ADDRESS_EVIDENCE, RULE_TECHNIQUES, Finding, evidence_text
 from checkforensics.analysis.triage.network import rule_inflight, rule_network, rule_reverse_shell
 from checkforensics.analysis.triage.processes import rule_exe, rule_malfind, rule_preload, rule_privileges
 from checkforensics.analysis.triage.shells import ReverseShell
 
 __all__ = [
+    "ADDRESS_EVIDENCE",
     "RULES",
     "RULE_TECHNIQUES",
     "Context",
     "Finding",
     "ReverseShell",
     "Severity",
+    "evidence_text",
     "load_context",
     "triage",
 ]

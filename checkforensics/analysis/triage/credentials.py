@@ -36,10 +36,9 @@ def rule_secrets(context: Context) -> Iterator[Finding]:
     values already shown by the policy), one finding each."""
     levels = {name.lower(): level for name, level in Severity.__members__.items()}
     for secret in context.secrets:
-        address = secret.get("address")
         where = "offset" if "shared" in secret else "address"  # shared memory: offset in the object
         evidence = {
-            where: f"{address:#x}" if isinstance(address, int) else address,
+            where: secret.get("address"),
             "value": secret.get("value"),
             "count": secret.get("count"),
         }

@@ -30,6 +30,29 @@ RULE_TECHNIQUES: dict[str, tuple[str, ...]] = {
     "deleted-code": ("T1070.004",),
 }
 
+# Evidence keys whose values are addresses (an offset in a shared memory object included):
+# integers in JSON, as memgrep and malfind give them, and hexadecimal in text.
+ADDRESS_EVIDENCE = frozenset({"start", "end", "address", "offset"})
+
+
+def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each evidence value that says something (not None, empty or blank) as text, by key:
+    addresses in hexadecimal (``0x7f3a...``), the rest as Python writes it."""
+    return [
+        (key, f"{value:#x}" if key in ADDRESS_EVIDENCE and _is_number(value) else str(value))
+        for key, value in evidence.items()
+        if value not in (None, "", [], {})
+    ]
+
+
+def evidence_text(evidence: dict[str, Any]) -> str:
+    """The evidence in one line, ``key=value, ...``, as the triage table shows it."""
+    return ", ".join(f"{key}={value}" for key, value in evidence_items(evidence))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 @dataclass
 class Finding:

@@ -75,8 +75,8 @@ def rule_malfind(context: Context) -> Iterator[Finding]:
             suspect.pid,
             suspect.comm,
             {
-                "start": f"{m.start:#x}",
-                "end": f"{m.end:#x}",
+                "start": m.start,
+                "end": m.end,
                 "perms": m.perms,
                 "path": m.path,
                 "reasons": ",".join(suspect.reasons),
