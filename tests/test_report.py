@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -10,12 +11,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from mutants import read_members, write_members
 
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import ChangedFile, Layer, RootfsChanges
 from checkforensics.analysis.triage import Context, triage
 from checkforensics.cli import run
+from checkforensics.images.codec import decode_image, encode_image
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.files import Descriptor, FileTable, ProcessFiles
 from checkforensics.report import ReportInput, render_report
@@ -238,3 +241,75 @@ def test_report_lists_malfind_regions_and_attack_ids(tmp_path: Path, capsys: pyt
     triage_part = page.split('<section id="triage">', 1)[1].split("</section>", 1)[0]
     for technique in ("T1059.004", "T1574.006", "T1620", "T1070.004"):
         assert f">{technique}</abbr>" in triage_part
+
+
+# Names an attacker can choose inside the container, each written to break out of the page:
+# a process name, the container's name, a deleted file and a file the processes hold open.
+MARKUP = {
+    "comm": "<script>alert(1)</script>",
+    "container": '"><img src=x onerror=alert(2)>',
+    "deleted": "/etc/'><svg onload=alert(3)>",
+    "open": "/bin/<iframe srcdoc=alert(4)>",
+}
+
+
+class _Markup(HTMLParser):
+    """The tags and attributes a browser would build from the page, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attributes.update(name for name, _ in attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _markup_mutant(target: Path) -> Path:
+    """busybox-counter-criu41.tar with the names of MARKUP."""
+    members = read_members(FIXTURES / "busybox-counter-criu41.tar")
+    for index, (info, data) in enumerate(members):
+        if info.name == "checkpoint/core-1.img":
+            image = decode_image(data or b"", info.name)
+            image.entries[0].message.tc.comm = MARKUP["comm"]
+            data = encode_image(image)
+        elif info.name == "checkpoint/files.img":
+            image = decode_image(data or b"", info.name)
+            for entry in image.entries:
+                if entry.message.HasField("reg") and entry.message.reg.name == "/bin/busybox":
+                    entry.message.reg.name = MARKUP["open"]
+            data = encode_image(image)
+        elif info.name == "config.dump":
+            config = json.loads(data or b"{}")
+            config["name"] = MARKUP["container"]
+            data = json.dumps(config).encode()
+        elif info.name == "deleted.files":
+            data = json.dumps([MARKUP["deleted"]]).encode()
+        members[index] = (info, data)
+    return write_members(members, target)
+
+
+def test_names_made_of_markup_are_text_in_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Autoescaping: a name that is HTML from the evidence shows as text, in every section it
+    reaches (process tree, summary and title, changes on disk, open files, triage), and the
+    browser builds no element and no attribute of it."""
+    out = tmp_path / "report.html"
+    assert run(["report", str(_markup_mutant(tmp_path / "markup.tar")), "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = out.read_text()
+    parsed = _Markup()
+    parsed.feed(page)
+    assert not parsed.tags & {"script", "img", "iframe"}
+    assert not {name for name in parsed.attributes if name.startswith("on")} | ({"src", "srcdoc"} & parsed.attributes)
+    text = "".join(parsed.text)
+    for name in MARKUP.values():
+        assert name not in page and html.escape(name) in page.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")
+        assert name in text  # shown, as text
+    for section in ("processes", "summary", "rootfs", "files", "triage"):
+        part = page.split(f'<section id="{section}">', 1)[1].split("</section>", 1)[0]
+        assert "&lt;" in part, section

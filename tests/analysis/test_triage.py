@@ -103,7 +103,7 @@ def test_secret_findings_from_memory_are_redacted() -> None:
     token = rules["secret:github-pat"]
     assert [(f.pid, f.severity) for f in token] == [(7, Severity.CRITICAL)]
     assert token[0].evidence["value"].startswith("ghp_…") and token[0].evidence["count"] == 2
-    assert int(token[0].evidence["address"], 16) in truth_addresses("ghp_R3alLookingGitHubTokenValue0123456789")
+    assert token[0].evidence["address"] in truth_addresses("ghp_R3alLookingGitHubTokenValue0123456789")
     assert {f.pid for f in rules["secret:aws-secret-access-key"]} == {1, 7, 8}
 
 
@@ -152,6 +152,29 @@ def test_an_opaque_directory_under_etc_is_a_deletion() -> None:
 # --- issue 16: the intrusion scenario, a real CRIU dump, and every rule's ATT&CK techniques ----
 
 
+def test_addresses_are_integers_in_json_and_hex_in_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """One form of an address in every command's JSON (malfind's, memgrep's: an integer); the
+    triage table shows it in hexadecimal, as before."""
+    from conftest import SCENARIOS
+
+    intrusion = str(SCENARIOS / "intrusion.tar.zst")
+    assert run(["triage", intrusion, "--no-secrets", "--format", "json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert run(["malfind", intrusion, "--format", "json"]) in (0, 1)
+    regions = {(r["pid"], r["start"], r["end"]) for r in json.loads(capsys.readouterr().out)["regions"]}
+    code = [f for f in findings if f["rule"] in ("injected-code", "reflective-code", "memfd-code", "deleted-code")]
+    assert code and all(isinstance(f["evidence"]["start"], int) for f in code)
+    assert {(f["pid"], f["evidence"]["start"], f["evidence"]["end"]) for f in code} <= regions
+    assert run(["triage", intrusion, "--no-secrets", "--no-color"]) == 0
+    text = capsys.readouterr().out
+    for finding in code:
+        assert f"start={finding['evidence']['start']:#x}, end={finding['evidence']['end']:#x}" in text
+    assert run(["triage", str(FIXTURES / "counters-blog.tar"), "--format", "jsonl"]) == 0
+    secrets = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    addresses = [f["evidence"]["address"] for f in secrets if f["rule"].startswith("secret:")]
+    assert addresses and all(isinstance(a, int) for a in addresses)
+
+
 def _intrusion() -> tuple[list, dict]:
     from conftest import SCENARIOS, truth
 
@@ -171,7 +194,7 @@ def test_intrusion_names_each_case_with_its_technique() -> None:
 
     shellcode = one("injected-code", comm_pid["inj-shellcode"])
     assert shellcode.severity == Severity.HIGH and shellcode.techniques == ("T1055",)
-    assert shellcode.evidence["start"] == facts["implants"]["inj-shellcode"]["address"]
+    assert shellcode.evidence["start"] == int(facts["implants"]["inj-shellcode"]["address"], 16)
     reflect = one("reflective-code", comm_pid["inj-reflect"])
     assert reflect.severity == Severity.CRITICAL and "T1620" in reflect.techniques
     fileless = one("exe-memfd", comm_pid["inj-fileless"])

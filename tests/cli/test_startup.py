@@ -28,6 +28,7 @@ ANALYSES = (
     "checkforensics.report",
 )
 DRAWING = ("rich", "tabulate")  # for a terminal or --format table only
+TEMPLATES = ("jinja2", "markupsafe")  # the HTML report's only
 DESCRIPTORS = ("checkforensics.model.files", "checkforensics.model.descriptions")
 
 
@@ -60,7 +61,7 @@ def test_help_imports_no_command() -> None:
     modules = _imported(["--help"])
     assert not {m for m in modules if m.startswith("checkforensics.cli.")}
     assert not _under(modules, ("checkforensics.archive", "checkforensics.model", "checkforensics.analysis"))
-    assert not _under(modules, ("google", *DRAWING))
+    assert not _under(modules, ("google", *DRAWING, *TEMPLATES))
 
 
 @pytest.mark.parametrize("command", ["show", "ps"])
@@ -69,33 +70,39 @@ def test_the_everyday_commands_help_opens_nothing(command: str) -> None:
     assert not _under(modules, ("checkforensics.archive", "checkforensics.images", "checkforensics.model"))
     # the renderer's vocabulary (records.values) is imported with it; no record form or declaration is
     records = ("checkforensics.records.declare", "checkforensics.records.forms")
-    assert not _under(modules, ("checkforensics.analysis", *records, "google", *DRAWING))
+    assert not _under(modules, ("checkforensics.analysis", *records, "google", *DRAWING, *TEMPLATES))
 
 
 def test_any_commands_help_decodes_nothing() -> None:
     modules = _imported(["files", "--help"])
     decoding = ("google.protobuf.descriptor_pool", "checkforensics.images.pb")  # the protobuf runtime and messages
-    assert not _under(modules, (*decoding, *DRAWING, *MEMORY, *ANALYSES))
+    assert not _under(modules, (*decoding, *DRAWING, *MEMORY, *ANALYSES, *TEMPLATES))
 
 
 def test_show_reads_metadata_only() -> None:
     modules = _imported(["show", COUNTERS])
-    assert not _under(modules, (*MEMORY, *ANALYSES, *DRAWING, *DESCRIPTORS))
+    assert not _under(modules, (*MEMORY, *ANALYSES, *DRAWING, *DESCRIPTORS, *TEMPLATES))
     assert not _under(modules, ("checkforensics.model.memory", "checkforensics.model.mappings"))
 
 
 @pytest.mark.parametrize("argv", [["ps", COUNTERS, "--tree"], ["ps", COUNTERS], ["ps", COUNTERS, "--format", "json"]])
 def test_ps_lays_out_no_descriptors_and_draws_without_rich(argv: list[str]) -> None:
     modules = _imported(argv)
-    assert not _under(modules, (*ANALYSES, *DRAWING, *DESCRIPTORS, "checkforensics.model.shared"))
+    assert not _under(modules, (*ANALYSES, *DRAWING, *DESCRIPTORS, *TEMPLATES, "checkforensics.model.shared"))
 
 
 @pytest.mark.parametrize("command", ["files", "sockets"])
 def test_descriptor_commands_touch_no_memory(command: str) -> None:
     modules = _imported([command, COUNTERS])
-    assert not _under(modules, (*MEMORY, *ANALYSES, *DRAWING, "checkforensics.model.mappings"))
+    assert not _under(modules, (*MEMORY, *ANALYSES, *DRAWING, *TEMPLATES, "checkforensics.model.mappings"))
 
 
 def test_inspect_all_piped_draws_without_rich() -> None:
     modules = _imported(["inspect", COUNTERS, "--all"])
-    assert not _under(modules, (*ANALYSES, *DRAWING, "checkforensics.model.shared"))
+    assert not _under(modules, (*ANALYSES, *DRAWING, *TEMPLATES, "checkforensics.model.shared"))
+
+
+@pytest.mark.parametrize("argv", [["triage", COUNTERS, "--no-secrets"], ["diff", COUNTERS, "--format", "json"]])
+def test_only_the_report_loads_the_template_engine(argv: list[str]) -> None:
+    """The commands that share the report's analyses do not pay for its templates."""
+    assert not _under(_imported(argv), TEMPLATES)

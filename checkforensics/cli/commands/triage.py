@@ -26,17 +26,13 @@ from pathlib import Path
 
 import click
 
-from checkforensics.analysis.triage import Finding, Severity, load_context, triage
+from checkforensics.analysis.triage import Finding, Severity, evidence_text, load_context, triage
 from checkforensics.cli.declare import declared
 from checkforensics.cli.options import CheckpointRuns, checkpoint_argument, output_options
 from checkforensics.model import CheckpointModel, Reads
 from checkforensics.render import Result, Table, render
 
 _STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan", "INFO": "dim"}
-
-
-def _evidence(evidence: dict[str, object]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in evidence.items() if value not in (None, "", [], {}))
 
 
 @click.command(help=__doc__, name="triage")
@@ -72,7 +68,7 @@ def triage_command(checkpoints: tuple[str, ...], min_severity: str, no_secrets: 
         for path, found in findings():
             rows = [
                 [f.severity.name, f.rule, " ".join(f.techniques or ()) or None, f.pid, f.comm, f.title,
-                 _evidence(f.evidence)]
+                 evidence_text(f.evidence)]
                 for f in found
             ]  # fmt: skip
             columns = ["SEVERITY", "RULE", "ATT&CK", "PID", "COMM", "FINDING", "EVIDENCE"]

@@ -1,0 +1,59 @@
+"""What deserves a look first: rules over processes, descriptors, disk changes and secrets.
+
+Each rule has an id, a severity and a one-line title; each finding names its rule and carries
+the evidence behind it (process, descriptor, path, address). Rules only read what the other
+analyses already produce; adding one is adding a function to RULES.
+
+- ``finding``: the ``Finding`` type, its JSON form and each rule's ATT&CK techniques;
+- ``context``: ``Context``, what the rules look at, and ``load_context`` from the model;
+- ``shells``: shells, interpreters and network tools, and reverse shells;
+- the rules by subject: ``processes`` (programs and code), ``network``, ``files`` (open files
+  and the disk), ``credentials`` (environments and secrets in memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from checkforensics.analysis.severity import Severity
+from checkforensics.analysis.triage.context import Context, load_context
+from checkforensics.analysis.triage.credentials import rule_environment, rule_secrets
+from checkforensics.analysis.triage.files import rule_disk, rule_fileless
+from checkforensics.analysis.triage.finding import ADDRESS_EVIDENCE, RULE_TECHNIQUES, Finding, evidence_text
+from checkforensics.analysis.triage.network import rule_inflight, rule_network, rule_reverse_shell
+from checkforensics.analysis.triage.processes import rule_exe, rule_malfind, rule_preload, rule_privileges
+from checkforensics.analysis.triage.shells import ReverseShell
+
+__all__ = [
+    "ADDRESS_EVIDENCE",
+    "RULES",
+    "RULE_TECHNIQUES",
+    "Context",
+    "Finding",
+    "ReverseShell",
+    "Severity",
+    "evidence_text",
+    "load_context",
+    "triage",
+]
+
+# The order findings of equal severity and pid are listed in (triage sorts stably).
+RULES: list[Callable[[Context], Iterator[Finding]]] = [
+    rule_exe,
+    rule_malfind,
+    rule_reverse_shell,
+    rule_network,
+    rule_fileless,
+    rule_inflight,
+    rule_disk,
+    rule_environment,
+    rule_preload,
+    rule_privileges,
+    rule_secrets,
+]
+
+
+def triage(context: Context) -> list[Finding]:
+    """Every rule's findings, most severe first."""
+    findings = [finding for rule in RULES for finding in rule(context)]
+    return sorted(findings, key=lambda f: (-f.severity, f.pid if f.pid is not None else -1, f.rule))

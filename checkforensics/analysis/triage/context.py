@@ -1,0 +1,70 @@
+"""What the rules look at, loaded once from the model: processes with their argv and
+environment, descriptors, the changes on disk, malfind's suspects and the secrets in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkforensics.analysis.malfind import Suspect, malfind
+from checkforensics.analysis.redaction import REDACT, Redaction
+from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
+from checkforensics.analysis.triage.shells import ReverseShell, find_reverse_shells
+from checkforensics.model import CheckpointModel, Process, ProcessTree
+from checkforensics.model.files import Descriptor, FileTable
+
+
+@dataclass
+class Context:
+    """Everything the rules look at, loaded once."""
+
+    tree: ProcessTree
+    files: FileTable
+    changes: RootfsChanges
+    secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
+    redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
+    malfind: list[Suspect] = field(default_factory=list)  # malfind's suspect mappings
+    _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
+    _reverse: list[ReverseShell] | None = field(default=None, init=False, repr=False)
+
+    def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
+        for entry in self.files.processes:
+            process = self.tree.by_pid(entry.pid)
+            if process is None:
+                continue
+            for descriptor in entry.descriptors:
+                yield process, descriptor
+
+    def exe(self, pid: int) -> Descriptor | None:
+        """The ``exe`` descriptor of ``pid`` (indexed once: rules ask for every process)."""
+        if self._exes is None:
+            self._exes = {}
+            for process, descriptor in self.descriptors():
+                if descriptor.fd == "exe":
+                    self._exes.setdefault(process.pid, descriptor)
+        return self._exes.get(pid)
+
+    def program(self, process: Process) -> str:
+        """The name of the program a process runs: its executable's file name, else its comm."""
+        exe = self.exe(process.pid)
+        path = exe.path if exe is not None else None
+        return (path or "").rsplit("/", 1)[-1] or (process.comm or "")
+
+    def reverse_shells(self) -> list[ReverseShell]:
+        """Shells and interpreters whose standard streams reach the network (found once: the
+        network rules both ask)."""
+        if self._reverse is None:
+            self._reverse = list(find_reverse_shells(self))
+        return self._reverse
+
+
+def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Context:
+    """Processes (with argv and environment), descriptors, rootfs changes and, unless told
+    otherwise, the credential rules' findings in memory (values redacted)."""
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
+
+    tree = model.command_lines(env=True)
+    secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
+    suspects = malfind(model).suspects  # its warnings are the model's memory warnings, said by the caller
+    return Context(tree, model.files(), rootfs_changes(model), secrets, malfind=suspects)

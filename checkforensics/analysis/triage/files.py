@@ -1,0 +1,116 @@
+"""Rules over files and the disk: memfds and deleted files still open, changes to sensitive
+paths, executables dropped in temporary directories, and sensitive files deleted."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+
+from checkforensics.analysis.severity import Severity
+from checkforensics.analysis.triage.context import Context
+from checkforensics.analysis.triage.finding import Finding
+
+WRITABLE_DIRS = ("/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/", "/dev/mqueue/")
+SENSITIVE_PATHS = (
+    ("/etc/ld.so.preload", Severity.HIGH, ("T1574.006",)),
+    ("/etc/passwd", Severity.HIGH, ("T1136.001",)),
+    ("/etc/shadow", Severity.HIGH, ("T1136.001",)),
+    ("/etc/sudoers*", Severity.HIGH, ("T1548.003",)),
+    ("/etc/cron*", Severity.HIGH, ("T1053.003",)),
+    ("/var/spool/cron/*", Severity.HIGH, ("T1053.003",)),
+    ("*/.ssh/authorized_keys*", Severity.HIGH, ("T1098.004",)),
+    ("*/.ssh/*", Severity.HIGH, ("T1098.004",)),
+    ("*/.bashrc", Severity.MEDIUM, ("T1546.004",)),
+    ("*/.profile", Severity.MEDIUM, ("T1546.004",)),
+    ("/root/*", Severity.MEDIUM, ()),
+    ("/etc/*", Severity.MEDIUM, ()),
+    ("/usr/bin/*", Severity.HIGH, ("T1554",)),
+    ("/usr/sbin/*", Severity.HIGH, ("T1554",)),
+    ("/bin/*", Severity.HIGH, ("T1554",)),
+    ("/sbin/*", Severity.HIGH, ("T1554",)),
+    ("/lib*/*.so*", Severity.HIGH, ("T1554",)),
+    ("/usr/lib*/*.so*", Severity.HIGH, ("T1554",)),
+)
+
+
+def rule_fileless(context: Context) -> Iterator[Finding]:
+    for process, d in context.descriptors():
+        if d.type == "MEMFD":
+            yield Finding(
+                "memfd-open",
+                Severity.MEDIUM,
+                "memfd (in-memory file) open",
+                process.pid,
+                process.comm,
+                {"fd": d.fd, "name": d.path, "size": d.size},
+            )
+        elif d.type == "REG" and d.deleted and isinstance(d.fd, int):
+            dropped = (d.path or "").startswith(WRITABLE_DIRS)
+            yield Finding(
+                "deleted-file-open",
+                Severity.HIGH if dropped else Severity.MEDIUM,
+                "deleted file still open (content recoverable)" + (" in a writable dir" if dropped else ""),
+                process.pid,
+                process.comm,
+                {"fd": d.fd, "path": d.path, "remap": d.details.get("remap")},
+            )
+
+
+def rule_disk(context: Context) -> Iterator[Finding]:
+    # the container's changes in every layer; what the runtime made (the empty files runc
+    # bind-mounts onto, /dev's default devices) is set apart by rootfs_changes
+    for _, changed in context.changes.files:
+        if changed.type == "dir":
+            continue
+        for pattern, severity, techniques in SENSITIVE_PATHS:
+            if fnmatch.fnmatch(changed.path, pattern):
+                yield Finding(
+                    "sensitive-file-changed",
+                    severity,
+                    f"changed on disk: {pattern}",
+                    None,
+                    None,
+                    {"path": changed.path, "size": changed.size, "mtime": changed.mtime, "sha256": changed.sha256},
+                    techniques,
+                )
+                break
+        temporary = changed.path.startswith(("/tmp/", "/var/tmp/", "/dev/shm/"))
+        if changed.type == "file" and changed.mode & 0o111 and temporary:
+            yield Finding(
+                "executable-dropped",
+                Severity.HIGH,
+                "executable file written to a temporary directory",
+                None,
+                None,
+                {"path": changed.path, "size": changed.size, "sha256": changed.sha256},
+            )
+    for path in context.changes.deleted:
+        if _sensitive_deletion(path):
+            yield Finding(
+                "sensitive-file-deleted",
+                Severity.MEDIUM,
+                "deleted from disk",
+                None,
+                None,
+                {"path": path},
+                _deletion_techniques(path),
+            )
+    for path in context.changes.opaque:
+        if _sensitive_deletion(path + "/"):
+            yield Finding(
+                "sensitive-file-deleted",
+                Severity.MEDIUM,
+                "directory emptied on disk (opaque: the image's files under it are gone)",
+                None,
+                None,
+                {"path": path, "opaque": True},
+                _deletion_techniques(path + "/"),
+            )
+
+
+def _sensitive_deletion(path: str) -> bool:
+    return path.startswith(("/var/log/", "/etc/", "/root/")) or "/.ssh/" in path
+
+
+def _deletion_techniques(path: str) -> tuple[str, ...]:
+    return ("T1070.002",) if path.startswith("/var/log/") else ("T1070.004",)

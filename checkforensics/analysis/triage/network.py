@@ -1,0 +1,127 @@
+"""Rules over the network: reverse shells, shells and tools with sockets, listening sockets,
+outbound connections, and data in flight."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from checkforensics.analysis.severity import Severity
+from checkforensics.analysis.triage.context import Context
+from checkforensics.analysis.triage.finding import Finding
+from checkforensics.analysis.triage.shells import (
+    INTERPRETERS,
+    NET_TOOLS,
+    SHELLS,
+    interpreter_techniques,
+    is_loopback,
+)
+
+
+def rule_reverse_shell(context: Context) -> Iterator[Finding]:
+    """A shell or interpreter reading its input from the network and writing its output back:
+    critical when the peer is not a local address."""
+    for shell in context.reverse_shells():
+        d = shell.connection
+        local_peer = is_loopback(d.remote)
+        via = "its standard streams are a network socket"
+        if shell.relay is not None:
+            via = f"its standard streams are pipes to process {shell.relay}, which holds a network connection"
+        yield Finding(
+            "reverse-shell",
+            Severity.HIGH if local_peer else Severity.CRITICAL,
+            f"reverse shell: {via}" + (" (the peer is a local address)" if local_peer else ""),
+            shell.process.pid,
+            shell.process.comm,
+            {
+                "program": shell.program,
+                "stdin": shell.streams.get(0),
+                "stdout": shell.streams.get(1),
+                "stderr": shell.streams.get(2),
+                "relay_pid": shell.relay,
+                "proto": d.proto,
+                "local": d.local,
+                "remote": d.remote,
+            },
+            interpreter_techniques(shell.program),
+        )
+
+
+def rule_network(context: Context) -> Iterator[Finding]:
+    explained = {(shell.process.pid, ino) for shell in context.reverse_shells() for ino in shell.sockets}
+    for process, d in context.descriptors():
+        if d.family not in ("INET", "INET6") or (process.pid, d.ino) in explained:
+            continue  # a reverse shell's own socket: rule_reverse_shell tells it once
+        program = context.program(process)
+        shellish = program in SHELLS or program in NET_TOOLS or bool(INTERPRETERS.match(program))
+        techniques = interpreter_techniques(program)
+        evidence = {
+            "fd": d.fd,
+            "proto": d.proto,
+            "state": d.state,
+            "local": d.local,
+            "remote": d.remote,
+            "program": program,
+        }
+        if d.state == "LISTEN":
+            yield Finding("listening-socket", Severity.LOW, "listening socket", process.pid, process.comm, evidence)
+            if program in SHELLS or program in NET_TOOLS:
+                yield Finding(
+                    "shell-listening",
+                    Severity.HIGH,
+                    "a shell or network tool listening (bind shell?)",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                    techniques,
+                )
+            continue
+        if d.state == "ESTABLISHED" or (d.proto == "UDP" and not is_loopback(d.remote)):
+            outbound = not is_loopback(d.remote)
+            if shellish and outbound:
+                yield Finding(
+                    "shell-network",
+                    Severity.CRITICAL,
+                    "shell or interpreter with an outbound connection (reverse shell?)",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                    techniques,
+                )
+            elif outbound:
+                yield Finding(
+                    "outbound-connection",
+                    Severity.MEDIUM,
+                    "connection to a non-local address",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                )
+            elif shellish:
+                yield Finding(
+                    "interpreter-socket",
+                    Severity.LOW,
+                    "shell or interpreter with a network socket",
+                    process.pid,
+                    process.comm,
+                    evidence,
+                    techniques,
+                )
+
+
+def rule_inflight(context: Context) -> Iterator[Finding]:
+    for process, d in context.descriptors():
+        queued = d.details.get("recv_queue") or d.details.get("send_queue")
+        if queued:
+            yield Finding(
+                "unread-network-data",
+                Severity.INFO,
+                "TCP data in flight (see recover)",
+                process.pid,
+                process.comm,
+                {
+                    "fd": d.fd,
+                    "recv_queue": d.details.get("recv_queue"),
+                    "send_queue": d.details.get("send_queue"),
+                    "remote": d.remote,
+                },
+            )

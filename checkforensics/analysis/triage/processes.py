@@ -1,0 +1,123 @@
+"""Rules over processes and the code they run: deleted, fileless or dropped executables,
+malfind's injected or hidden code, LD_PRELOAD, and privileges."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from checkforensics.analysis.severity import Severity
+from checkforensics.analysis.triage.context import Context
+from checkforensics.analysis.triage.files import WRITABLE_DIRS
+from checkforensics.analysis.triage.finding import Finding
+
+PRELOAD_VARIABLES = ("LD_PRELOAD", "LD_AUDIT")  # libraries the dynamic linker loads first
+CAP_SYS_ADMIN = 21
+
+# malfind reason -> the triage rule that tells it; the reasons of a process's own executable
+# (exe-memfd, exe-deleted) are told by rule_exe.
+_MALFIND_RULES = (
+    (("elf-header", "pe-header"), "reflective-code", "a program image (ELF/PE header) in anonymous memory"),
+    (("anon-wx", "anon-x"), "injected-code", "executable anonymous memory (injected code?)"),
+    (("memfd-x",), "memfd-code", "code mapped from a memfd (an in-memory file)"),
+    (("deleted-x",), "deleted-code", "code mapped from a deleted file"),
+)
+
+
+def rule_exe(context: Context) -> Iterator[Finding]:
+    for process in context.tree.processes:
+        exe = context.exe(process.pid)
+        if exe is None or not exe.path:
+            continue
+        if exe.deleted:
+            yield Finding(
+                "exe-deleted",
+                Severity.HIGH,
+                "running from a deleted executable",
+                process.pid,
+                process.comm,
+                {"exe": exe.path},
+            )
+        if exe.path.startswith("memfd:") or exe.type == "MEMFD":
+            yield Finding(
+                "exe-memfd",
+                Severity.CRITICAL,
+                "running from an in-memory file (fileless)",
+                process.pid,
+                process.comm,
+                {"exe": exe.path},
+            )
+        if exe.path.startswith(WRITABLE_DIRS):
+            yield Finding(
+                "exe-writable-path",
+                Severity.HIGH,
+                "executable in a world-writable directory",
+                process.pid,
+                process.comm,
+                {"exe": exe.path},
+            )
+
+
+def rule_malfind(context: Context) -> Iterator[Finding]:
+    """malfind's suspect mappings (see analysis.malfind), one finding each."""
+    for suspect in context.malfind:
+        if {"exe-memfd", "exe-deleted"} & set(suspect.reasons):
+            continue  # the process's own program: rule_exe names it
+        reasons = set(suspect.reasons)
+        rule, title = next((rule, title) for names, rule, title in _MALFIND_RULES if reasons & set(names))
+        if suspect.jit and rule == "injected-code":
+            title = f"executable anonymous memory of a JIT runtime ({suspect.jit})"
+        m = suspect.mapping
+        yield Finding(
+            rule,
+            suspect.severity,
+            title,
+            suspect.pid,
+            suspect.comm,
+            {
+                "start": m.start,
+                "end": m.end,
+                "perms": m.perms,
+                "path": m.path,
+                "reasons": ",".join(suspect.reasons),
+                "jit": suspect.jit,
+            },
+            tuple(suspect.techniques),
+        )
+
+
+def rule_preload(context: Context) -> Iterator[Finding]:
+    """LD_PRELOAD or LD_AUDIT in a process's environment: libraries the dynamic linker loads
+    into it before its own (the environment read from its memory, as it was at exec)."""
+    for process in context.tree.processes:
+        for entry in process.env or []:
+            name, sep, value = entry.partition("=")
+            if not sep or name not in PRELOAD_VARIABLES or not value.strip():
+                continue
+            writable = any(part.startswith(WRITABLE_DIRS) for part in re.split(r"[:\s]+", value))
+            yield Finding(
+                "ld-preload",
+                Severity.HIGH,
+                f"{name} in the environment (dynamic linker hijacking)"
+                + (": a library in a world-writable directory" if writable else ""),
+                process.pid,
+                process.comm,
+                {"variable": name, "value": value},
+            )
+
+
+def rule_privileges(context: Context) -> Iterator[Finding]:
+    for process in context.tree.processes:
+        identity = process.identity
+        effective = identity.get("cap_eff")
+        if effective and int(effective, 16) & (1 << CAP_SYS_ADMIN):
+            yield Finding(
+                "cap-sys-admin",
+                Severity.MEDIUM,
+                "CAP_SYS_ADMIN in the effective set (privileged?)",
+                process.pid,
+                process.comm,
+                {"cap_eff": effective},
+            )
+        if identity.get("seccomp") == "disabled":
+            yield Finding("no-seccomp", Severity.LOW, "no seccomp filter", process.pid, process.comm, {})
