@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from checkforensics.analysis.rootfs import extract_changes, read_changed_file, rootfs_changes, whiteout
+from checkforensics.analysis.rootfs import read_changed_file, rootfs_changes, whiteout
+from checkforensics.analysis.rootfs_extraction import extract_changes
 from checkforensics.errors import MemberNotFoundError
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
