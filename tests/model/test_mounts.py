@@ -3,6 +3,9 @@ real checkpoints."""
 
 from __future__ import annotations
 
+import tarfile
+from pathlib import Path
+
 import pytest
 
 from checkforensics.model import CheckpointModel
@@ -38,3 +41,16 @@ def test_a_bare_criu_dump_without_mountpoints_has_no_mounts() -> None:
     with CheckpointModel.open(FIXTURES / "bare-bash-sleep") as model:
         mounts = model.mounts
     assert (mounts.spec, mounts.warnings) == ([], [])
+
+
+def test_a_spec_that_is_no_object_has_no_mounts(tmp_path: Path) -> None:
+    """Once an internal error in inspect --mounts and diff: a spec.dump holding a JSON list."""
+    root = tmp_path / "checkpoint"
+    with tarfile.open(FIXTURES / "counters-blog.tar") as tar:
+        tar.extractall(root, filter="tar")
+    (root / "spec.dump").write_text("[1, 2]")
+    with CheckpointModel.open(root) as model:
+        assert model.mounts.spec == []
+        assert "/dev" in {m.mountpoint for m in model.mounts.kernel}
+        lost = "engine, pod, annotations and mounts unknown"
+        assert model.container.warnings == [f"spec.dump: not a JSON object ({lost})"]
