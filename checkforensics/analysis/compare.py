@@ -105,7 +105,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
     changes = rootfs_changes(model)
     files = {f.path: changed_file_record(f, layer) for layer, f in changes.files}
     deleted = {path: {"path": path} for path in changes.deleted}
-    if model.archive.no_images is not None:  # its metadata and files on disk are still compared
+    if not model.has_images:  # its metadata and files on disk are still compared
         return Snapshot(
             container_id=view.container.id,
             name=view.container.name,

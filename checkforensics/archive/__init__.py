@@ -26,17 +26,21 @@ The modules, in the order data flows through them:
 - ``tarheader``, ``tarscan``: one tar header block, and walking a stream of them;
 - ``members``: ``MemberInfo``, the listing and its warnings about hostile names;
 - ``plaintar``, ``compressed``, ``directory``: the three kinds of input; ``spool``: a
-  compressed archive's big members, kept from its one pass;
+  compressed archive's big members, kept from its one pass; ``decompression``: the
+  decompressors and the expansion limit every compressed stream is held to;
+- ``layers``: the tar layers inside a checkpoint (rootfs-diff.tar, tmpfs archives), read by
+  their content, streaming;
 - ``checkpoint``: ``Checkpoint``, the public face.
 
 The limits re-exported here are for reading; the code looks them up in their own modules
-(``compressed``, ``tarscan``, ``members``), which is where a test changes them.
+(``compressed``, ``decompression``, ``tarscan``, ``members``), which is where a test changes them.
 """
 
 from __future__ import annotations
 
 from checkforensics.archive.checkpoint import Checkpoint
-from checkforensics.archive.compressed import CACHE_LIMIT, MAX_EXPANSION_RATIO, MIN_EXPANSION_BUDGET, SMALL_MEMBER_LIMIT
+from checkforensics.archive.compressed import CACHE_LIMIT, SMALL_MEMBER_LIMIT
+from checkforensics.archive.decompression import MAX_EXPANSION_RATIO, MIN_EXPANSION_BUDGET
 from checkforensics.archive.layout import IMAGES_DIR, detect_kind
 from checkforensics.archive.members import KINDS, MAX_MEMBERS, MemberInfo, normalise_name
 from checkforensics.archive.tarheader import BLOCK, looks_like_tar_header

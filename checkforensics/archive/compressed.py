@@ -7,8 +7,8 @@ of the pages images done in the same pass); so the archive is decompressed once.
 member is read by decompressing the archive again from its start, up to the member's end and
 never past it.
 
-Every pass expands the archive to at most its expansion limit: ``MAX_EXPANSION_RATIO`` times the
-compressed size, at least ``MIN_EXPANSION_BUDGET`` (``--max-expansion`` sets another). The
+Every pass expands the archive to at most its expansion limit (``decompression``:
+``MAX_EXPANSION_RATIO`` times the compressed size, at least ``MIN_EXPANSION_BUDGET``). The
 listing stops where going on would pass the limit, at the header of a member declaring more
 than is left (a 20 GiB member of zeros is never inflated) or wherever the stream reaches it,
 with a warning naming the member and the limit; what was listed before is analysed as usual,
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from checkforensics import progress
+from checkforensics.archive.decompression import decompress_errors, decompressing_reader, expansion_limit
 from checkforensics.archive.fileio import CHUNK, RangeReader, RunningHash, hash_fd, pread
 from checkforensics.archive.members import Entry, Listing, MemberInfo, is_pages_image
 from checkforensics.archive.spool import Spool
@@ -37,9 +38,6 @@ CACHE_LIMIT = 256 << 20  # ...and all of them together at most this
 # mean decompressing the archive again up to it, past any big pages image before it.
 SMALL_PAGES_LIMIT = 4 << 20
 PAGES_CACHE_LIMIT = 64 << 20
-MAX_EXPANSION_RATIO = 64  # one pass over a compressed archive expands it at most this many times...
-MIN_EXPANSION_BUDGET = 1 << 30  # ...or this many bytes, whichever is more (a second or two of inflating)
-_expansion_override: int | None = None  # --max-expansion
 _SKIP_CHUNK = 64 << 10
 TAP_BLOCK = 4 << 20  # bytes handed at a time to a reader tapping a member during the listing pass
 # a member read in overlapping chunks (the secret rules' scan steps back 64 KiB each 8 MiB) steps
@@ -50,128 +48,8 @@ _UNREAD = re.compile(r"(?:^|/)amdgpu-pages-[^/]*$")  # GPU memory: its size is a
 _COMPRESSIONS = {"tar.gz": "gzip", "tar.zst": "zstd", "tar.xz": "xz", "tar.bz2": "bzip2"}
 
 
-def allow_expansion(limit: int | None) -> None:
-    """Let every compressed archive opened from now on expand to ``limit`` bytes, whatever its
-    compressed size (None: back to the ratio rule). The CLI's ``--max-expansion``."""
-    global _expansion_override
-    _expansion_override = limit
-
-
-def expansion_limit(compressed_size: int) -> tuple[int, str]:
-    """How many bytes an archive of ``compressed_size`` may expand to in one pass, and how to
-    name that limit in a message."""
-    if _expansion_override is not None:
-        return _expansion_override, f"the limit of {_expansion_override} bytes set by --max-expansion"
-    limit = max(MIN_EXPANSION_BUDGET, compressed_size * MAX_EXPANSION_RATIO)
-    return limit, (
-        f"the decompression limit of {limit} bytes ({MAX_EXPANSION_RATIO} times the compressed size, at least "
-        f"{MIN_EXPANSION_BUDGET >> 30} GiB; --max-expansion raises it)"
-    )
-
-
 class ExpansionLimitError(ArchiveError):
     """A compressed stream would expand past its limit (internal to the listing, which stops there)."""
-
-
-def _open_decompressor(raw: BinaryIO, kind: str) -> BinaryIO:
-    """A decompressing reader over ``raw`` for archive ``kind`` ("tar.gz", "tar.zst", ...).
-
-    The decompressors are imported here, when one is needed: a plain tar or a directory never
-    pays for them (start-up is much of a small command's time).
-    """
-    if kind == "tar.gz":
-        return _gzip_reader(raw)
-    if kind == "tar.xz":
-        import lzma
-
-        return lzma.LZMAFile(raw, "rb")
-    if kind == "tar.bz2":
-        import bz2
-
-        return bz2.BZ2File(raw, "rb")
-    import zstandard
-
-    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
-
-
-def _gzip_reader(raw: BinaryIO) -> BinaryIO:
-    """gzip through python-isal (Intel's ISA-L inflate, the ``fast`` extra) where installed:
-    2 to 5 times the speed of Python's zlib on checkpoints; else through zlib (the same bytes)."""
-    import gzip
-
-    try:
-        from isal import igzip
-    except ImportError:
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    return _SalvagingGzip(raw, igzip.IGzipFile(fileobj=raw, mode="rb"))  # type: ignore[arg-type]
-
-
-class _SalvagingGzip(io.RawIOBase):
-    """ISA-L's gzip reader, until the data breaks. ISA-L inflates its input in big blocks and
-    gives nothing of a block that holds damage, where zlib gives every byte before it: on damage
-    the stream is read again from its start through zlib, past what was already handed out, so
-    a damaged archive yields as much evidence with isal installed as without (one more pass,
-    only then)."""
-
-    def __init__(self, raw: BinaryIO, fast: BinaryIO) -> None:
-        self._raw = raw
-        self._stream = fast
-        self._given = 0
-        self._salvaging = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        try:
-            got = self._stream.readinto(buffer)  # type: ignore[attr-defined]
-        except _decompress_errors():
-            if self._salvaging or not self._raw.seekable():
-                raise
-            self._salvage()
-            got = self._stream.readinto(buffer)  # type: ignore[attr-defined]
-        self._given += got
-        return got
-
-    def _salvage(self) -> None:
-        import gzip
-
-        self._salvaging = True
-        self._raw.seek(0)
-        self._stream = gzip.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[assignment]
-        left = self._given
-        while left:  # what ISA-L handed out already; zlib's error, if it breaks sooner, is raised
-            skipped = len(self._stream.read(min(left, CHUNK)))
-            if not skipped:
-                raise EOFError(f"gzip data ends after {self._given - left} bytes")
-            left -= skipped
-
-
-def decompressing_reader(raw: BinaryIO, kind: str) -> BinaryIO:
-    """A reader of what ``raw`` holds once decompressed, ``kind`` being what ``detect_kind``
-    said of its first bytes ("tar.gz", "tar.zst", ...): for tar archives nested in a checkpoint,
-    such as a container layer.  ``decompress_errors()`` lists what it raises on damage."""
-    return _open_decompressor(raw, kind)
-
-
-def decompress_errors() -> tuple[type[BaseException], ...]:
-    """What a damaged stream raises, whichever decompressor reads it."""
-    return _decompress_errors()
-
-
-def _decompress_errors() -> tuple[type[BaseException], ...]:
-    """What a damaged stream raises, whichever decompressor reads it."""
-    import lzma
-    import zlib
-
-    import zstandard
-
-    errors: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
-    try:
-        from isal import isal_zlib
-    except ImportError:
-        return errors
-    return (*errors, isal_zlib.error)
 
 
 class _StreamSource:
@@ -198,7 +76,7 @@ class _StreamSource:
             return b""
         try:
             chunk = self._stream.read(size)
-        except _decompress_errors() as exc:
+        except decompress_errors() as exc:
             self.damage = f"{self._describe} data ends or breaks after {self.position} bytes ({exc})"
             chunk = b""
         if not chunk:
@@ -231,7 +109,7 @@ class _StreamSource:
                 continue
             try:
                 got = readinto(view[filled : filled + min(len(view) - filled, self._budget + 1 - self.position)])
-            except _decompress_errors() as exc:
+            except decompress_errors() as exc:
                 self.damage = f"{self._describe} data ends or breaks after {self.position} bytes ({exc})"
                 got = 0
             if not got:
@@ -354,7 +232,7 @@ class CompressedTar:
         reader = RangeReader(self.fd if fd is None else fd, 0, self.file_size, advance, seen)
         raw = io.BufferedReader(reader, CHUNK)
         try:
-            yield _StreamSource(_open_decompressor(raw, self.kind), budget, self.codec, self.limit_text)
+            yield _StreamSource(decompressing_reader(raw, self.kind), budget, self.codec, self.limit_text)
         finally:
             raw.close()
 

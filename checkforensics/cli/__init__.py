@@ -114,8 +114,8 @@ def cli(debug: bool, no_progress: bool, max_expansion: str | None, tmpdir: str |
     global _debug
     _debug = debug
     progress.activate(not no_progress)
-    if max_expansion is not None or "checkforensics.archive.compressed" in sys.modules:  # else nothing to reset
-        from checkforensics.archive.compressed import allow_expansion
+    if max_expansion is not None or "checkforensics.archive.decompression" in sys.modules:  # else nothing to reset
+        from checkforensics.archive.decompression import allow_expansion
 
         allow_expansion(_size(max_expansion) if max_expansion is not None else None)
     if tmpdir is not None or "checkforensics.archive.spool" in sys.modules:

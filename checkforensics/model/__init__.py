@@ -1,7 +1,9 @@
 """The model: one decoded, cross-referenced view of a checkpoint under every analysis.
 
-``CheckpointModel.open(path)`` gives processes and threads (``processes``), every process's
-memory view (``regions``, ``memory``: its own pages and the shared objects it maps; ``shared``),
+``CheckpointModel.open(path)`` gives the container's metadata (``container``, ``engines``),
+sizes (``sizes``), CRIU's dump-wide records (``dump``), mounts (``mounts``) and layers of changed
+files (``layers``), processes and threads (``processes``), every process's memory view
+(``regions``, ``memory``: its own pages and the shared objects it maps; ``shared``),
 descriptors with the data in flight (``files``, ``fdnames``, ``descriptions``), each image
 decoded at most once (``store``).
 """

@@ -1,9 +1,10 @@
 """``CheckpointModel``: one view of a checkpoint that every analysis and command reads.
 
 Opening a checkpoint gives one model. It decodes each image the first time a question needs
-it (``ImageStore``) and builds each part once: the process tree, every process's memory view
-(its own pages and the shared memory objects it maps), the shared objects, the descriptor
-table, command lines and environments. Everything is lazy: a metadata question never touches
+it (``ImageStore``) and builds each part once: the container's metadata, sizes, mounts and
+layers of changed files, the process tree, every process's memory view (its own pages and the
+shared memory objects it maps), the shared objects, the descriptor table, command lines and
+environments. Everything is lazy: a metadata question never touches
 a pages image, and a process's memory is only laid out when asked for.
 
 The model is the only way the analyses reach the evidence: they take a model, never an
@@ -36,11 +37,16 @@ from checkforensics.model.store import ImageStore
 if TYPE_CHECKING:
     from checkforensics.archive.tarscan import MemberTap
     from checkforensics.model.architecture import Architecture
+    from checkforensics.model.container import ContainerMetadata
+    from checkforensics.model.dump import CriuDump
     from checkforensics.model.files import FileTable
+    from checkforensics.model.layers import Layers
     from checkforensics.model.memory import AddressSpace
+    from checkforensics.model.mounts import Mounts
     from checkforensics.model.pages import PagesImages
     from checkforensics.model.regions import ProcessMemory
     from checkforensics.model.shared import SharedMemory
+    from checkforensics.model.sizes import Sizes
 
 
 class Reads(enum.Flag):
@@ -118,6 +124,21 @@ class CheckpointModel:
     def kind(self) -> str:
         return self.archive.kind
 
+    @property
+    def has_images(self) -> bool:
+        """Whether the checkpoint holds CRIU images (a container checkpoint may hold only its
+        metadata and files)."""
+        return self.archive.no_images is None
+
+    @property
+    def listing_warnings(self) -> list[str]:
+        """What the listing found wrong (hostile names, a listing cut short at a limit)."""
+        return list(self.archive.warnings)
+
+    def sha256(self) -> str:
+        """The evidence hash: the SHA-256 of the archive file (of a directory, of its files)."""
+        return self.archive.sha256()
+
     def require_images(self) -> None:
         """Raise NoImagesError when the checkpoint holds container metadata but no CRIU images."""
         if self.archive.no_images is not None:
@@ -129,11 +150,50 @@ class CheckpointModel:
 
     def open_metadata(self, name: str) -> BinaryIO | None:
         """A member beside the CRIU images (``container.log``, ``dump.log``, ...) opened for
-        reading, streaming, or None when the checkpoint has none; the caller closes it. JSON
-        metadata is the store's (``store.json_member``), decoded once."""
+        reading, streaming, or None when the checkpoint has none; the caller closes it. The
+        engine's JSON records are ``container``'s, decoded once."""
         if not self.archive.has(name):
             return None
         return self.archive.open_member(name)
+
+    # -- the container
+
+    @cached_property
+    def container(self) -> ContainerMetadata:
+        """What the engine recorded (config.dump, spec.dump, network.status, containerd's status
+        files), read once, and as one ``ContainerInfo``."""
+        from checkforensics.model.container import ContainerMetadata
+
+        return ContainerMetadata(self.archive, self.store)
+
+    @cached_property
+    def sizes(self) -> Sizes:
+        """The sizes of the archive, its images, memory and rootfs diff, from the listing."""
+        from checkforensics.model.sizes import measure
+
+        return measure(self.archive)
+
+    @cached_property
+    def dump(self) -> CriuDump:
+        """CRIU's dump-wide records: statistics, process count, the UTS host name."""
+        from checkforensics.model.dump import CriuDump
+
+        return CriuDump(self.archive, self.store)
+
+    @cached_property
+    def mounts(self) -> Mounts:
+        """The container's mounts as the OCI spec asked for them and as the kernel had them."""
+        from checkforensics.model.mounts import read_mounts
+
+        return read_mounts(self.store, self.container.spec)
+
+    @cached_property
+    def layers(self) -> Layers:
+        """The archives of files the container changed (rootfs-diff.tar, /dev/shm, tmpfs
+        mounts) and deleted.files."""
+        from checkforensics.model.layers import Layers
+
+        return Layers(self.archive, lambda: self.mounts.tmpfs_by_device())
 
     # -- processes
 

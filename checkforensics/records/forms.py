@@ -93,8 +93,8 @@ STATS_COLUMNS = (
 def overview_record(view: Overview, *, sha256: str | None, with_stats: bool) -> dict[str, Any]:
     info = view.container
     document: dict[str, Any] = {
-        "archive": str(view.checkpoint.path),
-        "kind": view.checkpoint.kind,
+        "archive": str(view.path),
+        "kind": view.kind,
         "sha256": sha256,
         "engine": info.engine,
         "container": {

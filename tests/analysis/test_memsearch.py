@@ -392,8 +392,8 @@ def test_a_screened_search_finds_what_the_whole_search_finds(
     monkeypatch.setattr(compressed, "TAP_BLOCK", block)
     monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)  # as a big image: not kept at open
     opened = []
-    real = compressed._open_decompressor
-    monkeypatch.setattr(compressed, "_open_decompressor", lambda raw, k: opened.append(k) or real(raw, k))
+    real = compressed.decompressing_reader
+    monkeypatch.setattr(compressed, "decompressing_reader", lambda raw, k: opened.append(k) or real(raw, k))
     patterns = [
         *(SearchPattern.from_literal(text) for text in MARKS),
         SearchPattern.from_regex(rb"[A-Z_]{8,20}", name="regex"),
@@ -422,8 +422,8 @@ def test_a_pattern_found_everywhere_is_searched_the_usual_way(
 
     monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)
     opened = []
-    real = compressed._open_decompressor
-    monkeypatch.setattr(compressed, "_open_decompressor", lambda raw, k: opened.append(k) or real(raw, k))
+    real = compressed.decompressing_reader
+    monkeypatch.setattr(compressed, "decompressing_reader", lambda raw, k: opened.append(k) or real(raw, k))
     patterns = [SearchPattern.from_literal(b"\x00\x00\x00\x00", name="zeros")]
     screen = PagesScreen(patterns, 0, keep_limit=1000)
     found = _search_all(synthetic["tar.zst"], patterns, ONE_PIECE, screen)

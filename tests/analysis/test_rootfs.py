@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from checkforensics.analysis.rootfs import extract_changes, read_changed_file, rootfs_changes, whiteout
+from checkforensics.analysis.rootfs import read_changed_file, rootfs_changes, whiteout
+from checkforensics.analysis.rootfs_extraction import extract_changes
 from checkforensics.errors import MemberNotFoundError
 from checkforensics.model import CheckpointModel
 from checkforensics.output import OutputGuard
@@ -174,10 +175,10 @@ def test_diff_shows_opaque_directories_in_every_format(tmp_path: Path, capsys: p
 
 
 def test_a_layer_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from checkforensics.archive import compressed  # a layer is held to the archive's own expansion limit
+    from checkforensics.archive import decompression  # a layer is held to the archive's own expansion limit
 
-    monkeypatch.setattr(compressed, "MIN_EXPANSION_BUDGET", 1 << 16)
-    monkeypatch.setattr(compressed, "MAX_EXPANSION_RATIO", 4)
+    monkeypatch.setattr(decompression, "MIN_EXPANSION_BUDGET", 1 << 16)
+    monkeypatch.setattr(decompression, "MAX_EXPANSION_RATIO", 4)
     bomb = gzip.compress(_layer([("etc", None), ("etc/zeros", bytes(1 << 20))]))
     root = _checkpoint_dir(tmp_path, bomb)
     with CheckpointModel.open(root) as model:

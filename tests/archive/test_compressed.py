@@ -1,6 +1,6 @@
 """Compressed archives: what is decompressed and when, corrupt data, and decompression bombs.
 
-Every decompressed byte is counted through ``compressed._open_decompressor``, so a test can say
+Every decompressed byte is counted through ``compressed.decompressing_reader``, so a test can say
 that a metadata question never touches the pages.
 """
 
@@ -27,18 +27,18 @@ from archive_samples import (
 )
 from readonly_guard import only_reads
 
-from checkforensics.archive import Checkpoint, compressed
+from checkforensics.archive import Checkpoint, compressed, decompression
 from checkforensics.errors import ArchiveError
 
 from conftest import truth
 
 
 class CountingDecompressor:
-    """Wraps ``compressed._open_decompressor`` and counts every decompressed byte handed out."""
+    """Wraps ``compressed.decompressing_reader`` and counts every decompressed byte handed out."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.pulled = 0
-        real = compressed._open_decompressor
+        real = compressed.decompressing_reader
 
         def counting(raw: object, kind: str) -> object:
             stream = real(raw, kind)  # type: ignore[arg-type]
@@ -57,7 +57,7 @@ class CountingDecompressor:
 
             return Counted()
 
-        monkeypatch.setattr(compressed, "_open_decompressor", counting)
+        monkeypatch.setattr(compressed, "decompressing_reader", counting)
 
 
 def test_reading_metadata_from_a_compressed_archive_decompresses_no_pages(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,10 +160,10 @@ def test_an_absurd_member_size_in_a_compressed_archive_ends_the_listing_at_its_h
 
 
 def test_expansion_is_capped_relative_to_the_compressed_size(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(compressed, "MIN_EXPANSION_BUDGET", 1 << 20)
+    monkeypatch.setattr(decompression, "MIN_EXPANSION_BUDGET", 1 << 20)
     members = images(*(file_member(f"zeros-{n}", bytes(256 << 10)) for n in range(8)))
     path = write(tmp_path, "zeros.tar.xz", compress(tar_bytes(members), "tar.xz"))
-    assert path.stat().st_size * compressed.MAX_EXPANSION_RATIO < 1 << 20  # so the floor is the budget
+    assert path.stat().st_size * decompression.MAX_EXPANSION_RATIO < 1 << 20  # so the floor is the budget
     counter = CountingDecompressor(monkeypatch)
     with Checkpoint.open(path) as checkpoint:
         assert counter.pulled <= 1 << 20
@@ -173,20 +173,20 @@ def test_expansion_is_capped_relative_to_the_compressed_size(monkeypatch: pytest
         assert "listing stopped at member 'zeros-3' (262144 bytes): reading on would pass the decompression " \
             "limit of 1048576 bytes" in " ".join(checkpoint.warnings)  # fmt: skip
     # --max-expansion lifts it
-    compressed.allow_expansion(1 << 30)
+    decompression.allow_expansion(1 << 30)
     try:
         with Checkpoint.open(path) as checkpoint:
             assert len([info for info in checkpoint.members() if info.name.startswith("zeros-")]) == 8
     finally:
-        compressed.allow_expansion(None)
+        decompression.allow_expansion(None)
 
 
 def test_a_long_name_past_the_limit_ends_the_listing_at_its_header(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     head = without_end(tar_bytes(images()))
-    monkeypatch.setattr(compressed, "MIN_EXPANSION_BUDGET", len(head) + 512)  # the long name's header, not its data
-    monkeypatch.setattr(compressed, "MAX_EXPANSION_RATIO", 1)
+    monkeypatch.setattr(decompression, "MIN_EXPANSION_BUDGET", len(head) + 512)  # the long name's header, not its data
+    monkeypatch.setattr(decompression, "MAX_EXPANSION_RATIO", 1)
     data = head + tar_bytes([file_member("x" * 300, b"after")])
     with Checkpoint.open(write(tmp_path, "long.tar.gz", compress(data, "tar.gz"))) as checkpoint:
         assert checkpoint.read_image("pstree.img") == PSTREE

@@ -1,7 +1,7 @@
 """The spool: big members a caller will read, copied out of a compressed archive's one pass.
 
 Decompression is counted twice over: passes (``CompressedTar.stream``, each one a decompression
-of the archive from its start) and bytes (``compressed._open_decompressor``).
+of the archive from its start) and bytes (``compressed.decompressing_reader``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from archive_samples import compress, file_member, images, tar_bytes, without_end, write
 from readonly_guard import only_reads
 
-from checkforensics.archive import Checkpoint, compressed, spool
+from checkforensics.archive import Checkpoint, compressed, decompression, spool
 from checkforensics.archive.members import MemberInfo, is_pages_image
 from checkforensics.archive.tarscan import both_taps
 
@@ -29,7 +29,7 @@ class Passes:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.passes = 0
         self.pulled = 0
-        stream, opener = compressed.CompressedTar.stream, compressed._open_decompressor
+        stream, opener = compressed.CompressedTar.stream, compressed.decompressing_reader
         counter = self
 
         def counting_stream(archive: compressed.CompressedTar, *args: object, **kwargs: object) -> object:
@@ -56,7 +56,7 @@ class Passes:
             return Counted()
 
         monkeypatch.setattr(compressed.CompressedTar, "stream", counting_stream)
-        monkeypatch.setattr(compressed, "_open_decompressor", counting_opener)
+        monkeypatch.setattr(compressed, "decompressing_reader", counting_opener)
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_a_decompression_bomb_never_reaches_the_spool(
     bomb = bytes(64 << 20)  # 64 MiB of zeros: 64 KiB as zstd
     data = tar_bytes(images(file_member("checkpoint/pages-1.img", bomb)))
     path = write(tmp_path, "bomb.tar.zst", compress(data, "tar.zst"))
-    compressed.allow_expansion(32 << 20)
+    decompression.allow_expansion(32 << 20)
     try:
         with Checkpoint.open(path, spool=is_pages_image) as checkpoint:
             assert checkpoint.member("checkpoint/pages-1.img") is None
@@ -220,7 +220,7 @@ def test_a_decompression_bomb_never_reaches_the_spool(
             assert isinstance(backend, compressed.CompressedTar) and backend.spool is not None
             assert backend.spool.size == 0 and backend.spool._file is None  # not even created
     finally:
-        compressed.allow_expansion(None)
+        decompression.allow_expansion(None)
 
 
 def test_a_tap_and_the_spool_both_read_a_member(tmp_path: Path, spool_dir: Path) -> None:

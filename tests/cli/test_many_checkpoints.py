@@ -94,8 +94,8 @@ def test_memgrep_decompresses_a_compressed_archive_once(
     """Its pages images as big ones (not kept at open): searched in the pass that lists them."""
     monkeypatch.setattr(compressed, "SMALL_PAGES_LIMIT", 0)
     opened: list[str] = []
-    real = compressed._open_decompressor
-    monkeypatch.setattr(compressed, "_open_decompressor", lambda raw, kind: opened.append(kind) or real(raw, kind))
+    real = compressed.decompressing_reader
+    monkeypatch.setattr(compressed, "decompressing_reader", lambda raw, kind: opened.append(kind) or real(raw, kind))
     planted = sorted({value for p in truth("counters-blog")["processes"] for value in p["secrets"]})
     arguments = [argument for value in planted for argument in ("-e", value)]
     records = _lines(capsys, "memgrep", str(FIXTURES / name), *arguments)

@@ -29,14 +29,8 @@ from typing import Any
 import click
 
 from checkforensics.analysis.compare import CheckpointDiff, SetDiff, compare
-from checkforensics.analysis.rootfs import (
-    ChangedFile,
-    Extraction,
-    RootfsChanges,
-    extract_changes,
-    read_changed_file,
-    rootfs_changes,
-)
+from checkforensics.analysis.rootfs import ChangedFile, RootfsChanges, read_changed_file, rootfs_changes
+from checkforensics.analysis.rootfs_extraction import Extraction, extract_changes
 from checkforensics.cli.declare import declared
 from checkforensics.cli.options import TREE_ALIAS, output_options
 from checkforensics.model import CheckpointModel, Reads

@@ -18,13 +18,13 @@ from typing import Any
 
 import click
 
-from checkforensics.analysis.mounts import KernelMount, SpecMount, kernel_mounts, spec_mounts
-from checkforensics.analysis.overview import SPEC_DUMP, Overview, overview
+from checkforensics.analysis.overview import Overview, overview
 from checkforensics.cli.declare import declared
 from checkforensics.cli.options import TREE_ALIAS, checkpoint_argument, output_options, pid_option
 from checkforensics.model import CheckpointModel, Process, Reads
 from checkforensics.model.descriptions import descriptor_record, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, ProcessFiles
+from checkforensics.model.mounts import KernelMount, SpecMount
 from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
 from checkforensics.records.forms import (
@@ -81,7 +81,7 @@ class Inspection:
 
     @property
     def name(self) -> str:
-        return self.model.archive.path.name
+        return self.model.path.name
 
     def placed(self) -> list[tuple[Process, int]]:
         """The processes shown, each with its depth in the tree."""
@@ -112,8 +112,9 @@ def _inspect(model: CheckpointModel, parts: Parts) -> Inspection:
     found.warnings = found.summary.warnings  # the same list: metadata's warnings in JSON hold them all
     view = parts.processes
     if parts.mounts:
-        found.spec = spec_mounts(model.store.json_member(SPEC_DUMP, found.warnings))
-        found.kernel = kernel_mounts(model, found.warnings)
+        mounts = model.mounts
+        found.spec, found.kernel = mounts.spec, mounts.kernel
+        found.warnings += mounts.warnings
     if view.wanted:
         model.processes(view.pids)  # an unknown --pid is an error, as in every command
         if view.files or view.sockets:
@@ -191,8 +192,8 @@ def _buffers_text(d: Descriptor) -> str:
 
 def _tree(found: Inspection) -> Tree:
     found.settle(command_lines=False)
-    archive = found.model.archive
-    tree = Tree(f"[bold]{tree_text(archive.path.name)}[/] ({archive.kind})")
+    model = found.model
+    tree = Tree(f"[bold]{tree_text(model.path.name)}[/] ({model.kind})")
     if found.parts.metadata:
         branch = tree.add("[bold]Metadata[/]")
         for label, value in _metadata_rows(found.summary):
@@ -290,8 +291,8 @@ def _process_tree(parent: Tree, found: Inspection) -> None:
 
 def _tables(found: Inspection) -> list[Table]:
     found.settle(command_lines=False)
-    archive = found.model.archive
-    where = f"{archive.path.name} ({archive.kind})"
+    model = found.model
+    where = f"{model.path.name} ({model.kind})"
     tables = []
     if found.parts.metadata:
         tables.append(Table(["KEY", "VALUE"], _metadata_rows(found.summary), title=f"{where}: Metadata"))
@@ -344,9 +345,9 @@ def _process_tables(found: Inspection, where: str) -> list[Table]:
 def _document(found: Inspection) -> dict[str, Any]:
     found.settle(command_lines=True)  # every process record has its command line
     model, parts = found.model, found.parts
-    document: dict[str, Any] = {"archive": str(model.archive.path)}
+    document: dict[str, Any] = {"archive": str(model.path)}
     if parts.metadata:
-        document["metadata"] = overview_record(found.summary, sha256=model.archive.sha256(), with_stats=False)
+        document["metadata"] = overview_record(found.summary, sha256=model.sha256(), with_stats=False)
         document["metadata"]["annotations"] = found.summary.container.annotations
     if parts.mounts:
         document["mounts"] = _mounts_json(found.spec, found.kernel)

@@ -16,12 +16,13 @@ from typing import Any
 
 import click
 
-from checkforensics.analysis.overview import overview, parse_kubelet_name
+from checkforensics.analysis.overview import overview
 from checkforensics.archive.layout import find_checkpoints
 from checkforensics.cli.declare import declared
 from checkforensics.cli.options import output_options
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
+from checkforensics.model.container import parse_kubelet_name
 from checkforensics.records.forms import short_time
 from checkforensics.render import Result, Table, human_size, render
 

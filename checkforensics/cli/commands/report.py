@@ -44,7 +44,7 @@ def report(checkpoint: str, out: Path, include_secrets: bool, force: bool, fmt: 
         data = ReportInput(
             model=model,
             overview=overview(model),
-            sha256=model.archive.sha256(),
+            sha256=model.sha256(),
             tree=context.tree,
             files=context.files,
             changes=context.changes,

@@ -44,8 +44,8 @@ def _tables(views: list[Overview], print_stats: bool) -> list[Table]:
     stats_columns, stats = [name for name, _, _ in STATS_COLUMNS], [stats_row(view) for view in views]
     if len(views) > 1:  # which row is which file
         columns, stats_columns = ["FILE", *columns], ["FILE", *stats_columns]
-        rows = [[str(view.checkpoint.path), *row] for row, view in zip(rows, views, strict=True)]
-        stats = [[str(view.checkpoint.path), *row] for row, view in zip(stats, views, strict=True)]
+        rows = [[str(view.path), *row] for row, view in zip(rows, views, strict=True)]
+        stats = [[str(view.path), *row] for row, view in zip(stats, views, strict=True)]
     tables = [Table(columns, rows), *_interfaces_table(views)]
     if print_stats:
         tables.append(Table(stats_columns, stats, title="CRIU dump statistics"))
@@ -59,7 +59,7 @@ def _interfaces_table(views: list[Overview]) -> list[Table]:
 
     several = len(views) > 1
     rows = [
-        [str(view.checkpoint.path), *row] if several else row
+        [str(view.path), *row] if several else row
         for view in views
         for row in interface_rows(view)
     ]
@@ -86,12 +86,12 @@ def show(checkpoints: tuple[str, ...], print_stats: bool, no_hash: bool, fmt: st
         for path in checkpoints:
             with CheckpointModel.open(path, reads=reads) as model:
                 view = overview(model)
-                warnings.extend(f"{view.checkpoint.path.name}: {warning}" for warning in view.warnings)
+                warnings.extend(f"{view.path.name}: {warning}" for warning in view.warnings)
                 yield view, model
 
     def records() -> list[dict[str, Any]]:
         return [
-            overview_record(view, sha256=None if no_hash else model.archive.sha256(), with_stats=print_stats)
+            overview_record(view, sha256=None if no_hash else model.sha256(), with_stats=print_stats)
             for view, model in overviews()
         ]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from checkforensics.analysis.container import (
+from checkforensics.model.engines import (
     CONTAINERD,
     CRIO,
     PODMAN,
@@ -183,7 +183,7 @@ def test_containerd_fixture_metadata() -> None:
 
 
 def test_unix_nanos() -> None:
-    from checkforensics.analysis.container import unix_nanos
+    from checkforensics.model.engines import unix_nanos
 
     assert unix_nanos(1796108834489322558) == "2026-12-01T07:07:14.489322558Z"
     assert unix_nanos(1_000_000_001) == "1970-01-01T00:00:01.000000001Z"

@@ -1,4 +1,5 @@
-"""Mounts of the checkpointed container: the OCI spec's list and CRIU's mountpoints image.
+"""Mounts of the checkpointed container: the OCI spec's list and CRIU's mountpoints image
+(``model.mounts``).
 
 The spec says what the engine asked for; CRIU's ``mountpoints-N.img`` says what the kernel
 had mounted at checkpoint time, which is what an analyst trusts when the two differ.
@@ -6,12 +7,12 @@ had mounted at checkpoint time, which is what an analyst trusts when the two dif
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.load import text
-from checkforensics.model import CheckpointModel
+from checkforensics.model.store import ImageStore
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,41 @@ def spec_mounts(spec: dict[str, Any] | None) -> list[SpecMount]:
     return found
 
 
-def kernel_mounts(model: CheckpointModel, warnings: list[str]) -> list[KernelMount]:
+@dataclass
+class Mounts:
+    """Both views of the container's mounts; ``warnings``: the mountpoints images that could not
+    be read (the spec's own are the container metadata's)."""
+
+    spec: list[SpecMount]
+    kernel: list[KernelMount]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def points(self) -> set[str]:
+        """Every mount point either view names, as it names it."""
+        return {m.destination for m in self.spec if m.destination} | {m.mountpoint for m in self.kernel}
+
+    def tmpfs_by_device(self) -> dict[int, str]:
+        """The tmpfs mount points by device number: CRIU names a tmpfs's archive after it
+        (criu/mount.c, ``tmpfs-dev-%u``)."""
+        return {mount.root_dev: mount.mountpoint for mount in self.kernel if mount.fstype == "tmpfs"}
+
+
+def read_mounts(store: ImageStore, spec: Any) -> Mounts:
+    """The spec's mounts (``spec``: spec.dump's JSON, None when absent) and every entry of the
+    mountpoints images."""
+    warnings: list[str] = []
+    return Mounts(spec_mounts(spec if isinstance(spec, dict) else None), kernel_mounts(store, warnings), warnings)
+
+
+def kernel_mounts(store: ImageStore, warnings: list[str]) -> list[KernelMount]:
     """Every mountpoints-N.img entry (one image per mount namespace)."""
     found = []
-    for name in model.store.image_names():
+    for name in store.image_names():
         if not (name.startswith("mountpoints-") and name.endswith(".img")):
             continue
         try:
-            image = model.store.image(name)
+            image = store.image(name)
         except CheckforensicsError as exc:
             warnings.append(str(exc))
             continue

@@ -1,8 +1,10 @@
-"""Container metadata from a checkpoint archive: config.dump, spec.dump, network.status, and
-containerd's status.dump and status.
+"""What each container engine records, as one ``ContainerInfo``: config.dump, spec.dump,
+network.status, and containerd's status.dump and status.
 
 Podman, CRI-O and containerd each write these files differently; this module turns any of
-them into one ``ContainerInfo``.  Missing is not empty: a field nobody recorded is ``None``.
+them into one ``ContainerInfo``, telling the engine from the records themselves; the records
+are read once, by ``ContainerMetadata`` (``container.py``). Missing is not empty: a field
+nobody recorded is ``None``.
 
 containerd adds ``status.dump``, the CRI ContainerStatus the kubelet would get (Go's JSON of
 the protobuf message: ``labels``, ``annotations``, ``log_path``, ``image``, ``created_at`` and

@@ -1,0 +1,154 @@
+"""``ContainerMetadata``: what the container engine wrote beside the CRIU images, read once
+(``model.container``).
+
+config.dump, spec.dump, network.status and containerd's status.dump and status are each read
+and decoded the first time any of them is asked for, all five together and in that order, so
+that what is wrong with them is said once, in the same order whoever asks first. Their meaning
+as one ``ContainerInfo`` (which engine, which names, which addresses) is ``engines.py``'s; when
+the checkpoint was taken is told from them, from the kubelet's file name, or from the archive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from checkforensics.archive import IMAGES_DIR, Checkpoint
+from checkforensics.model.engines import ContainerInfo, container_info
+from checkforensics.model.store import ImageStore
+
+CONFIG_DUMP = "config.dump"
+SPEC_DUMP = "spec.dump"
+NETWORK_STATUS = "network.status"
+STATUS_DUMP = "status.dump"  # containerd: the CRI ContainerStatus
+TASK_STATUS = "status"  # containerd: its own record of the task (host PID, start time)
+
+# What is lost when a container checkpoint lacks one of its engine's records.
+_RECORDS = {
+    CONFIG_DUMP: "container name, image, ID and times unknown",
+    SPEC_DUMP: "engine, pod, annotations and mounts unknown",
+}
+
+# checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar, as the kubelet names them.
+_KUBELET_NAME = re.compile(
+    r"^checkpoint-(?P<pod>[^_]+)_(?P<rest>.+)-(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\.tar"
+)
+
+
+@dataclass(frozen=True)
+class KubeletName:
+    pod: str
+    namespace: str | None
+    container: str | None
+    time: str
+
+
+def parse_kubelet_name(name: str) -> KubeletName | None:
+    """Pod, namespace, container and time from a kubelet checkpoint file name.
+
+    Namespace and container are joined by a dash and either may contain dashes; the split is
+    taken at the first dash, so archive metadata is preferred whenever it is readable.
+    """
+    match = _KUBELET_NAME.match(name)
+    if match is None:
+        return None
+    namespace, _, container = match["rest"].partition("-")
+    return KubeletName(match["pod"], namespace or None, container or None, match["time"])
+
+
+@dataclass(frozen=True)
+class _Records:
+    config: Any
+    spec: Any
+    network: Any
+    status: Any
+    task_status: Any
+
+
+class ContainerMetadata:
+    """The engine's records of one checkpoint (each None when absent or unreadable), what they
+    say as one ``ContainerInfo``, and ``warnings``: what is missing or wrong in them."""
+
+    def __init__(self, archive: Checkpoint, store: ImageStore) -> None:
+        self._archive = archive
+        self._store = store
+        self._warnings: list[str] = []
+
+    @property
+    def warnings(self) -> list[str]:
+        """What is missing or wrong in the records: unreadable JSON, config.dump or spec.dump
+        missing or not a JSON object, network.status of no known shape."""
+        self._records  # noqa: B018 -- read, once, so that every warning is there
+        return self._warnings
+
+    @cached_property
+    def _records(self) -> _Records:
+        read = self._store.json_member
+        warnings = self._warnings
+        records = _Records(
+            read(CONFIG_DUMP, warnings),
+            read(SPEC_DUMP, warnings),
+            read(NETWORK_STATUS, warnings),
+            read(STATUS_DUMP, warnings),
+            read(TASK_STATUS, warnings),
+        )
+        self._check({CONFIG_DUMP: records.config, SPEC_DUMP: records.spec})
+        if records.network is not None and not isinstance(records.network, dict | list):
+            warnings.append(f"{NETWORK_STATUS}: not a JSON object or list (no network recorded)")
+        return records
+
+    def _check(self, records: dict[str, object]) -> None:
+        """Say which of config.dump and spec.dump a container checkpoint lacks, or holds something
+        other than a JSON object (unreadable ones were said when read). A bare ``criu dump -D``
+        directory has neither, and nothing is said of it."""
+        if self._archive.images_prefix != IMAGES_DIR:
+            return
+        for name, lost in _RECORDS.items():
+            if not self._archive.has(name):
+                self._warnings.append(f"{name}: missing ({lost})")
+            elif records[name] is not None and not isinstance(records[name], dict):
+                self._warnings.append(f"{name}: not a JSON object ({lost})")
+
+    @property
+    def config(self) -> Any:
+        """config.dump's JSON (Podman, CRI-O, containerd: names, image, times)."""
+        return self._records.config
+
+    @property
+    def spec(self) -> Any:
+        """spec.dump's JSON: the OCI runtime spec (annotations, mounts, devices, hostname)."""
+        return self._records.spec
+
+    @property
+    def network(self) -> Any:
+        """network.status's JSON: the container's interfaces as the engine set them up."""
+        return self._records.network
+
+    @cached_property
+    def info(self) -> ContainerInfo:
+        """The records as one ``ContainerInfo``: engine, names, image, pod, addresses, times."""
+        records = self._records
+        return container_info(records.config, records.spec, records.network, records.status, records.task_status)
+
+    @cached_property
+    def checkpointed(self) -> tuple[str, str]:
+        """When the checkpoint was taken, and where that comes from: the engine's record
+        (config.dump's checkpointedTime: CRI-O, containerd), the kubelet's file name, the time
+        the images were archived (inventory.img's mtime: Podman records none), the file's mtime."""
+        if self.info.checkpointed:
+            return self.info.checkpointed, CONFIG_DUMP
+        archive = self._archive
+        kubelet = parse_kubelet_name(archive.path.name)
+        if kubelet is not None:
+            return kubelet.time, "file name"
+        inventory = archive.member(archive.images_prefix + "inventory.img")
+        if inventory is not None:
+            return _iso(inventory.mtime), "inventory.img mtime"
+        return _iso(archive.path.stat().st_mtime), "file mtime"
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
