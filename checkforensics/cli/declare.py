@@ -123,10 +123,13 @@ def command(
     formats: tuple[str, ...] = FORMATS,
     hash_for_json: bool = False,
     output: Output | None = None,
+    takes: str = "checkpoint",
 ) -> Callable[[Callable[..., Answer]], click.Command]:
     """Declare the command of the calling module: ``ask(model, **options) -> Answer``.
 
-    The module's name is the command's name and its docstring the help. ``reads`` names what
+    The module's name is the command's name and its docstring the help. ``takes``:
+    ``checkpoint``, or ``checkpoints`` (one or more, or directories of them: each is asked in
+    turn and the answers written as one, each record naming its ``archive``). ``reads`` names what
     of the checkpoint it reads (``memory``, ``images``, ``container``, ``everything``);
     (or a function of the options giving those names); ``hash_for_json``: the evidence hash is
     made in the one pass when the output is JSON."""
@@ -138,23 +141,29 @@ def command(
         module = sys.modules[ask.__module__]
         name = module.__name__.rpartition(".")[2]
 
-        def callback(checkpoint: str, fmt: str, no_color: bool, **chosen: Any) -> int:
+        def callback(fmt: str, no_color: bool, **chosen: Any) -> int:
             from checkforensics.model import CheckpointModel
 
+            given = chosen.pop("checkpoints") if takes == "checkpoints" else (chosen.pop("checkpoint"),)
             if output is not None:
-                chosen["output"] = _destination(checkpoint, chosen.pop("output"), chosen.pop("force"))
+                chosen["output"] = _destination(given[0], chosen.pop("output"), chosen.pop("force"))
             wanted = reads(**chosen) if callable(reads) else reads
             flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
-            with CheckpointModel.open(checkpoint, reads=flags) as model:
+            if takes == "checkpoints":
+                return _several(given, ask, flags, chosen, fmt, no_color)
+            with CheckpointModel.open(given[0], reads=flags) as model:
                 return answer_with(model, ask(model, **chosen), fmt, no_color)
 
         function: Callable[..., Any] = callback
         written = output.options() if output is not None else []
-        for option in reversed([checkpoint_argument(), *options, *written, output_options(formats)]):
+        argument = checkpoint_argument(multiple=takes == "checkpoints")
+        for option in reversed([argument, *options, *written, output_options(formats)]):
             function = option(function)
         built = click.command(name=name, help=module.__doc__)(function)
         static = () if callable(reads) else reads
-        return declared(built, reads=static, samples=samples, records=records, json=JSON in formats, answers=True)
+        return declared(
+            built, reads=static, takes=takes, samples=samples, records=records, json=JSON in formats, answers=True
+        )
 
     return wrap
 
@@ -168,6 +177,7 @@ def answer_with(model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: s
     from checkforensics.render.answers import write_answer
 
     answer = next(asked) if isinstance(asked, Iterator) else asked
+    _in_context(answer, model)
 
     def warnings() -> list[str]:
         return [*answer.warnings, *model.diagnostics.untold()]
@@ -177,6 +187,50 @@ def answer_with(model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: s
     finally:
         if isinstance(asked, Generator):
             asked.close()
+
+
+def _in_context(answer: Answer, model: CheckpointModel) -> None:
+    for section in answer.sections:
+        section.context.setdefault("archive", str(model.path))
+
+
+def _several(
+    given: Sequence[str], ask: Callable[..., Any], flags: Any, chosen: dict[str, Any], fmt: str, no_color: bool
+) -> int:
+    """Each checkpoint (or each one in a directory given) asked in turn and the answers
+    written as one; with several, one that cannot be read is a warning, and exit 3 at the end."""
+    from checkforensics.cli.options import CheckpointRuns
+    from checkforensics.model import CheckpointModel
+    from checkforensics.render.answers import write_answers
+
+    runs = CheckpointRuns(tuple(given))
+    if not runs.several:
+        with CheckpointModel.open(runs.paths[0], reads=flags) as model:
+            return answer_with(model, ask(model, **chosen), fmt, no_color)
+
+    def answers() -> Iterator[Answer]:
+        for path in runs:
+            with runs.reading(path), CheckpointModel.open(path, reads=flags) as model:
+                answer = _whole(model, ask(model, **chosen))
+                runs.warn(path, [*answer.warnings, *model.diagnostics.untold()])
+            if not runs.failed(path):
+                yield answer
+
+    code = write_answers(answers(), fmt, no_color=no_color, warnings=lambda: runs.warnings)
+    return runs.exit_code(found=code == 0)
+
+
+def _whole(model: CheckpointModel, asked: Answer | Iterator[Answer]) -> Answer:
+    """The answer with every section's items read while its checkpoint is open."""
+    answer = next(asked) if isinstance(asked, Iterator) else asked
+    try:
+        for section in answer.sections:
+            section.items = list(section.items)
+        _in_context(answer, model)
+    finally:
+        if isinstance(asked, Generator):
+            asked.close()
+    return answer
 
 
 def _destination(checkpoint: str, path: str | None, force: bool) -> Destination | None:

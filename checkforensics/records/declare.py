@@ -38,6 +38,8 @@ class Field:
       keys of a descriptor.
     - ``spread``: the value is an object whose keys are written into the record itself.
     - ``record``: the value is a list of records of that type (a process's descriptors).
+    - ``context``: the value is not the item's but the answer's: the ``archive`` a record comes
+      from when a command reads several checkpoints (as dissect.target's records carry their target).
     - ``doc``: what docs/json.md says of the field."""
 
     name: str
@@ -48,8 +50,11 @@ class Field:
     sometimes: bool = False
     spread: bool = False
     record: RecordType | None = None
+    context: bool = False
 
-    def value(self, item: Any) -> Any:
+    def value(self, item: Any, context: Mapping[str, Any] | None = None) -> Any:
+        if self.context:
+            return (context or {}).get(self.name)
         return self.get(item) if self.get is not None else _read(item, self.name)
 
 
@@ -110,15 +115,16 @@ class RecordType:
     def field(self, name: str) -> Field:
         return self._by_name[name]
 
-    def json(self, item: Any, include: Iterable[str] = ()) -> dict[str, Any]:
+    def json(self, item: Any, include: Iterable[str] = (), context: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The JSON form of ``item``: its fields in declaration order, the optional ones only when
-        named in ``include``, those that apply ``sometimes`` only where set."""
+        named in ``include``, those that apply ``sometimes`` only where set; ``context``: the
+        values of context fields (``archive``)."""
         asked = include if isinstance(include, frozenset | set) else frozenset(include)
         record: dict[str, Any] = {}
         for f in self.fields:
             if f.optional and f.name not in asked:
                 continue
-            value = f.value(item)
+            value = f.value(item, context)
             if f.spread:
                 record.update(value or {})
             elif f.record is not None:
@@ -127,10 +133,12 @@ class RecordType:
                 record[f.name] = f.hint.json(value)
         return record
 
-    def lines(self, item: Any, include: Iterable[str] = ()) -> list[dict[str, Any]]:
+    def lines(
+        self, item: Any, include: Iterable[str] = (), context: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """The JSON Lines records of ``item``: itself, or with ``expand`` one per inner record,
         each with the outer record's other keys first."""
-        record = self.json(item, include)
+        record = self.json(item, include, context)
         if self.expand is None:
             return [record]
         inner = record.pop(self.expand) or []
@@ -144,19 +152,22 @@ class RecordType:
     def folded(self) -> tuple[str, ...]:
         return tuple(spec.header for spec in self.columns if isinstance(spec, Column) and spec.fold)
 
-    def rows(self, item: Any) -> list[tuple[list[str], Any]]:
+    def rows(self, item: Any, context: Mapping[str, Any] | None = None) -> list[tuple[list[str], Any]]:
         """The table rows of ``item`` (one per inner record with ``expand``), each with the
         object it shows (for its style)."""
         if self.expand is None:
-            return [(self._cells(item, None), item)]
+            return [(self._cells(item, None, None, context), item)]
         inner_type = self._by_name[self.expand].record
-        return [(self._cells(inner, item, inner_type), inner) for inner in self._by_name[self.expand].value(item) or ()]
+        inner = self._by_name[self.expand].value(item) or ()
+        return [(self._cells(each, item, inner_type, context), each) for each in inner]
 
-    def row(self, item: Any) -> list[str]:
+    def row(self, item: Any, context: Mapping[str, Any] | None = None) -> list[str]:
         """The table cells of ``item`` (a record type that does not expand)."""
-        return self._cells(item, None)
+        return self._cells(item, None, None, context)
 
-    def _cells(self, item: Any, outer: Any, inner_type: RecordType | None = None) -> list[str]:
+    def _cells(
+        self, item: Any, outer: Any, inner_type: RecordType | None = None, context: Mapping[str, Any] | None = None
+    ) -> list[str]:
         cells = []
         for spec in self.columns:
             if isinstance(spec, str):
@@ -166,7 +177,7 @@ class RecordType:
                     declared, source = inner_type._by_name[spec.field], item
                 else:
                     declared, source = self._by_name[spec.field], (outer if outer is not None else item)
-                value = spec.get(item) if spec.get is not None else declared.value(source)
+                value = spec.get(item) if spec.get is not None else declared.value(source, context)
                 hint = spec.hint or declared.hint
             else:
                 value, hint = (spec.get(item) if spec.get is not None else None), spec.hint or ANY
@@ -195,12 +206,14 @@ SEVERITY_STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "L
 class Section:
     """The records of one type a command answers with: ``items`` may be a list or an iterator
     (written as it comes); ``include``: the optional fields asked for; ``title``: a table's
-    title in text (which checkpoint, with several)."""
+    title in text (which checkpoint, with several); ``context``: the values of the records'
+    context fields (``archive``), which the command sets."""
 
     type: RecordType
     items: Iterable[Any]
     include: frozenset[str] = frozenset()
     title: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

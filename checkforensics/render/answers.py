@@ -10,6 +10,7 @@ When no record at all is found, one line says so on stderr,
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
@@ -67,8 +68,9 @@ def _json_items(section: Section, tally: list[int] | None = None) -> Iterator[di
     """The JSON records of ``section``; ``tally`` counts what they hold (a process and its
     descriptors count as its descriptors: a section that expands counts its inner records)."""
     inner = section.type.expand
-    for item in section.items:
-        record = section.type.json(item, section.include)
+    for each in section.items:
+        item, context = _unwrapped(each, section)
+        record = section.type.json(item, section.include, context)
         if tally is not None:
             tally[0] += len(record[inner] or ()) if inner is not None else 1
         yield record
@@ -92,8 +94,9 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
 def _lines(answer: Answer) -> Iterator[dict[str, Any]]:
     several = answer.several_kinds
     for section in answer.sections:
-        for item in section.items:
-            for record in section.type.lines(item, section.include):
+        for each in section.items:
+            item, context = _unwrapped(each, section)
+            for record in section.type.lines(item, section.include, context):
                 yield {"record": section.type.name, **record} if several else record
 
 
@@ -147,7 +150,7 @@ def _as_lines(answer: Answer, fmt: str) -> bool:
 def record_table(section: Section) -> Table:
     """The table of one section's records, as their type declares it."""
     kind = section.type
-    rows = [row for item in section.items for row in kind.rows(item)]
+    rows = [row for each in section.items for row in kind.rows(*_unwrapped(each, section))]
     styler = kind if kind.style is not None or kind.inner is None else kind.inner
     return Table(
         kind.headers,
@@ -156,3 +159,75 @@ def record_table(section: Section) -> Table:
         row_styles=[styler.row_style(shown) for _, shown in rows],
         foldable=kind.folded,
     )
+
+
+def write_answers(
+    answers: Iterator[Answer],
+    fmt: str,
+    *,
+    no_color: bool = False,
+    warnings: Warnings = list,
+    stream: TextIO | None = None,
+) -> int:
+    """Write the answers of several checkpoints as one output: a JSON document whose lists hold
+    every checkpoint's records one checkpoint after the other (each record naming its
+    ``archive``), JSON Lines checkpoint by checkpoint, and in text each checkpoint's tables
+    titled with it. ``answers`` are made one checkpoint at a time; an answer of one kind of
+    record is written as soon as it comes, several kinds are gathered first for a JSON
+    document (it lists every checkpoint's records of one kind, then of the next)."""
+    from checkforensics.render import print_warnings, write_blocks
+
+    stream = stream or sys.stdout
+    first = next(answers, None)
+    if first is None:
+        print_warnings(warnings())
+        return NOTHING_FOUND
+    every: Iterable[Answer] = itertools.chain([first], answers)
+    found = 0
+    if fmt == JSON:
+        if len(first.sections) > 1:
+            every = list(every)
+        merged = Answer(
+            [Section(s.type, _chained(every, i), s.include) for i, s in enumerate(first.sections)],
+            nothing=first.nothing, head=first.head, extra=first.extra, array=first.array,
+        )  # fmt: skip
+        return write_answer(merged, fmt, no_color=no_color, warnings=warnings, stream=stream)
+    several = first.several_kinds
+    for answer in every:
+        if fmt == JSONL:
+            answer.multiple_kinds = several
+            found += print_json_lines(_lines(answer), stream)
+            continue
+        for section in answer.sections:
+            section.title = section.title or section.context.get("archive")
+        counted = _Counted(answer)
+        write_blocks(_text_blocks(answer, counted, fmt), fmt, no_color, stream)
+        found += counted.total
+    if not found:
+        sys.stderr.write(f"checkforensics: nothing found: {printable(first.nothing)}\n")
+    print_warnings(warnings())
+    return 0 if found else NOTHING_FOUND
+
+
+def _chained(answers: Iterable[Answer], index: int) -> Iterator[Any]:
+    """The items of every answer's section ``index``, each with its own answer's context."""
+    for answer in answers:
+        section = answer.sections[index]
+        for item in section.items:
+            yield InContext(item, section.context)
+
+
+class InContext:
+    """An item with the context of the section it came from (its checkpoint), in a section
+    that chains several."""
+
+    __slots__ = ("context", "item")
+
+    def __init__(self, item: Any, context: dict[str, Any]) -> None:
+        self.item, self.context = item, context
+
+
+def _unwrapped(item: Any, section: Section) -> tuple[Any, dict[str, Any]]:
+    if isinstance(item, InContext):
+        return item.item, item.context
+    return item, section.context

@@ -19,13 +19,16 @@ from checkforensics.analysis.severity import Severity
 from checkforensics.analysis.triage.context import Context, load_context
 from checkforensics.analysis.triage.credentials import rule_environment, rule_secrets
 from checkforensics.analysis.triage.files import rule_disk, rule_fileless
-from checkforensics.analysis.triage.finding import ADDRESS_EVIDENCE, RULE_TECHNIQUES, Finding, evidence_text
+from checkforensics.analysis.triage.finding import ADDRESS_EVIDENCE, FINDING, RULE_TECHNIQUES, Finding, evidence_text
 from checkforensics.analysis.triage.network import rule_inflight, rule_network, rule_reverse_shell
 from checkforensics.analysis.triage.processes import rule_exe, rule_malfind, rule_preload, rule_privileges
 from checkforensics.analysis.triage.shells import ReverseShell
+from checkforensics.model import CheckpointModel
+from checkforensics.records.declare import Answer, Section
 
 __all__ = [
     "ADDRESS_EVIDENCE",
+    "FINDING",
     "RULES",
     "RULE_TECHNIQUES",
     "Context",
@@ -33,6 +36,7 @@ __all__ = [
     "ReverseShell",
     "Severity",
     "evidence_text",
+    "findings",
     "load_context",
     "triage",
 ]
@@ -51,6 +55,17 @@ RULES: list[Callable[[Context], Iterator[Finding]]] = [
     rule_privileges,
     rule_secrets,
 ]
+
+
+def findings(model: CheckpointModel, minimum: Severity = Severity.INFO, *, scan_secrets: bool = True) -> Answer:
+    """Every rule's findings of at least ``minimum`` severity, most severe first, as records."""
+    context = load_context(model, scan_secrets=scan_secrets)
+    found = [finding for finding in triage(context) if finding.severity >= minimum]
+    return Answer(
+        [Section(FINDING, found)],
+        nothing=f"no finding of severity {minimum} or more" if minimum > Severity.INFO else "no finding",
+        warnings=[*context.tree.warnings, *context.files.warnings, *context.changes.warnings, *model.memory_warnings],
+    )
 
 
 def triage(context: Context) -> list[Finding]:

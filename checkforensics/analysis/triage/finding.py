@@ -7,6 +7,8 @@ from typing import Any
 
 from checkforensics.analysis.attack import TECHNIQUES
 from checkforensics.analysis.severity import Severity
+from checkforensics.records.declare import Column, Field, RecordType
+from checkforensics.records.values import INTEGER, LIST, SEVERITY, TEXT, Hint
 
 # The ATT&CK techniques each rule's findings are evidence of (rules that vary per finding give
 # theirs with the finding). Context rules that are no technique in themselves carry none:
@@ -72,12 +74,43 @@ class Finding:
             self.techniques = RULE_TECHNIQUES.get(self.rule.partition(":")[0], ())
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity.name.lower(),
-            "title": self.title,
-            "pid": self.pid,
-            "comm": self.comm,
-            "techniques": [{"id": t, "name": TECHNIQUES.get(t)} for t in self.techniques or ()],
-            "evidence": self.evidence,
-        }
+        """The finding's JSON form (``FINDING``), without the checkpoint it is about."""
+        record = FINDING.json(self)
+        del record["archive"]
+        return record
+
+
+class _Evidence(Hint):
+    """A finding's evidence: an object in JSON (addresses integers), ``key=value, ...`` in a
+    table (addresses in hexadecimal)."""
+
+    name = "object"
+    json_type = (dict,)
+
+    def text(self, value: Any) -> str:
+        return evidence_text(value) if value else "-"
+
+
+def _techniques(finding: Finding) -> list[dict[str, Any]]:
+    return [{"id": t, "name": TECHNIQUES.get(t)} for t in finding.techniques or ()]
+
+
+FINDING = RecordType(
+    "finding",
+    "findings",
+    (
+        Field("archive", TEXT, "the checkpoint the finding is about", context=True),
+        Field("rule", TEXT, "the rule's id (docs/commands/triage.md)"),
+        Field("severity", SEVERITY),
+        Field("title", TEXT),
+        Field("pid", INTEGER, "null for findings about the disk"),
+        Field("comm", TEXT),
+        Field("techniques", LIST, "MITRE ATT&CK techniques: {id, name}", get=_techniques),
+        Field("evidence", _Evidence(), "what the rule saw; secret values redacted"),
+    ),
+    (
+        "severity", "rule", Column("ATT&CK", get=lambda f: " ".join(f.techniques or ()) or None), "pid", "comm",
+        Column("FINDING", "title"), "evidence",
+    ),
+    "One triage finding.",
+)  # fmt: skip
