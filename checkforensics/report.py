@@ -42,7 +42,7 @@ from checkforensics.records.values import INTEGER, SIZE, TEXT
 from checkforensics.render import human_size, printable
 
 if TYPE_CHECKING:
-    from checkforensics.cli.declare import Destination
+    from checkforensics.output import NewFile
 
 
 @dataclass
@@ -85,12 +85,12 @@ REPORT = RecordType(
 )
 
 
-def write_report(model: CheckpointModel, output: Destination, *, include_secrets: bool = False) -> Answer:
-    """The report of ``model`` written to ``output``, secret values redacted unless
-    ``include_secrets``; the answer is the one ``REPORT`` record of it, with the page's warnings."""
+def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bool = False) -> Answer:
+    """The report of ``model`` written to ``target`` (made before the work: an existing file is
+    refused then), secret values redacted unless ``include_secrets``; the answer is the one
+    ``REPORT`` record of it, with the page's warnings."""
     from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
 
-    target = output.new_file()  # an existing file is refused now, before the work
     context = load_context(model, scan_secrets=False)
     context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
     hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
@@ -103,7 +103,7 @@ def write_report(model: CheckpointModel, output: Destination, *, include_secrets
     with target as handle:
         handle.write(encoded)
     written = WrittenReport(
-        str(Path(output.path)), len(encoded), len(data.tree.processes), len(data.findings), len(data.secrets)
+        str(Path(target.path)), len(encoded), len(data.tree.processes), len(data.findings), len(data.secrets)
     )
     return Answer([Section(REPORT, [written])], single=True, warnings=report_warnings(data, include_secrets))
 

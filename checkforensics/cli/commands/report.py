@@ -34,4 +34,4 @@ if TYPE_CHECKING:
 def report(model: CheckpointModel, include_secrets: bool, output: Destination) -> Answer:
     from checkforensics.report import write_report
 
-    return write_report(model, output, include_secrets=include_secrets)
+    return write_report(model, output.new_file(), include_secrets=include_secrets)
