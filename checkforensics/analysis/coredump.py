@@ -373,8 +373,8 @@ def write_cores(model: CheckpointModel, pids: tuple[int, ...], output: Destinati
                 failed.append(exc)
                 continue
             written.append(CoreFile(process.pid, process.comm, Path(output.path) / name, threads, segments, size))
+        if failed and not written:  # raised inside: a directory made for nothing is removed
+            raise failed[0]
     warnings.extend(model.untold_memory_warnings(process.pid for process in chosen))
-    if failed and not written:
-        raise failed[0]
     return Answer([Section(CORE, written)], nothing="no process with dumped memory to write a core file of",
                   warnings=warnings)  # fmt: skip
