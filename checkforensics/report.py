@@ -2,13 +2,14 @@
 
 One file, no network access and no external assets: inline CSS and inline SVG only. The page is
 rendered by Jinja2 from ``checkforensics/templates/report.html.j2``, fed with the JSON forms the
-commands print (``overview_record``, ``process_record``, the ``files`` descriptor lines, triage's
-and malfind's ``as_json``, ``changed_file_record``, the secret finding records); no HTML is built
-here. Autoescaping is on, and every value printed first goes through ``render.printable``, as on
-a terminal. Unless asked for, no secret value is shown: every text quoted from the evidence
-(command lines, environments, triage evidence, paths, warnings) goes through analysis.redaction,
-and the triage findings and secret records come with their values shown by the same policy
-(cli/report builds them with the same choice).
+commands print: the declared records (triage's ``FINDING``, malfind's ``REGION``, the ``files``
+``DESCRIPTOR``) and ``overview_record``, ``process_record``, ``changed_file_record`` and the
+secret finding records; no HTML is built here. Autoescaping is on, and every value printed
+first goes through ``render.printable``, as on a terminal. Unless asked for, no secret value is
+shown: every text quoted from the evidence (command lines, environments, triage evidence,
+paths, warnings) goes through analysis.redaction, and the triage findings and secret records
+come with their values shown by the same policy (``write_report`` makes them with the same
+choice). What ``report`` prints of the file written is a ``REPORT`` record.
 """
 
 from __future__ import annotations
@@ -18,24 +19,30 @@ import functools
 import math
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from checkforensics import __version__
-from checkforensics.analysis.malfind import Suspect
-from checkforensics.analysis.overview import Overview
+from checkforensics.analysis.malfind import REGION, Suspect
+from checkforensics.analysis.overview import Overview, overview
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
-from checkforensics.analysis.triage import Finding, evidence_text
+from checkforensics.analysis.triage import FINDING, Finding, evidence_text, load_context, triage
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
-from checkforensics.model.descriptions import descriptor_record, what
+from checkforensics.model.descriptions import DESCRIPTOR, what
 from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
+from checkforensics.records.declare import Answer, Field, RecordType, Section
 from checkforensics.records.forms import command_text, overview_record
+from checkforensics.records.values import INTEGER, SIZE, TEXT
 from checkforensics.render import human_size, printable
+
+if TYPE_CHECKING:
+    from checkforensics.output import NewFile
 
 
 @dataclass
@@ -49,6 +56,65 @@ class ReportInput:
     findings: list[Finding]
     secrets: list[dict[str, Any]]
     malfind: list[Suspect] = field(default_factory=list)
+
+
+@dataclass
+class WrittenReport:
+    """The report written: where, its size in bytes, and how much it holds."""
+
+    output: str
+    size: int
+    processes: int
+    findings: int
+    secrets: int
+
+
+REPORT = RecordType(
+    "report",
+    "reports",
+    (
+        Field("output", TEXT, "the HTML file written"),
+        Field("size", SIZE, "its size"),
+        Field("processes", INTEGER, "the processes it shows"),
+        Field("findings", INTEGER, "the triage findings it lists"),
+        Field("secrets", INTEGER, "the secret findings it lists"),
+    ),
+    ("output", "size", "processes", "findings", "secrets"),
+    "The HTML report written by report.",
+    line=lambda written: f"wrote {written.output} ({written.size} bytes)",
+)
+
+
+def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bool = False) -> Answer:
+    """The report of ``model`` written to ``target`` (made before the work: an existing file is
+    refused then), secret values redacted unless ``include_secrets``; the answer is the one
+    ``REPORT`` record of it, with the page's warnings."""
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
+
+    context = load_context(model, scan_secrets=False)
+    context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
+    hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
+    context.secrets = finding_records(hits, redact=not include_secrets)
+    data = ReportInput(
+        model=model, overview=overview(model), sha256=model.sha256(), tree=context.tree, files=context.files,
+        changes=context.changes, findings=triage(context), secrets=context.secrets, malfind=context.malfind,
+    )  # fmt: skip
+    encoded = render_report(data, include_secrets=include_secrets).encode("utf-8")
+    with target as handle:
+        handle.write(encoded)
+    written = WrittenReport(
+        str(Path(target.path)), len(encoded), len(data.tree.processes), len(data.findings), len(data.secrets)
+    )
+    return Answer([Section(REPORT, [written])], single=True, warnings=report_warnings(data, include_secrets))
+
+
+def report_warnings(data: ReportInput, include_secrets: bool) -> list[str]:
+    """What could not be read, as the page lists it (secrets masked unless ``include_secrets``)."""
+    warnings = [
+        *data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings,
+        *data.model.memory_warnings,
+    ]  # fmt: skip
+    return Redaction(reveal=include_secrets).texts(warnings)
 
 
 def render_report(data: ReportInput, *, include_secrets: bool = False) -> str:
@@ -67,10 +133,6 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
     redaction policy says."""
     redaction = Redaction(reveal=include_secrets)
     name = data.overview.container.name
-    warnings = [
-        *data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings,
-        *data.model.memory_warnings,
-    ]  # fmt: skip
     notice = (
         "Secret values are shown in full." if include_secrets
         else "Secret values are redacted (a few first characters and the length); --include-secrets shows them."
@@ -92,7 +154,7 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
         "memory_maps": [
             {"pid": p.pid, "comm": p.comm, "map": memory_map(data.model, p)} for p in data.tree.processes if p.dumped
         ],
-        "warnings": redaction.texts(warnings),
+        "warnings": report_warnings(data, include_secrets),
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "version": __version__,
     }
@@ -111,9 +173,10 @@ def _summary(data: ReportInput, redaction: Redaction) -> dict[str, Any]:
 
 
 def _finding(finding: Finding, redaction: Redaction) -> dict[str, Any]:
-    """Triage's JSON form. It shows the secret values it quotes by the policy already; the rest
-    of its evidence texts (paths, names) are masked here like any other evidence text."""
-    record = finding.as_json()
+    """Triage's JSON form (``FINDING``). It shows the secret values it quotes by the policy
+    already; the rest of its evidence texts (paths, names) are masked here like any other
+    evidence text."""
+    record = FINDING.json(finding)
     texts = [key for key, value in record["evidence"].items() if isinstance(value, str)]
     shown = redaction.texts([record["evidence"][key] for key in texts])
     record["evidence"] = {**record["evidence"], **dict(zip(texts, shown, strict=True))}
@@ -121,8 +184,8 @@ def _finding(finding: Finding, redaction: Redaction) -> dict[str, Any]:
 
 
 def _regions(suspects: list[Suspect], redaction: Redaction) -> list[dict[str, Any]]:
-    """malfind's JSON form of each suspect mapping, its path masked."""
-    records = [suspect.as_json() for suspect in suspects]
+    """malfind's JSON form (``REGION``) of each suspect mapping, its path masked."""
+    records = [REGION.json(suspect) for suspect in suspects]
     for record, path in zip(records, _masked(redaction, [r["path"] for r in records]), strict=True):
         record["path"] = path
     return records
@@ -162,7 +225,7 @@ def descriptor_items(files: FileTable, sockets: bool, redaction: Redaction) -> l
     chosen = [(p, d) for p in files.processes for d in p.descriptors if (d.type in SOCKET_TYPES) == sockets]
     labels = _masked(redaction, [what(d) for _, d in chosen])
     return [
-        {"pid": p.pid, "comm": p.comm, "descriptor": descriptor_record(d), "what": label}
+        {"pid": p.pid, "comm": p.comm, "descriptor": DESCRIPTOR.json(d), "what": label}
         for (p, d), label in zip(chosen, labels, strict=True)
     ]
 

@@ -292,3 +292,26 @@ def test_warnings_go_to_stderr_after_the_output(capsys: pytest.CaptureFixture[st
     captured = capsys.readouterr()
     assert captured.out == '{"n":1}\n'
     assert captured.err == "checkforensics: warning: found while writing\n"
+
+
+def test_a_one_record_answer_is_the_record_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    """``Answer.single`` (report): the JSON document is the record's keys and ``warnings``; JSON
+    Lines the record alone; text its line."""
+    from checkforensics.records.declare import Answer, Field, RecordType, Section
+    from checkforensics.records.values import SIZE, TEXT
+    from checkforensics.render.answers import write_answer
+
+    written = RecordType("written", "written", (Field("output", TEXT), Field("size", SIZE)), ("output", "size"),
+                         line=lambda item: f"wrote {item['output']} ({item['size']} bytes)")  # fmt: skip
+
+    def answer() -> Answer:
+        return Answer([Section(written, [{"output": "r.html", "size": 2048}])], single=True, warnings=["cut"])
+
+    outputs = {}
+    for fmt in ("json", "jsonl", "text"):
+        assert write_answer(answer(), fmt, warnings=lambda: ["cut"]) == 0
+        outputs[fmt], err = capsys.readouterr()
+        assert err == "checkforensics: warning: cut\n"
+    assert json.loads(outputs["json"]) == {"output": "r.html", "size": 2048, "warnings": ["cut"]}
+    assert outputs["jsonl"] == '{"output":"r.html","size":2048}\n'
+    assert outputs["text"] == "wrote r.html (2048 bytes)\n"

@@ -157,6 +157,35 @@ def test_every_section_masks_what_it_quotes(tmp_path: Path) -> None:
                 assert page.count("credential in the environment") == 4  # PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH, STRIPE
 
 
+def test_what_report_prints_is_one_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.html"
+    argv = ["report", str(FIXTURES / "counters-blog.tar"), "-o", str(out), "--force"]
+    assert run([*argv, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == {"output": str(out), "size": out.stat().st_size, "processes": 3, "findings": 15,
+                        "secrets": 7, "warnings": []}  # fmt: skip
+    assert run([*argv, "--format", "jsonl"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        {key: value for key, value in document.items() if key != "warnings"}
+    ]
+    assert run(argv) == 0
+    assert capsys.readouterr().out == f"wrote {out} ({out.stat().st_size} bytes)\n"
+
+
+def test_the_page_warnings_are_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the page lists as not read is in the JSON document's warnings and on stderr."""
+    images = Path(shutil.copytree(FIXTURES / "bare-bash-sleep", tmp_path / "images"))
+    for core in images.glob("core-*.img"):
+        core.unlink()
+    out = tmp_path / "report.html"
+    assert run(["report", str(images), "-o", str(out), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    (warning,) = json.loads(captured.out)["warnings"]
+    assert "no core image for pid 16120, 16122" in warning
+    assert captured.err == f"checkforensics: warning: {warning}\n"
+    assert f"<li>{html.escape(warning)}</li>" in out.read_text()
+
+
 def test_report_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _report(tmp_path)
     assert run(["report", str(FIXTURES / "counters-blog.tar"), "-o", str(tmp_path / "report.html")]) == 3

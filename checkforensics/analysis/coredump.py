@@ -20,17 +20,23 @@ the Intel SDM's XSAVE layout, binutils/gdb's reading of core notes.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics import progress
-from checkforensics.errors import CheckforensicsError, UnsupportedError
+from checkforensics.errors import CheckforensicsError, InputError, OutputError, UnsupportedError
 from checkforensics.images.flags import PAGE_SIZE, Prot, TaskState
 from checkforensics.model import CheckpointModel, Process
 from checkforensics.model.memory import Vma
 from checkforensics.model.regions import ProcessMemory, Region
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import INTEGER, SIZE, TEXT
+
+if TYPE_CHECKING:
+    from checkforensics.cli.declare import Destination
 
 EM_X86_64 = 62
 ET_CORE = 4
@@ -68,11 +74,30 @@ _XCR0_OFFSET = 464  # in the FXSAVE area's software-reserved bytes; where gdb lo
 
 @dataclass
 class CoreFile:
+    """One core file written: its process, path, threads, PT_LOAD segments and length."""
+
     pid: int
+    comm: str | None
     path: Path
     threads: int
-    loads: int
+    segments: int
     size: int
+
+
+CORE = RecordType(
+    "core",
+    "cores",
+    (
+        Field("pid", INTEGER),
+        Field("comm", TEXT),
+        Field("path", TEXT, "the core file written, DIR/core.PID", get=lambda core: str(core.path)),
+        Field("threads", INTEGER, "NT_PRSTATUS notes: one per thread"),
+        Field("segments", INTEGER, "the PT_LOAD segments that carry dumped memory"),
+        Field("size", SIZE, "the core file's length (holes included)"),
+    ),
+    ("pid", "comm", "threads", "segments", "size", Column("FILE", "path")),
+    "One ELF core file written by coredump.",
+)
 
 
 def _note(name: bytes, note_type: int, desc: bytes) -> bytes:
@@ -313,3 +338,43 @@ def _copy(region: Region, out: BinaryIO) -> None:
             raise CheckforensicsError(f"pages image {region.member} ends before {region.start + done:#x}")
         out.write(chunk)
         done += len(chunk)
+
+
+def write_cores(model: CheckpointModel, pids: tuple[int, ...], output: Destination) -> Answer:
+    """A core file of each chosen process (all by default) in ``output``, as ``CORE`` records.
+    Zombies and processes without images get none (a warning says so); one whose images are
+    damaged gets none either, and the others still get theirs."""
+    chosen = model.processes(pids)
+    zombies = [process.pid for process in chosen if process.zombie]
+    undumped = [process.pid for process in chosen if not process.dumped]
+    if pids and zombies and len(zombies) == len(chosen):
+        raise InputError(f"process {', '.join(map(str, zombies))}: a zombie, no memory or registers were dumped")
+    if pids and undumped and len(undumped) + len(zombies) == len(chosen):
+        raise InputError(f"process {', '.join(map(str, undumped))}: not dumped (no core image in the checkpoint)")
+    warnings = list(model.command_lines().warnings)
+    written: list[CoreFile] = []
+    failed: list[CheckforensicsError] = []
+    with output.directory(must_be_empty=False) as directory:
+        for process in chosen:
+            if not process.dumped:  # the tree's warnings name them
+                continue
+            if process.zombie:
+                warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
+                continue
+            name = f"core.{process.pid}"
+            try:
+                with directory.new_file(name) as handle:
+                    threads, segments = write_core(model, process, handle, warnings)
+                    size = handle.seek(0, os.SEEK_END)
+            except (OutputError, UnsupportedError):
+                raise
+            except CheckforensicsError as exc:  # its damaged images: the other processes still get their cores
+                warnings.append(f"pid {process.pid}: no core file: {exc}")
+                failed.append(exc)
+                continue
+            written.append(CoreFile(process.pid, process.comm, Path(output.path) / name, threads, segments, size))
+        if failed and not written:  # raised inside: a directory made for nothing is removed
+            raise failed[0]
+    warnings.extend(model.untold_memory_warnings(process.pid for process in chosen))
+    return Answer([Section(CORE, written)], nothing="no process with dumped memory to write a core file of",
+                  warnings=warnings)  # fmt: skip

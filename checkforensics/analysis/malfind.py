@@ -18,10 +18,12 @@ listed, at low severity, with the runtime named.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from checkforensics.analysis.attack import TECHNIQUES
 from checkforensics.analysis.memsearch.memparse import hexdump_line
@@ -30,6 +32,13 @@ from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import VmaStatus
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import Mapping, MemoryFilter, ProcessMemory, Region
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import ADDRESS, INTEGER, LIST, SEVERITY, SIZE, TEXT
+from checkforensics.render.escape import json_text
+
+if TYPE_CHECKING:
+    from checkforensics.cli.declare import Destination
+    from checkforensics.output import OutputDirectory
 
 FIRST_BYTES = 64  # shown as a hexdump
 DISASSEMBLED = 8  # instructions shown where capstone is installed
@@ -90,6 +99,7 @@ class Suspect:
     header: str | None = None  # "ELF" or "PE"
     disassembly: list[str] | None = None  # None: no disassembler installed, or nothing to show
     spans: list[tuple[int, int]] = field(default_factory=list, repr=False)  # [start, end) dumped
+    files: list[dict[str, Any]] | None = None  # with --dump: each file written of its bytes
 
     def read_spans(self, memory: ProcessMemory) -> Iterator[tuple[int, bytes]]:
         """Each dumped stretch of the mapping with its bytes as the process saw them."""
@@ -120,29 +130,6 @@ class Suspect:
 
     def hexdump(self) -> list[str]:
         return [hexdump_line(self.mapping.start + at, self.first[at : at + 16]) for at in range(0, len(self.first), 16)]
-
-    def as_json(self) -> dict[str, Any]:
-        m = self.mapping
-        return {
-            "pid": self.pid,
-            "comm": self.comm,
-            "start": m.start,
-            "end": m.end,
-            "perms": m.perms,
-            "kind": m.kind,
-            "path": m.path,
-            "flags": self.flags,
-            "severity": str(self.severity),
-            "reasons": [{"id": r, "description": REASONS[r][0]} for r in self.reasons],
-            "techniques": [{"id": t, "name": TECHNIQUES[t]} for t in self.techniques],
-            "jit": self.jit,
-            "size": m.end - m.start,
-            "dumped": self.dumped,
-            "header": self.header,
-            "first_bytes": self.first.hex(),
-            "hexdump": self.hexdump(),
-            "disassembly": self.disassembly,
-        }
 
 
 def is_anonymous(mapping: Mapping) -> bool:
@@ -286,3 +273,105 @@ def malfind(model: CheckpointModel, pids: tuple[int, ...] | list[int] = ()) -> M
         program = (exe or "").rsplit("/", 1)[-1] or (memory.comm or "")
         suspects += suspects_of(memory, exe_id, program)
     return MalfindResult(suspects, warnings)
+
+
+def _reasons_cell(suspect: Suspect) -> str:
+    return ", ".join(suspect.reasons) + (f" (JIT: {suspect.jit})" if suspect.jit else "")
+
+
+REGION = RecordType(
+    "region",
+    "regions",
+    (
+        Field("pid", INTEGER),
+        Field("comm", TEXT),
+        Field("start", ADDRESS, "the mapping's first address", get=lambda s: s.mapping.start),
+        Field("end", ADDRESS, "the mapping's end (excluded)", get=lambda s: s.mapping.end),
+        Field("perms", TEXT, "as /proc/PID/maps shows them", get=lambda s: s.mapping.perms),
+        Field("kind", TEXT, "as in memgrep's vma", get=lambda s: s.mapping.kind),
+        Field("path", TEXT, "memfd:NAME for a memfd, null for anonymous memory", get=lambda s: s.mapping.path),
+        Field("flags", LIST, "anonymous or file, private or shared, then memfd and deleted when so"),
+        Field("severity", SEVERITY),
+        Field("reasons", LIST, "why it was flagged: {id, description}",
+              get=lambda s: [{"id": r, "description": REASONS[r][0]} for r in s.reasons]),
+        Field("techniques", LIST, "MITRE ATT&CK techniques of its reasons: {id, name}",
+              get=lambda s: [{"id": t, "name": TECHNIQUES[t]} for t in s.techniques]),
+        Field("jit", TEXT, "the JIT runtime named when its anonymous code was lowered to low"),
+        Field("size", SIZE, "the mapping's size", get=lambda s: s.mapping.end - s.mapping.start),
+        Field("dumped", SIZE, "how many of its bytes the checkpoint holds"),
+        Field("header", TEXT, "ELF, PE or null"),
+        Field("first_bytes", TEXT, f"up to {FIRST_BYTES} bytes from start, in hex", get=lambda s: s.first.hex()),
+        Field("hexdump", LIST, "the same as hexdump -C lines with virtual addresses", get=lambda s: s.hexdump()),
+        Field("disassembly", LIST, "the first instructions where capstone is installed, else null"),
+        Field("files", LIST, "with --dump: each file written, {file, address, size, sha256}", sometimes=True),
+    ),
+    (
+        "severity", "pid", "comm", "start", "end", "perms", Column("MAPPING", get=lambda s: s.mapping.label),
+        Column("FLAGS", get=lambda s: " ".join(s.flags)), "dumped", Column("REASONS", get=_reasons_cell),
+        Column("ATT&CK", get=lambda s: " ".join(s.techniques)),
+    ),
+    "One mapping that looks like injected or hidden code.",
+)  # fmt: skip
+
+
+def flagged_regions(model: CheckpointModel, pids: tuple[int, ...] = (), dump: Destination | None = None) -> Answer:
+    """malfind's answer: every suspect mapping of the chosen processes as a ``REGION`` record;
+    with ``dump``, each one's dumped bytes written there first, with manifest.json."""
+    found = malfind(model, pids)
+    after: list[str] = []
+    extra: dict[str, Any] = {}
+    if dump is not None:
+        with dump.directory() as directory:
+            count = write_regions(model, found.suspects, directory)
+        extra["output"] = str(Path(dump.path))
+        after.append(f"wrote {count} files and manifest.json to {Path(dump.path)}")
+    return Answer(
+        [Section(REGION, found.suspects)],
+        nothing="no memory looks like injected or hidden code",
+        extra=extra,
+        text=regions_text,
+        table=regions_text,
+        after=after,
+        warnings=found.warnings,
+    )
+
+
+def write_regions(model: CheckpointModel, suspects: list[Suspect], directory: OutputDirectory) -> int:
+    """One file per dumped stretch of each suspect mapping (each suspect's ``files`` says which),
+    then manifest.json, the ``REGION`` records; the count of files written besides it."""
+    count = 0
+    for suspect in suspects:
+        memory = model.memory(suspect.pid)
+        suspect.files = []
+        for start, data in suspect.read_spans(memory):
+            name = f"pid{suspect.pid}-{start:x}-{start + len(data):x}.bin"
+            with directory.new_file(name) as handle:
+                handle.write(data)
+            digest = hashlib.sha256(data).hexdigest()
+            suspect.files.append({"file": name, "address": start, "size": len(data), "sha256": digest})
+        count += len(suspect.files)
+    manifest = {"regions": [REGION.json(suspect) for suspect in suspects]}
+    with directory.new_file("manifest.json") as handle:
+        handle.write((json_text(manifest, indent=2) + "\n").encode())
+    return count
+
+
+def regions_text(items: Iterable[Suspect]) -> list[Any]:
+    """The text view: the table of regions, then each region's reasons, hexdump and
+    disassembly."""
+    from checkforensics.render import Lines
+    from checkforensics.render.answers import record_table
+
+    suspects = list(items)
+    if not suspects:
+        return []
+    blocks: list[Any] = [record_table(Section(REGION, suspects))]
+    for s in suspects:
+        lines = [f"pid {s.pid} {s.comm or '-'}  {s.mapping.describe()}"]
+        lines += [f"  {reason}: {REASONS[reason][0]}" for reason in s.reasons]
+        if s.jit:
+            lines.append(f"  JIT runtime: {s.jit} (executable anonymous memory is its normal way of working)")
+        lines += s.hexdump() if s.first else ["  (its first page is not in the checkpoint)"]
+        lines += s.disassembly or []
+        blocks.append(Lines(lines))
+    return blocks

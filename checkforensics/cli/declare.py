@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
-READS = ("memory", "images", "container", "everything")  # names of model.Reads, lower-case
+READS = ("memory", "images", "container", "everything", "sha256")  # names of model.Reads, lower-case
 
 
 @dataclass(frozen=True)

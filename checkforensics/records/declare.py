@@ -230,6 +230,8 @@ class Answer:
       model's diagnostics).
     - ``array``: the JSON document is the one section's records as an array (``show``,
       ``inspect``: checkpointctl's shape), not an object.
+    - ``single``: the JSON document is the one record itself, with ``warnings`` (``report``: what
+      it wrote), not an object listing records.
     - ``text`` / ``table``: text blocks for ``--format text`` / ``--format table`` instead of the
       records' tables (a tree, a hexdump): functions of each section's items (one argument a
       section), called only for that format.
@@ -243,6 +245,7 @@ class Answer:
     head: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     array: bool = False
+    single: bool = False
     text: Callable[..., Any] | None = None
     table: Callable[..., Any] | None = None
     after: Sequence[Any] = ()

@@ -83,8 +83,11 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
             print_json_array(_json_items(section, tally), stream)
         return tally[0]
     fields: list[tuple[str, Any]] = list(answer.head.items())
-    for section in answer.sections:
-        fields.append((section.type.plural, _json_items(section, tally)))
+    for section in answer.sections[:1] if answer.single else answer.sections:
+        if answer.single:  # the document is the one record's keys
+            fields += [item for record in _json_items(section, tally) for item in record.items()]
+        else:
+            fields.append((section.type.plural, _json_items(section, tally)))
     fields += list(answer.extra.items())
     fields.append(("warnings", told))
     print_json_stream(fields, stream)

@@ -115,6 +115,36 @@ def test_coredump_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "exists" in capsys.readouterr().err
 
 
+def test_cores_are_records_sizes_in_bytes_and_human(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["coredump", str(FIXTURES / "counters-blog.tar"), "-o", str(tmp_path), "--pid", "7", "--force"]
+    assert run([*argv, "--format", "jsonl"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    core = json.loads(line)
+    assert list(core) == ["pid", "comm", "path", "threads", "segments", "size"]
+    assert core["size"] == (tmp_path / "core.7").stat().st_size == 30396416
+    assert run(argv) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["PID", "COMM", "THREADS", "SEGMENTS", "SIZE", "FILE"]
+    assert row.split() == ["7", "counter.py", "2", "42", "29.0", "MiB", str(tmp_path / "core.7")]
+
+
+def test_the_output_directory_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["coredump", str(FIXTURES / "counters-blog.tar")]) == 2
+    assert "Missing option '-o' / '--output'" in capsys.readouterr().err
+
+
+def test_no_process_with_memory_is_nothing_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = Path(shutil.copytree(FIXTURES / "bare-bash-sleep", tmp_path / "images"))
+    for core in images.glob("core-*.img"):
+        core.unlink()
+    assert run(["coredump", str(images), "-o", str(tmp_path / "out")]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("checkforensics: nothing found: no process with dumped memory to write a core file of\n")
+    assert "no core image for pid 16120, 16122" in err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_other_architectures_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from checkforensics.images.codec import encode_image
 

@@ -169,7 +169,8 @@ def test_dump_writes_each_region_with_its_hash(tmp_path: Path, capsys: pytest.Ca
     assert run(["malfind", str(INTRUSION), "--dump", str(out), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [r["files"] for r in manifest["regions"]] == [r["files"] for r in document["regions"]]
+    assert manifest["regions"] == document["regions"]  # the very records, files included
+    assert document["output"] == str(out)
     written = sorted(p.name for p in out.iterdir())
     named = sorted(f["file"] for r in manifest["regions"] for f in r["files"])
     assert written == sorted([*named, "manifest.json"])
@@ -184,6 +185,24 @@ def test_dump_writes_each_region_with_its_hash(tmp_path: Path, capsys: pytest.Ca
     assert run(["malfind", str(INTRUSION), "--dump", str(out)]) == 3
     assert run(["malfind", str(SCENARIOS / "proc"), "--dump", str(SCENARIOS / "proc" / "x")]) == 3
     assert not (SCENARIOS / "proc" / "x").exists()
+
+
+@pytest.mark.parametrize("fmt", ["text", "table", "json", "jsonl"])
+def test_nothing_flagged_is_said_once_on_stderr(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["malfind", str(FIXTURES / "counters-blog.tar"), "--format", fmt]) == 1
+    out, err = capsys.readouterr()
+    assert err == "checkforensics: nothing found: no memory looks like injected or hidden code\n"
+    assert out == ('{\n  "regions": [],\n  "warnings": []\n}\n' if fmt == "json" else "")
+
+
+def test_the_table_shows_addresses_in_hex_and_sizes_human(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["malfind", str(INTRUSION), "--pid", str(PIDS["inj-reflect"]), "--format", "table"]) == 0
+    header, _, row, *view = capsys.readouterr().out.splitlines()
+    assert header.split() == ["SEVERITY", "PID", "COMM", "START", "END", "PERMS", "MAPPING", "FLAGS", "DUMPED",
+                              "REASONS", "ATT&CK"]  # fmt: skip
+    assert row.split()[:5] == ["CRITICAL", str(PIDS["inj-reflect"]), "inj-reflect", "0x7fa29be54000", "0x7fa29be59000"]
+    assert "20.0 KiB" in row and "anon-x, elf-header" in row
+    assert view[1].startswith(f"pid {PIDS['inj-reflect']} inj-reflect  7fa29be54000-7fa29be59000 r-xp [anon]")
 
 
 def _memory(program_mappings: list[tuple[int, int, int]]) -> ProcessMemory:

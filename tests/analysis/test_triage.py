@@ -7,7 +7,7 @@ import json
 import pytest
 
 from checkforensics.analysis.rootfs import ChangedFile, Layer, RootfsChanges
-from checkforensics.analysis.triage import Context, Severity, load_context, triage
+from checkforensics.analysis.triage import FINDING, Context, Severity, load_context, triage
 from checkforensics.cli import run
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.files import Descriptor, FileTable, ProcessFiles
@@ -242,7 +242,7 @@ def test_every_finding_names_its_techniques(path: str) -> None:
     for finding in findings:
         assert all(t in TECHNIQUES for t in finding.techniques), finding
         assert bool(finding.techniques) != (finding.rule in CONTEXT_RULES), finding.rule
-        assert [t["id"] for t in finding.as_json()["techniques"]] == list(finding.techniques)
+        assert [t["id"] for t in FINDING.json(finding)["techniques"]] == list(finding.techniques)
 
 
 def test_cron_on_a_real_containerd_checkpoint_is_t1053() -> None:

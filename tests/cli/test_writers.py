@@ -237,7 +237,7 @@ FAILURES = [OSError(errno.EIO, "Input/output error"), KeyboardInterrupt(), Runti
     ("name", "patched"),
     [
         ("memdump", "checkforensics.cli.commands.memparse.dump_memory"),
-        ("coredump", "checkforensics.cli.commands.coredump.write_core"),
+        ("coredump", "checkforensics.analysis.coredump.write_core"),
     ],
 )
 def test_a_failure_half_way_leaves_no_file(

@@ -73,12 +73,6 @@ class Finding:
         if self.techniques is None:
             self.techniques = RULE_TECHNIQUES.get(self.rule.partition(":")[0], ())
 
-    def as_json(self) -> dict[str, Any]:
-        """The finding's JSON form (``FINDING``), without the checkpoint it is about."""
-        record = FINDING.json(self)
-        del record["archive"]
-        return record
-
 
 class _Evidence(Hint):
     """A finding's evidence: an object in JSON (addresses integers), ``key=value, ...`` in a
