@@ -2,7 +2,7 @@
 
 One file, no network access and no external assets: inline CSS and inline SVG only. The page is
 rendered by Jinja2 from ``checkforensics/templates/report.html.j2``, fed with the JSON forms the
-commands print (``overview_record``, ``process_record``, the ``files`` descriptor lines, triage's
+commands print (``OVERVIEW``, ``PROCESS``, the ``files`` descriptor lines, triage's
 and malfind's ``as_json``, ``changed_file_record``, the secret finding records); no HTML is built
 here. Autoescaping is on, and every value printed first goes through ``render.printable``, as on
 a terminal. Unless asked for, no secret value is shown: every text quoted from the evidence
@@ -17,14 +17,15 @@ import datetime as dt
 import functools
 import math
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
 
 from checkforensics import __version__
 from checkforensics.analysis.malfind import Suspect
-from checkforensics.analysis.overview import Overview
+from checkforensics.analysis.overview import OVERVIEW, Overview
+from checkforensics.analysis.processes import PROCESS, command_text
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
 from checkforensics.analysis.triage import Finding, evidence_text
@@ -32,9 +33,7 @@ from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import descriptor_record, what
 from checkforensics.model.files import SOCKET_TYPES, FileTable
-from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
-from checkforensics.records.forms import command_text, overview_record
 from checkforensics.render import human_size, printable
 
 
@@ -101,7 +100,7 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
 def _summary(data: ReportInput, redaction: Redaction) -> dict[str, Any]:
     """The overview record (as ``show`` prints it) with its free texts masked, and every
     address of the container (the record names the first)."""
-    record = overview_record(data.overview, sha256=data.sha256, with_stats=False)
+    record = OVERVIEW.json(replace(data.overview, sha256=data.sha256))
     container = record["container"]
     texts = ("name", "image", "pod", "namespace")
     *shown, record["hostname"] = _masked(redaction, [*(container[key] for key in texts), record["hostname"]])
@@ -136,7 +135,7 @@ def process_items(tree: ProcessTree, redaction: Redaction) -> list[dict[str, Any
     items: list[dict[str, Any]] = []
     depth = -1  # the level of the item before, -1 before the first
     for process, level in tree.walk():
-        record = process_record(process, with_env=True)
+        record = PROCESS.json(process, {"env"})
         if process.cmdline:  # masked word by word, then quoted
             record["cmdline"] = redaction.argv(process.cmdline)
             command: str | None = shlex.join(record["cmdline"])
