@@ -83,6 +83,7 @@ def overviews(model: CheckpointModel, *, hashed: bool = True, stats: bool = Fals
         array=True,
         together=True,
         text=lambda views: overview_tables(list(views), stats),
+        table=lambda views: overview_tables(list(views), stats),
         warnings=view.warnings,
     )
 

@@ -83,6 +83,7 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
     if answer.array:
         for section in answer.sections[:1]:
             print_json_array(_json_items(section, tally), stream)
+        told()  # an array holds no warnings: they are on stderr alone
         return tally[0]
     fields: list[tuple[str, Any]] = list(answer.head.items())
     if answer.single:  # the one record is the document
