@@ -2,14 +2,14 @@
 
 One file, no network access and no external assets: inline CSS and inline SVG only. The page is
 rendered by Jinja2 from ``checkforensics/templates/report.html.j2``, fed with the JSON forms the
-commands print: the declared records (triage's ``FINDING``, malfind's ``REGION``, the ``files``
-``DESCRIPTOR``) and ``overview_record``, ``process_record``, ``changed_file_record`` and the
-secret finding records; no HTML is built here. Autoescaping is on, and every value printed
-first goes through ``render.printable``, as on a terminal. Unless asked for, no secret value is
-shown: every text quoted from the evidence (command lines, environments, triage evidence,
-paths, warnings) goes through analysis.redaction, and the triage findings and secret records
-come with their values shown by the same policy (``write_report`` makes them with the same
-choice). What ``report`` prints of the file written is a ``REPORT`` record.
+commands print: the declared records (``OVERVIEW``, ``PROCESS``, triage's ``FINDING``,
+malfind's ``REGION``, the ``files`` ``DESCRIPTOR``) and ``changed_file_record`` and the secret
+finding records; no HTML is built here. Autoescaping is on, and every value printed first goes
+through ``render.printable``, as on a terminal. Unless asked for, no secret value is shown:
+every text quoted from the evidence (command lines, environments, triage evidence, paths,
+warnings) goes through analysis.redaction, and the triage findings and secret records come
+with their values shown by the same policy (``write_report`` makes them with the same choice).
+What ``report`` prints of the file written is a ``REPORT`` record.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import math
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,8 @@ import jinja2
 
 from checkforensics import __version__
 from checkforensics.analysis.malfind import REGION, Suspect
-from checkforensics.analysis.overview import Overview, overview
+from checkforensics.analysis.overview import OVERVIEW, Overview, overview
+from checkforensics.analysis.processes import PROCESS, command_text
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
 from checkforensics.analysis.triage import FINDING, Finding, evidence_text, load_context, triage
@@ -34,10 +35,8 @@ from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import DESCRIPTOR, what
 from checkforensics.model.files import SOCKET_TYPES, FileTable
-from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
 from checkforensics.records.declare import Answer, Field, RecordType, Section
-from checkforensics.records.forms import command_text, overview_record
 from checkforensics.records.values import INTEGER, SIZE, TEXT
 from checkforensics.render import human_size, printable
 
@@ -163,7 +162,7 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
 def _summary(data: ReportInput, redaction: Redaction) -> dict[str, Any]:
     """The overview record (as ``show`` prints it) with its free texts masked, and every
     address of the container (the record names the first)."""
-    record = overview_record(data.overview, sha256=data.sha256, with_stats=False)
+    record = OVERVIEW.json(replace(data.overview, sha256=data.sha256))
     container = record["container"]
     texts = ("name", "image", "pod", "namespace")
     *shown, record["hostname"] = _masked(redaction, [*(container[key] for key in texts), record["hostname"]])
@@ -199,7 +198,7 @@ def process_items(tree: ProcessTree, redaction: Redaction) -> list[dict[str, Any
     items: list[dict[str, Any]] = []
     depth = -1  # the level of the item before, -1 before the first
     for process, level in tree.walk():
-        record = process_record(process, with_env=True)
+        record = PROCESS.json(process, {"env"})
         if process.cmdline:  # masked word by word, then quoted
             record["cmdline"] = redaction.argv(process.cmdline)
             command: str | None = shlex.join(record["cmdline"])

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics.analysis.overview import overview
+from checkforensics.analysis.processes import PROCESS
 from checkforensics.analysis.rootfs import changed_file_record, rootfs_changes
 from checkforensics.errors import CheckforensicsError, InputError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.descriptions import descriptor_record
 from checkforensics.model.files import Descriptor
-from checkforensics.model.processes import process_record
 
 
 class DifferentContainersError(InputError):
@@ -135,7 +135,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
     return Snapshot(
         container_id=view.container.id,
         name=view.container.name,
-        processes={p.pid: process_record(p) for p in tree.processes},
+        processes={p.pid: PROCESS.json(p) for p in tree.processes},
         descriptors={
             (p.pid, str(d.fd)): _descriptor_record(p.pid, p.comm, d) for p in table.processes for d in p.descriptors
         },

@@ -84,9 +84,9 @@ class Destination:
         """The output directory, created when absent (``OutputGuard.output_directory``)."""
         return self.guard.output_directory(self.path, force=self.force, **options)
 
-    def new_file(self) -> Any:
-        """The output file, written whole or not at all (``OutputGuard.new_file``)."""
-        return self.guard.new_file(self.path, force=self.force)
+    def new_file(self, **options: Any) -> Any:
+        """The output file, written whole or not at all (``OutputGuard.new_file``; ``fsync=True``)."""
+        return self.guard.new_file(self.path, force=self.force, **options)
 
 
 def spec_of(command: click.Command) -> CommandSpec:

@@ -77,6 +77,7 @@ class CheckpointModel:
 
     def __init__(self, archive: Checkpoint) -> None:
         self.archive = archive
+        self.reads = Reads.NOTHING  # what it was opened to read (``open``): SHA256, the evidence hash
         self.store = ImageStore(archive)
         self.diagnostics = Diagnostics()  # what could not be read, told once (checkforensics.diagnostics)
         self._memories: dict[int, ProcessMemory | CheckforensicsError] = {}
@@ -103,9 +104,11 @@ class CheckpointModel:
         are too big to keep in memory, so that reading them never decompresses the archive
         again. A command that reads none of them writes nothing anywhere."""
         members = reads & Reads.EVERYTHING
-        return cls(
+        model = cls(
             Checkpoint.open(path, tap, spool=members.wants if members else None, hash_in_pass=Reads.SHA256 in reads)
         )
+        model.reads = reads
+        return model
 
     def close(self) -> None:
         self.archive.close()

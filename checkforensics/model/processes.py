@@ -258,29 +258,3 @@ class ProcessNotFoundError(CheckforensicsError):
     """A process asked for by PID is not in the checkpoint."""
 
     exit_code = ExitCode.USAGE
-
-
-def process_record(process: Process, with_env: bool = False) -> dict[str, Any]:
-    """The JSON form of a process (``env`` only when asked for: it may hold secrets)."""
-    document: dict[str, Any] = {
-        "pid": process.pid,
-        "ppid": process.ppid,
-        "pgid": process.pgid,
-        "sid": process.sid,
-        "comm": process.comm,
-        "threads": process.tids,
-        "thread_names": {str(t.tid): t.comm for t in process.threads},
-        "uid": process.uid,
-        "gid": process.gid,
-        "euid": process.euid,
-        "egid": process.egid,
-        "state": process.state,
-        "stop_signal": process.stop_signal,
-        "exit_status": process.exit_status,
-        "exit_signal": process.exit_signal,
-        "cmdline": process.cmdline,
-        "identity": process.identity,
-    }
-    if with_env:
-        document["env"] = process.env
-    return document

@@ -230,14 +230,17 @@ class Answer:
       model's diagnostics).
     - ``array``: the JSON document is the one section's records as an array (``show``,
       ``inspect``: checkpointctl's shape), not an object.
-    - ``single``: the JSON document is the one record itself, with ``warnings`` (``report``: what
-      it wrote), not an object listing records.
     - ``text`` / ``table``: text blocks for ``--format text`` / ``--format table`` instead of the
       records' tables (a tree, a hexdump): functions of each section's items (one argument a
       section), called only for that format.
     - ``after``: text blocks written after the tables in text and table formats (a note of what was written).
-    - ``streamed``: the sections' items are iterators that may be read once only, and are
-      (JSON and JSON Lines write them as they come).
+    - ``single``: the JSON document is the one record itself, its keys then ``warnings``
+      (``verify``, ``report``: one object), not ``{PLURAL: [...]}``.
+    - ``failure``: the records were found and show the evidence failing a check (``verify``: the
+      hash does not match): said on stderr after the output, ``checkforensics: FAILURE``, and the
+      command ends with exit code 1.
+    - ``together``: with several checkpoints, text and table draw every checkpoint's records at
+      once (``show``: one table, a FILE column naming each), not each checkpoint's apart.
     """
 
     sections: list[Section]
@@ -251,6 +254,8 @@ class Answer:
     after: Sequence[Any] = ()
     multiple_kinds: bool | None = None
     warnings: list[str] = field(default_factory=list)
+    failure: str | None = None
+    together: bool = False
 
     @property
     def several_kinds(self) -> bool:

@@ -58,7 +58,8 @@ def markdown(commands: Mapping[str, list[RecordType]]) -> str:
                 users.append(command)
             stack += [f.record for f in kind.fields if f.record is not None]
     out = [BEGIN, ""]
-    for key, kind in sorted(kinds.items(), key=lambda item: (item[1].name, item[1].plural, item[0])):
+    seen = {key: index for index, key in enumerate(kinds)}  # kinds of one name in the order met: ids vary by run
+    for key, kind in sorted(kinds.items(), key=lambda item: (item[1].name, item[1].plural, seen[item[0]])):
         users = ", ".join(f"`{name}`" for name in printed[key])
         out += [f"### `{kind.name}` (in `{kind.plural}`: {users})", ""]
         if kind.doc:

@@ -58,10 +58,12 @@ def write_answer(
         told()
     if not found:
         sys.stderr.write(f"checkforensics: nothing found: {printable(answer.nothing)}\n")
+    elif answer.failure:
+        sys.stderr.write(f"checkforensics: {printable(answer.failure)}\n")
     from checkforensics.render import print_warnings
 
     print_warnings(said)
-    return 0 if found else NOTHING_FOUND
+    return 0 if found and not answer.failure else NOTHING_FOUND
 
 
 def _json_items(section: Section, tally: list[int] | None = None) -> Iterator[dict[str, Any]]:
@@ -81,13 +83,13 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
     if answer.array:
         for section in answer.sections[:1]:
             print_json_array(_json_items(section, tally), stream)
+        told()  # an array holds no warnings: they are on stderr alone
         return tally[0]
     fields: list[tuple[str, Any]] = list(answer.head.items())
-    for section in answer.sections[:1] if answer.single else answer.sections:
-        if answer.single:  # the document is the one record's keys
-            fields += [item for record in _json_items(section, tally) for item in record.items()]
-        else:
-            fields.append((section.type.plural, _json_items(section, tally)))
+    if answer.single:  # the one record is the document
+        fields += next((list(record.items()) for s in answer.sections for record in _json_items(s, tally)), [])
+    for section in answer.sections if not answer.single else ():
+        fields.append((section.type.plural, _json_items(section, tally)))
     fields += list(answer.extra.items())
     fields.append(("warnings", told))
     print_json_stream(fields, stream)
@@ -122,7 +124,7 @@ class _Counted:
     def _counting(self, items: Iterable[Any]) -> Iterator[Any]:
         for item in items:
             self.total += 1
-            yield item
+            yield item.item if isinstance(item, InContext) else item  # a view is given the items themselves
 
 
 def _text_blocks(answer: Answer, counted: _Counted, fmt: str) -> Iterator[Any]:
@@ -187,12 +189,13 @@ def write_answers(
         return NOTHING_FOUND
     every: Iterable[Answer] = itertools.chain([first], answers)
     found = 0
-    if fmt == JSON:
+    if fmt == JSON or (first.together and fmt != JSONL):
         if len(first.sections) > 1:
             every = list(every)
         merged = Answer(
             [Section(s.type, _chained(every, i), s.include) for i, s in enumerate(first.sections)],
-            nothing=first.nothing, head=first.head, extra=first.extra, array=first.array,
+            nothing=first.nothing, head=first.head, extra=first.extra, array=first.array, single=first.single,
+            text=first.text, table=first.table, after=first.after,
         )  # fmt: skip
         return write_answer(merged, fmt, no_color=no_color, warnings=warnings, stream=stream)
     several = first.several_kinds

@@ -95,6 +95,12 @@ def test_show_of_an_empty_tar_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert err.count("\n") == 1 and "empty.tar: is not a checkpoint archive or directory (an empty file" in err
 
 
+def _named(command: str, name: str) -> str:
+    """How a warning about the one checkpoint read starts: show, declared, names the checkpoint
+    only when it reads several, as every declared command does; inspect names it."""
+    return "" if command == "show" else f"{name}: "
+
+
 @pytest.mark.parametrize("command", ["show", "inspect"])
 def test_an_empty_config_dump_is_said(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """bats: Run checkpointctl show|inspect with tar file with empty config.dump. checkpointctl
@@ -104,7 +110,7 @@ def test_an_empty_config_dump_is_said(command: str, tmp_path: Path, capsys: pyte
     warnings = doc["warnings"] if command == "show" else doc["metadata"]["warnings"]
     assert "config.dump: empty (no JSON in it)" in warnings
     assert "spec.dump: missing (engine, pod, annotations and mounts unknown)" in warnings
-    assert "test.tar: config.dump: empty (no JSON in it)" in err
+    assert f"checkforensics: warning: {_named(command, 'test.tar')}config.dump: empty (no JSON in it)\n" in err
 
 
 @pytest.mark.parametrize("command", ["show", "inspect"])
@@ -113,8 +119,9 @@ def test_a_missing_spec_dump_is_said(command: str, tmp_path: Path, capsys: pytes
     Without the spec, the engine is not guessed from config.dump."""
     path = archive(tmp_path / "test.tar", {"config.dump": CONFIG}, {})
     out, err = _cli(capsys, command, str(path))
-    assert "test.tar: spec.dump: missing (engine, pod, annotations and mounts unknown)" in err
-    assert f"test.tar: {NO_IMAGES}" in err
+    named = _named(command, "test.tar")
+    assert f"warning: {named}spec.dump: missing (engine, pod, annotations and mounts unknown)" in err
+    assert f"warning: {named}{NO_IMAGES}" in err
     assert "Podman" not in out and "CRI-O" not in out
 
 
@@ -123,7 +130,7 @@ def test_an_empty_spec_dump_is_said(command: str, tmp_path: Path, capsys: pytest
     """bats: Run checkpointctl show|inspect with tar file with valid config.dump and empty spec.dump."""
     path = archive(tmp_path / "test.tar", {"config.dump": CONFIG, "spec.dump": b""}, {})
     _, err = _cli(capsys, command, str(path))
-    assert "test.tar: spec.dump: empty (no JSON in it)" in err
+    assert f"warning: {_named(command, 'test.tar')}spec.dump: empty (no JSON in it)" in err
 
 
 def test_a_bare_criu_dump_has_no_metadata_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,7 +171,7 @@ def test_metadata_without_images_is_shown(
     out, err = _cli(capsys, command, str(path))
     assert engine in out
     assert err == (
-        f"checkforensics: warning: test.tar: {missing} (no inventory.img / pstree.img): "
+        f"checkforensics: warning: {_named(command, 'test.tar')}{missing} (no inventory.img / pstree.img): "
         "only the container metadata can be read\n"
     )
 
@@ -608,14 +615,16 @@ def test_list_of_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixtur
     """bats: Run checkpointctl list with empty directory (exit 1 here: nothing found)."""
     (tmp_path / "empty").mkdir()
     out, err = _cli(capsys, "list", str(tmp_path / "empty"), code=ExitCode.NOTHING_FOUND)
-    assert out == "" and err == f"checkforensics: warning: no checkpoints found in {tmp_path / 'empty'}\n"
+    assert out == "" and err == f"checkforensics: nothing found: no checkpoints in {tmp_path / 'empty'}\n"
 
 
 def test_list_of_a_missing_directory(capsys: pytest.CaptureFixture[str]) -> None:
     """bats: Run checkpointctl list with non existing directory (exit 3 here: nothing to look at)."""
     _, err = _cli(capsys, "list", "/does-not-exist", code=ExitCode.BAD_INPUT)
-    assert "checkforensics: warning: /does-not-exist: no such directory\n" in err
-    assert "no checkpoints found in /does-not-exist" in err
+    assert err == (
+        "checkforensics: nothing found: no checkpoints in /does-not-exist\n"
+        "checkforensics: warning: /does-not-exist: no such directory\n"
+    )
 
 
 def test_list_skips_an_empty_tar_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -118,6 +118,25 @@ def test_list_directory_skips_damaged(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert entry["size"] == BUSYBOX.stat().st_size
     assert "broken.tar" in captured.err
+    assert any("broken.tar" in warning for warning in json.loads(captured.out)["warnings"])  # the document's own
+
+
+def test_show_of_a_directory_shows_the_checkpoints_in_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(BUSYBOX, tmp_path / "a.tar")
+    shutil.copy(COUNTERS, tmp_path / "b.tar")
+    (tmp_path / "c.tar").write_bytes(b"\0" * 10)  # named in a warning and skipped: exit 3 once the others are shown
+    assert run(["show", str(tmp_path), "--format", "json", "--no-hash"]) == ExitCode.BAD_INPUT
+    captured = capsys.readouterr()
+    assert [(d["archive"], d["container"]["name"], d["sha256"]) for d in json.loads(captured.out)] == [
+        (str(tmp_path / "a.tar"), "counter", None), (str(tmp_path / "b.tar"), "counters", None)
+    ]  # fmt: skip
+    assert "skipped" in captured.err and "c.tar" in captured.err
+    (tmp_path / "c.tar").unlink()
+    assert run(["show", str(tmp_path), "--print-stats"]) == 0
+    out = capsys.readouterr().out.splitlines()  # one table for all, each row naming its FILE
+    assert out[0].split()[:2] == ["FILE", "CONTAINER"] and out[1].split()[:2] == [str(tmp_path / "a.tar"), "counter"]
+    assert out[2].split()[:2] == [str(tmp_path / "b.tar"), "counters"]
+    assert "CRIU dump statistics" in out
 
 
 def test_list_empty_directory_finds_nothing(tmp_path: Path) -> None:

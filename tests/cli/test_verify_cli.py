@@ -65,3 +65,31 @@ def test_a_malformed_expected_hash_is_a_usage_error_before_hashing(
 ) -> None:
     assert run(["verify", str(FIXTURES / "counters-blog.tar"), "--expect", expect]) == 2
     assert "is not a SHA-256 (64 hexadecimal digits)" in capsys.readouterr().err
+
+
+def test_a_mismatch_is_said_on_stderr_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    evidence = FIXTURES / "busybox-counter-criu41.tar"
+    digest = hashlib.sha256(evidence.read_bytes()).hexdigest()
+    assert run(["verify", str(evidence), "--expect", "0" * 64]) == ExitCode.NOTHING_FOUND
+    out, err = capsys.readouterr()
+    assert out == f"{evidence}: MISMATCH (sha256 {digest})\n"
+    assert err == f"checkforensics: mismatch: {evidence}: sha256 {digest}, expected {'0' * 64}\n"
+    assert run(["verify", str(evidence), "--expect", digest.upper(), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert (document["match"], document["warnings"], err) == (True, [], "")
+    assert list(document)[:8] == ["path", "kind", "size", "sha256", "recorded", "tool", "expected", "match"]
+
+
+def test_a_bad_sha256_is_refused_before_anything_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["verify", "/does-not-exist.tar", "--expect", "abc"]) == ExitCode.USAGE
+    assert "is not a SHA-256" in capsys.readouterr().err
+
+
+def test_the_record_is_the_hash_without_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = tmp_path / "r.json"
+    assert run(["verify", str(FIXTURES / "counters-blog.tar.zst"), "--record", str(record), "--format", "jsonl"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    written = json.loads(record.read_text())
+    assert list(written) == ["path", "kind", "size", "sha256", "recorded", "tool"]
+    assert written == {key: line[key] for key in written}

@@ -79,3 +79,14 @@ def test_several_checkpoints_are_one_output(tmp_path: Path, capsys: pytest.Captu
     assert run(["triage", str(folder)]) == 3
     lines = capsys.readouterr().out.splitlines()
     assert str(folder / "inflight.tar.zst") in lines and str(folder / "counters-blog.tar") in lines
+
+
+def test_one_record_as_the_document_and_a_failed_check(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    answer = Answer([Section(THING, [{"pid": 1, "address": 16}])], single=True, failure="mismatch: a.tar")
+    assert write_answer(answer, JSON, stream=out) == 1  # found, and failing its check
+    assert json.loads(out.getvalue()) == {"pid": 1, "address": 16, "warnings": []}
+    assert capsys.readouterr().err == "checkforensics: mismatch: a.tar\n"
+    lines = io.StringIO()
+    assert write_answer(Answer([Section(THING, [{"pid": 1, "address": 16}])], single=True), JSONL, stream=lines) == 0
+    assert json.loads(lines.getvalue()) == {"pid": 1, "address": 16}

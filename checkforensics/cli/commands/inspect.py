@@ -18,23 +18,15 @@ from typing import Any
 
 import click
 
-from checkforensics.analysis.overview import Overview, overview
+from checkforensics.analysis.overview import INTERFACE, OVERVIEW, STATS_COLUMNS, Overview, overview
+from checkforensics.analysis.processes import PROCESS, command_text, state_note
 from checkforensics.cli.declare import declared
 from checkforensics.cli.options import TREE_ALIAS, checkpoint_argument, output_options, pid_option
 from checkforensics.model import CheckpointModel, Process, Reads
 from checkforensics.model.descriptions import descriptor_record, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, FileTable, ProcessFiles
 from checkforensics.model.mounts import KernelMount, SpecMount
-from checkforensics.model.processes import process_record
 from checkforensics.model.tree import DEPTH_LIMIT
-from checkforensics.records.forms import (
-    INTERFACE_COLUMNS,
-    STATS_COLUMNS,
-    command_text,
-    interface_rows,
-    overview_record,
-    state_note,
-)
 from checkforensics.render import JSON, JSONL, Result, Table, Tree, View, cell, human_size, render, tree_text
 
 
@@ -217,15 +209,14 @@ def _tree(found: Inspection) -> Tree:
 
 
 def _interfaces_tree(parent: Tree, view: Overview) -> None:
-    rows = interface_rows(view)
-    if not rows:
+    if not view.container.interfaces:
         return
     branch = parent.add("Network interfaces")
-    for network, name, addresses, gateways, mac in rows:
-        node = branch.add(tree_text(f"{cell(network)} ({cell(name)})"))
-        node.add(tree_text(f"IP: {cell(addresses)}"))
-        node.add(tree_text(f"Gateway: {cell(gateways)}"))
-        node.add(tree_text(f"MAC: {cell(mac)}"))
+    for iface in view.container.interfaces:
+        node = branch.add(tree_text(f"{cell(iface.network)} ({cell(iface.name)})"))
+        node.add(tree_text(f"IP: {cell(list(iface.addresses))}"))
+        node.add(tree_text(f"Gateway: {cell(list(iface.gateways))}"))
+        node.add(tree_text(f"MAC: {cell(iface.mac)}"))
 
 
 def _mounts_tree(parent: Tree, spec: list[SpecMount], kernel: list[KernelMount]) -> None:
@@ -297,8 +288,8 @@ def _tables(found: Inspection) -> list[Table]:
     if found.parts.metadata:
         tables.append(Table(["KEY", "VALUE"], _metadata_rows(found.summary), title=f"{where}: Metadata"))
         if found.summary.container.interfaces:
-            rows = interface_rows(found.summary)
-            tables.append(Table(INTERFACE_COLUMNS, rows, title=f"{where}: Network interfaces"))
+            rows = [INTERFACE.row(iface) for iface in found.summary.container.interfaces]
+            tables.append(Table(INTERFACE.headers, rows, title=f"{where}: Network interfaces"))
         for title, values in _metadata_maps(found.summary):
             tables.append(Table(["KEY", "VALUE"], sorted(values.items()), title=f"{where}: {title}"))
     if found.parts.mounts:
@@ -347,7 +338,8 @@ def _document(found: Inspection) -> dict[str, Any]:
     model, parts = found.model, found.parts
     document: dict[str, Any] = {"archive": str(model.path)}
     if parts.metadata:
-        document["metadata"] = overview_record(found.summary, sha256=model.sha256(), with_stats=False)
+        found.summary.sha256 = model.sha256()
+        document["metadata"] = OVERVIEW.json(found.summary)
         document["metadata"]["annotations"] = found.summary.container.annotations
     if parts.mounts:
         document["mounts"] = _mounts_json(found.spec, found.kernel)
@@ -365,7 +357,7 @@ def _processes_json(found: Inspection) -> list[dict[str, Any]]:
     for process in found.model.tree.processes:
         if view.pids and process.pid not in view.pids:
             continue
-        document = process_record(process, view.env)
+        document = PROCESS.json(process, {"env"} if view.env else ())
         files = found.descriptors(process, sockets=False)
         if files is not None and view.files:
             document["fds"] = [descriptor_record(d, False) for d in files]

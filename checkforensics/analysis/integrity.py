@@ -1,0 +1,120 @@
+"""The evidence hash of a checkpoint (``verify``): printed, recorded in a file, or checked
+against a record or an expected SHA-256."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from checkforensics import __version__
+from checkforensics.errors import InputError
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import FLAG, SIZE, TEXT, TIME
+from checkforensics.render.escape import json_text
+
+if TYPE_CHECKING:
+    from checkforensics.cli.declare import Destination
+    from checkforensics.model import CheckpointModel
+    from checkforensics.render import Table
+
+SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass
+class Verification:
+    """A checkpoint's hash, and what it was checked against (``expected`` None: nothing)."""
+
+    given: str  # the checkpoint as named on the command line
+    path: str  # ... and where it lies
+    kind: str
+    size: int | None  # of the archive file; None for a directory
+    sha256: str
+    recorded: str
+    tool: str
+    expected: str | None = None
+
+    @property
+    def match(self) -> bool | None:
+        return None if self.expected is None else self.expected.strip().lower() == self.sha256
+
+
+_RECORDED = (
+    Field("path", TEXT, "the checkpoint, its absolute path"),
+    Field("kind", TEXT, "tar, tar.gz, tar.zst, ..., directory"),
+    Field("size", SIZE, "of the archive file; null for a directory"),
+    Field("sha256", TEXT, "of the archive file (a directory: of a sha256sum-style listing of its files)"),
+    Field("recorded", TIME, "when it was hashed"),
+    Field("tool", TEXT, "checkforensics and its version"),
+)
+HASH_RECORD = RecordType("record", "records", _RECORDED, doc="The file verify --record writes.")
+VERIFIED = RecordType(
+    "verification",
+    "verifications",
+    (
+        *_RECORDED,
+        Field("expected", TEXT, "the SHA-256 checked against (--expect, --against); null when none"),
+        Field("match", FLAG, "null when nothing was given to compare with"),
+    ),
+    (Column("CHECKPOINT", "path", get=lambda v: v.given), "kind", "size", Column("SHA256", "sha256"), "expected",
+     Column("MATCH", get=lambda v: None if v.match is None else "OK" if v.match else "MISMATCH")),
+    "verify's answer: the document itself (one object), and its one JSON Lines record.",
+)  # fmt: skip
+
+
+def verification(
+    model: CheckpointModel, *, expect: str | None = None, against: Path | None = None, record: Destination | None = None
+) -> Answer:
+    """The checkpoint's hash (made in the listing pass of a compressed archive), checked
+    against ``expect`` or the record file ``against``, written to ``record``; a mismatch is the
+    answer's failure (exit 1)."""
+    found = Verification(
+        given=str(model.path),
+        path=str(model.path.resolve()),
+        kind=model.kind,
+        size=model.path.stat().st_size if model.kind != "directory" else None,
+        sha256=model.sha256(),
+        recorded=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        tool=f"checkforensics {__version__}",
+        expected=_recorded_sha256(against) if against is not None else expect,
+    )
+    if record is not None:
+        with record.new_file(fsync=True) as handle:
+            handle.write((json_text(HASH_RECORD.json(found), indent=2) + "\n").encode())
+    failure = None
+    if found.match is False:
+        failure = f"mismatch: {found.given}: sha256 {found.sha256}, expected {found.expected}"
+    return Answer(
+        [Section(VERIFIED, [found])], nothing="no checkpoint", single=True, failure=failure, text=_line, table=_table
+    )
+
+
+def _recorded_sha256(path: Path) -> str:
+    try:
+        wanted = json.loads(path.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not a record written by verify --record ({exc})", where=str(path)) from None
+    if not isinstance(wanted, str) or not SHA256.fullmatch(wanted.strip()):
+        raise InputError("not a record written by verify --record (its sha256 is not 64 hex digits)", where=str(path))
+    return wanted
+
+
+def _line(items: Any) -> list[str]:
+    """sha256sum's line, or the verdict."""
+    verdicts = {None: None, True: "OK", False: "MISMATCH"}
+    return [
+        f"{v.sha256}  {v.given}" if v.match is None else f"{v.given}: {verdicts[v.match]} (sha256 {v.sha256})"
+        for v in items
+    ]
+
+
+def _table(items: Any) -> Table:
+    """The record's table; EXPECTED and MATCH only when something was compared."""
+    from checkforensics.render import Table
+
+    shown = list(items)
+    width = len(VERIFIED.headers) if any(v.match is not None for v in shown) else 4
+    return Table(VERIFIED.headers[:width], [VERIFIED.row(v)[:width] for v in shown])

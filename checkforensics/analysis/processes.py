@@ -1,0 +1,131 @@
+"""The checkpointed processes with their command lines: what ``ps`` answers, and the one form of
+a process every command shares (``PROCESS``: ``inspect``, ``diff A B``, the HTML report)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import COMMAND_LINE, INTEGER, LIST, OBJECT, TEXT
+
+if TYPE_CHECKING:
+    from checkforensics.model import CheckpointModel, Process
+    from checkforensics.render import Lines, Table, Tree
+
+
+def command_text(process: Process) -> str | None:
+    """The command line as a shell would type it; where it was not read (its pages missing, a
+    zombie) or is empty, the name the core image records in brackets, ``[nginx]``, as ps
+    shows a process without one: never taken for argv."""
+    if not process.cmdline:
+        return f"[{process.comm}]" if process.comm else None
+    return shlex.join(process.cmdline)
+
+
+def state_note(process: Process) -> str | None:
+    """How a tree says a process was not simply alive: ``stopped by SIGSTOP``, ``zombie, exit
+    status 3``, ``zombie, killed by SIGKILL``; None for a live (or not dumped) process."""
+    if process.state in (None, "Alive"):
+        return None
+    if process.state == "Stopped":
+        return f"stopped by {process.stop_signal}" if process.stop_signal else "stopped"
+    if process.zombie:
+        if process.exit_signal:
+            return f"zombie, killed by {process.exit_signal}"
+        return "zombie" if process.exit_status is None else f"zombie, exit status {process.exit_status}"
+    return process.state.lower()
+
+
+PROCESS = RecordType(
+    "process",
+    "processes",
+    (
+        Field("pid", INTEGER), Field("ppid", INTEGER), Field("pgid", INTEGER), Field("sid", INTEGER),
+        Field("comm", TEXT, "the name the core image records (15 characters at most)"),
+        Field("threads", LIST, "the thread ids", get=lambda p: p.tids),
+        Field("thread_names", OBJECT, "each thread's name, by thread id",
+              get=lambda p: {str(t.tid): t.comm for t in p.threads}),
+        Field("uid", INTEGER), Field("gid", INTEGER), Field("euid", INTEGER), Field("egid", INTEGER),
+        Field("state", TEXT, "CRIU's task state: Alive, Stopped, Zombie"),
+        Field("stop_signal", TEXT, "the signal that stopped a Stopped process"),
+        Field("exit_status", INTEGER, "the status a zombie passed to exit()"),
+        Field("exit_signal", TEXT, "the signal that killed a zombie"),
+        Field("cmdline", COMMAND_LINE, "argv read from memory; null where not dumped"),
+        Field("identity", OBJECT, "credentials, capabilities (hexadecimal masks), seccomp, cgroups"),
+        Field("env", LIST, "the environment read from memory (ps --env); null where not dumped", optional=True),
+    ),
+    (
+        "pid", "ppid", "pgid", "sid", Column("THREADS", get=lambda p: len(p.tids)), "uid", "gid", "state", "comm",
+        Column("COMMAND", get=command_text, hint=TEXT),
+    ),
+    "A checkpointed process.",
+)  # fmt: skip
+
+
+def process_list(model: CheckpointModel, pids: Iterable[int] = (), *, env: bool = False,
+                 tree: bool = False) -> Answer:  # fmt: skip
+    """The processes ``pids`` (all by default) with their command lines (and environments with
+    ``env``) read from memory; with ``tree``, in tree order, drawn as the parent/child tree."""
+    chosen = model.processes(pids)
+    known = model.command_lines(env=env)  # the tree, argv (and environments) read once
+    environments = _environments(chosen) if env else []
+    answer = Answer(
+        [Section(PROCESS, chosen, include=frozenset({"env"} if env else ()))],
+        nothing="no processes",
+        after=() if tree else environments,
+        warnings=known.warnings,
+    )
+    if tree:  # each view is handed the processes, and places them in the tree
+
+        def placed(items: Iterable[Process]) -> list[tuple[Process, int]]:
+            return list(known.walk({p.pid for p in items}))
+
+        answer.text = lambda items: _tree(placed(items), env)
+        answer.table = lambda items: [_indented(placed(items)), *environments]
+    return answer
+
+
+def _indented(placed: list[tuple[Process, int]]) -> Table:
+    """The table of the processes in tree order, each COMMAND indented by its depth."""
+    from checkforensics.render import Table
+
+    rows = []
+    for process, depth in placed:
+        *cells, command = PROCESS.row(process)
+        rows.append([*cells, "  " * depth + command])
+    return Table(PROCESS.headers, rows)
+
+
+def _environments(processes: list[Process]) -> list[Lines]:
+    from checkforensics.render import Lines
+
+    return [Lines([f"environment of {p.pid} ({p.comm}):", *(f"  {v}" for v in p.env or ["-"])]) for p in processes]
+
+
+def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
+    """The parent/child tree of the processes ``placed`` (each with its depth, in tree order)."""
+    from checkforensics.model.tree import DEPTH_LIMIT
+    from checkforensics.render import Tree, cell, tree_text
+
+    root = Tree("[bold]processes[/]")
+    parents = [root]
+    for process, depth in placed:
+        label = f"[bold]{process.pid}[/] {tree_text(cell(process.comm))}"
+        note = state_note(process)
+        if note:  # beside the name: a long command line would push it out of sight
+            label += f" [{'red' if process.zombie else 'yellow'}]({note})[/]"
+        label += f"  {tree_text(cell(command_text(process)))}"
+        if len(process.tids) > 1:
+            label += f"  [dim]threads {', '.join(str(t) for t in process.tids)}[/]"
+        if depth == DEPTH_LIMIT:  # a tree deeper than that is drawn flat there: say whose child it is
+            label += f"  [dim]parent {process.ppid}[/]"
+        node = parents[depth].add(label)
+        del parents[depth + 1 :]
+        parents.append(node)
+        if with_env and process.env:
+            env = node.add("[dim]environment[/]")
+            for variable in process.env:
+                env.add(tree_text(variable))
+    return root
