@@ -28,6 +28,7 @@ from checkforensics.analysis.overview import Overview
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
 from checkforensics.analysis.triage import Finding, evidence_text
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import descriptor_record, what
@@ -67,10 +68,10 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
     redaction policy says."""
     redaction = Redaction(reveal=include_secrets)
     name = data.overview.container.name
-    warnings = [
-        *data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings,
-        *data.model.memory_warnings,
-    ]  # fmt: skip
+    said = data.model.diagnostics.said(Part.MEMORY)  # what memory views could not read, of every process
+    warnings = list(dict.fromkeys([
+        *data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings, *said,
+    ]))  # fmt: skip
     notice = (
         "Secret values are shown in full." if include_secrets
         else "Secret values are redacted (a few first characters and the length); --include-secrets shows them."
