@@ -13,7 +13,6 @@ archive, so that they all see the same processes, the same memory and the same f
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
 from collections.abc import Iterable
@@ -329,13 +328,7 @@ class CheckpointModel:
         memparse), which gather warnings into lists of their own: it gets the processes left
         out and what is not told yet of these processes' memory (``diagnostics.untold(pids)``),
         each once. Remove with them."""
-        wanted = set(pids)
-        found = []
-        for process in self.processes(wanted):
-            if not (process.zombie or not process.dumped):
-                with contextlib.suppress(CheckforensicsError):  # said below
-                    found.append(self.memory(process.pid))
-        left_out = self.memories_left_out(wanted)
+        found, left_out = self._memory_views(set(pids))
         for diagnostic in left_out:
             self.diagnostics.add(diagnostic, Part.PROCESSES)
         if warnings is not None:
@@ -346,19 +339,20 @@ class CheckpointModel:
     def memories_left_out(self, pids: Iterable[int] = ()) -> list[Diagnostic]:
         """Why each of the chosen processes (all by default) has no memory view, in tree order: a
         zombie or a process not dumped (only when asked for by PID), or memory not readable."""
-        wanted = set(pids)
-        found = []
+        return self._memory_views(set(pids))[1]
+
+    def _memory_views(self, wanted: set[int]) -> tuple[list[ProcessMemory], list[Diagnostic]]:
+        found, left_out = [], []
         for process in self.processes(wanted):
-            where = f"pid {process.pid}"
             if process.zombie or not process.dumped:
                 if wanted:
-                    found.append(Diagnostic(_no_memory(process), where, pid=process.pid))
+                    left_out.append(Diagnostic(_no_memory(process), f"pid {process.pid}", pid=process.pid))
                 continue
             try:
-                self.memory(process.pid)
+                found.append(self.memory(process.pid))
             except CheckforensicsError as exc:
-                found.append(Diagnostic(f"memory not readable: {exc}", where, pid=process.pid))
-        return found
+                left_out.append(Diagnostic(f"memory not readable: {exc}", f"pid {process.pid}", pid=process.pid))
+        return found, left_out
 
     def untold_memory_warnings(self, pids: Iterable[int]) -> list[str]:
         """Only for cli/commands/coredump.py until it is declared: ``diagnostics.untold(pids)``
