@@ -31,6 +31,7 @@ from checkforensics.analysis.processes import PROCESS, command_text
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
 from checkforensics.analysis.triage import FINDING, Finding, evidence_text, load_context, triage
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.descriptions import DESCRIPTOR, what
@@ -109,10 +110,10 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
 
 def report_warnings(data: ReportInput, include_secrets: bool) -> list[str]:
     """What could not be read, as the page lists it (secrets masked unless ``include_secrets``)."""
-    warnings = [
-        *data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings,
-        *data.model.memory_warnings,
-    ]  # fmt: skip
+    said = data.model.diagnostics.said(Part.MEMORY)  # what memory views could not read, of every process
+    warnings = list(dict.fromkeys([
+        *data.overview.warnings, *data.tree.warnings, *data.files.warnings, *data.changes.warnings, *said,
+    ]))  # fmt: skip
     return Redaction(reveal=include_secrets).texts(warnings)
 
 

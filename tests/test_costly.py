@@ -272,6 +272,7 @@ def test_memory_that_lies_through_every_command(lying_memory: dict[str, Path], t
 
 def test_a_run_of_2_to_the_40_pages_counts_as_what_the_pages_image_holds(lying_memory: dict[str, Path]) -> None:
     from checkforensics.analysis.memsearch.memparse import memory_sizes
+    from checkforensics.diagnostics import Part
     from checkforensics.model import CheckpointModel
 
     with CheckpointModel.open(lying_memory["huge-run"]) as model:
@@ -279,7 +280,8 @@ def test_a_run_of_2_to_the_40_pages_counts_as_what_the_pages_image_holds(lying_m
         assert memory.dumped_bytes <= memory.pages_size
         assert memory_sizes(memory).dumped_size <= memory.pages_size
         assert sum(region.length for region in memory.regions(shared=True)) <= memory.pages_size
-        assert any("past the end of the pages image" in warning for warning in model.memory_warnings)
+        said = model.diagnostics.said(Part.MEMORY)
+        assert any("past the end of the pages image" in warning for warning in said)
 
 
 # --- decompression bombs ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 from checkforensics.analysis.overview import overview
 from checkforensics.analysis.processes import PROCESS
 from checkforensics.analysis.rootfs import changed_file_record, rootfs_changes
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError, InputError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.descriptions import descriptor_record
@@ -131,7 +132,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
                 "bytes": model.memory(process.pid).dumped_bytes,
             }
         except CheckforensicsError as exc:
-            tree.warnings.append(str(exc))
+            model.diagnostics.warn(str(exc), pid=process.pid, part=Part.PROCESSES)
     return Snapshot(
         container_id=view.container.id,
         name=view.container.name,

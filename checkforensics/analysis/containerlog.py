@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
+from checkforensics.diagnostics import Diagnostics, Part
 from checkforensics.errors import MemberNotFoundError
 from checkforensics.model import CheckpointModel
 from checkforensics.records.declare import Answer, Field, RecordType, Section
@@ -66,15 +67,20 @@ class ContainerLog:
 
     member: str
     handle: BinaryIO
-    warnings: list[str] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)  # the checkpoint's: lines cut, foreign lines
+
+    @property
+    def warnings(self) -> list[str]:
+        """What reading the lines so far found (said as they are read)."""
+        return self.diagnostics.said(Part.LOG)
 
     def entries(self, *, join: bool = False, streams: Iterable[str] = ()) -> Iterator[LogEntry]:
         """Every line (or, with ``join``, every whole message), of the chosen streams only
         when any are given. Lines not in the CRI format belong to no stream: they are left
         out when streams are chosen."""
-        found: Iterator[LogEntry] = iter_log(self.handle, self.warnings, self.member)
+        found: Iterator[LogEntry] = iter_log(self.handle, self.diagnostics, self.member)
         if join:
-            found = join_partial(found, self.warnings, self.member)
+            found = join_partial(found, self.diagnostics, self.member)
         wanted = set(streams)
         return (entry for entry in found if not wanted or entry.stream in wanted)
 
@@ -120,8 +126,7 @@ def container_log(model: CheckpointModel, *, join: bool = False, streams: Iterab
             [Section(LOG_ENTRY, log.entries(join=join, streams=streams))],
             nothing=f"{log.member} holds no line" + (" of those streams" if streams else ""),
             head={"archive": str(model.path), "member": log.member},
-            warnings=log.warnings,  # filled as the lines are read: read once they are written
-        )
+        )  # what reading it finds is said to the model's diagnostics as the lines are written
 
 
 def open_container_log(model: CheckpointModel) -> ContainerLog:
@@ -129,7 +134,7 @@ def open_container_log(model: CheckpointModel) -> ContainerLog:
     for name in LOG_MEMBERS:
         handle = model.open_metadata(name)
         if handle is not None:
-            return ContainerLog(name, handle)
+            return ContainerLog(name, handle, model.diagnostics)
     raise MemberNotFoundError(
         f"no container log in the checkpoint (looked for {', '.join(LOG_MEMBERS)})", where=str(model.path)
     )
@@ -144,8 +149,9 @@ def parse_line(number: int, raw: bytes) -> LogEntry:
     return LogEntry(number, None, None, None, text)
 
 
-def iter_log(handle: BinaryIO, warnings: list[str], where: str = "log") -> Iterator[LogEntry]:
-    """The lines of a CRI log, in file order, each at most LINE_LIMIT bytes long."""
+def iter_log(handle: BinaryIO, diagnostics: Diagnostics, where: str = "log") -> Iterator[LogEntry]:
+    """The lines of a CRI log, in file order, each at most LINE_LIMIT bytes long; lines cut and
+    lines not in the format are said to ``diagnostics``."""
     foreign = 0
     number = 0
     while True:
@@ -158,16 +164,20 @@ def iter_log(handle: BinaryIO, warnings: list[str], where: str = "log") -> Itera
             raw = raw[:LINE_LIMIT]
             while (rest := handle.readline(LINE_LIMIT)) and not rest.endswith(b"\n"):
                 pass
-            warnings.append(f"{where}: line {number} is longer than {LINE_LIMIT} bytes; the rest was not kept")
+            diagnostics.warn(
+                f"line {number} is longer than {LINE_LIMIT} bytes; the rest was not kept", where=where, part=Part.LOG
+            )
         entry = parse_line(number, raw.rstrip(b"\n"))
         if entry.time is None:
             foreign += 1
         yield replace(entry, truncated=True) if truncated else entry
     if foreign:
-        warnings.append(f"{where}: {foreign} of {number} lines are not in the CRI log format; shown as they are")
+        diagnostics.warn(
+            f"{foreign} of {number} lines are not in the CRI log format; shown as they are", where=where, part=Part.LOG
+        )
 
 
-def join_partial(entries: Iterable[LogEntry], warnings: list[str], where: str = "log") -> Iterator[LogEntry]:
+def join_partial(entries: Iterable[LogEntry], diagnostics: Diagnostics, where: str = "log") -> Iterator[LogEntry]:
     """Pieces (tag P) put together with the line that ends them, per stream, as ``kubectl logs``
     shows them: the message takes the first piece's time and line. Pieces left without their
     end (the checkpoint came in between) are given as they are, marked partial."""
@@ -183,7 +193,8 @@ def join_partial(entries: Iterable[LogEntry], warnings: list[str], where: str = 
             continue
         if entry.partial:
             start = pieces[0].line
-            warnings.append(f"{where}: the message from line {start} is longer than {JOIN_LIMIT} bytes; cut there")
+            what = f"the message from line {start} is longer than {JOIN_LIMIT} bytes; cut there"
+            diagnostics.warn(what, where=where, part=Part.LOG)
         yield _joined(pending.pop(entry.stream), truncated=entry.partial)
     for pieces in pending.values():
         if pieces:

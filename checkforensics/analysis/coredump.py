@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics import progress
+from checkforensics.diagnostics import Diagnostic, Part
 from checkforensics.errors import CheckforensicsError, InputError, OutputError, UnsupportedError
 from checkforensics.images.flags import PAGE_SIZE, Prot, TaskState
 from checkforensics.model import CheckpointModel, Process
@@ -172,13 +173,10 @@ def xstate(fpregs: Any) -> bytes | None:
     return bytes(area)
 
 
-def auxv(mm: Any, warnings: list[str] | None = None, where: str = "mm") -> bytes:
+def auxv(mm: Any) -> bytes:
     """NT_AUXV: the saved auxiliary vector up to its AT_NULL, read no further than AUXV_LIMIT
-    values (a hostile mm image can hold millions); ``where`` names the image in the warning."""
-    saved = mm.mm_saved_auxv
-    if len(saved) > AUXV_LIMIT and warnings is not None:
-        warnings.append(f"{where}: mm_saved_auxv holds {len(saved)} values; NT_AUXV takes the first {AUXV_LIMIT}")
-    values = saved[:AUXV_LIMIT]
+    values (a hostile mm image can hold millions; ``write_core`` says so)."""
+    values = mm.mm_saved_auxv[:AUXV_LIMIT]
     pairs = []
     for i in range(0, len(values) - 1, 2):
         pairs.append((values[i], values[i + 1]))
@@ -231,10 +229,10 @@ class _Segment:
     span: bool
 
 
-def _segments(memory: ProcessMemory, warnings: list[str] | None = None) -> list[_Segment]:
+def _segments(memory: ProcessMemory) -> tuple[list[_Segment], int]:
     """Each mapping with its dumped regions, shared memory included (a SysV segment's or a
     MAP_SHARED mapping's pages are the shared object's); the widest written region by region
-    when all of them together would span more than SPAN_LIMIT."""
+    when all of them together would span more than SPAN_LIMIT (how many: the second value)."""
     by_mapping: dict[int, list[Region]] = {}
     for region in memory.regions(shared=True):
         by_mapping.setdefault(region.mapping.start, []).append(region)
@@ -246,12 +244,6 @@ def _segments(memory: ProcessMemory, warnings: list[str] | None = None) -> list[
             break
         compact.add(mapping.start)
         span -= mapping.vma.size
-    if compact and warnings is not None:
-        warnings.append(
-            f"pid {memory.pid}: its mappings with dumped pages span more than {SPAN_LIMIT >> 30} GiB (the limit of a "
-            f"core file's holes); the {len(compact)} widest are written as their dumped pages only (gdb cannot read "
-            "their other addresses)"
-        )
     segments = []
     for mapping in memory.mappings:
         vma, inside = mapping.vma, by_mapping.get(mapping.start, [])
@@ -259,14 +251,32 @@ def _segments(memory: ProcessMemory, warnings: list[str] | None = None) -> list[
             segments.append(_Segment(vma.start, vma.size, vma.prot, tuple(inside), bool(inside)))
             continue
         segments += [_Segment(region.start, region.length, vma.prot, (region,), True) for region in inside]
-    return segments
+    return segments, len(compact)
+
+
+def _cut(process: Process, mm: Any, compact: int) -> list[Diagnostic]:
+    """What was left out of the core of ``process`` to keep it bounded."""
+    cut = []
+    if len(mm.mm_saved_auxv) > AUXV_LIMIT:
+        what = f"mm_saved_auxv holds {len(mm.mm_saved_auxv)} values; NT_AUXV takes the first {AUXV_LIMIT}"
+        cut.append(Diagnostic(what, f"mm-{process.pid}.img", pid=process.pid))
+    if compact:
+        what = (
+            f"its mappings with dumped pages span more than {SPAN_LIMIT >> 30} GiB (the limit of a core file's "
+            f"holes); the {compact} widest are written as their dumped pages only (gdb cannot read their other "
+            "addresses)"
+        )
+        cut.append(Diagnostic(what, f"pid {process.pid}", pid=process.pid))
+    return cut
 
 
 def write_core(
     model: CheckpointModel, process: Process, out: BinaryIO, warnings: list[str] | None = None
 ) -> tuple[int, int]:
     """Write the core of ``process`` to ``out``; returns (threads, PT_LOAD count). What was cut
-    to keep the file bounded is said in ``warnings``."""
+    to keep the file bounded is said to the model's diagnostics (``warnings``: only for the
+    coredump command, not yet declared, which gathers warnings into a list of its own; remove
+    with it)."""
     threads = []
     for tid in sorted(process.tids, key=lambda t: (t != process.pid, t)):
         threads.append(_ThreadState(tid, model.thread_core(tid)))
@@ -282,14 +292,19 @@ def write_core(
         if index == 0:
             notes += _note(b"CORE", NT_PRPSINFO, prpsinfo(process, main))
             notes += _note(b"CORE", NT_SIGINFO, siginfo())
-            notes += _note(b"CORE", NT_AUXV, auxv(mm, warnings, f"mm-{process.pid}.img"))
+            notes += _note(b"CORE", NT_AUXV, auxv(mm))
             notes += _note(b"CORE", NT_FILE, file_note(memory.space.vmas, model.file_names))
         notes += _note(b"CORE", NT_PRFPREG, fpregset(info.fpregs))
         extended = xstate(info.fpregs)
         if extended is not None:
             notes += _note(b"LINUX", NT_X86_XSTATE, extended)
 
-    segments = _segments(memory, warnings)
+    segments, compact = _segments(memory)
+    cut = _cut(process, mm, compact)
+    for diagnostic in cut:
+        model.diagnostics.add(diagnostic, Part.CORE)
+    if warnings is not None:
+        warnings += model.diagnostics.tell(cut)
     phnum = 1 + len(segments)
     extended = phnum >= PN_XNUM  # the count goes into section header 0, as the kernel does it
     offset = _EHDR.size + phnum * _PHDR.size + (_SHDR.size if extended else 0)

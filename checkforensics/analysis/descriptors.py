@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
 from checkforensics.model.descriptions import DESCRIPTOR, DESCRIPTOR_WITH_DATA, preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, ProcessFiles
@@ -62,8 +63,9 @@ def descriptors(model: CheckpointModel, pids: Iterable[int] = (), *, with_data: 
     table = model.files(with_data=with_data)
     kind = SOCKETS if sockets else FILES_WITH_DATA if with_data else FILES
     listed = [p for p in table.processes if p.pid in chosen]
+    untold = model.diagnostics.untold
     return Answer(
         [Section(kind, listed)],
         nothing="no sockets" if sockets else "no descriptors",
-        warnings=[*model.tree.warnings, *table.warnings],
+        warnings=[*untold(parts=(Part.LISTING, Part.PROCESSES)), *untold(parts=(Part.FILES,))],
     )

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from checkforensics.diagnostics import Diagnostics, Part
 from checkforensics.model.files import Descriptor, FileTable, InFlight
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import FLAG, INTEGER, LIST, SIZE, TEXT
@@ -48,7 +49,7 @@ class InFlightObject:
 @dataclass
 class InFlightObjects:
     objects: list[InFlightObject]
-    warnings: list[str]
+    warnings: list[str]  # what the data in flight's part said
 
 
 def _object_of(kind: str, d: Descriptor) -> tuple[str | None, int]:
@@ -61,11 +62,12 @@ def _object_of(kind: str, d: Descriptor) -> tuple[str | None, int]:
     return (id_key, value) if isinstance(value, int) else (None, d.file_id)
 
 
-def objects_in_flight(table: FileTable) -> InFlightObjects:
+def objects_in_flight(table: FileTable, diagnostics: Diagnostics | None = None) -> InFlightObjects:
     """Every object with data in flight, once, in the order its first holder comes (processes in
-    tree order, descriptors in fd order), with each descriptor that holds it."""
+    tree order, descriptors in fd order), with each descriptor that holds it; holders that
+    disagree are said to ``diagnostics`` (the checkpoint's)."""
+    said = diagnostics if diagnostics is not None else Diagnostics()
     found: dict[tuple[str, str | None, int], InFlightObject] = {}
-    warnings: list[str] = []
     for p in table.processes:
         for d in p.descriptors:
             held: dict[tuple[str, str | None, int], list[InFlight]] = {}
@@ -78,9 +80,10 @@ def objects_in_flight(table: FileTable) -> InFlightObjects:
                     complete = all(item.complete for item in items)
                     obj = found[key] = InFlightObject(key[0], key[1], key[2], d, parts, complete)
                 elif parts != obj.parts:
-                    warnings.append(f"{obj.file}: fd {d.fd} of pid {p.pid} holds other bytes; the first holder's kept")
+                    said.warn(f"fd {d.fd} of pid {p.pid} holds other bytes; the first holder's kept",
+                              where=obj.file, pid=p.pid, part=Part.INFLIGHT)  # fmt: skip
                 obj.holders.append({"pid": p.pid, "comm": p.comm, "fd": d.fd})
-    return InFlightObjects(list(found.values()), warnings)
+    return InFlightObjects(list(found.values()), said.said(Part.INFLIGHT))
 
 
 @dataclass
@@ -133,7 +136,7 @@ RECOVERED = RecordType(
 def recover(model: CheckpointModel, output: Destination) -> Answer:
     """Every object in flight written to its own file in ``output``, then manifest.json."""
     table = model.files(with_data=True)
-    objects = objects_in_flight(table)
+    objects = objects_in_flight(table, model.diagnostics)
     written = []
     with output.directory() as target:
         for obj in objects.objects:
@@ -144,9 +147,11 @@ def recover(model: CheckpointModel, output: Destination) -> Answer:
         manifest = {"items": [RECOVERED.json(item) for item in written]}
         with target.new_file("manifest.json") as handle:
             handle.write((json_text(manifest, indent=2) + "\n").encode())
+    untold = model.diagnostics.untold
+    told = [*untold(parts=(Part.LISTING, Part.PROCESSES)), *untold(parts=(Part.FILES,))]
     return Answer(
         [Section(RECOVERED, written)],
         nothing="no data in flight",
         head={"output": str(output.path)},
-        warnings=[*model.tree.warnings, *table.warnings, *objects.warnings],
+        warnings=[*told, *untold(parts=(Part.INFLIGHT,))],
     )

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from checkforensics.analysis.attack import TECHNIQUES
 from checkforensics.analysis.memsearch.memparse import hexdump_line
 from checkforensics.analysis.severity import Severity
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import VmaStatus
 from checkforensics.model import CheckpointModel
@@ -256,14 +257,16 @@ def _dumped_spans(regions: list[Region]) -> list[tuple[int, int]]:
 @dataclass
 class MalfindResult:
     suspects: list[Suspect]
-    warnings: list[str]
+    warnings: list[str]  # the processes left out, then what their memory views could not read
 
 
 def malfind(model: CheckpointModel, pids: tuple[int, ...] | list[int] = ()) -> MalfindResult:
     """Every suspect mapping of the chosen processes (all by default), process by process."""
-    warnings: list[str] = []
     suspects: list[Suspect] = []
-    for memory in model.memories(pids, warnings):
+    memories = model.memories(pids)
+    left_out = [str(diagnostic) for diagnostic in model.memories_left_out(pids)]
+    warnings = [*left_out, *model.diagnostics.said(Part.MEMORY, pids={memory.pid for memory in memories})]
+    for memory in memories:
         try:
             mm = model.mm(memory.pid)
             exe_id = mm.exe_file_id if mm.HasField("exe_file_id") else None

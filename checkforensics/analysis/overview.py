@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.engines import ContainerInfo
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
@@ -36,7 +37,7 @@ class Overview:
     process_count: int | None
     hostname: str | None  # the UTS namespace's nodename: what the kernel said, maybe not what the engine set
     stats: dict[str, int] | None  # stats-dump's "dump" record, CRIU's field names
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the listing's, the container's, the dump's
     checkpointed: str | None = None  # when it was taken, as best known (ContainerMetadata.checkpointed)
     checkpointed_from: str | None = None  # where that time comes from
     sha256: str | None = None  # the evidence hash, when asked for (show's JSON, inspect, report)
@@ -50,9 +51,9 @@ class Overview:
 def overview(model: CheckpointModel) -> Overview:
     """Container metadata, sizes and dump statistics of the checkpoint; no page read."""
     container, sizes, dump = model.container, model.sizes, model.dump
-    warnings = [*model.listing_warnings, *container.warnings]
+    model.say_listing()
     taken, source = container.checkpointed
-    return Overview(
+    found = Overview(
         path=model.path,
         kind=model.kind,
         container=container.info,
@@ -61,13 +62,15 @@ def overview(model: CheckpointModel) -> Overview:
         memory_size=sizes.memory,
         amdgpu_pages=sizes.amdgpu_pages,
         rootfs_diff_size=sizes.rootfs_diff,
-        process_count=dump.process_count(warnings),
+        process_count=dump.process_count(),
         hostname=dump.hostname,
-        stats=dump.statistics(warnings),
-        warnings=warnings,
+        stats=dump.statistics(),
         checkpointed=taken,
         checkpointed_from=source,
     )
+    said = model.diagnostics.said
+    found.warnings = [*said(Part.LISTING), *said(Part.CONTAINER), *said(Part.DUMP)]
+    return found
 
 
 def overviews(model: CheckpointModel, *, hashed: bool = True, stats: bool = False) -> Answer:

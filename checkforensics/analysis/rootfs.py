@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from checkforensics.diagnostics import Part
 from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.layers import ROOTFS
@@ -83,7 +84,7 @@ class Layer:
 class RootfsChanges:
     layers: list[Layer]
     deleted: list[str]  # deleted.files first, then the rootfs layer's whiteouts; each path once
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the changes' part said
     opaque: list[str] = field(default_factory=list)  # directories the layer made opaque
 
     @property
@@ -291,10 +292,12 @@ def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChan
                     elif marker[0] == "opaque":
                         changes.opaque.append(marker[1])
         except CheckforensicsError as exc:
-            changes.warnings.append(f"{exc}; {len(layer.files) + len(layer.runtime)} entries read")
+            read = len(layer.files) + len(layer.runtime)
+            model.diagnostics.warn(f"{exc}; {read} entries read", part=Part.CHANGES)
         changes.layers.append(layer)
-    listed = [container_path(path) for path in layers.deleted(changes.warnings)]
+    listed = [container_path(path) for path in layers.deleted()]
     changes.deleted = list(dict.fromkeys([*listed, *whiteouts]))
+    changes.warnings = model.diagnostics.said(Part.CHANGES)
     return changes
 
 

@@ -92,11 +92,12 @@ def scan_checkpoint(
 ) -> list[SecretHit]:
     """Every rule hit in the chosen processes (all by default), within ``memory_filter``, in
     process and address order; then, with ``shared``, in the shared memory objects that go
-    with them (see ``memsearch.selection.shared_objects``), each scanned once."""
+    with them (see ``memsearch.selection.shared_objects``), each scanned once. A process whose
+    memory cannot be read is said to the model's diagnostics (``warnings``: only for memgrep,
+    not yet declared, which gathers warnings into a list of its own; remove with it)."""
     from checkforensics.analysis.memsearch.selection import shared_objects
 
     chosen = list(pids)
-    warnings = warnings if warnings is not None else model.tree.warnings
     memories: list[ProcessMemory] = list(model.memories(chosen, warnings))
     if shared:
         memories += shared_objects(model, chosen, memory_filter)

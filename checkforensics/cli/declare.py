@@ -180,13 +180,19 @@ def answer_with(model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: s
     _in_context(answer, model)
 
     def warnings() -> list[str]:
-        return [*answer.warnings, *model.diagnostics.untold()]
+        return told(answer, model)
 
     try:
         return write_answer(answer, fmt, no_color=no_color, warnings=warnings)
     finally:
         if isinstance(asked, Generator):
             asked.close()
+
+
+def told(answer: Answer, model: CheckpointModel) -> list[str]:
+    """The warnings of a command's answer: the answer's own, then what the model's parts said
+    and was not told yet (about the processes ``answer.about`` only, when it names them), each once."""
+    return list(dict.fromkeys([*answer.warnings, *model.diagnostics.untold(answer.about)]))
 
 
 def _in_context(answer: Answer, model: CheckpointModel) -> None:
@@ -212,7 +218,7 @@ def _several(
         for path in runs:
             with runs.reading(path), CheckpointModel.open(path, reads=flags) as model:
                 answer = _whole(model, ask(model, **chosen))
-                runs.warn(path, [*answer.warnings, *model.diagnostics.untold()])
+                runs.warn(path, told(answer, model))
             if not runs.failed(path):
                 yield answer
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from checkforensics.archive import Checkpoint
 from checkforensics.archive.members import MemberInfo, is_pages_image
-from checkforensics.diagnostics import Diagnostics
+from checkforensics.diagnostics import Diagnostic, Diagnostics, Part
 from checkforensics.errors import CheckforensicsError, NoImagesError
 from checkforensics.model.processes import (
     Process,
@@ -78,19 +78,16 @@ class CheckpointModel:
     def __init__(self, archive: Checkpoint) -> None:
         self.archive = archive
         self.reads = Reads.NOTHING  # what it was opened to read (``open``): SHA256, the evidence hash
-        self.store = ImageStore(archive)
-        self.diagnostics = Diagnostics()  # what could not be read, told once (checkforensics.diagnostics)
+        # what could not be read, kept once and told once (checkforensics.diagnostics): every
+        # part of the model says it there, through the store whatever reads images
+        self.diagnostics = Diagnostics()
+        self.store = ImageStore(archive, self.diagnostics)
         self._memories: dict[int, ProcessMemory | CheckforensicsError] = {}
         self._spaces: dict[int, tuple[AddressSpace, str]] = {}
         self._files: dict[bool, FileTable] = {}
         self._command_lines = False
         self._environments = False
-        # what of the memory images could not be read (file names, shared objects, a process's
-        # mm or pagemap), for whoever reads the whole checkpoint; a process's own notes are
-        # also kept by pid, so that a question about some processes hears only of those
-        self.memory_warnings: list[str] = []
-        self._process_notes: dict[int, list[str]] = {}
-        self._memory_warnings_told: set[str] = set()
+        self._listing_said = False
 
     @classmethod
     def open(
@@ -133,10 +130,12 @@ class CheckpointModel:
         metadata and files)."""
         return self.archive.no_images is None
 
-    @property
-    def listing_warnings(self) -> list[str]:
-        """What the listing found wrong (hostile names, a listing cut short at a limit)."""
-        return list(self.archive.warnings)
+    def say_listing(self) -> None:
+        """Say what the listing found wrong (hostile names, a listing cut short at a limit), once:
+        whoever reports on processes or on the checkpoint at a glance says it first."""
+        if not self._listing_said:
+            self._listing_said = True
+            self.diagnostics.extend(self.archive.warnings, part=Part.LISTING)
 
     def sha256(self) -> str:
         """The evidence hash: the SHA-256 of the archive file (of a directory, of its files)."""
@@ -196,7 +195,7 @@ class CheckpointModel:
         mounts) and deleted.files."""
         from checkforensics.model.layers import Layers
 
-        return Layers(self.archive, lambda: self.mounts.tmpfs_by_device())
+        return Layers(self.archive, lambda: self.mounts.tmpfs_by_device(), self.diagnostics)
 
     # -- processes
 
@@ -207,9 +206,8 @@ class CheckpointModel:
         reports on processes says them. Raises NoImagesError (exit 3) for a container checkpoint
         that holds no CRIU images: every question about processes, memory or files stops there."""
         self.require_images()
-        tree = build_tree(self.store)
-        tree.warnings[:0] = self.archive.warnings
-        return tree
+        self.say_listing()
+        return build_tree(self.store)
 
     def processes(self, pids: Iterable[int] = ()) -> list[Process]:
         """The processes with these PIDs, in tree order (all of them when none is given).
@@ -253,7 +251,7 @@ class CheckpointModel:
         from checkforensics.model.cmdline import command_line, environment
         from checkforensics.model.memory import MemoryUnavailableError
 
-        tree = self.tree
+        tree, said = self.tree, self.diagnostics
         if self._command_lines and (self._environments or not env):
             return tree
         for process in tree.processes:
@@ -268,9 +266,9 @@ class CheckpointModel:
                 if env and not self._environments:
                     process.env = environment(memory, mm)
             except MemoryUnavailableError as exc:
-                tree.warnings.append(f"pid {process.pid}: command line not readable: {exc.message}")
+                said.of_process(process.pid, f"command line not readable: {exc.message}", part=Part.PROCESSES)
             except CheckforensicsError as exc:
-                tree.warnings.append(f"pid {process.pid}: {exc}")
+                said.of_process(process.pid, str(exc), part=Part.PROCESSES)
         self._command_lines = True
         self._environments = self._environments or env
         return tree
@@ -290,9 +288,7 @@ class CheckpointModel:
 
         found = self._spaces.get(pid)
         if found is None:
-            notes = self._process_notes.setdefault(pid, [])
-            found = self._spaces[pid] = address_space(self.store, pid, mm, notes, self.architecture)
-            self.memory_warnings += notes
+            found = self._spaces[pid] = address_space(self.store, pid, mm, self.architecture)
         return found
 
     # -- memory
@@ -309,14 +305,14 @@ class CheckpointModel:
         """File id -> path (regular files; memfds as ``memfd:NAME``), for naming mappings."""
         from checkforensics.model.mappings import file_names
 
-        return file_names(self.store, self.memory_warnings)
+        return file_names(self.store)
 
     @cached_property
     def deleted_files(self) -> frozenset[int]:
         """Ids of the files deleted while mapped or open, for marking mappings ``(deleted)``."""
         from checkforensics.model.mappings import deleted_files
 
-        return deleted_files(self.store, self.memory_warnings)
+        return deleted_files(self.store)
 
     def memory(self, pid: int) -> ProcessMemory:
         """The memory view of ``pid``: mappings, its own dumped pages and the shared objects it
@@ -328,32 +324,43 @@ class CheckpointModel:
 
     def memories(self, pids: Iterable[int] = (), warnings: list[str] | None = None) -> list[ProcessMemory]:
         """The memory views of the chosen processes (all by default), in tree order. A process
-        with no readable memory is left out, with a warning in ``warnings``; a zombie only when
-        it was asked for by PID."""
-        warnings = warnings if warnings is not None else []
-        wanted = set(pids)
-        found = []
+        with no readable memory is left out, and said to the diagnostics (as the processes' part:
+        ``memories_left_out``); a zombie only when it was asked for by PID.
+
+        ``warnings``: only for the commands not yet declared (``cli/commands``: memgrep,
+        memparse), which gather warnings into lists of their own: it gets the processes left
+        out and what is not told yet of these processes' memory (``diagnostics.untold(pids)``),
+        each once. Remove with them."""
+        found, left_out = self._memory_views(set(pids))
+        for diagnostic in left_out:
+            self.diagnostics.add(diagnostic, Part.PROCESSES)
+        if warnings is not None:
+            told = self.diagnostics.tell(left_out)
+            warnings += told + self.diagnostics.untold({memory.pid for memory in found}, parts=(Part.MEMORY,))
+        return found
+
+    def memories_left_out(self, pids: Iterable[int] = ()) -> list[Diagnostic]:
+        """Why each of the chosen processes (all by default) has no memory view, in tree order: a
+        zombie or a process not dumped (only when asked for by PID), or memory not readable."""
+        return self._memory_views(set(pids))[1]
+
+    def _memory_views(self, wanted: set[int]) -> tuple[list[ProcessMemory], list[Diagnostic]]:
+        found, left_out = [], []
         for process in self.processes(wanted):
             if process.zombie or not process.dumped:
                 if wanted:
-                    warnings.append(f"pid {process.pid}: {_no_memory(process)}")
+                    left_out.append(Diagnostic(_no_memory(process), f"pid {process.pid}", pid=process.pid))
                 continue
             try:
                 found.append(self.memory(process.pid))
             except CheckforensicsError as exc:
-                warnings.append(f"pid {process.pid}: memory not readable: {exc}")
-        warnings += self.untold_memory_warnings({memory.pid for memory in found})
-        return found
+                left_out.append(Diagnostic(f"memory not readable: {exc}", f"pid {process.pid}", pid=process.pid))
+        return found, left_out
 
     def untold_memory_warnings(self, pids: Iterable[int]) -> list[str]:
-        """The memory warnings not told yet that concern the processes ``pids`` or no process
-        in particular (laying out shared memory reads every process's mappings: what is wrong
-        with another process's is told when that process is asked about)."""
-        pids = set(pids)
-        others = {note for pid, notes in self._process_notes.items() if pid not in pids for note in notes}
-        untold = [w for w in self.memory_warnings if w not in self._memory_warnings_told and w not in others]
-        self._memory_warnings_told.update(untold)
-        return untold
+        """Only for cli/commands/coredump.py until it is declared: ``diagnostics.untold(pids)``
+        of the memory's part."""
+        return self.diagnostics.untold(pids, parts=(Part.MEMORY,))
 
     @cached_property
     def shared_memory(self) -> list[SharedMemory]:
@@ -369,9 +376,7 @@ class CheckpointModel:
                 every.append(self._private_memory(process.pid))
             except CheckforensicsError:
                 continue  # reported by whoever asks for that process's memory
-        objects = load_shared_memories(
-            self.store, every, self.memory_warnings, self.pages_images, self.architecture
-        )
+        objects = load_shared_memories(self.store, every, self.pages_images, self.architecture)
         attach(every, objects)
         return objects
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from checkforensics.archive import IMAGES_DIR, Checkpoint
+from checkforensics.diagnostics import Part
 from checkforensics.model.engines import ContainerInfo, container_info
 from checkforensics.model.store import ImageStore
 
@@ -75,30 +76,26 @@ class ContainerMetadata:
     def __init__(self, archive: Checkpoint, store: ImageStore) -> None:
         self._archive = archive
         self._store = store
-        self._warnings: list[str] = []
 
     @property
     def warnings(self) -> list[str]:
         """What is missing or wrong in the records: unreadable JSON, config.dump or spec.dump
-        missing or not a JSON object, network.status of no known shape."""
-        self._records  # noqa: B018 -- read, once, so that every warning is there
-        return self._warnings
+        missing or not a JSON object, network.status of no known shape (as the checkpoint's
+        diagnostics hold them)."""
+        self._records  # noqa: B018 -- read, once, so that every warning is said
+        return self._store.diagnostics.said(Part.CONTAINER)
 
     @cached_property
     def _records(self) -> _Records:
         read = self._store.json_member
-        warnings = self._warnings
-        records = _Records(
-            read(CONFIG_DUMP, warnings),
-            read(SPEC_DUMP, warnings),
-            read(NETWORK_STATUS, warnings),
-            read(STATUS_DUMP, warnings),
-            read(TASK_STATUS, warnings),
-        )
+        records = _Records(*(read(name) for name in (CONFIG_DUMP, SPEC_DUMP, NETWORK_STATUS, STATUS_DUMP, TASK_STATUS)))
         self._check({CONFIG_DUMP: records.config, SPEC_DUMP: records.spec})
         if records.network is not None and not isinstance(records.network, dict | list):
-            warnings.append(f"{NETWORK_STATUS}: not a JSON object or list (no network recorded)")
+            self._say(NETWORK_STATUS, "not a JSON object or list (no network recorded)")
         return records
+
+    def _say(self, name: str, what: str) -> None:
+        self._store.diagnostics.warn(what, where=name, part=Part.CONTAINER)
 
     def _check(self, records: dict[str, object]) -> None:
         """Say which of config.dump and spec.dump a container checkpoint lacks, or holds something
@@ -108,9 +105,9 @@ class ContainerMetadata:
             return
         for name, lost in _RECORDS.items():
             if not self._archive.has(name):
-                self._warnings.append(f"{name}: missing ({lost})")
+                self._say(name, f"missing ({lost})")
             elif records[name] is not None and not isinstance(records[name], dict):
-                self._warnings.append(f"{name}: not a JSON object ({lost})")
+                self._say(name, f"not a JSON object ({lost})")
 
     @property
     def config(self) -> Any:

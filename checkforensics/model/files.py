@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import SockFamily, SockType, TcpState
 from checkforensics.images.load import text
@@ -111,36 +112,30 @@ class ProcessFiles:
 @dataclass
 class FileTable:
     processes: list[ProcessFiles]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the descriptor table's part said
 
 
 class _Images:
-    """The file-related images, through the model's store; each problem is warned about once."""
+    """The file-related images, through the model's store; a problem with one is said to the
+    checkpoint's diagnostics (once, as every diagnostic)."""
 
-    def __init__(self, store: ImageStore, warnings: list[str]) -> None:
+    def __init__(self, store: ImageStore) -> None:
         self.store = store
         self.checkpoint = store.checkpoint
-        self.warnings = warnings
-        self._warned: set[str] = set()
 
     def entries(self, name: str, *, quiet: bool = False) -> list[Any]:
         if not self.store.has(name):
             if not quiet:
-                self._warn(name, f"{name}: missing")
+                self.store.diagnostics.warn("missing", where=name, part=Part.FILES)
             return []
         try:
             return self.store.image(name).entries
         except CheckforensicsError as exc:
-            self._warn(name, str(exc))
+            self.store.diagnostics.warn(str(exc), part=Part.FILES)
             return []
 
     def messages(self, name: str, *, quiet: bool = False) -> list[Any]:
         return [entry.message for entry in self.entries(name, quiet=quiet)]
-
-    def _warn(self, name: str, warning: str) -> None:
-        if name not in self._warned:
-            self._warned.add(name)
-            self.warnings.append(warning)
 
 
 class FileResolver:
@@ -149,12 +144,11 @@ class FileResolver:
     def __init__(
         self,
         store: ImageStore,
-        warnings: list[str],
         *,
         with_data: bool = False,
         shared_memory: Callable[[int], Any] | None = None,
     ) -> None:
-        self.images = _Images(store, warnings)
+        self.images = _Images(store)
         self.with_data = with_data
         self.shared_memory = shared_memory  # shmid -> the SharedMemory object, or None
         self.files: dict[int, Any] = {}
@@ -163,7 +157,9 @@ class FileResolver:
         elif any(store.has(image) for image in _LEGACY_IMAGES):
             self._load_legacy()
         else:
-            warnings.append("files.img: missing (which file, pipe or socket each descriptor is, unknown)")
+            store.diagnostics.warn(
+                "missing (which file, pipe or socket each descriptor is, unknown)", where="files.img", part=Part.FILES
+            )
         self.remaps = {r.orig_id: r for r in self.images.messages("remap-fpath.img", quiet=True)}
         self.unix_by_ino = {e.usk.ino: e.usk for e in self.files.values() if e.HasField("usk")}
 
@@ -417,9 +413,8 @@ def build_file_table(
 ) -> FileTable:
     """Every descriptor of every process in ``tree``, plus cwd, root and exe (``mm_of(pid)``
     gives a process's MmEntry; ``shared_memory(shmid)`` a shared object, for memfd contents)."""
-    warnings: list[str] = []
-    resolver = FileResolver(store, warnings, with_data=with_data, shared_memory=shared_memory)
-    table = FileTable([], warnings)
+    resolver = FileResolver(store, with_data=with_data, shared_memory=shared_memory)
+    table = FileTable([])
     for process in tree.processes:
         descriptors: list[Descriptor] = []
         if process.zombie or not process.dumped:  # a zombie has closed everything; CRIU wrote no images for either
@@ -429,22 +424,21 @@ def build_file_table(
             ids = store.messages(f"ids-{process.pid}.img")
             files_id = ids[0].files_id if ids else None
         except CheckforensicsError as exc:
-            warnings.append(str(exc))
+            store.diagnostics.warn(str(exc), pid=process.pid, part=Part.FILES)
             files_id = None
         if files_id is not None:
             for fd in resolver.images.messages(f"fdinfo-{files_id}.img"):
                 descriptor = resolver.describe(fd.fd, field_enum_name(fd, "type"), fd.id)
                 descriptor.details.setdefault("cloexec", bool(fd.flags & 1))
                 descriptors.append(descriptor)
-        descriptors += _special(resolver, process.pid, mm_of, warnings)
+        descriptors += _special(resolver, process.pid, mm_of)
         table.processes.append(ProcessFiles(process.pid, process.comm, descriptors))
     _note_sharing(table)
+    table.warnings = store.diagnostics.said(Part.FILES)
     return table
 
 
-def _special(
-    resolver: FileResolver, pid: int, mm_of: Callable[[int], Any], warnings: list[str]
-) -> list[Descriptor]:
+def _special(resolver: FileResolver, pid: int, mm_of: Callable[[int], Any]) -> list[Descriptor]:
     """cwd, root (fs-N.img) and exe (mm-N.img)."""
     found = []
     fs = resolver.images.messages(f"fs-{pid}.img")
@@ -456,10 +450,11 @@ def _special(
         entry = resolver.files.get(exe_id)  # a memfd when the program was started by fexecve of one
         found.append(resolver.describe("exe", field_enum_name(entry, "type") if entry is not None else "REG", exe_id))
     except CheckforensicsError as exc:
+        said = resolver.images.store.diagnostics
         if resolver.images.store.has(f"mm-{pid}.img"):
-            warnings.append(f"pid {pid}: its program (exe) unknown: {exc}")
+            said.of_process(pid, f"its program (exe) unknown: {exc}", part=Part.FILES)
         else:  # as checkpointctl's --files inputs: the descriptors are there, the mm image is not
-            warnings.append(f"pid {pid}: mm-{pid}.img missing: its program (exe) unknown")
+            said.of_process(pid, f"mm-{pid}.img missing: its program (exe) unknown", part=Part.FILES)
     for descriptor in found:
         descriptor.flags = None
         descriptor.pos = None

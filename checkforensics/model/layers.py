@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from checkforensics.archive import Checkpoint
+from checkforensics.diagnostics import Diagnostics, Part
 from checkforensics.errors import CheckforensicsError
 
 if TYPE_CHECKING:
@@ -47,8 +48,11 @@ class Layers:
     """The layer archives of one checkpoint, in the order ``rootfs``, ``/dev/shm``, tmpfs
     mounts by image name, and ``deleted.files``."""
 
-    def __init__(self, archive: Checkpoint, tmpfs_mounts: Callable[[], dict[int, str]]) -> None:
+    def __init__(
+        self, archive: Checkpoint, tmpfs_mounts: Callable[[], dict[int, str]], diagnostics: Diagnostics | None = None
+    ) -> None:
         self._archive = archive
+        self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()  # the checkpoint's
         self._tmpfs_mounts = tmpfs_mounts  # tmpfs mount points by device number, read when first needed
 
     @cached_property
@@ -83,20 +87,21 @@ class Layers:
         with self._archive.open_member(layer.member) as stream:
             yield layer_entries(stream, where=layer.member, size=layer.size, digest=digest)
 
-    def deleted(self, warnings: list[str]) -> list[str]:
+    def deleted(self) -> list[str]:
         """The paths deleted.files lists, as it lists them (none without it); what is wrong
-        with it goes to ``warnings``."""
+        with it is said to the checkpoint's diagnostics (part ``changes``)."""
         if not self._archive.has(DELETED_FILES):
             return []
+        say = self.diagnostics.warn
         try:
             data = json.loads(self._archive.read(DELETED_FILES, limit=_DELETED_LIMIT))
         except (ValueError, UnicodeDecodeError) as exc:
-            warnings.append(f"{DELETED_FILES}: not a JSON list ({exc})")
+            say(f"not a JSON list ({exc})", where=DELETED_FILES, part=Part.CHANGES)
             return []
         except CheckforensicsError as exc:
-            warnings.append(str(exc))
+            say(str(exc), part=Part.CHANGES)
             return []
         if not isinstance(data, list):
-            warnings.append(f"{DELETED_FILES}: not a JSON list")
+            say("not a JSON list", where=DELETED_FILES, part=Part.CHANGES)
             return []
         return [str(item) for item in data]

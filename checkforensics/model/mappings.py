@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import MapFlags
 from checkforensics.images.load import text
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 _GROWSDOWN = int(MapFlags.MAP_GROWSDOWN)
 
 
-def file_names(store: ImageStore, warnings: list[str]) -> dict[int, str]:
+def file_names(store: ImageStore) -> dict[int, str]:
     """File id -> path, from files.img (or the older reg-files.img); memfds as ``memfd:NAME``."""
     names: dict[int, str] = {}
     memfds: dict[int, int] = {}  # file id -> memfd inode id
@@ -43,11 +44,11 @@ def file_names(store: ImageStore, warnings: list[str]) -> dict[int, str]:
             inodes = {inode.inode_id: text(inode.name) for inode in store.messages("memfd.img")}
             names.update((file_id, f"memfd:{inodes[inode]}") for file_id, inode in memfds.items() if inode in inodes)
     except CheckforensicsError as exc:
-        warnings.append(f"file names of mappings unknown: {exc}")
+        store.diagnostics.warn(f"file names of mappings unknown: {exc}", part=Part.MEMORY)
     return names
 
 
-def deleted_files(store: ImageStore, warnings: list[str]) -> frozenset[int]:
+def deleted_files(store: ImageStore) -> frozenset[int]:
     """The ids of the files that were deleted while mapped or open (remap-fpath.img: ghost and
     linked remaps), as /proc/PID/maps marks them ``(deleted)``."""
     if not store.has("remap-fpath.img"):
@@ -55,7 +56,7 @@ def deleted_files(store: ImageStore, warnings: list[str]) -> frozenset[int]:
     try:
         return frozenset(r.orig_id for r in store.messages("remap-fpath.img") if remap_kind(r) in DELETED_REMAPS)
     except CheckforensicsError as exc:
-        warnings.append(f"deleted files among mappings unknown: {exc}")
+        store.diagnostics.warn(f"deleted files among mappings unknown: {exc}", part=Part.MEMORY)
         return frozenset()
 
 
@@ -92,13 +93,12 @@ def address_space(
     store: ImageStore,
     pid: int,
     mm: Any,
-    warnings: list[str] | None = None,
     architecture: Architecture = UNKNOWN_ARCHITECTURE,
 ) -> tuple[AddressSpace, str]:
     """The process's own dumped pages, by address (pointers read as ``architecture`` has them),
     and the pages image member holding them; what of its mm and pagemap images could not be
-    taken as it is, in ``warnings``. With ``mm`` None (no mm-PID.img), each stretch of pages the
-    pagemap lists stands for a mapping of its own."""
+    taken as it is is said to the checkpoint's diagnostics, about ``pid``. With ``mm`` None (no
+    mm-PID.img), each stretch of pages the pagemap lists stands for a mapping of its own."""
     entries, member, read_at, size = pages_image(store, f"pagemap-{pid}.img")
     notes: list[str] = []
     runs = normalise_pagemap(entries, size, notes)
@@ -111,8 +111,8 @@ def address_space(
     else:
         vmas = vmas_from_mm(mm, notes)
     space = AddressSpace(vmas, runs, read_at, size, architecture)
-    if warnings is not None:
-        warnings += [f"pid {pid}: {note}" for note in notes]
+    for note in notes:
+        store.diagnostics.of_process(pid, note, part=Part.MEMORY)
     return space, member
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.load import text
 from checkforensics.model.store import ImageStore
@@ -65,7 +66,7 @@ class Mounts:
 
     spec: list[SpecMount]
     kernel: list[KernelMount]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the mountpoints images' part said
 
     @property
     def points(self) -> set[str]:
@@ -81,11 +82,11 @@ class Mounts:
 def read_mounts(store: ImageStore, spec: Any) -> Mounts:
     """The spec's mounts (``spec``: spec.dump's JSON, None when absent) and every entry of the
     mountpoints images."""
-    warnings: list[str] = []
-    return Mounts(spec_mounts(spec if isinstance(spec, dict) else None), kernel_mounts(store, warnings), warnings)
+    kernel = kernel_mounts(store)
+    return Mounts(spec_mounts(spec if isinstance(spec, dict) else None), kernel, store.diagnostics.said(Part.MOUNTS))
 
 
-def kernel_mounts(store: ImageStore, warnings: list[str]) -> list[KernelMount]:
+def kernel_mounts(store: ImageStore) -> list[KernelMount]:
     """Every mountpoints-N.img entry (one image per mount namespace)."""
     found = []
     for name in store.image_names():
@@ -94,7 +95,7 @@ def kernel_mounts(store: ImageStore, warnings: list[str]) -> list[KernelMount]:
         try:
             image = store.image(name)
         except CheckforensicsError as exc:
-            warnings.append(str(exc))
+            store.diagnostics.warn(str(exc), part=Part.MOUNTS)
             continue
         for entry in image.messages():
             fstype = _fstype_name(entry.fstype)

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkforensics.diagnostics import Diagnostics, Lines, Part
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.images.flags import TaskState
 from checkforensics.images.load import text
@@ -66,17 +67,26 @@ class Process:
 class ProcessTree:
     """The processes in pstree order, linked into a forest at construction (``model.tree``):
     each process is the child of its listed parent, except where the pstree is inconsistent
-    (a parent cycle, a process its own parent), which ``warnings`` then says."""
+    (a parent cycle, a process its own parent), which is said to ``diagnostics`` (the
+    checkpoint's)."""
 
     processes: list[Process]  # in pstree order
-    warnings: list[str] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_pid: dict[int, Process] = {}
         for process in self.processes:
             self._by_pid.setdefault(process.pid, process)
         self._roots, inconsistent = link(self.processes)
-        self.warnings += inconsistent
+        for line in inconsistent:
+            self.diagnostics.warn(line.removeprefix("pstree.img: "), where="pstree.img", part=Part.PROCESSES)
+
+    @property
+    def warnings(self) -> Lines:
+        """What the listing and the processes' images could not say (a listing cut short, a
+        damaged core image, command lines not readable), in the order said: every command that
+        reports on processes says them."""
+        return self.diagnostics.lines(Part.LISTING, Part.PROCESSES)
 
     def by_pid(self, pid: int) -> Process | None:
         return self._by_pid.get(pid)
@@ -170,14 +180,14 @@ def _apply_core(process: Process, core: Any) -> None:
     process.identity = identity_of(core)
 
 
-def _thread(store: ImageStore, tid: int, warnings: list[str], missing: list[int]) -> Thread:
+def _thread(store: ImageStore, pid: int, tid: int, missing: list[int]) -> Thread:
     if not store.has(f"core-{tid}.img"):
         missing.append(tid)
         return Thread(tid, None)
     try:
         core = store.first(f"core-{tid}.img")
     except CheckforensicsError as exc:
-        warnings.append(f"core-{tid}.img: {exc}")
+        store.diagnostics.warn(str(exc), where=f"core-{tid}.img", pid=pid, part=Part.PROCESSES)
         return Thread(tid, None)
     thread_core = core.thread_core
     creds = thread_core.creds if thread_core.HasField("creds") else None
@@ -196,7 +206,7 @@ def build_tree(store: ImageStore) -> ProcessTree:
     A pstree entry whose core image is absent costs no decoding: it is a process that is not
     ``dumped``, and one warning names all of them (as one names all threads without a core).
     """
-    warnings: list[str] = []
+    say = store.diagnostics.warn
     entries = store.messages("pstree.img")
     processes = []
     seen: set[int] = set()
@@ -222,19 +232,23 @@ def build_tree(store: ImageStore) -> ProcessTree:
             process.tids = [entry.pid]
             process.threads = [Thread(entry.pid, process.comm)]
         else:
-            process.threads = [_thread(store, tid, warnings, threadless) for tid in process.tids]
+            process.threads = [_thread(store, process.pid, tid, threadless) for tid in process.tids]
     if twice:
-        warnings.append(
-            f"pstree.img: the process tree is inconsistent: pid {pid_list(twice)} listed twice; "
-            "only the first entry is used"
-        )
+        say(
+            f"the process tree is inconsistent: pid {pid_list(twice)} listed twice; only the first entry is used",
+            where="pstree.img", part=Part.PROCESSES,
+        )  # fmt: skip
     if undumped:
-        warnings.append(
-            f"pstree.img: no core image for pid {pid_list(undumped)}: only their place in the tree is known"
-        )
+        say(
+            f"no core image for pid {pid_list(undumped)}: only their place in the tree is known",
+            where="pstree.img", part=Part.PROCESSES,
+        )  # fmt: skip
     if threadless:
-        warnings.append(f"no core image for thread {pid_list(threadless)}: their names and credentials are unknown")
-    tree = ProcessTree(processes, warnings)
+        say(
+            f"no core image for thread {pid_list(threadless)}: their names and credentials are unknown",
+            part=Part.PROCESSES,
+        )
+    tree = ProcessTree(processes, store.diagnostics)
     _resolve_cgroups(store, tree)
     return tree
 
@@ -246,7 +260,7 @@ def _resolve_cgroups(store: ImageStore, tree: ProcessTree) -> None:
     try:
         sets = {s.id: s for entry in store.messages("cgroup.img") for s in entry.sets}
     except CheckforensicsError as exc:
-        tree.warnings.append(str(exc))
+        store.diagnostics.warn(str(exc), part=Part.PROCESSES)
         return
     for process in tree.processes:
         members = sets.get(process.identity.get("cg_set", -1))

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import PAGE_SIZE, Prot, VmaStatus
 from checkforensics.images.load import text
@@ -109,13 +110,13 @@ class SharedMemory(ProcessMemory):
 def load_shared_memories(
     store: ImageStore,
     processes: list[ProcessMemory],
-    warnings: list[str],
     images: PagesImages | None = None,
     architecture: Architecture | None = None,
 ) -> list[SharedMemory]:
     """Every shared memory object the checkpoint holds pages of, with the processes (of
     ``processes``) that map it, by shmid; no page is read. A damaged one is left out with a
-    warning. Each reads from the pages ``images``, pointers as ``architecture`` has them."""
+    warning (said to the checkpoint's diagnostics). Each reads from the pages ``images``,
+    pointers as ``architecture`` has them."""
     shmids = sorted(
         int(name[len(_PREFIX) : -4])
         for name in store.image_names()
@@ -123,8 +124,8 @@ def load_shared_memories(
     )
     if not shmids:
         return []
-    memfds = _memfds(store, warnings)  # shmid -> (name, size, file ids)
-    sysv = _sysv_segments(store, warnings)  # id -> (key, size)
+    memfds = _memfds(store)  # shmid -> (name, size, file ids)
+    sysv = _sysv_segments(store)  # id -> (key, size)
     # every mapping by the shmid it carries (a file id for memfds), numbered in process order
     by_shmid: dict[int, list[tuple[int, ProcessMemory, Mapping]]] = {}
     every = ((process, mapping) for process in processes for mapping in process.mappings)
@@ -133,13 +134,14 @@ def load_shared_memories(
     objects = []
     for shmid in shmids:
         try:
-            found = _load_object(store, shmid, memfds, sysv, by_shmid, warnings)
+            found = _load_object(store, shmid, memfds, sysv, by_shmid)
             found.images = images
             if architecture is not None:
                 found.architecture = found.space.architecture = architecture
             objects.append(found)
         except CheckforensicsError as exc:
-            warnings.append(f"{_PREFIX}{shmid}.img: shared memory not readable: {exc}")
+            where = f"{_PREFIX}{shmid}.img"
+            store.diagnostics.warn(f"shared memory not readable: {exc}", where=where, part=Part.MEMORY)
     return objects
 
 
@@ -154,7 +156,7 @@ def attach(processes: list[ProcessMemory], objects: list[SharedMemory]) -> None:
         ]
 
 
-def _memfds(store: ImageStore, warnings: list[str]) -> dict[int, tuple[str, int, set[int]]]:
+def _memfds(store: ImageStore) -> dict[int, tuple[str, int, set[int]]]:
     found: dict[int, tuple[str, int, set[int]]] = {}
     try:
         if not store.has("memfd.img"):
@@ -168,11 +170,11 @@ def _memfds(store: ImageStore, warnings: list[str]) -> dict[int, tuple[str, int,
         for inode_id, inode in inodes.items():
             found[inode.shmid] = (text(inode.name), inode.size, file_ids.get(inode_id, set()))
     except CheckforensicsError as exc:
-        warnings.append(f"memfds unknown: {exc}")
+        store.diagnostics.warn(f"memfds unknown: {exc}", part=Part.MEMORY)
     return found
 
 
-def _sysv_segments(store: ImageStore, warnings: list[str]) -> dict[int, tuple[int, int]]:
+def _sysv_segments(store: ImageStore) -> dict[int, tuple[int, int]]:
     found: dict[int, tuple[int, int]] = {}
     for name in store.image_names():
         if not (name.startswith("ipcns-shm-") and name.endswith(".img")):
@@ -181,7 +183,7 @@ def _sysv_segments(store: ImageStore, warnings: list[str]) -> dict[int, tuple[in
             for entry in store.messages(name):
                 found[entry.desc.id] = (entry.desc.key, entry.size)
         except CheckforensicsError as exc:
-            warnings.append(f"System V shared memory unknown: {exc}")
+            store.diagnostics.warn(f"System V shared memory unknown: {exc}", part=Part.MEMORY)
     return found
 
 
@@ -191,12 +193,12 @@ def _load_object(
     memfds: dict[int, tuple[str, int, set[int]]],
     sysv: dict[int, tuple[int, int]],
     by_shmid: dict[int, list[tuple[int, ProcessMemory, Mapping]]],
-    warnings: list[str],
 ) -> SharedMemory:
     entries, member, read_at, pages_size = pages_image(store, f"{_PREFIX}{shmid}.img")
     notes: list[str] = []
     runs = normalise_pagemap(entries, pages_size, notes)
-    warnings += [f"{_PREFIX}{shmid}.img: {note}" for note in notes]
+    for note in notes:
+        store.diagnostics.warn(note, where=f"{_PREFIX}{shmid}.img", part=Part.MEMORY)
 
     def is_use(vma: Vma) -> bool:
         if shmid in memfds:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from checkforensics.archive import Checkpoint
+from checkforensics.diagnostics import Diagnostics, Part
 from checkforensics.errors import CheckforensicsError, ImageError
 from checkforensics.images.codec import Image, decode_image
 from checkforensics.images.load import read_image_member, resolve_image_member
@@ -19,10 +20,13 @@ METADATA_LIMIT = 64 << 20  # config.dump and spec.dump are tens of KiB; refuse a
 
 
 class ImageStore:
-    """Decoded images of one open checkpoint, by image name (``core-1.img``, ``stats-dump``)."""
+    """Decoded images of one open checkpoint, by image name (``core-1.img``, ``stats-dump``),
+    and the checkpoint's ``diagnostics``: whatever reads images through the store says there
+    what it could not read (the model's own, or a new one for a store standing alone)."""
 
-    def __init__(self, checkpoint: Checkpoint) -> None:
+    def __init__(self, checkpoint: Checkpoint, diagnostics: Diagnostics | None = None) -> None:
         self.checkpoint = checkpoint
+        self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         self._images: dict[str, Image | CheckforensicsError] = {}
         self._json: dict[str, Any] = {}
         self._image_names: list[str] | None = None
@@ -58,11 +62,11 @@ class ImageStore:
             raise ImageError("holds no entry", where=name)
         return entries[0].message
 
-    def json_member(self, name: str, warnings: list[str]) -> Any:
-        """A JSON metadata member (config.dump, spec.dump, ...), or None (with a warning the
-        first time) when it is absent or unreadable."""
+    def json_member(self, name: str) -> Any:
+        """A JSON metadata member (config.dump, spec.dump, ...), or None (said once, by the
+        container's part) when it is absent or unreadable."""
         if name not in self._json:
-            self._json[name] = self._read_json(name, warnings)
+            self._json[name] = self._read_json(name)
         return self._json[name]
 
     def _decode(self, name: str) -> Image | CheckforensicsError:
@@ -74,17 +78,18 @@ class ImageStore:
         except CheckforensicsError as exc:
             return exc
 
-    def _read_json(self, name: str, warnings: list[str]) -> Any:
+    def _read_json(self, name: str) -> Any:
         if not self.checkpoint.has(name):
             return None
+        say = self.diagnostics.warn
         try:
             data = self.checkpoint.read(name, limit=METADATA_LIMIT)
             if not data.strip():
-                warnings.append(f"{name}: empty (no JSON in it)")
+                say("empty (no JSON in it)", where=name, part=Part.CONTAINER)
                 return None
             return json.loads(data)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            warnings.append(f"{name}: not valid JSON ({exc})")
+            say(f"not valid JSON ({exc})", where=name, part=Part.CONTAINER)
         except CheckforensicsError as exc:
-            warnings.append(str(exc))
+            say(str(exc), part=Part.CONTAINER)
         return None

@@ -239,6 +239,8 @@ class Answer:
     - ``failure``: the records were found and show the evidence failing a check (``verify``: the
       hash does not match): said on stderr after the output, ``checkforensics: FAILURE``, and the
       command ends with exit code 1.
+    - ``about``: the processes the answer is about (``--pid``): what the model could not read
+      of other processes is not told (None: every process).
     - ``together``: with several checkpoints, text and table draw every checkpoint's records at
       once (``show``: one table, a FILE column naming each), not each checkpoint's apart.
     """
@@ -256,6 +258,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     failure: str | None = None
     together: bool = False
+    about: frozenset[int] | None = None
 
     @property
     def several_kinds(self) -> bool:

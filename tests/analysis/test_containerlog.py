@@ -9,6 +9,7 @@ import pytest
 
 from checkforensics.analysis import containerlog
 from checkforensics.analysis.containerlog import LogEntry, iter_log, join_partial, open_container_log, parse_line
+from checkforensics.diagnostics import Diagnostics, Part
 from checkforensics.errors import MemberNotFoundError
 from checkforensics.model import CheckpointModel
 
@@ -70,18 +71,18 @@ def test_parse_line(raw: bytes, expected: tuple[str | None, str | None, str]) ->
 def test_long_lines_are_cut_and_the_rest_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(containerlog, "LINE_LIMIT", 64)
     data = b"2026-12-01T07:07:14Z stdout F " + b"x" * 200 + b"\n2026-12-01T07:07:15Z stdout F after\n"
-    warnings: list[str] = []
-    first, second = iter_log(io.BytesIO(data), warnings, "container.log")
+    said = Diagnostics()
+    first, second = iter_log(io.BytesIO(data), said, "container.log")
     assert first.truncated and len(first.message) == 64 - len("2026-12-01T07:07:14Z stdout F ")
     assert (second.line, second.message, second.truncated) == (2, "after", False)
-    assert warnings == ["container.log: line 1 is longer than 64 bytes; the rest was not kept"]
+    assert said.said(Part.LOG) == ["container.log: line 1 is longer than 64 bytes; the rest was not kept"]
 
 
 def test_foreign_lines_are_kept_and_counted() -> None:
-    warnings: list[str] = []
-    entries = list(iter_log(io.BytesIO(b"plain text\n2026-12-01T07:07:15Z stdout F ok\nno newline at end"), warnings))
+    said = Diagnostics()
+    entries = list(iter_log(io.BytesIO(b"plain text\n2026-12-01T07:07:15Z stdout F ok\nno newline at end"), said))
     assert [e.message for e in entries] == ["plain text", "ok", "no newline at end"]
-    assert warnings == ["log: 2 of 3 lines are not in the CRI log format; shown as they are"]
+    assert said.untold() == ["log: 2 of 3 lines are not in the CRI log format; shown as they are"]
 
 
 def _entry(line: int, stream: str, tag: str, message: str) -> LogEntry:
@@ -96,7 +97,7 @@ def test_join_per_stream_and_dangling_pieces() -> None:
         _entry(4, "stdout", "F", "ef"),
         _entry(5, "stderr", "P", "cut by the checkpoint"),
     ]
-    joined = list(join_partial(entries, []))
+    joined = list(join_partial(entries, Diagnostics()))
     assert [(e.line, e.stream, e.message, e.pieces, e.partial) for e in joined] == [
         (2, "stderr", "err", 1, False),
         (1, "stdout", "abcdef", 3, False),
@@ -106,7 +107,7 @@ def test_join_per_stream_and_dangling_pieces() -> None:
 
 def test_join_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(containerlog, "JOIN_LIMIT", 5)
-    warnings: list[str] = []
-    joined = list(join_partial([_entry(n, "stdout", "P", "abc") for n in (1, 2, 3)], warnings))
+    said = Diagnostics()
+    joined = list(join_partial([_entry(n, "stdout", "P", "abc") for n in (1, 2, 3)], said))
     assert [(e.message, e.truncated) for e in joined] == [("abcabc", True), ("abc", False)]
-    assert warnings == ["log: the message from line 1 is longer than 5 bytes; cut there"]
+    assert said.warnings() == ["log: the message from line 1 is longer than 5 bytes; cut there"]

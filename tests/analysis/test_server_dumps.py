@@ -23,6 +23,7 @@ import pytest
 
 from checkforensics.analysis.memsearch import SearchPattern, search_memory
 from checkforensics.cli import run
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
 
 from conftest import SCENARIOS
@@ -197,7 +198,7 @@ def test_every_marker_at_its_addresses_and_offsets(name: str) -> None:
         for obj in checkpoint.shared_memory:
             for match in search_memory(checkpoint, [obj], patterns):
                 shared.setdefault((obj.shmid, match.pattern.name), set()).add(match.address)
-        warnings = checkpoint.memory_warnings
+        warnings = checkpoint.diagnostics.said(Part.MEMORY)
     assert private == _planted_private(name)
     assert shared == _planted_shared(name)
     assert warnings == []

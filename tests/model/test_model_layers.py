@@ -7,6 +7,7 @@ import json
 import tarfile
 from pathlib import Path
 
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
 from checkforensics.model.layers import ROOTFS
 
@@ -21,8 +22,7 @@ def test_a_podman_checkpoint_carries_its_writable_layer_shm_and_tmpfs_mounts() -
         rootfs = found[ROOTFS]
         with layers.entries(rootfs) as entries:
             files = {entry.info.name: entry.info.size for entry in entries if entry.info.isfile()}
-        warnings: list[str] = []
-        assert layers.deleted(warnings) == facts["deleted_files"] and warnings == []
+        assert layers.deleted() == facts["deleted_files"] and model.diagnostics.warnings() == []
     assert (rootfs.member, rootfs.root, rootfs.size) == ("rootfs-diff.tar", "/", model.sizes.rootfs_diff)
     assert files == dict(facts["rootfs_diff"])
     assert found["/dev/shm"].member == "devshm-checkpoint.tar"
@@ -36,7 +36,7 @@ def test_a_containerd_checkpoint_has_whiteouts_not_deleted_files() -> None:
     with CheckpointModel.open(FIXTURES / "containerd-busybox.tar") as model:
         layers = model.layers
         assert [layer.name for layer in layers.archives] == [ROOTFS, "tmpfs /dev", "tmpfs /sys/fs/cgroup"]
-        assert layers.deleted([]) == []  # removals are whiteouts in the gzip layer itself
+        assert layers.deleted() == []  # removals are whiteouts in the gzip layer itself
         with layers.entries(layers.archives[0]) as entries:
             names = {entry.info.name.rstrip("/"): entry.sha256 for entry in entries}
     assert {name.replace(".wh.", "") for name in names if ".wh." in name} == {p.lstrip("/") for p in facts["whiteouts"]}
@@ -47,7 +47,7 @@ def test_a_containerd_checkpoint_has_whiteouts_not_deleted_files() -> None:
 def test_a_bare_criu_dump_has_no_layers() -> None:
     with CheckpointModel.open(FIXTURES / "bare-bash-sleep") as model:
         assert model.layers.archives == []
-        assert model.layers.deleted([]) == []
+        assert model.layers.deleted() == []
 
 
 def test_a_broken_deleted_files_is_said(tmp_path: Path) -> None:
@@ -55,7 +55,8 @@ def test_a_broken_deleted_files_is_said(tmp_path: Path) -> None:
     with tarfile.open(FIXTURES / "counters-blog.tar") as tar:
         tar.extractall(root, filter="tar")
     (root / "deleted.files").write_text(json.dumps({"not": "a list"}))
-    warnings: list[str] = []
     with CheckpointModel.open(root) as model:
-        assert model.layers.deleted(warnings) == []
-    assert warnings == ["deleted.files: not a JSON list"]
+        assert model.layers.deleted() == []
+        (said,) = model.diagnostics
+    assert str(said) == "deleted.files: not a JSON list" and said.where == "deleted.files"
+    assert model.diagnostics.said(Part.CHANGES) == ["deleted.files: not a JSON list"]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from checkforensics.diagnostics import Diagnostic, Part
 from checkforensics.errors import ArchiveError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.pages import DEFAULT_CHUNK_SIZE
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
 from checkforensics.model.scan import MemoryMatch, PagesScreen, Progress, SearchPattern
 from checkforensics.model.scan.search import check_options
+from checkforensics.model.shared import SharedMemory
 
 
 def search_memory(
@@ -35,11 +37,11 @@ def search_memory(
 
     ``context``, ``max_count`` (per process), ``chunk_size``, ``workers``, ``progress`` and
     ``screen`` (the tap the model was opened with, if any) are those of ``ProcessMemory.scan``.
-    A process whose pages cannot be read is reported in ``warnings`` and skipped; what was
-    found before the failure stays found.
+    A process whose pages cannot be read is said to the model's diagnostics and skipped; what
+    was found before the failure stays found. ``warnings``: only for the commands not yet
+    declared (memgrep), which gather warnings into a list of their own. Remove with them.
     """
     check_options(context, chunk_size)
-    warnings = warnings if warnings is not None else []
     for memory in memories:
         matches = memory.scan(
             patterns,
@@ -54,7 +56,11 @@ def search_memory(
         try:
             yield from matches
         except (ArchiveError, OSError) as exc:
-            warnings.append(f"{memory.label}: {memory.pages_member}: memory not fully searched: {exc}")
+            pid = None if isinstance(memory, SharedMemory) else memory.pid
+            cut = Diagnostic(f"{memory.pages_member}: memory not fully searched: {exc}", memory.label, pid=pid)
+            model.diagnostics.add(cut, Part.SEARCH)
+            if warnings is not None:
+                warnings += model.diagnostics.tell([cut])
         finally:
             matches.close()  # unmaps the window or ends the stream at once, also after --max-count
 

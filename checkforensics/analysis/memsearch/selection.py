@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from checkforensics.analysis.memsearch.search import search_memory
+from checkforensics.diagnostics import Diagnostic, Part
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
@@ -42,7 +43,8 @@ def shared_objects(
 
 
 def one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warnings: list[str]) -> ProcessMemory:
-    """The memory of process ``pid``, or else of shared memory object ``shmid``."""
+    """The memory of process ``pid``, or else of shared memory object ``shmid``. (``warnings``:
+    the list of memparse and memdump, not yet declared, as ``model.memories`` takes it.)"""
     if pid is not None:
         memories = model.memories([pid], warnings)
         if not memories:
@@ -58,7 +60,8 @@ def one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warni
 
 
 def at_most(matches: Iterable[MemoryMatch], limit: int | None, warnings: list[str]) -> Iterator[MemoryMatch]:
-    """The first ``limit`` matches of each process, and a warning for each process that had more."""
+    """The first ``limit`` matches of each process, and a warning for each process that had more
+    (in ``warnings``: memgrep's own list, until it is declared and this moves with it)."""
     counts: Counter[int] = Counter()
     for match in matches:
         counts[match.pid] += 1
@@ -82,7 +85,8 @@ def shared_matches(
     screen: PagesScreen | None = None,
 ) -> Iterator[tuple[SharedMemory, MemoryMatch]]:
     """Matches in each shared object (offsets as addresses), at most ``limit`` per object
-    (``screen``: as for ``search_memory``)."""
+    (``screen``: as for ``search_memory``); an object with more is said to the model's
+    diagnostics (and told in ``warnings``, memgrep's own list, until it is declared)."""
     for obj in objects:
         found = search_memory(
             model,
@@ -96,6 +100,8 @@ def shared_matches(
         )
         for number, match in enumerate(found, 1):
             if limit is not None and number > limit:
-                warnings.append(f"{obj.label}: more than {limit} matches; only the first {limit} are shown")
+                more = Diagnostic(f"more than {limit} matches; only the first {limit} are shown", obj.label)
+                model.diagnostics.add(more, Part.SEARCH)
+                warnings += model.diagnostics.tell([more])
                 break
             yield obj, match

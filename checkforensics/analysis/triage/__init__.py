@@ -23,6 +23,7 @@ from checkforensics.analysis.triage.finding import ADDRESS_EVIDENCE, FINDING, RU
 from checkforensics.analysis.triage.network import rule_inflight, rule_network, rule_reverse_shell
 from checkforensics.analysis.triage.processes import rule_exe, rule_malfind, rule_preload, rule_privileges
 from checkforensics.analysis.triage.shells import ReverseShell
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
 from checkforensics.records.declare import Answer, Section
 
@@ -61,10 +62,12 @@ def findings(model: CheckpointModel, minimum: Severity = Severity.INFO, *, scan_
     """Every rule's findings of at least ``minimum`` severity, most severe first, as records."""
     context = load_context(model, scan_secrets=scan_secrets)
     found = [finding for finding in triage(context) if finding.severity >= minimum]
+    untold = model.diagnostics.untold
+    groups = ((Part.LISTING, Part.PROCESSES), (Part.MEMORY,), (Part.FILES,), (Part.CHANGES,))
     return Answer(
         [Section(FINDING, found)],
         nothing=f"no finding of severity {minimum} or more" if minimum > Severity.INFO else "no finding",
-        warnings=[*context.tree.warnings, *context.files.warnings, *context.changes.warnings, *model.memory_warnings],
+        warnings=[line for parts in groups for line in untold(parts=parts)],
     )
 
 
