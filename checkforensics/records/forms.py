@@ -16,12 +16,10 @@ from checkforensics.records.values import human_size, short_time
 # Types only: a command imports records for one record kind, and must not pay for importing
 # memory search and the rootfs reader to list processes (start-up is most of a small command).
 if TYPE_CHECKING:
-    from checkforensics.analysis.memsearch import MemoryMatch
     from checkforensics.analysis.overview import Overview
     from checkforensics.analysis.rootfs import RootfsChanges
     from checkforensics.model import Process
     from checkforensics.model.files import FileTable
-    from checkforensics.model.shared import SharedMemory
 
 
 def file_table_record(table: FileTable, with_data: bool, only_sockets: bool = False) -> dict[str, Any]:
@@ -193,42 +191,6 @@ def stats_row(view: Overview) -> list[Any]:
     return [
         None if stats.get(key) is None else f"{stats[key]} {unit}".rstrip() for _, key, unit in STATS_COLUMNS
     ]
-
-
-def match_record(match: MemoryMatch) -> dict[str, Any]:
-    from checkforensics.analysis.memsearch import escape_bytes
-
-    return {
-        "pid": match.pid,
-        "comm": match.comm,
-        "address": match.address,
-        "vma": match.mapping.as_json(),
-        "pattern": match.pattern.name,
-        "match": escape_bytes(match.data),
-        "match_hex": match.data.hex(),
-        "length": len(match.data),
-        "context": escape_bytes(match.before + match.data + match.after),
-        "context_address": match.context_address,
-    }
-
-
-def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]:
-    from checkforensics.analysis.memsearch import escape_bytes
-
-    return {
-        "object": obj.as_json(),
-        "offset": match.address,
-        "mapped": [
-            {"pid": pid, "comm": comm, "address": address}
-            for pid, comm, address in obj.mapped_at(match.address, len(match.data))
-        ],
-        "pattern": match.pattern.name,
-        "match": escape_bytes(match.data),
-        "match_hex": match.data.hex(),
-        "length": len(match.data),
-        "context": escape_bytes(match.before + match.data + match.after),
-        "context_offset": match.context_address,
-    }
 
 
 def changes_record(path: Path, changes: RootfsChanges, *, runtime: bool = False) -> dict[str, Any]:
