@@ -17,17 +17,20 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from checkforensics import progress
 from checkforensics.analysis.memsearch.matches import MATCH, SHARED_MATCH, SharedMatch
 from checkforensics.analysis.memsearch.search import search_memory, searched_bytes
 from checkforensics.analysis.memsearch.selection import at_most, shared_matches, shared_objects
-from checkforensics.analysis.secretscan import SECRET_FINDING, SecretFinding, scan_checkpoint, secret_findings
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.scan import MemoryMatch, PagesScreen, SearchPattern
 from checkforensics.records.declare import Answer, Field, RecordType, Section
 from checkforensics.records.values import TEXT
+
+if TYPE_CHECKING:  # the secret rules are imported when they run: a plain search does not pay for them
+    from checkforensics.analysis.secretscan import SecretFinding
 
 DEFAULT_MAX_COUNT = 10_000  # matches per process: keeps output and memory bounded for patterns like "\x00"
 
@@ -111,7 +114,7 @@ def grep(model: CheckpointModel, plan: SearchPlan, screen: PagesScreen | None = 
     writing ends (close the generator)."""
     model.processes(plan.pids)  # an unknown --pid is an error before any work
     warnings = list(model.tree.warnings)  # the archive's and the tree's: a listing cut at a limit says so
-    sections = [Section(SECRET_FINDING, _secret_findings(model, plan, warnings))] if plan.secrets else []
+    sections = [_secret_findings(model, plan, warnings)] if plan.secrets else []
     with contextlib.ExitStack() as stack:
         if plan.patterns:
             search = stack.enter_context(_Search(model, plan, warnings, screen))
@@ -120,11 +123,12 @@ def grep(model: CheckpointModel, plan: SearchPlan, screen: PagesScreen | None = 
         yield Answer(sections, nothing=plan.nothing, warnings=warnings, multiple_kinds=True, summary=summary)
 
 
-def _secret_findings(model: CheckpointModel, plan: SearchPlan, warnings: list[str]) -> list[SecretFinding]:
+def _secret_findings(model: CheckpointModel, plan: SearchPlan, warnings: list[str]) -> Section:
     """The user's rules (TOML first, so they win overlaps; YARA) and, with ``builtin_rules``, the
     credential rules, over the chosen processes and the shared objects that go with them,
-    within the memory filters."""
+    within the memory filters: their findings."""
     from checkforensics.analysis import secrets as secret_rules
+    from checkforensics.analysis.secretscan import SECRET_FINDING, scan_checkpoint, secret_findings
 
     rules = [
         *(secret_rules.load_rules(plan.rules_file) if plan.rules_file else []),
@@ -138,7 +142,8 @@ def _secret_findings(model: CheckpointModel, plan: SearchPlan, warnings: list[st
     hits = scan_checkpoint(
         model, rules, plan.pids, memory_filter=plan.memory_filter, shared=plan.shared, yara=yara, warnings=warnings
     )
-    return secret_findings(hits, redact=plan.redact)
+    found: list[SecretFinding] = secret_findings(hits, redact=plan.redact)
+    return Section(SECRET_FINDING, found)
 
 
 class _Search:
