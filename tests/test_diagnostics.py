@@ -166,6 +166,8 @@ MIGRATING = {
     "checkforensics.analysis.memsearch.selection.shared_matches",
     "checkforensics.analysis.secretscan.scan_checkpoint",
     "checkforensics.analysis.coredump.write_core",
+    "checkforensics.analysis.memsearch.grep._secret_findings",
+    "checkforensics.analysis.memsearch.grep._Search.__init__",
 }
 
 

@@ -391,5 +391,7 @@ def write_cores(model: CheckpointModel, pids: tuple[int, ...], output: Destinati
         if failed and not written:  # raised inside: a directory made for nothing is removed
             raise failed[0]
     warnings.extend(model.untold_memory_warnings(process.pid for process in chosen))
-    return Answer([Section(CORE, written)], nothing="no process with dumped memory to write a core file of",
-                  warnings=warnings)  # fmt: skip
+    return Answer(
+        [Section(CORE, written)], nothing="no process with dumped memory to write a core file of",
+        warnings=warnings, about=frozenset(pids) or None,
+    )  # fmt: skip

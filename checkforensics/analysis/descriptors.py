@@ -68,4 +68,5 @@ def descriptors(model: CheckpointModel, pids: Iterable[int] = (), *, with_data: 
         [Section(kind, listed)],
         nothing="no sockets" if sockets else "no descriptors",
         warnings=[*untold(parts=(Part.LISTING, Part.PROCESSES)), *untold(parts=(Part.FILES,))],
+        about=frozenset(pids) or None,
     )

@@ -336,6 +336,7 @@ def flagged_regions(model: CheckpointModel, pids: tuple[int, ...] = (), dump: De
         table=regions_text,
         after=after,
         warnings=found.warnings,
+        about=frozenset(pids) or None,
     )
 
 

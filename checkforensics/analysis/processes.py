@@ -76,6 +76,7 @@ def process_list(model: CheckpointModel, pids: Iterable[int] = (), *, env: bool 
         nothing="no processes",
         after=() if tree else environments,
         warnings=known.warnings,
+        about=frozenset(pids) or None,
     )
     if tree:  # each view is handed the processes, and places them in the tree
 

@@ -19,7 +19,9 @@ from checkforensics.analysis import secrets
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, ProcessMemory, Region
-from checkforensics.model.shared import SharedMemory
+from checkforensics.model.shared import SHARED_OBJECT, SharedMemory
+from checkforensics.records.declare import Field, RecordType
+from checkforensics.records.values import ADDRESS, INTEGER, LIST, LONG, OBJECT, SEVERITY, TEXT
 
 if TYPE_CHECKING:
     from checkforensics.analysis.yarascan import YaraRules
@@ -104,31 +106,75 @@ def scan_checkpoint(
     return scan_memories(memories, memory_filter, rules, yara)
 
 
+@dataclass(frozen=True)
+class SecretFinding:
+    """One rule's value in one process (or shared object; with ``across_processes``, anywhere):
+    where it is first, how often it occurs, and the value as shown (masked unless revealed)."""
+
+    pid: int | None
+    comm: str | None
+    rule: str
+    severity: str
+    description: str
+    address: int  # in a shared object: the offset in it
+    value: str
+    count: int
+    shared: SharedMemory | None = None
+    length: int = 0  # of the value found, in bytes
+
+    @property
+    def mapped(self) -> list[dict[str, Any]] | None:
+        """Where each process that maps the shared object sees the value (None: not shared)."""
+        return None if self.shared is None else self.shared.mapped_json(self.address, self.length)
+
+
+SECRET_FINDING = RecordType(
+    "finding",
+    "findings",
+    (
+        Field("archive", TEXT, "the checkpoint searched", context=True),
+        Field("pid", INTEGER, "null in a shared memory object"),
+        Field("comm", TEXT, "in a shared memory object, the object: memfd:/dev/zero (shmem 8708)"),
+        Field("rule", TEXT, "the rule's id (docs/secrets.md)"),
+        Field("severity", SEVERITY),
+        Field("description", TEXT, "what the rule finds"),
+        Field("address", ADDRESS, "where the value is first; in a shared memory object, the offset in it"),
+        Field("value", LONG, "redacted (ghp_…(40 chars)) unless --no-redact"),
+        Field("count", INTEGER, "how often the value occurs there"),
+        Field("shared", OBJECT, "the shared memory object (memgrep's object)", get=lambda f: f.shared and
+              SHARED_OBJECT.json(f.shared), sometimes=True),
+        Field("mapped", LIST, "as in memgrep's shared_matches", sometimes=True),
+    ),
+    ("severity", "rule", "pid", "comm", "address", "value", "count"),
+    "A value a credential rule (or a YARA rule) found in memory, once per process, rule and value.",
+)  # fmt: skip
+
+
+def secret_findings(
+    hits: list[SecretHit], *, redact: bool = True, across_processes: bool = False
+) -> list[SecretFinding]:
+    """One finding per process, rule and value (with ``across_processes``: per rule and value,
+    wherever it is): first place, count, and the value (masked as analysis.redaction masks
+    secrets, unless not ``redact``)."""
+    shown = Redaction(reveal=not redact)
+    key = (lambda hit: (hit.rule.id, hit.value)) if across_processes else _hit_key
+    return [
+        SecretFinding(
+            group.first.pid, group.first.comm, group.first.rule.id, str(group.first.rule.severity).lower(),
+            group.first.rule.description, group.first.address, shown.value(group.first.value), group.count,
+            group.first.shared, len(group.first.value),
+        )
+        for group in secrets.dedupe(hits, key=key)
+    ]  # fmt: skip
+
+
 def finding_records(
     hits: list[SecretHit], *, redact: bool = True, across_processes: bool = False
 ) -> list[dict[str, Any]]:
-    """One record per process, rule and value (with ``across_processes``: per rule and value,
-    wherever it is): first place, count, and the value (masked as analysis.redaction masks
-    secrets, unless not ``redact``)."""
+    """The JSON forms (``SECRET_FINDING``, without the checkpoint) of ``secret_findings``."""
     records = []
-    shown = Redaction(reveal=not redact)
-    key = (lambda hit: (hit.rule.id, hit.value)) if across_processes else _hit_key
-    for group in secrets.dedupe(hits, key=key):
-        hit = group.first
-        value = shown.value(hit.value)
-        record = {
-            "pid": hit.pid,
-            "comm": hit.comm,
-            "rule": hit.rule.id,
-            "severity": str(hit.rule.severity).lower(),
-            "description": hit.rule.description,
-            "address": hit.address,
-            "value": value,
-            "count": group.count,
-        }
-        if hit.shared is not None:  # address is the offset in the object
-            record["shared"] = hit.shared.as_json()
-            places = hit.shared.mapped_at(hit.address, len(hit.value))
-            record["mapped"] = [{"pid": pid, "comm": comm, "address": address} for pid, comm, address in places]
+    for finding in secret_findings(hits, redact=redact, across_processes=across_processes):
+        record = SECRET_FINDING.json(finding)
+        del record["archive"]
         records.append(record)
     return records

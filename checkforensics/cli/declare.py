@@ -15,6 +15,7 @@ compressed archive) are derived from the declarations.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -124,15 +125,24 @@ def command(
     hash_for_json: bool = False,
     output: Output | None = None,
     takes: str = "checkpoint",
+    prepare: Callable[..., dict[str, Any]] | None = None,
+    tap: Callable[..., Any] | None = None,
+    metavar: str | None = None,
 ) -> Callable[[Callable[..., Answer]], click.Command]:
     """Declare the command of the calling module: ``ask(model, **options) -> Answer``.
 
     The module's name is the command's name and its docstring the help. ``takes``:
     ``checkpoint``, or ``checkpoints`` (one or more, or directories of them: each is asked in
     turn and the answers written as one, each record naming its ``archive``). ``reads`` names what
-    of the checkpoint it reads (``memory``, ``images``, ``container``, ``everything``);
+    of the checkpoint it reads (``memory``, ``images``, ``container``, ``everything``, ``sha256``);
     (or a function of the options giving those names); ``hash_for_json``: the evidence hash is
-    made in the one pass when the output is JSON."""
+    made in the one pass when the output is JSON. ``prepare``: a function of the options (the
+    checkpoints as given among them) called once before any checkpoint is opened, giving the
+    options to go on with: a usage error raised there costs no reading, and a command whose
+    arguments mix checkpoints and other words sorts them there (memgrep's patterns).
+    ``tap``: a function of the options giving, afresh for each checkpoint, the tap its listing
+    pass feeds (``CheckpointModel.open``; memgrep's screen), handed to the function as ``tap``.
+    ``metavar``: how help names the checkpoints, where ``prepare`` takes other words among them."""
     for name in reads if not callable(reads) else ():
         if name not in READS:
             raise ValueError(f"reads: {name!r} is not one of {', '.join(READS)}")
@@ -142,21 +152,24 @@ def command(
         name = module.__name__.rpartition(".")[2]
 
         def callback(fmt: str, no_color: bool, **chosen: Any) -> int:
-            from checkforensics.model import CheckpointModel
+            from checkforensics import progress
 
+            if prepare is not None:
+                chosen = prepare(**chosen)
             given = chosen.pop("checkpoints") if takes == "checkpoints" else (chosen.pop("checkpoint"),)
             if output is not None:
                 chosen["output"] = _destination(given[0], chosen.pop("output"), chosen.pop("force"))
             wanted = reads(**chosen) if callable(reads) else reads
             flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
-            if takes == "checkpoints":
-                return _several(given, ask, flags, chosen, fmt, no_color)
-            with CheckpointModel.open(given[0], reads=flags) as model:
-                return answer_with(model, ask(model, **chosen), fmt, no_color)
+            with progress.quiet_while_streaming(fmt in (JSON, JSONL)):  # no bar over records streamed
+                if takes == "checkpoints":
+                    return _several(given, ask, flags, chosen, fmt, no_color, tap)
+                with _opened(given[0], flags, tap, chosen) as (model, options):
+                    return answer_with(model, ask(model, **options), fmt, no_color)
 
         function: Callable[..., Any] = callback
         written = output.options() if output is not None else []
-        argument = checkpoint_argument(multiple=takes == "checkpoints")
+        argument = checkpoint_argument(multiple=takes == "checkpoints", metavar=metavar)
         for option in reversed([argument, *options, *written, output_options(formats)]):
             function = option(function)
         built = click.command(name=name, help=module.__doc__)(function)
@@ -200,24 +213,42 @@ def _in_context(answer: Answer, model: CheckpointModel) -> None:
         section.context.setdefault("archive", str(model.path))
 
 
+@contextlib.contextmanager
+def _opened(
+    path: Any, flags: Any, tap: Callable[..., Any] | None, chosen: dict[str, Any]
+) -> Iterator[tuple[CheckpointModel, dict[str, Any]]]:
+    """The checkpoint at ``path`` open, and the options to ask it with (with ``tap``: the tap
+    made for it, which its listing pass fed)."""
+    from checkforensics.model import CheckpointModel
+
+    made = tap(**chosen) if tap is not None else None
+    with CheckpointModel.open(path, made, reads=flags) as model:
+        yield model, ({**chosen, "tap": made} if tap is not None else chosen)
+
+
 def _several(
-    given: Sequence[str], ask: Callable[..., Any], flags: Any, chosen: dict[str, Any], fmt: str, no_color: bool
+    given: Sequence[str],
+    ask: Callable[..., Any],
+    flags: Any,
+    chosen: dict[str, Any],
+    fmt: str,
+    no_color: bool,
+    tap: Callable[..., Any] | None = None,
 ) -> int:
     """Each checkpoint (or each one in a directory given) asked in turn and the answers
     written as one; with several, one that cannot be read is a warning, and exit 3 at the end."""
     from checkforensics.cli.options import CheckpointRuns
-    from checkforensics.model import CheckpointModel
     from checkforensics.render.answers import write_answers
 
     runs = CheckpointRuns(tuple(given))
     if not runs.several:
-        with CheckpointModel.open(runs.paths[0], reads=flags) as model:
-            return answer_with(model, ask(model, **chosen), fmt, no_color)
+        with _opened(runs.paths[0], flags, tap, chosen) as (model, options):
+            return answer_with(model, ask(model, **options), fmt, no_color)
 
     def answers() -> Iterator[Answer]:
         for path in runs:
-            with runs.reading(path), CheckpointModel.open(path, reads=flags) as model:
-                answer = _whole(model, ask(model, **chosen))
+            with runs.reading(path), _opened(path, flags, tap, chosen) as (model, options):
+                answer = _whole(model, ask(model, **options))
                 runs.warn(path, told(answer, model))
             if not runs.failed(path):
                 yield answer

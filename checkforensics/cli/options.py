@@ -66,10 +66,11 @@ def output_options(
 TREE_ALIAS = {TREE: TEXT}  # inspect and diff: what their text form was called before
 
 
-def checkpoint_argument(multiple: bool = False) -> Decorator:
-    """The CHECKPOINT argument: an archive, an extracted archive directory or an images directory."""
+def checkpoint_argument(multiple: bool = False, metavar: str | None = None) -> Decorator:
+    """The CHECKPOINT argument: an archive, an extracted archive directory or an images directory
+    (``metavar``: how help names several, where other words may come among them)."""
     if multiple:
-        return click.argument("checkpoints", metavar="CHECKPOINT...", nargs=-1, required=True)
+        return click.argument("checkpoints", metavar=metavar or "CHECKPOINT...", nargs=-1, required=True)
     return click.argument("checkpoint", metavar="CHECKPOINT")
 
 

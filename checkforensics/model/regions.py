@@ -13,11 +13,13 @@ import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from checkforensics.model.architecture import UNKNOWN_ARCHITECTURE, Architecture
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, Vma, read_available
 from checkforensics.model.structs import StructReader
+from checkforensics.records.declare import Field, RecordType
+from checkforensics.records.values import ADDRESS, TEXT
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -62,8 +64,19 @@ class Mapping:
         """``559e42bd9000-559e42bfa000 rw-p [heap]``."""
         return f"{self.start:x}-{self.end:x} {self.perms} {self.label}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "perms": self.perms, "kind": self.kind, "path": self.path}
+
+VMA = RecordType(
+    "vma",
+    "vmas",
+    (
+        Field("start", ADDRESS, "its first address"),
+        Field("end", ADDRESS, "the address after its last"),
+        Field("perms", TEXT, "as /proc/PID/maps shows them; ???? for an unknown mapping"),
+        Field("kind", TEXT, ", ".join(VMA_KINDS)),
+        Field("path", TEXT, "the backing file (memfd:NAME for a memfd); null for anonymous memory"),
+    ),
+    doc="A mapping of a process (its VMA): the vma of memgrep's matches and of memdump's regions.",
+)
 
 
 _PERMS_EXACT = re.compile(r"[r-][w-][x-][ps]?")

@@ -35,6 +35,8 @@ from checkforensics.model.mappings import pages_image
 from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap
 from checkforensics.model.regions import Attachment, Mapping, ProcessMemory
 from checkforensics.model.store import ImageStore
+from checkforensics.records.declare import Field, RecordType
+from checkforensics.records.values import INTEGER, SIZE, TEXT
 
 if TYPE_CHECKING:
     from checkforensics.model.architecture import Architecture
@@ -103,8 +105,23 @@ class SharedMemory(ProcessMemory):
                 places.append((use.pid, use.comm, address))
         return places
 
-    def as_json(self) -> dict[str, Any]:
-        return {"shmid": self.shmid, "kind": self.kind, "name": self.name, "key": self.key, "size": self.size}
+    def mapped_json(self, offset: int, length: int = 1) -> list[dict[str, Any]]:
+        """``mapped_at`` as JSON: ``[{"pid", "comm", "address"}]``."""
+        return [{"pid": pid, "comm": comm, "address": address} for pid, comm, address in self.mapped_at(offset, length)]
+
+
+SHARED_OBJECT = RecordType(
+    "shared_object",
+    "shared_objects",
+    (
+        Field("shmid", INTEGER, "the pagemap-shmem-<shmid>.img it comes from"),
+        Field("kind", TEXT, "memfd, sysvipc (a System V segment) or shared (older CRIU's shared anonymous memory)"),
+        Field("name", TEXT, "a memfd's name"),
+        Field("key", INTEGER, "a System V segment's key"),
+        Field("size", SIZE),
+    ),
+    doc="A shared memory object (memgrep's object, memdump's shared).",
+)
 
 
 def load_shared_memories(

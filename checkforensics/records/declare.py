@@ -62,13 +62,15 @@ class Field:
 class Column:
     """One column of a record's table: the value of ``field`` shown as its hint says, or a value
     of the table's own (``get``, shown by ``hint``). ``fold``: a column of bytes rather than
-    words (memgrep's context), which a narrow terminal may cut anywhere."""
+    words (memgrep's context), which a narrow terminal may cut anywhere. ``style``: the rich
+    style of its cells (memgrep's MATCH in bold red), on a terminal only."""
 
     header: str
     field: str | None = None
     get: Getter | None = None
     hint: Hint | None = None
     fold: bool = False
+    style: str | None = None
 
 
 ColumnSpec = str | Column  # a field's name (its header is the name in capitals) or a Column
@@ -151,6 +153,11 @@ class RecordType:
     @property
     def folded(self) -> tuple[str, ...]:
         return tuple(spec.header for spec in self.columns if isinstance(spec, Column) and spec.fold)
+
+    @property
+    def styles(self) -> dict[str, str]:
+        """The style of each column that has one, by header."""
+        return {spec.header: spec.style for spec in self.columns if isinstance(spec, Column) and spec.style}
 
     def rows(self, item: Any, context: Mapping[str, Any] | None = None) -> list[tuple[list[str], Any]]:
         """The table rows of ``item`` (one per inner record with ``expand``), each with the
@@ -243,6 +250,11 @@ class Answer:
       of other processes is not told (None: every process).
     - ``together``: with several checkpoints, text and table draw every checkpoint's records at
       once (``show``: one table, a FILE column naming each), not each checkpoint's apart.
+    - ``summary``: one record about the answer as a whole (``memgrep --hash``: the archive and
+      its SHA-256), never counted as found and never a table: in JSON its fields (context
+      fields aside) are keys of the document after ``extra``, in JSON Lines its line is the last.
+    - ``line_head``: keys every JSON Lines record starts with, where the document says them
+      once in ``head`` (the process a memory dump is of).
     """
 
     sections: list[Section]
@@ -259,6 +271,8 @@ class Answer:
     failure: str | None = None
     together: bool = False
     about: frozenset[int] | None = None
+    summary: Section | None = None
+    line_head: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def several_kinds(self) -> bool:

@@ -13,45 +13,7 @@ from typing import TYPE_CHECKING, Any
 # Types only: a command imports records for one record kind, and must not pay for importing
 # memory search and the rootfs reader to list processes (start-up is most of a small command).
 if TYPE_CHECKING:
-    from checkforensics.analysis.memsearch import MemoryMatch
     from checkforensics.analysis.rootfs import RootfsChanges
-    from checkforensics.model.shared import SharedMemory
-
-
-def match_record(match: MemoryMatch) -> dict[str, Any]:
-    from checkforensics.analysis.memsearch import escape_bytes
-
-    return {
-        "pid": match.pid,
-        "comm": match.comm,
-        "address": match.address,
-        "vma": match.mapping.as_json(),
-        "pattern": match.pattern.name,
-        "match": escape_bytes(match.data),
-        "match_hex": match.data.hex(),
-        "length": len(match.data),
-        "context": escape_bytes(match.before + match.data + match.after),
-        "context_address": match.context_address,
-    }
-
-
-def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]:
-    from checkforensics.analysis.memsearch import escape_bytes
-
-    return {
-        "object": obj.as_json(),
-        "offset": match.address,
-        "mapped": [
-            {"pid": pid, "comm": comm, "address": address}
-            for pid, comm, address in obj.mapped_at(match.address, len(match.data))
-        ],
-        "pattern": match.pattern.name,
-        "match": escape_bytes(match.data),
-        "match_hex": match.data.hex(),
-        "length": len(match.data),
-        "context": escape_bytes(match.before + match.data + match.after),
-        "context_offset": match.context_address,
-    }
 
 
 def changes_record(path: Path, changes: RootfsChanges, *, runtime: bool = False) -> dict[str, Any]:

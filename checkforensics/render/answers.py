@@ -49,6 +49,7 @@ def write_answer(
         found = _write_document(answer, stream, told)
     elif fmt == JSONL:
         found = print_json_lines(_lines(answer), stream)
+        print_json_lines(_summary_line(answer), stream)
         told()
     else:
         counted = _Counted(answer)
@@ -91,6 +92,7 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
     for section in answer.sections if not answer.single else ():
         fields.append((section.type.plural, _json_items(section, tally)))
     fields += list(answer.extra.items())
+    fields += _summary_fields(answer)
     fields.append(("warnings", told))
     print_json_stream(fields, stream)
     return tally[0]
@@ -98,11 +100,40 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
 
 def _lines(answer: Answer) -> Iterator[dict[str, Any]]:
     several = answer.several_kinds
+    head = dict(answer.line_head)
     for section in answer.sections:
         for each in section.items:
             item, context = _unwrapped(each, section)
             for record in section.type.lines(item, section.include, context):
+                if head:
+                    record = {**head, **record}
                 yield {"record": section.type.name, **record} if several else record
+
+
+def _summary_line(answer: Answer) -> Iterator[dict[str, Any]]:
+    """The JSON Lines record of the answer's summary, if it has one (not counted as found)."""
+    summary = answer.summary
+    if summary is None:
+        return
+    for each in summary.items:
+        item, context = _unwrapped(each, summary)
+        record = summary.type.json(item, summary.include, context)
+        yield {"record": summary.type.name, **record} if answer.several_kinds else record
+
+
+def _summary_fields(answer: Answer) -> list[tuple[str, Any]]:
+    """The keys of the JSON document the summary's fields give (its context fields aside), each
+    read when its turn comes."""
+    summary = answer.summary
+    if summary is None:
+        return []
+    items = list(summary.items)[:1]
+    if not items:
+        return []
+    item, context = _unwrapped(items[0], summary)
+    return [
+        (f.name, lambda f=f: f.hint.json(f.value(item, context))) for f in summary.type.fields if not f.context
+    ]
 
 
 class _Counted:
@@ -161,6 +192,7 @@ def record_table(section: Section) -> Table:
         kind.headers,
         [cells for cells, _ in rows],
         title=section.title,
+        styles=kind.styles,
         row_styles=[styler.row_style(shown) for _, shown in rows],
         foldable=kind.folded,
     )
@@ -199,20 +231,28 @@ def write_answers(
         )  # fmt: skip
         return write_answer(merged, fmt, no_color=no_color, warnings=warnings, stream=stream)
     several = first.several_kinds
-    for answer in every:
-        if fmt == JSONL:
+    if fmt == JSONL:
+        for answer in every:
             answer.multiple_kinds = several
             found += print_json_lines(_lines(answer), stream)
-            continue
-        for section in answer.sections:
-            section.title = section.title or section.context.get("archive")
-        counted = _Counted(answer)
-        write_blocks(_text_blocks(answer, counted, fmt), fmt, no_color, stream)
-        found += counted.total
+            print_json_lines(_summary_line(answer), stream)
+    else:
+        counters: list[_Counted] = []
+        write_blocks(_blocks_of_every(every, fmt, counters), fmt, no_color, stream)  # a blank line between two
+        found = sum(counted.total for counted in counters)
     if not found:
         sys.stderr.write(f"checkforensics: nothing found: {printable(first.nothing)}\n")
     print_warnings(warnings())
     return 0 if found else NOTHING_FOUND
+
+
+def _blocks_of_every(answers: Iterable[Answer], fmt: str, counters: list[_Counted]) -> Iterator[Any]:
+    """The text blocks of each answer in turn, its tables titled with its checkpoint."""
+    for answer in answers:
+        for section in answer.sections:
+            section.title = section.title or section.context.get("archive")
+        counters.append(_Counted(answer))
+        yield from _text_blocks(answer, counters[-1], fmt)
 
 
 def _chained(answers: Iterable[Answer], index: int) -> Iterator[Any]:

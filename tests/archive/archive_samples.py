@@ -11,7 +11,7 @@ import bz2
 import gzip
 import io
 import lzma
-import os
+import random
 import tarfile
 from pathlib import Path
 
@@ -115,7 +115,8 @@ def tarfile_members(path: Path) -> list[tarfile.TarInfo]:
 
 def with_big_member(kind: str) -> tuple[bytes, int]:
     """An archive whose last member is 64 KiB of pages, and where in the tar stream its data starts."""
-    data = tar_bytes(images(file_member("checkpoint/pages-1.img", os.urandom(65536))))
+    pages = random.Random(65536).randbytes(65536)  # incompressible, and the same every run (damage lands alike)
+    data = tar_bytes(images(file_member("checkpoint/pages-1.img", pages)))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         start = tar.getmember("checkpoint/pages-1.img").offset_data
     return data, start

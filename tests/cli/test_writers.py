@@ -236,7 +236,7 @@ FAILURES = [OSError(errno.EIO, "Input/output error"), KeyboardInterrupt(), Runti
 @pytest.mark.parametrize(
     ("name", "patched"),
     [
-        ("memdump", "checkforensics.cli.commands.memparse.dump_memory"),
+        ("memdump", "checkforensics.analysis.memsearch.dumps.dump_memory"),
         ("coredump", "checkforensics.analysis.coredump.write_core"),
     ],
 )

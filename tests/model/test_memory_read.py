@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from checkforensics.analysis.memsearch.matches import MATCH, SHARED_MATCH, SharedMatch
 from checkforensics.cli import run
 from checkforensics.images.flags import PAGE_SIZE, PagemapFlags
 from checkforensics.model import CheckpointModel
@@ -17,7 +18,6 @@ from checkforensics.model.architecture import ARCHITECTURES, X86_64
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, PageRun, Vma
 from checkforensics.model.regions import MemoryFilter, ProcessMemory
 from checkforensics.model.scan import PagesScreen, SearchPattern
-from checkforensics.records.forms import match_record, shared_match_record
 
 from conftest import FIXTURES, SCENARIOS, truth
 
@@ -90,12 +90,12 @@ def test_a_process_scans_itself_as_memgrep_searches_it(capsys: pytest.CaptureFix
     patterns = [SearchPattern.from_regex(text.encode(), name=text) for text in texts]
     with CheckpointModel.open(path) as model:
         scanned = [
-            match_record(match)
+            MATCH.json(match)
             for memory in model.memories()
             for match in memory.scan(patterns, context=8, chunk_size=4096, workers=2)
         ]
     assert len(scanned) > 20
-    assert scanned == doc["matches"]
+    assert [{k: v for k, v in m.items() if k != "archive"} for m in scanned] == doc["matches"]
     processes = truth("counters-blog")["processes"]
     planted = {(p["pid"], a) for p in processes for a in p["secret_addresses"]["hunter2-blog"]}
     assert {(m["pid"], m["address"]) for m in scanned if m["pattern"] == texts[0]} == planted
@@ -125,7 +125,8 @@ def test_a_shared_object_scans_and_reads_itself_as_memgrep_does(capsys: pytest.C
         assert shared is not None
         matches = list(shared.scan([SearchPattern.from_literal(marker.encode())]))
         assert [m.address for m in matches] == offsets
-        assert [shared_match_record(shared, m) for m in matches] == [
+        assert [{k: v for k, v in SHARED_MATCH.json(SharedMatch(shared, m)).items() if k != "archive"}
+                for m in matches] == [
             m for m in doc["shared_matches"] if m["object"]["shmid"] == shmid
         ]
         assert shared.read_cstring(offsets[0], limit=len(marker)) == marker.encode()

@@ -12,7 +12,9 @@ was found:
   whose pages cannot be read reported and skipped;
 - ``selection``: which processes and shared objects a search covers, and how many matches each
   may report (memgrep, memparse, memdump and the secret rules choose the same way);
-- ``memparse``: sizes, ``hexdump -C`` lines and raw copies (memparse, memdump).
+- ``memparse``: sizes, ``hexdump -C`` lines and raw copies (memparse, memdump);
+- ``grep``: memgrep's ``SearchPlan`` and its answer, ``matches``: its match records;
+- ``dumps``: memparse's and memdump's answers and records.
 
 The scanning names (``SearchPattern``, ``MemoryMatch``, ``PagesScreen``, the limits) are
 re-exported from ``model.scan`` for the commands that search; the code looks each constant up

@@ -6,8 +6,8 @@ References: hexdump(1) ``-C``.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from checkforensics.images.flags import MapFlags
@@ -29,9 +29,9 @@ class MemorySize:
 
     pid: int
     comm: str | None
-    memory_size: int
-    dumped_size: int
-    shared_memory_size: int
+    memory_size: int | None  # None: the process's memory images cannot be read
+    dumped_size: int | None
+    shared_memory_size: int | None
 
 
 def memory_sizes(memory: ProcessMemory, memory_filter: MemoryFilter | None = None) -> MemorySize:
@@ -105,8 +105,15 @@ def hexdump(
     A line equal to the one before it (in the same region) is shown as a single ``*``; the
     last line of a region is always shown, so where each region ends stays visible.
     """
+    return hexdump_regions(memory, memory.regions(memory_filter, shared=True), chunk_size)
+
+
+def hexdump_regions(
+    memory: ProcessMemory, regions: Iterable[Region], chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[str]:
+    """Lines of ``hexdump -C`` over ``regions`` of ``memory``, as ``hexdump`` makes them."""
     with memory.page_sources(chunk_size) as sources:
-        for region in memory.regions(memory_filter, shared=True):
+        for region in regions:
             yield from _hexdump_region(sources, region)
 
 
@@ -149,6 +156,7 @@ class DumpedRegion:
     size: int
     offset: int
     mapping: Mapping
+    region: Region | None = field(default=None, compare=False, repr=False)  # the bytes: what hexdump reads
 
 
 def dump_memory(
@@ -166,6 +174,15 @@ def dump_memory(
         for region in memory.regions(memory_filter, shared=True):
             for buffer, lo, hi, _ in sources.blocks(region):
                 out.write(buffer[lo:hi])
-            placed.append(DumpedRegion(region.start, region.length, offset, region.mapping))
+            placed.append(DumpedRegion(region.start, region.length, offset, region.mapping, region))
             offset += region.length
+    return placed
+
+
+def placements(regions: Iterable[Region]) -> list[DumpedRegion]:
+    """Where each region would go in a dump, without writing one."""
+    placed, offset = [], 0
+    for region in regions:
+        placed.append(DumpedRegion(region.start, region.length, offset, region.mapping, region))
+        offset += region.length
     return placed

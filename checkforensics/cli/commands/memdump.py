@@ -15,63 +15,56 @@ Examples:
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from checkforensics.cli.commands.memparse import _dump, _dump_result, _one_memory, _only_mapping
-from checkforensics.cli.declare import declared
-from checkforensics.cli.options import (
-    checkpoint_argument,
-    emit_warnings,
-    make_memory_filter,
-    memory_filter_options,
-    output_options,
-)
-from checkforensics.errors import ExitCode
-from checkforensics.model import CheckpointModel, Reads
-from checkforensics.render import render
+from checkforensics.cli.declare import Destination, Output, command
+from checkforensics.cli.options import make_memory_filter, memory_filter_options
+
+if TYPE_CHECKING:
+    from checkforensics.model import CheckpointModel
+    from checkforensics.model.regions import MemoryFilter
+    from checkforensics.records.declare import Answer
 
 
-@click.command(name="memdump", help=__doc__)
-@checkpoint_argument()
-@click.option("--pid", type=int, help="The process whose memory to write.")
-@click.option("--shmid", type=int, help="Or the shared memory object to write (ids: memparse lists them).")
-@click.option("--vma", metavar="ADDR", help="Only the mapping holding this address (hexadecimal).")
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="The file to write.")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@memory_filter_options
-@output_options()
-def memdump(
-    checkpoint: str,
-    pid: int | None,
-    shmid: int | None,
-    vma: str | None,
-    out: Path,
-    force: bool,
-    perms: str | None,
-    kinds: tuple[str, ...],
-    address: str | None,
-    file_glob: str | None,
-    fmt: str,
-    no_color: bool,
-) -> int:
+def _checked(pid: int | None, shmid: int | None, perms: str | None, kinds: tuple[str, ...], address: str | None,
+             file_glob: str | None, **chosen: Any) -> dict[str, Any]:  # fmt: skip
+    """The options, checked before the checkpoint is read."""
     if (pid is None) == (shmid is None):
         raise click.UsageError("give --pid (a process) or --shmid (a shared memory object)")
-    chosen = make_memory_filter(perms, kinds, address, file_glob)
-    warnings: list[str] = []
-    with CheckpointModel.open(checkpoint, reads=Reads.MEMORY) as model:
-        warnings += model.tree.warnings
-        memory = _one_memory(model, pid, shmid, warnings)
-        if vma is not None:
-            chosen = _only_mapping(memory, vma, chosen)
-        placed = _dump(model, memory, out, force, checkpoint, chosen)
-    if not placed:
-        warnings.append(f"{memory.label}: no dumped memory matches; {out} not written")
-        emit_warnings(warnings)
-        return ExitCode.NOTHING_FOUND
-    render(_dump_result(memory, out, placed, warnings), fmt, no_color=no_color)
-    return ExitCode.OK
+    return {**chosen, "pid": pid, "shmid": shmid, "memory_filter": make_memory_filter(perms, kinds, address, file_glob)}
 
 
-declared(memdump, reads=("memory",), takes="checkpoint", samples=[])
+def _address(context: click.Context, parameter: click.Parameter, text: str | None) -> int | None:
+    try:
+        return None if text is None else int(text, 16)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a hexadecimal address", param_hint="--vma") from None
+
+
+@command(
+    prepare=_checked,
+    reads=("memory",),
+    options=[
+        click.option("--pid", type=int, help="The process whose memory to write."),
+        click.option("--shmid", type=int, help="Or the shared memory object to write (ids: memparse lists them)."),
+        click.option("--vma", metavar="ADDR", callback=_address,
+                     help="Only the mapping holding this address (hexadecimal)."),
+        memory_filter_options,
+    ],
+    output=Output("The file to write.", directory=False, force_help="Overwrite FILE if it exists."),
+    samples=[],
+    records=["checkforensics.analysis.memsearch.dumps:REGION"],
+)  # fmt: skip
+def memdump(
+    model: CheckpointModel,
+    pid: int | None,
+    shmid: int | None,
+    vma: int | None,
+    output: Destination,
+    memory_filter: MemoryFilter,
+) -> Answer:
+    from checkforensics.analysis.memsearch.dumps import memory_dump
+
+    return memory_dump(model, pid, shmid, memory_filter, output, vma=vma)

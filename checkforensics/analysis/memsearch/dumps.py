@@ -1,0 +1,153 @@
+"""memparse and memdump as records: the memory sizes of every process and shared object, and
+one process's (or object's) dumped regions, hex-dumped or copied into a file.
+
+A copy is the regions back to back in address order (``memparse.dump_memory``); each region
+record says where its bytes went. The file is written through the output guard (``cli.declare``'s
+``Destination``) and only when some dumped memory matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from checkforensics.analysis.memsearch.memparse import (
+    DumpedRegion,
+    MemorySize,
+    dump_memory,
+    hexdump_regions,
+    memory_sizes,
+    placements,
+)
+from checkforensics.analysis.memsearch.selection import one_memory, shared_objects
+from checkforensics.errors import CheckforensicsError, ExitCode
+from checkforensics.model import CheckpointModel
+from checkforensics.model.regions import VMA, MemoryFilter, ProcessMemory
+from checkforensics.model.shared import SHARED_OBJECT, SharedMemory
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import ADDRESS, INTEGER, LIST, OBJECT, SIZE, TEXT
+
+if TYPE_CHECKING:
+    from checkforensics.cli.declare import Destination
+
+PROCESS_MEMORY = RecordType(
+    "process",
+    "processes",
+    (
+        Field("pid", INTEGER),
+        Field("comm", TEXT),
+        Field("memory_size", SIZE, "the memory the pagemap describes; null when the memory images cannot be read"),
+        Field("dumped_size", SIZE, "the part of it in the checkpoint's pages image"),
+        Field("shared_memory_size", SIZE, "the size of the MAP_SHARED mappings"),
+    ),
+    (
+        "pid", Column("PROCESS NAME", "comm"), Column("MEMORY SIZE", "memory_size"),
+        Column("SHARED MEMORY SIZE", "shared_memory_size"),
+    ),
+    "The memory sizes of a process, within the memory filters (memparse).",
+)  # fmt: skip
+
+SHARED_MEMORY = RecordType(
+    "shared",
+    "shared",
+    (
+        *SHARED_OBJECT.fields,
+        Field("dumped_size", SIZE, "how much of it the checkpoint holds", get=lambda obj: obj.space.dumped_bytes),
+        Field("mapped_by", LIST, "the pids that map it", get=lambda obj: sorted({use.pid for use in obj.users})),
+    ),
+    (
+        "shmid", "kind", Column("SHARED MEMORY", get=lambda obj: obj.describe()), "size",
+        Column("DUMPED", "dumped_size"), Column("MAPPED BY", "mapped_by"),
+    ),
+    "A shared memory object (memgrep's object), how much of it was dumped and who maps it (memparse).",
+)  # fmt: skip
+
+REGION = RecordType(
+    "region",
+    "regions",
+    (
+        Field("vaddr", ADDRESS, "where the region starts (in a shared object: its offset)"),
+        Field("size", SIZE),
+        Field("offset", INTEGER, "where its bytes are in the file written"),
+        Field("vma", OBJECT, "the mapping it lies in (as memgrep's vma)", get=lambda r: VMA.json(r.mapping)),
+    ),
+    ("vaddr", "size", "offset", Column("VMA", get=lambda r: r.mapping.describe())),
+    "A dumped region of one process's (or shared object's) memory, as memdump lays it out.",
+)
+
+
+class MappingNotFoundError(CheckforensicsError):
+    """``memdump --vma ADDRESS`` names an address no mapping (within the filters) holds."""
+
+    exit_code = ExitCode.USAGE
+
+
+def sizes(model: CheckpointModel, memory_filter: MemoryFilter | None = None) -> Answer:
+    """The sizes of every process (none for one whose memory images cannot be read: null,
+    ``-``), then of every shared memory object."""
+    warnings = list(model.tree.warnings)  # the archive's and the tree's: a listing cut at a limit says so
+    found = {memory.pid: memory_sizes(memory, memory_filter) for memory in model.memories((), warnings)}
+    processes = [found.get(p.pid) or MemorySize(p.pid, p.comm, None, None, None) for p in model.processes()]
+    objects = shared_objects(model, (), memory_filter)
+    return Answer(
+        [Section(PROCESS_MEMORY, processes), Section(SHARED_MEMORY, objects)], nothing="no process", warnings=warnings
+    )
+
+
+def memory_dump(
+    model: CheckpointModel,
+    pid: int | None,
+    shmid: int | None,
+    memory_filter: MemoryFilter,
+    output: Destination | None = None,
+    vma: int | None = None,
+) -> Answer:
+    """The dumped regions of process ``pid`` (or shared object ``shmid``) that the filter keeps
+    (``vma``: only the mapping holding that address), written to ``output`` when given (only
+    when there are some), else hex-dumped in text."""
+    warnings = list(model.tree.warnings)
+    if pid is not None:
+        model.processes([pid])  # an unknown PID is the usual error
+    memory = one_memory(model, pid, shmid, warnings)
+    if vma is not None:
+        memory_filter = _only_mapping(memory, vma, memory_filter)
+    regions = memory.regions(memory_filter, shared=True)
+    if output is None or not regions:
+        placed = placements(regions)
+    else:
+        with output.new_file() as handle:
+            placed = dump_memory(model, memory, handle, memory_filter)
+    written = str(output.path) if output is not None and placed else None  # null: nothing written
+    size = sum(region.size for region in placed)
+    shared = isinstance(memory, SharedMemory)
+    nothing = f"no dumped memory of {memory.label} matches" + (f"; {output.path} not written" if output else "")
+    owner = {"pid": memory.pid, "comm": memory.comm}
+    view = None if output is not None else lambda regions: _hexdump_view(memory, regions)
+    return Answer(
+        [Section(REGION, placed, title=f"{written}: {size} bytes of {memory.label}" if written else None)],
+        nothing=nothing,
+        head={**owner, **({"shared": SHARED_OBJECT.json(memory)} if shared else {}), "output": written, "size": size},
+        line_head={**owner, **({"shmid": memory.shmid} if shared else {}), "output": written},  # each line stands alone
+        text=view,
+        table=view,  # a hexdump in either text format
+        warnings=warnings,
+        about=frozenset({pid}) if pid is not None else frozenset(),
+    )
+
+
+def _hexdump_view(memory: ProcessMemory, placed: Iterable[DumpedRegion]) -> Any:
+    """The regions as ``hexdump -C`` lines, written as they are made."""
+    from checkforensics.render import Lines
+
+    return Lines(hexdump_regions(memory, (region.region for region in placed if region.region is not None)))
+
+
+def _only_mapping(memory: ProcessMemory, wanted: int, memory_filter: MemoryFilter) -> MemoryFilter:
+    """``memory_filter`` narrowed to the mapping that holds address ``wanted``."""
+    mapping = next((m for m in memory.mappings if m.start <= wanted < m.end), None)
+    if mapping is None:
+        raise MappingNotFoundError(f"--vma: no mapping of pid {memory.pid} holds {wanted:#x}")
+    span = memory_filter.clip(mapping.start, mapping.end)
+    if span is None:
+        raise MappingNotFoundError(f"--vma: {wanted:#x} is outside --address")
+    return MemoryFilter(memory_filter.perms, memory_filter.kinds, span, memory_filter.file_glob)
