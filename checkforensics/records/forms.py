@@ -1,14 +1,13 @@
 """Records: the documents commands print, built from the one JSON form of each thing they
 report, and the text forms several commands share. A record's own form lives with its type
 (``process_record`` in model.processes, ``descriptor_record`` in model.descriptions,
-``changed_file_record`` in analysis.rootfs, ``finding_records`` in analysis.secretscan), so that
+``CHANGED_FILE`` in analysis.rootfs, ``finding_records`` in analysis.secretscan), so that
 analyses that compare records (``diff A B``) use the very same form; none is encoded twice
 (docs/json.md describes them)."""
 
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkforensics.records.values import human_size, short_time
@@ -18,7 +17,6 @@ from checkforensics.records.values import human_size, short_time
 if TYPE_CHECKING:
     from checkforensics.analysis.memsearch import MemoryMatch
     from checkforensics.analysis.overview import Overview
-    from checkforensics.analysis.rootfs import RootfsChanges
     from checkforensics.model import Process
     from checkforensics.model.files import FileTable
     from checkforensics.model.shared import SharedMemory
@@ -228,31 +226,4 @@ def shared_match_record(obj: SharedMemory, match: MemoryMatch) -> dict[str, Any]
         "length": len(match.data),
         "context": escape_bytes(match.before + match.data + match.after),
         "context_offset": match.context_address,
-    }
-
-
-def changes_record(path: Path, changes: RootfsChanges, *, runtime: bool = False) -> dict[str, Any]:
-    """The container's changes; the entries the runtime made too with ``runtime`` (each entry's
-    ``origin`` says whose), else only counted in ``hidden``."""
-    from checkforensics.analysis.rootfs import changed_file_record
-
-    changed = [changed_file_record(f, name) for name, f in changes.files]
-    if runtime:
-        changed += [changed_file_record(e.file, name, e.reason) for name, e in changes.runtime]
-    return {
-        "archive": str(path),
-        "changed": changed,
-        "deleted": [{"path": path} for path in changes.deleted],
-        "opaque": [{"path": path} for path in changes.opaque],
-        "hidden": 0 if runtime else len(changes.runtime),
-        "layers": [
-            {
-                "name": layer.name,
-                "member": layer.member,
-                "entries": len(layer.files) + len(layer.runtime),
-                "runtime": len(layer.runtime),
-            }
-            for layer in changes.layers
-        ],
-        "warnings": changes.warnings,
     }
