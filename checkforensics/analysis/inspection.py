@@ -125,8 +125,6 @@ def inspection(model: CheckpointModel, parts: Parts, fmt: str) -> Inspection:
     found = Inspection(model.path, model.kind, parts, summary)
     found.warnings = summary.warnings  # the same list: metadata's warnings in JSON hold them all
     view = parts.processes
-    if parts.metadata and fmt in (JSON, JSONL):
-        found.sha256 = model.sha256()
     if parts.mounts:
         mounts = model.mounts
         found.spec, found.kernel = mounts.spec, mounts.kernel
@@ -139,6 +137,8 @@ def inspection(model: CheckpointModel, parts: Parts, fmt: str) -> Inspection:
             model.command_lines(env=view.env)
         found.warnings += model.tree.warnings
         _processes(model, found, table)
+    if parts.metadata and fmt in (JSON, JSONL):  # last: a directory hashes the members read, not again
+        found.sha256 = model.sha256()
     return found
 
 

@@ -81,6 +81,7 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
     if answer.array:
         for section in answer.sections[:1]:
             print_json_array(_json_items(section, tally), stream)
+        told()  # the warnings, on stderr (each record of the array carries its own)
         return tally[0]
     fields: list[tuple[str, Any]] = list(answer.head.items())
     for section in answer.sections:
