@@ -315,3 +315,39 @@ def test_a_one_record_answer_is_the_record_itself(capsys: pytest.CaptureFixture[
     assert json.loads(outputs["json"]) == {"output": "r.html", "size": 2048, "warnings": ["cut"]}
     assert outputs["jsonl"] == '{"output":"r.html","size":2048}\n'
     assert outputs["text"] == "wrote r.html (2048 bytes)\n"
+
+
+def test_a_grouped_section_is_nested_in_json_and_ordered_by_group_in_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``Section.groups``: records placed by their group fields (left out there), every group
+    present even when empty; JSON Lines group by group, fields kept; text in the items' order."""
+    from checkforensics.records.declare import Answer, Field, RecordType, Section
+    from checkforensics.records.values import TEXT
+    from checkforensics.render.answers import write_answer
+
+    kind = RecordType("change", "changes", (Field("section", TEXT), Field("change", TEXT), Field("path", TEXT)),
+                      ("section", "change", "path"), group=("section", "change"))  # fmt: skip
+    items = [
+        {"section": "files", "change": "added", "path": "/a"},
+        {"section": "deleted", "change": "added", "path": "/b"},
+        {"section": "files", "change": "removed", "path": "/c"},
+    ]
+    groups = (("deleted", "added"), ("files", "added"), ("files", "removed"), ("files", "changed"))
+
+    def written(fmt: str) -> tuple[int, str]:
+        code = write_answer(Answer([Section(kind, items, groups=groups)], head={"a": "x"}), fmt)
+        return code, capsys.readouterr().out
+
+    code, out = written("json")
+    assert code == 0 and json.loads(out) == {
+        "a": "x",
+        "deleted": {"added": [{"path": "/b"}]},
+        "files": {"added": [{"path": "/a"}], "removed": [{"path": "/c"}], "changed": []},
+        "warnings": [],
+    }
+    _, out = written("jsonl")
+    assert [json.loads(line)["path"] for line in out.splitlines()] == ["/b", "/a", "/c"]
+    assert json.loads(out.splitlines()[0]) == items[1]
+    _, out = written("table")
+    assert [line.split()[-1] for line in out.splitlines()[2:]] == ["/a", "/b", "/c"]

@@ -14,9 +14,14 @@ from checkforensics.analysis.processes import PROCESS
 from checkforensics.analysis.rootfs import changed_file_record, rootfs_changes
 from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError, InputError
-from checkforensics.model import CheckpointModel
+from checkforensics.model import CheckpointModel, Reads
 from checkforensics.model.descriptions import descriptor_record
 from checkforensics.model.files import Descriptor
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import FLAG, INTEGER, OBJECT, SIZE, TEXT
+
+CHANGES = ("added", "removed", "changed", "unchanged")
+SECTIONS = ("processes", "descriptors", "sockets", "files", "deleted", "secrets", "memory")
 
 
 class DifferentContainersError(InputError):
@@ -36,10 +41,6 @@ class SetDiff:
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
 
-    def as_json(self, unchanged: bool = False) -> dict[str, Any]:
-        document = {"added": self.added, "removed": self.removed, "changed": self.changed}
-        return {**document, "unchanged": self.unchanged} if unchanged else document
-
 
 def _order(record: dict[str, Any]) -> tuple[tuple[int, int | str], ...]:
     """Records by pid, fd and path, numbers in numeric order (pid 6 before pid 10), and a
@@ -49,12 +50,10 @@ def _order(record: dict[str, Any]) -> tuple[tuple[int, int | str], ...]:
 
 def diff_records(a: dict[Any, dict[str, Any]], b: dict[Any, dict[str, Any]], compared: tuple[str, ...]) -> SetDiff:
     """Compare two keyed record sets field by field (only the ``compared`` fields)."""
-    result = SetDiff()
-    for key in b.keys() - a.keys():
-        result.added.append(b[key])
-    for key in a.keys() - b.keys():
-        result.removed.append(a[key])
-    for key in a.keys() & b.keys():
+    result = SetDiff()  # keys in the order the checkpoints list them, never a set's (which varies run to run)
+    result.added += [b[key] for key in b if key not in a]
+    result.removed += [a[key] for key in a if key not in b]
+    for key in (key for key in a if key in b):
         changes = {
             name: {"before": a[key].get(name), "after": b[key].get(name)}
             for name in compared
@@ -96,16 +95,35 @@ def _secret_records(model: CheckpointModel) -> dict[tuple[str, str], dict[str, A
     return {(raw["rule"], raw["value"]): record for raw, record in zip(unmasked, shown, strict=True)}
 
 
-def _descriptor_record(pid: int, comm: str | None, d: Descriptor) -> dict[str, Any]:
-    """The descriptor's JSON record, with its process and whether it is a socket."""
-    return {"pid": pid, "comm": comm, **descriptor_record(d), "socket": d.family is not None}
+@dataclass(frozen=True)
+class HeldDescriptor:
+    """A descriptor with the process holding it."""
+
+    pid: int
+    comm: str | None
+    descriptor: Descriptor
+
+
+HELD_DESCRIPTOR = RecordType(
+    "descriptor", "descriptors",
+    (Field("pid", INTEGER), Field("comm", TEXT),
+     Field("descriptor", OBJECT, "the files record", spread=True, get=lambda h: descriptor_record(h.descriptor)),
+     Field("socket", FLAG, get=lambda h: h.descriptor.family is not None)),
+    doc="A descriptor with its process, as diff A B compares them.",
+)  # fmt: skip
+DUMPED_MEMORY = RecordType(
+    "memory", "memory",
+    (Field("pid", INTEGER), Field("comm", TEXT), Field("bytes", SIZE, "the process's own dumped pages")),
+    doc="How much of a process's memory was dumped, as diff A B compares it.",
+)  # fmt: skip
+DELETED_PATH = RecordType("deleted", "deleted", (Field("path", TEXT),), doc="A path the container deleted.")
 
 
 def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
     view = overview(model)
     changes = rootfs_changes(model)
     files = {f.path: changed_file_record(f, layer) for layer, f in changes.files}
-    deleted = {path: {"path": path} for path in changes.deleted}
+    deleted = {path: DELETED_PATH.json({"path": path}) for path in changes.deleted}
     if not model.has_images:  # its metadata and files on disk are still compared
         return Snapshot(
             container_id=view.container.id,
@@ -126,11 +144,8 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
         if process.zombie or not process.dumped:
             continue
         try:
-            memory[process.pid] = {
-                "pid": process.pid,
-                "comm": process.comm,
-                "bytes": model.memory(process.pid).dumped_bytes,
-            }
+            dumped = {"pid": process.pid, "comm": process.comm, "bytes": model.memory(process.pid).dumped_bytes}
+            memory[process.pid] = DUMPED_MEMORY.json(dumped)
         except CheckforensicsError as exc:
             model.diagnostics.warn(str(exc), pid=process.pid, part=Part.PROCESSES)
     return Snapshot(
@@ -138,7 +153,9 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
         name=view.container.name,
         processes={p.pid: PROCESS.json(p) for p in tree.processes},
         descriptors={
-            (p.pid, str(d.fd)): _descriptor_record(p.pid, p.comm, d) for p in table.processes for d in p.descriptors
+            (p.pid, str(d.fd)): HELD_DESCRIPTOR.json(HeldDescriptor(p.pid, p.comm, d))
+            for p in table.processes
+            for d in p.descriptors
         },
         files=files,
         deleted=deleted,
@@ -159,10 +176,10 @@ class CheckpointDiff:
     warnings: list[str]
     secrets: SetDiff | None = None
 
-    def as_json(self, unchanged: bool = False) -> dict[str, Any]:
-        """The JSON document; with ``unchanged``, each kind also lists what did not change."""
+    def sections(self) -> dict[str, SetDiff]:
+        """Each compared kind by its key in the JSON document, in the document's order."""
         sections = {"secrets": self.secrets} if self.secrets is not None else {}
-        sections |= {
+        return sections | {
             "processes": self.processes,
             "descriptors": self.descriptors,
             "sockets": self.sockets,
@@ -170,7 +187,6 @@ class CheckpointDiff:
             "deleted": self.deleted,
             "memory": self.memory,
         }
-        return {**{name: diff.as_json(unchanged) for name, diff in sections.items()}, "warnings": self.warnings}
 
 
 def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secrets: bool = False) -> CheckpointDiff:
@@ -210,4 +226,82 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
         memory=memory,
         warnings=warnings,
         secrets=diff_records(before.secrets, after.secrets, ()) if before.secrets is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One record of one compared kind (``section``) added, removed, changed or alike in B."""
+
+    section: str  # a key of SECTIONS
+    change: str  # a key of CHANGES
+    record: dict[str, Any]  # the kind's record; a changed one with its ``changes``
+
+
+DIFFERENCE = RecordType(
+    "difference", "differences",
+    (Field("section", TEXT, "processes, descriptors, sockets, files, deleted, memory or secrets"),
+     Field("change", TEXT, "added, removed, changed or unchanged"),
+     Field("record", OBJECT, "the kind's record (ps, files plus pid/comm/socket, changed file, {path}, "
+           "{pid, comm, bytes}, secret finding); changed: B's, with changes {field: {before, after}}",
+           spread=True)),
+    (Column("SECTION", get=lambda d: TITLES[d.section]), Column("CHANGE", get=lambda d: MARKS[d.change]),
+     Column("WHAT", get=lambda d: describe(d)), Column("DETAILS", get=lambda d: details(d))),
+    "A difference between two checkpoints: one record of one kind, and how it changed.",
+    group=("section", "change"),
+)  # fmt: skip
+TITLES = {
+    "processes": "Processes", "descriptors": "Descriptors", "sockets": "Sockets",
+    "files": "Files on disk (rootfs-diff.tar)", "deleted": "Deleted files", "secrets": "Secrets in memory",
+    "memory": "Memory dumped",
+}  # fmt: skip
+MARKS = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
+
+
+def describe(difference: Difference) -> str:
+    from checkforensics.analysis.compare_text import describe
+
+    return describe(difference)
+
+
+def details(difference: Difference) -> str | None:
+    from checkforensics.analysis.compare_text import details
+
+    return details(difference)
+
+
+def _in_order(result: CheckpointDiff, unchanged: bool) -> list[Difference]:
+    """Kind by kind as the tree and table show them (memory last: its changes, the new
+    processes', then the alike and the removed), each added, removed, changed (and alike)."""
+    kinds = [change for change in CHANGES if unchanged or change != "unchanged"]
+    found = [
+        Difference(section, change, record)
+        for section, diff in result.sections().items()
+        if section not in ("secrets", "memory")
+        for change in kinds
+        for record in getattr(diff, change)
+    ]
+    if result.secrets is not None:
+        found += [Difference("secrets", kind, record) for kind in kinds for record in getattr(result.secrets, kind)]
+    memory = [kind for kind in ("changed", "added", "unchanged", "removed") if kind in kinds]
+    return found + [Difference("memory", kind, record) for kind in memory for record in getattr(result.memory, kind)]
+
+
+def differences(a: CheckpointModel, checkpoint_b: str, *, force: bool = False, secrets: bool = False,
+                unchanged: bool = False) -> Answer:  # fmt: skip
+    """What changed from checkpoint ``a`` to the checkpoint at ``checkpoint_b`` (opened here,
+    to read everything), each kind added, removed and changed (and with ``unchanged`` alike)."""
+    from checkforensics.analysis.compare_text import comparison_table, comparison_tree
+
+    with CheckpointModel.open(checkpoint_b, reads=Reads.EVERYTHING) as b:
+        result = compare(a, b, force=force, secrets=secrets)
+    kinds = [change for change in CHANGES if unchanged or change != "unchanged"]
+    return Answer(
+        [Section(DIFFERENCE, _in_order(result, unchanged), groups=tuple(
+            (section, change) for section in result.sections() for change in kinds))],
+        nothing="no differences",
+        head={"a": str(a.path), "b": checkpoint_b},
+        text=lambda found: comparison_tree(found, a.path.name, b.path.name),
+        table=comparison_table,
+        warnings=result.warnings,
     )

@@ -27,17 +27,20 @@ internal/cri/server/container_checkpoint_linux.go (writeRootFsDiffTar).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import posixpath
 import stat
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from checkforensics.diagnostics import Part
 from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.layers import ROOTFS
+from checkforensics.records.declare import Field, RecordType
+from checkforensics.records.values import INTEGER, SIZE, TEXT, TIME
 
 if TYPE_CHECKING:
     from checkforensics.archive.layers import LayerEntry
@@ -115,23 +118,55 @@ _TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class LayerFile:
+    """A changed file with the layer holding it and, when the runtime made it, why."""
+
+    layer: str | None
+    file: ChangedFile
+    reason: str | None = None  # runtime_reason; None: the container's
+
+    def __getattr__(self, name: str) -> Any:  # the file's own fields
+        return getattr(self.file, name)
+
+
+CHANGED_FILE = RecordType(
+    "changed_file",
+    "changed",
+    (
+        Field("layer", TEXT, "rootfs, /dev/shm or tmpfs MOUNTPOINT"),
+        Field("origin", TEXT, "container, or runtime", get=lambda f: "runtime" if f.reason else "container"),
+        Field("runtime_reason", TEXT, "why the runtime made it: mount point, default device, spec device, "
+              "default link", get=lambda f: f.reason),
+        Field("path", TEXT),
+        Field("type", TEXT, "file, dir, symlink, hardlink, char, block, fifo"),
+        Field("size", SIZE),
+        Field("mode", TEXT, "the permission bits in octal: 0644", get=lambda f: f"{f.mode:04o}"),
+        Field("uid", INTEGER),
+        Field("gid", INTEGER),
+        Field("mtime", TIME),
+        Field("linkname", TEXT),
+        Field("sha256", TEXT, "of a regular file's content"),
+    ),
+    doc="A file a layer of the checkpoint holds: one the container (or the runtime) changed.",
+)  # fmt: skip
+LAYER = RecordType(
+    "layer",
+    "layers",
+    (
+        Field("name", TEXT),
+        Field("member", TEXT, "where it is in the checkpoint"),
+        Field("entries", INTEGER, "both origins", get=lambda layer: len(layer.files) + len(layer.runtime)),
+        Field("runtime", INTEGER, "entries the runtime made", get=lambda layer: len(layer.runtime)),
+    ),
+    doc="An archive of changed files: rootfs-diff.tar, /dev/shm, a tmpfs mount.",
+)  # fmt: skip
+
+
 def changed_file_record(changed: ChangedFile, layer: str | None = None, runtime: str | None = None) -> dict[str, Any]:
-    """The JSON form of a changed file (``mode`` as octal text, as ``ls`` and tar show it);
-    ``runtime``: why the runtime, not the container, made it (None: the container's)."""
-    return {
-        "layer": layer,
-        "origin": "runtime" if runtime else "container",
-        "runtime_reason": runtime,
-        "path": changed.path,
-        "type": changed.type,
-        "size": changed.size,
-        "mode": f"{changed.mode:04o}",
-        "uid": changed.uid,
-        "gid": changed.gid,
-        "mtime": changed.mtime,
-        "linkname": changed.linkname,
-        "sha256": changed.sha256,
-    }
+    """The JSON form of a changed file (``CHANGED_FILE``); ``runtime``: why the runtime, not the
+    container, made it (None: the container's)."""
+    return CHANGED_FILE.json(LayerFile(layer, changed, runtime))
 
 
 def container_path(name: str, root: str = "/") -> str:
@@ -301,7 +336,7 @@ def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChan
     return changes
 
 
-def read_changed_file(model: CheckpointModel, path: str) -> tuple[ChangedFile, bytes]:
+def read_changed_file(model: CheckpointModel, path: str) -> tuple[LayerFile, bytes]:
     """One changed file's content from rootfs-diff.tar (or a /dev/shm or tmpfs layer)."""
     layers = model.layers
     wanted = container_path(path)
@@ -320,9 +355,11 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[ChangedFile, b
                 if changed.path != wanted:
                     continue
                 if not entry.info.isfile():
-                    return changed, b""
+                    return LayerFile(archive.name, changed), b""
                 if entry.info.size > _MEMBER_LIMIT:
                     raise ArchiveError(f"{wanted} is larger than {_MEMBER_LIMIT} bytes", where=archive.member)
                 handle = entry.open()
-                return changed, handle.read() if handle is not None else b""
+                content = handle.read() if handle is not None else b""
+                digest = hashlib.sha256(content).hexdigest()
+                return LayerFile(archive.name, replace(changed, sha256=digest)), content
     raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(model.path))

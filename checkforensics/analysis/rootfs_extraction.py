@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from checkforensics.analysis.rootfs import RuntimeMade, changed_files, container_path, layer_whiteout, runtime_reason
 from checkforensics.model import CheckpointModel
 from checkforensics.model.layers import ROOTFS
+from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
+from checkforensics.records.values import OBJECT, SIZE, TEXT
 
 if TYPE_CHECKING:
+    from checkforensics.cli.declare import Destination
     from checkforensics.output import OutputDirectory
 
 
@@ -79,3 +83,44 @@ def extract_changes(model: CheckpointModel, out: OutputDirectory, *, runtime: bo
                     record["linkname"] = changed.linkname
                 done.records.append(record)
     return done
+
+
+def _origin(entry: dict[str, Any]) -> str:
+    return "container" if entry["origin"] == "container" else f"runtime ({entry['runtime_reason']})"
+
+
+def _extracted_type(origin: bool) -> RecordType:
+    return RecordType(
+        "entry", "entries",
+        (Field("layer", TEXT), Field("path", TEXT),
+         Field("type", TEXT, "as a changed file's, or deleted / opaque for a whiteout"), Field("size", SIZE),
+         Field("origin", TEXT, "container, or runtime"), Field("runtime_reason", TEXT),
+         Field("written", TEXT, "its path under the output directory; null when not created"),
+         Field("content", OBJECT, "sha256 (a file written) or linkname (a link or device, not created)",
+               spread=True, get=lambda e: {key: e[key] for key in ("sha256", "linkname") if key in e})),
+        ("layer", *([Column("ORIGIN", get=_origin)] if origin else []), "type", "size", "written", "path"),
+        "An entry of a layer, as diff --extract wrote or listed it.",
+    )  # fmt: skip
+
+
+EXTRACTED = _extracted_type(origin=False)
+EXTRACTED_WITH_ORIGIN = _extracted_type(origin=True)  # --all: the runtime's entries too
+
+
+def extraction(model: CheckpointModel, output: Destination, *, runtime: bool = False) -> Answer:
+    """The changes of ``model`` written under ``output`` (``extract_changes``), listed."""
+    with output.directory(force_hint=False) as directory:  # diff's --force compares containers: never suggested
+        done = extract_changes(model, directory, runtime=runtime)
+    where = str(Path(output.path))
+    written = sum(1 for record in done.records if record["written"])
+    message = f"{written} files written under {where}; links and devices listed, not created"
+    what = "entry" if done.hidden == 1 else "entries"
+    left_out = f"{done.hidden} {what} made by the container runtime left out (--all writes them)"
+    message += f"; {left_out}" if done.hidden else ""
+    return Answer(
+        [Section(EXTRACTED_WITH_ORIGIN if runtime else EXTRACTED, done.records)],
+        nothing="no changes by the container to write" + (f"; {left_out}" if done.hidden else ""),
+        head={"output": where},
+        extra={"hidden": done.hidden},
+        text=lambda entries: [message] if any(True for _ in entries) else [],
+    )

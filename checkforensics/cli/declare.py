@@ -67,12 +67,11 @@ class Output:
     required: bool = True
     flags: tuple[str, ...] = ("-o", "--output")
     force_help: str = "Write into a directory that is not empty."
+    force: bool = True  # False: no --force of its own (the command's --force means something else), never overwrite
 
     def options(self) -> list[Decorator]:
-        return [
-            click.option(*self.flags, "output", required=self.required, type=click.Path(), help=self.help),
-            click.option("--force", is_flag=True, help=self.force_help),
-        ]
+        path = click.option(*self.flags, "output", required=self.required, type=click.Path(), help=self.help)
+        return [path, click.option("--force", is_flag=True, help=self.force_help)] if self.force else [path]
 
 
 class Destination:
@@ -128,6 +127,8 @@ def command(
     prepare: Callable[..., dict[str, Any]] | None = None,
     tap: Callable[..., Any] | None = None,
     metavar: str | None = None,
+    with_format: bool = False,
+    format_aliases: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., Answer]], click.Command]:
     """Declare the command of the calling module: ``ask(model, **options) -> Answer``.
 
@@ -142,7 +143,11 @@ def command(
     arguments mix checkpoints and other words sorts them there (memgrep's patterns).
     ``tap``: a function of the options giving, afresh for each checkpoint, the tap its listing
     pass feeds (``CheckpointModel.open``; memgrep's screen), handed to the function as ``tap``.
-    ``metavar``: how help names the checkpoints, where ``prepare`` takes other words among them."""
+    ``metavar``: how help names the checkpoints, where ``prepare`` takes other words among them.
+    ``with_format``: the function (and a ``reads``
+    function) is also given ``fmt``, for what it reads only for some formats (the command lines
+    every JSON process record holds, a tree shows only when asked); ``format_aliases``: old names
+    of formats still accepted (``tree`` for ``text``)."""
     for name in reads if not callable(reads) else ():
         if name not in READS:
             raise ValueError(f"reads: {name!r} is not one of {', '.join(READS)}")
@@ -158,7 +163,10 @@ def command(
                 chosen = prepare(**chosen)
             given = chosen.pop("checkpoints") if takes == "checkpoints" else (chosen.pop("checkpoint"),)
             if output is not None:
-                chosen["output"] = _destination(given[0], chosen.pop("output"), chosen.pop("force"))
+                force = chosen.pop("force") if output.force else False
+                chosen["output"] = _destination(given[0], chosen.pop("output"), force)
+            if with_format:
+                chosen["fmt"] = fmt
             wanted = reads(**chosen) if callable(reads) else reads
             flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
             with progress.quiet_while_streaming(fmt in (JSON, JSONL)):  # no bar over records streamed
@@ -170,7 +178,7 @@ def command(
         function: Callable[..., Any] = callback
         written = output.options() if output is not None else []
         argument = checkpoint_argument(multiple=takes == "checkpoints", metavar=metavar)
-        for option in reversed([argument, *options, *written, output_options(formats)]):
+        for option in reversed([argument, *options, *written, output_options(formats, aliases=format_aliases)]):
             function = option(function)
         built = click.command(name=name, help=module.__doc__)(function)
         static = () if callable(reads) else reads

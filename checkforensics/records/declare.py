@@ -92,6 +92,7 @@ class RecordType:
     style: Getter | None = None
     expand: str | None = None  # a field of records: JSON Lines and tables have a line per inner record
     line: Getter | None = None  # text form: one line per record (a log) instead of a table
+    group: tuple[str, ...] = ()  # fields placing a record in a JSON document (``Section.groups``)
     _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -221,6 +222,12 @@ class Section:
     include: frozenset[str] = frozenset()
     title: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    groups: tuple[tuple[str, ...], ...] = ()
+    """Where the records go in a JSON document, when not in one list under the type's plural:
+    each group a path of keys, by the values of the type's ``group`` fields (``("processes",
+    "added")``: ``{"processes": {"added": [...]}}``), every group present even when empty, in
+    this order, and those fields left out of the records there. JSON Lines write the records
+    group by group, in the same order, fields kept. Text keeps the order of ``items``."""
 
 
 @dataclass

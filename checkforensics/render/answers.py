@@ -84,13 +84,16 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
     if answer.array:
         for section in answer.sections[:1]:
             print_json_array(_json_items(section, tally), stream)
-        told()  # an array holds no warnings: they are on stderr alone
+        told()  # the warnings, on stderr (each record of the array carries its own)
         return tally[0]
     fields: list[tuple[str, Any]] = list(answer.head.items())
     if answer.single:  # the one record is the document
         fields += next((list(record.items()) for s in answer.sections for record in _json_items(s, tally)), [])
     for section in answer.sections if not answer.single else ():
-        fields.append((section.type.plural, _json_items(section, tally)))
+        if section.groups:
+            fields += _grouped(section, tally).items()
+        else:
+            fields.append((section.type.plural, _json_items(section, tally)))
     fields += list(answer.extra.items())
     fields += _summary_fields(answer)
     fields.append(("warnings", told))
@@ -98,16 +101,40 @@ def _write_document(answer: Answer, stream: TextIO, told: Warnings) -> int:
     return tally[0]
 
 
+def _grouped(section: Section, tally: list[int]) -> dict[str, Any]:
+    """The records of a section with ``groups``, placed in nested objects by their group fields."""
+    keys = section.type.group
+    document: dict[str, Any] = {}
+    places: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for path in section.groups:
+        node = document
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        places[path] = node.setdefault(path[-1], [])
+    for record in _json_items(section, tally):
+        places[tuple(record.pop(key) for key in keys)].append(record)
+    return document
+
+
+def _section_lines(section: Section) -> Iterator[dict[str, Any]]:
+    for each in section.items:
+        item, context = _unwrapped(each, section)
+        yield from section.type.lines(item, section.include, context)
+
+
 def _lines(answer: Answer) -> Iterator[dict[str, Any]]:
     several = answer.several_kinds
     head = dict(answer.line_head)
     for section in answer.sections:
-        for each in section.items:
-            item, context = _unwrapped(each, section)
-            for record in section.type.lines(item, section.include, context):
-                if head:
-                    record = {**head, **record}
-                yield {"record": section.type.name, **record} if several else record
+        records = _section_lines(section)
+        if section.groups:
+            order = {path: index for index, path in enumerate(section.groups)}
+            keys = section.type.group
+            records = iter(sorted(records, key=lambda record: order[tuple(record[key] for key in keys)]))
+        for record in records:
+            if head:
+                record = {**head, **record}
+            yield {"record": section.type.name, **record} if several else record
 
 
 def _summary_line(answer: Answer) -> Iterator[dict[str, Any]]:
@@ -225,7 +252,7 @@ def write_answers(
         if len(first.sections) > 1:
             every = list(every)
         merged = Answer(
-            [Section(s.type, _chained(every, i), s.include) for i, s in enumerate(first.sections)],
+            [Section(s.type, _chained(every, i), s.include, groups=s.groups) for i, s in enumerate(first.sections)],
             nothing=first.nothing, head=first.head, extra=first.extra, array=first.array, single=first.single,
             text=first.text, table=first.table, after=first.after,
         )  # fmt: skip

@@ -95,10 +95,6 @@ def test_show_of_an_empty_tar_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert err.count("\n") == 1 and "empty.tar: is not a checkpoint archive or directory (an empty file" in err
 
 
-def _named(command: str, name: str) -> str:
-    """How a warning about the one checkpoint read starts: show, declared, names the checkpoint
-    only when it reads several, as every declared command does; inspect names it."""
-    return "" if command == "show" else f"{name}: "
 
 
 @pytest.mark.parametrize("command", ["show", "inspect"])
@@ -110,7 +106,7 @@ def test_an_empty_config_dump_is_said(command: str, tmp_path: Path, capsys: pyte
     warnings = doc["warnings"] if command == "show" else doc["metadata"]["warnings"]
     assert "config.dump: empty (no JSON in it)" in warnings
     assert "spec.dump: missing (engine, pod, annotations and mounts unknown)" in warnings
-    assert f"checkforensics: warning: {_named(command, 'test.tar')}config.dump: empty (no JSON in it)\n" in err
+    assert f"checkforensics: warning: config.dump: empty (no JSON in it)\n" in err
 
 
 @pytest.mark.parametrize("command", ["show", "inspect"])
@@ -119,9 +115,8 @@ def test_a_missing_spec_dump_is_said(command: str, tmp_path: Path, capsys: pytes
     Without the spec, the engine is not guessed from config.dump."""
     path = archive(tmp_path / "test.tar", {"config.dump": CONFIG}, {})
     out, err = _cli(capsys, command, str(path))
-    named = _named(command, "test.tar")
-    assert f"warning: {named}spec.dump: missing (engine, pod, annotations and mounts unknown)" in err
-    assert f"warning: {named}{NO_IMAGES}" in err
+    assert f"warning: spec.dump: missing (engine, pod, annotations and mounts unknown)" in err
+    assert f"warning: {NO_IMAGES}" in err
     assert "Podman" not in out and "CRI-O" not in out
 
 
@@ -130,7 +125,7 @@ def test_an_empty_spec_dump_is_said(command: str, tmp_path: Path, capsys: pytest
     """bats: Run checkpointctl show|inspect with tar file with valid config.dump and empty spec.dump."""
     path = archive(tmp_path / "test.tar", {"config.dump": CONFIG, "spec.dump": b""}, {})
     _, err = _cli(capsys, command, str(path))
-    assert f"warning: {_named(command, 'test.tar')}spec.dump: empty (no JSON in it)" in err
+    assert f"warning: spec.dump: empty (no JSON in it)" in err
 
 
 def test_a_bare_criu_dump_has_no_metadata_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,7 +166,7 @@ def test_metadata_without_images_is_shown(
     out, err = _cli(capsys, command, str(path))
     assert engine in out
     assert err == (
-        f"checkforensics: warning: {_named(command, 'test.tar')}{missing} (no inventory.img / pstree.img): "
+        f"checkforensics: warning: {missing} (no inventory.img / pstree.img): "
         "only the container metadata can be read\n"
     )
 
@@ -400,7 +395,7 @@ def test_inspect_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     out, err = _cli(capsys, "inspect", path, "--files")
     assert "Open files" in out and "alive-child" in out
     for process in FACTS["processes"]:  # the suite gives no mm-*.img: each process's program is unknown
-        said = f"test.tar: pid {process['dump_pid']}: mm-{process['dump_pid']}.img missing: its program (exe) unknown\n"
+        said = f"warning: pid {process['dump_pid']}: mm-{process['dump_pid']}.img missing: its program (exe) unknown\n"
         assert (said in err) == (process["state"] != "Z")
     states = {"Z": "(zombie, exit status 0)", "T": "(stopped by SIGSTOP)"}
     lines = out.splitlines()
@@ -424,7 +419,7 @@ def test_inspect_descriptors_without_files_img(
     """bats: Run checkpointctl inspect with tar file and --files|--sockets and missing files.img."""
     path = str(podman(tmp_path / "test.tar", "pstree.img", "core-*.img"))
     _, err = _cli(capsys, "inspect", path, flag)
-    assert "test.tar: files.img: missing (which file, pipe or socket each descriptor is, unknown)" in err
+    assert "warning: files.img: missing (which file, pipe or socket each descriptor is, unknown)" in err
 
 
 def test_inspect_sockets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -507,7 +502,7 @@ def test_a_broken_network_status(tmp_path: Path, capsys: pytest.CaptureFixture[s
     path = str(podman(tmp_path / "test.tar", extra={"network.status": b"not-valid-json\n"}))
     out, err = _cli(capsys, "inspect", path)
     assert "Engine: Podman" in out
-    assert "test.tar: network.status: not valid JSON" in err
+    assert "warning: network.status: not valid JSON" in err
 
 
 def test_inspect_crio_checkpointed_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -692,10 +687,10 @@ def test_diff_of_identical_metadata_only_checkpoints(
     images: files on disk are compared, processes and memory are not (and that is said)."""
     suffix = ".tar.gz" if compression else ".tar"
     a, b = (str(podman(tmp_path / f"test{n}{suffix}", compression=compression)) for n in (1, 2))
-    out, err = _cli(capsys, "diff", a, b)
-    assert "no differences" in out
+    out, err = _cli(capsys, "diff", a, b, code=ExitCode.NOTHING_FOUND)
+    assert out == "" and "checkforensics: nothing found: no differences\n" in err
     assert "processes, descriptors, sockets and memory not compared: A and B hold no CRIU images" in err
-    doc, _ = _json(capsys, "diff", a, b)
+    doc, _ = _json(capsys, "diff", a, b, code=ExitCode.NOTHING_FOUND)
     assert (doc["a"], doc["b"]) == (a, b)
     for section in ("processes", "descriptors", "sockets", "files", "deleted", "memory"):
         assert doc[section] == {"added": [], "removed": [], "changed": []}
@@ -705,8 +700,9 @@ def test_diff_of_identical_checkpoints(tmp_path: Path, capsys: pytest.CaptureFix
     """bats: Run checkpointctl diff with --ps-tree-cmd flag; ... with --files flag (the same
     images twice: nothing changed, processes, descriptors and memory compared)."""
     a, b = (str(podman(tmp_path / name, *FILES, *MEMORY)) for name in ("test1.tar", "test2.tar"))
-    doc, err = _json(capsys, "diff", a, b)
-    assert err == "" and not any(doc[s][k] for s in ("processes", "descriptors", "memory") for k in doc[s])
+    doc, err = _json(capsys, "diff", a, b, code=ExitCode.NOTHING_FOUND)
+    assert err == "checkforensics: nothing found: no differences\n"
+    assert not any(doc[s][k] for s in ("processes", "descriptors", "memory") for k in doc[s])
 
 
 def test_diff_of_checkpoints_whose_metadata_differ(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -716,7 +712,7 @@ def test_diff_of_checkpoints_whose_metadata_differ(tmp_path: Path, capsys: pytes
     config = json.dumps({"annotations": {"io.container.manager": "different-runtime"}}).encode()
     b = archive(tmp_path / "test2.tar", {"config.dump": config, "spec.dump": SPEC_PODMAN},
                 {n: d for n, d in piggie_images().items() if n == "pstree.img" or n.startswith("core-")})  # fmt: skip
-    doc, _ = _json(capsys, "diff", str(a), str(b))
+    doc, _ = _json(capsys, "diff", str(a), str(b), code=ExitCode.NOTHING_FOUND)
     assert doc["processes"] == {"added": [], "removed": [], "changed": []}
 
 

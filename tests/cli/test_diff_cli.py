@@ -253,3 +253,60 @@ def test_options_that_need_one_or_two_checkpoints_say_so(
     argv = ["diff", str(FIXTURES / "counters-blog.tar"), *[later if word == "B" else word for word in extra]]
     assert run(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_command_lines_are_shell_quoted_in_the_tree_and_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """A command line is shown as ps shows it: ``bash -c 'a | b'`` is one argument, not three words."""
+    quoted = "[1] bash /bin/bash -c '/home/counter/counter.py 2>&1 | tee /home/counter/logfile'"
+    for fmt in ("text", "table"):
+        assert run(["diff", str(COUNTERS), str(LATER), "--show-unchanged", "--format", fmt]) == 0
+        assert quoted in capsys.readouterr().out
+
+
+def test_no_change_and_no_difference_are_nothing_found(capsys: pytest.CaptureFixture[str]) -> None:
+    """No change of the container's: nothing on stdout, the one line on stderr with the entries
+    of the runtime's left out, exit 1; JSON still gives the document. Two same checkpoints: the same."""
+    inflight = str(FIXTURES / "inflight.tar.zst")
+    assert run(["diff", inflight]) == ExitCode.NOTHING_FOUND
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "checkforensics: nothing found: no changes by the container; 23 entries made by the container runtime "
+        "not shown (tmpfs /dev, tmpfs /sys/fs/cgroup); --all lists them\n"
+    )
+    assert run(["diff", inflight, "--format", "json"]) == ExitCode.NOTHING_FOUND
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["changed"], doc["deleted"], doc["hidden"], doc["warnings"]) == ([], [], 23, [])
+    assert run(["diff", inflight, "--all", "--format", "jsonl"]) == 0
+    assert {json.loads(line)["origin"] for line in capsys.readouterr().out.splitlines()} == {"runtime"}
+    assert run(["diff", str(COUNTERS), str(COUNTERS)]) == ExitCode.NOTHING_FOUND
+    assert capsys.readouterr() == ("", "checkforensics: nothing found: no differences\n")
+
+
+def test_show_gives_the_files_record_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(["diff", str(COUNTERS), "--show", "/home/counter/test-file"], capsys)
+    (record,) = doc["changed"]
+    assert (record["layer"], record["path"], record["size"]) == ("rootfs", "/home/counter/test-file", 10)
+    assert doc["warnings"] == []
+    assert record["sha256"] == hashlib.sha256(b"test-file\n").hexdigest()
+    assert run(["diff", str(COUNTERS), "--show", "/home/counter/test-file", "--format", "table"]) == 0
+    assert capsys.readouterr().out == "test-file\n"
+
+
+def test_extract_table_sizes_and_json_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(["diff", str(COUNTERS), "--extract", str(tmp_path / "json")], capsys)
+    assert doc["warnings"] == [] and doc["output"] == str(tmp_path / "json")
+    assert run(["diff", str(COUNTERS), "--extract", str(tmp_path / "table"), "--format", "table"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].split() == ["LAYER", "TYPE", "SIZE", "WRITTEN", "PATH"]
+    assert rows[2].split()[:4] == ["rootfs", "file", "402", "B"]
+
+
+def test_extract_keeps_force_for_comparing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """diff's --force compares containers; it never lets --extract write into a directory that is not empty."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "there").write_text("x")
+    assert run(["diff", str(COUNTERS), "--extract", str(out), "--force"]) == ExitCode.BAD_INPUT
+    assert "--force" not in capsys.readouterr().err.split("error:")[1]
+    assert (out / "there").read_text() == "x" and len(list(out.iterdir())) == 1

@@ -245,3 +245,34 @@ def test_show_of_several_names_each_file_and_when_it_was_taken(
     assert docs[0]["container"]["checkpointed"] is None  # what the engine recorded, still
     assert run(["show", str(COUNTERS)]) == 0
     assert capsys.readouterr().out.split()[0] == "CONTAINER"  # one file: no FILE column
+
+
+def test_inspect_of_several_checkpoints_skips_one_that_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each checkpoint inspected in turn; one that cannot be read is named in a warning and
+    skipped (exit 3 once the others are written); each warning names its checkpoint."""
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(b"not a tar at all" * 64)
+    config = tmp_path / "config.tar"
+    with tarfile.open(config, "w") as archive:
+        info = tarfile.TarInfo("config.dump")
+        archive.addfile(info)  # empty: a warning, not an error
+    assert run(["inspect", str(COUNTERS), str(broken), str(config), "--format", "json"]) == ExitCode.BAD_INPUT
+    captured = capsys.readouterr()
+    assert [doc["archive"] for doc in json.loads(captured.out)] == [str(COUNTERS), str(config)]
+    assert f"checkforensics: warning: skipped {broken}" in captured.err
+    assert f"checkforensics: warning: {config}: config.dump: empty (no JSON in it)\n" in captured.err
+    assert run(["inspect", str(COUNTERS), str(broken), "--ps-tree"]) == ExitCode.BAD_INPUT
+    out = capsys.readouterr().out
+    assert out.startswith("counters-blog.tar (tar)") and "[7]  counter.py" in out
+
+
+def test_inspect_process_records_read_command_lines_only_for_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """The tree names processes by comm unless asked for command lines; JSON's records carry
+    them always, and its metadata the evidence hash."""
+    (doc,) = run_json(["inspect", str(COUNTERS), "--ps-tree", "--metadata"], capsys)
+    assert {p["pid"]: p["cmdline"] for p in doc["processes"]}[8] == ["tee", "/home/counter/logfile"]
+    assert doc["metadata"]["sha256"] == hashlib.sha256(COUNTERS.read_bytes()).hexdigest()
+    assert run(["inspect", str(COUNTERS), "--ps-tree"]) == 0
+    assert "[8]  tee\n" in capsys.readouterr().out
