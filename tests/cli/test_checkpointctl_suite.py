@@ -106,7 +106,7 @@ def test_an_empty_config_dump_is_said(command: str, tmp_path: Path, capsys: pyte
     warnings = doc["warnings"] if command == "show" else doc["metadata"]["warnings"]
     assert "config.dump: empty (no JSON in it)" in warnings
     assert "spec.dump: missing (engine, pod, annotations and mounts unknown)" in warnings
-    assert f"checkforensics: warning: config.dump: empty (no JSON in it)\n" in err
+    assert "checkforensics: warning: config.dump: empty (no JSON in it)\n" in err
 
 
 @pytest.mark.parametrize("command", ["show", "inspect"])
@@ -115,7 +115,7 @@ def test_a_missing_spec_dump_is_said(command: str, tmp_path: Path, capsys: pytes
     Without the spec, the engine is not guessed from config.dump."""
     path = archive(tmp_path / "test.tar", {"config.dump": CONFIG}, {})
     out, err = _cli(capsys, command, str(path))
-    assert f"warning: spec.dump: missing (engine, pod, annotations and mounts unknown)" in err
+    assert "warning: spec.dump: missing (engine, pod, annotations and mounts unknown)" in err
     assert f"warning: {NO_IMAGES}" in err
     assert "Podman" not in out and "CRI-O" not in out
 
@@ -125,7 +125,7 @@ def test_an_empty_spec_dump_is_said(command: str, tmp_path: Path, capsys: pytest
     """bats: Run checkpointctl show|inspect with tar file with valid config.dump and empty spec.dump."""
     path = archive(tmp_path / "test.tar", {"config.dump": CONFIG, "spec.dump": b""}, {})
     _, err = _cli(capsys, command, str(path))
-    assert f"warning: spec.dump: empty (no JSON in it)" in err
+    assert "warning: spec.dump: empty (no JSON in it)" in err
 
 
 def test_a_bare_criu_dump_has_no_metadata_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
