@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from checkforensics.errors import OutputError
 
@@ -447,3 +447,19 @@ def _inside_error(evidence: _Evidence, where: str) -> OutputError:
 
 def _overwrite_error(evidence: _Evidence, where: str) -> OutputError:
     return OutputError(f"refusing to overwrite the checkpoint {evidence.given}", where=where)
+
+
+class Destination:
+    """Where a command asked to write (``-o``), through the one output guard: what an analysis
+    that writes is handed (cli.declare's ``Output`` makes it, the path checked before any work)."""
+
+    def __init__(self, guard: OutputGuard, path: str, force: bool) -> None:
+        self.guard, self.path, self.force = guard, path, force
+
+    def directory(self, **options: Any) -> OutputDirectory:
+        """The output directory, created when absent (``OutputGuard.output_directory``)."""
+        return self.guard.output_directory(self.path, force=self.force, **options)
+
+    def new_file(self, **options: Any) -> NewFile:
+        """The output file, written whole or not at all (``OutputGuard.new_file``; ``fsync=True``)."""
+        return self.guard.new_file(self.path, force=self.force, **options)

@@ -37,7 +37,7 @@ from checkforensics.records.declare import Answer, Column, Field, RecordType, Se
 from checkforensics.records.values import INTEGER, SIZE, TEXT
 
 if TYPE_CHECKING:
-    from checkforensics.cli.declare import Destination
+    from checkforensics.output import Destination
 
 EM_X86_64 = 62
 ET_CORE = 4

@@ -14,8 +14,8 @@ from checkforensics.records.values import FLAG, INTEGER, LIST, SIZE, TEXT
 from checkforensics.render.escape import json_text
 
 if TYPE_CHECKING:
-    from checkforensics.cli.declare import Destination
     from checkforensics.model import CheckpointModel
+    from checkforensics.output import Destination
 
 # What identifies the object a kind of in-flight data belongs to, so that every descriptor holding
 # it finds the one object: a pipe's inode (both ends, dup'ed or inherited), a socket's inode (its

@@ -17,8 +17,8 @@ from checkforensics.records.values import FLAG, SIZE, TEXT, TIME
 from checkforensics.render.escape import json_text
 
 if TYPE_CHECKING:
-    from checkforensics.cli.declare import Destination
     from checkforensics.model import CheckpointModel
+    from checkforensics.output import Destination
     from checkforensics.render import Table
 
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")

@@ -38,8 +38,7 @@ from checkforensics.records.values import ADDRESS, INTEGER, LIST, SEVERITY, SIZE
 from checkforensics.render.escape import json_text
 
 if TYPE_CHECKING:
-    from checkforensics.cli.declare import Destination
-    from checkforensics.output import OutputDirectory
+    from checkforensics.output import Destination, OutputDirectory
 
 FIRST_BYTES = 64  # shown as a hexdump
 DISASSEMBLED = 8  # instructions shown where capstone is installed

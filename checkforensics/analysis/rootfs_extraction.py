@@ -16,8 +16,7 @@ from checkforensics.records.declare import Answer, Column, Field, RecordType, Se
 from checkforensics.records.values import OBJECT, SIZE, TEXT
 
 if TYPE_CHECKING:
-    from checkforensics.cli.declare import Destination
-    from checkforensics.output import OutputDirectory
+    from checkforensics.output import Destination, OutputDirectory
 
 
 @dataclass

@@ -28,6 +28,7 @@ from checkforensics.render import FORMATS, JSON, JSONL
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
+    from checkforensics.output import Destination
     from checkforensics.records.declare import Answer
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -72,21 +73,6 @@ class Output:
     def options(self) -> list[Decorator]:
         path = click.option(*self.flags, "output", required=self.required, type=click.Path(), help=self.help)
         return [path, click.option("--force", is_flag=True, help=self.force_help)] if self.force else [path]
-
-
-class Destination:
-    """Where a command writes, through the one output guard (``checkforensics.output``)."""
-
-    def __init__(self, guard: Any, path: str, force: bool) -> None:
-        self.guard, self.path, self.force = guard, path, force
-
-    def directory(self, **options: Any) -> Any:
-        """The output directory, created when absent (``OutputGuard.output_directory``)."""
-        return self.guard.output_directory(self.path, force=self.force, **options)
-
-    def new_file(self, **options: Any) -> Any:
-        """The output file, written whole or not at all (``OutputGuard.new_file``; ``fsync=True``)."""
-        return self.guard.new_file(self.path, force=self.force, **options)
 
 
 def spec_of(command: click.Command) -> CommandSpec:
@@ -282,7 +268,7 @@ def _destination(checkpoint: str, path: str | None, force: bool) -> Destination 
     """The output path checked against the evidence now, before any work; None when not given."""
     if path is None:
         return None
-    from checkforensics.output import OutputGuard
+    from checkforensics.output import Destination, OutputGuard
 
     guard = OutputGuard(checkpoint)
     guard.check(path)

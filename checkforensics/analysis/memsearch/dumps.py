@@ -28,7 +28,7 @@ from checkforensics.records.declare import Answer, Column, Field, RecordType, Se
 from checkforensics.records.values import ADDRESS, INTEGER, LIST, OBJECT, SIZE, TEXT
 
 if TYPE_CHECKING:
-    from checkforensics.cli.declare import Destination
+    from checkforensics.output import Destination
 
 PROCESS_MEMORY = RecordType(
     "process",

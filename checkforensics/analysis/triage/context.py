@@ -3,14 +3,13 @@ environment, descriptors, the changes on disk, malfind's suspects and the secret
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from checkforensics.analysis.malfind import Suspect, malfind
 from checkforensics.analysis.redaction import REDACT, Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
-from checkforensics.analysis.triage.shells import ReverseShell, find_reverse_shells
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.files import Descriptor, FileTable
 
@@ -26,7 +25,7 @@ class Context:
     redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
     malfind: list[Suspect] = field(default_factory=list)  # malfind's suspect mappings
     _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
-    _reverse: list[ReverseShell] | None = field(default=None, init=False, repr=False)
+    _made: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def descriptors(self) -> Iterator[tuple[Process, Descriptor]]:
         for entry in self.files.processes:
@@ -51,12 +50,12 @@ class Context:
         path = exe.path if exe is not None else None
         return (path or "").rsplit("/", 1)[-1] or (process.comm or "")
 
-    def reverse_shells(self) -> list[ReverseShell]:
-        """Shells and interpreters whose standard streams reach the network (found once: the
-        network rules both ask)."""
-        if self._reverse is None:
-            self._reverse = list(find_reverse_shells(self))
-        return self._reverse
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """What ``make`` gives, made once for this context: what several rules look at (the
+        reverse shells both network rules ask about) is found once, by whoever asks first."""
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
 
 
 def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Context:

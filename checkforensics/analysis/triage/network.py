@@ -12,15 +12,23 @@ from checkforensics.analysis.triage.shells import (
     INTERPRETERS,
     NET_TOOLS,
     SHELLS,
+    ReverseShell,
+    find_reverse_shells,
     interpreter_techniques,
     is_loopback,
 )
 
 
+def _reverse_shells(context: Context) -> list[ReverseShell]:
+    """Shells and interpreters whose standard streams reach the network, found once: both
+    network rules ask."""
+    return context.once("reverse shells", lambda: list(find_reverse_shells(context)))
+
+
 def rule_reverse_shell(context: Context) -> Iterator[Finding]:
     """A shell or interpreter reading its input from the network and writing its output back:
     critical when the peer is not a local address."""
-    for shell in context.reverse_shells():
+    for shell in _reverse_shells(context):
         d = shell.connection
         local_peer = is_loopback(d.remote)
         via = "its standard streams are a network socket"
@@ -47,7 +55,7 @@ def rule_reverse_shell(context: Context) -> Iterator[Finding]:
 
 
 def rule_network(context: Context) -> Iterator[Finding]:
-    explained = {(shell.process.pid, ino) for shell in context.reverse_shells() for ino in shell.sockets}
+    explained = {(shell.process.pid, ino) for shell in _reverse_shells(context) for ino in shell.sockets}
     for process, d in context.descriptors():
         if d.family not in ("INET", "INET6") or (process.pid, d.ino) in explained:
             continue  # a reverse shell's own socket: rule_reverse_shell tells it once

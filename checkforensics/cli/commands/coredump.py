@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from checkforensics.cli.declare import Destination, Output, command
+from checkforensics.cli.declare import Output, command
 from checkforensics.cli.options import pid_option
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
+    from checkforensics.output import Destination
     from checkforensics.records.declare import Answer
 
 

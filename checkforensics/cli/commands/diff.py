@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from checkforensics.cli.declare import Destination, Output, command
+from checkforensics.cli.declare import Output, command
 from checkforensics.cli.options import TREE_ALIAS
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
+    from checkforensics.output import Destination
     from checkforensics.records.declare import Answer
 
 

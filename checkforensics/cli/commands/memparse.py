@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from checkforensics.cli.declare import Destination, Output, command
+from checkforensics.cli.declare import Output, command
 from checkforensics.cli.options import make_memory_filter, memory_filter_options
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
     from checkforensics.model.regions import MemoryFilter
+    from checkforensics.output import Destination
     from checkforensics.records.declare import Answer
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from checkforensics.cli.declare import Destination, Output, command
+from checkforensics.cli.declare import Output, command
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
+    from checkforensics.output import Destination
     from checkforensics.records.declare import Answer
 
 

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from checkforensics.cli.declare import Destination, Output, command
+from checkforensics.cli.declare import Output, command
 from checkforensics.render import JSON, JSONL, TEXT
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
+    from checkforensics.output import Destination
     from checkforensics.records.declare import Answer
 
 
