@@ -32,7 +32,8 @@ from checkforensics.errors import CheckforensicsError, InputError, OutputError, 
 from checkforensics.images.flags import PAGE_SIZE, Prot, TaskState
 from checkforensics.model import CheckpointModel, Process
 from checkforensics.model.memory import Vma
-from checkforensics.model.regions import ProcessMemory, Region
+from checkforensics.model.regions import Region
+from checkforensics.model.view import ProcessMemory
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import INTEGER, SIZE, TEXT
 

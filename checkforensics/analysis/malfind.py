@@ -32,7 +32,8 @@ from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import VmaStatus
 from checkforensics.model import CheckpointModel
-from checkforensics.model.regions import Mapping, MemoryFilter, ProcessMemory, Region
+from checkforensics.model.regions import Mapping, MemoryFilter, Region
+from checkforensics.model.view import ProcessMemory
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import ADDRESS, INTEGER, LIST, SEVERITY, SIZE, TEXT
 from checkforensics.render.escape import json_text

@@ -18,8 +18,9 @@ from checkforensics import progress
 from checkforensics.analysis import secrets
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.model import CheckpointModel
-from checkforensics.model.regions import MemoryFilter, ProcessMemory, Region
+from checkforensics.model.regions import MemoryFilter, Region
 from checkforensics.model.shared import SHARED_OBJECT, SharedMemory
+from checkforensics.model.view import ProcessMemory
 from checkforensics.records.declare import Field, RecordType
 from checkforensics.records.values import ADDRESS, INTEGER, LIST, LONG, OBJECT, SEVERITY, TEXT
 

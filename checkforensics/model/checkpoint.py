@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     from checkforensics.model.memory import AddressSpace
     from checkforensics.model.mounts import Mounts
     from checkforensics.model.pages import PagesImages
-    from checkforensics.model.regions import ProcessMemory
     from checkforensics.model.shared import SharedMemory
     from checkforensics.model.sizes import Sizes
+    from checkforensics.model.view import ProcessMemory
 
 
 class Reads(enum.Flag):

@@ -18,8 +18,9 @@ from checkforensics.images.load import text
 from checkforensics.model.architecture import UNKNOWN_ARCHITECTURE, Architecture
 from checkforensics.model.fdnames import DELETED_REMAPS, remap_kind
 from checkforensics.model.memory import AddressSpace, PageRun, Vma, normalise_pagemap, vmas_from_mm
-from checkforensics.model.regions import UNKNOWN, Mapping, ProcessMemory
+from checkforensics.model.regions import UNKNOWN, Mapping
 from checkforensics.model.store import ImageStore
+from checkforensics.model.view import ProcessMemory
 
 if TYPE_CHECKING:
     from checkforensics.model.pages import PagesImages

@@ -33,8 +33,9 @@ from checkforensics.images.flags import PAGE_SIZE, Prot, VmaStatus
 from checkforensics.images.load import text
 from checkforensics.model.mappings import pages_image
 from checkforensics.model.memory import AddressSpace, Vma, normalise_pagemap
-from checkforensics.model.regions import Attachment, Mapping, ProcessMemory
+from checkforensics.model.regions import Mapping
 from checkforensics.model.store import ImageStore
+from checkforensics.model.view import Attachment, ProcessMemory
 from checkforensics.records.declare import Field, RecordType
 from checkforensics.records.values import INTEGER, SIZE, TEXT
 

@@ -16,7 +16,8 @@ from checkforensics.cli import run
 from checkforensics.images.flags import Prot, VmaStatus
 from checkforensics.model import CheckpointModel
 from checkforensics.model.memory import AddressSpace, Vma
-from checkforensics.model.regions import Mapping, ProcessMemory
+from checkforensics.model.regions import Mapping
+from checkforensics.model.view import ProcessMemory
 
 from conftest import FIXTURES, GOLDEN_SOURCES, SCENARIOS, truth
 

@@ -16,7 +16,12 @@ from tests.conftest import FIXTURES
 COUNTERS = str(FIXTURES / "counters-blog.tar")
 
 # What no command that answers a metadata or process question needs.
-MEMORY = ("checkforensics.model.regions", "checkforensics.model.shared", "checkforensics.model.pages")
+MEMORY = (
+    "checkforensics.model.regions",
+    "checkforensics.model.view",
+    "checkforensics.model.shared",
+    "checkforensics.model.pages",
+)
 ANALYSES = (
     "checkforensics.analysis.memsearch",
     "checkforensics.analysis.secrets",

@@ -16,8 +16,9 @@ from checkforensics.images.flags import PAGE_SIZE, PagemapFlags
 from checkforensics.model import CheckpointModel
 from checkforensics.model.architecture import ARCHITECTURES, X86_64
 from checkforensics.model.memory import AddressSpace, MemoryUnavailableError, PageRun, Vma
-from checkforensics.model.regions import MemoryFilter, ProcessMemory
+from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.scan import PagesScreen, SearchPattern
+from checkforensics.model.view import ProcessMemory
 
 from conftest import FIXTURES, SCENARIOS, truth
 

@@ -22,8 +22,9 @@ from checkforensics.analysis.memsearch.memparse import (
 from checkforensics.analysis.memsearch.selection import one_memory, shared_objects
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
-from checkforensics.model.regions import VMA, MemoryFilter, ProcessMemory
+from checkforensics.model.regions import VMA, MemoryFilter
 from checkforensics.model.shared import SHARED_OBJECT, SharedMemory
+from checkforensics.model.view import ProcessMemory
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import ADDRESS, INTEGER, LIST, OBJECT, SIZE, TEXT
 

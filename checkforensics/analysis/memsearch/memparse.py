@@ -13,7 +13,8 @@ from typing import BinaryIO
 from checkforensics.images.flags import MapFlags
 from checkforensics.model import CheckpointModel
 from checkforensics.model.pages import DEFAULT_CHUNK_SIZE, PageSources
-from checkforensics.model.regions import Mapping, MemoryFilter, ProcessMemory, Region
+from checkforensics.model.regions import Mapping, MemoryFilter, Region
+from checkforensics.model.view import ProcessMemory
 
 HEXDUMP_WIDTH = 16
 

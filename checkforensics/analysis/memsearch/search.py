@@ -12,10 +12,11 @@ from checkforensics.diagnostics import Diagnostic, Part
 from checkforensics.errors import ArchiveError
 from checkforensics.model import CheckpointModel
 from checkforensics.model.pages import DEFAULT_CHUNK_SIZE
-from checkforensics.model.regions import MemoryFilter, ProcessMemory
+from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.scan import MemoryMatch, PagesScreen, Progress, SearchPattern
 from checkforensics.model.scan.search import check_options
 from checkforensics.model.shared import SharedMemory
+from checkforensics.model.view import ProcessMemory
 
 
 def search_memory(

@@ -13,9 +13,10 @@ from checkforensics.analysis.memsearch.search import search_memory
 from checkforensics.diagnostics import Diagnostic, Part
 from checkforensics.errors import CheckforensicsError, ExitCode
 from checkforensics.model import CheckpointModel
-from checkforensics.model.regions import MemoryFilter, ProcessMemory
+from checkforensics.model.regions import MemoryFilter
 from checkforensics.model.scan import MemoryMatch, PagesScreen, Progress, SearchPattern
 from checkforensics.model.shared import SharedMemory
+from checkforensics.model.view import ProcessMemory
 
 
 class SharedObjectNotFoundError(CheckforensicsError):

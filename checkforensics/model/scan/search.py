@@ -3,6 +3,8 @@
 This is what ``ProcessMemory.scan`` runs. The view's regions are scanned window by window, here
 or by forked workers (see ``parallel``), or, when the checkpoint was listed through a screen made
 for the same patterns (``prescan``), only in the stretches of the pages image the screen kept.
+The view is taken as ``ScannedMemory``, what a scan asks of it: scanning does not know the
+memory view (``model.view``), which stands on it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import itertools
 import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from checkforensics.model.pages import DEFAULT_CHUNK_SIZE, MappedPages, PageSource, region_blocks
 from checkforensics.model.regions import Mapping, MemoryFilter, Region
@@ -22,10 +24,28 @@ from checkforensics.model.scan.prescan import PagesScreen, Stretch
 from checkforensics.model.scan.windows import Hit, PatternSet, Progress, RegionScan, SearchPlan, scan_buffer
 
 if TYPE_CHECKING:
-    from checkforensics.model.regions import ProcessMemory
+    from contextlib import AbstractContextManager
 
 MAX_CONTEXT = 4096  # context bytes on either side of a match, at most
 PARALLEL_THRESHOLD = 256 << 20  # less memory than this in a process is searched by one worker
+
+
+class ScannedMemory(Protocol):
+    """What a scan asks of a memory view (``model.view``'s ``ProcessMemory`` and the shared
+    objects are ones): who it is, its dumped regions, and its own pages image."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def comm(self) -> str | None: ...
+
+    @property
+    def pages_member(self) -> str: ...  # the pages image's member name in the checkpoint
+
+    def regions(self, memory_filter: MemoryFilter | None = None) -> list[Region]: ...
+
+    def open_pages(self, chunk_size: int | None = None) -> AbstractContextManager[PageSource]: ...
 
 
 @dataclass(frozen=True)
@@ -57,7 +77,7 @@ def check_options(context: int, chunk_size: int) -> None:
 
 
 def scan_memory(
-    memory: ProcessMemory,
+    memory: ScannedMemory,
     patterns: list[SearchPattern],
     memory_filter: MemoryFilter | None = None,
     *,
@@ -85,7 +105,7 @@ def scan_memory(
         matches.close()
 
 
-def _matches(memory: ProcessMemory, regions: list[Region], plan: SearchPlan) -> Iterator[MemoryMatch]:
+def _matches(memory: ScannedMemory, regions: list[Region], plan: SearchPlan) -> Iterator[MemoryMatch]:
     # a scan leaves out the shared objects a process maps (each is scanned once, on its own),
     # so all its regions lie in the view's own pages image
     stretches = plan.screen.stretches(memory.pages_member) if plan.screen is not None else None
@@ -98,7 +118,7 @@ def _matches(memory: ProcessMemory, regions: list[Region], plan: SearchPlan) -> 
 
 
 def _as_matches(
-    memory: ProcessMemory, found: Iterator[tuple[Mapping, list[Hit]]], plan: SearchPlan
+    memory: ScannedMemory, found: Iterator[tuple[Mapping, list[Hit]]], plan: SearchPlan
 ) -> Iterator[MemoryMatch]:
     patterns = plan.patterns.patterns
     for mapping, hits in found:
