@@ -131,8 +131,8 @@ def test_the_model_owns_the_channel_and_its_parts_speak_there(damaged: Path) -> 
 
 def test_memory_warnings_are_told_per_process(damaged: Path) -> None:
     with CheckpointModel.open(damaged) as model:
-        told: list[str] = []
-        model.memories([16120], told)  # lays out every process's memory (shared objects are looked for)
+        model.memories([16120])  # lays out every process's memory (shared objects are looked for)
+        told = model.diagnostics.untold([16120])
         about_sleep = [line for line in model.diagnostics.said(Part.MEMORY) if line.startswith("pid 16122:")]
         assert about_sleep and not any(line.startswith("pid 16122:") for line in told)
         assert model.diagnostics.untold([16122], parts=(Part.MEMORY,)) == about_sleep  # told when asked about
@@ -147,28 +147,17 @@ def test_a_process_without_memory_is_said_once(damaged: Path) -> None:
         assert [str(d) for d in model.memories_left_out([16120])] == [
             "pid 16120: not dumped (no core image): it has no memory"
         ]
-        first: list[str] = []
-        model.memories([16120], first)
-        again: list[str] = []
-        model.memories([16120], again)
+        model.memories([16120])
+        first = model.diagnostics.untold([16120])
+        model.memories([16120])
+        again = model.diagnostics.untold([16120])
         assert first == ["pid 16120: not dumped (no core image): it has no memory"] and again == []
         assert first[0] in model.tree.warnings  # the processes' part says it
 
 
-# The functions still handed a list by commands not yet declared (cli/commands: memgrep,
-# memparse, memdump, coredump). Each also says what it finds to the model's diagnostics; the
-# list goes when its command is declared, and so does its line here.
-MIGRATING = {
-    "checkforensics.model.checkpoint.CheckpointModel.memories",
-    "checkforensics.analysis.memsearch.search.search_memory",
-    "checkforensics.analysis.memsearch.selection.one_memory",
-    "checkforensics.analysis.memsearch.selection.at_most",
-    "checkforensics.analysis.memsearch.selection.shared_matches",
-    "checkforensics.analysis.secretscan.scan_checkpoint",
-    "checkforensics.analysis.coredump.write_core",
-    "checkforensics.analysis.memsearch.grep._secret_findings",
-    "checkforensics.analysis.memsearch.grep._Search.__init__",
-}
+# Every command is declared: no function is handed a list of warnings any more (what they
+# found is said to the model's diagnostics and told through the declaration).
+MIGRATING: set[str] = set()
 
 
 def _functions() -> list[tuple[str, object]]:

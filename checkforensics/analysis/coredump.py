@@ -271,13 +271,9 @@ def _cut(process: Process, mm: Any, compact: int) -> list[Diagnostic]:
     return cut
 
 
-def write_core(
-    model: CheckpointModel, process: Process, out: BinaryIO, warnings: list[str] | None = None
-) -> tuple[int, int]:
+def write_core(model: CheckpointModel, process: Process, out: BinaryIO) -> tuple[int, int]:
     """Write the core of ``process`` to ``out``; returns (threads, PT_LOAD count). What was cut
-    to keep the file bounded is said to the model's diagnostics (``warnings``: only for the
-    coredump command, not yet declared, which gathers warnings into a list of its own; remove
-    with it)."""
+    to keep the file bounded is said to the model's diagnostics."""
     threads = []
     for tid in sorted(process.tids, key=lambda t: (t != process.pid, t)):
         threads.append(_ThreadState(tid, model.thread_core(tid)))
@@ -304,8 +300,6 @@ def write_core(
     cut = _cut(process, mm, compact)
     for diagnostic in cut:
         model.diagnostics.add(diagnostic, Part.CORE)
-    if warnings is not None:
-        warnings += model.diagnostics.tell(cut)
     phnum = 1 + len(segments)
     extended = phnum >= PN_XNUM  # the count goes into section header 0, as the kernel does it
     offset = _EHDR.size + phnum * _PHDR.size + (_SHDR.size if extended else 0)
@@ -375,23 +369,26 @@ def write_cores(model: CheckpointModel, pids: tuple[int, ...], output: Destinati
             if not process.dumped:  # the tree's warnings name them
                 continue
             if process.zombie:
-                warnings.append(f"pid {process.pid} is a zombie (exited, not reaped): no core file")
+                what = f"pid {process.pid} is a zombie (exited, not reaped): no core file"
+                model.diagnostics.warn(what, pid=process.pid, part=Part.CORE)
                 continue
             name = f"core.{process.pid}"
             try:
                 with directory.new_file(name) as handle:
-                    threads, segments = write_core(model, process, handle, warnings)
+                    threads, segments = write_core(model, process, handle)
                     size = handle.seek(0, os.SEEK_END)
             except (OutputError, UnsupportedError):
                 raise
             except CheckforensicsError as exc:  # its damaged images: the other processes still get their cores
-                warnings.append(f"pid {process.pid}: no core file: {exc}")
+                model.diagnostics.of_process(process.pid, f"no core file: {exc}", part=Part.CORE)
                 failed.append(exc)
                 continue
             written.append(CoreFile(process.pid, process.comm, Path(output.path) / name, threads, segments, size))
         if failed and not written:  # raised inside: a directory made for nothing is removed
             raise failed[0]
-    warnings.extend(model.untold_memory_warnings(process.pid for process in chosen))
+    about = [process.pid for process in chosen]  # what the cores left out first, then what memory could not read
+    untold = model.diagnostics.untold
+    warnings += untold(about, parts=(Part.CORE,)) + untold(about, parts=(Part.MEMORY,))
     return Answer(
         [Section(CORE, written)], nothing="no process with dumped memory to write a core file of",
         warnings=warnings, about=frozenset(pids) or None,

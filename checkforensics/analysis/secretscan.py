@@ -91,17 +91,15 @@ def scan_checkpoint(
     memory_filter: MemoryFilter | None = None,
     shared: bool = True,
     yara: YaraRules | None = None,
-    warnings: list[str] | None = None,
 ) -> list[SecretHit]:
     """Every rule hit in the chosen processes (all by default), within ``memory_filter``, in
     process and address order; then, with ``shared``, in the shared memory objects that go
     with them (see ``memsearch.selection.shared_objects``), each scanned once. A process whose
-    memory cannot be read is said to the model's diagnostics (``warnings``: only for memgrep,
-    not yet declared, which gathers warnings into a list of its own; remove with it)."""
+    memory cannot be read is said to the model's diagnostics."""
     from checkforensics.analysis.memsearch.selection import shared_objects
 
     chosen = list(pids)
-    memories: list[ProcessMemory] = list(model.memories(chosen, warnings))
+    memories: list[ProcessMemory] = list(model.memories(chosen))
     if shared:
         memories += shared_objects(model, chosen, memory_filter)
     return scan_memories(memories, memory_filter, rules, yara)

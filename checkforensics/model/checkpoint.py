@@ -322,21 +322,13 @@ class CheckpointModel:
         self._attach_shared()
         return found
 
-    def memories(self, pids: Iterable[int] = (), warnings: list[str] | None = None) -> list[ProcessMemory]:
+    def memories(self, pids: Iterable[int] = ()) -> list[ProcessMemory]:
         """The memory views of the chosen processes (all by default), in tree order. A process
         with no readable memory is left out, and said to the diagnostics (as the processes' part:
-        ``memories_left_out``); a zombie only when it was asked for by PID.
-
-        ``warnings``: only for the commands not yet declared (``cli/commands``: memgrep,
-        memparse), which gather warnings into lists of their own: it gets the processes left
-        out and what is not told yet of these processes' memory (``diagnostics.untold(pids)``),
-        each once. Remove with them."""
+        ``memories_left_out``); a zombie only when it was asked for by PID."""
         found, left_out = self._memory_views(set(pids))
         for diagnostic in left_out:
             self.diagnostics.add(diagnostic, Part.PROCESSES)
-        if warnings is not None:
-            told = self.diagnostics.tell(left_out)
-            warnings += told + self.diagnostics.untold({memory.pid for memory in found}, parts=(Part.MEMORY,))
         return found
 
     def memories_left_out(self, pids: Iterable[int] = ()) -> list[Diagnostic]:
@@ -356,11 +348,6 @@ class CheckpointModel:
             except CheckforensicsError as exc:
                 left_out.append(Diagnostic(f"memory not readable: {exc}", f"pid {process.pid}", pid=process.pid))
         return found, left_out
-
-    def untold_memory_warnings(self, pids: Iterable[int]) -> list[str]:
-        """Only for cli/commands/coredump.py until it is declared: ``diagnostics.untold(pids)``
-        of the memory's part."""
-        return self.diagnostics.untold(pids, parts=(Part.MEMORY,))
 
     @cached_property
     def shared_memory(self) -> list[SharedMemory]:

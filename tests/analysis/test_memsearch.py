@@ -318,11 +318,11 @@ def test_a_pagemap_past_the_pages_image_is_cut_with_a_warning(synthetic: dict[st
         pages_id = checkpoint.store.image(f"pagemap-{PID}.img").entries[0].message.pages_id
     pages = images / f"pages-{pages_id}.img"
     pages.write_bytes(pages.read_bytes()[: 3 * PAGE_SIZE])
-    warnings: list[str] = []
     with CheckpointModel.open(images) as checkpoint:
-        memories = checkpoint.memories([PID], warnings)
+        memories = checkpoint.memories([PID])
         patterns = [SearchPattern.from_literal(text) for text in MARKS]
-        found = [m.data for m in search_memory(checkpoint, memories, patterns, warnings=warnings)]
+        found = [m.data for m in search_memory(checkpoint, memories, patterns)]
+        warnings = checkpoint.diagnostics.untold([PID])
     assert found == [b"PAGE_EDGE_MARK", b"RUN_EDGE_MARK"]
     assert any("past the end" in warning for warning in warnings)
 

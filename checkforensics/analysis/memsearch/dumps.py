@@ -87,7 +87,7 @@ def sizes(model: CheckpointModel, memory_filter: MemoryFilter | None = None) -> 
     """The sizes of every process (none for one whose memory images cannot be read: null,
     ``-``), then of every shared memory object."""
     warnings = list(model.tree.warnings)  # the archive's and the tree's: a listing cut at a limit says so
-    found = {memory.pid: memory_sizes(memory, memory_filter) for memory in model.memories((), warnings)}
+    found = {memory.pid: memory_sizes(memory, memory_filter) for memory in model.memories()}
     processes = [found.get(p.pid) or MemorySize(p.pid, p.comm, None, None, None) for p in model.processes()]
     objects = shared_objects(model, (), memory_filter)
     return Answer(
@@ -109,7 +109,7 @@ def memory_dump(
     warnings = list(model.tree.warnings)
     if pid is not None:
         model.processes([pid])  # an unknown PID is the usual error
-    memory = one_memory(model, pid, shmid, warnings)
+    memory = one_memory(model, pid, shmid)
     if vma is not None:
         memory_filter = _only_mapping(memory, vma, memory_filter)
     regions = memory.regions(memory_filter, shared=True)

@@ -114,10 +114,10 @@ def grep(model: CheckpointModel, plan: SearchPlan, screen: PagesScreen | None = 
     writing ends (close the generator)."""
     model.processes(plan.pids)  # an unknown --pid is an error before any work
     warnings = list(model.tree.warnings)  # the archive's and the tree's: a listing cut at a limit says so
-    sections = [_secret_findings(model, plan, warnings)] if plan.secrets else []
+    sections = [_secret_findings(model, plan)] if plan.secrets else []
     with contextlib.ExitStack() as stack:
         if plan.patterns:
-            search = stack.enter_context(_Search(model, plan, warnings, screen))
+            search = stack.enter_context(_Search(model, plan, screen))
             sections += [Section(MATCH, search.matches()), Section(SHARED_MATCH, search.shared())]
         summary = Section(ARCHIVE, [model], context={"archive": str(model.path)}) if plan.with_hash else None
         yield Answer(
@@ -126,7 +126,7 @@ def grep(model: CheckpointModel, plan: SearchPlan, screen: PagesScreen | None = 
         )  # fmt: skip
 
 
-def _secret_findings(model: CheckpointModel, plan: SearchPlan, warnings: list[str]) -> Section:
+def _secret_findings(model: CheckpointModel, plan: SearchPlan) -> Section:
     """The user's rules (TOML first, so they win overlaps; YARA) and, with ``builtin_rules``, the
     credential rules, over the chosen processes and the shared objects that go with them,
     within the memory filters: their findings."""
@@ -142,9 +142,7 @@ def _secret_findings(model: CheckpointModel, plan: SearchPlan, warnings: list[st
         from checkforensics.analysis.yarascan import YaraRules
 
         yara = YaraRules(plan.yara_files)
-    hits = scan_checkpoint(
-        model, rules, plan.pids, memory_filter=plan.memory_filter, shared=plan.shared, yara=yara, warnings=warnings
-    )
+    hits = scan_checkpoint(model, rules, plan.pids, memory_filter=plan.memory_filter, shared=plan.shared, yara=yara)
     found: list[SecretFinding] = secret_findings(hits, redact=plan.redact)
     return Section(SECRET_FINDING, found)
 
@@ -155,12 +153,10 @@ class _Search:
     bar that shows from the first match asked for until the last is found. Used as a context
     manager, which takes the bar down however writing ends."""
 
-    def __init__(
-        self, model: CheckpointModel, plan: SearchPlan, warnings: list[str], screen: PagesScreen | None
-    ) -> None:
-        self.model, self.plan, self.warnings, self.screen = model, plan, warnings, screen
+    def __init__(self, model: CheckpointModel, plan: SearchPlan, screen: PagesScreen | None) -> None:
+        self.model, self.plan, self.screen = model, plan, screen
         self.objects = shared_objects(model, plan.pids, plan.memory_filter) if plan.shared else []
-        self.memories = model.memories(plan.pids, warnings)
+        self.memories = model.memories(plan.pids)
         self._bar = contextlib.ExitStack()
         self._advance: Callable[[int], None] | None = None
 
@@ -182,19 +178,17 @@ class _Search:
             context=plan.context,
             max_count=None if plan.limit is None else plan.limit + 1,  # one more, to tell when there were more
             progress=self._advance,
-            warnings=self.warnings,
             screen=self.screen,
         )
-        yield from at_most(found, plan.limit, self.warnings)
+        yield from at_most(self.model, found, plan.limit)
 
     def shared(self) -> Iterator[SharedMatch]:
         """Read after ``matches``."""
         plan = self.plan
         try:
             for obj, match in shared_matches(
-                self.model, self.objects, list(plan.patterns), plan.context, plan.limit, self._advance, self.warnings,
-                self.screen,
-            ):  # fmt: skip
+                self.model, self.objects, list(plan.patterns), plan.context, plan.limit, self._advance, self.screen
+            ):
                 yield SharedMatch(obj, match)
         finally:
             self._bar.close()

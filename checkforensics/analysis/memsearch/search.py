@@ -30,7 +30,6 @@ def search_memory(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int | None = None,
     progress: Progress | None = None,
-    warnings: list[str] | None = None,
     screen: PagesScreen | None = None,
 ) -> Iterator[MemoryMatch]:
     """Every match of ``patterns`` in the dumped memory of ``memories`` (views of ``model``),
@@ -39,8 +38,7 @@ def search_memory(
     ``context``, ``max_count`` (per process), ``chunk_size``, ``workers``, ``progress`` and
     ``screen`` (the tap the model was opened with, if any) are those of ``ProcessMemory.scan``.
     A process whose pages cannot be read is said to the model's diagnostics and skipped; what
-    was found before the failure stays found. ``warnings``: only for the commands not yet
-    declared (memgrep), which gather warnings into a list of their own. Remove with them.
+    was found before the failure stays found.
     """
     check_options(context, chunk_size)
     for memory in memories:
@@ -60,8 +58,6 @@ def search_memory(
             pid = None if isinstance(memory, SharedMemory) else memory.pid
             cut = Diagnostic(f"{memory.pages_member}: memory not fully searched: {exc}", memory.label, pid=pid)
             model.diagnostics.add(cut, Part.SEARCH)
-            if warnings is not None:
-                warnings += model.diagnostics.tell([cut])
         finally:
             matches.close()  # unmaps the window or ends the stream at once, also after --max-count
 

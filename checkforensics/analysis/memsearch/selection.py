@@ -43,15 +43,16 @@ def shared_objects(
     return objects
 
 
-def one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warnings: list[str]) -> ProcessMemory:
-    """The memory of process ``pid``, or else of shared memory object ``shmid``. (``warnings``:
-    the list of memparse and memdump, not yet declared, as ``model.memories`` takes it.)"""
+def one_memory(model: CheckpointModel, pid: int | None, shmid: int | None) -> ProcessMemory:
+    """The memory of process ``pid``, or else of shared memory object ``shmid``. Why the
+    process's cannot be read is said in the error: what the listing and the processes said
+    (its own reason last), then what the memory's part said of no process in particular."""
     if pid is not None:
-        memories = model.memories([pid], warnings)
+        memories = model.memories([pid])
         if not memories:
-            raise CheckforensicsError(
-                f"the memory of process {pid} cannot be read ({'; '.join(warnings) or 'no images'})"
-            )
+            said = model.diagnostics.said
+            why = list(dict.fromkeys([*said(Part.LISTING, Part.PROCESSES), *said(Part.MEMORY, pids=())]))
+            raise CheckforensicsError(f"the memory of process {pid} cannot be read ({'; '.join(why) or 'no images'})")
         return memories[0]
     found = model.shared_object(shmid) if shmid is not None else None
     if found is None:
@@ -60,17 +61,16 @@ def one_memory(model: CheckpointModel, pid: int | None, shmid: int | None, warni
     return found
 
 
-def at_most(matches: Iterable[MemoryMatch], limit: int | None, warnings: list[str]) -> Iterator[MemoryMatch]:
-    """The first ``limit`` matches of each process, and a warning for each process that had more
-    (in ``warnings``: memgrep's own list, until it is declared and this moves with it)."""
+def at_most(model: CheckpointModel, matches: Iterable[MemoryMatch], limit: int | None) -> Iterator[MemoryMatch]:
+    """The first ``limit`` matches of each process; each process that had more is said to the
+    model's diagnostics."""
     counts: Counter[int] = Counter()
     for match in matches:
         counts[match.pid] += 1
         if limit is not None and counts[match.pid] > limit:
             if counts[match.pid] == limit + 1:
-                warnings.append(
-                    f"pid {match.pid}: more than {limit} matches; only the first {limit} are shown (--max-count)"
-                )
+                what = f"more than {limit} matches; only the first {limit} are shown (--max-count)"
+                model.diagnostics.of_process(match.pid, what, part=Part.SEARCH)
             continue
         yield match
 
@@ -82,12 +82,11 @@ def shared_matches(
     context: int,
     limit: int | None,
     progress: Progress | None,
-    warnings: list[str],
     screen: PagesScreen | None = None,
 ) -> Iterator[tuple[SharedMemory, MemoryMatch]]:
     """Matches in each shared object (offsets as addresses), at most ``limit`` per object
     (``screen``: as for ``search_memory``); an object with more is said to the model's
-    diagnostics (and told in ``warnings``, memgrep's own list, until it is declared)."""
+    diagnostics."""
     for obj in objects:
         found = search_memory(
             model,
@@ -96,13 +95,11 @@ def shared_matches(
             context=context,
             max_count=None if limit is None else limit + 1,
             progress=progress,
-            warnings=warnings,
             screen=screen,
         )
         for number, match in enumerate(found, 1):
             if limit is not None and number > limit:
                 more = Diagnostic(f"more than {limit} matches; only the first {limit} are shown", obj.label)
                 model.diagnostics.add(more, Part.SEARCH)
-                warnings += model.diagnostics.tell([more])
                 break
             yield obj, match
