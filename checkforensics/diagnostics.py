@@ -160,8 +160,8 @@ class Diagnostics:
 class Lines(list[str]):
     """The warnings some parts of a checkpoint said, as a list (a result's ``warnings``). What a
     caller appends is said to the channel too, by the last of those parts, so that whoever reads
-    the result's warnings next hears of it. Kept for the commands that still gather warnings into
-    lists of their own (``cli/commands``, not yet declared)."""
+    the result's warnings next hears of it (no caller appends to one any more: a candidate for
+    a plain list of what was said)."""
 
     def __init__(self, diagnostics: Diagnostics, parts: tuple[Part, ...]) -> None:
         super().__init__(diagnostics.said(*parts))
