@@ -20,13 +20,29 @@ def specs() -> list[CommandSpec]:
 
 def argv(spec: CommandSpec, sample: tuple[str, ...], checkpoint: str | Path, out: Path | None = None) -> list[str]:
     """The command line of ``sample``: the checkpoint first unless the sample says where
-    (``CHECKPOINT``), ``OUT`` a fresh path under ``out``."""
+    (``CHECKPOINT``), ``OUT`` a fresh path under ``out``, ``PID`` the checkpoint's first process
+    with memory (the process itself when there is none: the command says so)."""
     words = [str(checkpoint) if word == "CHECKPOINT" else word for word in sample]
+    if "PID" in words:
+        words = [str(first_pid(checkpoint)) if word == "PID" else word for word in words]
     if "CHECKPOINT" not in sample:
         words.insert(0, str(checkpoint))
     if out is not None:
         words = [str(out / f"{spec.name}-{index}") if word == "OUT" else word for index, word in enumerate(words)]
     return [spec.name, *words]
+
+
+def first_pid(checkpoint: str | Path) -> int:
+    """The checkpoint's first process with memory (a sample's ``PID``)."""
+    from checkforensics.errors import CheckforensicsError
+    from checkforensics.model import CheckpointModel
+
+    try:
+        with CheckpointModel.open(checkpoint) as model:
+            processes = model.processes()
+            return next((p.pid for p in processes if p.dumped and not p.zombie), processes[0].pid)
+    except (CheckforensicsError, IndexError):
+        return 1  # a checkpoint without processes: the command says what is wrong
 
 
 def samples(*, writing: bool | None = None) -> list[tuple[CommandSpec, tuple[str, ...]]]:

@@ -44,7 +44,7 @@ class CommandSpec:
     - ``takes``: ``checkpoint`` (one), ``checkpoints`` (one or more, or directories of them),
       or ``other`` (its own arguments: ``list``, ``crit``, ``completion``).
     - ``samples``: argument lists the tests run it with on real dumps (after the checkpoint); ``OUT`` stands
-      for a fresh output path.
+      for a fresh output path, ``PID`` for the dump's first process with memory.
     - ``records``: the record types it answers with, as ``module:NAME`` (imported only by the tests and docs).
     """
 
@@ -177,20 +177,23 @@ def command(
 
 def answer_with(model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: str, no_color: bool) -> int:
     """Write the answer (the model still open: its records may read it as they are written),
-    with the answer's warnings and then the model's diagnostics; the exit code.
-
-    A command's function may also be a generator that yields its one answer from inside the
-    ``with`` blocks its records need open (a log being read); it is closed once written."""
+    with the answer's warnings and then the model's diagnostics; the exit code."""
     from checkforensics.render.answers import write_answer
 
+    with _answer_of(asked, model) as answer:
+        return write_answer(answer, fmt, no_color=no_color, warnings=lambda: told(answer, model))
+
+
+@contextlib.contextmanager
+def _answer_of(asked: Answer | Iterator[Answer], model: CheckpointModel) -> Iterator[Answer]:
+    """The answer a command's function gave, its records in the context of ``model``'s checkpoint.
+    The function may also be a generator that yields its one answer from inside the ``with``
+    blocks its records need open (a log being read): it is closed when the answer is done with."""
     answer = next(asked) if isinstance(asked, Iterator) else asked
-    _in_context(answer, model)
-
-    def warnings() -> list[str]:
-        return told(answer, model)
-
     try:
-        return write_answer(answer, fmt, no_color=no_color, warnings=warnings)
+        for section in answer.sections:
+            section.context.setdefault("archive", str(model.path))
+        yield answer
     finally:
         if isinstance(asked, Generator):
             asked.close()
@@ -200,11 +203,6 @@ def told(answer: Answer, model: CheckpointModel) -> list[str]:
     """The warnings of a command's answer: the answer's own, then what the model's parts said
     and was not told yet (about the processes ``answer.about`` only, when it names them), each once."""
     return list(dict.fromkeys([*answer.warnings, *model.diagnostics.untold(answer.about)]))
-
-
-def _in_context(answer: Answer, model: CheckpointModel) -> None:
-    for section in answer.sections:
-        section.context.setdefault("archive", str(model.path))
 
 
 @contextlib.contextmanager
@@ -253,14 +251,9 @@ def _several(
 
 def _whole(model: CheckpointModel, asked: Answer | Iterator[Answer]) -> Answer:
     """The answer with every section's items read while its checkpoint is open."""
-    answer = next(asked) if isinstance(asked, Iterator) else asked
-    try:
+    with _answer_of(asked, model) as answer:
         for section in answer.sections:
             section.items = list(section.items)
-        _in_context(answer, model)
-    finally:
-        if isinstance(asked, Generator):
-            asked.close()
     return answer
 
 

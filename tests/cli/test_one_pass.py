@@ -22,7 +22,7 @@ import pytest
 
 from checkforensics.archive import compressed, spool
 from checkforensics.cli import run
-from tests.commands import samples
+from tests.commands import first_pid, samples
 
 from conftest import FIXTURES
 
@@ -33,13 +33,16 @@ LATER = FIXTURES / "counters-blog-later.tar.zst"
 # checkpoints aside: list, crit, completion), each writing under OUT where its sample says so;
 # then what the declarations cannot say: other paths through memgrep, and arguments of this
 # checkpoint's own (its pid 7, a later checkpoint of it).
-DECLARED = [[spec.name, *sample] for spec, sample in samples() if spec.takes != "other"]
+DECLARED = [
+    [spec.name, *(str(first_pid(PLAIN)) if word == "PID" else word for word in sample)]
+    for spec, sample in samples()
+    if spec.takes != "other"
+]
 EXTRA = [
     ["memgrep", "--regex", r"\bRANDOM_1432_KEY"],  # reads past its match: no screen, the spool
     ["memgrep", "RANDOM_1432_KEY", "-e", "counter"],  # the screen in the listing pass
     ["ps", "--env"],
     ["memparse", "--pid", "7"],
-    ["memdump", "--pid", "7", "-o", "OUT"],
     ["diff", "LATER", "--secrets"],
 ]
 COMMANDS = [*DECLARED, *EXTRA]

@@ -55,7 +55,7 @@ def _address(context: click.Context, parameter: click.Parameter, text: str | Non
         memory_filter_options,
     ],
     output=Output("The file to write.", directory=False, force_help="Overwrite FILE if it exists."),
-    samples=[],
+    samples=[("--pid", "PID", "-o", "OUT")],
     records=["checkforensics.analysis.memsearch.dumps:REGION"],
 )  # fmt: skip
 def memdump(
