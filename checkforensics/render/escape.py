@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 #
 # Every name, number and byte of a checkpoint may have been chosen by the attacker, so nothing
@@ -89,3 +91,15 @@ def json_text(value: Any, *, indent: int | None = None, compact: bool = False) -
         return text
     return _NOT_PLAIN_JSON.sub(_json_char, text)
 
+
+def print_warnings(warnings: Iterable[str], prefix: str | None = None, stream: TextIO | None = None) -> None:
+    """Each warning as one line on stderr (``prefix``: the checkpoint, when several are read),
+    escaped as ``printable`` does: warnings name members and values from the evidence."""
+    stream = stream or sys.stderr
+    for warning in dict.fromkeys(warnings):  # each once, in order: several parts may report one problem
+        stream.write(f"checkforensics: warning: {printable((prefix + ': ' if prefix else '') + warning)}\n")
+
+
+def print_error(message: str, stream: TextIO | None = None) -> None:
+    """The one line of a failure on stderr, escaped as ``printable`` does."""
+    (stream or sys.stderr).write(f"checkforensics: error: {printable(message)}\n")

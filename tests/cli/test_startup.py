@@ -67,6 +67,10 @@ def test_help_imports_no_command() -> None:
     assert not {m for m in modules if m.startswith("checkforensics.cli.")}
     assert not _under(modules, ("checkforensics.archive", "checkforensics.model", "checkforensics.analysis"))
     assert not _under(modules, ("google", *DRAWING, *TEMPLATES))
+    # the package's names load with their modules: listing commands writes no table, tree or JSON
+    writers = ("tables", "trees", "jsonout", "write", "answers")
+    assert not _under(modules, tuple(f"checkforensics.render.{name}" for name in writers))
+    assert "checkforensics.records.values" not in modules
 
 
 @pytest.mark.parametrize("command", ["show", "ps"])
