@@ -37,9 +37,10 @@ from checkforensics.model.store import ImageStore
 if TYPE_CHECKING:
     from checkforensics.archive.tarscan import MemberTap
     from checkforensics.model.architecture import Architecture
+    from checkforensics.model.contents import Contents
     from checkforensics.model.container import ContainerMetadata
     from checkforensics.model.dump import CriuDump
-    from checkforensics.model.files import FileTable
+    from checkforensics.model.files import Descriptor, FileTable
     from checkforensics.model.layers import Layers
     from checkforensics.model.memory import AddressSpace
     from checkforensics.model.mounts import Mounts
@@ -422,6 +423,30 @@ class CheckpointModel:
             )
             self._files[with_data] = table
         return table
+
+
+    def executables(self, *, contents: bool = False) -> ProcessTree:
+        """The tree with each process's ``exe``: its program's descriptor (path, ``deleted``, a
+        memfd's ``memfd:NAME``) from the descriptor table; with ``contents``, ``exe_contents``
+        too: where the checkpoint holds the program's bytes (``contents``), or None."""
+        tree = self.tree
+        for held in self.files().processes:
+            process = tree.by_pid(held.pid)
+            if process is None:
+                continue
+            process.exe = next((d for d in held.descriptors if d.fd == "exe"), None)
+            if contents and process.exe is not None and process.exe_contents is None:
+                process.exe_contents = self.contents(process.exe)
+        return tree
+
+    def contents(self, item: Descriptor | str) -> Contents | None:
+        """Where the checkpoint holds the bytes of a file, or None: a memfd's (its shared memory
+        object), a deleted file's CRIU saved (its ghost file), a file a layer holds (rootfs-diff,
+        /dev/shm, tmpfs). ``item``: a descriptor (a process's exe too) or a path in the container.
+        Nothing is read until the ``Contents`` is: ``read()``, ``sha256``, ``size``."""
+        from checkforensics.model.contents import contents_of
+
+        return contents_of(self, item)
 
 
 def _no_memory(process: Process) -> str:

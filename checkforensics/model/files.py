@@ -19,6 +19,7 @@ from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import SockFamily, SockType, TcpState
 from checkforensics.images.load import text
+from checkforensics.model.contents import ghost_file, memfd
 from checkforensics.model.fdnames import (
     CLOCKS,
     CONNECTIONLESS_STATES,
@@ -211,20 +212,14 @@ class FileResolver:
                 self._ghost_content(d, remap.remap_id)
 
     def _ghost_content(self, d: Descriptor, remap_id: int) -> None:
-        entries = self.images.entries(f"ghost-file-{remap_id}.img")
-        if not entries:
+        found = ghost_file(self.images.store, remap_id)
+        if found is None:
+            self.images.store.diagnostics.warn("missing", where=f"ghost-file-{remap_id}.img", part=Part.FILES)
             return
-        ghost = entries[0].message
-        if not ghost.chunks:
-            d.inflight.append(InFlight("deleted-file", entries[0].extra or b""))
-            return
-        ends = [chunk.message.off + chunk.message.len for chunk in entries[1:]]
-        size = ghost.size if ghost.HasField("size") else max(ends, default=0)
-        content = bytearray(size)
-        for chunk in entries[1:]:
-            start = chunk.message.off
-            content[start : start + len(chunk.extra or b"")] = chunk.extra or b""
-        d.inflight.append(InFlight("deleted-file", bytes(content)))
+        try:
+            d.inflight.append(InFlight("deleted-file", found.read()))
+        except CheckforensicsError as exc:
+            self.images.store.diagnostics.warn(str(exc), part=Part.FILES)
 
     def _pipe(self, d: Descriptor, pipe: Any) -> None:
         d.pipe_id = pipe.pipe_id
@@ -324,10 +319,9 @@ class FileResolver:
 
     def _memfd_content(self, d: Descriptor, inode: Any) -> None:
         shared = self.shared_memory(inode.shmid) if self.shared_memory is not None else None
-        if shared is None:
-            return
-        data, got = shared.read_available(0, inode.size)
-        d.inflight.append(InFlight("memfd", data, complete=got == inode.size))
+        found = memfd(inode, shared)
+        if found is not None:
+            d.inflight.append(InFlight("memfd", found.read(), complete=found.complete))
 
     def _efd(self, d: Descriptor, efd: Any) -> None:
         d.flags = flag_names(efd.flags)

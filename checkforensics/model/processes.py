@@ -52,6 +52,8 @@ class Process:
     env: list[str] | None = None
     core: Any = None  # the CoreEntry of the main thread
     mm: Any = None  # the MmEntry, when loaded
+    exe: Any = None  # its program's Descriptor (fd "exe"), when model.executables() was asked
+    exe_contents: Any = None  # where the checkpoint holds its program's bytes (model.contents), when asked
     # in the forest ProcessTree links (a pstree can hold parent cycles); never compared or
     # printed, which on a chain of 100,000 processes would recurse 100,000 deep
     children: list[Process] = field(default_factory=list, repr=False, compare=False)
