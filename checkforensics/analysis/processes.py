@@ -137,7 +137,8 @@ def _programs(processes: list[Process]) -> Table | Lines:
         return Lines(["no program's bytes are in the checkpoint (no memfd, deleted or dropped program)"])
     rows = [[str(p.pid), TEXT.text(p.comm), TEXT.text(exe_text(p)), SIZE.text(p.exe_contents.size),
              p.exe_contents.sha256, p.exe_contents.where] for p in held]  # fmt: skip
-    return Table(["PID", "COMM", "EXE", "SIZE", "SHA256", "IN"], rows, title="programs whose bytes the checkpoint holds")
+    title = "programs whose bytes the checkpoint holds"
+    return Table(["PID", "COMM", "EXE", "SIZE", "SHA256", "IN"], rows, title=title)
 
 
 def _environments(processes: list[Process]) -> list[Lines]:

@@ -37,8 +37,8 @@ from checkforensics.model.store import ImageStore
 if TYPE_CHECKING:
     from checkforensics.archive.tarscan import MemberTap
     from checkforensics.model.architecture import Architecture
-    from checkforensics.model.contents import Contents
     from checkforensics.model.container import ContainerMetadata
+    from checkforensics.model.contents import Contents
     from checkforensics.model.dump import CriuDump
     from checkforensics.model.files import Descriptor, FileTable
     from checkforensics.model.layers import Layers

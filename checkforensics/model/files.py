@@ -36,6 +36,7 @@ from checkforensics.model.fdnames import (
     signal_names,
     unix_name,
 )
+from checkforensics.model.holders import note_holders
 from checkforensics.model.processes import ProcessTree
 from checkforensics.model.store import ImageStore
 
@@ -97,8 +98,10 @@ class Descriptor:
     local: str | None = None
     remote: str | None = None
     ino: int | None = None
-    peer: int | None = None
+    peer: int | None = None  # the other end's inode: a UNIX socket's peer, a TCP/UDP socket's in the checkpoint
     pipe_id: int | None = None
+    netns: int | None = None  # CRIU's id of a socket's network namespace (ns_id), where it records one
+    peer_holders: list[dict[str, Any]] | None = None  # who holds the other end: pid, comm, fd (model/holders.py)
     details: dict[str, Any] = field(default_factory=dict)
     inflight: list[InFlight] = field(default_factory=list)
 
@@ -285,6 +288,7 @@ class FileResolver:
         if d.proto != "TCP":  # UDP, raw: no TCP state machine; ss says UNCONN / ESTAB
             d.state = CONNECTIONLESS_STATES.get(d.state, d.state)
         d.ino = isk.ino
+        d.netns = isk.ns_id if isk.HasField("ns_id") else None
         d.local = format_address(list(isk.src_addr), isk.src_port, d.family)
         d.remote = format_address(list(isk.dst_addr), isk.dst_port, d.family)
         if isk.backlog:
@@ -386,7 +390,7 @@ class FileResolver:
         d.details.update(map_name=text(bpf.map_name), map_type=bpf.map_type, map_id=bpf.map_id)
 
     def _pidfd(self, d: Descriptor, pidfd: Any) -> None:
-        d.details["pid"] = pidfd.nspid
+        d.details["target_pid"] = pidfd.nspid  # not "pid": JSON Lines put a descriptor's keys beside its holder's
 
 
 def _legacy_type(field_name: str) -> int:
@@ -427,7 +431,7 @@ def build_file_table(
                 descriptors.append(descriptor)
         descriptors += _special(resolver, process.pid, mm_of)
         table.processes.append(ProcessFiles(process.pid, process.comm, descriptors))
-    _note_sharing(table)
+    note_holders(table)
     table.warnings = store.diagnostics.said(Part.FILES)
     return table
 
@@ -453,21 +457,3 @@ def _special(resolver: FileResolver, pid: int, mm_of: Callable[[int], Any]) -> l
         descriptor.flags = None
         descriptor.pos = None
     return found
-
-
-def _note_sharing(table: FileTable) -> None:
-    """Mark pipes and sockets with the other (pid, fd) holding the same object."""
-    holders: dict[tuple[str, int], list[tuple[int, int | str]]] = {}
-    for process in table.processes:
-        for d in process.descriptors:
-            key = ("pipe", d.pipe_id) if d.pipe_id is not None else ("ino", d.ino) if d.ino is not None else None
-            if key is not None:
-                holders.setdefault(key, []).append((process.pid, d.fd))
-    for process in table.processes:
-        for d in process.descriptors:
-            key = ("pipe", d.pipe_id) if d.pipe_id is not None else ("ino", d.ino) if d.ino is not None else None
-            if key is None:
-                continue
-            others = [f"{pid}:{fd}" for pid, fd in holders[key] if (pid, fd) != (process.pid, d.fd)]
-            if others:
-                d.details["shared_with"] = others
