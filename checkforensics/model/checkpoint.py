@@ -424,7 +424,6 @@ class CheckpointModel:
             self._files[with_data] = table
         return table
 
-
     def executables(self, *, contents: bool = False) -> ProcessTree:
         """The tree with each process's ``exe``: its program's descriptor (path, ``deleted``, a
         memfd's ``memfd:NAME``) from the descriptor table; with ``contents``, ``exe_contents``
