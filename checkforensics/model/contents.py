@@ -21,11 +21,12 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
+from checkforensics.model.fdnames import remap_kind
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
-    from checkforensics.model.files import Descriptor
     from checkforensics.model.store import ImageStore
 
 MEMFD = "memfd"
@@ -112,20 +113,41 @@ def memfd(inode: Any, shared: Any) -> Contents | None:
     return Contents(MEMFD, f"pagemap-shmem-{inode.shmid}.img", inode.size, reader)
 
 
-def contents_of(model: CheckpointModel, item: Descriptor | str) -> Contents | None:
-    """Where the checkpoint holds the bytes of ``item`` (``model.contents``): a descriptor (a
-    process's exe included) of a memfd, of a deleted file CRIU saved, or of a path a layer
-    holds; or a path inside the container, looked up in the layers. None when it holds none."""
-    if isinstance(item, str):
-        return model.layers.find(item)
-    if item.type == "MEMFD" and isinstance(item.details.get("inode_id"), int):
-        inode = memfd_inode(model.store, item.details["inode_id"])
-        return memfd(inode, model.shared_object(inode.shmid)) if inode is not None else None
-    if item.details.get("remap") == "ghost" and isinstance(item.details.get("remap_id"), int):
-        return ghost_file(model.store, item.details["remap_id"])
-    if item.type == "REG" and item.path and not item.deleted and item.path.startswith("/"):
-        return model.layers.find(item.path)
-    return None
+class FileContents:
+    """Which files of a checkpoint it holds the bytes of, by file id (``model.contents``): the
+    memfds of files.img, the deleted files remap-fpath.img gives a ghost file, and the paths
+    the layers hold. Built once a model, from the small images only."""
+
+    def __init__(self, model: CheckpointModel) -> None:
+        store = model.store
+        self._model = model
+        self._memfds: dict[int, int] = {}  # file id -> memfd inode id
+        self._ghosts: dict[int, int] = {}  # file id -> remap id
+        try:
+            if store.has("files.img"):
+                self._memfds = {e.id: e.memfd.inode_id for e in store.messages("files.img") if e.HasField("memfd")}
+            if store.has("remap-fpath.img"):
+                remaps = store.messages("remap-fpath.img")
+                self._ghosts = {r.orig_id: r.remap_id for r in remaps if remap_kind(r) == "GHOST"}
+        except CheckforensicsError as exc:
+            store.diagnostics.warn(f"files whose content the checkpoint holds unknown: {exc}", part=Part.FILES)
+
+    def of(self, item: Any) -> Contents | None:
+        """``item``: a path in the container, or anything with a ``file_id`` (a descriptor, a
+        process's ``exe``)."""
+        model = self._model
+        if isinstance(item, str):
+            return model.layers.find(item)
+        file_id = item.file_id
+        if file_id in self._memfds:
+            inode = memfd_inode(model.store, self._memfds[file_id])
+            return memfd(inode, model.shared_object(inode.shmid)) if inode is not None else None
+        if file_id in self._ghosts:
+            return ghost_file(model.store, self._ghosts[file_id])
+        path = model.file_names.get(file_id)
+        if path is None or not path.startswith("/") or file_id in model.deleted_files:
+            return None  # a linked remap's file: deleted, its content not saved
+        return model.layers.find(path)
 
 
 def memfd_inode(store: ImageStore, inode_id: int) -> Any:
