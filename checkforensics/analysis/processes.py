@@ -7,6 +7,8 @@ import shlex
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from checkforensics.diagnostics import Part
+from checkforensics.errors import CheckforensicsError
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import COMMAND_LINE, FLAG, INTEGER, LIST, OBJECT, SIZE, TEXT
 
@@ -97,6 +99,8 @@ def process_list(model: CheckpointModel, pids: Iterable[int] = (), *, env: bool 
     chosen = model.processes(pids)
     known = model.command_lines(env=env)  # the tree, argv (and environments) read once
     model.executables(contents=hashes)
+    if hashes:
+        _hash_programs(model, chosen)
     environments = _environments(chosen) if env else []
     programs = [_programs(chosen)] if hashes else []
     include = {"env"} if env else set()
@@ -126,6 +130,19 @@ def _indented(placed: list[tuple[Process, int]]) -> Table:
         *cells, command = PROCESS.row(process)
         rows.append([*cells, "  " * depth + command])
     return Table(PROCESS.headers, rows)
+
+
+def _hash_programs(model: CheckpointModel, processes: list[Process]) -> None:
+    """Hash each program whose bytes the checkpoint holds now, so that one it cannot read is
+    said (and shown as not held) rather than stopping the table half-written."""
+    for process in processes:
+        if process.exe_contents is None:
+            continue
+        try:
+            process.exe_contents.sha256  # noqa: B018 -- made once, kept
+        except CheckforensicsError as exc:
+            model.diagnostics.of_process(process.pid, f"its program's bytes not readable: {exc}", part=Part.PROCESSES)
+            process.exe_contents = None
 
 
 def _programs(processes: list[Process]) -> Table | Lines:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
     from checkforensics.model.store import ImageStore
 
+SIZE_LIMIT = 1 << 30  # a ghost file laid out whole: a size claimed past it is not believed
 MEMFD = "memfd"
 GHOST_FILE = "ghost-file"
 LAYER = "layer"
@@ -93,7 +94,14 @@ def _ghost_bytes(entries: list[Any], name: str) -> bytes:
     if not ghost.chunks:
         return entries[0].extra or b""
     ends = [chunk.message.off + chunk.message.len for chunk in entries[1:]]
-    content = bytearray(ghost.size if ghost.HasField("size") else max(ends, default=0))
+    size = ghost.size if ghost.HasField("size") else max(ends, default=0)
+    if size > SIZE_LIMIT or max(ends, default=0) > size:
+        raise CheckforensicsError(
+            f"a deleted file of {size} bytes with chunks up to {max(ends, default=0)}: not laid out "
+            f"(at most {SIZE_LIMIT} bytes, its chunks inside it)",
+            where=name,
+        )
+    content = bytearray(size)
     for chunk in entries[1:]:
         start = chunk.message.off
         content[start : start + len(chunk.extra or b"")] = chunk.extra or b""

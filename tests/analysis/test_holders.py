@@ -329,3 +329,38 @@ def test_reverse_shell_names_the_relay_and_the_peer(capsys: pytest.CaptureFixtur
     assert direct["evidence"]["remote"] == facts["reverse_shell_peer"]
     assert direct["evidence"]["peer"] == "outside the checkpoint"
     assert direct["evidence"]["relay_pid"] is None
+
+
+# -- hostile images ------------------------------------------------------------------------------
+
+
+def test_a_ghost_claiming_a_huge_size_is_refused_not_allocated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from checkforensics.cli import run
+    from checkforensics.errors import CheckforensicsError
+    from checkforensics.images.codec import encode_image
+
+    images = tmp_path / "files"
+    shutil.copytree(SCENARIOS / "files", images)
+    ghost = decode_image((images / "ghost-file-2.img").read_bytes(), "ghost-file-2.img")
+    assert ghost.entries[0].message.chunks  # the sparse one, laid out from its chunks
+    ghost.entries[0].message.size = 1 << 60
+    (images / "ghost-file-2.img").write_bytes(encode_image(ghost))
+    with CheckpointModel.open(images) as model:
+        held = [
+            (p.pid, d) for p in model.files().processes for d in p.descriptors
+            if d.details.get("remap") == "ghost" and d.details.get("remap_id") == 2
+        ]  # fmt: skip
+        assert held
+        found = model.contents(held[0][1])
+        assert found is not None and found.where == "ghost-file-2.img"
+        with pytest.raises(CheckforensicsError, match="not laid out"):
+            found.read()
+    assert run(["recover", str(images), "-o", str(tmp_path / "out"), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "ghost-file-2.img" in captured.err and "not laid out" in captured.err
+    kinds = [item["kind"] for item in json.loads(captured.out)["items"]]
+    assert kinds.count("deleted-file") == 2  # the other two ghosts still recovered
