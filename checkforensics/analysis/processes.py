@@ -177,6 +177,9 @@ def _tree(placed: list[tuple[Process, int]], with_env: bool) -> Tree:
         if note:  # beside the name: a long command line would push it out of sight
             label += f" [{'red' if process.zombie else 'yellow'}]({note})[/]"
         label += f"  {tree_text(cell(command_text(process)))}"
+        exe = process.exe
+        if exe is not None and exe.path and (exe.deleted or exe.path.startswith("memfd:")):  # no file on disk
+            label += f"  [red](exe {tree_text(cell(exe_text(process)))})[/]"
         if len(process.tids) > 1:
             label += f"  [dim]threads {', '.join(str(t) for t in process.tids)}[/]"
         if depth == DEPTH_LIMIT:  # a tree deeper than that is drawn flat there: say whose child it is

@@ -364,3 +364,38 @@ def test_a_ghost_claiming_a_huge_size_is_refused_not_allocated(
     assert "ghost-file-2.img" in captured.err and "not laid out" in captured.err
     kinds = [item["kind"] for item in json.loads(captured.out)["items"]]
     assert kinds.count("deleted-file") == 2  # the other two ghosts still recovered
+
+
+def test_tree_names_programs_run_from_no_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from checkforensics.cli import run
+
+    implants = _truth("intrusion")["implants"]
+    assert run(["ps", str(SCENARIOS / "intrusion.tar.zst"), "--tree", "--no-color"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = {int(line.split()[1]): line for line in lines[1:] if "(exe " in line}
+    assert set(marked) == {implants["inj-fileless"]["pid"], implants["inj-deleted"]["pid"]}
+    assert marked[implants["inj-fileless"]["pid"]].endswith("(exe memfd:cfw-payload)")
+    assert marked[implants["inj-deleted"]["pid"]].endswith("(exe /tmp/cfw-scenarios/intrusion/kworker-upd (deleted))")
+
+
+def test_inflight_sockets_name_their_other_end(capsys: pytest.CaptureFixture[str]) -> None:
+    from checkforensics.cli import run
+
+    (process,) = truth("inflight")["processes"]
+    fds = process["fds"]
+    by_ino = {fd["ino"]: fd["fd"] for fd in fds if fd["type"] == "UNIXSK"}
+    expected = {fd["fd"]: {by_ino[fd["peer"]]} for fd in fds if fd["type"] == "UNIXSK" and fd.get("peer")}
+    inet = [fd for fd in fds if fd["type"] == "INETSK"]
+    tcp = {(tuple(fd["src"]), fd["sport"], tuple(fd["dst"]), fd["dport"]): fd["fd"] for fd in inet}
+    for (src, sport, dst, dport), fd in tcp.items():
+        if dport:
+            expected[fd] = {tcp[(dst, dport, src, sport)]}
+    assert expected == {5: {6}, 6: {5}, 8: {9}, 9: {8}}
+    assert run(["sockets", str(FIXTURES / "inflight.tar.zst"), "--format", "json"]) == 0
+    (ours,) = json.loads(capsys.readouterr().out)["processes"]
+    found = {d["fd"]: {h["fd"] for h in d["peer_holders"]} for d in ours["fds"] if d.get("peer_holders")}
+    assert found == expected
+    holders = [h for d in ours["fds"] for h in d.get("peer_holders") or []]
+    assert holders and all((h["pid"], h["comm"]) == (process["pid"], process["comm"]) for h in holders)
+    listening = next(d for d in ours["fds"] if d["fd"] == 7)
+    assert listening["state"] == "LISTEN" and "peer_holders" not in listening
