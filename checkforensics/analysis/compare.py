@@ -141,6 +141,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
         )
     tree = model.command_lines()
     table = model.files()
+    model.executables()  # each process's program, compared with its record
     memory = {}
     for process in tree.processes:
         if process.zombie or not process.dumped:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
-from checkforensics.model.descriptions import DESCRIPTOR, DESCRIPTOR_WITH_DATA, preview, what
+from checkforensics.model.descriptions import DESCRIPTOR, DESCRIPTOR_WITH_DATA, peer_text, preview, what
 from checkforensics.model.files import SOCKET_TYPES, Descriptor, ProcessFiles
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import INTEGER, SIZE, TEXT
@@ -46,7 +46,8 @@ FILES_WITH_DATA = RecordType(
 SOCKETS = RecordType(
     "process", "processes",
     (PID, COMM, Field("fds", record=DESCRIPTOR, get=_sockets)),
-    ("pid", "comm", "fd", "family", Column("TYPE", "sock_type"), "proto", "state", "local", "remote",
+    ("pid", "comm", "fd", "family", Column("TYPE", "sock_type"), "proto", "state", "ino", "local", "remote",
+     Column("PEER (PID:FD)", get=peer_text, hint=TEXT),
      Column("RECV-Q", get=lambda d: d.details.get("recv_queue")),
      Column("SEND-Q", get=lambda d: d.details.get("send_queue")),
      Column("RCVBUF", get=lambda d: d.details.get("recv_buffer"), hint=SIZE),

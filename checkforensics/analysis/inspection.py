@@ -140,6 +140,7 @@ def inspection(model: CheckpointModel, parts: Parts, fmt: str) -> Inspection:
         if parts.memory(fmt):
             model.command_lines(env=view.env)
         found.warnings += model.tree.warnings
+        model.executables()  # each process's program, for its record
         _processes(model, found, table)
     if parts.metadata and fmt in (JSON, JSONL):  # last: a directory hashes the members read, not again
         found.sha256 = model.sha256()

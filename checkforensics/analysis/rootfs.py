@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from checkforensics.diagnostics import Part
 from checkforensics.errors import ArchiveError, CheckforensicsError, MemberNotFoundError
 from checkforensics.model import CheckpointModel
-from checkforensics.model.layers import ROOTFS
+from checkforensics.model.layers import ROOTFS, container_path
 from checkforensics.records.declare import Field, RecordType
 from checkforensics.records.values import INTEGER, SIZE, TEXT, TIME
 
@@ -167,19 +167,6 @@ def changed_file_record(changed: ChangedFile, layer: str | None = None, runtime:
     """The JSON form of a changed file (``CHANGED_FILE``); ``runtime``: why the runtime, not the
     container, made it (None: the container's)."""
     return CHANGED_FILE.json(LayerFile(layer, changed, runtime))
-
-
-def container_path(name: str, root: str = "/") -> str:
-    """``home/x`` or ``./home/x`` as ``/home/x``; ``..`` can never climb above ``root``."""
-    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
-    clean: list[str] = []
-    for part in parts:
-        if part == "..":
-            if clean:
-                clean.pop()
-        else:
-            clean.append(part)
-    return posixpath.join(root, *clean)
 
 
 def _iso(timestamp: float) -> str:

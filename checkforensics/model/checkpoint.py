@@ -25,6 +25,7 @@ from checkforensics.archive.members import MemberInfo, is_pages_image
 from checkforensics.diagnostics import Diagnostic, Diagnostics, Part
 from checkforensics.errors import CheckforensicsError, NoImagesError
 from checkforensics.model.processes import (
+    Executable,
     Process,
     ProcessNotFoundError,
     ProcessTree,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from checkforensics.archive.tarscan import MemberTap
     from checkforensics.model.architecture import Architecture
     from checkforensics.model.container import ContainerMetadata
+    from checkforensics.model.contents import Contents, FileContents
     from checkforensics.model.dump import CriuDump
     from checkforensics.model.files import FileTable
     from checkforensics.model.layers import Layers
@@ -422,6 +424,39 @@ class CheckpointModel:
             )
             self._files[with_data] = table
         return table
+
+    def executables(self, *, contents: bool = False) -> ProcessTree:
+        """The tree with each process's ``exe``: its program (``Executable``: path, ``memfd:NAME``
+        for a memfd, ``deleted``), named as its mappings are (``file_names``, ``deleted_files``:
+        no descriptor table laid out); with ``contents``, ``exe_contents`` too: where the
+        checkpoint holds the program's bytes (``contents``), or None."""
+        tree = self.tree
+        for process in tree.processes:
+            if process.zombie or not process.dumped or not self.store.has(f"mm-{process.pid}.img"):
+                continue  # no program known (the tree's warnings say why)
+            try:
+                file_id = (process.mm or self.mm(process.pid)).exe_file_id
+            except CheckforensicsError as exc:
+                self.diagnostics.of_process(process.pid, f"its program (exe) unknown: {exc}", part=Part.PROCESSES)
+                continue
+            process.exe = Executable(file_id, self.file_names.get(file_id), file_id in self.deleted_files)
+            if contents and process.exe_contents is None:
+                process.exe_contents = self.contents(process.exe)
+        return tree
+
+    def contents(self, item: Any) -> Contents | None:
+        """Where the checkpoint holds the bytes of a file, or None: a memfd's (its shared memory
+        object), a deleted file's CRIU saved (its ghost file), a file a layer holds (rootfs-diff,
+        /dev/shm, tmpfs). ``item``: a descriptor, a process's ``exe`` (anything with a
+        ``file_id``) or a path in the container. Nothing is read until the ``Contents`` is:
+        ``read()``, ``sha256``, ``size``."""
+        return self._file_contents.of(item)
+
+    @cached_property
+    def _file_contents(self) -> FileContents:
+        from checkforensics.model.contents import FileContents
+
+        return FileContents(self)
 
 
 def _no_memory(process: Process) -> str:

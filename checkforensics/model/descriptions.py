@@ -22,7 +22,9 @@ def preview(data: bytes, limit: int = _PREVIEW) -> str:
 def what(d: Descriptor) -> str:
     """One line saying what the descriptor is."""
     if d.type in SOCKET_TYPES:
-        return socket_summary(d.family, d.proto or d.sock_type, d.state, d.local, d.remote, d.peer)
+        text = socket_summary(d.family, d.proto or d.sock_type, d.state, d.local, d.remote, d.peer, d.ino)
+        held = peer_text(d)
+        return text + (f" (peer {held})" if held and held != "-" else "")
     if d.type in ("PIPE", "FIFO"):
         text = f"pipe:[{d.pipe_id}]" + (f" {d.path}" if d.path else "")
         shared = d.details.get("shared_with")
@@ -43,16 +45,30 @@ def socket_summary(
     local: str | None,
     remote: str | None,
     peer: int | None = None,
+    ino: int | None = None,
 ) -> str:
     """A socket in a few words: ``INET TCP ESTABLISHED 127.0.0.1:80 -> 10.0.0.2:4431``
-    (``transport`` is the protocol, TCP or UDP..., or for a UNIX socket its type)."""
-    ends = local or "-"
+    (``transport`` is the protocol, TCP or UDP..., or for a UNIX socket its type); a UNIX
+    socket without names by inodes, its own and its peer's: ``ino 205366 -> ino 205365``."""
+    ends = local or (f"ino {ino}" if family == "UNIX" and ino else "-")
     if remote and not remote.endswith(":0") and remote != local:
         ends += f" -> {remote}"
-    elif peer:
-        ends += f" -> peer ino {peer}"
+    elif peer and family == "UNIX":
+        ends += f" -> ino {peer}"
     kind = " ".join(part for part in (family, transport, state) if part)
     return f"{kind} {ends}"
+
+
+def peer_text(d: Descriptor) -> str | None:
+    """Who holds a socket's other end, as ``ss -p`` names users: ``17453:5,9 (sk-client)`` for
+    each process holding it; ``-`` when that end is outside the checkpoint; None when the
+    socket has no other end."""
+    if d.peer_holders is None:
+        return None
+    by_pid: dict[int, tuple[str | None, list[str]]] = {}
+    for holder in d.peer_holders:
+        by_pid.setdefault(holder["pid"], (holder["comm"], []))[1].append(str(holder["fd"]))
+    return ", ".join(f"{pid}:{','.join(fds)} ({comm})" for pid, (comm, fds) in by_pid.items()) or "-"
 
 
 def _anon_summary(d: Descriptor) -> str | None:
@@ -112,6 +128,8 @@ def _descriptor_type(with_data: bool) -> RecordType:
             Field("path", TEXT),
             Field("deleted", FLAG),
             *(Field(key, sometimes=True) for key in _KIND_KEYS),
+            Field("peer_holders", LIST, "a socket with another end: every descriptor holding that end (pid, comm, fd), "
+                  "as ss -p names users; [] when it is outside the checkpoint", sometimes=True),
             Field("details", OBJECT, "kind-specific keys (counter, watches, seals, ...)", spread=True),
             inflight,
         ),

@@ -19,6 +19,7 @@ from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import SockFamily, SockType, TcpState
 from checkforensics.images.load import text
+from checkforensics.model.contents import ghost_file, memfd
 from checkforensics.model.fdnames import (
     CLOCKS,
     CONNECTIONLESS_STATES,
@@ -35,6 +36,7 @@ from checkforensics.model.fdnames import (
     signal_names,
     unix_name,
 )
+from checkforensics.model.holders import note_holders
 from checkforensics.model.processes import ProcessTree
 from checkforensics.model.store import ImageStore
 
@@ -96,8 +98,10 @@ class Descriptor:
     local: str | None = None
     remote: str | None = None
     ino: int | None = None
-    peer: int | None = None
+    peer: int | None = None  # the other end's inode: a UNIX socket's peer, a TCP/UDP socket's in the checkpoint
     pipe_id: int | None = None
+    netns: int | None = None  # CRIU's id of a socket's network namespace (ns_id), where it records one
+    peer_holders: list[dict[str, Any]] | None = None  # who holds the other end: pid, comm, fd (model/holders.py)
     details: dict[str, Any] = field(default_factory=dict)
     inflight: list[InFlight] = field(default_factory=list)
 
@@ -211,20 +215,14 @@ class FileResolver:
                 self._ghost_content(d, remap.remap_id)
 
     def _ghost_content(self, d: Descriptor, remap_id: int) -> None:
-        entries = self.images.entries(f"ghost-file-{remap_id}.img")
-        if not entries:
+        found = ghost_file(self.images.store, remap_id)
+        if found is None:
+            self.images.store.diagnostics.warn("missing", where=f"ghost-file-{remap_id}.img", part=Part.FILES)
             return
-        ghost = entries[0].message
-        if not ghost.chunks:
-            d.inflight.append(InFlight("deleted-file", entries[0].extra or b""))
-            return
-        ends = [chunk.message.off + chunk.message.len for chunk in entries[1:]]
-        size = ghost.size if ghost.HasField("size") else max(ends, default=0)
-        content = bytearray(size)
-        for chunk in entries[1:]:
-            start = chunk.message.off
-            content[start : start + len(chunk.extra or b"")] = chunk.extra or b""
-        d.inflight.append(InFlight("deleted-file", bytes(content)))
+        try:
+            d.inflight.append(InFlight("deleted-file", found.read()))
+        except CheckforensicsError as exc:
+            self.images.store.diagnostics.warn(str(exc), part=Part.FILES)
 
     def _pipe(self, d: Descriptor, pipe: Any) -> None:
         d.pipe_id = pipe.pipe_id
@@ -290,6 +288,7 @@ class FileResolver:
         if d.proto != "TCP":  # UDP, raw: no TCP state machine; ss says UNCONN / ESTAB
             d.state = CONNECTIONLESS_STATES.get(d.state, d.state)
         d.ino = isk.ino
+        d.netns = isk.ns_id if isk.HasField("ns_id") else None
         d.local = format_address(list(isk.src_addr), isk.src_port, d.family)
         d.remote = format_address(list(isk.dst_addr), isk.dst_port, d.family)
         if isk.backlog:
@@ -324,10 +323,9 @@ class FileResolver:
 
     def _memfd_content(self, d: Descriptor, inode: Any) -> None:
         shared = self.shared_memory(inode.shmid) if self.shared_memory is not None else None
-        if shared is None:
-            return
-        data, got = shared.read_available(0, inode.size)
-        d.inflight.append(InFlight("memfd", data, complete=got == inode.size))
+        found = memfd(inode, shared)
+        if found is not None:
+            d.inflight.append(InFlight("memfd", found.read(), complete=found.complete))
 
     def _efd(self, d: Descriptor, efd: Any) -> None:
         d.flags = flag_names(efd.flags)
@@ -392,7 +390,7 @@ class FileResolver:
         d.details.update(map_name=text(bpf.map_name), map_type=bpf.map_type, map_id=bpf.map_id)
 
     def _pidfd(self, d: Descriptor, pidfd: Any) -> None:
-        d.details["pid"] = pidfd.nspid
+        d.details["target_pid"] = pidfd.nspid  # not "pid": JSON Lines put a descriptor's keys beside its holder's
 
 
 def _legacy_type(field_name: str) -> int:
@@ -433,7 +431,7 @@ def build_file_table(
                 descriptors.append(descriptor)
         descriptors += _special(resolver, process.pid, mm_of)
         table.processes.append(ProcessFiles(process.pid, process.comm, descriptors))
-    _note_sharing(table)
+    note_holders(table)
     table.warnings = store.diagnostics.said(Part.FILES)
     return table
 
@@ -459,21 +457,3 @@ def _special(resolver: FileResolver, pid: int, mm_of: Callable[[int], Any]) -> l
         descriptor.flags = None
         descriptor.pos = None
     return found
-
-
-def _note_sharing(table: FileTable) -> None:
-    """Mark pipes and sockets with the other (pid, fd) holding the same object."""
-    holders: dict[tuple[str, int], list[tuple[int, int | str]]] = {}
-    for process in table.processes:
-        for d in process.descriptors:
-            key = ("pipe", d.pipe_id) if d.pipe_id is not None else ("ino", d.ino) if d.ino is not None else None
-            if key is not None:
-                holders.setdefault(key, []).append((process.pid, d.fd))
-    for process in table.processes:
-        for d in process.descriptors:
-            key = ("pipe", d.pipe_id) if d.pipe_id is not None else ("ino", d.ino) if d.ino is not None else None
-            if key is None:
-                continue
-            others = [f"{pid}:{fd}" for pid, fd in holders[key] if (pid, fd) != (process.pid, d.fd)]
-            if others:
-                d.details["shared_with"] = others

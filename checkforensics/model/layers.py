@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import posixpath
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from checkforensics.errors import CheckforensicsError
 
 if TYPE_CHECKING:
     from checkforensics.archive.layers import LayerEntry
+    from checkforensics.model.contents import Contents
 
 ROOTFS_DIFF = "rootfs-diff.tar"
 DELETED_FILES = "deleted.files"
@@ -32,6 +34,19 @@ DEVSHM = "devshm-checkpoint.tar"
 ROOTFS = "rootfs"  # the name of the container's own layer, the only one where whiteouts mean anything
 _TMPFS_IMAGE = re.compile(r"tmpfs-dev-(\d+)\.tar\.gz\.img$")
 _DELETED_LIMIT = 64 << 20
+_FILE_LIMIT = 1 << 30  # one file's content read whole (model.contents)
+
+
+def container_path(name: str, root: str = "/") -> str:
+    """``home/x`` or ``./home/x`` as ``/home/x``; ``..`` can never climb above ``root``."""
+    clean: list[str] = []
+    for part in name.replace("\\", "/").split("/"):
+        if part == "..":
+            if clean:
+                clean.pop()
+        elif part not in ("", "."):
+            clean.append(part)
+    return posixpath.join(root, *clean)
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,49 @@ class Layers:
 
         with self._archive.open_member(layer.member) as stream:
             yield layer_entries(stream, where=layer.member, size=layer.size, digest=digest)
+
+    @cached_property
+    def _files(self) -> dict[str, tuple[LayerArchive, int]]:
+        """Each regular file the layers hold, by its path in the container: its layer and size
+        (a later layer's file over an earlier one's, as the container saw it). One walk, headers
+        only; a damaged layer gives what was read before the damage, said to the diagnostics."""
+        found: dict[str, tuple[LayerArchive, int]] = {}
+        for layer in self.archives:
+            try:
+                with self.entries(layer, digest=False) as entries:
+                    for entry in entries:
+                        if entry.info.isfile():
+                            found[container_path(entry.info.name, layer.root)] = (layer, entry.info.size)
+            except CheckforensicsError as exc:
+                self.diagnostics.warn(str(exc), part=Part.CHANGES)
+        return found
+
+    def find(self, path: str) -> Contents | None:
+        """The content of the regular file at ``path`` (inside the container) as a layer holds
+        it (``model.contents``), or None when no layer holds one. Read when asked, by walking
+        its layer again to it."""
+        from checkforensics.model.contents import LAYER, Contents
+
+        wanted = container_path(path)
+        found = self._files.get(wanted)
+        if found is None:
+            return None
+        layer, size = found
+
+        def reader() -> tuple[bytes, bool]:
+            if size > _FILE_LIMIT:
+                raise CheckforensicsError(f"{wanted} is larger than {_FILE_LIMIT} bytes", where=layer.member)
+            content = None
+            with self.entries(layer, digest=False) as entries:
+                for entry in entries:  # the last entry of that name is the file (a tar may repeat one)
+                    if entry.info.isfile() and container_path(entry.info.name, layer.root) == wanted:
+                        handle = entry.open()
+                        content = handle.read() if handle is not None else b""
+            if content is None:
+                raise CheckforensicsError(f"{wanted} no longer found in the layer", where=layer.member)
+            return content, True
+
+        return Contents(LAYER, f"{layer.member}:{wanted}", size, reader)
 
     def deleted(self) -> list[str]:
         """The paths deleted.files lists, as it lists them (none without it); what is wrong

@@ -52,6 +52,8 @@ class Process:
     env: list[str] | None = None
     core: Any = None  # the CoreEntry of the main thread
     mm: Any = None  # the MmEntry, when loaded
+    exe: Executable | None = None  # its program, when model.executables() was asked
+    exe_contents: Any = None  # where the checkpoint holds its program's bytes (model.contents), when asked
     # in the forest ProcessTree links (a pstree can hold parent cycles); never compared or
     # printed, which on a chain of 100,000 processes would recurse 100,000 deep
     children: list[Process] = field(default_factory=list, repr=False, compare=False)
@@ -61,6 +63,17 @@ class Process:
     def zombie(self) -> bool:
         """Exited but not reaped: CRIU dumps only its core image (no memory, files or ids)."""
         return self.core is not None and self.core.tc.task_state == TaskState.DEAD
+
+
+@dataclass(frozen=True)
+class Executable:
+    """A process's program as CRIU recorded it (its mm's ``exe_file_id``): ``path`` (a memfd's is
+    ``memfd:NAME``), ``deleted`` when the file was deleted while it ran (a ghost or linked remap),
+    as its mappings name them."""
+
+    file_id: int
+    path: str | None
+    deleted: bool
 
 
 @dataclass

@@ -375,7 +375,8 @@ def test_inspect_command_lines_without_pages(flag: str, tmp_path: Path, capsys: 
     out, _ = _cli(capsys, "ps", path)
     rows = {int(line.split()[0]): line.split() for line in out.splitlines()[1:]}
     for process in FACTS["processes"]:
-        assert rows[process["dump_pid"]][-2:] == [process["comm"], f"[{process['comm']}]"]
+        # COMM, EXE (unknown: no files.img), COMMAND
+        assert rows[process["dump_pid"]][-3:] == [process["comm"], "-", f"[{process['comm']}]"]
 
 
 def test_inspect_ps_tree_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,7 +26,7 @@ def test_ps_table_shows_real_command_lines(capsys: pytest.CaptureFixture[str]) -
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["PID", "PPID", "PGID", "SID"]
     assert "/bin/sh -c 'SECRET=RANDOM_1432_KEY;" in lines[1]
-    assert lines[2].split()[-3:] == ["sleep", "sleep", "1"]
+    assert lines[2].split()[-4:] == ["sleep", "/bin/busybox", "sleep", "1"]  # COMM, EXE, COMMAND
     assert all(line == line.rstrip() for line in lines)
 
 

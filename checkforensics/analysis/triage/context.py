@@ -66,4 +66,6 @@ def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Contex
     tree = model.command_lines(env=True)
     secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
     suspects = malfind(model).suspects  # its warnings are the model's memory diagnostics, told by the caller
-    return Context(tree, model.files(), rootfs_changes(model), secrets, malfind=suspects)
+    files = model.files()
+    model.executables()  # each process's program, for its record (the report's)
+    return Context(tree, files, rootfs_changes(model), secrets, malfind=suspects)

@@ -28,16 +28,22 @@ def _reverse_shells(context: Context) -> list[ReverseShell]:
 def rule_reverse_shell(context: Context) -> Iterator[Finding]:
     """A shell or interpreter reading its input from the network and writing its output back:
     critical when the peer is not a local address."""
+    from checkforensics.model.descriptions import peer_text
+
     for shell in _reverse_shells(context):
         d = shell.connection
         local_peer = is_loopback(d.remote)
         via = "its standard streams are a network socket"
         if shell.relay is not None:
-            via = f"its standard streams are pipes to process {shell.relay}, which holds a network connection"
+            fds = ", ".join(map(str, shell.relay_fds))
+            via = (f"its standard streams are pipes to process {shell.relay} ({shell.relay_comm}, fd {fds}), "
+                   f"which holds a network connection (fd {d.fd})")  # fmt: skip
+        peer = peer_text(d)
+        held = f"; the other end is held by {peer}" if peer and peer != "-" else ""
         yield Finding(
             "reverse-shell",
             Severity.HIGH if local_peer else Severity.CRITICAL,
-            f"reverse shell: {via}" + (" (the peer is a local address)" if local_peer else ""),
+            f"reverse shell: {via}" + (" (the peer is a local address)" if local_peer else "") + held,
             shell.process.pid,
             shell.process.comm,
             {
@@ -46,9 +52,13 @@ def rule_reverse_shell(context: Context) -> Iterator[Finding]:
                 "stdout": shell.streams.get(1),
                 "stderr": shell.streams.get(2),
                 "relay_pid": shell.relay,
+                "relay_comm": shell.relay_comm,
+                "relay_fds": list(shell.relay_fds) or None,
+                "connection_fd": d.fd,
                 "proto": d.proto,
                 "local": d.local,
                 "remote": d.remote,
+                "peer": peer if peer != "-" else "outside the checkpoint",  # who holds the connection's other end
             },
             interpreter_techniques(shell.program),
         )

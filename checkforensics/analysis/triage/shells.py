@@ -50,6 +50,8 @@ class ReverseShell:
     connection: Descriptor  # the network socket
     relay: int | None  # the pid holding it, when not the shell itself
     sockets: frozenset[int]  # socket inodes of the shell's own that the finding explains
+    relay_comm: str | None = None
+    relay_fds: tuple[int, ...] = ()  # the relay's ends of the shell's pipes
 
 
 def _connected(d: Descriptor) -> bool:
@@ -61,8 +63,10 @@ def find_reverse_shells(context: Context) -> Iterator[ReverseShell]:
     directly or through a pipe to the process that holds it."""
     by_pid: dict[int, list[Descriptor]] = {}
     pipes: dict[int, set[int]] = {}  # pipe id -> pids holding an end
+    comms: dict[int, str | None] = {}
     for process, d in context.descriptors():
         by_pid.setdefault(process.pid, []).append(d)
+        comms[process.pid] = process.comm
         if d.pipe_id is not None and d.type == "PIPE":
             pipes.setdefault(d.pipe_id, set()).add(process.pid)
     for process in context.tree.processes:
@@ -86,4 +90,9 @@ def find_reverse_shells(context: Context) -> Iterator[ReverseShell]:
         if connection is None or 0 not in streams or not {1, 2} & set(streams):
             continue
         own = frozenset(d.ino for d in by_pid.get(process.pid, []) if _connected(d) and d.ino == connection.ino)
-        yield ReverseShell(process, program, streams, connection, None if streams[0] == "socket" else relay, own)
+        if streams[0] == "socket":
+            yield ReverseShell(process, program, streams, connection, None, own)
+            continue
+        piped = {d.pipe_id for d in standard.values() if d.pipe_id is not None}
+        ends = tuple(sorted(d.fd for d in by_pid.get(relay, []) if d.pipe_id in piped and isinstance(d.fd, int)))
+        yield ReverseShell(process, program, streams, connection, relay, own, comms.get(relay), ends)
