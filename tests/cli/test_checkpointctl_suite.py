@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -203,9 +204,11 @@ def test_show_of_a_corrupted_compressed_tar(tmp_path: Path, capsys: pytest.Captu
     """bats: Run checkpointctl show with tar file compressed and corrupted."""
     path = podman(tmp_path / "test.tar.gz", compression="gz")
     data = bytearray(path.read_bytes())
-    data[2:12] = os.urandom(10)  # gzip's method, flags, time, ...: the stream no longer inflates
+    # gzip's method, flags, time, ...: the stream no longer inflates. Not os.urandom, as the bats
+    # test has it: random flags sometimes made Python's gzip raise zlib.error, sometimes not
+    data[2:12] = b"\x63" + random.Random(2026).randbytes(9)  # 0x63: no such compression method
     path.write_bytes(bytes(data))
-    with pytest.raises((OSError, EOFError, gzip.BadGzipFile)):
+    with pytest.raises(gzip.BadGzipFile):
         gzip.decompress(bytes(data))
     _, err = _cli(capsys, "show", str(path), code=ExitCode.BAD_INPUT)
     assert err.count("\n") == 1 and err.startswith(f"checkforensics: error: {path}")
