@@ -10,8 +10,9 @@ frees every entry and NULLs its slot, and keeps the array.
 Found in three steps, each bounded:
 
 1. timestamps: ``1`` and nine more digits then a NUL (2001-09-09 to 2033-05-18), after a ``#`` or
-   NUL, at the start of a malloc block (16-byte aligned), scanned for in the process's private
-   writable memory by the house's scanner (``ProcessMemory.scan``);
+   NUL, at the start of a malloc block (16-byte aligned), scanned for by the house's scanner
+   (``ProcessMemory.scan``) where glibc keeps small blocks: the private writable ``[heap]`` and
+   anonymous mappings no bigger than a thread arena's heap (64 MiB);
 2. entries: aligned words pointing at a timestamp, in the mapping holding it (malloc keeps a
    thread's small blocks in one heap), whose preceding word points at a readable line;
 3. arrays: aligned words pointing at an entry, in the same mapping then the other private
@@ -37,6 +38,14 @@ from checkforensics.model.view import ProcessMemory
 
 TIMESTAMP = SearchPattern.from_regex(rb"1[0-9]{9}\x00", name="readline timestamp")
 MALLOC_MEMORY = MemoryFilter(perms="rwp", kinds=frozenset({"heap", "anon"}))
+# glibc keeps small blocks (a timestamp, an entry) in the main arena's [heap] (brk, any size) or in
+# a thread arena's heaps, anonymous mappings of at most HEAP_MAX_SIZE (64 MiB on a 64-bit machine);
+# a bigger anonymous mapping is one big block or not malloc's at all
+HEAP_MAX_SIZE = 64 << 20
+SMALL_BLOCKS = (
+    MemoryFilter(perms="rwp", kinds=frozenset({"heap"})),
+    MemoryFilter(perms="rwp", kinds=frozenset({"anon"}), largest=HEAP_MAX_SIZE),
+)
 MAX_TIMESTAMPS = 200_000  # candidate timestamps of one process, at most
 MAX_ENTRIES = 100_000  # slots of one array walked, at most
 LINE_LIMIT = 65536  # bytes of one line read, at most (a longer one is cut)
@@ -71,11 +80,18 @@ class HistoryList:
 def timestamps(memory: ProcessMemory) -> dict[int, tuple[bytes, int]]:
     """Every candidate timestamp string: its address -> (comment character, seconds)."""
     found: dict[int, tuple[bytes, int]] = {}
-    for match in memory.scan([TIMESTAMP], MALLOC_MEMORY, context=1, max_count=MAX_TIMESTAMPS):
-        start = match.address - 1
-        comment = match.before[-1:]
-        if comment in (b"#", b"\x00") and start % 16 == 0:
-            found[start] = (comment, int(match.data[:-1]))
+    for small_blocks in SMALL_BLOCKS:
+        matches = memory.scan([TIMESTAMP], small_blocks, context=1)
+        try:
+            for match in matches:
+                start = match.address - 1
+                comment = match.before[-1:]
+                if comment in (b"#", b"\x00") and start % 16 == 0:
+                    found[start] = (comment, int(match.data[:-1]))
+                    if len(found) >= MAX_TIMESTAMPS:
+                        return found  # memory made of timestamps: the first ones are enough to find a list
+        finally:
+            matches.close()
     return found
 
 
