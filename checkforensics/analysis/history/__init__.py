@@ -18,8 +18,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from checkforensics.analysis.history.heap import Heap, freed_timestamps
+from checkforensics.analysis.history.heap import HEAP_WALK_LIMIT, Heap, freed_timestamps
 from checkforensics.analysis.history.readline import (
+    MAX_ENTRIES,
+    MAX_TIMESTAMPS,
     HistoryList,
     entries_pointing_at,
     history_lists,
@@ -33,6 +35,7 @@ from checkforensics.records.declare import Answer, Field, RecordType, Section
 from checkforensics.records.values import ADDRESS, FLAG, INTEGER, LONG, TEXT, TIME
 
 if TYPE_CHECKING:
+    from checkforensics.diagnostics import Diagnostics
     from checkforensics.model import CheckpointModel
     from checkforensics.model.view import ProcessMemory
 
@@ -161,21 +164,20 @@ def history_answer(model: CheckpointModel, pids: tuple[int, ...] = ()) -> Answer
 
 
 def _histories(model: CheckpointModel, pids: tuple[int, ...] = ()) -> dict[int, ProcessHistory]:
-    cache: dict[tuple[int, ...], dict[int, ProcessHistory]] = model.__dict__.setdefault("_history_cache", {})
-    if pids not in cache:
-        terminals = _terminals(model)
-        environments = {p.pid: p.env for p in model.command_lines(env=True).processes}
-        found = {}
-        for memory in model.memories(pids):
-            try:
-                history = process_history(memory, terminals.get(memory.pid), environments.get(memory.pid))
-            except CheckforensicsError as exc:
-                model.diagnostics.of_process(memory.pid, f"history not read: {exc}", part=Part.MEMORY)
-                continue
-            if history.entries or history.variables:
-                found[memory.pid] = history
-        cache[pids] = found
-    return cache[pids]
+    terminals = _terminals(model)
+    environments = {p.pid: p.env for p in model.command_lines(env=True).processes}
+    found = {}
+    for memory in model.memories(pids):
+        try:
+            history = process_history(
+                memory, terminals.get(memory.pid), environments.get(memory.pid), model.diagnostics
+            )
+        except (CheckforensicsError, OSError) as exc:
+            model.diagnostics.of_process(memory.pid, f"history not read: {exc}", part=Part.MEMORY)
+            continue
+        if history.entries or history.variables:
+            found[memory.pid] = history
+    return found
 
 
 def _terminals(model: CheckpointModel) -> dict[int, str]:
@@ -187,19 +189,37 @@ def _terminals(model: CheckpointModel) -> dict[int, str]:
     return terminals
 
 
-def process_history(memory: ProcessMemory, terminal: str | None, environment: list[str] | None) -> ProcessHistory:
-    """One process's history (live entries, remnants) and, for a bash, its variables set after start."""
+def process_history(
+    memory: ProcessMemory, terminal: str | None, environment: list[str] | None, diagnostics: Diagnostics
+) -> ProcessHistory:
+    """One process's history (live entries, remnants) and, for a bash, its variables set after
+    start; what a bound cut short is said to ``diagnostics``."""
     if memory.architecture.pointer_size != 8 or memory.architecture.byte_order != "little":
         return ProcessHistory([], [])
     stamps = timestamps(memory)
     if not stamps:
         return ProcessHistory([], [])
+    if len(stamps) >= MAX_TIMESTAMPS:
+        diagnostics.of_process(
+            memory.pid, f"history: only the first {MAX_TIMESTAMPS} timestamps looked at", part=Part.SEARCH
+        )
     lists = history_lists(memory, entries_pointing_at(memory, stamps))
     if not lists:
         return ProcessHistory([], [])
+    for history in lists:
+        if history.cut:
+            diagnostics.of_process(
+                memory.pid, f"history: the list at {history.array:#x} cut at {MAX_ENTRIES} entries", part=Part.SEARCH
+            )
     entries = _live(memory, terminal, lists)
     bash = any(e.program == "bash" for e in entries)
     heap = _heap_of(memory, lists[0])
+    if heap is not None and heap.cut:
+        diagnostics.of_process(
+            memory.pid,
+            f"history: remnants and variables read in the first {HEAP_WALK_LIMIT >> 20} MiB of [heap] only",
+            part=Part.SEARCH,
+        )
     variables: list[ShellVariable] = []
     tails: list[str] = []
     if heap is not None:
