@@ -71,6 +71,18 @@ PYTHON_LINES = [
     "print(x, os.getpid())",
 ]
 PAUSE = 1.1
+# the values made up for the lines typed (none is a real credential), and the markers echoed
+PLANTED = [
+    "cfw-token-4f1e9a",
+    "cfw-local-77b2",
+    "CfwFakePass-3e8d",
+    "cfw-fake-9c4b",
+    "marker-hist-before-5a21",
+    "cfw-after-0d3c",
+    "marker-hist-after-6b32",
+    "cfw-py-secret-2c91",
+    "marker-hist-init-1c7d",  # the holder's (-m)
+]
 
 
 def drain(master: int, until: bytes, timeout: float = 10.0) -> bytes:
@@ -122,6 +134,7 @@ def on_terminal(slave: int, others: list[int], argv: list[str], env: dict[str, s
 def main() -> int:
     out = sys.argv[1] if len(sys.argv) > 1 else f"/tmp/cfw-dumps/{NAME}"
     t = Tree(NAME, out)
+    t.markers += PLANTED
     record = str(t.work / "typed.json")
     done_r, done_w = os.pipe()
     t.keep_fds.append(done_w)
