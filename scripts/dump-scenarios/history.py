@@ -111,9 +111,7 @@ def type_lines(masters: dict[str, tuple[int, int]], record: str) -> None:
             when = time.time()
             os.write(master, line.encode() + b"\n")
             drain(master, prompt)
-            typed.append(
-                {"program": program, "pid": pid, "line": line, "time": when, "after_clear": cleared}
-            )
+            typed.append({"program": program, "pid": pid, "line": line, "time": when, "after_clear": cleared})
             if program == "bash" and line == CLEAR:
                 cleared = True
     with open(record, "w") as handle:
@@ -147,10 +145,14 @@ def main() -> int:
         inheritable(bash_master, py_master)
         fds = [bash_master, py_master, bash_slave, py_slave, t.ready_w]
         bash_env = {**home, "PS1": BASH_PROMPT.decode()}
-        bash = t.fork(lambda: on_terminal(bash_slave, [f for f in fds if f != bash_slave], [
-            "/bin/bash", "--norc", "--noprofile", "-i"], bash_env))
-        python = t.fork(lambda: on_terminal(py_slave, [f for f in fds if f != py_slave], [
-            "/usr/bin/python3.11", "-i", "-q"], home))
+        bash = t.fork(
+            lambda: on_terminal(
+                bash_slave, [f for f in fds if f != bash_slave], ["/bin/bash", "--norc", "--noprofile", "-i"], bash_env
+            )
+        )
+        python = t.fork(
+            lambda: on_terminal(py_slave, [f for f in fds if f != py_slave], ["/usr/bin/python3.11", "-i", "-q"], home)
+        )
         os.close(bash_slave)
         os.close(py_slave)
         middle = os.fork()
