@@ -238,6 +238,10 @@ def main() -> int:
         for form in ("gz", "zst")
     }  # fmt: skip
     plain_triage = Timed("triage BIG.tar", ours("triage", str(inputs["big"]), "--format", "json"))
+    # what was typed: history reads every process's memory by structure; no slower than the secret rules
+    history = Timed("history BIG.tar", ours("history", str(inputs["big"]), "--format", "json"))
+    secrets = Timed("memgrep --secrets BIG.tar", ours("memgrep", "--secrets", str(inputs["big"]), "--format", "json"))
+    pairs.append((history, secrets))
     pairs.append((sweeps[0], no_spool["gz"]))
     pairs.append((sweeps[2], no_spool["zst"]))
     pairs.append((plain_triage, sweeps[0]))
@@ -292,6 +296,7 @@ def main() -> int:
         line(f"triage BIG.tar.{form}, no spool / with the spool", ratio(no_spool[form], spooled),
              "(above 1: the spool pays)")  # fmt: skip
     line("triage BIG.tar.gz / triage BIG.tar", ratio(sweeps[0], plain_triage), "(the price of gzip)")
+    line("history BIG.tar / memgrep --secrets BIG.tar", ratio(history, secrets), "at most 1.00x")
     if ctl_show is not None:
         line(f"show x{len(copies)} / checkpointctl show x{len(copies)}", ratio(show, ctl_show), "below 1.00x")
     per = statistics.median(triage.seconds) / len(copies)

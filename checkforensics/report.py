@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from checkforensics import __version__
+from checkforensics.analysis.history import HISTORY_ENTRY, SHELL_VARIABLE, ProcessHistory
 from checkforensics.analysis.malfind import REGION, Suspect
 from checkforensics.analysis.overview import OVERVIEW, Overview, overview
 from checkforensics.analysis.processes import PROCESS, command_text
@@ -56,6 +57,7 @@ class ReportInput:
     findings: list[Finding]
     secrets: list[dict[str, Any]]
     malfind: list[Suspect] = field(default_factory=list)
+    history: dict[int, ProcessHistory] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +100,7 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
     data = ReportInput(
         model=model, overview=overview(model), sha256=model.sha256(), tree=context.tree, files=context.files,
         changes=context.changes, findings=triage(context), secrets=context.secrets, malfind=context.malfind,
+        history=context.history,
     )  # fmt: skip
     encoded = render_report(data, include_secrets=include_secrets).encode("utf-8")
     with target as handle:
@@ -145,6 +148,7 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
         "summary": _summary(data, redaction),
         "findings": [_finding(finding, redaction) for finding in data.findings],
         "regions": _regions(data.malfind, redaction),
+        **_history(data.history, redaction),
         "processes": process_items(data.tree, redaction),
         "files": descriptor_items(data.files, False, redaction),
         "sockets": descriptor_items(data.files, True, redaction),
@@ -189,6 +193,21 @@ def _regions(suspects: list[Suspect], redaction: Redaction) -> list[dict[str, An
     for record, path in zip(records, _masked(redaction, [r["path"] for r in records]), strict=True):
         record["path"] = path
     return records
+
+
+def _history(found: dict[int, ProcessHistory], redaction: Redaction) -> dict[str, Any]:
+    """history's JSON forms (``HISTORY_ENTRY``, ``SHELL_VARIABLE``), the credentials typed and the
+    variables' secret values masked."""
+    from checkforensics.analysis.triage.history import credential_spans
+
+    entries = [HISTORY_ENTRY.json(entry) for history in found.values() for entry in history.entries]
+    for record in entries:
+        record["command"] = redaction.show(record["command"], credential_spans(record["command"]))
+    variables = [SHELL_VARIABLE.json(v) for history in found.values() for v in history.variables]
+    shown = redaction.environment([f"{v['name']}={v['value'] or ''}" for v in variables])
+    for record, entry in zip(variables, shown, strict=True):
+        record["value"] = entry.partition("=")[2] if record["value"] is not None else None
+    return {"history": entries, "shell_variables": variables}
 
 
 def process_items(tree: ProcessTree, redaction: Redaction) -> list[dict[str, Any]]:

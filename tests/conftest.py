@@ -31,6 +31,7 @@ GOLDEN_SOURCES = {
     "scenario-states": SCENARIOS / "states.tar.zst",
     "scenario-cow": SCENARIOS / "cow.tar.zst",
     "scenario-jit": SCENARIOS / "jit.tar.zst",
+    "scenario-history": SCENARIOS / "history.tar.zst",
 }
 
 

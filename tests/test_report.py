@@ -25,7 +25,7 @@ from checkforensics.report import ReportInput, render_report
 
 from conftest import FIXTURES, SCENARIOS, truth
 
-SECTIONS = ("summary", "triage", "malfind", "processes", "files", "sockets", "rootfs", "secrets", "memory")
+SECTIONS = ("summary", "triage", "malfind", "history", "processes", "files", "sockets", "rootfs", "secrets", "memory")
 
 
 class _Collector(HTMLParser):
@@ -342,3 +342,25 @@ def test_names_made_of_markup_are_text_in_the_page(tmp_path: Path, capsys: pytes
     for section in ("processes", "summary", "rootfs", "files", "triage"):
         part = page.split(f'<section id="{section}">', 1)[1].split("</section>", 1)[0]
         assert "&lt;" in part, section
+
+
+def test_report_lists_the_history_with_typed_credentials_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The history scenario: what bash and the REPL hold (scripts/dump-scenarios/history.py), the
+    credential typed with curl -u and the token exported masked."""
+
+    out = tmp_path / "report.html"
+    assert run(["report", str(SCENARIOS / "history.tar.zst"), "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = out.read_text()
+    parsed = _Collector()
+    parsed.feed(page)
+    assert "history" in parsed.sections
+    text = " ".join(parsed.text)
+    for typed in truth("scenarios/history")["typed"]:
+        if typed["after_clear"] or typed["program"] == "python3":
+            assert html.escape(typed["line"], quote=False) in page or typed["line"] in text, typed["line"]
+    assert "remnant" in text and "history-cleared" in text and "history-download-exec" in text
+    assert "cfw-fake-9c4b" not in page and "cfw-token-4f1e9a" not in page
+    assert "-u deploy:cfw…(13 chars)" in text

@@ -82,13 +82,16 @@ class MemoryFilter:
     ``perms``: letters every accepted mapping has (``rw``, ``x``, ``s``), or an exact
     ``/proc/PID/maps`` form with dashes (``r-x``, ``rw-p``). ``kinds``: mapping kinds
     (VMA_KINDS). ``address``: ``[start, end)``; memory outside it is cut off. ``file_glob``: a
-    shell pattern the backing file's path must match (``*libc*``, ``/usr/bin/*``).
+    shell pattern the backing file's path must match (``*libc*``, ``/usr/bin/*``). ``largest``:
+    mappings bigger than this many bytes are left out (a glibc arena's heaps are never bigger
+    than 64 MiB: a reader of malloc's small blocks need not read the rest).
     """
 
     perms: str | None = None
     kinds: frozenset[str] = frozenset()
     address: tuple[int, int] | None = None
     file_glob: str | None = None
+    largest: int | None = None
 
     def __post_init__(self) -> None:
         if self.perms is not None and not (
@@ -107,6 +110,8 @@ class MemoryFilter:
         if self.perms is not None and not _perms_match(self.perms, mapping.perms):
             return False
         if self.file_glob is not None and not _path_matches(mapping.path, self.file_glob):
+            return False
+        if self.largest is not None and mapping.end - mapping.start > self.largest:
             return False
         return self.clip(mapping.start, mapping.end) is not None
 

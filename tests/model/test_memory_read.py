@@ -111,6 +111,10 @@ def test_a_scan_takes_a_filter_and_a_limit() -> None:
         assert [m.address for m in memory.scan(pattern, max_count=2)] == everywhere[:2]
         on_stack = list(memory.scan(pattern, MemoryFilter(kinds=frozenset({"stack"}))))
         assert [m.address for m in on_stack] == everywhere[3:] and on_stack[0].mapping.kind == "stack"
+        stack = on_stack[0].mapping
+        size = stack.end - stack.start
+        assert list(memory.scan(pattern, MemoryFilter(kinds=frozenset({"stack"}), largest=size - 1))) == []
+        assert len(list(memory.scan(pattern, MemoryFilter(kinds=frozenset({"stack"}), largest=size)))) == len(on_stack)
 
 
 def test_a_shared_object_scans_and_reads_itself_as_memgrep_does(capsys: pytest.CaptureFixture[str]) -> None:

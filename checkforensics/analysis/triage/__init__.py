@@ -8,7 +8,8 @@ analyses already produce; adding one is adding a function to RULES.
 - ``context``: ``Context``, what the rules look at, and ``load_context`` from the model;
 - ``shells``: shells, interpreters and network tools, and reverse shells;
 - the rules by subject: ``processes`` (programs and code), ``network``, ``files`` (open files
-  and the disk), ``credentials`` (environments and secrets in memory).
+  and the disk), ``credentials`` (environments and secrets in memory), ``history`` (what was
+  typed: a history cleared, a download run by a shell, a credential on a command line).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from checkforensics.analysis.triage.context import Context, load_context
 from checkforensics.analysis.triage.credentials import rule_environment, rule_secrets
 from checkforensics.analysis.triage.files import rule_disk, rule_fileless
 from checkforensics.analysis.triage.finding import ADDRESS_EVIDENCE, FINDING, RULE_TECHNIQUES, Finding, evidence_text
+from checkforensics.analysis.triage.history import (
+    rule_history_cleared,
+    rule_history_credential,
+    rule_history_download,
+)
 from checkforensics.analysis.triage.network import rule_inflight, rule_network, rule_reverse_shell
 from checkforensics.analysis.triage.processes import rule_exe, rule_malfind, rule_preload, rule_privileges
 from checkforensics.analysis.triage.shells import ReverseShell
@@ -55,6 +61,9 @@ RULES: list[Callable[[Context], Iterator[Finding]]] = [
     rule_preload,
     rule_privileges,
     rule_secrets,
+    rule_history_download,
+    rule_history_cleared,
+    rule_history_credential,
 ]
 
 

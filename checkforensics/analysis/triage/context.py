@@ -1,5 +1,6 @@
 """What the rules look at, loaded once from the model: processes with their argv and
-environment, descriptors, the changes on disk, malfind's suspects and the secrets in memory."""
+environment, descriptors, the changes on disk, malfind's suspects, the secrets in memory and
+the readline histories."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkforensics.analysis.history import ProcessHistory, histories
 from checkforensics.analysis.malfind import Suspect, malfind
 from checkforensics.analysis.redaction import REDACT, Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
@@ -24,6 +26,7 @@ class Context:
     secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
     redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
     malfind: list[Suspect] = field(default_factory=list)  # malfind's suspect mappings
+    history: dict[int, ProcessHistory] = field(default_factory=dict)  # readline histories, by pid
     _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
     _made: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
@@ -68,4 +71,4 @@ def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Contex
     suspects = malfind(model).suspects  # its warnings are the model's memory diagnostics, told by the caller
     files = model.files()
     model.executables()  # each process's program, for its record (the report's)
-    return Context(tree, files, rootfs_changes(model), secrets, malfind=suspects)
+    return Context(tree, files, rootfs_changes(model), secrets, malfind=suspects, history=histories(model))

@@ -30,6 +30,9 @@ RULE_TECHNIQUES: dict[str, tuple[str, ...]] = {
     "reflective-code": ("T1620",),
     "memfd-code": ("T1620",),
     "deleted-code": ("T1070.004",),
+    "history-cleared": ("T1070.003",),
+    "history-download-exec": ("T1105", "T1059.004"),
+    "history-credential": ("T1552.003",),
 }
 
 # Evidence keys whose values are addresses (an offset in a shared memory object included):
