@@ -289,34 +289,56 @@ def runtime_reason(layer: str, changed: ChangedFile, info: tarfile.TarInfo, made
     return None
 
 
+@dataclass(frozen=True)
+class LayerItem:
+    """One entry of a layer as the walk goes by: the changed file, its tar entry (its content
+    readable until the walk moves on), what a whiteout means (``layer_whiteout``) and why the
+    runtime made it (``runtime_reason``); neither set: a file of the container's."""
+
+    layer: str
+    changed: ChangedFile
+    entry: LayerEntry
+    marker: tuple[str, str] | None
+    reason: str | None
+
+
+def walk_layers(model: CheckpointModel, *, digest: bool = True) -> Iterator[LayerItem]:
+    """Every entry of every layer (rootfs-diff.tar, /dev/shm, tmpfs mounts), streaming, told
+    apart: whiteouts, the runtime's, the container's. A damaged layer is said to the
+    diagnostics (part ``changes``, with how many entries were read) and the next one walked."""
+    layers = model.layers
+    made = RuntimeMade.of(model)
+    for archive in layers.archives:
+        read = 0
+        try:
+            with layers.entries(archive, digest=digest) as entries:
+                for changed, entry in changed_files(entries, archive.root):
+                    marker = layer_whiteout(archive.name, changed.path)
+                    reason = runtime_reason(archive.name, changed, entry.info, made) if marker is None else None
+                    read += marker is None  # files, the container's and the runtime's
+                    yield LayerItem(archive.name, changed, entry, marker, reason)
+        except CheckforensicsError as exc:
+            model.diagnostics.warn(f"{exc}; {read} entries read", part=Part.CHANGES)
+
+
 def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChanges:
     """Every changed file of every layer (rootfs-diff.tar, /dev/shm, tmpfs mounts), the
     container's apart from the runtime's (``Layer.files``, ``Layer.runtime``), and the deleted
     paths."""
     layers = model.layers
-    changes = RootfsChanges([], [])
+    changes = RootfsChanges([Layer(archive.name, archive.member) for archive in layers.archives], [])
+    by_name = {layer.name: layer for layer in changes.layers}
     whiteouts: list[str] = []
-    made = RuntimeMade.of(model)
-    for archive in layers.archives:
-        name = archive.name
-        layer = Layer(name, archive.member)
-        try:
-            with layers.entries(archive, digest=digest) as entries:
-                for changed, entry in changed_files(entries, archive.root):
-                    marker = layer_whiteout(name, changed.path)
-                    reason = runtime_reason(name, changed, entry.info, made) if marker is None else None
-                    if reason is not None:
-                        layer.runtime.append(RuntimeEntry(changed, reason))
-                    elif marker is None:
-                        layer.files.append(changed)
-                    elif marker[0] == "deleted":
-                        whiteouts.append(marker[1])
-                    elif marker[0] == "opaque":
-                        changes.opaque.append(marker[1])
-        except CheckforensicsError as exc:
-            read = len(layer.files) + len(layer.runtime)
-            model.diagnostics.warn(f"{exc}; {read} entries read", part=Part.CHANGES)
-        changes.layers.append(layer)
+    for item in walk_layers(model, digest=digest):
+        layer, changed, marker = by_name[item.layer], item.changed, item.marker
+        if item.reason is not None:
+            layer.runtime.append(RuntimeEntry(changed, item.reason))
+        elif marker is None:
+            layer.files.append(changed)
+        elif marker[0] == "deleted":
+            whiteouts.append(marker[1])
+        elif marker[0] == "opaque":
+            changes.opaque.append(marker[1])
     listed = [container_path(path) for path in layers.deleted()]
     changes.deleted = list(dict.fromkeys([*listed, *whiteouts]))
     changes.warnings = model.diagnostics.said(Part.CHANGES)

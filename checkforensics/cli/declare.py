@@ -25,6 +25,7 @@ import click
 
 from checkforensics.cli.options import checkpoint_argument, output_options
 from checkforensics.render import FORMATS, JSON, JSONL
+from checkforensics.render.exports import Export
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
@@ -106,7 +107,7 @@ def command(
     options: Sequence[Decorator] = (),
     samples: Sequence[Sequence[str]] = ((),),
     records: Sequence[str] = (),
-    formats: tuple[str, ...] = FORMATS,
+    formats: tuple[str | Export, ...] = FORMATS,
     hash_for_json: bool = False,
     output: Output | None = None,
     takes: str = "checkpoint",
@@ -133,7 +134,11 @@ def command(
     ``with_format``: the function (and a ``reads``
     function) is also given ``fmt``, for what it reads only for some formats (the command lines
     every JSON process record holds, a tree shows only when asked); ``format_aliases``: old names
-    of formats still accepted (``tree`` for ``text``)."""
+    of formats still accepted (``tree`` for ``text``). ``formats``: the usual ones by name and
+    ``Export``s, formats with writers of their own (``render.exports``: CSV, a STIX bundle); one
+    whose optional package is missing stops the command before any checkpoint is opened
+    (UNSUPPORTED, exit 4)."""
+    exports = {f.name: f for f in formats if isinstance(f, Export)}
     for name in reads if not callable(reads) else ():
         if name not in READS:
             raise ValueError(f"reads: {name!r} is not one of {', '.join(READS)}")
@@ -145,6 +150,11 @@ def command(
         def callback(fmt: str, no_color: bool, **chosen: Any) -> int:
             from checkforensics import progress
 
+            export = exports.get(fmt)
+            if export is not None and export.missing():
+                from checkforensics.errors import UnsupportedError
+
+                raise UnsupportedError(str(export.missing()))
             if prepare is not None:
                 chosen = prepare(**chosen)
             given = chosen.pop("checkpoints") if takes == "checkpoints" else (chosen.pop("checkpoint"),)
@@ -157,9 +167,9 @@ def command(
             flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
             with progress.quiet_while_streaming(fmt in (JSON, JSONL)):  # no bar over records streamed
                 if takes == "checkpoints":
-                    return _several(given, ask, flags, chosen, fmt, no_color, tap)
+                    return _several(given, ask, flags, chosen, fmt, no_color, tap, export)
                 with _opened(given[0], flags, tap, chosen) as (model, options):
-                    return answer_with(model, ask(model, **options), fmt, no_color)
+                    return answer_with(model, ask(model, **options), fmt, no_color, export)
 
         function: Callable[..., Any] = callback
         written = output.options() if output is not None else []
@@ -175,13 +185,15 @@ def command(
     return wrap
 
 
-def answer_with(model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: str, no_color: bool) -> int:
+def answer_with(
+    model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: str, no_color: bool, export: Export | None = None
+) -> int:
     """Write the answer (the model still open: its records may read it as they are written),
     with the answer's warnings and then the model's diagnostics; the exit code."""
     from checkforensics.render.answers import write_answer
 
     with _answer_of(asked, model) as answer:
-        return write_answer(answer, fmt, no_color=no_color, warnings=lambda: told(answer, model))
+        return write_answer(answer, fmt, no_color=no_color, warnings=lambda: told(answer, model), export=export)
 
 
 @contextlib.contextmanager
@@ -226,6 +238,7 @@ def _several(
     fmt: str,
     no_color: bool,
     tap: Callable[..., Any] | None = None,
+    export: Export | None = None,
 ) -> int:
     """Each checkpoint (or each one in a directory given) asked in turn and the answers
     written as one; with several, one that cannot be read is a warning, and exit 3 at the end."""
@@ -235,7 +248,7 @@ def _several(
     runs = CheckpointRuns(tuple(given))
     if not runs.several:
         with _opened(runs.paths[0], flags, tap, chosen) as (model, options):
-            return answer_with(model, ask(model, **options), fmt, no_color)
+            return answer_with(model, ask(model, **options), fmt, no_color, export)
 
     def answers() -> Iterator[Answer]:
         for path in runs:
@@ -245,7 +258,7 @@ def _several(
             if not runs.failed(path):
                 yield answer
 
-    code = write_answers(answers(), fmt, no_color=no_color, warnings=lambda: runs.warnings)
+    code = write_answers(answers(), fmt, no_color=no_color, warnings=lambda: runs.warnings, export=export)
     return runs.exit_code(found=code == 0)
 
 

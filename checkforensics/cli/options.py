@@ -11,6 +11,7 @@ import click
 
 from checkforensics.errors import CheckforensicsError, ExitCode, InputError
 from checkforensics.render import FORMATS, JSON, JSONL, TABLE, TEXT, TREE, print_warnings
+from checkforensics.render.exports import Export
 
 if TYPE_CHECKING:  # the memory model is imported only by the commands that filter memory
     from checkforensics.model.regions import MemoryFilter
@@ -40,10 +41,12 @@ class FormatChoice(click.Choice):
 
 
 def output_options(
-    formats: tuple[str, ...] = FORMATS, default: str = TEXT, aliases: dict[str, str] | None = None
+    formats: tuple[str | Export, ...] = FORMATS, default: str = TEXT, aliases: dict[str, str] | None = None
 ) -> Decorator:
-    """``--format`` (one of ``formats``, docs/usage.md "Output formats") and ``--no-color``,
-    handed over as ``fmt`` and ``no_color``."""
+    """``--format`` (one of ``formats``, docs/usage.md "Output formats"; an ``Export``: a format
+    of the command's own) and ``--no-color``, handed over as ``fmt`` and ``no_color``."""
+    names = tuple(f.name if isinstance(f, Export) else f for f in formats)
+    helps = [f.help if isinstance(f, Export) else _FORMAT_HELP[f] for f in formats]
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         function = click.option(
@@ -54,10 +57,10 @@ def output_options(
         return click.option(
             "--format",
             "fmt",
-            type=FormatChoice(formats, aliases),
+            type=FormatChoice(names, aliases),
             default=default,
             show_default=True,
-            help="; ".join(_FORMAT_HELP[name] for name in formats) + ".",
+            help="; ".join(helps) + ".",
         )(function)
 
     return decorate

@@ -13,13 +13,16 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from checkforensics.records.declare import Answer, Section
 from checkforensics.render.console import JSON, JSONL, TABLE
 from checkforensics.render.escape import printable
 from checkforensics.render.jsonout import print_json_array, print_json_lines, print_json_stream
 from checkforensics.render.tables import Table
+
+if TYPE_CHECKING:
+    from checkforensics.render.exports import Export
 
 NOTHING_FOUND = 1  # ExitCode.NOTHING_FOUND, without importing the error tree here
 Warnings = Callable[[], list[str]]
@@ -32,10 +35,12 @@ def write_answer(
     no_color: bool = False,
     warnings: Warnings = list,
     stream: TextIO | None = None,
+    export: Export | None = None,
 ) -> int:
     """Write ``answer`` in ``fmt`` on ``stream`` (stdout), then the nothing-found line and the
     warnings (``warnings()``, asked once the records are written) on stderr. Returns 0, or 1
-    when there was no record."""
+    when there was no record. ``export``: the command's own format ``fmt`` is (CSV, a STIX
+    bundle), which writes the records instead."""
     from checkforensics.render import write_blocks
 
     stream = stream or sys.stdout
@@ -45,7 +50,10 @@ def write_answer(
         said[:] = warnings()
         return said
 
-    if fmt == JSON:
+    if export is not None:
+        found = export.write(answer, stream)
+        told()
+    elif fmt == JSON:
         found = _write_document(answer, stream, told)
     elif fmt == JSONL:
         found = print_json_lines(_lines(answer), stream)
@@ -116,7 +124,7 @@ def _grouped(section: Section, tally: list[int]) -> dict[str, Any]:
     return document
 
 
-def _section_lines(section: Section) -> Iterator[dict[str, Any]]:
+def section_lines(section: Section) -> Iterator[dict[str, Any]]:
     for each in section.items:
         item, context = _unwrapped(each, section)
         yield from section.type.lines(item, section.include, context)
@@ -126,7 +134,7 @@ def _lines(answer: Answer) -> Iterator[dict[str, Any]]:
     several = answer.several_kinds
     head = dict(answer.line_head)
     for section in answer.sections:
-        records = _section_lines(section)
+        records = section_lines(section)
         if section.groups:
             order = {path: index for index, path in enumerate(section.groups)}
             keys = section.type.group
@@ -232,8 +240,10 @@ def write_answers(
     no_color: bool = False,
     warnings: Warnings = list,
     stream: TextIO | None = None,
+    export: Export | None = None,
 ) -> int:
-    """Write the answers of several checkpoints as one output: a JSON document whose lists hold
+    """Write the answers of several checkpoints as one output: a JSON document (or an
+    ``export``: one CSV, one bundle) whose lists hold
     every checkpoint's records one checkpoint after the other (each record naming its
     ``archive``), JSON Lines checkpoint by checkpoint, and in text each checkpoint's tables
     titled with it. ``answers`` are made one checkpoint at a time; an answer of one kind of
@@ -248,7 +258,7 @@ def write_answers(
         return NOTHING_FOUND
     every: Iterable[Answer] = itertools.chain([first], answers)
     found = 0
-    if fmt == JSON or (first.together and fmt != JSONL):
+    if fmt == JSON or export is not None or (first.together and fmt != JSONL):
         if len(first.sections) > 1:
             every = list(every)
         merged = Answer(
@@ -256,7 +266,7 @@ def write_answers(
             nothing=first.nothing, head=first.head, extra=first.extra, array=first.array, single=first.single,
             text=first.text, table=first.table, after=first.after,
         )  # fmt: skip
-        return write_answer(merged, fmt, no_color=no_color, warnings=warnings, stream=stream)
+        return write_answer(merged, fmt, no_color=no_color, warnings=warnings, stream=stream, export=export)
     several = first.several_kinds
     if fmt == JSONL:
         for answer in every:

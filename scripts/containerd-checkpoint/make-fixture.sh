@@ -23,10 +23,20 @@
 #   GOFLAGS=-mod=vendor GOTOOLCHAIN=local go build -o $BIN/containerd ./cmd/containerd
 #   (likewise ./cmd/containerd-shim-runc-v2 and ./cmd/ctr; in cri-tools, ./cmd/crictl)
 # Then: write-truth.py OUTDIR TRUTH.json [later]; fixtures/README.md says how they are kept.
-# Usage: make-fixture.sh OUTDIR
+#
+# SCENARIO "intrusion" (the second argument) runs, in place of cfw-writer, a container
+# cfw-intruder that does what an intruder leaves behind (intrusion.sh: a cron file downloading
+# and running a stage from a C2 URL, an SSH key with the operator's host as its comment, a
+# dropped static implant run from a hidden directory and a second copy run then deleted, an
+# address in argv and the environment, a log line naming some; no connection: containerd asks
+# CRIU for no --tcp-established, and Debian's busybox nc has no UDP), checkpoints it once (OUT/containerd-intrusion.tar) and records the
+# implant's sha256 as the live container's /proc/PID/exe read it. Then:
+# write-truth.py OUTDIR TRUTH.json containerd-intrusion.tar
+# Usage: make-fixture.sh OUTDIR [busybox|intrusion]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(realpath -m "${1:-/tmp/cfw-containerd-out}")
+SCENARIO=${2:-busybox}
 WORK=${WORK:-/tmp/cfw-containerd}
 BIN=${BIN:-/tmp/build/bin}
 export PATH="/opt/reference/bin:$BIN:$PATH"
@@ -61,7 +71,11 @@ CONTAINERD=$!
 trap 'kill $CONTAINERD 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 
-python3 "$HERE/make-oci-image.py" "$IMAGE" "$WORK/image.tar"
+if [ "$SCENARIO" = intrusion ]; then
+  python3 "$HERE/make-oci-image.py" "$IMAGE" "$WORK/image.tar" --applets=cp,base64
+else
+  python3 "$HERE/make-oci-image.py" "$IMAGE" "$WORK/image.tar"
+fi
 python3 "$HERE/make-oci-image.py" "$PAUSE" "$WORK/pause.tar" /bin/sleep infinity
 "${CTR[@]}" images import "$WORK/image.tar"
 "${CTR[@]}" images import "$WORK/pause.tar"
@@ -78,6 +92,10 @@ cat > "$WORK/pod.json" <<JSON
 }
 JSON
 
+NAME=cfw-writer
+WRITTEN=/etc/cron.d/cfw-job:/tmp/cfw-drop.sh:/root/cfw-later.txt
+DELETED=/etc/cfw-motd:/srv/cfw-old:/etc/group
+ENVS='[{"key": "CFW_ROLE", "value": "fixture"}]'
 SCRIPT='echo "cfw: container started"
 echo "* * * * * root /tmp/cfw-drop.sh" > /etc/cron.d/cfw-job
 printf "#!/bin/sh\necho marker-containerd-drop-3c9e\n" > /tmp/cfw-drop.sh
@@ -89,22 +107,34 @@ echo "cfw: marker-containerd-log-5a7f"
 s=0123456789abcdef; for i in 1 2 3 4 5 6 7 8 9 10; do s=$s$s; done
 echo "cfw: long line $s end"
 while :; do sleep 3600; done'
+if [ "$SCENARIO" = intrusion ]; then
+  NAME=cfw-intruder
+  gcc -static -nostdlib -Os -s -Wl,--build-id=none -o "$WORK/kworkerd" "$HERE/kworkerd.c"
+  SCRIPT="IMPLANT=$(base64 -w0 "$WORK/kworkerd")
+$(cat "$HERE/intrusion.sh")"
+  WRITTEN=/etc/cron.d/cfw-update:/root/.ssh/authorized_keys:/tmp/.cache/kworkerd:/var/tmp/.sshd-helper
+  DELETED=/var/tmp/.sshd-helper:/etc/cfw-motd
+  ENVS='[{"key": "CFW_ROLE", "value": "intruder"}, {"key": "CFW_FALLBACK", "value": "198.51.100.77:8443"}]'
+elif [ "$SCENARIO" != busybox ]; then
+  echo "unknown scenario $SCENARIO (busybox or intrusion)" >&2
+  exit 2
+fi
 # The labels and annotations the kubelet adds to every container (pkg/kubelet/kuberuntime/labels.go)
-python3 - "$WORK/container.json" "$IMAGE" "$SCRIPT" "$POD_UID" <<'PY'
+python3 - "$WORK/container.json" "$IMAGE" "$SCRIPT" "$POD_UID" "$NAME" "$ENVS" <<'PY'
 import json, sys
-path, image, script, pod_uid = sys.argv[1:]
+path, image, script, pod_uid, name, envs = sys.argv[1:]
 json.dump({
-    "metadata": {"name": "cfw-writer", "attempt": 0},
+    "metadata": {"name": name, "attempt": 0},
     "image": {"image": image},
     "command": ["/bin/sh", "-c", script],
-    "envs": [{"key": "CFW_ROLE", "value": "fixture"}],
-    "labels": {"app": "cfw-demo", "cfw.example/role": "writer", "io.kubernetes.container.name": "cfw-writer",
+    "envs": json.loads(envs),
+    "labels": {"app": "cfw-demo", "cfw.example/role": name.removeprefix("cfw-"), "io.kubernetes.container.name": name,
                "io.kubernetes.pod.name": "cfw-pod", "io.kubernetes.pod.namespace": "cfw-ns",
                "io.kubernetes.pod.uid": pod_uid},
     "annotations": {"cfw.example/purpose": "containerd checkpoint fixture",
                     "io.kubernetes.container.restartCount": "0",
                     "io.kubernetes.container.terminationMessagePath": "/dev/termination-log"},
-    "log_path": "cfw-writer/0.log",
+    "log_path": f"{name}/0.log",
     "linux": {"security_context": {"namespace_options": {"network": 2, "pid": 1}}},
 }, open(path, "w"), indent=1)
 PY
@@ -116,16 +146,18 @@ sleep 3
 "${CRICTL[@]}" ps -a
 "${CRICTL[@]}" inspectp "$POD" > "$OUT/crictl-inspectp.json"
 "${CRICTL[@]}" inspect "$CTR_ID" > "$OUT/crictl-inspect.json"
-cp "$LOGDIR/cfw-writer/0.log" "$OUT/container-log-before.log"
+cp "$LOGDIR/$NAME/0.log" "$OUT/container-log-before.log"
 PID=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['info']['pid'])" "$OUT/crictl-inspect.json")
-python3 "$HERE/live-truth.py" "$PID" "$LOGDIR/cfw-writer/0.log" > "$OUT/live.json"
-"${CRICTL[@]}" checkpoint --export="$OUT/containerd-busybox.tar" "$CTR_ID"
+python3 "$HERE/live-truth.py" "$PID" "$LOGDIR/$NAME/0.log" "$WRITTEN" "$DELETED" > "$OUT/live.json"
+"${CRICTL[@]}" checkpoint --export="$OUT/containerd-$SCENARIO.tar" "$CTR_ID"
 "${CRICTL[@]}" ps -a
+if [ "$SCENARIO" = busybox ]; then
 # 6. the same container a moment later: one more file deleted from the image, one more written
 "${CRICTL[@]}" exec "$CTR_ID" /bin/sh -c 'rm /etc/group; echo marker-containerd-later-0b62 > /root/cfw-later.txt'
 sleep 1
-python3 "$HERE/live-truth.py" "$PID" "$LOGDIR/cfw-writer/0.log" > "$OUT/live-later.json"
+python3 "$HERE/live-truth.py" "$PID" "$LOGDIR/$NAME/0.log" "$WRITTEN" "$DELETED" > "$OUT/live-later.json"
 "${CRICTL[@]}" checkpoint --export="$OUT/containerd-busybox-later.tar" "$CTR_ID"
+fi
 {
   containerd --version
   crictl --version

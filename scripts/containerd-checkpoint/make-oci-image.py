@@ -6,8 +6,9 @@ symlinks to it, a minimal /etc/passwd, a file and a directory the container dele
 /etc/cron.d the container writes into. Everything is dated 2026-11-23 and owned by root, so
 the archive is the same on every run with the same busybox.
 
-Usage: make-oci-image.py NAME:TAG OUT.tar [COMMAND...]
-  (COMMAND: the image's Cmd; default /bin/sh. The fixture's pause image uses /bin/sleep infinity.)
+Usage: make-oci-image.py NAME:TAG OUT.tar [--applets=a,b,...] [COMMAND...]
+  (COMMAND: the image's Cmd; default /bin/sh. The fixture's pause image uses /bin/sleep infinity.
+  --applets: more busybox applets linked in /bin, for the "intrusion" scenario's container.)
 
 A by-hand tool, run by make-fixture.sh; tests never run it.
 """
@@ -39,7 +40,7 @@ def _entry(tar: tarfile.TarFile, name: str, kind: bytes, *, data: bytes = b"", m
     tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
 
 
-def layer_tar() -> bytes:
+def layer_tar(applets: tuple[str, ...] = APPLETS) -> bytes:
     with open(BUSYBOX, "rb") as handle:
         busybox = handle.read()
     out = io.BytesIO()
@@ -49,7 +50,7 @@ def layer_tar() -> bytes:
                                 ("proc", 0o755), ("sys", 0o755)):
             _entry(tar, directory, tarfile.DIRTYPE, mode=mode)
         _entry(tar, "bin/busybox", tarfile.REGTYPE, data=busybox, mode=0o755)
-        for applet in APPLETS:
+        for applet in applets:
             _entry(tar, f"bin/{applet}", tarfile.SYMTYPE, linkname="busybox", mode=0o777)
         _entry(tar, "etc/passwd", tarfile.REGTYPE, data=b"root:x:0:0:root:/root:/bin/sh\n")
         _entry(tar, "etc/group", tarfile.REGTYPE, data=b"root:x:0:\n")
@@ -68,8 +69,12 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    reference, out_path, command = argv[1], argv[2], argv[3:] or ["/bin/sh"]
-    layer = layer_tar()
+    reference, out_path, rest = argv[1], argv[2], argv[3:]
+    applets = APPLETS
+    if rest and rest[0].startswith("--applets="):
+        applets += tuple(rest.pop(0).removeprefix("--applets=").split(","))
+    command = rest or ["/bin/sh"]
+    layer = layer_tar(applets)
     compressed = gzip.compress(layer, mtime=0)
     config = {
         "architecture": "amd64",

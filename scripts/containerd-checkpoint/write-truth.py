@@ -1,7 +1,8 @@
 """The truth file of the containerd fixture, from make-fixture.sh's output directory.
 
-Usage: write-truth.py OUTDIR TRUTH.json [later]
-(with "later": the second checkpoint, containerd-busybox-later.tar, and live-later.json)
+Usage: write-truth.py OUTDIR TRUTH.json [later | ARCHIVE]
+(with "later": the second checkpoint, containerd-busybox-later.tar, and live-later.json; with
+ARCHIVE, another scenario's checkpoint in OUTDIR: containerd-intrusion.tar)
 Combines what the live container showed (live.json: /proc, the files it wrote, the CRI log),
 what crictl said (inspect, inspectp) and what Python's own tarfile and gzip read in the exported
 archive (members, the layer's entries and whiteouts, status.dump). Nothing of checkforensics is
@@ -24,7 +25,7 @@ ARCHIVE = "containerd-busybox.tar"
 def main(argv: list[str]) -> int:
     out, truth_path = Path(argv[1]), Path(argv[2])
     later = argv[3:] == ["later"]
-    archive_name = ARCHIVE.replace(".tar", "-later.tar") if later else ARCHIVE
+    archive_name = ARCHIVE.replace(".tar", "-later.tar") if later else (argv[3] if argv[3:] else ARCHIVE)
     live = json.loads((out / ("live-later.json" if later else "live.json")).read_text())
     inspect = json.loads((out / "crictl-inspect.json").read_text())
     inspectp = json.loads((out / "crictl-inspectp.json").read_text())

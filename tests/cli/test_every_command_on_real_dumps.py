@@ -25,6 +25,7 @@ SOURCES = {
     "cow": SCENARIOS / "cow.tar.zst",
     "busybox-criu41": FIXTURES / "busybox-counter-criu41.tar",
     "containerd": FIXTURES / "containerd-busybox.tar",
+    "containerd-intrusion": FIXTURES / "containerd-intrusion.tar.zst",
 }
 
 

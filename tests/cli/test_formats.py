@@ -35,6 +35,7 @@ EVERY_FORMAT = ("show", "inspect", "list", "ps", "files", "sockets", "recover", 
 VOCABULARY: dict[tuple[str, ...], tuple[str, ...]] = {
     **{(name,): ALL for name in EVERY_FORMAT},
     ("report",): ("text", "json", "jsonl"),
+    ("iocs",): (*ALL, "csv", "stix"),
     ("crit", "x"): ("text", "json"),
     ("crit", "info"): ("json", "text"),
 }
@@ -162,6 +163,7 @@ CASES: dict[str, tuple[list[str], Records]] = {
     "memdump": (["memdump", COUNTERS, "--pid", "7", "--vma-type", "stack", "-o", "{out}/s.bin", "--force"], _regions),
     "triage": (["triage", COUNTERS], lambda doc: doc["findings"]),
     "malfind": (["malfind", INTRUSION], lambda doc: doc["regions"]),
+    "iocs": (["iocs", INTRUSION, "--include-local"], lambda doc: doc["indicators"]),
     "malfind-dump": (["malfind", INTRUSION, "--dump", "{fresh}"], lambda doc: doc["regions"]),
     "verify": (  # its one record is the document, less the document's warnings
         ["verify", COUNTERS, "--expect", "0" * 64], lambda doc: [_record(doc)]
