@@ -326,3 +326,22 @@ def test_a_checkpoint_of_metadata_only_still_gives_its_files_and_log(tmp_path: P
     assert ("url", "http://203.0.113.66:8080/stage2.sh") in found and ("ipv4", "198.51.100.23") in found
     assert [p.source for p in found[("ipv4", "203.0.113.66")].places] == ["rootfs-diff"]  # no argv without images
     assert warning.endswith("not read (or not all): files, argv, environment, socket")
+
+
+def test_what_was_typed_is_a_source() -> None:
+    """The download-and-execute line typed after `history -c` (still in bash's live list) gives
+    its address and URL, placed at the bash process and the line's position; the URL of the
+    one typed before the clear is gone from the list with it (its remnant did not survive)."""
+    typed = truth("scenarios/history")["typed"]
+    bash_pid = next(line["pid"] for line in typed if line["program"] == "bash")
+    after = [line["line"] for line in typed if line["program"] == "bash" and line["after_clear"]]
+    url_line = next(n for n, line in enumerate(after, 1) if "wget" in line)
+    url = next(word for word in after[url_line - 1].split() if word.startswith("http://"))
+    found = _found(SCENARIOS / "history.tar.zst")
+    for indicator in (("url", url), ("ipv4", urlsplit(url).hostname)):
+        (place,) = _places(found[indicator], "history")
+        assert place["pid"] == bash_pid and place["line"] == url_line
+        assert place["where"] == f"pid {bash_pid} (bash) history #{url_line}"
+    before = [line["line"] for line in typed if line["program"] == "bash" and not line["after_clear"]]
+    cleared = next(word for line in before for word in line.split() if word.startswith("http://203."))
+    assert ("url", cleared) not in found

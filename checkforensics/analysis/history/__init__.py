@@ -15,6 +15,7 @@ a bash (its timestamps start with ``#``), the variables it set or exported after
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -163,7 +164,20 @@ def history_answer(model: CheckpointModel, pids: tuple[int, ...] = ()) -> Answer
     )
 
 
+# Each checkpoint's histories, read once however many analyses ask (triage, timeline, iocs and
+# the report all weigh them): the read walks every process's heap.
+_READ: weakref.WeakKeyDictionary[CheckpointModel, dict[int, ProcessHistory]] = weakref.WeakKeyDictionary()
+
+
 def _histories(model: CheckpointModel, pids: tuple[int, ...] = ()) -> dict[int, ProcessHistory]:
+    if not pids:
+        if model not in _READ:
+            _READ[model] = _read_histories(model, ())
+        return _READ[model]
+    return _read_histories(model, pids)
+
+
+def _read_histories(model: CheckpointModel, pids: tuple[int, ...]) -> dict[int, ProcessHistory]:
     terminals = _terminals(model)
     environments = {p.pid: p.env for p in model.command_lines(env=True).processes}
     found = {}

@@ -3,8 +3,7 @@
 Each ``Source`` is one place of a checkpoint and a function of the model that yields what it
 holds: ``Text`` (read for indicators by ``extract``, each found one placed on its line) or
 ``Seen`` (an indicator the source names itself: a socket's peer, a file's sha256). Adding a
-source is one entry in ``SOURCES`` (shell history, for one: its commands as ``Text`` placed at
-pid and entry).
+source is one entry in ``SOURCES``.
 """
 
 from __future__ import annotations
@@ -153,6 +152,15 @@ def _sockets(model: CheckpointModel) -> Iterator[Finding]:
             yield Seen(found[0], found[1], place, int(port) if port.isdigit() else None)
 
 
+def _history(model: CheckpointModel) -> Iterator[Finding]:
+    from checkforensics.analysis.history import history_of
+
+    for entry in history_of(model):
+        who = f"pid {entry.pid} ({entry.comm})"
+        at = f"history #{entry.position}" if entry.position is not None else f"freed history line at {entry.address:#x}"
+        yield Text(entry.command, Place("history", f"{who} {at}", entry.pid, entry.comm, line=entry.position))
+
+
 SOURCES: tuple[Source, ...] = (
     Source("files", _files, "the files whose bytes the checkpoint holds: what the container wrote "
            "(rootfs-diff.tar, /dev/shm, tmpfs), deleted-but-open files (ghost files) and memfds: the "
@@ -162,4 +170,7 @@ SOURCES: tuple[Source, ...] = (
     Source("environment", _environment, "every process's environment, variable by variable, read from its memory"),
     Source("container-log", _container_log, "the container's CRI log (container.log, ctr.log), line by line"),
     Source("socket", _sockets, "the remote end of every connected TCP and UDP socket"),
+    Source("history", _history, "the command lines typed into bash and other readline programs "
+           "(`history`), live entries and remnants left in freed memory, each placed at its pid and "
+           "position (or the freed block's address)"),
 )  # fmt: skip
