@@ -35,6 +35,7 @@ class Part(enum.StrEnum):
     INFLIGHT = "inflight"  # data in flight: holders that disagree
     MALFIND = "malfind"  # the suspicious-mappings scan
     LOG = "log"  # the container's log
+    TIMELINE = "timeline"  # the timeline: times that could not be read
 
 
 class Level(enum.IntEnum):

@@ -115,6 +115,7 @@ def command(
     metavar: str | None = None,
     with_format: bool = False,
     format_aliases: dict[str, str] | None = None,
+    merge: Callable[..., Answer] | None = None,
 ) -> Callable[[Callable[..., Answer]], click.Command]:
     """Declare the command of the calling module: ``ask(model, **options) -> Answer``.
 
@@ -133,7 +134,10 @@ def command(
     ``with_format``: the function (and a ``reads``
     function) is also given ``fmt``, for what it reads only for some formats (the command lines
     every JSON process record holds, a tree shows only when asked); ``format_aliases``: old names
-    of formats still accepted (``tree`` for ``text``)."""
+    of formats still accepted (``tree`` for ``text``). ``merge``: with ``takes="checkpoints"``, the
+    answers of every checkpoint are made into one by ``merge(answers, **options)`` (each
+    section's ``context`` naming its checkpoint) and written as one answer (``timeline``),
+    not one after the other."""
     for name in reads if not callable(reads) else ():
         if name not in READS:
             raise ValueError(f"reads: {name!r} is not one of {', '.join(READS)}")
@@ -157,7 +161,7 @@ def command(
             flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
             with progress.quiet_while_streaming(fmt in (JSON, JSONL)):  # no bar over records streamed
                 if takes == "checkpoints":
-                    return _several(given, ask, flags, chosen, fmt, no_color, tap)
+                    return _several(given, ask, flags, chosen, fmt, no_color, tap, merge)
                 with _opened(given[0], flags, tap, chosen) as (model, options):
                     return answer_with(model, ask(model, **options), fmt, no_color)
 
@@ -226,13 +230,25 @@ def _several(
     fmt: str,
     no_color: bool,
     tap: Callable[..., Any] | None = None,
+    merge: Callable[..., Answer] | None = None,
 ) -> int:
     """Each checkpoint (or each one in a directory given) asked in turn and the answers
-    written as one; with several, one that cannot be read is a warning, and exit 3 at the end."""
+    written as one (``merge``: made one answer first); with several, one that cannot be read
+    is a warning, and exit 3 at the end."""
     from checkforensics.cli.options import CheckpointRuns
-    from checkforensics.render.answers import write_answers
+    from checkforensics.render.answers import write_answer, write_answers
 
     runs = CheckpointRuns(tuple(given))
+    if merge is not None:
+        whole = []
+        for path in runs:
+            with runs.reading(path), _opened(path, flags, tap, chosen) as (model, options):
+                answer = _whole(model, ask(model, **options))
+                runs.warn(path, told(answer, model))
+            if not runs.failed(path):
+                whole.append(answer)
+        code = write_answer(merge(whole, **chosen), fmt, no_color=no_color, warnings=lambda: runs.warnings)
+        return runs.exit_code(found=code == 0)
     if not runs.several:
         with _opened(runs.paths[0], flags, tap, chosen) as (model, options):
             return answer_with(model, ask(model, **options), fmt, no_color)

@@ -11,6 +11,7 @@ import click
 
 from checkforensics.errors import CheckforensicsError, ExitCode, InputError
 from checkforensics.render import FORMATS, JSON, JSONL, TABLE, TEXT, TREE, print_warnings
+from checkforensics.render.console import BODYFILE, CSV
 
 if TYPE_CHECKING:  # the memory model is imported only by the commands that filter memory
     from checkforensics.model.regions import MemoryFilter
@@ -22,6 +23,8 @@ _FORMAT_HELP = {
     TABLE: "table: plain ASCII tables",
     JSON: "json: one document (docs/json.md)",
     JSONL: "jsonl: JSON Lines, one record a line",
+    CSV: "csv: a header of the JSON keys, then a row a record",
+    BODYFILE: "bodyfile: The Sleuth Kit's body file, for mactime -b",
 }
 
 

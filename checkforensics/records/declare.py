@@ -93,6 +93,10 @@ class RecordType:
     expand: str | None = None  # a field of records: JSON Lines and tables have a line per inner record
     line: Getter | None = None  # text form: one line per record (a log) instead of a table
     group: tuple[str, ...] = ()  # fields placing a record in a JSON document (``Section.groups``)
+    forms: Mapping[str, Getter] = field(default_factory=dict)
+    """Formats of the type's own, by name: a function giving the one line an item is in that
+    format (``bodyfile``: The Sleuth Kit's body file), offered by a command that declares the
+    format (``@command(formats=...)``) and written by the renderer as any other."""
     _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ from checkforensics.records.declare import Answer, Section
 from checkforensics.render.console import JSON, JSONL, TABLE
 from checkforensics.render.escape import printable
 from checkforensics.render.jsonout import print_json_array, print_json_lines, print_json_stream
+from checkforensics.render.rows import has_form, section_items, write_rows
 from checkforensics.render.tables import Table
 
 NOTHING_FOUND = 1  # ExitCode.NOTHING_FOUND, without importing the error tree here
@@ -50,6 +51,9 @@ def write_answer(
     elif fmt == JSONL:
         found = print_json_lines(_lines(answer), stream)
         print_json_lines(_summary_line(answer), stream)
+        told()
+    elif has_form(answer, fmt):
+        found = write_rows(answer, fmt, stream, section_items(answer.sections, _unwrapped))
         told()
     else:
         counted = _Counted(answer)
@@ -263,6 +267,8 @@ def write_answers(
             answer.multiple_kinds = several
             found += print_json_lines(_lines(answer), stream)
             print_json_lines(_summary_line(answer), stream)
+    elif has_form(first, fmt):
+        found = write_rows(first, fmt, stream, (row for a in every for row in section_items(a.sections, _unwrapped)))
     else:
         counters: list[_Counted] = []
         write_blocks(_blocks_of_every(every, fmt, counters), fmt, no_color, stream)  # a blank line between two

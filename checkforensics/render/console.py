@@ -12,6 +12,8 @@ TABLE = "table"  # plain ASCII tables (tabulate's), never tree glyphs: for ticke
 JSON = "json"  # one document (docs/json.md)
 JSONL = "jsonl"  # JSON Lines: one compact record a line
 FORMATS = (TEXT, TABLE, JSON, JSONL)
+CSV = "csv"  # comma-separated values: a header of the records' JSON keys, then a row each (render/rows.py)
+BODYFILE = "bodyfile"  # The Sleuth Kit's body file, for mactime: a form a record type declares (``forms``)
 STREAMED = (JSON, JSONL)  # written record by record while the work goes on (no progress bar over them)
 TREE = "tree"  # what inspect and diff called their text form once: still accepted, as TEXT
 
