@@ -91,6 +91,7 @@ CASES: list[tuple[str, list[str], tuple[str, ...], set[int]]] = [
     ("malfind", ["malfind", "C"], ALL, {0, 1}),
     ("malfind-images", ["malfind", "I", "--dump", "OUT"], ALL, {0, 1}),
     ("report", ["report", "C", "-o", "OUT"], ("text", "json", "jsonl"), {0}),
+    ("timeline", ["timeline", "C", "P", "--all"], (*ALL, "csv", "bodyfile"), {0}),
     ("verify", ["verify", "C"], ALL, {0}),
     ("verify-record", ["verify", "C", "--record", "OUT"], ALL, {0}),
     *[(f"crit-x-{what}", ["crit", "x", "C", what], ("text", "json"), {0}) for what in ("ps", "fds", "mems", "rss")],

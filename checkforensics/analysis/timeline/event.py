@@ -185,8 +185,10 @@ def bodyfile_line(event: Event) -> str:
     """The event as one body file line. A file is itself (its mode, owner, size, and its mtime;
     the times the archive does not keep are -1, which mactime leaves out); any other event a
     pseudo-entry named ``[SOURCE] WHAT: MESSAGE`` at its time; an undated one has mtime 0,
-    which mactime lists under ``Xxx Xxx 00 0000`` (listed, not placed)."""
-    seconds = 0 if event.ns is None else event.ns // NANOS
+    which mactime lists under ``Xxx Xxx 00 0000`` (listed, not placed), and so has one dated
+    before 1970, which a body file cannot hold (mactime reads -1 as "no time" and drops the
+    other negative times)."""
+    seconds = 0 if event.ns is None or event.ns < 0 else event.ns // NANOS  # mactime skips negative times
     where = f" ({_names(event.checkpoints)})" if event.checkpoints else ""
     if event.file is not None and event.ns is not None:
         facts = event.file

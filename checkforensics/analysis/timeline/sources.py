@@ -13,7 +13,7 @@ with ``pid``, ``comm``, ``command``, ``time`` and ``state``) is one more entry o
 reading ``memory``: each entry an ``Event`` at its time (None: undated), ``subject`` the pid and
 command, ``certainty`` one that says the shell recorded it (add it to ``CERTAINTIES``).
 
-A time that cannot be read (not RFC 3339, not a number, out of the calendar) is said to the
+A time that cannot be read (not RFC 3339, not a number, out of the years 1 to 9999) is said to the
 model's diagnostics (part ``timeline``) and its event kept, undated: nothing found is dropped.
 """
 
@@ -27,6 +27,7 @@ from checkforensics.analysis.timeline.event import (
     Event,
     FileFacts,
     TimeUnreadable,
+    iso_time,
     parse_nanos,
     parse_rfc3339,
     parse_seconds,
@@ -70,7 +71,10 @@ def sources_reads() -> tuple[str, ...]:
 def dated(model: CheckpointModel, parse: Callable[[Any], int | None], value: Any, where: str) -> int | None:
     """``parse(value)``; a value that is no time said to the diagnostics (its event then undated)."""
     try:
-        return parse(value)
+        ns = parse(value)
+        if ns is not None and iso_time(ns) is None:
+            raise TimeUnreadable(f"out of the calendar (years 1 to 9999): {str(value)[:80]!r}")
+        return ns
     except TimeUnreadable as exc:
         model.diagnostics.warn(f"{exc}; its event is listed undated", where=where, part=Part.TIMELINE)
         return None
