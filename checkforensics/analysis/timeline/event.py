@@ -215,7 +215,7 @@ EVENT = RecordType(
         Field("timestamp_desc", TEXT, "what happened at that time: Container Created, Checkpointed, Log Line, "
               "File Modified, ... (Timesketch's timestamp_desc)", get=lambda e: e.what),
         Field("message", TEXT, "the event in words"),
-        Field("source", TEXT, "what found it: runtime, checkpoint, log, files, deleted (docs/commands/timeline.md)"),
+        Field("source", TEXT, "what found it: a registered source (runtime, checkpoint, log, files)"),
         Field("certainty", TEXT, "how sure the time is: " + ", ".join(CERTAINTIES)),
         Field("member", TEXT, "where in the checkpoint it is recorded"),
         Field("path", TEXT, "the file, for a file's event", get=lambda e: e.file.path if e.file else None,
