@@ -97,10 +97,11 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
     context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
     hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
     context.secrets = finding_records(hits, redact=not include_secrets)
+    events = merge([(str(model.path), events_of(model))])  # before the hash: the log is read once, kept for it
     data = ReportInput(
         model=model, overview=overview(model), sha256=model.sha256(), tree=context.tree, files=context.files,
         changes=context.changes, findings=triage(context), secrets=context.secrets, malfind=context.malfind,
-        timeline=[e for e in merge([(str(model.path), events_of(model))]) if e.runtime_made is None],
+        timeline=[e for e in events if e.runtime_made is None],
     )  # fmt: skip
     encoded = render_report(data, include_secrets=include_secrets).encode("utf-8")
     with target as handle:

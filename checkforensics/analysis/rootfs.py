@@ -31,6 +31,7 @@ import hashlib
 import posixpath
 import stat
 import tarfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ class RootfsChanges:
     deleted: list[str]  # deleted.files first, then the rootfs layer's whiteouts; each path once
     warnings: list[str] = field(default_factory=list)  # what the changes' part said
     opaque: list[str] = field(default_factory=list)  # directories the layer made opaque
+    whiteouts: list[str] = field(default_factory=list)  # the deleted paths the layer's whiteouts say
 
     @property
     def rootfs(self) -> Layer | None:
@@ -289,10 +291,25 @@ def runtime_reason(layer: str, changed: ChangedFile, info: tarfile.TarInfo, made
     return None
 
 
+# What each open model's layers hold, walked once per command whoever asks (triage's context,
+# the report's timeline): the layers are archives read streaming, a walk costs their size.
+_WALKED: weakref.WeakKeyDictionary[CheckpointModel, tuple[bool, RootfsChanges]] = weakref.WeakKeyDictionary()
+
+
 def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChanges:
     """Every changed file of every layer (rootfs-diff.tar, /dev/shm, tmpfs mounts), the
     container's apart from the runtime's (``Layer.files``, ``Layer.runtime``), and the deleted
-    paths."""
+    paths; ``digest``: with each regular file's sha256. The layers are walked once per model:
+    a later call gets the same answer (one made with digests serves a call without)."""
+    walked = _WALKED.get(model)
+    if walked is not None and (walked[0] or not digest):
+        return walked[1]
+    changes = _walk_layers(model, digest)
+    _WALKED[model] = (digest, changes)
+    return changes
+
+
+def _walk_layers(model: CheckpointModel, digest: bool) -> RootfsChanges:
     layers = model.layers
     changes = RootfsChanges([], [])
     whiteouts: list[str] = []
@@ -319,6 +336,7 @@ def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChan
         changes.layers.append(layer)
     listed = [container_path(path) for path in layers.deleted()]
     changes.deleted = list(dict.fromkeys([*listed, *whiteouts]))
+    changes.whiteouts = whiteouts
     changes.warnings = model.diagnostics.said(Part.CHANGES)
     return changes
 

@@ -176,7 +176,7 @@ def log_events(model: CheckpointModel) -> Iterator[Event]:
         "archives at its mtime (the container's writes, and what the runtime made, said so); each deleted path "
         "(deleted.files, whiteouts), undated")  # fmt: skip
 def file_events(model: CheckpointModel) -> Iterator[Event]:
-    from checkforensics.analysis.rootfs import container_path, rootfs_changes
+    from checkforensics.analysis.rootfs import rootfs_changes
 
     changes = rootfs_changes(model, digest=False)
     for layer in changes.layers:
@@ -186,9 +186,9 @@ def file_events(model: CheckpointModel) -> Iterator[Event]:
             facts = FileFacts(changed.path, changed.type, changed.mode, changed.uid, changed.gid, changed.size)
             yield Event(ns, "files", "File Modified", "file-mtime", f"{changed.type} {changed.path}",
                         layer.member, changed.path, facts, runtime_made=reason)  # fmt: skip
-    listed = {container_path(path) for path in model.layers.deleted()}
+    whiteouts = set(changes.whiteouts)
     for path in changes.deleted:
-        member = DELETED_FILES if path in listed else f"{ROOTFS_DIFF} (whiteout)"
+        member = f"{ROOTFS_DIFF} (whiteout)" if path in whiteouts else DELETED_FILES
         yield Event(None, "files", "File Deleted", "none", f"deleted {path} (when is not recorded)", member, path)
 
 
