@@ -310,3 +310,39 @@ def test_hostile_names_stay_one_body_file_line_of_eleven_fields(
     code, body, _ = _timeline(capsys, str(_hostile(tmp_path)), fmt="bodyfile")
     assert code == 0 and all(line.count("|") == 10 for line in body.splitlines())
     assert "[log] Log Line: stdout: a\\x7cb\\x7cc" in body
+
+
+def test_the_kubelet_file_name_dates_a_checkpoint_that_records_no_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Podman records no checkpoint time: named as the kubelet names its archives, the name
+    is where the time comes from (certainty file-name), else inventory.img's mtime."""
+    named = tmp_path / "checkpoint-cfw-pod_cfw-ns-counters-2026-11-22T23:20:05Z.tar"
+    named.symlink_to(PODMAN)
+    (checkpointed,) = [e for e in _events(capsys, str(named)) if e["source"] == "checkpoint"]
+    assert (checkpointed["datetime"], checkpointed["member"], checkpointed["certainty"]) == (
+        "2026-11-22T23:20:05Z", "file name", "file-name",
+    )  # fmt: skip
+    (plain,) = [e for e in _events(capsys, str(PODMAN)) if e["source"] == "checkpoint"]
+    with tarfile.open(PODMAN) as tar:
+        inventory = tar.getmember("checkpoint/inventory.img")
+    assert plain["datetime"] == dt.datetime.fromtimestamp(inventory.mtime, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert plain["certainty"] == "file-mtime"
+
+
+def test_a_directory_of_checkpoints_is_one_timeline_and_an_unreadable_one_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for path in (CONTAINERD, CONTAINERD_LATER):
+        shutil.copy(path, folder / path.name)  # discovery follows no link
+    events = _events(capsys, str(folder))
+    names = {name for e in events for name in e["checkpoints"]}
+    assert {Path(name).name for name in names} == {CONTAINERD.name, CONTAINERD_LATER.name}
+    assert len([e for e in events if e["source"] == "checkpoint"]) == 2
+    assert any(len(e["checkpoints"]) == 2 for e in events)
+    (folder / "broken.tar").write_bytes(b"not a checkpoint" * 64)
+    code, out, err = _timeline(capsys, str(folder))
+    assert code == 3 and "skipped" in err and "broken.tar" in err  # the others still merged, the bad one named
+    assert len(out.splitlines()) == len(events)
