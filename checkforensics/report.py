@@ -256,7 +256,9 @@ def _changes(changes: RootfsChanges, redaction: Redaction) -> dict[str, Any]:
 CHART_WIDTH, CHART_LEFT, LANE_HEIGHT = 1000, 120, 24  # the timeline chart's geometry, in SVG units
 CHART_TABLE_LIMIT = 5000  # events listed in the report's table; the command lists them all
 CHART_MESSAGE = 400  # characters of an event's message in the table (JSON has it whole)
-LANE_COLOURS = {"runtime": "#5cb85c", "checkpoint": "#d9534f", "log": "#5bc0de", "files": "#f0ad4e"}
+LANE_COLOURS = {
+    "runtime": "#5cb85c", "checkpoint": "#d9534f", "log": "#5bc0de", "files": "#f0ad4e", "ghosts": "#9b59b6",
+}  # fmt: skip
 
 
 def timeline_items(events: list[Event], redaction: Redaction) -> dict[str, Any]:

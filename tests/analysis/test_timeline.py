@@ -68,7 +68,8 @@ def _layer(path: Path, name: str = "rootfs-diff.tar") -> list[tarfile.TarInfo]:
 def test_every_source_of_the_containerd_checkpoint_in_time_order(capsys: pytest.CaptureFixture[str]) -> None:
     events = _events(capsys, str(CONTAINERD))
     facts = truth("containerd-busybox")
-    assert {e["source"] for e in events} == set(SOURCES) == {"runtime", "checkpoint", "log", "files"}
+    assert {e["source"] for e in events} == {"runtime", "checkpoint", "log", "files"}  # no deleted file open
+    assert list(SOURCES) == ["runtime", "checkpoint", "log", "files", "ghosts"]
     dated = [e for e in events if e["datetime"] is not None]
     assert [_moment(e["datetime"]) for e in dated] == sorted(_moment(e["datetime"]) for e in dated)
     assert [e["timestamp"] for e in dated] == sorted(e["timestamp"] for e in dated)
@@ -346,3 +347,40 @@ def test_a_directory_of_checkpoints_is_one_timeline_and_an_unreadable_one_is_sai
     code, out, err = _timeline(capsys, str(folder))
     assert code == 3 and "skipped" in err and "broken.tar" in err  # the others still merged, the bad one named
     assert len(out.splitlines()) == len(events)
+
+
+def test_deleted_files_still_open_are_dated_as_crit_decodes_their_ghost_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The files scenario holds three deleted-but-open files (CRIU's ghost files): each is an
+    event at its modification time and one at its access time, to the microsecond CRIU kept, as
+    crit 4.2.1 decoded the same images (the goldens), with the path and holder files shows; in
+    the body file one line each, which mactime reads as one "ma.." row."""
+    scenario = FIXTURES / "scenarios" / "files"
+    events = [e for e in _events(capsys, str(scenario)) if e["source"] == "ghosts"]
+    held: dict[int, tuple[str, int, list[str]]] = {}
+    assert run(["files", str(scenario), "--format", "jsonl"]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        d = json.loads(line)
+        if d.get("remap") == "ghost":
+            held.setdefault(d["remap_id"], (d["path"], d["size"], []))[2].append(f"{d['pid']}:{d['fd']}")
+    assert len(held) == 3 and len(events) == 6
+    for remap_id, (path, size, holders) in held.items():
+        golden = json.loads((FIXTURES / "golden" / "scenario-files" / "decode" / f"ghost-file-{remap_id}.img.json")
+                            .read_text())["entries"][0]  # fmt: skip
+        mine = {e["certainty"]: e for e in events if e["member"] == f"ghost-file-{remap_id}.img"}
+        for certainty, stamp in (("file-mtime", "mtim"), ("file-atime", "atim")):
+            event = mine[certainty]
+            whole, nanos = _moment(event["datetime"])
+            assert (int(whole.timestamp()), nanos) == (golden[stamp]["tv_sec"], golden[stamp]["tv_usec"] * 1000)
+            assert (event["path"], event["size"], event["uid"], event["gid"]) == (path, size, golden["uid"],
+                                                                                  golden["gid"])  # fmt: skip
+            assert event["mode"] == "-" + stat.filemode(golden["mode"])[1:]
+            assert event["message"] == f"deleted file {path}, open as pid:fd {' '.join(holders)}"
+    if shutil.which("mactime"):
+        code, body, _ = _timeline(capsys, str(scenario), fmt="bodyfile")
+        assert code == 0
+        (tmp_path / "body").write_text(body)
+        done = subprocess.run(["mactime", "-b", str(tmp_path / "body"), "-d", "-y"], capture_output=True, text=True)
+        rows = [row for row in csv.DictReader(io.StringIO(done.stdout)) if "(deleted)" in row["File Name"]]
+        assert done.returncode == 0 and len(rows) == 3 and {row["Type"] for row in rows} == {"ma.."}

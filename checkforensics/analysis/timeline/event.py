@@ -32,6 +32,8 @@ CERTAINTIES = {
     "the CRI log's own line times); the container's processes cannot change it",
     "file-mtime": "a modification time kept in an archive's entry (a file of rootfs-diff.tar, a checkpoint "
     "member): whoever wrote the file, an intruder too, can set it (touch -d)",
+    "file-atime": "an access time CRIU kept of a deleted-but-open file: reads move it (unless the mount is "
+    "noatime; relatime moves it at most daily), and touch -a sets it",
     "file-name": "read from the checkpoint's file name (the kubelet's checkpoint-POD_NS-CONTAINER-TIME.tar): "
     "anyone who can rename the file can change it",
     "none": "no time at all: listed after every dated event, never placed (a deleted file)",
@@ -134,6 +136,7 @@ class Event:
     file: FileFacts | None = None
     details: dict[str, Any] = field(default_factory=dict)
     runtime_made: str | None = None  # a file the runtime made, not the container (why): shown with --all
+    column: str = "mtime"  # which of a file's times it is: the body file's column (mtime, atime)
     checkpoints: list[str] = field(default_factory=list)
 
     @property
@@ -161,6 +164,7 @@ class FileFacts:
     uid: int
     gid: int
     size: int
+    deleted: bool = False  # a deleted file still open (CRIU's ghost file): its name says so
 
 
 _TYPE_LETTERS = {"file": "-", "dir": "d", "symlink": "l", "hardlink": "h", "char": "c", "block": "b", "fifo": "p"}
@@ -192,13 +196,15 @@ def bodyfile_line(event: Event) -> str:
     where = f" ({_names(event.checkpoints)})" if event.checkpoints else ""
     if event.file is not None and event.ns is not None:
         facts = event.file
-        name = facts.path + where
+        name = facts.path + (" (deleted)" if facts.deleted else "") + where
         fields = [mode_string(facts), facts.uid, facts.gid, facts.size]
     else:
         message = event.message if len(event.message) <= BODY_MESSAGE else event.message[:BODY_MESSAGE] + "…"
         name = f"[{event.source}] {event.what}: {message}{where}"
         fields = [PSEUDO_MODE, 0, 0, 0]
-    return "|".join(map(str, ["0", _body_text(name), 0, *fields, -1, seconds, -1, -1]))
+    times = {"atime": -1, "mtime": -1, "ctime": -1, "crtime": -1}
+    times[event.column if event.file is not None and event.ns is not None else "mtime"] = seconds
+    return "|".join(map(str, ["0", _body_text(name), 0, *fields, *times.values()]))
 
 
 def _names(paths: list[str]) -> str:
@@ -215,7 +221,7 @@ EVENT = RecordType(
         Field("timestamp_desc", TEXT, "what happened at that time: Container Created, Checkpointed, Log Line, "
               "File Modified, ... (Timesketch's timestamp_desc)", get=lambda e: e.what),
         Field("message", TEXT, "the event in words"),
-        Field("source", TEXT, "what found it: a registered source (runtime, checkpoint, log, files)"),
+        Field("source", TEXT, "what found it: a registered source (runtime, checkpoint, log, files, ghosts)"),
         Field("certainty", TEXT, "how sure the time is: " + ", ".join(CERTAINTIES)),
         Field("member", TEXT, "where in the checkpoint it is recorded"),
         Field("path", TEXT, "the file, for a file's event", get=lambda e: e.file.path if e.file else None,

@@ -198,3 +198,47 @@ def _file_time(text: str) -> int | None:
         return parse_rfc3339(text)
     except TimeUnreadable:
         return parse_seconds(text)
+
+
+# --- deleted files still open
+
+
+@source("ghosts", reads=("images",), doc="each deleted-but-open file CRIU kept (ghost-file-N.img) at its "
+        "modification and access times, with the path it had and the processes holding it")  # fmt: skip
+def ghost_events(model: CheckpointModel) -> Iterator[Event]:
+    holders: dict[int, tuple[Any, list[str]]] = {}  # remap id: the first descriptor, every pid:fd holding it
+    for process in model.files().processes:
+        for d in process.descriptors:
+            if d.details.get("remap") == "ghost" and isinstance(d.details.get("remap_id"), int):
+                holders.setdefault(d.details["remap_id"], (d, []))[1].append(f"{process.pid}:{d.fd}")
+    for remap_id, (descriptor, held) in holders.items():
+        where = f"ghost-file-{remap_id}.img"
+        try:
+            ghost = model.ghost_file(remap_id)
+        except CheckforensicsError as exc:
+            model.diagnostics.warn(str(exc), part=Part.TIMELINE)
+            continue
+        size = ghost.size if ghost.HasField("size") else descriptor.size
+        path = descriptor.path or f"(ghost {remap_id})"
+        facts = FileFacts(path, _ghost_type(ghost.mode), ghost.mode & 0o7777, ghost.uid, ghost.gid, size or 0, True)
+        for stamp, what, certainty, column in (
+            ("mtim", "Deleted File Modified", "file-mtime", "mtime"),
+            ("atim", "Deleted File Accessed", "file-atime", "atime"),
+        ):
+            if not ghost.HasField(stamp):
+                continue
+            value = getattr(ghost, stamp)
+            if not 0 <= value.tv_usec < 1_000_000:
+                model.diagnostics.warn(f"{stamp} has {value.tv_usec} microseconds; its event is listed undated",
+                                       where=where, part=Part.TIMELINE)  # fmt: skip
+                ns = None
+            else:
+                ns = dated(model, parse_nanos, value.tv_sec * 1_000_000_000 + value.tv_usec * 1000, f"{where} {stamp}")
+            yield Event(ns, "ghosts", what, certainty, f"deleted file {path}, open as pid:fd {' '.join(held)}",
+                        where, f"{path} {stamp}", facts, column=column)  # fmt: skip
+
+
+def _ghost_type(mode: int) -> str:
+    kinds = {0o100000: "file", 0o040000: "dir", 0o120000: "symlink", 0o020000: "char", 0o060000: "block",
+             0o010000: "fifo"}  # fmt: skip
+    return kinds.get(mode & 0o170000, "other")

@@ -3,9 +3,10 @@
 When the engine created and started the container and when it was checkpointed (with how
 long CRIU froze it), each line of the container's log, each file written in rootfs-diff.tar
 and the tmpfs archives at its mtime (with --all, also what the runtime made there: mount
-points, /dev), and the deleted files (undated: listed after the rest).
+points, /dev), the deleted files still open that CRIU kept (at their modification and access
+times), and the deleted files (undated: listed after the rest).
 Each event names its source and how sure its time is (exact: the runtime's own record;
-file-mtime: a time whoever wrote the file can set; file-name; none). Several checkpoints of
+file-mtime and file-atime: times whoever wrote the file can set; file-name; none). Several checkpoints of
 one container are merged into one timeline, a fact found in several shown once with each
 checkpoint named. csv and jsonl carry Timesketch's fields (message, datetime,
 timestamp_desc); bodyfile is The Sleuth Kit's body file, for mactime. Nothing is redacted.
