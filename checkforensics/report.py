@@ -322,7 +322,8 @@ def _tick(x: int, group: list[Event], redaction: Redaction) -> dict[str, Any]:
     first = group[0]
     about = redaction.text(f"{first.what}: {first.message}")[:200]
     more = f" (and {len(group) - 1} more)" if len(group) > 1 else ""
-    return {"x": x, "count": len(group), "title": f"{first.datetime} {about}{more}"}
+    exact = all(event.certainty == "exact" for event in group)
+    return {"x": x, "count": len(group), "title": f"{first.datetime} {about}{more}", "exact": exact}
 
 
 def _masked(redaction: Redaction, values: list[str | None]) -> list[str | None]:

@@ -97,6 +97,9 @@ def test_timeline_is_drawn_by_source_with_its_table(tmp_path: Path, capsys: pyte
     section = page[page.index('<section id="timeline">') : page.index('<section id="secrets">')]
     assert section.count('<td class="when">') == len(events) == 11
     assert "2026-11-22 23:19:30.674" in chart and "23:20:01" in chart  # created ... checkpointed
+    lanes_drawn = chart.split('class="lane">')[1:]
+    pale = {lane.split(" ")[0]: 'fill-opacity="0.45"' in lane for lane in lanes_drawn}
+    assert pale == {"runtime": False, "checkpoint": True, "log": False, "files": True}  # Podman: inventory.img mtime
     last_row = section[section.rindex("<tr>") :]
     assert "/etc/motd" in last_row and "<td class=\"when\">-</td>" in last_row
     assert "ghp_R3alLookingGitHubTokenValue0123456789" not in section and "GET /secret?ghp_" in section
