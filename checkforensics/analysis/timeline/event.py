@@ -167,7 +167,7 @@ class FileFacts:
     deleted: bool = False  # a deleted file still open (CRIU's ghost file): its name says so
 
 
-_TYPE_LETTERS = {"file": "-", "dir": "d", "symlink": "l", "hardlink": "h", "char": "c", "block": "b", "fifo": "p"}
+_TYPE_LETTERS = {"file": "-", "dir": "d", "symlink": "l", "hardlink": "-", "char": "c", "block": "b", "fifo": "p"}
 
 
 def mode_string(facts: FileFacts) -> str:
