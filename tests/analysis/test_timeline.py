@@ -8,9 +8,11 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import shutil
 import stat
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -384,3 +386,30 @@ def test_deleted_files_still_open_are_dated_as_crit_decodes_their_ghost_images(
         done = subprocess.run(["mactime", "-b", str(tmp_path / "body"), "-d", "-y"], capture_output=True, text=True)
         rows = [row for row in csv.DictReader(io.StringIO(done.stdout)) if "(deleted)" in row["File Name"]]
         assert done.returncode == 0 and len(rows) == 3 and {row["Type"] for row in rows} == {"ma.."}
+
+
+_opened: list[str] | None = None
+
+
+def _record_opens(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _opened is not None and isinstance(args[0], str | bytes | os.PathLike):
+        _opened.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_opens)
+
+
+def test_no_memory_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """timeline declares it reads no memory: on an extracted checkpoint, no pages image is
+    opened (and every member it reads, once: tests/test_member_opens.py)."""
+    global _opened
+    with tarfile.open(PODMAN) as tar:
+        tar.extractall(tmp_path, filter="data")
+    _opened = []
+    try:
+        events = _events(capsys, str(tmp_path))
+    finally:
+        opened, _opened = _opened, None
+    names = [Path(path).name for path in opened if path.startswith(str(tmp_path))]
+    assert events and "ctr.log" in names and "rootfs-diff.tar" in names
+    assert not [name for name in names if name.startswith("pages-")]
