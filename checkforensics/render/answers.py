@@ -53,7 +53,7 @@ def write_answer(
         print_json_lines(_summary_line(answer), stream)
         told()
     elif has_form(answer, fmt):
-        found = write_rows(answer, fmt, stream, section_items(answer.sections, _unwrapped))
+        found = write_rows(fmt, stream, section_items(answer.sections, _unwrapped))
         told()
     else:
         counted = _Counted(answer)
@@ -268,7 +268,7 @@ def write_answers(
             found += print_json_lines(_lines(answer), stream)
             print_json_lines(_summary_line(answer), stream)
     elif has_form(first, fmt):
-        found = write_rows(first, fmt, stream, (row for a in every for row in section_items(a.sections, _unwrapped)))
+        found = write_rows(fmt, stream, (row for a in every for row in section_items(a.sections, _unwrapped)))
     else:
         counters: list[_Counted] = []
         write_blocks(_blocks_of_every(every, fmt, counters), fmt, no_color, stream)  # a blank line between two

@@ -24,7 +24,7 @@ def has_form(answer: Answer, fmt: str) -> bool:
     return fmt == CSV or (bool(answer.sections) and all(fmt in s.type.forms for s in answer.sections))
 
 
-def write_rows(answer: Answer, fmt: str, stream: TextIO, items: Iterable[tuple[Section, Any, dict]]) -> int:
+def write_rows(fmt: str, stream: TextIO, items: Iterable[tuple[Section, Any, dict]]) -> int:
     """The records of ``items`` (each with its section and context) in ``fmt``; how many."""
     if fmt == CSV:
         return _write_csv(stream, items)
