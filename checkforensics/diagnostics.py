@@ -36,6 +36,7 @@ class Part(enum.StrEnum):
     MALFIND = "malfind"  # the suspicious-mappings scan
     LOG = "log"  # the container's log
     IOCS = "iocs"  # indicators: texts read only in part
+    TIMELINE = "timeline"  # the timeline: times that could not be read
 
 
 class Level(enum.IntEnum):

@@ -31,6 +31,7 @@ from checkforensics.analysis.overview import OVERVIEW, Overview, overview
 from checkforensics.analysis.processes import PROCESS, command_text
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
+from checkforensics.analysis.timeline import EVENT, SOURCES, Event, events_of, iso_time, merge
 from checkforensics.analysis.triage import FINDING, Finding, evidence_text, load_context, triage
 from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
@@ -39,7 +40,7 @@ from checkforensics.model.descriptions import DESCRIPTOR, what
 from checkforensics.model.files import SOCKET_TYPES, FileTable
 from checkforensics.model.tree import DEPTH_LIMIT
 from checkforensics.records.declare import Answer, Field, RecordType, Section
-from checkforensics.records.values import INTEGER, SIZE, TEXT
+from checkforensics.records.values import INTEGER, SIZE, TEXT, cut
 from checkforensics.render import human_size, printable
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class ReportInput:
     secrets: list[dict[str, Any]]
     malfind: list[Suspect] = field(default_factory=list)
     history: dict[int, ProcessHistory] = field(default_factory=dict)
+    timeline: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -97,10 +99,12 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
     context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
     hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
     context.secrets = finding_records(hits, redact=not include_secrets)
+    events = merge([(str(model.path), events_of(model))])  # before the hash: the log is read once, kept for it
     data = ReportInput(
         model=model, overview=overview(model), sha256=model.sha256(), tree=context.tree, files=context.files,
         changes=context.changes, findings=triage(context), secrets=context.secrets, malfind=context.malfind,
         history=context.history,
+        timeline=[e for e in events if e.runtime_made is None],
     )  # fmt: skip
     encoded = render_report(data, include_secrets=include_secrets).encode("utf-8")
     with target as handle:
@@ -154,6 +158,7 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
         "sockets": descriptor_items(data.files, True, redaction),
         "changes": _changes(data.changes, redaction),
         "secrets": data.secrets,
+        "timeline": timeline_items(data.timeline, redaction),
         # a process with no core image has no memory either: the tree's warnings name them
         "memory_maps": [
             {"pid": p.pid, "comm": p.comm, "map": memory_map(data.model, p)} for p in data.tree.processes if p.dumped
@@ -265,6 +270,79 @@ def _changes(changes: RootfsChanges, redaction: Redaction) -> dict[str, Any]:
         "opaque": _masked(redaction, list(changes.opaque)),
         "runtime": runtime,
     }
+
+
+CHART_WIDTH, CHART_LEFT, LANE_HEIGHT = 1000, 120, 24  # the timeline chart's geometry, in SVG units
+CHART_TABLE_LIMIT = 5000  # events listed in the report's table; the command lists them all
+CHART_MESSAGE = 400  # characters of an event's message in the table (JSON has it whole)
+LANE_COLOURS = {
+    "runtime": "#5cb85c", "checkpoint": "#d9534f", "log": "#5bc0de", "files": "#f0ad4e", "ghosts": "#9b59b6",
+}  # fmt: skip
+
+
+def timeline_items(events: list[Event], redaction: Redaction) -> dict[str, Any]:
+    """The timeline as the report shows it: a chart (a lane per source that dated something,
+    in the registry's order; a tick per event, events that fall on one column of the chart
+    drawn as one tick with their count, so the page stays small whatever the log holds; five
+    labelled times on the axis), the table's records (``timeline``'s own JSON, texts masked;
+    at most CHART_TABLE_LIMIT) and how many events have no time."""
+    dated = [e for e in events if e.ns is not None]
+    shown = [EVENT.json(e) for e in events[:CHART_TABLE_LIMIT]]
+    for key in ("message", "path"):
+        masked = _masked(redaction, [record.get(key) for record in shown])
+        for record, text in zip(shown, masked, strict=True):
+            if key in record:
+                record[key] = text if text is None else cut(text, CHART_MESSAGE)
+    chart: dict[str, Any] = {"lanes": [], "labels": [], "width": CHART_WIDTH, "left": CHART_LEFT, "lane": LANE_HEIGHT}
+    if dated:
+        first, last = dated[0].ns or 0, dated[-1].ns or 0
+        span = CHART_WIDTH - CHART_LEFT - 10
+
+        def place(ns: int) -> float:
+            return CHART_LEFT + (span * (ns - first) / (last - first) if last > first else span / 2)
+
+        lanes = [name for name in SOURCES if any(e.source == name for e in dated)]
+        lanes += sorted({e.source for e in dated} - set(lanes))
+        for index, name in enumerate(lanes):
+            ticks: dict[int, list[Event]] = {}
+            for event in (e for e in dated if e.source == name):
+                ticks.setdefault(round(place(event.ns or 0)), []).append(event)
+            chart["lanes"].append({
+                "name": name, "y": index * LANE_HEIGHT, "colour": LANE_COLOURS.get(name, "#777"),
+                "count": sum(len(group) for group in ticks.values()),
+                "ticks": [_tick(x, group, redaction) for x, group in sorted(ticks.items())],
+            })  # fmt: skip
+        steps = 4 if last > first else 0
+        moments = [first + (last - first) * i // max(steps, 1) for i in range(steps + 1)]
+        chart["labels"] = [
+            {"x": place(ns), "text": _axis_label(ns, last - first, i == 0)} for i, ns in enumerate(moments)
+        ]
+        chart["height"] = len(lanes) * LANE_HEIGHT + 30
+    return {
+        "chart": chart, "events": shown, "total": len(events), "undated": len(events) - len(dated),
+        "limit": CHART_TABLE_LIMIT,
+    }  # fmt: skip
+
+
+def _axis_label(ns: int, span: int, first: bool) -> str:
+    """A time on the chart's axis, as much of it as the span needs: the first one with its
+    date, the others the time of day (to the millisecond within a minute; days apart: the date)."""
+    text = iso_time(ns) or "?"
+    date, _, clock = text.partition("T")
+    clock = clock.rstrip("Z")
+    if span >= 86_400 * 10**9:
+        return date if not first else f"{date} {clock[:5]}"
+    shown = clock[:12] if span < 60 * 10**9 else clock[:8]
+    return f"{date} {shown}" if first else shown
+
+
+def _tick(x: int, group: list[Event], redaction: Redaction) -> dict[str, Any]:
+    """One tick of the chart: where, how many events, and what the first of them says (masked)."""
+    first = group[0]
+    about = redaction.text(f"{first.what}: {first.message}")[:200]
+    more = f" (and {len(group) - 1} more)" if len(group) > 1 else ""
+    exact = all(event.certainty == "exact" for event in group)
+    return {"x": x, "count": len(group), "title": f"{first.datetime} {about}{more}", "exact": exact}
 
 
 def _masked(redaction: Redaction, values: list[str | None]) -> list[str | None]:

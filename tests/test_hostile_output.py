@@ -93,6 +93,7 @@ CASES: list[tuple[str, list[str], tuple[str, ...], set[int]]] = [
     ("report", ["report", "C", "-o", "OUT"], ("text", "json", "jsonl"), {0}),
     ("iocs", ["iocs", "C", "--include-local"], (*ALL, "csv", "stix"), {0, 1}),
     ("iocs-images", ["iocs", "I", "--include-local"], (*ALL, "csv", "stix"), {0, 1}),
+    ("timeline", ["timeline", "C", "P", "--all"], (*ALL, "csv", "bodyfile"), {0}),
     ("verify", ["verify", "C"], ALL, {0}),
     ("verify-record", ["verify", "C", "--record", "OUT"], ALL, {0}),
     *[(f"crit-x-{what}", ["crit", "x", "C", what], ("text", "json"), {0}) for what in ("ps", "fds", "mems", "rss")],

@@ -25,7 +25,10 @@ from checkforensics.report import ReportInput, render_report
 
 from conftest import FIXTURES, SCENARIOS, truth
 
-SECTIONS = ("summary", "triage", "malfind", "history", "processes", "files", "sockets", "rootfs", "secrets", "memory")
+SECTIONS = (
+    "summary", "triage", "malfind", "history", "processes", "files", "sockets", "rootfs", "timeline", "secrets",
+    "memory",
+)  # fmt: skip
 
 
 class _Collector(HTMLParser):
@@ -74,7 +77,33 @@ def test_report_is_self_contained_with_every_section(tmp_path: Path, capsys: pyt
         "env-credential",
     ):
         assert fact in text, fact
-    assert page.count("<svg") == 3  # one memory map per process
+    assert page.count("<svg") == 4  # one memory map per process, and the timeline's chart
+
+
+def test_timeline_is_drawn_by_source_with_its_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The chart has a lane per source that dated something, named with its count, a tick per
+    event (those on one spot as one), the axis labelled from the first event to the last; the
+    table lists every event of ``timeline`` (the runtime's files aside, as the command by default)
+    with the log's secret masked, and the deleted file after the dated ones."""
+    page, _ = _report(tmp_path)
+    capsys.readouterr()
+    assert run(["timeline", str(FIXTURES / "counters-blog.tar"), "--format", "json"]) == 0
+    events = json.loads(capsys.readouterr().out)["events"]
+    chart = page[page.index('<svg class="timeline"') : page.index("</svg>", page.index('<svg class="timeline"'))]
+    lanes = re.findall(r'class="lane">([a-z]+) \((\d+)\)<', chart)
+    by_source = {source: sum(e["source"] == source for e in events if e["datetime"]) for source, _ in lanes}
+    assert [name for name, _ in lanes] == ["runtime", "checkpoint", "log", "files"]
+    assert {name: int(count) for name, count in lanes} == by_source
+    assert chart.count("<title>") <= sum(by_source.values()) and chart.count("<title>") >= len(lanes)
+    section = page[page.index('<section id="timeline">') : page.index('<section id="secrets">')]
+    assert section.count('<td class="when">') == len(events) == 11
+    assert "2026-11-22 23:19:30.674" in chart and "23:20:01" in chart  # created ... checkpointed
+    lanes_drawn = chart.split('class="lane">')[1:]
+    pale = {lane.split(" ")[0]: 'fill-opacity="0.45"' in lane for lane in lanes_drawn}
+    assert pale == {"runtime": False, "checkpoint": True, "log": False, "files": True}  # Podman: inventory.img mtime
+    last_row = section[section.rindex("<tr>") :]
+    assert "/etc/motd" in last_row and "<td class=\"when\">-</td>" in last_row
+    assert "ghp_R3alLookingGitHubTokenValue0123456789" not in section and "GET /secret?ghp_" in section
 
 
 def test_secrets_redacted_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

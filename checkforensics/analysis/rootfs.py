@@ -31,6 +31,7 @@ import hashlib
 import posixpath
 import stat
 import tarfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ class RootfsChanges:
     deleted: list[str]  # deleted.files first, then the rootfs layer's whiteouts; each path once
     warnings: list[str] = field(default_factory=list)  # what the changes' part said
     opaque: list[str] = field(default_factory=list)  # directories the layer made opaque
+    whiteouts: list[str] = field(default_factory=list)  # the deleted paths the layer's whiteouts say
 
     @property
     def rootfs(self) -> Layer | None:
@@ -321,10 +323,25 @@ def walk_layers(model: CheckpointModel, *, digest: bool = True) -> Iterator[Laye
             model.diagnostics.warn(f"{exc}; {read} entries read", part=Part.CHANGES)
 
 
+# What each open model's layers hold, walked once per command whoever asks (triage's context,
+# the report's timeline): the layers are archives read streaming, a walk costs their size.
+_WALKED: weakref.WeakKeyDictionary[CheckpointModel, tuple[bool, RootfsChanges]] = weakref.WeakKeyDictionary()
+
+
 def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChanges:
     """Every changed file of every layer (rootfs-diff.tar, /dev/shm, tmpfs mounts), the
     container's apart from the runtime's (``Layer.files``, ``Layer.runtime``), and the deleted
-    paths."""
+    paths; ``digest``: with each regular file's sha256. The layers are walked once per model:
+    a later call gets the same answer (one made with digests serves a call without)."""
+    walked = _WALKED.get(model)
+    if walked is not None and (walked[0] or not digest):
+        return walked[1]
+    changes = _walk_layers(model, digest)
+    _WALKED[model] = (digest, changes)
+    return changes
+
+
+def _walk_layers(model: CheckpointModel, digest: bool) -> RootfsChanges:
     layers = model.layers
     changes = RootfsChanges([Layer(archive.name, archive.member) for archive in layers.archives], [])
     by_name = {layer.name: layer for layer in changes.layers}
@@ -341,6 +358,7 @@ def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChan
             changes.opaque.append(marker[1])
     listed = [container_path(path) for path in layers.deleted()]
     changes.deleted = list(dict.fromkeys([*listed, *whiteouts]))
+    changes.whiteouts = whiteouts
     changes.warnings = model.diagnostics.said(Part.CHANGES)
     return changes
 

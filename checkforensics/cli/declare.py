@@ -116,6 +116,7 @@ def command(
     metavar: str | None = None,
     with_format: bool = False,
     format_aliases: dict[str, str] | None = None,
+    merge: Callable[..., Answer] | None = None,
 ) -> Callable[[Callable[..., Answer]], click.Command]:
     """Declare the command of the calling module: ``ask(model, **options) -> Answer``.
 
@@ -135,9 +136,12 @@ def command(
     function) is also given ``fmt``, for what it reads only for some formats (the command lines
     every JSON process record holds, a tree shows only when asked); ``format_aliases``: old names
     of formats still accepted (``tree`` for ``text``). ``formats``: the usual ones by name and
-    ``Export``s, formats with writers of their own (``render.exports``: CSV, a STIX bundle); one
-    whose optional package is missing stops the command before any checkpoint is opened
-    (UNSUPPORTED, exit 4)."""
+    ``Export``s, formats with writers of their own (``render.exports``: CSV, a STIX bundle, a
+    body file); one whose optional package is missing stops the command before any checkpoint
+    is opened (UNSUPPORTED, exit 4). ``merge``: with ``takes="checkpoints"``, the answers of
+    every checkpoint are made into one by ``merge(answers, **options)`` (each section's
+    ``context`` naming its checkpoint) and written as one answer (``timeline``), not one after
+    the other."""
     exports = {f.name: f for f in formats if isinstance(f, Export)}
     for name in reads if not callable(reads) else ():
         if name not in READS:
@@ -167,7 +171,7 @@ def command(
             flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
             with progress.quiet_while_streaming(fmt in (JSON, JSONL)):  # no bar over records streamed
                 if takes == "checkpoints":
-                    return _several(given, ask, flags, chosen, fmt, no_color, tap, export)
+                    return _several(given, ask, flags, chosen, fmt, no_color, tap, export, merge)
                 with _opened(given[0], flags, tap, chosen) as (model, options):
                     return answer_with(model, ask(model, **options), fmt, no_color, export)
 
@@ -239,13 +243,26 @@ def _several(
     no_color: bool,
     tap: Callable[..., Any] | None = None,
     export: Export | None = None,
+    merge: Callable[..., Answer] | None = None,
 ) -> int:
     """Each checkpoint (or each one in a directory given) asked in turn and the answers
-    written as one; with several, one that cannot be read is a warning, and exit 3 at the end."""
+    written as one (``merge``: made one answer first); with several, one that cannot be read
+    is a warning, and exit 3 at the end."""
     from checkforensics.cli.options import CheckpointRuns
-    from checkforensics.render.answers import write_answers
+    from checkforensics.render.answers import write_answer, write_answers
 
     runs = CheckpointRuns(tuple(given))
+    if merge is not None:
+        whole = []
+        for path in runs:
+            with runs.reading(path), _opened(path, flags, tap, chosen) as (model, options):
+                answer = _whole(model, ask(model, **options))
+                runs.warn(path, told(answer, model))
+            if not runs.failed(path):
+                whole.append(answer)
+        merged = merge(whole, **chosen)
+        code = write_answer(merged, fmt, no_color=no_color, warnings=lambda: runs.warnings, export=export)
+        return runs.exit_code(found=code == 0)
     if not runs.several:
         with _opened(runs.paths[0], flags, tap, chosen) as (model, options):
             return answer_with(model, ask(model, **options), fmt, no_color, export)

@@ -236,6 +236,11 @@ class CheckpointModel:
         """The CoreEntry of thread ``tid`` (core-TID.img): registers, signals, scheduling."""
         return self.store.first(f"core-{tid}.img")
 
+    def ghost_file(self, remap_id: int) -> Any:
+        """The GhostFileEntry of a deleted file CRIU kept (ghost-file-N.img, N a descriptor's
+        ``remap_id``): its owner, mode, size, and access and modification times."""
+        return self.store.first(f"ghost-file-{remap_id}.img")
+
     @cached_property
     def architecture(self) -> Architecture:
         """The machine the checkpoint was taken on (``model.architecture``), as every core image

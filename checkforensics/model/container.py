@@ -124,6 +124,16 @@ class ContainerMetadata:
         """network.status's JSON: the container's interfaces as the engine set them up."""
         return self._records.network
 
+    @property
+    def status(self) -> Any:
+        """containerd's status.dump JSON: the CRI ContainerStatus (``created_at``, ``started_at``, ns)."""
+        return self._records.status
+
+    @property
+    def task_status(self) -> Any:
+        """containerd's status JSON: its record of the task (``CreatedAt``, ``StartedAt``, ns)."""
+        return self._records.task_status
+
     @cached_property
     def info(self) -> ContainerInfo:
         """The records as one ``ContainerInfo``: engine, names, image, pod, addresses, times."""

@@ -124,6 +124,13 @@ def _grouped(section: Section, tally: list[int]) -> dict[str, Any]:
     return document
 
 
+def section_items(section: Section) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Each item of the section with its context (an item chained in from another checkpoint
+    carries its own)."""
+    for each in section.items:
+        yield _unwrapped(each, section)
+
+
 def section_lines(section: Section) -> Iterator[dict[str, Any]]:
     for each in section.items:
         item, context = _unwrapped(each, section)

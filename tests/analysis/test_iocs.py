@@ -325,7 +325,7 @@ def test_a_checkpoint_of_metadata_only_still_gives_its_files_and_log(tmp_path: P
         (warning,) = model.diagnostics.warnings()
     assert ("url", "http://203.0.113.66:8080/stage2.sh") in found and ("ipv4", "198.51.100.23") in found
     assert [p.source for p in found[("ipv4", "203.0.113.66")].places] == ["rootfs-diff"]  # no argv without images
-    assert warning.endswith("not read (or not all): files, argv, environment, socket")
+    assert warning.endswith("not read (or not all): files, argv, environment, socket, history")
 
 
 def test_what_was_typed_is_a_source() -> None:
