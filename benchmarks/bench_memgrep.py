@@ -18,8 +18,6 @@ round by round so that the machine's load falls on both sides alike:
   and ``zstdcat | grep`` (each compressed archive decompressed once, its pages images spooled;
   no target: the price of reading all of memory several ways, against one pass of grep), and
   ``triage`` on each with no room for a spool (decompressed again for each sweep);
-- ``timeline`` on BIG.tar, BIG.tar.gz and BIG.tar.zst against ``memgrep --secrets`` on the same
-  form (issue 22: the timeline reads no memory, so it must take no longer); target at most 1x;
 - ``show --no-hash`` over the --archives copies against ``checkpointctl show`` over the same
   files; target below 1x; and ``triage`` over their directory, per checkpoint.
 
@@ -240,23 +238,9 @@ def main() -> int:
         for form in ("gz", "zst")
     }  # fmt: skip
     plain_triage = Timed("triage BIG.tar", ours("triage", str(inputs["big"]), "--format", "json"))
-    # what was typed: history reads every process's memory by structure; no slower than the secret rules
-    history = Timed("history BIG.tar", ours("history", str(inputs["big"]), "--format", "json"))
-    secrets = Timed("memgrep --secrets BIG.tar", ours("memgrep", "--secrets", str(inputs["big"]), "--format", "json"))
-    pairs.append((history, secrets))
     pairs.append((sweeps[0], no_spool["gz"]))
     pairs.append((sweeps[2], no_spool["zst"]))
     pairs.append((plain_triage, sweeps[0]))
-    # timeline reads no memory: each form against memgrep --secrets on it, which reads all of it
-    secrets_plain = Timed("memgrep --secrets BIG.tar", ours("memgrep", "--secrets", str(inputs["big"]), "--format",
-                                                          "json"))  # fmt: skip
-    timelines = [
-        (Timed(f"timeline BIG.{form}", ours("timeline", str(inputs[key]), "--format", "jsonl")), peer)
-        for form, key, peer in (
-            ("tar", "big", secrets_plain), ("tar.gz", "gz", sweeps[1]), ("tar.zst", "zst", sweeps[3])
-        )
-    ]  # fmt: skip
-    pairs += timelines
     copies = sorted(str(path) for path in inputs["many"].iterdir())
     show = Timed(f"show --no-hash x{len(copies)}", ours("show", "--no-hash", *copies))
     triage = Timed(f"triage DIR of {len(copies)}", ours("triage", str(inputs["many"]), "--format", "jsonl"))
@@ -308,9 +292,6 @@ def main() -> int:
         line(f"triage BIG.tar.{form}, no spool / with the spool", ratio(no_spool[form], spooled),
              "(above 1: the spool pays)")  # fmt: skip
     line("triage BIG.tar.gz / triage BIG.tar", ratio(sweeps[0], plain_triage), "(the price of gzip)")
-    line("history BIG.tar / memgrep --secrets BIG.tar", ratio(history, secrets), "at most 1.00x")
-    for timed, peer in timelines:
-        line(f"{timed.label} / {peer.label}", ratio(timed, peer), "at most 1.00x")
     if ctl_show is not None:
         line(f"show x{len(copies)} / checkpointctl show x{len(copies)}", ratio(show, ctl_show), "below 1.00x")
     per = statistics.median(triage.seconds) / len(copies)

@@ -12,7 +12,11 @@ A value is secret when
   ``?token=…``); the whole value is hidden;
 - or a built-in credential rule (analysis/secrets, docs/secrets.md) finds it: ``STRIPE=sk_live_…``,
   a JWT, a PEM key, the password in ``postgres://user:password@host``; the part the rule calls
-  the value is hidden, the rest stays readable.
+  the value is hidden, the rest stays readable;
+- or it is given to a program as its credential on a command line, wherever that line is quoted
+  (a history entry, a log line, a cron file, a timeline message): ``mysql -pPASSWORD``, ``curl -u
+  user:PASSWORD``, ``sshpass -p PASSWORD``, ``--password PASSWORD``, ``scheme://user:PASSWORD@``
+  (``CREDENTIAL_ARGUMENTS``).
 
 The decisions are the ``*_spans`` functions: for each text, the character ranges that hold
 secret values. How a secret value looks is ``mask``: at most four leading characters (never more
@@ -74,6 +78,21 @@ def _rule_spans(texts: Sequence[str]) -> list[list[Span]]:
     return found
 
 
+# A credential given on a command line: the value is the last group.
+CREDENTIAL_ARGUMENTS = (
+    re.compile(r"(?:^|\s)(?:mysql|mariadb|mysqldump|mysqladmin)\b.*?\s-p([^\s'\"]\S*)"),  # -pPASSWORD
+    re.compile(r"(?:^|\s)(?:-u|--user|--http-user)[\s=]+['\"]?[^\s:'\"]+:([^\s'\"]+)"),  # curl -u user:password
+    re.compile(r"(?:^|\s)sshpass\s+-p\s*['\"]?([^\s'\"]+)"),
+    re.compile(r"--(?:password|passwd|pass|token|secret|api-key)[\s=]+['\"]?([^\s'\"]+)"),
+    re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:([^\s/@]+)@"),  # scheme://user:password@host
+)
+
+
+def argument_spans(text: str) -> list[Span]:
+    """The credentials ``text`` gives to a program on a command line (``CREDENTIAL_ARGUMENTS``)."""
+    return [match.span(match.lastindex or 0) for pattern in CREDENTIAL_ARGUMENTS for match in pattern.finditer(text)]
+
+
 def _assignment_spans(text: str) -> list[Span]:
     """The values of credential-like NAME=value assignments inside ``text``."""
     spans, position = [], 0
@@ -89,10 +108,13 @@ def _assignment_spans(text: str) -> list[Span]:
 
 def secret_spans(texts: Sequence[str]) -> list[list[Span]]:
     """For each free text (a path, a message, one argv word, evidence), the sorted, disjoint
-    character ranges holding secret values: values of credential-like assignments in it and
-    what the built-in credential rules find."""
+    character ranges holding secret values: values of credential-like assignments in it,
+    credentials given on a command line and what the built-in credential rules find."""
     by_rules = _rule_spans(texts)
-    return [_merge(_assignment_spans(text) + ruled) for text, ruled in zip(texts, by_rules, strict=True)]
+    return [
+        _merge(_assignment_spans(text) + argument_spans(text) + ruled)
+        for text, ruled in zip(texts, by_rules, strict=True)
+    ]
 
 
 def environment_spans(entries: Sequence[str]) -> list[list[Span]]:

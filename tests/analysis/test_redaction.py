@@ -115,6 +115,21 @@ def test_free_text() -> None:
     assert secret_spans(["é " + STRIPE]) == [[(2, 2 + len(STRIPE))]]  # characters, not bytes
 
 
+def test_a_credential_given_on_a_command_line_in_any_text() -> None:
+    """Wherever a command line is quoted (a history entry, a log line, a cron file, a timeline
+    message), the credential it gives a program is masked, and only that."""
+    given = {  # each text, and the credential in it
+        "mysql -u admin -pCfwFakePass-3e8d -h 127.0.0.1 -e 'select 1'": "CfwFakePass-3e8d",
+        "stderr: curl -s -u deploy:cfw-fake-9c4b http://127.0.0.1:9/": "cfw-fake-9c4b",
+        "*/5 * * * * root sshpass -p hunter22 ssh ops@db": "hunter22",
+        "tool --password s3cr3t-value --verbose": "s3cr3t-value",
+        "mysql -u admin -h db": None,  # no password given: nothing to mask
+    }
+    expected = [text if secret is None else text.replace(secret, mask(secret)) for text, secret in given.items()]
+    assert REDACT.texts(list(given)) == expected
+    assert "-pCfwF…(16 chars)" in expected[0]  # the mask itself, as docs/security.md shows it
+
+
 def test_reveal_shows_everything_as_it_is() -> None:
     assert REVEAL.environment(["DB_PASSWORD=hunter2-blog"]) == ["DB_PASSWORD=hunter2-blog"]
     assert REVEAL.argv(["--token", "abc"]) == ["--token", "abc"]

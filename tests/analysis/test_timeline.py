@@ -24,7 +24,7 @@ from checkforensics.analysis.timeline import SOURCES, merge
 from checkforensics.analysis.timeline.event import iso_time, parse_rfc3339
 from checkforensics.cli import run
 
-from conftest import FIXTURES, truth
+from conftest import FIXTURES, SCENARIOS, truth
 
 CONTAINERD = FIXTURES / "containerd-busybox.tar"
 CONTAINERD_LATER = FIXTURES / "containerd-busybox-later.tar.zst"
@@ -71,7 +71,7 @@ def test_every_source_of_the_containerd_checkpoint_in_time_order(capsys: pytest.
     events = _events(capsys, str(CONTAINERD))
     facts = truth("containerd-busybox")
     assert {e["source"] for e in events} == {"runtime", "checkpoint", "log", "files"}  # no deleted file open
-    assert list(SOURCES) == ["runtime", "checkpoint", "log", "files", "ghosts"]
+    assert list(SOURCES) == ["runtime", "checkpoint", "log", "files", "ghosts", "history"]
     dated = [e for e in events if e["datetime"] is not None]
     assert [_moment(e["datetime"]) for e in dated] == sorted(_moment(e["datetime"]) for e in dated)
     assert [e["timestamp"] for e in dated] == sorted(e["timestamp"] for e in dated)
@@ -400,16 +400,33 @@ sys.addaudithook(_record_opens)
 
 
 def test_no_memory_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """timeline declares it reads no memory: on an extracted checkpoint, no pages image is
+    """With --no-memory, timeline reads no memory: on an extracted checkpoint, no pages image is
     opened (and every member it reads, once: tests/test_member_opens.py)."""
     global _opened
     with tarfile.open(PODMAN) as tar:
         tar.extractall(tmp_path, filter="data")
     _opened = []
     try:
-        events = _events(capsys, str(tmp_path))
+        events = _events(capsys, str(tmp_path), "--no-memory")
     finally:
         opened, _opened = _opened, None
     names = [Path(path).name for path in opened if path.startswith(str(tmp_path))]
     assert events and "ctr.log" in names and "rootfs-diff.tar" in names
     assert not [name for name in names if name.startswith("pages-")]
+
+
+def test_what_was_typed_at_the_time_the_shell_stored(capsys: pytest.CaptureFixture[str]) -> None:
+    """The history source: each line still in a live history list is an event at the second the
+    driver typed it (readline stores seconds), in the order typed, after the checkpoint's own
+    events it does not precede; remnants are listed undated; --no-memory leaves them all out."""
+    typed = truth("scenarios/history")["typed"]
+    live = [t for t in typed if t["program"] == "python3" or t["after_clear"]]
+    events = _events(capsys, str(SCENARIOS / "history.tar.zst"))
+    entered = [e for e in events if e["source"] == "history" and e["timestamp_desc"] == "Command Entered"]
+    assert [e["message"].partition(": ")[2] for e in entered] == [t["line"] for t in live]
+    for event, line in zip(entered, live, strict=True):
+        assert event["certainty"] == "shell" and abs(event["timestamp"] / 1e6 - line["time"]) < 1.0
+    remnants = [e for e in events if e["timestamp_desc"] == "Command Remnant"]
+    assert remnants and all(e["datetime"] is None and e["certainty"] == "none" for e in remnants)
+    assert not [e for e in _events(capsys, str(SCENARIOS / "history.tar.zst"), "--no-memory")
+                if e["source"] == "history"]  # fmt: skip

@@ -26,14 +26,17 @@ __all__ = [
 NOTHING = "no dated or undated event in the checkpoint"
 
 
-def events_of(model: CheckpointModel) -> list[Event]:
-    """Every event the registered sources find in ``model``, in the sources' order."""
-    return [event for each in SOURCES.values() for event in each.find(model)]
+def events_of(model: CheckpointModel, *, memory: bool = True) -> list[Event]:
+    """Every event the registered sources find in ``model``, in the sources' order; without
+    ``memory``, not those of the sources that read process memory (shell history)."""
+    return [
+        event for each in SOURCES.values() if memory or "memory" not in each.reads for event in each.find(model)
+    ]
 
 
-def timeline(model: CheckpointModel) -> Answer:
+def timeline(model: CheckpointModel, *, memory: bool = True) -> Answer:
     """One checkpoint's events, not yet ordered (``merged_answer`` orders and merges them)."""
-    return Answer([Section(EVENT, events_of(model))], nothing=NOTHING)
+    return Answer([Section(EVENT, events_of(model, memory=memory))], nothing=NOTHING)
 
 
 def merge(found: Iterable[tuple[str, Iterable[Event]]]) -> list[Event]:

@@ -37,6 +37,9 @@ CERTAINTIES = {
     "noatime; relatime moves it at most daily), and touch -a sets it",
     "file-name": "read from the checkpoint's file name (the kubelet's checkpoint-POD_NS-CONTAINER-TIME.tar): "
     "anyone who can rename the file can change it",
+    "shell": "the time a shell (readline) stored beside a history entry when the line was entered, read "
+    "from the process's memory, to the second: whoever runs the shell can forge it (history -s, a history file "
+    "read back with history -r)",
     "none": "no time at all: listed after every dated event, never placed (a deleted file)",
 }
 NANOS = 1_000_000_000

@@ -8,11 +8,6 @@ they are registered, which is also their lane order in the report's chart. Addin
 adding one such function here, nothing else: the command, the formats, the merge of several
 checkpoints and the chart take it as they find it.
 
-The seam for shell history (``analysis/history.py``, ``history_of(model) -> list[HistoryEntry]``
-with ``pid``, ``comm``, ``command``, ``time`` and ``state``) is one more entry of this shape,
-reading ``memory``: each entry an ``Event`` at its time (None: undated), ``subject`` the pid and
-command, ``certainty`` one that says the shell recorded it (add it to ``CERTAINTIES``).
-
 A time that cannot be read (not RFC 3339, not a number, out of the years 1 to 9999) is said to the
 model's diagnostics (part ``timeline``) and its event kept, undated: nothing found is dropped.
 """
@@ -24,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkforensics.analysis.timeline.event import (
+    NANOS,
     Event,
     FileFacts,
     TimeUnreadable,
@@ -63,9 +59,11 @@ def source(name: str, *, reads: tuple[str, ...] = (), doc: str) -> Callable[[Fin
     return register
 
 
-def sources_reads() -> tuple[str, ...]:
-    """What the registered sources together read of a checkpoint."""
-    return tuple(dict.fromkeys(name for each in SOURCES.values() for name in each.reads))
+def sources_reads(*, memory: bool = True) -> tuple[str, ...]:
+    """What the registered sources together read of a checkpoint (without ``memory``: those that
+    read no process memory)."""
+    chosen = [each for each in SOURCES.values() if memory or "memory" not in each.reads]
+    return tuple(dict.fromkeys(name for each in chosen for name in each.reads))
 
 
 def dated(model: CheckpointModel, parse: Callable[[Any], int | None], value: Any, where: str) -> int | None:
@@ -242,3 +240,23 @@ def _ghost_type(mode: int) -> str:
     kinds = {0o100000: "file", 0o040000: "dir", 0o120000: "symlink", 0o020000: "char", 0o060000: "block",
              0o010000: "fifo"}  # fmt: skip
     return kinds.get(mode & 0o170000, "other")
+
+
+# --- what was typed
+
+
+@source("history", reads=("memory",), doc="each line typed into bash or another readline program that "
+        "history recovers from memory, at the time the shell stored beside it; a remnant of a cleared list "
+        "(its time lost with its first bytes) undated")  # fmt: skip
+def history_events(model: CheckpointModel) -> Iterator[Event]:
+    from checkforensics.analysis.history import history_of
+
+    for entry in history_of(model):
+        ns = None if entry.time is None else int(entry.time.timestamp()) * NANOS
+        who = f"pid {entry.pid} ({entry.comm})" + (f" on {entry.terminal}" if entry.terminal else "")
+        if entry.state == "live":
+            what, message = "Command Entered", f"{who} #{entry.position}: {entry.command}"
+        else:
+            what, message = "Command Remnant", f"{who}, in freed memory: …{entry.command}"
+        yield Event(ns, "history", what, "shell" if ns is not None else "none", message, f"memory of pid {entry.pid}",
+                    f"{entry.pid} {entry.position} {entry.command}", details={"pid": entry.pid})  # fmt: skip

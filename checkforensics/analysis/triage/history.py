@@ -23,30 +23,12 @@ DOWNLOAD_EXECUTE = re.compile(
     rf"|{_SHELL}\s+(?:-c\s+)?[\"']?\$\(\s*{_FETCH}"  # sh -c "$(curl URL)"
     rf"|{_SHELL}\s+<\(\s*{_FETCH}"  # bash <(curl URL)
 )
-# A credential given on a command line: the value is the last group.
-CREDENTIAL_ARGUMENTS = (
-    re.compile(r"(?:^|\s)(?:mysql|mariadb|mysqldump|mysqladmin)\b.*?\s-p([^\s'\"]\S*)"),  # -pPASSWORD
-    re.compile(r"(?:^|\s)(?:-u|--user|--http-user)[\s=]+['\"]?[^\s:'\"]+:([^\s'\"]+)"),  # curl -u user:password
-    re.compile(r"(?:^|\s)sshpass\s+-p\s*['\"]?([^\s'\"]+)"),
-    re.compile(r"--(?:password|passwd|pass|token|secret|api-key)[\s=]+['\"]?([^\s'\"]+)"),
-    re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:([^\s/@]+)@"),  # scheme://user:password@host
-)
 
 
 def credential_spans(command: str) -> list[Span]:
-    """Where ``command`` holds a credential: the arguments above, and what the redaction policy
-    calls secret (NAME=value with a credential-like name, a value a credential rule knows)."""
-    spans = [
-        match.span(match.lastindex or 0) for pattern in CREDENTIAL_ARGUMENTS for match in pattern.finditer(command)
-    ]
-    spans += secret_spans([command])[0]
-    merged: list[Span] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
+    """Where ``command`` holds a credential, as the redaction policy says (a credential argument,
+    a credential-like assignment, what a credential rule knows)."""
+    return secret_spans([command])[0]
 
 
 def _evidence(entry: HistoryEntry, command: str) -> dict[str, Any]:

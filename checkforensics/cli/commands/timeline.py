@@ -4,9 +4,11 @@ When the engine created and started the container and when it was checkpointed (
 long CRIU froze it), each line of the container's log, each file written in rootfs-diff.tar
 and the tmpfs archives at its mtime (with --all, also what the runtime made there: mount
 points, /dev), the deleted files still open that CRIU kept (at their modification and access
-times), and the deleted files (undated: listed after the rest).
-Each event names its source and how sure its time is (exact: the runtime's own record;
-file-mtime and file-atime: times whoever wrote the file can set; file-name; none). Several checkpoints of
+times), each line typed into bash or another readline program still in memory (at the time
+the shell stored; --no-memory leaves them out), and the deleted files (undated: listed after
+the rest). Each event names its source and how sure its time is (exact: the runtime's own
+record; file-mtime and file-atime: times whoever wrote the file can set; shell: the time the
+shell stored; file-name; none). Several checkpoints of
 one container are merged into one timeline, a fact found in several shown once with each
 checkpoint named. csv and jsonl carry Timesketch's fields (message, datetime,
 timestamp_desc); bodyfile is The Sleuth Kit's body file, for mactime. Nothing is redacted.
@@ -38,11 +40,12 @@ BODYFILE = Export("bodyfile", "bodyfile: The Sleuth Kit's body file, for mactime
                   "checkforensics.analysis.timeline.event:write_bodyfile")
 
 
-def _reads(**_: Any) -> tuple[str, ...]:
-    """What the registered sources read together (no memory, unless a source needs it)."""
+def _reads(no_memory: bool = False, **_: Any) -> tuple[str, ...]:
+    """What the registered sources read together (process memory for shell history, unless
+    --no-memory)."""
     from checkforensics.analysis.timeline import sources_reads
 
-    return sources_reads()
+    return sources_reads(memory=not no_memory)
 
 
 def _merged(answers: list[Answer], dated: bool, with_runtime: bool, **_: Any) -> Answer:
@@ -56,6 +59,8 @@ def _merged(answers: list[Answer], dated: bool, with_runtime: bool, **_: Any) ->
     reads=_reads,
     options=[
         click.option("--dated", is_flag=True, help="Leave out the events without a time (deleted files)."),
+        click.option("--no-memory", is_flag=True,
+                     help="Leave out what only process memory holds (shell history): no pages image is read."),
         click.option("--all", "with_runtime", is_flag=True,
                      help="Also the files the container runtime made (mount points, /dev), as diff --all."),
     ],
@@ -64,7 +69,7 @@ def _merged(answers: list[Answer], dated: bool, with_runtime: bool, **_: Any) ->
     samples=[(), ("--format", "csv"), ("--format", "bodyfile")],
     records=["checkforensics.analysis.timeline:EVENT"],
 )
-def timeline(model: CheckpointModel, dated: bool, with_runtime: bool) -> Answer:
+def timeline(model: CheckpointModel, dated: bool, with_runtime: bool, no_memory: bool) -> Answer:
     from checkforensics.analysis.timeline import timeline as events
 
-    return events(model)
+    return events(model, memory=not no_memory)
