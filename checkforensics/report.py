@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from checkforensics import __version__
+from checkforensics.analysis.descriptors import FILES, SOCKETS
 from checkforensics.analysis.history import HISTORY_ENTRY, SHELL_VARIABLE, ProcessHistory
 from checkforensics.analysis.malfind import REGION, Suspect
 from checkforensics.analysis.overview import OVERVIEW, Overview, overview
@@ -36,12 +37,12 @@ from checkforensics.analysis.triage import FINDING, Finding, evidence_text, load
 from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel, Process, ProcessTree
-from checkforensics.model.descriptions import DESCRIPTOR, what
-from checkforensics.model.files import SOCKET_TYPES, FileTable
+from checkforensics.model.files import FileTable
 from checkforensics.model.tree import DEPTH_LIMIT
 from checkforensics.records.declare import Answer, Field, RecordType, Section
 from checkforensics.records.values import INTEGER, SIZE, TEXT, cut
 from checkforensics.render import human_size, printable
+from checkforensics.report_sections import inflight_items, log_items, record_table
 
 if TYPE_CHECKING:
     from checkforensics.output import NewFile
@@ -154,8 +155,10 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
         "regions": _regions(data.malfind, redaction),
         **_history(data.history, redaction),
         "processes": process_items(data.tree, redaction),
-        "files": descriptor_items(data.files, False, redaction),
-        "sockets": descriptor_items(data.files, True, redaction),
+        "files": record_table(FILES, data.files.processes, redaction),
+        "sockets": record_table(SOCKETS, data.files.processes, redaction),
+        "inflight": inflight_items(data.model, redaction),
+        "log": log_items(data.timeline, redaction),
         "changes": _changes(data.changes, redaction),
         "secrets": data.secrets,
         "timeline": timeline_items(data.timeline, redaction),
@@ -240,18 +243,6 @@ def process_items(tree: ProcessTree, redaction: Redaction) -> list[dict[str, Any
         })  # fmt: skip
         depth = level
     return items
-
-
-def descriptor_items(files: FileTable, sockets: bool, redaction: Redaction) -> list[dict[str, Any]]:
-    """The descriptors (or sockets), each as ``files`` gives it (its process's pid and comm, the
-    descriptor record), with what it is in a few words (masked). The record stays apart from
-    the pid: a pidfd's record has a ``pid`` of its own, the process it refers to."""
-    chosen = [(p, d) for p in files.processes for d in p.descriptors if (d.type in SOCKET_TYPES) == sockets]
-    labels = _masked(redaction, [what(d) for _, d in chosen])
-    return [
-        {"pid": p.pid, "comm": p.comm, "descriptor": DESCRIPTOR.json(d), "what": label}
-        for (p, d), label in zip(chosen, labels, strict=True)
-    ]
 
 
 def _changes(changes: RootfsChanges, redaction: Redaction) -> dict[str, Any]:

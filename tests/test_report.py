@@ -26,8 +26,8 @@ from checkforensics.report import ReportInput, render_report
 from conftest import FIXTURES, SCENARIOS, truth
 
 SECTIONS = (
-    "summary", "triage", "malfind", "history", "processes", "files", "sockets", "rootfs", "timeline", "secrets",
-    "memory",
+    "summary", "triage", "malfind", "history", "processes", "files", "sockets", "inflight", "log", "rootfs",
+    "timeline", "secrets", "memory",
 )  # fmt: skip
 
 
@@ -246,6 +246,53 @@ def test_report_renders_in_chromium(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert shot.exists() and shot.stat().st_size > 20_000  # a real page, not a blank one
     colours = _distinct_colours(shot)
     assert colours > 20  # text, tables, severity badges and memory-map bars drawn
+
+
+# Measures the page as Chromium laid it out, written into the DOM that --dump-dom prints: how
+# much wider than the window the page is, which elements stick out past its right edge, and the
+# sections drawn with their height.
+_MEASURE = """<script>
+const wide = [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter(e => !e.closest("div.wide, pre.dump"))
+  .map(e => e.tagName + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : ""));
+const sections = [...document.querySelectorAll("section")].map(s => s.id + ":" + Math.round(s.offsetHeight));
+const out = document.createElement("pre");
+out.id = "measured";
+out.textContent = JSON.stringify({
+  overflow: document.documentElement.scrollWidth - window.innerWidth, wide: wide.slice(0, 20), sections });
+document.body.appendChild(out);
+</script>"""
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+@pytest.mark.parametrize(
+    "fixture", ["scenarios/intrusion.tar.zst", "containerd-intrusion.tar.zst", "scenarios/sharing"]
+)
+def test_the_page_as_chromium_lays_it_out(fixture: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """At 1400 pixels (the width an analyst reads it at), no part of the page runs past the
+    right edge (wide tables scroll in their own box, hexdumps in theirs), and every section is
+    drawn. The page is measured as Chromium laid it out: a copy without the page's
+    Content-Security-Policy, which forbids any script, gets one that measures it."""
+    out = tmp_path / "report.html"
+    assert run(["report", str(FIXTURES / fixture), "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = out.read_text()
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy"[^>]*>', page)
+    assert csp is not None  # the report forbids scripts; only the measured copy runs one
+    measured = tmp_path / "measured.html"
+    measured.write_text(page.replace(csp[0], "").replace("</body>", _MEASURE + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000"]  # fmt: skip
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", measured.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout  # fmt: skip
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
+    assert found is not None, dom[-2000:]
+    facts = json.loads(html.unescape(found[1]))
+    assert facts["overflow"] <= 0 and not facts["wide"], facts
+    drawn = dict(entry.rsplit(":", 1) for entry in facts["sections"])
+    assert set(SECTIONS) <= set(drawn) and all(int(drawn[name]) > 0 for name in SECTIONS), drawn
 
 
 def _distinct_colours(png: Path) -> int:
