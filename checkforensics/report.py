@@ -101,6 +101,7 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
     hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
     context.secrets = finding_records(hits, redact=not include_secrets)
     events = merge([(str(model.path), events_of(model))])  # before the hash: the log is read once, kept for it
+    model.files(with_data=True)  # likewise the data in flight (pipe buffers, queues): its section's table
     data = ReportInput(
         model=model, overview=overview(model), sha256=model.sha256(), tree=context.tree, files=context.files,
         changes=context.changes, findings=triage(context), secrets=context.secrets, malfind=context.malfind,
