@@ -69,12 +69,22 @@ def output_options(
 TREE_ALIAS = {TREE: TEXT}  # inspect and diff: what their text form was called before
 
 
+def complete_paths(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of an argument naming a file or directory: the shell's own file names
+    (click's ``file`` completion, as ``click.Path`` gives, without its checks on the value)."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="file")]
+
+
 def checkpoint_argument(multiple: bool = False, metavar: str | None = None) -> Decorator:
     """The CHECKPOINT argument: an archive, an extracted archive directory or an images directory
-    (``metavar``: how help names several, where other words may come among them)."""
+    (``metavar``: how help names several, where other words may come among them); the shell
+    completes it with file names."""
     if multiple:
-        return click.argument("checkpoints", metavar=metavar or "CHECKPOINT...", nargs=-1, required=True)
-    return click.argument("checkpoint", metavar="CHECKPOINT")
+        return click.argument("checkpoints", metavar=metavar or "CHECKPOINT...", nargs=-1, required=True,
+                              shell_complete=complete_paths)  # fmt: skip
+    return click.argument("checkpoint", metavar="CHECKPOINT", shell_complete=complete_paths)
 
 
 class CheckpointRuns:

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import click
 
 from checkforensics.cli.declare import declared
-from checkforensics.cli.options import output_options
+from checkforensics.cli.options import complete_paths, output_options
 from checkforensics.errors import InputError, JsonImageError
 from checkforensics.images.codec import count_entries, decode_image, encode_image
 from checkforensics.images.crit_json import dict_to_image, image_to_dict
@@ -50,7 +50,8 @@ def _new_file(out_path: str, source: str | None) -> NewFile:
 
 
 @crit.command()
-@click.option("-i", "--in", "source", metavar="IN", help="Image file, or checkpoint with IMAGE (default: stdin).")
+@click.option("-i", "--in", "source", metavar="IN", shell_complete=complete_paths,
+              help="Image file, or checkpoint with IMAGE (default: stdin).")
 @click.option("-o", "--out", "out_path", metavar="FILE", help="Where to write the JSON (default: stdout).")
 @click.option("--pretty", is_flag=True, help="Indented, with hex addresses, flag names and dotted IPs.")
 @click.argument("image", required=False)
@@ -75,7 +76,8 @@ def decode(source: str | None, out_path: str | None, pretty: bool, image: str | 
 
 
 @crit.command()
-@click.option("-i", "--in", "source", metavar="FILE", help="JSON image to encode (default: stdin).")
+@click.option("-i", "--in", "source", metavar="FILE", shell_complete=complete_paths,
+              help="JSON image to encode (default: stdin).")
 @click.option("-o", "--out", "out_path", metavar="FILE", help="Where to write the binary image (default: stdout).")
 def encode(source: str | None, out_path: str | None) -> None:
     """Convert an image from JSON (plain or --pretty form) back to CRIU's binary form.
@@ -102,7 +104,7 @@ def encode(source: str | None, out_path: str | None) -> None:
 
 
 @crit.command()
-@click.argument("source", metavar="IN")
+@click.argument("source", metavar="IN", shell_complete=complete_paths)
 @click.argument("image", required=False)
 @click.option("--nopl", is_flag=True, help="Do not show entry payloads, only their size.")
 def show(source: str, image: str | None, nopl: bool) -> None:
@@ -119,7 +121,7 @@ def show(source: str, image: str | None, nopl: bool) -> None:
 
 
 @crit.command()
-@click.argument("source", metavar="IN")
+@click.argument("source", metavar="IN", shell_complete=complete_paths)
 @click.argument("image", required=False)
 @output_options(formats=(JSON, TEXT), default=JSON)
 def info(source: str, image: str | None, fmt: str, no_color: bool) -> None:
@@ -140,7 +142,7 @@ def info(source: str, image: str | None, fmt: str, no_color: bool) -> None:
 
 
 @crit.command(name="x")
-@click.argument("source", metavar="DIR")
+@click.argument("source", metavar="DIR", shell_complete=complete_paths)
 @click.argument("what", type=click.Choice(_EXPLORERS))
 @output_options(formats=(TEXT, JSON))
 def explore(source: str, what: str, fmt: str, no_color: bool) -> None:

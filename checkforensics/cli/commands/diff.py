@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from checkforensics.cli.declare import Output, command
-from checkforensics.cli.options import TREE_ALIAS
+from checkforensics.cli.options import TREE_ALIAS, complete_paths
 
 if TYPE_CHECKING:
     from checkforensics.model import CheckpointModel
@@ -53,7 +53,7 @@ def _reads(checkpoint_b: str | None, show_path: str | None, output: Destination 
 @command(
     reads=_reads,
     options=[
-        click.argument("checkpoint_b", metavar="[CHECKPOINT_B]", required=False),
+        click.argument("checkpoint_b", metavar="[CHECKPOINT_B]", required=False, shell_complete=complete_paths),
         click.option("--show", "show_path", metavar="PATH",
                      help="Print one changed file's content (text, or a hexdump)."),
         click.option(
