@@ -43,7 +43,8 @@ def command_summary(name: str) -> str:
 
 
 def load_command(name: str) -> click.Command | None:
-    """The click command of the module ``name``: the one it defines under that name."""
+    """The click command of the module ``name``: the one it defines under that name, taking
+    the display options (``display_options``) as the group does."""
     if name not in command_names():
         return None
     module = importlib.import_module(f"checkforensics.cli.commands.{name}")
@@ -51,7 +52,55 @@ def load_command(name: str) -> click.Command | None:
     found = list(found.values())
     if len(found) != 1:
         raise RuntimeError(f"checkforensics.cli.commands.{name} defines {len(found)} commands, not one")
+    _take_display_options(found[0])
     return found[0]
+
+
+def _set_color(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        from checkforensics.render.console import use_color
+
+        use_color(value)
+
+
+def _set_no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _set_color(ctx, param, "never")
+
+
+def _set_no_progress(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        progress.activate(False)
+
+
+def display_options() -> list[click.Option]:
+    """How the output looks, for the whole run: taken by the group and by every command, so
+    each may come before the command or after it (the last given wins; ``run`` starts every
+    run at ``--color auto`` with bars on)."""
+    return [
+        click.Option(
+            ["--color"],
+            type=click.Choice(["auto", "always", "never"]),
+            metavar="WHEN",
+            expose_value=False,
+            callback=_set_color,
+            help="Colour: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it), always (also into a "
+            "pipe, for less -R), never.",
+        ),
+        click.Option(["--no-color"], is_flag=True, expose_value=False, callback=_set_no_color,
+                     help="No colour, even on a terminal: --color never."),
+        click.Option(["--no-progress"], is_flag=True, expose_value=False, callback=_set_no_progress,
+                     help="No progress bars (they only ever show on a terminal)."),
+    ]
+
+
+def _take_display_options(command: click.Command) -> None:
+    """``command`` (and, for a group such as ``crit``, each of its commands) takes the display
+    options, once."""
+    if not any(param.name == "color" for param in command.params):
+        command.params.extend(display_options())
+    for sub in getattr(command, "commands", {}).values():
+        _take_display_options(sub)
 
 
 class _Group(click.Group):
@@ -85,12 +134,12 @@ class _Group(click.Group):
 
 @click.group(
     cls=_Group,
+    params=display_options(),
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Run 'checkforensics COMMAND --help' for a command's options and an example.",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="checkforensics")
 @click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
-@click.option("--no-progress", is_flag=True, help="No progress bars (they only ever show on a terminal).")
 @click.option(
     "--max-expansion",
     metavar="SIZE",
@@ -104,7 +153,7 @@ class _Group(click.Group):
     help="Where a compressed archive's memory is spooled for a command that reads it (an unlinked file, freed "
     "at exit), instead of $CHECKFORENSICS_TMPDIR or $TMPDIR or /tmp (docs/usage.md, Temporary files).",
 )
-def cli(debug: bool, no_progress: bool, max_expansion: str | None, tmpdir: str | None) -> None:
+def cli(debug: bool, max_expansion: str | None, tmpdir: str | None) -> None:
     """Forensic analysis of CRIU container checkpoints (Kubernetes, Podman, criu dump -D).
 
     \b
@@ -113,7 +162,6 @@ def cli(debug: bool, no_progress: bool, max_expansion: str | None, tmpdir: str |
     """
     global _debug
     _debug = debug
-    progress.activate(not no_progress)
     if max_expansion is not None or "checkforensics.archive.decompression" in sys.modules:  # else nothing to reset
         from checkforensics.archive.decompression import allow_expansion
 
@@ -178,6 +226,8 @@ def run(argv: list[str] | None = None) -> int:
     finally:
         if _debug:
             _debug_notes()
+        if "checkforensics.render.console" in sys.modules:  # the display options last one run
+            sys.modules["checkforensics.render.console"].use_color("auto")
 
 
 def _debug_notes() -> None:
@@ -189,6 +239,10 @@ def _debug_notes() -> None:
 
 
 def _run(argv: list[str] | None) -> int:
+    from checkforensics.render.console import use_color
+
+    use_color("auto")  # what the display options change, as each run starts
+    progress.activate(True)
     try:
         result = cli.main(args=argv, prog_name="checkforensics", standalone_mode=False)
         return int(result) if isinstance(result, int) else ExitCode.OK

@@ -151,7 +151,7 @@ def command(
         module = sys.modules[ask.__module__]
         name = module.__name__.rpartition(".")[2]
 
-        def callback(fmt: str, no_color: bool, **chosen: Any) -> int:
+        def callback(fmt: str, **chosen: Any) -> int:
             from checkforensics import progress
 
             export = exports.get(fmt)
@@ -171,9 +171,9 @@ def command(
             flags = _reads(wanted, hash_for_json and fmt in (JSON, JSONL))
             with progress.quiet_while_streaming(fmt in (JSON, JSONL)):  # no bar over records streamed
                 if takes == "checkpoints":
-                    return _several(given, ask, flags, chosen, fmt, no_color, tap, export, merge)
+                    return _several(given, ask, flags, chosen, fmt, tap, export, merge)
                 with _opened(given[0], flags, tap, chosen) as (model, options):
-                    return answer_with(model, ask(model, **options), fmt, no_color, export)
+                    return answer_with(model, ask(model, **options), fmt, export)
 
         function: Callable[..., Any] = callback
         written = output.options() if output is not None else []
@@ -190,14 +190,14 @@ def command(
 
 
 def answer_with(
-    model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: str, no_color: bool, export: Export | None = None
+    model: CheckpointModel, asked: Answer | Iterator[Answer], fmt: str, export: Export | None = None
 ) -> int:
     """Write the answer (the model still open: its records may read it as they are written),
     with the answer's warnings and then the model's diagnostics; the exit code."""
     from checkforensics.render.answers import write_answer
 
     with _answer_of(asked, model) as answer:
-        return write_answer(answer, fmt, no_color=no_color, warnings=lambda: told(answer, model), export=export)
+        return write_answer(answer, fmt, warnings=lambda: told(answer, model), export=export)
 
 
 @contextlib.contextmanager
@@ -240,7 +240,6 @@ def _several(
     flags: Any,
     chosen: dict[str, Any],
     fmt: str,
-    no_color: bool,
     tap: Callable[..., Any] | None = None,
     export: Export | None = None,
     merge: Callable[..., Answer] | None = None,
@@ -261,11 +260,11 @@ def _several(
             if not runs.failed(path):
                 whole.append(answer)
         merged = merge(whole, **chosen)
-        code = write_answer(merged, fmt, no_color=no_color, warnings=lambda: runs.warnings, export=export)
+        code = write_answer(merged, fmt, warnings=lambda: runs.warnings, export=export)
         return runs.exit_code(found=code == 0)
     if not runs.several:
         with _opened(runs.paths[0], flags, tap, chosen) as (model, options):
-            return answer_with(model, ask(model, **options), fmt, no_color, export)
+            return answer_with(model, ask(model, **options), fmt, export)
 
     def answers() -> Iterator[Answer]:
         for path in runs:
@@ -275,7 +274,7 @@ def _several(
             if not runs.failed(path):
                 yield answer
 
-    code = write_answers(answers(), fmt, no_color=no_color, warnings=lambda: runs.warnings, export=export)
+    code = write_answers(answers(), fmt, warnings=lambda: runs.warnings, export=export)
     return runs.exit_code(found=code == 0)
 
 

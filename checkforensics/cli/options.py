@@ -44,16 +44,12 @@ def output_options(
     formats: tuple[str | Export, ...] = FORMATS, default: str = TEXT, aliases: dict[str, str] | None = None
 ) -> Decorator:
     """``--format`` (one of ``formats``, docs/usage.md "Output formats"; an ``Export``: a format
-    of the command's own) and ``--no-color``, handed over as ``fmt`` and ``no_color``."""
+    of the command's own), handed over as ``fmt`` (``--color`` and ``--no-color`` are every
+    command's: ``checkforensics.cli``)."""
     names = tuple(f.name if isinstance(f, Export) else f for f in formats)
     helps = [f.help if isinstance(f, Export) else _FORMAT_HELP[f] for f in formats]
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        function = click.option(
-            "--no-color",
-            is_flag=True,
-            help="No colour even on a terminal (also when NO_COLOR is set or output is piped).",
-        )(function)
         return click.option(
             "--format",
             "fmt",

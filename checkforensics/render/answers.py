@@ -32,7 +32,6 @@ def write_answer(
     answer: Answer,
     fmt: str,
     *,
-    no_color: bool = False,
     warnings: Warnings = list,
     stream: TextIO | None = None,
     export: Export | None = None,
@@ -62,7 +61,7 @@ def write_answer(
     else:
         counted = _Counted(answer)
         blocks = _text_blocks(answer, counted, fmt)
-        write_blocks(blocks, fmt, no_color, stream)
+        write_blocks(blocks, fmt, stream)
         found = counted.total
         told()
     if not found:
@@ -244,7 +243,6 @@ def write_answers(
     answers: Iterator[Answer],
     fmt: str,
     *,
-    no_color: bool = False,
     warnings: Warnings = list,
     stream: TextIO | None = None,
     export: Export | None = None,
@@ -273,7 +271,7 @@ def write_answers(
             nothing=first.nothing, head=first.head, extra=first.extra, array=first.array, single=first.single,
             text=first.text, table=first.table, after=first.after,
         )  # fmt: skip
-        return write_answer(merged, fmt, no_color=no_color, warnings=warnings, stream=stream, export=export)
+        return write_answer(merged, fmt, warnings=warnings, stream=stream, export=export)
     several = first.several_kinds
     if fmt == JSONL:
         for answer in every:
@@ -282,7 +280,7 @@ def write_answers(
             print_json_lines(_summary_line(answer), stream)
     else:
         counters: list[_Counted] = []
-        write_blocks(_blocks_of_every(every, fmt, counters), fmt, no_color, stream)  # a blank line between two
+        write_blocks(_blocks_of_every(every, fmt, counters), fmt, stream)  # a blank line between two
         found = sum(counted.total for counted in counters)
     if not found:
         sys.stderr.write(f"checkforensics: nothing found: {printable(first.nothing)}\n")

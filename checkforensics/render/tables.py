@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from checkforensics.records.values import MISSING
-from checkforensics.render.console import TABLE, _emit, color_wanted
+from checkforensics.render.console import TABLE, _emit, color_wanted, terminal
 from checkforensics.render.escape import printable
 
 
@@ -40,7 +40,7 @@ class Table:
 
 
 
-def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+def print_table(table: Table, fmt: str, *, stream: TextIO | None = None) -> None:
     """``table`` as a plain ASCII table (``table``), or aligned columns (``text``): coloured by
     rich on a terminal, written directly otherwise (same layout, no styles).
 
@@ -57,7 +57,7 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
         # whitespace kept: a tree drawn as a table indents its names with spaces
         stream.write(tabulate(rows, headers=headers, preserve_whitespace=True) + "\n")
         return
-    if not color_wanted(no_color, stream):
+    if not color_wanted(stream):
         stream.write(plain_columns(table))
         return
     from rich.table import Table as RichTable
@@ -66,7 +66,8 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
     title = Text(printable(table.title)) if table.title else None  # a string would be read as markup
     rich_table = RichTable(title=title, title_justify="left", show_edge=False, pad_edge=False, box=None)
     texts = [[cell(value) for value in row] for row in table.rows]
-    widths, needed = _column_widths(table.columns, texts, _terminal_width(stream), table.foldable)
+    room = _terminal_width(stream) if terminal(stream) else None  # a pipe has no width
+    widths, needed = _column_widths(table.columns, texts, room, table.foldable)
     for column, width in zip(table.columns, widths, strict=True):
         header = Text(printable(column))
         style = table.styles.get(column)
@@ -74,7 +75,7 @@ def print_table(table: Table, fmt: str, *, no_color: bool = False, stream: TextI
     for index, row in enumerate(texts):
         style = table.row_styles[index] if index < len(table.row_styles) else None
         rich_table.add_row(*(Text(text) for text in row), style=style)
-    _emit(rich_table, no_color, stream, width=needed)
+    _emit(rich_table, stream, width=needed)
 
 
 FOLDED_WIDTH = 16
@@ -87,9 +88,10 @@ def _terminal_width(stream: TextIO) -> int:
 
 
 def _column_widths(
-    columns: Sequence[str], rows: list[list[str]], terminal: int, foldable: Sequence[str] = ()
+    columns: Sequence[str], rows: list[list[str]], terminal: int | None, foldable: Sequence[str] = ()
 ) -> tuple[list[int], int | None]:
-    """Column widths for a terminal ``terminal`` cells wide, such that no word (an address, a
+    """Column widths for a terminal ``terminal`` cells wide (None: not a terminal, each column
+    as wide as its widest cell, drawn at the width they make), such that no word (an address, a
     path, a name: whatever holds no blank) is ever cut: each column is at least as wide as its
     longest word and the room left goes to the columns whose cells are longest, so cells wrap
     at blanks only. Where even the longest words do not fit side by side, the columns are those
@@ -108,6 +110,8 @@ def _column_widths(
 
     words = [longest_word(i) for i in range(len(columns))]
     natural = [max(max((cell_len(line) for line in lines(i)), default=1), words[i]) for i in range(len(columns))]
+    if terminal is None:
+        return natural, sum(natural) + 2 * (len(columns) - 1)
     room = terminal - 2 * (len(columns) - 1)
     if sum(natural) <= room:
         return natural, None

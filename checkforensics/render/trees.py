@@ -48,11 +48,11 @@ def _rich_tree(tree: Tree) -> object:
 RICH_TREE_NODES = 5000  # rich takes about 0.2 ms a node: a bigger tree is drawn plain, even on a terminal
 
 
-def _write_tree(tree: Tree, no_color: bool, stream: TextIO) -> None:
+def _write_tree(tree: Tree, stream: TextIO) -> None:
     """``tree`` drawn by rich on a colour terminal; otherwise (and when it has more than
     RICH_TREE_NODES nodes: a pstree may list 100,000 processes) laid out by ``plain_tree``."""
-    if color_wanted(no_color, stream) and _tree_size(tree, RICH_TREE_NODES) <= RICH_TREE_NODES:
-        _emit(_rich_tree(tree), no_color, stream)
+    if color_wanted(stream) and _tree_size(tree, RICH_TREE_NODES) <= RICH_TREE_NODES:
+        _emit(_rich_tree(tree), stream)
         return
     stream.write(plain_tree(tree))
 

@@ -68,7 +68,7 @@ class Result:
     warnings: list[str] = field(default_factory=list)
 
 
-def render(result: Result, fmt: str, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+def render(result: Result, fmt: str, *, stream: TextIO | None = None) -> None:
     """Write ``result`` to ``stream`` (stdout) in ``fmt`` (one of FORMATS; TREE is TEXT), then
     its warnings to stderr."""
     stream = stream or sys.stdout
@@ -83,24 +83,24 @@ def render(result: Result, fmt: str, *, no_color: bool = False, stream: TextIO |
     elif fmt == JSONL:
         print_json_lines(_resolve(result.jsonl), stream)
     else:
-        write_blocks(_resolve(result.text), TABLE if fmt == TABLE else TEXT, no_color, stream)
+        write_blocks(_resolve(result.text), TABLE if fmt == TABLE else TEXT, stream)
     print_warnings(result.warnings)
 
 
-def write_blocks(blocks: Iterable[Any], fmt: str, no_color: bool, stream: TextIO) -> None:
+def write_blocks(blocks: Iterable[Any], fmt: str, stream: TextIO) -> None:
     first = True
     for block in _flatten(blocks, fmt):
         if not first:
             stream.write("\n")
         first = False
         if isinstance(block, Table):
-            print_table(block, fmt, no_color=no_color, stream=stream)
+            print_table(block, fmt, stream=stream)
         elif isinstance(block, Lines):
             _write_lines(block.lines, stream, "\t" if block.tabs else "")
         elif isinstance(block, str):
             stream.write(printable(block) + "\n")  # one line: a newline in it is escaped
         elif isinstance(block, Tree):
-            _write_tree(block, no_color, stream)
+            _write_tree(block, stream)
         else:
             raise TypeError(f"cannot write a {type(block).__name__}: not a Table, Lines, str or Tree")
 

@@ -124,7 +124,7 @@ def show(source: str, image: str | None, nopl: bool) -> None:
 @click.argument("source", metavar="IN", shell_complete=complete_paths)
 @click.argument("image", required=False)
 @output_options(formats=(JSON, TEXT), default=JSON)
-def info(source: str, image: str | None, fmt: str, no_color: bool) -> None:
+def info(source: str, image: str | None, fmt: str) -> None:
     """Show an image's type and number of entries (as crit does: JSON; or a table with --format text).
 
     \b
@@ -138,14 +138,14 @@ def info(source: str, image: str | None, fmt: str, no_color: bool) -> None:
         _write_json({"magic": magic, "count": count}, sys.stdout, True)
         sys.stdout.write("\n")
         return
-    render(Result(text=[Table(["IMAGE", "MAGIC", "ENTRIES"], [[where, magic, count]])]), fmt, no_color=no_color)
+    render(Result(text=[Table(["IMAGE", "MAGIC", "ENTRIES"], [[where, magic, count]])]), fmt)
 
 
 @crit.command(name="x")
 @click.argument("source", metavar="DIR", shell_complete=complete_paths)
 @click.argument("what", type=click.Choice(_EXPLORERS))
 @output_options(formats=(TEXT, JSON))
-def explore(source: str, what: str, fmt: str, no_color: bool) -> None:
+def explore(source: str, what: str, fmt: str) -> None:
     """Explore a checkpoint: ps (process tree), fds (open files), mems (mappings), rss (dumped pages).
 
     DIR is an images directory, an extracted archive or a checkpoint archive. The text is
@@ -163,7 +163,7 @@ def explore(source: str, what: str, fmt: str, no_color: bool) -> None:
         records = explore_records(checkpoint, what)
         # crit's lines are laid out with tabs: kept; every other control is escaped
         result = Result(json={"processes": records}, text=lambda: [Lines(explore_lines(what, records), tabs=True)])
-        render(result, fmt, no_color=no_color)
+        render(result, fmt)
 
 
 declared(crit, takes="other", samples=[("x", "CHECKPOINT", explorer) for explorer in _EXPLORERS])

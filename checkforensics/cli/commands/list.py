@@ -22,13 +22,13 @@ from checkforensics.cli.options import output_options
 @click.command(help=__doc__, name="list")
 @click.argument("directories", metavar="[DIR]...", nargs=-1, type=click.Path(path_type=Path))
 @output_options()
-def list_checkpoints(directories: tuple[Path, ...], fmt: str, no_color: bool) -> int:
+def list_checkpoints(directories: tuple[Path, ...], fmt: str) -> int:
     from checkforensics.analysis.catalog import catalog
     from checkforensics.errors import ExitCode
     from checkforensics.render.answers import write_answer
 
     found = catalog(directories)  # takes directories, not checkpoints: it writes its answer itself
-    code = write_answer(found.answer, fmt, no_color=no_color, warnings=lambda: found.answer.warnings)
+    code = write_answer(found.answer, fmt, warnings=lambda: found.answer.warnings)
     return ExitCode.BAD_INPUT if found.nowhere else code
 
 
