@@ -40,7 +40,7 @@ SEVERITIES = [str(severity) for severity in Severity]
     reads=("everything",),
     options=[
         click.option(
-            "--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
+            "--min-severity", type=click.Choice(SEVERITIES, case_sensitive=False), default="info", show_default=True,
             help="Leave out findings below this severity.",
         ),
         click.option("--no-secrets", is_flag=True, help="Do not scan memory with the credential rules."),
