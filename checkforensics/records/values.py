@@ -48,10 +48,12 @@ def quote_command(argv: Sequence[str] | None) -> str | None:
 
 def cut(text: str, limit: int = LONG_CELL) -> str:
     """``text`` whole when it fits ``limit`` characters, else its start and its length:
-    ``-----BEGIN RSA…(1700 chars)``. The whole value is in JSON."""
+    ``-----BEGIN RSA…(1700 chars)``, no longer than ``limit`` where it can hold the length and
+    one character (``a…(25 chars)``: 12). The whole value is in JSON."""
     if len(text) <= limit:
         return text
-    return f"{text[: max(limit - 16, 8)]}…({len(text)} chars)"
+    tail = f"…({len(text)} chars)"
+    return f"{text[: max(limit - 16, min(8, limit - len(tail)), 1)]}{tail}"
 
 
 class Hint:

@@ -1,5 +1,6 @@
-"""Tables: rich on a colour terminal, plain aligned columns when piped, tabulate's ASCII for
-``--format table``; cells never read as markup, words never cut."""
+"""Tables: rich on a colour terminal, fitted to its width (``_column_widths``), plain aligned
+columns when piped (a pipe has no width), tabulate's ASCII for ``--format table``; cells never
+read as markup."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from checkforensics.records.values import MISSING
+from checkforensics.records.values import MISSING, cut
 from checkforensics.render.console import TABLE, _emit, color_wanted, terminal
 from checkforensics.render.escape import printable
 
@@ -57,17 +58,20 @@ def print_table(table: Table, fmt: str, *, stream: TextIO | None = None) -> None
         # whitespace kept: a tree drawn as a table indents its names with spaces
         stream.write(tabulate(rows, headers=headers, preserve_whitespace=True) + "\n")
         return
-    if not color_wanted(stream):
+    if not terminal(stream) and not color_wanted(stream):  # piped: no width to fit, no rich
         stream.write(plain_columns(table))
         return
     from rich.table import Table as RichTable
     from rich.text import Text
 
     title = Text(printable(table.title)) if table.title else None  # a string would be read as markup
-    rich_table = RichTable(title=title, title_justify="left", show_edge=False, pad_edge=False, box=None)
     texts = [[cell(value) for value in row] for row in table.rows]
     room = _terminal_width(stream) if terminal(stream) else None  # a pipe has no width
-    widths, needed = _column_widths(table.columns, texts, room, table.foldable)
+    widths, gap = _column_widths(table.columns, texts, room, table.foldable)
+    rich_table = RichTable(title=title, title_justify="left", show_edge=False, pad_edge=False, box=None,
+                           collapse_padding=gap == 1)  # fmt: skip
+    cuttable = [column not in table.foldable for column in table.columns]
+    texts = [[_fitted(t, w) if c else t for t, w, c in zip(row, widths, cuttable, strict=True)] for row in texts]
     for column, width in zip(table.columns, widths, strict=True):
         header = Text(printable(column))
         style = table.styles.get(column)
@@ -75,10 +79,11 @@ def print_table(table: Table, fmt: str, *, stream: TextIO | None = None) -> None
     for index, row in enumerate(texts):
         style = table.row_styles[index] if index < len(table.row_styles) else None
         rich_table.add_row(*(Text(text) for text in row), style=style)
-    _emit(rich_table, stream, width=needed)
+    _emit(rich_table, stream)
 
 
 FOLDED_WIDTH = 16
+FOLDED_NARROWEST = 8  # where nothing else fits, a column of bytes is folded this narrow first
 
 
 def _terminal_width(stream: TextIO) -> int:
@@ -89,15 +94,23 @@ def _terminal_width(stream: TextIO) -> int:
 
 def _column_widths(
     columns: Sequence[str], rows: list[list[str]], terminal: int | None, foldable: Sequence[str] = ()
-) -> tuple[list[int], int | None]:
-    """Column widths for a terminal ``terminal`` cells wide (None: not a terminal, each column
-    as wide as its widest cell, drawn at the width they make), such that no word (an address, a
-    path, a name: whatever holds no blank) is ever cut: each column is at least as wide as its
-    longest word and the room left goes to the columns whose cells are longest, so cells wrap
-    at blanks only. Where even the longest words do not fit side by side, the columns are those
-    words' widths and the lines run past the terminal (the second value: the width to draw at,
-    else None), which folds them whole rather than cut a word inside a cell. A ``foldable``
-    column asks for no more than FOLDED_WIDTH cells: its content may be cut anywhere."""
+) -> tuple[list[int], int]:
+    """Column widths for a terminal ``terminal`` cells wide (None: not a terminal, which has no
+    width: each column as wide as its widest cell), and the blanks between two columns. Whatever
+    the content, the columns fit the terminal side by side; the layout is never broken:
+
+    - where the cells fit, each column is as wide as its widest cell;
+    - else, where the longest words (an address, a path, a name: whatever holds no blank) fit
+      side by side, each column is at least as wide as its longest word and the room left goes
+      to the columns whose cells are longest, so cells wrap at blanks only;
+    - else the widest columns are narrowed first, down to CUT_NARROWEST, and a word longer than
+      its column is cut with its length said (``cut``: ``/home/counter/cou…(24 chars)``); where
+      that is still too wide, the columns are one blank apart instead of two and every column
+      is narrowed alike, what does not fit folded.
+
+    A ``foldable`` column (bytes rather than words: memgrep's CONTEXT) asks for no more than
+    FOLDED_WIDTH cells, is folded anywhere, never cut, and is the first narrowed (to
+    FOLDED_NARROWEST) where the longest words do not fit."""
     from rich.cells import cell_len
 
     def lines(index: int) -> list[str]:
@@ -110,13 +123,17 @@ def _column_widths(
 
     words = [longest_word(i) for i in range(len(columns))]
     natural = [max(max((cell_len(line) for line in lines(i)), default=1), words[i]) for i in range(len(columns))]
-    if terminal is None:
-        return natural, sum(natural) + 2 * (len(columns) - 1)
-    room = terminal - 2 * (len(columns) - 1)
-    if sum(natural) <= room:
-        return natural, None
+    room = terminal - 2 * (len(columns) - 1) if terminal is not None else None
+    if room is None or sum(natural) <= room:
+        return natural, 2
     if sum(words) > room:
-        return words, sum(words) + 2 * (len(columns) - 1)
+        folded = {i for i, column in enumerate(columns) if column in foldable}
+        widths = _narrowed(words, room, FOLDED_NARROWEST, folded)  # bytes first: they fold anywhere
+        widths = _narrowed(widths, room, CUT_NARROWEST)  # then long words cut, with their length
+        if sum(widths) <= room:
+            return widths, 2
+        room += len(columns) - 1  # columns one blank apart
+        return _narrowed(widths, room, 1), 1  # and where even that is too wide, folded
     widths, spare = list(words), room - sum(words)
     wanted = [n - w for n, w in zip(natural, words, strict=True)]
     total = sum(wanted)
@@ -125,7 +142,50 @@ def _column_widths(
     for index in sorted(range(len(widths)), key=lambda i: wanted[i] - (widths[i] - words[i]), reverse=True):
         if sum(widths) < room and widths[index] < natural[index]:
             widths[index] += 1  # what integer division left over
-    return widths, None
+    return widths, 2
+
+
+def _narrowed(widths: list[int], room: int, narrowest: int, among: set[int] | None = None) -> list[int]:
+    """``widths`` made to fit ``room`` by narrowing the widest first (of the columns ``among``,
+    else of all), none below ``narrowest`` (nor below what it is): the columns above a level are
+    brought down to it, the lowest level that is still needed, and the room left over is handed
+    back one cell each."""
+    among = set(range(len(widths))) if among is None else among
+    fixed = sum(width for index, width in enumerate(widths) if index not in among)
+    level = max((widths[index] for index in among), default=0)
+    while level > narrowest and fixed + sum(min(widths[index], level) for index in among) > room:
+        level -= 1
+    fitted = [min(width, level) if index in among else width for index, width in enumerate(widths)]
+    for index, width in enumerate(widths):
+        if sum(fitted) < room and fitted[index] < width:
+            fitted[index] += 1
+    return fitted
+
+
+CUT_NARROWEST = 20  # the narrowest column a word is cut in, its length said: "/home/cou…(24 chars)"
+
+
+def _fitted(text: str, width: int) -> str:
+    """A cell's ``text`` for a column ``width`` cells wide: where a word is longer than that and
+    the column at least CUT_NARROWEST wide, the word cut with its length (``cut``) and the
+    lines wrapped here at blanks, so that the length said is never wrapped apart from its
+    word; else the text as it is, wrapped (or folded) as it is drawn."""
+    if width < CUT_NARROWEST or all(cell_len(word) <= width for word in text.split()):
+        return text
+    wrapped: list[str] = []
+    for line in text.split("\n"):
+        current: str | None = None
+        for word in line.split(" "):
+            word = cut(word, width) if cell_len(word) > width else word
+            if current is None:
+                current = word
+            elif cell_len(current) + 1 + cell_len(word) <= width:
+                current += " " + word
+            else:
+                wrapped.append(current.rstrip())
+                current = word
+        wrapped.append(current or "")
+    return "\n".join(wrapped)
 
 
 def cell_len(text: str) -> int:

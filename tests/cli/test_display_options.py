@@ -28,6 +28,7 @@ def _no_colour_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "200")  # a terminal as wide as the tables: nothing to fit
 
 
 def _stdout(argv: list[str], monkeypatch: pytest.MonkeyPatch, terminal: bool) -> str:
