@@ -92,6 +92,35 @@ def test_memgrep_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["memgrep", str(FIXTURES / "missing.tar"), "x"]) == 3
 
 
+def test_memgrep_takes_greps_order_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """``memgrep PATTERN CHECKPOINT``: the argument naming an existing checkpoint is the checkpoint."""
+    usual = _json(capsys, "memgrep", str(COUNTERS), "RANDOM_1432_KEY")
+    assert run(["memgrep", "RANDOM_1432_KEY", str(COUNTERS), "--format", "json"]) == 0
+    done = capsys.readouterr()
+    assert json.loads(done.out)["matches"] == usual["matches"] and usual["matches"]
+    assert done.err == (f"checkforensics: warning: searching {str(COUNTERS)!r} for 'RANDOM_1432_KEY' (the argument "
+                        "naming a checkpoint is the checkpoint, as in grep PATTERN FILE)\n")  # fmt: skip
+    assert "searching" not in capsys.readouterr().err  # the usual order says nothing
+    # neither names a checkpoint that exists: the first is the checkpoint, as before
+    assert run(["memgrep", "RANDOM_1432_KEY", str(FIXTURES / "missing.tar")]) == 3
+    assert "RANDOM_1432_KEY: no such file" in capsys.readouterr().err
+
+
+def test_memgrep_says_a_pattern_naming_a_directory_was_taken_as_a_checkpoint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["memgrep", str(COUNTERS), str(FIXTURES)]) == 2
+    err = capsys.readouterr().err
+    assert f"{str(FIXTURES)!r} was taken as a checkpoint (a directory holding checkpoints)" in err
+    assert f"give -e {str(FIXTURES)!r}" in err
+    assert run(["memgrep", str(COUNTERS), str(FIXTURES / "inflight.tar.zst"), str(FIXTURES / "bare-bash-sleep")]) == 2
+    assert "were taken as checkpoints (an archive that exists, a checkpoint directory)" in capsys.readouterr().err
+    assert run(["memgrep", str(COUNTERS), "-e", str(FIXTURES)]) == 1  # as told: searched for, not found
+    assert "nothing found" in capsys.readouterr().err
+    assert run(["memgrep", str(COUNTERS)]) == 2
+    assert "taken" not in capsys.readouterr().err
+
+
 def test_memgrep_hash_is_the_archive_sha256(capsys: pytest.CaptureFixture[str]) -> None:
     import hashlib
 

@@ -8,7 +8,9 @@ process: it is searched once and listed apart, with where each process maps the 
 
 After the first, an argument naming an existing checkpoint (an archive, a checkpoint
 directory, or a directory of them as 'list' finds them) is one more: they are searched
-one after the other, each record naming its checkpoint (-e is always a pattern).
+one after the other, each record naming its checkpoint (-e is always a pattern). grep's
+order, PATTERN CHECKPOINT, is taken too where the first argument names no checkpoint
+that exists and a later one does (a warning says what was searched for, where).
 
 \b
 Examples:
@@ -51,6 +53,11 @@ def _plan(
     from checkforensics.cli.options import CheckpointRuns, make_memory_filter
 
     found, texts = _checkpoints_and_patterns(checkpoints)
+    if texts and checkpoints[0] == texts[0]:  # grep's order: what was taken for what, said
+        from checkforensics.render import print_warnings
+
+        print_warnings([f"searching {_listed(found)} for {_listed(tuple(texts))} (the argument naming a "
+                        "checkpoint is the checkpoint, as in grep PATTERN FILE)"])  # fmt: skip
     try:
         patterns = compile_patterns([*texts, *more_patterns], regex=regex, ignore_case=ignore_case)
     except PatternError as exc:
@@ -60,29 +67,58 @@ def _plan(
         secrets, rules_file, yara_files, redact, shared, with_hash,
     )  # fmt: skip
     if not patterns and not plan.secrets:
-        raise click.UsageError("give a PATTERN to search for (or -e PATTERN), --secrets, --rules FILE or --yara FILE")
+        taken = ""
+        if len(found) == 2:  # the words after the first were taken for checkpoints: say so
+            taken = (f"; {found[1]!r} was taken as a checkpoint ({_what(found[1])}): to search for that "
+                     f"word, give -e {found[1]!r}")  # fmt: skip
+        elif len(found) > 2:
+            taken = (f"; {_listed(found[1:])} were taken as checkpoints ({', '.join(map(_what, found[1:]))}): "
+                     "to search for one of those words, give it with -e")  # fmt: skip
+        raise click.UsageError(
+            f"give a PATTERN to search for (or -e PATTERN), --secrets, --rules FILE or --yara FILE{taken}"
+        )
     if with_hash and CheckpointRuns(found).several:
         raise click.UsageError("--hash reads one checkpoint whole; give one checkpoint (or use 'verify')")
     return {"checkpoints": found, "plan": plan}
 
 
 def _checkpoints_and_patterns(arguments: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
-    """The checkpoints and the patterns among the arguments: after the first, an argument naming
-    a checkpoint that exists (an archive by its name, ``*.tar``, ``*.tar.gz``..., a checkpoint or
-    images directory, or a directory holding checkpoints) is one more checkpoint; any other is
-    a pattern (``-e`` always gives a pattern)."""
+    """The checkpoints and the patterns among the arguments. The first is the checkpoint, and
+    after it an argument naming a checkpoint that exists (an archive by its name, ``*.tar``,
+    ``*.tar.gz``..., a checkpoint or images directory, or a directory holding checkpoints) is
+    one more; any other is a pattern (``-e`` always gives a pattern). In grep's order (``PATTERN
+    CHECKPOINT``), where the first names no checkpoint that exists and a later one does, the
+    arguments before that one are patterns."""
+    named = [_names_checkpoint(argument) for argument in arguments]
+    first = named.index(True) if not named[0] and any(named) else 0
+    rest = range(first + 1, len(arguments))
+    checkpoints = [arguments[first], *(arguments[i] for i in rest if named[i])]
+    patterns = [*arguments[:first], *(arguments[i] for i in rest if not named[i])]
+    return tuple(checkpoints), patterns
+
+
+def _names_checkpoint(argument: str) -> bool:
+    """Whether ``argument`` names a checkpoint that exists, as ``checkpoint_paths`` reads it."""
     from checkforensics.archive.layout import checkpoint_paths, has_archive_name
 
-    checkpoints, patterns = [arguments[0]], []
-    for argument in arguments[1:]:
-        path = Path(argument)
-        # a directory names checkpoints when it is one or holds some, as checkpoint_paths reads it
-        if path.is_file():
-            is_checkpoint = has_archive_name(path)
-        else:
-            is_checkpoint = path.is_dir() and bool(checkpoint_paths([argument]))
-        (checkpoints if is_checkpoint else patterns).append(argument)
-    return tuple(checkpoints), patterns
+    path = Path(argument)
+    if path.is_file():
+        return has_archive_name(path)
+    return path.is_dir() and bool(checkpoint_paths([argument]))
+
+
+def _what(argument: str) -> str:
+    """What kind of checkpoint ``argument`` was taken for, in a few words."""
+    from checkforensics.archive.layout import directory_has_images
+
+    path = Path(argument)
+    if path.is_file():
+        return "an archive that exists"
+    return "a checkpoint directory" if directory_has_images(path) else "a directory holding checkpoints"
+
+
+def _listed(arguments: tuple[str, ...]) -> str:
+    return ", ".join(repr(argument) for argument in arguments)
 
 
 @command(
