@@ -36,6 +36,7 @@ class Verification:
     recorded: str
     tool: str
     expected: str | None = None
+    expected_for: str | None = None  # the checkpoint the record checked against was made for
 
     @property
     def match(self) -> bool | None:
@@ -58,9 +59,12 @@ VERIFIED = RecordType(
         *_RECORDED,
         Field("expected", TEXT, "the SHA-256 checked against (--expect, --against); null when none"),
         Field("match", FLAG, "null when nothing was given to compare with"),
+        Field("expected_for", TEXT, "with --against: the checkpoint the record was made for (its path, as the "
+              "record says); null otherwise"),
     ),
     (Column("CHECKPOINT", "path", get=lambda v: v.given), "kind", "size", Column("SHA256", "sha256"), "expected",
-     Column("MATCH", get=lambda v: None if v.match is None else "OK" if v.match else "MISMATCH")),
+     Column("MATCH", get=lambda v: None if v.match is None else "OK" if v.match else "MISMATCH"),
+     Column("RECORDED FOR", "expected_for")),
     "verify's answer: the document itself (one object), and its one JSON Lines record.",
 )  # fmt: skip
 
@@ -71,6 +75,7 @@ def verification(
     """The checkpoint's hash (made in the listing pass of a compressed archive), checked
     against ``expect`` or the record file ``against``, written to ``record``; a mismatch is the
     answer's failure (exit 1)."""
+    expected, expected_for = _recorded(against) if against is not None else (expect, None)
     found = Verification(
         given=str(model.path),
         path=str(model.path.resolve()),
@@ -79,34 +84,46 @@ def verification(
         sha256=model.sha256(),
         recorded=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         tool=f"checkforensics {__version__}",
-        expected=_recorded_sha256(against) if against is not None else expect,
+        expected=expected,
+        expected_for=expected_for,
     )
     if record is not None:
         with record.new_file(fsync=True) as handle:
             handle.write((json_text(HASH_RECORD.json(found), indent=2) + "\n").encode())
     failure = None
     if found.match is False:
-        failure = f"mismatch: {found.given}: sha256 {found.sha256}, expected {found.expected}"
+        failure = f"mismatch: {found.given}: sha256 {found.sha256}, expected {found.expected}{_made_for(found)}"
     return Answer(
         [Section(VERIFIED, [found])], nothing="no checkpoint", single=True, failure=failure, text=_line, table=_table
     )
 
 
-def _recorded_sha256(path: Path) -> str:
+def _recorded(path: Path) -> tuple[str, str | None]:
+    """The SHA-256 a record written by ``--record`` holds, and the checkpoint it was made for."""
     try:
-        wanted = json.loads(path.read_text())["sha256"]
+        record = json.loads(path.read_text())
+        wanted = record["sha256"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"not a record written by verify --record ({exc})", where=str(path)) from None
     if not isinstance(wanted, str) or not SHA256.fullmatch(wanted.strip()):
         raise InputError("not a record written by verify --record (its sha256 is not 64 hex digits)", where=str(path))
-    return wanted
+    made_for = record.get("path")
+    return wanted, made_for if isinstance(made_for, str) else None
+
+
+def _made_for(found: Verification) -> str:
+    """``, recorded for PATH`` when the expected hash came from a record naming its checkpoint."""
+    return f", recorded for {found.expected_for}" if found.expected_for else ""
 
 
 def _line(items: Any) -> list[str]:
-    """sha256sum's line, or the verdict."""
-    verdicts = {None: None, True: "OK", False: "MISMATCH"}
+    """sha256sum's line, or the verdict (a mismatch with what was expected, and for what)."""
     return [
-        f"{v.sha256}  {v.given}" if v.match is None else f"{v.given}: {verdicts[v.match]} (sha256 {v.sha256})"
+        f"{v.sha256}  {v.given}"
+        if v.match is None
+        else f"{v.given}: OK (sha256 {v.sha256})"
+        if v.match
+        else f"{v.given}: MISMATCH (sha256 {v.sha256}, expected {v.expected}{_made_for(v)})"
         for v in items
     ]
 
@@ -116,5 +133,6 @@ def _table(items: Any) -> Table:
     from checkforensics.render import Table
 
     shown = list(items)
-    width = len(VERIFIED.headers) if any(v.match is not None for v in shown) else 4
+    compared = any(v.match is not None for v in shown)
+    width = len(VERIFIED.headers) - (not any(v.expected_for for v in shown)) if compared else 4
     return Table(VERIFIED.headers[:width], [VERIFIED.row(v)[:width] for v in shown])

@@ -72,13 +72,37 @@ def test_a_mismatch_is_said_on_stderr_in_one_line(capsys: pytest.CaptureFixture[
     digest = hashlib.sha256(evidence.read_bytes()).hexdigest()
     assert run(["verify", str(evidence), "--expect", "0" * 64]) == ExitCode.NOTHING_FOUND
     out, err = capsys.readouterr()
-    assert out == f"{evidence}: MISMATCH (sha256 {digest})\n"
+    assert out == f"{evidence}: MISMATCH (sha256 {digest}, expected {'0' * 64})\n"
     assert err == f"checkforensics: mismatch: {evidence}: sha256 {digest}, expected {'0' * 64}\n"
     assert run(["verify", str(evidence), "--expect", digest.upper(), "--format", "json"]) == 0
     out, err = capsys.readouterr()
     document = json.loads(out)
     assert (document["match"], document["warnings"], err) == (True, [], "")
     assert list(document)[:8] == ["path", "kind", "size", "sha256", "recorded", "tool", "expected", "match"]
+
+
+def test_a_mismatch_against_a_record_says_what_was_expected_for_which_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The record of one archive checked against another: the expected hash, and the archive the
+    record was made for, in every format and on stderr."""
+    recorded, other = FIXTURES / "counters-blog.tar", FIXTURES / "counters-blog.tar.gz"
+    record = tmp_path / "counters-blog.sha256.json"
+    assert run(["verify", str(recorded), "--record", str(record)]) == 0
+    capsys.readouterr()
+    expected, digest = (hashlib.sha256(path.read_bytes()).hexdigest() for path in (recorded, other))
+    said = f"sha256 {digest}, expected {expected}, recorded for {recorded.resolve()}"
+    assert run(["verify", str(other), "--against", str(record)]) == ExitCode.NOTHING_FOUND
+    assert capsys.readouterr() == (f"{other}: MISMATCH ({said})\n", f"checkforensics: mismatch: {other}: {said}\n")
+    assert run(["verify", str(other), "--against", str(record), "--format", "json"]) == ExitCode.NOTHING_FOUND
+    document = json.loads(capsys.readouterr().out)
+    made_for = str(recorded.resolve())
+    assert (document["expected"], document["expected_for"], document["match"]) == (expected, made_for, False)
+    assert run(["verify", str(other), "--against", str(record), "--format", "table"]) == ExitCode.NOTHING_FOUND
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert header.split()[-3:] == ["MATCH", "RECORDED", "FOR"] and row.split()[-2:] == ["MISMATCH", made_for]
+    assert run(["verify", str(recorded), "--against", str(record), "--format", "json"]) == 0  # the right one: OK
+    assert json.loads(capsys.readouterr().out)["expected_for"] == made_for
 
 
 def test_a_bad_sha256_is_refused_before_anything_is_read(capsys: pytest.CaptureFixture[str]) -> None:
