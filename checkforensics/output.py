@@ -463,3 +463,8 @@ class Destination:
     def new_file(self, **options: Any) -> NewFile:
         """The output file, written whole or not at all (``OutputGuard.new_file``; ``fsync=True``)."""
         return self.guard.new_file(self.path, force=self.force, **options)
+
+    def beside(self, suffix: str) -> Destination:
+        """A file beside the output, named as it with ``suffix`` (``pid7.mem.index.json``),
+        written under the same rules (the same guard and ``--force``)."""
+        return Destination(self.guard, self.path + suffix, self.force)

@@ -173,6 +173,42 @@ def test_memdump_writes_the_regions_it_lists(tmp_path: Path, capsys: pytest.Capt
     assert out.stat().st_size == heap["size"] == PAGE_SIZE
 
 
+def test_memdump_writes_its_index_beside_the_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``-o FILE``: FILE.index.json says where each region went (memdump's JSON document, in a
+    file), named in the output; with --force both are replaced, without it neither."""
+    out = tmp_path / "pid7.mem"
+    assert run(["memdump", str(COUNTERS), "--pid", "7", "-o", str(out)]) == 0
+    index = tmp_path / "pid7.mem.index.json"
+    said = f"{out}: {out.stat().st_size} bytes of pid 7; where each region went: {index}"
+    assert capsys.readouterr().out.splitlines()[0] == said
+    written = json.loads(index.read_text())
+    doc = _json(capsys, "memdump", str(COUNTERS), "--pid", "7", "-o", str(out), "--force")
+    assert doc["index"] == str(index)
+    assert written == {key: doc[key] for key in ("pid", "comm", "output", "size", "regions")}
+    data = out.read_bytes()
+    with CheckpointModel.open(COUNTERS) as checkpoint:
+        space = checkpoint.memories([7])[0].space
+        private = [r for r in written["regions"] if r["vma"]["kind"] not in ("memfd", "shared", "sysv")]
+        for region in private[:50]:  # the index says where the bytes of each address are
+            start, size = region["offset"], region["size"]
+            assert data[start : start + size] == space.read(region["vaddr"], size)
+    out.unlink()
+    assert run(["memdump", str(COUNTERS), "--pid", "7", "-o", str(out)]) == 3  # the index exists: nothing written
+    assert f"{index}: exists" in capsys.readouterr().err and not out.exists()
+
+
+def test_memdump_of_a_shared_object_names_its_offsets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sharing = str(FIXTURES / "scenarios" / "sharing")
+    out = tmp_path / "shm.bin"
+    assert run(["memdump", sharing, "--shmid", "25869", "-o", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["OFFSET", "IN", "OBJECT", "SIZE", "OFFSET", "IN", "FILE", "VMA"]
+    assert lines[2].split()[:4] == ["0x0", "4.0", "KiB", "0"]
+    assert json.loads((tmp_path / "shm.bin.index.json").read_text())["shared"]["shmid"] == 25869
+    assert run(["memdump", str(COUNTERS), "--pid", "8", "-o", str(tmp_path / "p8")]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["VADDR", "SIZE", "OFFSET"]  # a process: addresses
+
+
 def test_memdump_and_memparse_never_touch_the_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     copy = tmp_path / "evidence.tar"
     copy.write_bytes(COUNTERS.read_bytes())

@@ -52,10 +52,10 @@ def test_memdump_of_nothing_writes_no_file_and_says_so(tmp_path: Path, capsys: p
     out = tmp_path / "none.bin"
     assert run(["memdump", COUNTERS, "--pid", "8", "--vma-type", "shared", "-o", str(out), "--format", "json"]) == 1
     captured = capsys.readouterr()
-    assert json.loads(captured.out) == {"pid": 8, "comm": "tee", "output": None, "size": 0, "regions": [],
-                                        "warnings": []}  # fmt: skip
+    assert json.loads(captured.out) == {"pid": 8, "comm": "tee", "output": None, "index": None, "size": 0,
+                                        "regions": [], "warnings": []}  # fmt: skip
     assert captured.err == f"{NOTHING}no dumped memory of pid 8 matches; {out} not written\n"
-    assert not out.exists()
+    assert not out.exists() and not Path(f"{out}.index.json").exists()
 
 
 def test_memgrep_secrets_with_patterns_prints_no_empty_findings_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +115,7 @@ def test_memdump_and_memparse_show_sizes_human_in_tables(tmp_path: Path, capsys:
     out = tmp_path / "heap.bin"
     assert run(["memdump", COUNTERS, "--pid", "8", "--vma", "556c20eb6123", "-o", str(out)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"{out}: 4096 bytes of pid 8",
+        f"{out}: 4096 bytes of pid 8; where each region went: {out}.index.json",
         "VADDR           SIZE     OFFSET  VMA",
         "0x556c20eb6000  4.0 KiB  0       556c20eb6000-556c20ed7000 rw-p [heap]",
     ]

@@ -8,6 +8,7 @@ record says where its bytes went. The file is written through the output guard (
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,13 @@ REGION = RecordType(
     ("vaddr", "size", "offset", Column("VMA", get=lambda r: r.mapping.describe())),
     "A dumped region of one process's (or shared object's) memory, as memdump lays it out.",
 )
+# the same records for a shared object (memdump --shmid), its table saying what the numbers are
+OBJECT_REGION = dataclasses.replace(
+    REGION,
+    columns=(Column("OFFSET IN OBJECT", "vaddr"), "size", Column("OFFSET IN FILE", "offset"),
+             Column("VMA", get=lambda r: r.mapping.describe())),
+)  # fmt: skip
+INDEX = ".index.json"  # memdump -o FILE writes where each region went to FILE.index.json
 
 
 class MappingNotFoundError(CheckforensicsError):
@@ -113,27 +121,41 @@ def memory_dump(
     if vma is not None:
         memory_filter = _only_mapping(memory, vma, memory_filter)
     regions = memory.regions(memory_filter, shared=True)
+    shared = isinstance(memory, SharedMemory)
+    owner = {"pid": memory.pid, "comm": memory.comm, **({"shared": SHARED_OBJECT.json(memory)} if shared else {})}
+    # each JSON line stands alone: it names its process or object (line_head)
     if output is None or not regions:
         placed = placements(regions)
-    else:
-        with output.new_file() as handle:
+    else:  # the dump, and beside it where each region went: both written whole, or neither
+        with output.new_file() as handle, output.beside(INDEX).new_file() as index:
             placed = dump_memory(model, memory, handle, memory_filter)
+            index.write(_index(owner, str(output.path), placed).encode())
     written = str(output.path) if output is not None and placed else None  # null: nothing written
+    indexed = written + INDEX if written else None
     size = sum(region.size for region in placed)
-    shared = isinstance(memory, SharedMemory)
     nothing = f"no dumped memory of {memory.label} matches" + (f"; {output.path} not written" if output else "")
-    owner = {"pid": memory.pid, "comm": memory.comm}
     view = None if output is not None else lambda regions: _hexdump_view(memory, regions)
+    title = f"{written}: {size} bytes of {memory.label}; where each region went: {indexed}" if written else None
     return Answer(
-        [Section(REGION, placed, title=f"{written}: {size} bytes of {memory.label}" if written else None)],
+        [Section(OBJECT_REGION if shared else REGION, placed, title=title)],
         nothing=nothing,
-        head={**owner, **({"shared": SHARED_OBJECT.json(memory)} if shared else {}), "output": written, "size": size},
-        line_head={**owner, **({"shmid": memory.shmid} if shared else {}), "output": written},  # each line stands alone
+        head={**owner, "output": written, "index": indexed, "size": size},
+        line_head={"pid": memory.pid, "comm": memory.comm, **({"shmid": memory.shmid} if shared else {}),
+                   "output": written},
         text=view,
         table=view,  # a hexdump in either text format
         warnings=warnings,
         about=frozenset({pid}) if pid is not None else frozenset(),
     )
+
+
+def _index(owner: dict[str, Any], written: str, placed: list[DumpedRegion]) -> str:
+    """The index written beside a memory dump: memdump's JSON document, without its warnings."""
+    from checkforensics.render import json_text
+
+    size = sum(region.size for region in placed)
+    document = {**owner, "output": written, "size": size, "regions": [REGION.json(region) for region in placed]}
+    return json_text(document, indent=2) + "\n"
 
 
 def _hexdump_view(memory: ProcessMemory, placed: Iterable[DumpedRegion]) -> Any:

@@ -1,10 +1,10 @@
 """Write a process's dumped memory, or one mapping of it, to a file (exit 1 when there is none).
 
-The file holds the dumped regions back to back in address order; the listing printed
-says where each one went (VADDR, SIZE, OFFSET in the file). Pages that were not dumped
-take no space. An existing file is only replaced with --force; the checkpoint never.
---shmid writes a shared memory object (a memfd, a SysV segment) instead: its offsets take
-the place of addresses.
+The file holds the dumped regions back to back in address order; the listing printed,
+and FILE.index.json written beside FILE, say where each one went (VADDR, SIZE, OFFSET in
+the file). Pages that were not dumped take no space. An existing file is only replaced
+with --force; the checkpoint never. --shmid writes a shared memory object (a memfd, a
+SysV segment) instead: its offsets (OFFSET IN OBJECT) take the place of addresses.
 
 \b
 Examples:
