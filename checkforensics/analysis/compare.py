@@ -84,6 +84,7 @@ class Snapshot:
     warnings: list[str]
     secrets: dict[tuple[str, str], dict[str, Any]] | None = None
     images: bool = True  # False: a container checkpoint with no CRIU images (no processes, descriptors, memory)
+    image: str | None = None  # the container's image, as the engine recorded it
 
 
 def _secret_records(model: CheckpointModel) -> dict[tuple[str, str], dict[str, Any]]:
@@ -130,6 +131,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
         return Snapshot(
             container_id=view.container.id,
             name=view.container.name,
+            image=view.container.image,
             processes={},
             descriptors={},
             files=files,
@@ -154,6 +156,7 @@ def snapshot(model: CheckpointModel, *, with_secrets: bool = False) -> Snapshot:
     return Snapshot(
         container_id=view.container.id,
         name=view.container.name,
+        image=view.container.image,
         processes={p.pid: PROCESS.json(p) for p in tree.processes},
         descriptors={
             (p.pid, str(d.fd)): HELD_DESCRIPTOR.json(HeldDescriptor(p.pid, p.comm, d))
@@ -178,6 +181,9 @@ class CheckpointDiff:
     memory: SetDiff
     warnings: list[str]
     secrets: SetDiff | None = None
+    container_id: str | None = None  # the container compared (A's record, else B's)
+    container_name: str | None = None
+    image: str | None = None
 
     def sections(self) -> dict[str, SetDiff]:
         """Each compared kind by its key in the JSON document, in the document's order."""
@@ -229,6 +235,9 @@ def compare(a: CheckpointModel, b: CheckpointModel, *, force: bool = False, secr
         memory=memory,
         warnings=warnings,
         secrets=diff_records(before.secrets, after.secrets, ()) if before.secrets is not None else None,
+        container_id=before.container_id or after.container_id,
+        container_name=before.name or after.name,
+        image=before.image or after.image,
     )
 
 
@@ -286,15 +295,52 @@ def differences(a: CheckpointModel, checkpoint_b: str, *, force: bool = False, s
     with CheckpointModel.open(checkpoint_b, reads=Reads.EVERYTHING) as b:
         result = compare(a, b, force=force, secrets=secrets)
     kinds = [change for change in CHANGES if unchanged or change != "unchanged"]
+    said = summary(result)
+    identity = {"container_id": result.container_id, "container_name": result.container_name, "image": result.image}
+
+    def framed(blocks: list[Any]) -> list[Any]:
+        """The container compared above the differences, the summary below (checkpointctl's)."""
+        return [_identity(result), *blocks, f"Summary: {said}"] if blocks else []
+
     return Answer(
         [Section(DIFFERENCE, _in_order(result, unchanged), groups=tuple(
             (section, change) for section in result.sections() for change in kinds))],
         nothing="no differences",
-        head={"a": str(a.path), "b": checkpoint_b},
-        text=lambda found: comparison_tree(found, a.path.name, b.path.name),
-        table=comparison_table,
+        head={"a": str(a.path), "b": checkpoint_b, **identity},
+        extra={"summary": said},
+        text=lambda found: framed(comparison_tree(found, a.path.name, b.path.name)),
+        table=lambda found: framed(comparison_table(found)),
         warnings=result.warnings,
     )
+
+
+def summary(result: CheckpointDiff) -> str:
+    """One line: the container, then how many records of each kind were added, removed and
+    changed (``files +1 ~1``) and how much more (or less) memory was dumped."""
+    counted = []
+    for section, diff in result.sections().items():
+        if section == "memory":
+            continue
+        counts = ((mark, len(getattr(diff, change))) for change, mark in MARKS.items() if change != "unchanged")
+        shown = " ".join(f"{mark}{count}" for mark, count in counts if count)
+        if shown:
+            counted.append(f"{section} {shown}")
+    memory = result.memory
+    delta = sum(r["delta"] for r in memory.changed) + sum(r["bytes"] or 0 for r in memory.added)
+    delta -= sum(r["bytes"] or 0 for r in memory.removed)
+    if delta:
+        counted.append(f"memory dumped {delta:+d} bytes")
+    said = ", ".join(counted) or "no differences"
+    container = result.container_name or result.container_id
+    return f"container {container}: {said}" if container else said
+
+
+def _identity(result: CheckpointDiff) -> Any:
+    """``Container:``, ``Image:`` and ``ID:`` lines, as checkpointctl's diff heads its text."""
+    from checkforensics.render import Lines
+
+    return Lines([f"Container: {cell(result.container_name)}", f"Image:     {cell(result.image)}",
+                  f"ID:        {cell(result.container_id)}"])  # fmt: skip
 
 
 # --- how it reads to people (text and table forms)

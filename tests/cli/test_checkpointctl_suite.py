@@ -696,6 +696,10 @@ def test_diff_of_identical_metadata_only_checkpoints(
     assert "processes, descriptors, sockets and memory not compared: A and B hold no CRIU images" in err
     doc, _ = _json(capsys, "diff", a, b, code=ExitCode.NOTHING_FOUND)
     assert (doc["a"], doc["b"]) == (a, b)
+    # bats 72 and 80 (json output validation): the container's identity and a summary; its
+    # config.dump is {}, so the identity is unknown: null, not "" (docs/json.md)
+    assert (doc["container_id"], doc["container_name"], doc["image"]) == (None, None, None)
+    assert doc["summary"] == "no differences"
     for section in ("processes", "descriptors", "sockets", "files", "deleted", "memory"):
         assert doc[section] == {"added": [], "removed": [], "changed": []}
 
@@ -818,9 +822,15 @@ def test_diff_descriptors_and_sockets(tmp_path: Path, capsys: pytest.CaptureFixt
     out, _ = _cli(capsys, "diff", a, b)
     added, removed = len(after.keys() - before.keys()), len(before.keys() - after.keys())
     assert f"Sockets: +{added} -{removed}\n" in out
+    # bats 82 (output contains expected sections): the container above, a summary below
+    assert out.startswith("Container: -\nImage:     -\nID:        -\n\n")  # its config.dump is {}
+    summary = out.splitlines()[-1]
+    assert summary.startswith("Summary: processes +") and f", sockets +{added} -{removed}," in summary
     assert "Descriptors: +" in out and "fd cwd] REG /tmp/cfw-scenarios/piggie-diff" in out
     rows, _ = _cli(capsys, "diff", a, b, "--format", "table")
-    sections = {line.split()[0] for line in rows.splitlines()[2:]}
+    lines = rows.splitlines()  # the container above the table, the summary below it
+    first = next(n for n, line in enumerate(lines) if line.startswith("SECTION")) + 2
+    sections = {line.split()[0] for line in lines[first : lines.index("", first)]}
     assert {"Descriptors", "Sockets", "Processes"} <= sections
 
 

@@ -174,9 +174,17 @@ def test_two_checkpoints_of_one_container(capsys: pytest.CaptureFixture[str]) ->
     assert logfile["changes"]["size"] == {"before": 402, "after": 564}
     assert doc["processes"] == {"added": [], "removed": [], "changed": []}
     assert {m["pid"] for m in doc["memory"]["changed"]} <= {1, 7, 8}
+    facts = truth("counters-blog")["container"]
+    assert (doc["container_id"], doc["container_name"], doc["image"]) == (facts["id"], facts["name"], facts["image"])
+    delta = sum(m["delta"] for m in doc["memory"]["changed"])
+    assert doc["summary"] == f"container counters: files +1 ~1, memory dumped {delta:+d} bytes"
+    assert list(doc)[-2:] == ["summary", "warnings"]  # as checkpointctl's diff ends
     assert run(["diff", str(COUNTERS), str(LATER)]) == 0
     out = capsys.readouterr().out
     assert "+ /home/counter/second-file (file, 12 B)" in out and "size: 402 -> 564" in out
+    lines = out.splitlines()
+    assert lines[:3] == [f"Container: {facts['name']}", f"Image:     {facts['image']}", f"ID:        {facts['id']}"]
+    assert lines[-1] == f"Summary: {doc['summary']}"
 
 
 def test_different_containers_are_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -120,7 +120,7 @@ def _comparison(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"section": section, "change": kind, **record}
         for section, value in doc.items()
-        if section not in ("a", "b", "warnings")
+        if section not in ("a", "b", "container_id", "container_name", "image", "summary", "warnings")
         for kind, records in value.items()
         for record in records
     ]
@@ -243,7 +243,10 @@ def test_ps_tree_as_a_table_indents_children(capsys: pytest.CaptureFixture[str])
 def test_diff_table_lists_each_change(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["diff", COUNTERS, LATER, "--format", "table"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["SECTION", "CHANGE", "WHAT", "DETAILS"]
+    assert lines[:4] == ["Container: counters", "Image:     localhost/adrianreber/counter:blog",
+                         "ID:        e4ec5ab9b0956e3401009d65b82e7e301cefd7613c03a85ed72b0c52733b4409", ""]  # fmt: skip
+    assert lines[4].split() == ["SECTION", "CHANGE", "WHAT", "DETAILS"]
+    assert lines[-2:] == ["", "Summary: container counters: files +1 ~1, memory dumped +4096 bytes"]
     assert any("+" in line.split() and "/home/counter/second-file" in line for line in lines)
     assert any(line.startswith("Memory dumped") and "(+4096 bytes)" in line for line in lines)
 
