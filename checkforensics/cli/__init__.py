@@ -135,6 +135,7 @@ class _Group(click.Group):
 @click.group(
     cls=_Group,
     params=display_options(),
+    invoke_without_command=True,  # bare: the usage, exit 0 (as checkpointctl), not a usage error
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Run 'checkforensics COMMAND --help' for a command's options and an example.",
 )
@@ -162,6 +163,10 @@ def cli(debug: bool, max_expansion: str | None, tmpdir: str | None) -> None:
     """
     global _debug
     _debug = debug
+    context = click.get_current_context()
+    if context.invoked_subcommand is None:  # no command given: what there is, on stdout
+        click.echo(context.get_help())
+        context.exit(0)
     if max_expansion is not None or "checkforensics.archive.decompression" in sys.modules:  # else nothing to reset
         from checkforensics.archive.decompression import allow_expansion
 

@@ -39,6 +39,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert __version__ in capsys.readouterr().out
 
 
+def test_bare_checkforensics_prints_its_usage_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    """As checkpointctl does: what there is to run, on stdout, and no error."""
+    assert run([]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.startswith("Usage: checkforensics [OPTIONS] COMMAND [ARGS]...")
+    assert run(["--help"]) == 0
+    assert capsys.readouterr().out == out  # the same as --help
+    assert run(["--no-color"]) == 0 and capsys.readouterr().out == out
+
+
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["no-such-command"]) == 2
     assert "No such command" in capsys.readouterr().err
