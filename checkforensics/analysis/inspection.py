@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkforensics.analysis.overview import INTERFACE, STATS_COLUMNS, Overview, overview
+from checkforensics.analysis.overview import DUMP_STATS, INTERFACE, STATS_COLUMNS, Overview, overview
 from checkforensics.analysis.processes import PROCESS, command_text, state_note
 from checkforensics.model import CheckpointModel, Process
 from checkforensics.model.descriptions import DESCRIPTOR, what
@@ -254,11 +254,11 @@ def _metadata_maps(view: Overview) -> list[tuple[str, dict[str, str]]]:
 
 
 def _stats_rows(stats: dict[str, int]) -> list[tuple[str, str]]:
+    """The dump statistics as ``show --print-stats`` shows them (``DUMP_STATS``: durations scaled),
+    then CRIU's other counters by their names."""
     shown = {key for _, key, _ in STATS_COLUMNS}
-    rows = []
-    for label, key, unit in STATS_COLUMNS:
-        value = stats.get(key)
-        rows.append((label.capitalize(), f"{cell(value)}{' ' + unit if unit and value is not None else ''}"))
+    texts = DUMP_STATS.row(stats)
+    rows = [(label.capitalize(), text) for (label, _, _), text in zip(STATS_COLUMNS, texts, strict=True)]
     return rows + [(key, str(value)) for key, value in stats.items() if key not in shown]
 
 

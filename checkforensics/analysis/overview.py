@@ -92,13 +92,20 @@ def overviews(model: CheckpointModel, *, hashed: bool = True, stats: bool = Fals
 
 
 class _Microseconds(Hint):
-    """A duration CRIU counts in microseconds: an integer in JSON, ``5084 us`` in a table."""
+    """A duration CRIU counts in microseconds: an integer in JSON; in a table or a tree scaled as
+    checkpointctl shows it (its ``FormatTime``), five significant digits at most: ``601 µs``,
+    ``172 ms`` (171995), ``5.084 ms``, ``1.5 s``."""
 
     name = "integer"
     json_type = (int,)
 
     def text(self, value: Any) -> str:
-        return "-" if value is None else f"{value} us"
+        if value is None:
+            return "-"
+        if value < 1000:
+            return f"{value} µs"
+        scaled, unit = (value / 1000, "ms") if value < 1_000_000 else (value / 1_000_000, "s")
+        return f"{scaled:.5g} {unit}"
 
 
 INTERFACE = RecordType(

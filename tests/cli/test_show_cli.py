@@ -59,7 +59,22 @@ def test_show_table_has_checkpointctls_columns_and_sizes(capsys: pytest.CaptureF
                   "Podman", "10.88.0.2", "6e:15:b6:02:58:b0", "9.1 MiB", "3.0 KiB"):
         assert value in row
     assert "CRIU dump statistics" in out
-    assert "100785 us" in out and "113434 us" in out and "2314" in out
+    assert "100.78 ms" in out and "113.43 ms" in out and "5.084 ms" in out and "2314" in out  # 100785 µs...
+    stats = truth("counters-blog")["stats"]  # the durations in JSON are CRIU's microseconds
+    (doc,) = run_json(["show", str(COUNTERS), "--print-stats"], capsys)
+    assert {key: doc["stats"][key] for key in ("freezing_time", "memdump_time")} == {
+        key: stats[key] for key in ("freezing_time", "memdump_time")
+    }
+
+
+@pytest.mark.parametrize(
+    ("microseconds", "shown"),
+    [(0, "0 µs"), (601, "601 µs"), (1000, "1 ms"), (5084, "5.084 ms"), (171995, "172 ms"), (1_500_000, "1.5 s")],
+)
+def test_durations_are_scaled_as_checkpointctl_scales_them(microseconds: int, shown: str) -> None:
+    from checkforensics.analysis.overview import DUMP_STATS
+
+    assert DUMP_STATS.field("freezing_time").hint.text(microseconds) == shown
 
 
 def test_show_several_archives_and_plain_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,7 +114,7 @@ def test_inspect_tree_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "io.container.manager: libpod" in out
     assert "/etc/resolv.conf" in out and "Mounts at checkpoint time" in out
-    assert "Freezing time: 100785 us" in out
+    assert "Freezing time: 100.78 ms" in out  # 100785 µs, scaled as checkpointctl scales it
     (doc,) = run_json(["inspect", str(COUNTERS), "--mounts", "--stats"], capsys)
     destinations = [m["destination"] for m in doc["mounts"]["spec"]]
     assert "/proc" in destinations and "/etc/hosts" in destinations
