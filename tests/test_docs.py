@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,8 @@ from checkforensics.cli import run
 
 from conftest import FIXTURES
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 
 
 def _examples() -> list[tuple[str, str, list[str]]]:
@@ -105,3 +108,10 @@ def test_commands_work_as_pasted_from_the_repository_root(tmp_path: Path, monkey
         status = run(shlex.split(command, comments=True)[1:])
         err = capsys.readouterr().err
         assert status in (0, 1), f"{page}: `{command}` exited {status}: {err}"
+    written = sorted(p.name + ("/" if p.is_dir() else "") for p in tmp_path.iterdir() if p.name != "fixtures")
+    assert {"recovered/", "cores/", "pid7.mem", "pid7.mem.index.json", "counters-blog.sha256.json"} <= set(written)
+    if shutil.which("git") and (ROOT / ".git").exists():  # what they wrote, run in a clone, stays out of git status
+        done = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--no-index", "--verbose", "--non-matching",
+                               *written], capture_output=True, text=True, check=False)  # fmt: skip
+        not_ignored = [line.split("\t")[1] for line in done.stdout.splitlines() if line.startswith("::")]
+        assert not_ignored == [], f"add them to .gitignore: {not_ignored}"
