@@ -112,7 +112,9 @@ class _Group(click.Group):
         imported to print ``--help``."""
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(map(len, names))
-        rows = [(name, click.utils.make_default_short_help(command_summary(name), limit)) for name in names]
+        # shortened by click's public Command.get_short_help_str, on a command that only holds the
+        # summary (click.utils.make_default_short_help is private, and newer clicks warn of it)
+        rows = [(name, click.Command(name, help=command_summary(name)).get_short_help_str(limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -158,8 +160,10 @@ def cli(debug: bool, max_expansion: str | None, tmpdir: str | None) -> None:
     """Forensic analysis of CRIU container checkpoints (Kubernetes, Podman, criu dump -D).
 
     \b
-    Example:
-      checkforensics crit show checkpoint.tar.zst pstree.img
+    Examples:
+      checkforensics show checkpoint.tar.zst      what was checkpointed
+      checkforensics triage checkpoint.tar.zst    what deserves a look first
+      checkforensics ps checkpoint.tar.zst        the processes and their command lines
     """
     global _debug
     _debug = debug

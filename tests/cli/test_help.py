@@ -34,6 +34,20 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...], capsys: p
     assert command.get_short_help_str(200).strip(), f"{' '.join(path)} has no summary"
 
 
+def test_help_uses_no_private_click_api(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """click marked utils.make_default_short_help private (pallets/click#3250): newer clicks warn
+    on each use, once per command (19 warnings in a test run). The command list must not need it."""
+    import click.utils
+
+    def private(*args: object, **kwargs: object) -> str:
+        raise AssertionError("click.utils.make_default_short_help is click's private API")
+
+    monkeypatch.setattr(click.utils, "make_default_short_help", private)
+    assert run(["--help"]) == 0
+    listed = capsys.readouterr().out
+    assert "triage      What deserves a look first, each finding with its rule and..." in listed
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
@@ -44,6 +58,8 @@ def test_bare_checkforensics_prints_its_usage_and_exits_0(capsys: pytest.Capture
     assert run([]) == 0
     out, err = capsys.readouterr()
     assert err == "" and out.startswith("Usage: checkforensics [OPTIONS] COMMAND [ARGS]...")
+    examples = out.split("Examples:\n")[1].split("\n\n")[0].split("\n")  # what a newcomer runs first
+    assert [line.split()[:2] for line in examples] == [["checkforensics", c] for c in ("show", "triage", "ps")]
     assert run(["--help"]) == 0
     assert capsys.readouterr().out == out  # the same as --help
     assert run(["--no-color"]) == 0 and capsys.readouterr().out == out
