@@ -12,7 +12,7 @@ from checkforensics.cli import run
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.files import Descriptor, FileTable, ProcessFiles
 
-from conftest import FIXTURES
+from conftest import FIXTURES, SCENARIOS
 
 
 def _rules(path) -> dict[str, list]:
@@ -101,7 +101,9 @@ def test_triage_command_json_and_threshold(capsys: pytest.CaptureFixture[str]) -
 def test_secret_findings_from_memory_are_redacted() -> None:
     rules = _rules(FIXTURES / "counters-blog.tar")
     token = rules["secret:github-pat"]
-    assert [(f.pid, f.severity) for f in token] == [(7, Severity.CRITICAL)]
+    # a credential in memory ranks medium (exposure, not intrusion); the rule's own rating stays
+    assert [(f.pid, f.severity) for f in token] == [(7, Severity.MEDIUM)]
+    assert token[0].evidence["rule_severity"] == "critical"
     assert token[0].evidence["value"].startswith("ghp_…") and token[0].evidence["count"] == 2
     assert token[0].evidence["address"] in truth_addresses("ghp_R3alLookingGitHubTokenValue0123456789")
     assert {f.pid for f in rules["secret:aws-secret-access-key"]} == {1, 7, 8}
@@ -216,8 +218,9 @@ def test_intrusion_names_each_case_with_its_technique() -> None:
     assert direct.evidence["remote"] == facts["reverse_shell_peer"] and direct.severity == Severity.CRITICAL
     assert direct.techniques == ("T1059.004",)
     assert (direct.evidence["stdin"], direct.evidence["stdout"]) == ("socket", "socket")
-    # through pipes to the relay, which holds a connection to 127.0.0.1: high
-    assert relayed.evidence["relay_pid"] == comm_pid["inj-relay"] and relayed.severity == Severity.HIGH
+    # through pipes to the relay, which holds a connection to 127.0.0.1: critical all the same
+    assert relayed.evidence["relay_pid"] == comm_pid["inj-relay"] and relayed.severity == Severity.CRITICAL
+    assert "(the peer is a local address)" in relayed.title
     assert relayed.evidence["remote"] == facts["relay_peer"]
     assert relayed.evidence["stdin"] == f"pipe to {comm_pid['inj-relay']}"
     # the reverse shell's socket is told once, not again as shell-network for each of its fds
@@ -268,12 +271,13 @@ def _stream(fd: int, **kwargs) -> Descriptor:
     return Descriptor(fd, "INETSK", 5, family="INET", proto="TCP", state="ESTABLISHED", ino=77, **kwargs)
 
 
-def test_reverse_shell_severity_follows_its_peer() -> None:
-    """Synthetic, for the address kinds the dump does not hold: a loopback peer is high, a
-    public one critical; a shell with only stdout on a socket is no reverse shell."""
+def test_reverse_shell_is_critical_wherever_its_peer_is() -> None:
+    """Synthetic, for the address kinds the dump does not hold: a loopback peer (a relay, a
+    tunnel) and a public one are both critical, the title naming the local one; a shell with
+    only stdout on a socket is no reverse shell."""
     local = [_stream(fd, local="127.0.0.1:5", remote="127.0.0.1:4444") for fd in (0, 1, 2)]
     (found,) = [f for f in triage(_context("/bin/bash", local)) if f.rule == "reverse-shell"]
-    assert found.severity == Severity.HIGH
+    assert found.severity == Severity.CRITICAL and "the peer is a local address" in found.title
     public = [_stream(fd, local="10.0.0.2:5", remote="203.0.113.9:4444") for fd in (0, 1, 2)]
     (found,) = [f for f in triage(_context("/bin/bash", public)) if f.rule == "reverse-shell"]
     assert found.severity == Severity.CRITICAL and found.evidence["remote"] == "203.0.113.9:4444"
@@ -281,3 +285,48 @@ def test_reverse_shell_severity_follows_its_peer() -> None:
     assert not [f for f in triage(_context("/bin/bash", only_out)) if f.rule == "reverse-shell"]
     not_a_shell = [_stream(fd, local="10.0.0.2:5", remote="203.0.113.9:4444") for fd in (0, 1, 2)]
     assert not [f for f in triage(_context("/usr/sbin/nginx", not_a_shell)) if f.rule == "reverse-shell"]
+
+
+# The severity model (docs/commands/triage.md, "How findings are ranked"): code execution, access
+# and persistence first; a credential sitting in memory is exposure and ranks below all of them.
+INTRUSION_RULES = {
+    "reverse-shell", "shell-network", "shell-listening", "reflective-code", "injected-code", "memfd-code",
+    "exe-memfd", "exe-deleted", "exe-writable-path", "ld-preload", "executable-dropped", "sensitive-file-changed",
+    "history-download-exec",
+}  # fmt: skip
+
+
+def _is_credential(rule: str) -> bool:
+    return rule.startswith("secret:") or rule in ("env-credential", "history-credential")
+
+
+@pytest.mark.parametrize(
+    ("path", "cases", "holds_credentials"),
+    [
+        ("scenarios/intrusion.tar.zst",
+         {"reverse-shell", "reflective-code", "injected-code", "exe-memfd", "exe-deleted", "ld-preload"}, True),
+        ("containerd-intrusion.tar.zst", {"sensitive-file-changed", "executable-dropped", "exe-deleted"}, False),
+    ],
+)  # fmt: skip
+def test_the_intrusion_comes_first_and_no_credential_outranks_it(
+    path: str, cases: set[str], holds_credentials: bool
+) -> None:
+    with CheckpointModel.open(FIXTURES / path) as model:
+        findings = triage(load_context(model))  # the secrets scan included
+    intrusion = [f for f in findings if f.rule in INTRUSION_RULES]
+    assert cases <= {f.rule for f in intrusion}
+    assert findings[: len(intrusion)] == intrusion  # the first rows are the intrusion, all of it
+    lowest = min(f.severity for f in intrusion)
+    credentials = [f for f in findings if _is_credential(f.rule)]
+    assert bool(credentials) == holds_credentials and all(f.severity < lowest for f in credentials)
+
+
+@pytest.mark.parametrize("name", ["creds", "nginx", "postgres", "redis"])
+def test_servers_holding_credentials_show_no_critical_finding(name: str) -> None:
+    """Harmless processes holding tokens and passwords (the shell farm, real servers): their
+    credentials are listed, at medium or below; nothing is critical."""
+    with CheckpointModel.open(SCENARIOS / f"{name}.tar.zst") as model:
+        findings = triage(load_context(model))
+    credentials = [f for f in findings if _is_credential(f.rule)]
+    assert credentials and max(f.severity for f in credentials) == Severity.MEDIUM
+    assert not [f for f in findings if f.severity == Severity.CRITICAL]

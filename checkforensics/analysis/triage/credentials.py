@@ -31,9 +31,18 @@ def rule_environment(context: Context) -> Iterator[Finding]:
             )
 
 
+def in_memory_severity(level: Severity) -> Severity:
+    """A credential sitting in memory is exposure, not intrusion: what a program holds to do its
+    work (a server its database password, a client its token). It says what to rotate once an
+    intrusion is found, so it ranks below every sign of one: medium for a credential the rule
+    rates high or critical (it grants access by itself), low for the rest."""
+    return Severity.MEDIUM if level >= Severity.HIGH else Severity.LOW
+
+
 def rule_secrets(context: Context) -> Iterator[Finding]:
     """The credential rules' findings in memory (records made by analysis.secretscan, their
-    values already shown by the policy), one finding each."""
+    values already shown by the policy), one finding each, ranked by ``in_memory_severity``;
+    the evidence keeps the credential rule's own severity (``rule_severity``)."""
     levels = {name.lower(): level for name, level in Severity.__members__.items()}
     for secret in context.secrets:
         where = "offset" if "shared" in secret else "address"  # shared memory: offset in the object
@@ -41,12 +50,13 @@ def rule_secrets(context: Context) -> Iterator[Finding]:
             where: secret.get("address"),
             "value": secret.get("value"),
             "count": secret.get("count"),
+            "rule_severity": secret.get("severity"),
         }
         if "shared" in secret:
             evidence["mapped_by"] = [place["pid"] for place in secret.get("mapped", [])] or None
         yield Finding(
             f"secret:{secret['rule']}",
-            levels.get(secret.get("severity", "medium"), Severity.MEDIUM),
+            in_memory_severity(levels.get(secret.get("severity", "medium"), Severity.MEDIUM)),
             "secret in shared memory" if "shared" in secret else "secret in memory",
             secret.get("pid"),
             secret.get("comm"),

@@ -27,7 +27,8 @@ def _reverse_shells(context: Context) -> list[ReverseShell]:
 
 def rule_reverse_shell(context: Context) -> Iterator[Finding]:
     """A shell or interpreter reading its input from the network and writing its output back:
-    critical when the peer is not a local address."""
+    critical wherever the peer is (a loopback peer is a relay or a tunnel on this machine; the
+    shell is driven from outside it all the same), the title saying when it is local."""
     from checkforensics.model.descriptions import peer_text
 
     for shell in _reverse_shells(context):
@@ -42,7 +43,7 @@ def rule_reverse_shell(context: Context) -> Iterator[Finding]:
         held = f"; the other end is held by {peer}" if peer and peer != "-" else ""
         yield Finding(
             "reverse-shell",
-            Severity.HIGH if local_peer else Severity.CRITICAL,
+            Severity.CRITICAL,
             f"reverse shell: {via}" + (" (the peer is a local address)" if local_peer else "") + held,
             shell.process.pid,
             shell.process.comm,
