@@ -98,13 +98,13 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
 
     context = load_context(model, scan_secrets=False)
     context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
-    hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
-    context.secrets = finding_records(hits, redact=not include_secrets)
+    context.secret_hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
+    secrets = finding_records(context.secret_hits, redact=not include_secrets)
     events = merge([(str(model.path), events_of(model))])  # before the hash: the log is read once, kept for it
     model.files(with_data=True)  # likewise the data in flight (pipe buffers, queues): its section's table
     data = ReportInput(
         model=model, overview=overview(model), sha256=model.sha256(), tree=context.tree, files=context.files,
-        changes=context.changes, findings=triage(context), secrets=context.secrets, malfind=context.malfind,
+        changes=context.changes, findings=triage(context), secrets=secrets, malfind=context.malfind,
         history=context.history,
         timeline=[e for e in events if e.runtime_made is None],
     )  # fmt: skip

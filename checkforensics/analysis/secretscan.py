@@ -38,7 +38,8 @@ class SecretHit:
     shared: Any = None  # the SharedMemory object
 
 
-def _hit_key(hit: SecretHit) -> tuple[Any, ...]:
+def hit_key(hit: SecretHit) -> tuple[Any, ...]:
+    """What makes hits one finding: the process (or shared object), the rule and the value."""
     return hit.pid, None if hit.shared is None else hit.shared.shmid, hit.rule.id, hit.value
 
 
@@ -156,7 +157,7 @@ def secret_findings(
     wherever it is): first place, count, and the value (masked as analysis.redaction masks
     secrets, unless not ``redact``)."""
     shown = Redaction(reveal=not redact)
-    key = (lambda hit: (hit.rule.id, hit.value)) if across_processes else _hit_key
+    key = (lambda hit: (hit.rule.id, hit.value)) if across_processes else hit_key
     return [
         SecretFinding(
             group.first.pid, group.first.comm, group.first.rule.id, str(group.first.rule.severity).lower(),

@@ -35,8 +35,10 @@ def test_inflight_fixture() -> None:
 
 def test_counters_fixture_credentials_are_redacted() -> None:
     rules = _rules(FIXTURES / "counters-blog.tar")
-    names = {(f.pid, f.evidence["variable"]) for f in rules["env-credential"]}
-    assert names == {(pid, var) for pid in (1, 7, 8) for var in ("AWS_SECRET_ACCESS_KEY", "DB_PASSWORD")}
+    # one finding per value, naming the three processes whose environment holds it
+    found = rules["env-credential"]
+    assert sorted(f.evidence["variables"] for f in found) == [["AWS_SECRET_ACCESS_KEY"], ["DB_PASSWORD"]]
+    assert all([h["pid"] for h in f.holders] == [1, 7, 8] and f.count == 3 for f in found)
     assert all("hunter2" not in json.dumps(f.evidence) for f in rules["env-credential"])
     assert rules["sensitive-file-deleted"][0].evidence == {"path": "/etc/motd"}
 
@@ -79,8 +81,9 @@ def test_reverse_shell_and_dropped_files() -> None:
 
 
 def test_fileless_process() -> None:
-    findings = triage(_context("memfd:payload (deleted)", []))
-    assert {"exe-memfd", "exe-deleted"} <= {f.rule for f in findings}
+    """A memfd has no name on disk: CRIU's "(deleted)" on it is no second finding."""
+    (found,) = [f for f in triage(_context("memfd:payload (deleted)", [])) if f.rule.startswith("exe-")]
+    assert found.rule == "exe-memfd" and found.evidence["reasons"] == "memfd"
 
 
 def test_loopback_connections_are_not_outbound() -> None:
@@ -104,9 +107,11 @@ def test_secret_findings_from_memory_are_redacted() -> None:
     # a credential in memory ranks medium (exposure, not intrusion); the rule's own rating stays
     assert [(f.pid, f.severity) for f in token] == [(7, Severity.MEDIUM)]
     assert token[0].evidence["rule_severity"] == "critical"
-    assert token[0].evidence["value"].startswith("ghp_…") and token[0].evidence["count"] == 2
-    assert token[0].evidence["address"] in truth_addresses("ghp_R3alLookingGitHubTokenValue0123456789")
-    assert {f.pid for f in rules["secret:aws-secret-access-key"]} == {1, 7, 8}
+    addresses = truth_addresses("ghp_R3alLookingGitHubTokenValue0123456789")
+    assert token[0].evidence["value"].startswith("ghp_…") and token[0].count == len(addresses) == 2
+    assert token[0].evidence["address"] in addresses
+    (aws,) = rules["secret:aws-secret-access-key"]  # one value, in three processes: one finding
+    assert [h["pid"] for h in aws.holders] == [1, 7, 8]
 
 
 def truth_addresses(secret: str) -> set[int]:
@@ -125,9 +130,9 @@ def test_env_credentials_follow_the_redaction_policy() -> None:
     context.tree.processes[0].env = ["MYSQL_PWD=pw-1234", "REDISCLI_AUTH=r3dis", f"BILLING={stripe}", "PWD=/tmp"]
     found = [f.evidence for f in triage(context) if f.rule == "env-credential"]
     assert found == [
-        {"variable": "MYSQL_PWD", "value": "p…(7 chars)"},
-        {"variable": "REDISCLI_AUTH", "value": "r…(5 chars)"},
-        {"variable": "BILLING", "value": "sk_l…(32 chars)"},
+        {"variables": ["MYSQL_PWD"], "value": "p…(7 chars)"},
+        {"variables": ["REDISCLI_AUTH"], "value": "r…(5 chars)"},
+        {"variables": ["BILLING"], "value": "sk_l…(32 chars)"},
     ]
     context.redaction = Redaction(reveal=True)
     assert [f.evidence["value"] for f in triage(context) if f.rule == "env-credential"] == ["pw-1234", "r3dis", stripe]
@@ -202,8 +207,9 @@ def test_intrusion_names_each_case_with_its_technique() -> None:
     fileless = one("exe-memfd", comm_pid["inj-fileless"])
     assert fileless.severity == Severity.CRITICAL and fileless.techniques == ("T1620",)
     assert fileless.evidence["exe"] == "memfd:cfw-payload"
-    deleted = one("exe-deleted", comm_pid["inj-deleted"])
-    assert deleted.techniques == ("T1070.004",)
+    deleted = one("exe-deleted", comm_pid["inj-deleted"])  # under /tmp too: one finding, both reasons
+    assert deleted.techniques == ("T1070.004", "T1105") and deleted.evidence["reasons"] == "deleted,writable-path"
+    assert not [f for f in findings if f.rule == "exe-writable-path" and f.pid == comm_pid["inj-deleted"]]
     preload = one("ld-preload", comm_pid["inj-preload"])
     assert preload.severity == Severity.HIGH and preload.techniques == ("T1574.006",)
     truth_env = next(e for e in pids[comm_pid["inj-preload"]]["env"] if e.startswith("LD_PRELOAD="))
@@ -330,3 +336,90 @@ def test_servers_holding_credentials_show_no_critical_finding(name: str) -> None
     credentials = [f for f in findings if _is_credential(f.rule)]
     assert credentials and max(f.severity for f in credentials) == Severity.MEDIUM
     assert not [f for f in findings if f.severity == Severity.CRITICAL]
+
+
+# One fact, one finding: a finding names every process sharing its fact and counts every occurrence.
+
+
+def _revealed(name: str) -> list:
+    from checkforensics.analysis.redaction import Redaction
+
+    with CheckpointModel.open(SCENARIOS / f"{name}.tar.zst") as model:
+        context = load_context(model)
+        context.redaction = Redaction(reveal=True)
+        return triage(context)
+
+
+def _truth_copies(facts: dict, value: str) -> tuple[set[int], int]:
+    """The processes whose private memory holds ``value`` and how many copies lie anywhere
+    (shared memory objects counted once), as /proc saw them before the dump."""
+    pids = {p["dump_pid"] for p in facts["processes"] if value in p["markers_in_memory"]}
+    private = sum(p["markers_in_memory"][value]["count"] for p in facts["processes"] if value in p["markers_in_memory"])
+    shared = sum(o[value]["count"] for o in facts.get("markers_in_shared_memory", {}).values() if value in o)
+    return pids, private + shared
+
+
+def test_nginx_one_socket_one_value_one_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import truth
+
+    facts = truth("scenarios/nginx")
+    findings = _revealed("nginx")
+    listening_fds = [(p["dump_pid"], f["fd"]) for p in facts["processes"] for f in p["fds"]
+                     if f.get("socket", {}).get("state") == "LISTEN"]  # fmt: skip
+    (listening,) = [f for f in findings if f.rule == "listening-socket"]  # master and workers share one
+    assert [(h["pid"], h["fd"]) for h in listening.holders] == sorted(listening_fds)
+    assert listening.count == len(listening_fds) == 3 and listening.pid == facts["root"]
+    (secret,) = [f for f in findings if f.rule == "secret:env-secret"]
+    pids, copies = _truth_copies(facts, secret.evidence["value"])
+    assert {h["pid"] for h in secret.holders} == pids and secret.count == copies == 3
+    # memgrep counts the same copies of the value
+    assert run(["memgrep", str(SCENARIOS / "nginx.tar.zst"), secret.evidence["value"], "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert len(found["matches"]) + len(found["shared_matches"]) == secret.count
+    shown = " ".join(f"{pid}:{fd}" for pid, fd in sorted(listening_fds))  # the table's PID column
+    assert shown in FINDING.row(listening)
+
+
+def test_postgres_one_password_one_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    """20 rows for two environment values became one each; a token in the shared segment and in
+    private memory is one finding naming the processes with a copy and those mapping the segment,
+    its count every copy, as the truth file and memgrep count them."""
+    from conftest import truth
+
+    facts = truth("scenarios/postgres")
+    findings = _revealed("postgres")
+    password = next(v for v in facts["markers"] if v.startswith("cfw-pg-"))
+    (env,) = [f for f in findings if f.rule == "env-credential" and f.evidence["value"] == password]
+    holding = [p["dump_pid"] for p in facts["processes"] if any(e.endswith(f"={password}") for e in p["env"])]
+    assert [h["pid"] for h in env.holders] == sorted(holding) and env.count == len(holding)
+    assert env.evidence["variables"] == ["POSTGRES_PASSWORD", "PGPASSWORD"]
+    (in_memory,) = [f for f in findings if f.rule == "secret:env-secret" and f.evidence["value"] == password]
+    pids, copies = _truth_copies(facts, password)
+    # env-secret finds the value where its NAME= is before it: every process, not every copy
+    assert {h["pid"] for h in in_memory.holders} == pids and in_memory.count <= copies
+    assert len([f for f in findings if f.rule == "secret:env-secret"]) == 2  # two values
+    for rule in ("github-pat", "stripe-secret-key", "slack-bot-token", "gitlab-pat", "npm-token"):
+        (token,) = [f for f in findings if f.rule == f"secret:{rule}"]
+        value = token.evidence["value"]
+        assert token.count == _truth_copies(facts, value)[1]
+        assert run(["memgrep", str(SCENARIOS / "postgres.tar.zst"), value, "--format", "json"]) == 0
+        found = json.loads(capsys.readouterr().out)
+        assert len(found["matches"]) + len(found["shared_matches"]) == token.count
+        mapping = {place["pid"] for m in found["shared_matches"] for place in m["mapped"]}
+        assert {h["pid"] for h in token.holders} == {m["pid"] for m in found["matches"]} | mapping
+
+
+def test_one_executable_one_finding_with_every_reason() -> None:
+    """The intrusion's harness runs one program under /tmp in five processes: one finding naming
+    them; the deleted implant under /tmp is one finding with both reasons."""
+    from conftest import truth
+
+    facts = truth("scenarios/intrusion")
+    with CheckpointModel.open(SCENARIOS / "intrusion.tar.zst") as model:
+        findings = triage(load_context(model, scan_secrets=False))
+    (writable,) = [f for f in findings if f.rule == "exe-writable-path"]
+    running = sorted(p["dump_pid"] for p in facts["processes"] if p["exe"] == writable.evidence["exe"])
+    assert [h["pid"] for h in writable.holders] == running and len(running) == 5
+    (deleted,) = [f for f in findings if f.rule == "exe-deleted"]
+    assert f"{deleted.evidence['exe']} (deleted)" in {p["exe"] for p in facts["processes"]}
+    assert deleted.evidence["reasons"] == "deleted,writable-path"

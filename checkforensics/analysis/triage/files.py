@@ -34,6 +34,8 @@ SENSITIVE_PATHS = (
 
 
 def rule_fileless(context: Context) -> Iterator[Finding]:
+    """Memfds and deleted files held open, one finding per file whoever holds it (its holders
+    name each process and descriptor)."""
     for process, d in context.descriptors():
         if d.type == "MEMFD":
             yield Finding(
@@ -42,7 +44,9 @@ def rule_fileless(context: Context) -> Iterator[Finding]:
                 "memfd (in-memory file) open",
                 process.pid,
                 process.comm,
-                {"fd": d.fd, "name": d.path, "size": d.size},
+                {"name": d.path, "size": d.size},
+                fact=("memfd", d.details.get("inode_id", d.file_id)),
+                fd=d.fd,
             )
         elif d.type == "REG" and d.deleted and isinstance(d.fd, int):
             dropped = (d.path or "").startswith(WRITABLE_DIRS)
@@ -52,7 +56,9 @@ def rule_fileless(context: Context) -> Iterator[Finding]:
                 "deleted file still open (content recoverable)" + (" in a writable dir" if dropped else ""),
                 process.pid,
                 process.comm,
-                {"fd": d.fd, "path": d.path, "remap": d.details.get("remap")},
+                {"path": d.path, "remap": d.details.get("remap")},
+                fact=("file", d.details.get("remap_id"), d.path),  # one ghost file, however often opened
+                fd=d.fd,
             )
 
 

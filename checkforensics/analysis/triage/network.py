@@ -4,6 +4,7 @@ outbound connections, and data in flight."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from checkforensics.analysis.severity import Severity
 from checkforensics.analysis.triage.context import Context
@@ -73,8 +74,8 @@ def rule_network(context: Context) -> Iterator[Finding]:
         program = context.program(process)
         shellish = program in SHELLS or program in NET_TOOLS or bool(INTERPRETERS.match(program))
         techniques = interpreter_techniques(program)
+        held: dict[str, Any] = {"fact": ("socket", d.ino or d.file_id), "fd": d.fd}  # one socket, every holder
         evidence = {
-            "fd": d.fd,
             "proto": d.proto,
             "state": d.state,
             "local": d.local,
@@ -82,7 +83,9 @@ def rule_network(context: Context) -> Iterator[Finding]:
             "program": program,
         }
         if d.state == "LISTEN":
-            yield Finding("listening-socket", Severity.LOW, "listening socket", process.pid, process.comm, evidence)
+            yield Finding(
+                "listening-socket", Severity.LOW, "listening socket", process.pid, process.comm, evidence, **held
+            )
             if program in SHELLS or program in NET_TOOLS:
                 yield Finding(
                     "shell-listening",
@@ -92,6 +95,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.comm,
                     evidence,
                     techniques,
+                    **held,
                 )
             continue
         if d.state == "ESTABLISHED" or (d.proto == "UDP" and not is_loopback(d.remote)):
@@ -105,6 +109,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.comm,
                     evidence,
                     techniques,
+                    **held,
                 )
             elif outbound:
                 yield Finding(
@@ -114,6 +119,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.pid,
                     process.comm,
                     evidence,
+                    **held,
                 )
             elif shellish:
                 yield Finding(
@@ -124,6 +130,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.comm,
                     evidence,
                     techniques,
+                    **held,
                 )
 
 
@@ -138,9 +145,10 @@ def rule_inflight(context: Context) -> Iterator[Finding]:
                 process.pid,
                 process.comm,
                 {
-                    "fd": d.fd,
                     "recv_queue": d.details.get("recv_queue"),
                     "send_queue": d.details.get("send_queue"),
                     "remote": d.remote,
                 },
+                fact=("socket", d.ino or d.file_id),
+                fd=d.fd,
             )
