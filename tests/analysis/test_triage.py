@@ -423,3 +423,18 @@ def test_one_executable_one_finding_with_every_reason() -> None:
     (deleted,) = [f for f in findings if f.rule == "exe-deleted"]
     assert f"{deleted.evidence['exe']} (deleted)" in {p["exe"] for p in facts["processes"]}
     assert deleted.evidence["reasons"] == "deleted,writable-path"
+
+
+def test_one_ghost_file_and_one_memfd_one_finding_each() -> None:
+    """The sharing scenario opens one deleted log six times in three processes and one memfd four
+    times: one finding each, naming every descriptor the truth file lists for that inode."""
+    from conftest import truth
+
+    facts = truth("scenarios/sharing")
+    with CheckpointModel.open(SCENARIOS / "sharing") as model:
+        findings = triage(load_context(model, scan_secrets=False))
+    for rule, target in (("deleted-file-open", "ghost-shared.log"), ("memfd-open", "memfd:cfw-shared-memfd")):
+        held = sorted((p["dump_pid"], f["fd"]) for p in facts["processes"] for f in p["fds"]
+                      if target in f["target"] and f["target"].endswith("(deleted)"))  # fmt: skip
+        (found,) = [f for f in findings if f.rule == rule]
+        assert [(h["pid"], h["fd"]) for h in found.holders] == held and found.count == len(held) > 3
