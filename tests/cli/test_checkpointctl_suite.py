@@ -818,7 +818,7 @@ def test_diff_descriptors_and_sockets(tmp_path: Path, capsys: pytest.CaptureFixt
     out, _ = _cli(capsys, "diff", a, b)
     added, removed = len(after.keys() - before.keys()), len(before.keys() - after.keys())
     assert f"Sockets: +{added} -{removed}\n" in out
-    assert "Descriptors: +" in out and "fd cwd] REG /tmp/cfw-scenarios/piggie-diff" in out
+    assert "Descriptors: +" in out and "fd cwd] DIR /tmp/cfw-scenarios/piggie-diff" in out
     rows, _ = _cli(capsys, "diff", a, b, "--format", "table")
     sections = {line.split()[0] for line in rows.splitlines()[2:]}
     assert {"Descriptors", "Sockets", "Processes"} <= sections
