@@ -438,3 +438,31 @@ def test_one_ghost_file_and_one_memfd_one_finding_each() -> None:
                       if target in f["target"] and f["target"].endswith("(deleted)"))  # fmt: skip
         (found,) = [f for f in findings if f.rule == rule]
         assert [(h["pid"], h["fd"]) for h in found.holders] == held and found.count == len(held) > 3
+
+
+def test_memfd_open_needs_an_open_descriptor() -> None:
+    """inj-fileless runs from a memfd and holds none open (its truth): exe-memfd tells it, not
+    memfd-open; the scenarios holding a memfd open still get it (test_one_ghost_file...)."""
+    from conftest import truth
+
+    facts = truth("scenarios/intrusion")
+    fileless = next(p for p in facts["processes"] if p["comm"] == "inj-fileless")
+    assert not [fd for fd in fileless["fds"] if "memfd:" in fd["target"]]
+    with CheckpointModel.open(SCENARIOS / "intrusion.tar.zst") as model:
+        findings = triage(load_context(model, scan_secrets=False))
+    assert [f.pid for f in findings if f.rule == "exe-memfd"] == [fileless["dump_pid"]]
+    assert not [f for f in findings if f.rule == "memfd-open"]
+
+
+def test_a_changed_sensitive_file_is_named_by_its_path() -> None:
+    """The FINDING column says what changed, not the glob it matched (`*/.ssh/authorized_keys*`)."""
+    from conftest import truth
+
+    written = {e["path"] for e in truth("containerd-intrusion")["rootfs_diff"]["entries"] if e["type"] == "file"}
+    with CheckpointModel.open(FIXTURES / "containerd-intrusion.tar.zst") as model:
+        findings = triage(load_context(model, scan_secrets=False))
+    titles = {f.evidence["path"]: f.title for f in findings if f.rule == "sensitive-file-changed"}
+    assert set(titles) == {"/etc/cron.d/cfw-update", "/root/.ssh/authorized_keys"} and set(titles) <= written
+    assert titles["/root/.ssh/authorized_keys"] == "SSH authorized keys changed on disk: /root/.ssh/authorized_keys"
+    assert titles["/etc/cron.d/cfw-update"] == "a cron job changed on disk: /etc/cron.d/cfw-update"
+    assert not [title for title in titles.values() if "*" in title]
