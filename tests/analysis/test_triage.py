@@ -466,3 +466,16 @@ def test_a_changed_sensitive_file_is_named_by_its_path() -> None:
     assert titles["/root/.ssh/authorized_keys"] == "SSH authorized keys changed on disk: /root/.ssh/authorized_keys"
     assert titles["/etc/cron.d/cfw-update"] == "a cron job changed on disk: /etc/cron.d/cfw-update"
     assert not [title for title in titles.values() if "*" in title]
+
+
+def test_a_privileged_container_is_one_finding() -> None:
+    """Every process of the intrusion scenario has CAP_SYS_ADMIN (it ran as root, all of it in
+    the dumped tree): one finding naming them all, not one a process."""
+    from conftest import truth
+
+    every = sorted(p["dump_pid"] for p in truth("scenarios/intrusion")["processes"])
+    with CheckpointModel.open(SCENARIOS / "intrusion.tar.zst") as model:
+        context = load_context(model, scan_secrets=False)
+    privileged = sorted(p.pid for p in context.tree.processes if int(p.identity["cap_eff"], 16) & (1 << 21))
+    (found,) = [f for f in triage(context) if f.rule == "cap-sys-admin"]
+    assert [h["pid"] for h in found.holders] == privileged == every and found.count == len(every)

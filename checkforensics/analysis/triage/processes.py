@@ -95,7 +95,8 @@ def rule_malfind(context: Context) -> Iterator[Finding]:
 
 def rule_preload(context: Context) -> Iterator[Finding]:
     """LD_PRELOAD or LD_AUDIT in a process's environment: libraries the dynamic linker loads
-    into it before its own (the environment read from its memory, as it was at exec)."""
+    into it before its own (the environment read from its memory, as it was at exec); one
+    finding per variable and value, naming every process it was inherited by."""
     for process in context.tree.processes:
         for entry in process.env or []:
             name, sep, value = entry.partition("=")
@@ -110,10 +111,13 @@ def rule_preload(context: Context) -> Iterator[Finding]:
                 process.pid,
                 process.comm,
                 {"variable": name, "value": value},
+                fact=(name, value),
             )
 
 
 def rule_privileges(context: Context) -> Iterator[Finding]:
+    """CAP_SYS_ADMIN in the effective set, no seccomp filter: what a privileged container gives
+    every process in it, one finding each naming them all."""
     for process in context.tree.processes:
         identity = process.identity
         effective = identity.get("cap_eff")
@@ -125,6 +129,7 @@ def rule_privileges(context: Context) -> Iterator[Finding]:
                 process.pid,
                 process.comm,
                 {"cap_eff": effective},
+                fact=effective,
             )
         if identity.get("seccomp") == "disabled":
-            yield Finding("no-seccomp", Severity.LOW, "no seccomp filter", process.pid, process.comm, {})
+            yield Finding("no-seccomp", Severity.LOW, "no seccomp filter", process.pid, process.comm, {}, fact="off")
