@@ -4,8 +4,10 @@ Each contiguous dumped run of each process is scanned on its own (secrets.scan_r
 into overlapping chunks), so a secret straddling a page or chunk edge is found and nothing is
 invented across unrelated mappings.  Shared memory objects (memfds, SysV segments, shared
 anonymous memory; see model.shared) are scanned once each, offsets standing for addresses, and
-their findings name the object and where each process maps it.  Findings are deduplicated per
-process (or object), rule and value, keeping the first address and a count.
+their findings name the object and where each process maps it.  ``scan_files`` runs the same
+rules over the files whose bytes the checkpoint holds (what the container wrote, deleted files
+still open).  Findings are deduplicated per process (object, file), rule and value, keeping the
+first address and a count.
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ class SecretHit:
     rule: secrets.Rule
     value: bytes
     shared: Any = None  # the SharedMemory object
+    path: str | None = None  # in a file (``scan_files``), at offset ``address``: its path
 
 
 def _hit_key(hit: SecretHit) -> tuple[Any, ...]:
-    return hit.pid, None if hit.shared is None else hit.shared.shmid, hit.rule.id, hit.value
+    return hit.pid, None if hit.shared is None else hit.shared.shmid, hit.path, hit.rule.id, hit.value
 
 
 def _scan_regions(
@@ -105,6 +108,23 @@ def scan_checkpoint(
     return scan_memories(memories, memory_filter, rules, yara)
 
 
+def scan_files(model: CheckpointModel, rules: Sequence[secrets.Rule] = secrets.BUILTIN_RULES) -> list[SecretHit]:
+    """The rules over the files whose bytes the checkpoint holds (``iocs.files.files_in_checkpoint``:
+    what the container wrote in its layers, rootfs-diff.tar, /dev/shm and tmpfs; deleted files
+    still open), the first ``TEXT_LIMIT`` bytes (1 MiB) of each, in the order it gives them.
+    memfds are left out: their pages are scanned as shared memory. A finding has no pid; its
+    ``path`` names the file and its address is the offset in it."""
+    from checkforensics.analysis.iocs.files import files_in_checkpoint
+
+    hits = []
+    for held in files_in_checkpoint(model):
+        if held.kind == "memfd":
+            continue
+        found = secrets.scan(held.head, rules)
+        hits += [SecretHit(None, None, f.start, f.rule, f.value, path=held.path) for f in found]
+    return hits
+
+
 @dataclass(frozen=True)
 class SecretFinding:
     """One rule's value in one process (or shared object; with ``across_processes``, anywhere):
@@ -120,6 +140,7 @@ class SecretFinding:
     count: int
     shared: SharedMemory | None = None
     length: int = 0  # of the value found, in bytes
+    path: str | None = None  # in a file: its path (address: the offset in it)
 
     @property
     def mapped(self) -> list[dict[str, Any]] | None:
@@ -143,6 +164,8 @@ SECRET_FINDING = RecordType(
         Field("shared", OBJECT, "the shared memory object (memgrep's object)", get=lambda f: f.shared and
               SHARED_OBJECT.json(f.shared), sometimes=True),
         Field("mapped", LIST, "as in memgrep's shared_matches", sometimes=True),
+        Field("path", TEXT, "in a file the checkpoint holds (triage): its path; address is the offset in it",
+              sometimes=True),
     ),
     ("severity", "rule", "pid", "comm", "address", "value", "count"),
     "A value a credential rule (or a YARA rule) found in memory, once per process, rule and value.",
@@ -161,7 +184,7 @@ def secret_findings(
         SecretFinding(
             group.first.pid, group.first.comm, group.first.rule.id, str(group.first.rule.severity).lower(),
             group.first.rule.description, group.first.address, shown.value(group.first.value), group.count,
-            group.first.shared, len(group.first.value),
+            group.first.shared, len(group.first.value), group.first.path,
         )
         for group in secrets.dedupe(hits, key=key)
     ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""Encoded credential pairs (base64 of user:password) in a real containerd checkpoint:
+"""Encoded credential pairs (base64 of user:password) in a real containerd checkpoint, in memory
+and on disk (the credential rules over the files a checkpoint holds, which triage reports):
 fixtures/containerd-credentials.tar.zst, whose container (scripts/containerd-checkpoint/
 credentials.sh) holds one pair in its environment (CFW_REGISTRY) and wrote two to disk, as
 Docker's config.json and npm's .npmrc keep them; the truth file's ``planted`` names the three
@@ -13,10 +14,12 @@ from functools import cache
 from typing import Any
 
 from checkforensics.analysis.memsearch import SearchPattern, search_memory
-from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
+from checkforensics.analysis.rootfs import read_changed_file
+from checkforensics.analysis.secretscan import finding_records, scan_checkpoint, scan_files
+from checkforensics.analysis.triage import load_context, triage
 from checkforensics.model import CheckpointModel
 
-from conftest import FIXTURES
+from conftest import FIXTURES, truth
 
 ARCHIVE = FIXTURES / "containerd-credentials.tar.zst"
 RULE = "encoded-credential-pair"
@@ -77,3 +80,37 @@ def test_every_copy_of_every_pair_kept_as_a_value_is_found_and_nothing_else() ->
     with CheckpointModel.open(ARCHIVE) as checkpoint:
         found = search_memory(checkpoint, checkpoint.memories(), [SearchPattern.from_literal(npmrc_text)])
         assert [m.pid for m in found] == [1]  # the file's text as printf wrote it, in the shell's heap
+
+
+def test_the_pairs_written_to_disk_are_found_in_rootfs_diff() -> None:
+    """config.json's "auth" and .npmrc's "_auth=", each once, at its offset in the file as the
+    live container's /proc/PID/root showed it; no other file holds a secret."""
+    written = _truth()["live"]["written"]
+    expected = {
+        (path, written[path]["content"].index(_encoded(place)), _encoded(place))
+        for path, place in (("/root/.docker/config.json", "docker_config"), ("/root/.npmrc", "npmrc"))
+    }
+    with CheckpointModel.open(ARCHIVE) as checkpoint:
+        hits = scan_files(checkpoint)
+    assert {(h.path, h.address, h.value.decode()) for h in hits} == expected
+    assert {h.rule.id for h in hits} == {RULE}
+
+
+def test_triage_names_the_file_and_masks_the_pair() -> None:
+    with CheckpointModel.open(ARCHIVE) as checkpoint:
+        rows = [f for f in triage(load_context(checkpoint)) if f.rule == f"secret:{RULE}" and f.pid is None]
+    assert sorted(f.evidence["path"] for f in rows) == ["/root/.docker/config.json", "/root/.npmrc"]
+    assert {f.title for f in rows} == {"secret in a file"}
+    assert all(f.evidence["value"] == f"Y2Z3…({len(_encoded('npmrc'))} chars)" for f in rows)
+
+
+def test_a_token_the_container_logged_to_a_file_is_found_there() -> None:
+    """counters-blog: counter.py's HTTP server logged a request naming a GitHub token, and tee
+    wrote the log to /home/counter/logfile (rootfs-diff.tar): found in the file, where it lies."""
+    token = next(s for s in truth("counters-blog")["processes"][1]["secret_addresses"] if s.startswith("gh" + "p_"))
+    with CheckpointModel.open(FIXTURES / "counters-blog.tar") as checkpoint:
+        hits = scan_files(checkpoint)
+        _, content = read_changed_file(checkpoint, "/home/counter/logfile")
+    assert [(h.path, h.rule.id, h.address, h.value) for h in hits] == [
+        ("/home/counter/logfile", "github-pat", content.index(token.encode()), token.encode())
+    ]

@@ -1,5 +1,5 @@
 """Rules over credentials: secrets in environments, and those the credential rules found in
-memory. Every value is shown as the context's redaction policy says."""
+memory and in files. Every value is shown as the context's redaction policy says."""
 
 from __future__ import annotations
 
@@ -32,12 +32,14 @@ def rule_environment(context: Context) -> Iterator[Finding]:
 
 
 def rule_secrets(context: Context) -> Iterator[Finding]:
-    """The credential rules' findings in memory (records made by analysis.secretscan, their
-    values already shown by the policy), one finding each."""
+    """The credential rules' findings in memory and in files (records made by
+    analysis.secretscan, their values already shown by the policy), one finding each."""
     levels = {name.lower(): level for name, level in Severity.__members__.items()}
     for secret in context.secrets:
-        where = "offset" if "shared" in secret else "address"  # shared memory: offset in the object
+        in_file = "path" in secret
+        where = "offset" if "shared" in secret or in_file else "address"  # offset in the object or file
         evidence = {
+            **({"path": secret["path"]} if in_file else {}),
             where: secret.get("address"),
             "value": secret.get("value"),
             "count": secret.get("count"),
@@ -47,7 +49,7 @@ def rule_secrets(context: Context) -> Iterator[Finding]:
         yield Finding(
             f"secret:{secret['rule']}",
             levels.get(secret.get("severity", "medium"), Severity.MEDIUM),
-            "secret in shared memory" if "shared" in secret else "secret in memory",
+            "secret in a file" if in_file else "secret in shared memory" if "shared" in secret else "secret in memory",
             secret.get("pid"),
             secret.get("comm"),
             evidence,
