@@ -45,22 +45,33 @@ _VALUE_END = rb"(?=[\x00\t\n\r \"']|;[\s\x00]|\Z)"
 # ("Authorization\0 Basic ..."). A lookbehind, so that a match starts at the value's text.
 _AFTER_AUTHORIZATION = rb"(?i:(?<=authorization:)|(?<=authorization\x00))"
 _BASE64 = rb"[A-Za-z0-9+/]"
-# Where an encoded credential pair (base64 of user:password) is kept, each way starting at a
-# fixed byte (so the regex engine skips to it): after "Basic" in an Authorization header (as
+# Where an encoded credential pair (base64 of user:password) is kept, each way starting with a
+# literal byte (re skips to the bytes that can start a match only when every branch starts with
+# one: no group, no case-insensitive letter; else it tries the regex at every byte, several
+# times slower on text): after "Basic" (or "basic", "BASIC") in an Authorization header (as
 # sent, or as nginx keeps it parsed, NUL over the colon; a lookbehind, so that the match starts
-# at "Basic"), as Docker's config.json "auth", or as the value of any NAME= (an environment, a
-# shell variable, .npmrc's "_auth=" or "//host/:_auth="; a name character right before "=", or
-# before one blank: "_auth = ...").
+# at "Basic"), as Docker's config.json "auth", as .npmrc's "_auth" (blanks allowed around its
+# "="), or as the value of any NAME= (an environment, a shell variable; a name character right
+# before "=" and the value, quoted or not, right after it).
 _AFTER_AUTHORIZATION_BASIC = b"|".join(
-    rb"(?<=authorization" + separator + blank + rb"basic)"
+    rb"(?i:(?<=authorization" + separator + blank + rb"basic))"
     for separator in (b":", b"\x00")
     for blank in (b"", b" ", b"\t", b"  ")
 )
 _CREDENTIAL_PAIR_BEFORE = (
-    rb"(?:(?i:basic(?:" + _AFTER_AUTHORIZATION_BASIC + rb"))[\t ]{1,4}"
-    rb'|"auth"\s{0,8}:\s{0,8}"'
-    rb"|=(?:(?<=[A-Za-z0-9_]=)|(?<=[A-Za-z0-9_] =))[\t ]{0,4}[\"']?)"
+    rb"(?:"
+    + b"".join(
+        scheme + rb"(?:" + _AFTER_AUTHORIZATION_BASIC + rb")[\t ]{1,4}|" for scheme in (b"Basic", b"basic", b"BASIC")
+    )
+    + rb'"auth"\s{0,8}:\s{0,8}"'
+    rb"|_auth[\t ]{0,4}=[\t ]{0,4}[\"']?"
+    rb"|=(?<=[A-Za-z0-9_]=)[\"']?(?=[A-Za-z0-9+/]))"
 )
+# The keywords of its NAME= form: "=" and the first byte of the value (or its quote), which
+# leaves out most of text's "=" (" = ", "==").
+_CREDENTIAL_PAIR_KEYWORDS = [b"basic", b'"auth"', b"_auth"] + [
+    b"=" + bytes([c]) for c in b"abcdefghijklmnopqrstuvwxyz0123456789+/\"'"
+]
 # An environment-style NAME that holds one of the words a credential's name has (names.py says
 # which names are credential-like; the regex only finds the candidates). Upper case, as
 # environments are written: lower-case config text is not an environment.
@@ -373,7 +384,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         HIGH,
         "base64 of user:password: HTTP Basic, Docker config.json auth, .npmrc _auth, NAME=value",
         _CREDENTIAL_PAIR_BEFORE + rb"(" + _BASE64 + rb"{8,4096}={0,2})(?![A-Za-z0-9+/=_.-])",
-        [b"basic", b'"auth"', b"="],
+        _CREDENTIAL_PAIR_KEYWORDS,
         group=1,
         validate=is_credential_pair,
         ignore_case=True,
