@@ -5,9 +5,8 @@ into overlapping chunks), so a secret straddling a page or chunk edge is found a
 invented across unrelated mappings.  Shared memory objects (memfds, SysV segments, shared
 anonymous memory; see model.shared) are scanned once each, offsets standing for addresses, and
 their findings name the object and where each process maps it.  ``scan_files`` runs the same
-rules over the files whose bytes the checkpoint holds (what the container wrote, deleted files
-still open).  Findings are deduplicated per process (object, file), rule and value, keeping the
-first address and a count.
+rules over the files the container wrote (its layers).  Findings are deduplicated per process
+(object, file), rule and value, keeping the first address and a count.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from checkforensics import progress
 from checkforensics.analysis import secrets
 from checkforensics.analysis.redaction import Redaction
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, Region
 from checkforensics.model.shared import SHARED_OBJECT, SharedMemory
@@ -109,19 +109,22 @@ def scan_checkpoint(
 
 
 def scan_files(model: CheckpointModel, rules: Sequence[secrets.Rule] = secrets.BUILTIN_RULES) -> list[SecretHit]:
-    """The rules over the files whose bytes the checkpoint holds (``iocs.files.files_in_checkpoint``:
-    what the container wrote in its layers, rootfs-diff.tar, /dev/shm and tmpfs; deleted files
-    still open), the first ``TEXT_LIMIT`` bytes (1 MiB) of each, in the order it gives them.
-    memfds are left out: their pages are scanned as shared memory. A finding has no pid; its
-    ``path`` names the file and its address is the offset in it."""
-    from checkforensics.analysis.iocs.files import files_in_checkpoint
+    """The rules over the files the container wrote in its layers (rootfs-diff.tar, /dev/shm,
+    tmpfs), the first MiB of each as the one walk of the layers kept it (``rootfs_changes``'s
+    ``heads``: 64 MiB in all; files past that are said to the diagnostics), in the order of the
+    layers. A finding has no pid; its ``path`` names the file and its address is the offset in it."""
+    from checkforensics.analysis.rootfs import rootfs_changes
 
+    changes = rootfs_changes(model)
+    if changes.heads_left_out:
+        model.diagnostics.warn(
+            f"the secrets of {changes.heads_left_out} files the container wrote were not looked for: "
+            "the first MiB of each file is kept, 64 MiB in all",
+            part=Part.CHANGES,
+        )
     hits = []
-    for held in files_in_checkpoint(model):
-        if held.kind == "memfd":
-            continue
-        found = secrets.scan(held.head, rules)
-        hits += [SecretHit(None, None, f.start, f.rule, f.value, path=held.path) for f in found]
+    for (_, path), head in changes.heads.items():
+        hits += [SecretHit(None, None, f.start, f.rule, f.value, path=path) for f in secrets.scan(head, rules)]
     return hits
 
 
@@ -164,7 +167,7 @@ SECRET_FINDING = RecordType(
         Field("shared", OBJECT, "the shared memory object (memgrep's object)", get=lambda f: f.shared and
               SHARED_OBJECT.json(f.shared), sometimes=True),
         Field("mapped", LIST, "as in memgrep's shared_matches", sometimes=True),
-        Field("path", TEXT, "in a file the checkpoint holds (triage): its path; address is the offset in it",
+        Field("path", TEXT, "in a file the container wrote (triage): its path; address is the offset in it",
               sometimes=True),
     ),
     ("severity", "rule", "pid", "comm", "address", "value", "count"),
