@@ -118,7 +118,8 @@ def scan_files(model: CheckpointModel, rules: Sequence[secrets.Rule] = secrets.B
     changes = rootfs_changes(model)
     if changes.heads_left_out:
         model.diagnostics.warn(
-            f"the secrets of {changes.heads_left_out} files the container wrote were not looked for: "
+            f"the secrets of {changes.heads_left_out} file{'s' if changes.heads_left_out != 1 else ''} "
+            "the container wrote were not looked for: "
             "the first MiB of each file is kept, 64 MiB in all",
             part=Part.CHANGES,
         )

@@ -17,6 +17,7 @@ from checkforensics.analysis.memsearch import SearchPattern, search_memory
 from checkforensics.analysis.rootfs import read_changed_file
 from checkforensics.analysis.secretscan import finding_records, scan_checkpoint, scan_files
 from checkforensics.analysis.triage import load_context, triage
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
 
 from conftest import FIXTURES, truth
@@ -114,3 +115,16 @@ def test_a_token_the_container_logged_to_a_file_is_found_there() -> None:
     assert [(h.path, h.rule.id, h.address, h.value) for h in hits] == [
         ("/home/counter/logfile", "github-pat", content.index(token.encode()), token.encode())
     ]
+
+
+def test_files_past_what_the_walk_keeps_are_said_not_scanned(monkeypatch) -> None:
+    """The walk keeps the first bytes of the container's files up to HEADS_KEPT in all: with room
+    for config.json (119 bytes) alone, .npmrc is not looked at, and a warning says so."""
+    from checkforensics.analysis import rootfs
+
+    monkeypatch.setattr(rootfs, "HEADS_KEPT", 150)
+    with CheckpointModel.open(ARCHIVE) as checkpoint:
+        hits = scan_files(checkpoint)
+        warnings = [str(w) for w in checkpoint.diagnostics.said(Part.CHANGES)]
+    assert [h.path for h in hits] == ["/root/.docker/config.json"]
+    assert any("the secrets of 1 file the container wrote were not looked for" in w for w in warnings), warnings
