@@ -94,12 +94,13 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
     """The report of ``model`` written to ``target`` (made before the work: an existing file is
     refused then), secret values redacted unless ``include_secrets``; the answer is the one
     ``REPORT`` record of it, with the page's warnings."""
-    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint, scan_files
 
     context = load_context(model, scan_secrets=False)
     context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
-    context.secret_hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
-    secrets = finding_records(context.secret_hits, redact=not include_secrets)
+    in_memory = scan_checkpoint(model)  # once: the triage rules and the report's table share it
+    context.secret_hits = in_memory + scan_files(model)  # the files the container wrote too, as triage has them
+    secrets = finding_records(in_memory, redact=not include_secrets)
     events = merge([(str(model.path), events_of(model))])  # before the hash: the log is read once, kept for it
     model.files(with_data=True)  # likewise the data in flight (pipe buffers, queues): its section's table
     data = ReportInput(

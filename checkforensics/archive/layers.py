@@ -92,11 +92,13 @@ def layer_stream(stream: BinaryIO, size: int | None = None) -> tuple[BinaryIO, s
 @dataclass(frozen=True)
 class LayerEntry:
     """One member of a layer archive as it streams by: its tar header, the SHA-256 of a regular
-    file's content (when asked for), and its content until the walk moves on."""
+    file's content and its first bytes (when asked for), and its content until the walk moves
+    on (unless hashed: then ``head`` is what is left of it)."""
 
     info: tarfile.TarInfo
     sha256: str | None
     _tar: tarfile.TarFile
+    head: bytes = b""
 
     def open(self) -> BinaryIO | None:
         """The member's content (a regular file's), to be read before the walk goes on."""
@@ -104,11 +106,11 @@ class LayerEntry:
 
 
 def layer_entries(
-    stream: BinaryIO, *, where: str, size: int | None = None, digest: bool = True
+    stream: BinaryIO, *, where: str, size: int | None = None, digest: bool = True, head: int = 0
 ) -> Iterator[LayerEntry]:
     """The members of a layer archive (plain, gzip or zstd, told by its content), streaming;
-    with ``digest``, regular files hashed as they pass. ``size``: the layer member's, which
-    bounds how far it may expand.
+    with ``digest``, regular files hashed as they pass, their first ``head`` bytes kept.
+    ``size``: the layer member's, which bounds how far it may expand.
 
     A damaged or cut archive ends the iteration with an ArchiveError naming ``where``, after
     every whole member before the damage has been yielded.
@@ -117,25 +119,29 @@ def layer_entries(
         reader, _kind = layer_stream(stream, size)
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for info in tar:
-                sha = None
+                sha, first = None, b""
                 if digest and info.isfile():
                     handle = tar.extractfile(info)
                     if handle is not None:
-                        sha = _sha256_stream(handle, info.size)
-                yield LayerEntry(info, sha, tar)
+                        sha, first = _sha256_stream(handle, info.size, head)
+                yield LayerEntry(info, sha, tar, first)
     except ArchiveError as exc:
         raise exc.located(where) from None
     except (tarfile.TarError, EOFError, zlib.error, OSError, *decompress_errors()) as exc:
         raise ArchiveError(f"damaged archive ({exc})", where=where) from None
 
 
-def _sha256_stream(handle: BinaryIO, size: int) -> str:
+def _sha256_stream(handle: BinaryIO, size: int, head: int = 0) -> tuple[str, bytes]:
+    """The SHA-256 of the ``size`` bytes of ``handle``, and the first ``head`` of them."""
     digest = hashlib.sha256()
+    first = b""
     remaining = size
     while remaining > 0:
         chunk = handle.read(min(remaining, 1 << 20))
         if not chunk:
             break
         digest.update(chunk)
+        if len(first) < head:
+            first += chunk[: head - len(first)]
         remaining -= len(chunk)
-    return digest.hexdigest()
+    return digest.hexdigest(), first

@@ -94,13 +94,14 @@ class Layers:
         return LayerArchive(name, member, root, info.size if info is not None else None)
 
     @contextlib.contextmanager
-    def entries(self, layer: LayerArchive, *, digest: bool = True) -> Iterator[Iterator[LayerEntry]]:
+    def entries(self, layer: LayerArchive, *, digest: bool = True, head: int = 0) -> Iterator[Iterator[LayerEntry]]:
         """The entries of ``layer``, streaming while the context is open; with ``digest``, each
-        regular file's SHA-256. A damaged layer raises ArchiveError where the damage is."""
+        regular file's SHA-256 and first ``head`` bytes. A damaged layer raises ArchiveError
+        where the damage is."""
         from checkforensics.archive.layers import layer_entries
 
         with self._archive.open_member(layer.member) as stream:
-            yield layer_entries(stream, where=layer.member, size=layer.size, digest=digest)
+            yield layer_entries(stream, where=layer.member, size=layer.size, digest=digest, head=head)
 
     @cached_property
     def _files(self) -> dict[str, tuple[LayerArchive, int]]:

@@ -103,7 +103,9 @@ def test_triage_command_json_and_threshold(capsys: pytest.CaptureFixture[str]) -
 
 def test_secret_findings_from_memory_are_redacted() -> None:
     rules = _rules(FIXTURES / "counters-blog.tar")
-    token = rules["secret:github-pat"]
+    in_file = [f for f in rules["secret:github-pat"] if f.title == "secret in a file"]
+    assert [(f.pid, f.evidence["path"]) for f in in_file] == [(None, "/home/counter/logfile")]  # logged by counter.py
+    token = [f for f in rules["secret:github-pat"] if f.title == "secret in memory"]
     # a credential in memory ranks medium (exposure, not intrusion); the rule's own rating stays
     assert [(f.pid, f.severity) for f in token] == [(7, Severity.MEDIUM)]
     assert token[0].evidence["rule_severity"] == "critical"
@@ -178,7 +180,8 @@ def test_addresses_are_integers_in_json_and_hex_in_text(capsys: pytest.CaptureFi
         assert f"start={finding['evidence']['start']:#x}, end={finding['evidence']['end']:#x}" in text
     assert run(["triage", str(FIXTURES / "counters-blog.tar"), "--format", "jsonl"]) == 0
     secrets = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    addresses = [f["evidence"]["address"] for f in secrets if f["rule"].startswith("secret:")]
+    evidence = [f["evidence"] for f in secrets if f["rule"].startswith("secret:")]
+    addresses = [e["offset"] if "path" in e else e["address"] for e in evidence]  # in a file: its offset
     assert addresses and all(isinstance(a, int) for a in addresses)
 
 

@@ -66,11 +66,11 @@ class Context:
 
 def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Context:
     """Processes (with argv and environment), descriptors, rootfs changes and, unless told
-    otherwise, the credential rules' findings in memory (values redacted)."""
-    from checkforensics.analysis.secretscan import scan_checkpoint
+    otherwise, the credential rules' findings in memory and in the files the checkpoint holds."""
+    from checkforensics.analysis.secretscan import scan_checkpoint, scan_files
 
     tree = model.command_lines(env=True)
-    hits = scan_checkpoint(model) if scan_secrets else []
+    hits = scan_checkpoint(model) + scan_files(model) if scan_secrets else []
     suspects = malfind(model).suspects  # its warnings are the model's memory diagnostics, told by the caller
     files = model.files()
     model.executables()  # each process's program, for its record (the report's)

@@ -1,5 +1,5 @@
 """Rules over credentials: secrets in environments, and those the credential rules found in
-memory. Every value is shown as the context's redaction policy says."""
+memory and in files. Every value is shown as the context's redaction policy says."""
 
 from __future__ import annotations
 
@@ -46,28 +46,36 @@ def in_memory_severity(level: Severity) -> Severity:
 
 
 def rule_secrets(context: Context) -> Iterator[Finding]:
-    """The credential rules' hits in memory (analysis.secretscan), one finding per rule and value
-    wherever it lies: its holders are the processes with a copy and those mapping a shared
-    object holding one, ``count`` every copy (as memgrep counts them: a shared object's once),
-    ranked by ``in_memory_severity``; the evidence keeps the credential rule's own severity
-    (``rule_severity``) and shows the value as ``context.redaction`` does."""
-    for group in dedupe(context.secret_hits, key=hit_key):  # each process or object, rule and value
+    """The credential rules' hits in memory and in the files the container wrote
+    (analysis.secretscan), one finding per rule and value wherever it lies: its holders are the
+    processes with a copy and those mapping a shared object holding one, ``count`` every copy
+    (as memgrep counts them: a shared object's once); a file's is one finding of its own, with
+    its path and the offset in it. Ranked by ``in_memory_severity``; the evidence keeps the
+    credential rule's own severity (``rule_severity``) and shows the value as
+    ``context.redaction`` does."""
+    for group in dedupe(context.secret_hits, key=hit_key):  # each process, object or file, rule and value
         hit = group.first
         evidence: dict[str, Any] = {"address": hit.address, "value": context.redaction.value(hit.value)}
         holders = []
-        if hit.shared is not None:  # the address is an offset in the object; every process mapping it holds it
+        if hit.path is not None:  # in a file the container wrote: the address is the offset in it
+            evidence = {"path": hit.path, "offset": hit.address, "value": evidence["value"]}
+        elif hit.shared is not None:  # the address is an offset in the object; every process mapping it holds it
             evidence = {"object": hit.shared.describe(), "offset": hit.address, "value": evidence["value"]}
             places = hit.shared.mapped_json(hit.address, len(hit.value))
             holders = [{"pid": place["pid"], "comm": place["comm"], "fd": None} for place in places]
         evidence["rule_severity"] = str(hit.rule.severity)
+        title = (
+            "secret in a file" if hit.path is not None
+            else "secret in shared memory" if hit.shared is not None else "secret in memory"
+        )  # fmt: skip
         yield Finding(
             f"secret:{hit.rule.id}",
             in_memory_severity(hit.rule.severity),
-            "secret in shared memory" if hit.shared is not None else "secret in memory",
+            title,
             hit.pid,
             hit.comm,
             evidence,
             holders=holders,
             count=group.count,
-            fact=(hit.rule.id, hit.value),
+            fact=(hit.rule.id, hit.value, hit.path),
         )
