@@ -389,4 +389,4 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[LayerFile, byt
                 content = handle.read() if handle is not None else b""
                 digest = hashlib.sha256(content).hexdigest()
                 return LayerFile(archive.name, replace(changed, sha256=digest)), content
-    raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(model.path))
+    raise model.archive.not_found(f"no changed file {wanted} in the checkpoint")

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from checkforensics.archive import Checkpoint, MemberInfo
 from checkforensics.archive.members import is_pages_image
-from checkforensics.errors import ArchiveError, ImageError, InputError, MemberNotFoundError
+from checkforensics.errors import ArchiveError, ImageError, InputError
 from checkforensics.images.codec import Image, decode_image
 from checkforensics.images.framing import read_header
 from checkforensics.images.registry import KINDS
@@ -38,7 +38,7 @@ def resolve_image_member(checkpoint: Checkpoint, name: str) -> str:
         info = checkpoint.member(candidate)
         if info is not None and info.kind == "file":
             return candidate
-    raise MemberNotFoundError(f"no image {name!r} in this checkpoint", where=str(checkpoint.path))
+    raise checkpoint.not_found(f"no image {name!r} in this checkpoint")
 
 
 def load_image(checkpoint: Checkpoint, name: str, *, payloads: bool = True) -> Image:
