@@ -27,7 +27,7 @@ import jinja2
 from checkforensics import __version__
 from checkforensics.analysis.history import HISTORY_ENTRY, SHELL_VARIABLE, ProcessHistory
 from checkforensics.analysis.malfind import REGION, Suspect
-from checkforensics.analysis.overview import CHECKPOINTED_TIME, OVERVIEW, Overview, overview
+from checkforensics.analysis.overview import OVERVIEW, Overview, checkpointed_text, overview
 from checkforensics.analysis.processes import PROCESS, command_text
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
@@ -178,7 +178,7 @@ def _summary(data: ReportInput, redaction: Redaction) -> dict[str, Any]:
     *shown, record["hostname"] = _masked(redaction, [*(container[key] for key in texts), record["hostname"]])
     container.update(zip(texts, shown, strict=True))
     info = data.overview.container
-    checkpointed = CHECKPOINTED_TIME.text(data.overview.checkpointed)
+    checkpointed = checkpointed_text(data.overview.checkpointed, whole=True)
     return {"overview": record, "ips": list(info.ips), "macs": list(info.macs), "checkpointed": checkpointed}
 
 

@@ -97,13 +97,20 @@ class _CheckpointedTime(Hint):
     name = "time"
 
     def text(self, value: Any) -> str:
-        if value is None:
-            return TIME.text(None)
-        shown = TIME.text(value.time)
-        return shown if value.source is None else f"{shown} ({value.source})"
+        return checkpointed_text(value)
 
 
 CHECKPOINTED_TIME = _CheckpointedTime()
+
+
+def checkpointed_text(value: Checkpointed | None, *, whole: bool = False) -> str:
+    """When a checkpoint was taken as people read it: in a table without the fraction of a
+    second (TIME), ``whole`` as recorded (inspect's tree, the report's page, as their other
+    times); where it was found after it unless the engine recorded it."""
+    if value is None:
+        return TIME.text(None)
+    shown = value.time if whole else TIME.text(value.time)
+    return shown if value.source is None else f"{shown} ({value.source})"
 
 
 def _checkpointed(key: str) -> Any:
