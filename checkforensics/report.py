@@ -28,7 +28,7 @@ from checkforensics import __version__
 from checkforensics.analysis.descriptors import FILES, SOCKETS
 from checkforensics.analysis.history import HISTORY_ENTRY, SHELL_VARIABLE, ProcessHistory
 from checkforensics.analysis.malfind import REGION, Suspect
-from checkforensics.analysis.overview import OVERVIEW, Overview, overview
+from checkforensics.analysis.overview import OVERVIEW, Overview, checkpointed_text, overview
 from checkforensics.analysis.processes import PROCESS, command_text
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
@@ -175,15 +175,16 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
 
 
 def _summary(data: ReportInput, redaction: Redaction) -> dict[str, Any]:
-    """The overview record (as ``show`` prints it) with its free texts masked, and every
-    address of the container (the record names the first)."""
+    """The overview record (as ``show`` prints it) with its free texts masked, every address
+    of the container (the record names the first), and when it was checkpointed as people read it."""
     record = OVERVIEW.json(replace(data.overview, sha256=data.sha256))
     container = record["container"]
     texts = ("name", "image", "pod", "namespace")
     *shown, record["hostname"] = _masked(redaction, [*(container[key] for key in texts), record["hostname"]])
     container.update(zip(texts, shown, strict=True))
     info = data.overview.container
-    return {"overview": record, "ips": list(info.ips), "macs": list(info.macs)}
+    checkpointed = checkpointed_text(data.overview.checkpointed, whole=True)
+    return {"overview": record, "ips": list(info.ips), "macs": list(info.macs), "checkpointed": checkpointed}
 
 
 def _finding(finding: Finding, redaction: Redaction) -> dict[str, Any]:

@@ -400,8 +400,10 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[LayerFile, byt
                     return LayerFile(archive.name, changed), b""
                 if entry.info.size > _MEMBER_LIMIT:
                     raise ArchiveError(f"{wanted} is larger than {_MEMBER_LIMIT} bytes", where=archive.member)
+                if entry.cut is not None:
+                    raise ArchiveError(f"{wanted}: {entry.cut}", where=archive.member)
                 handle = entry.open()
                 content = handle.read() if handle is not None else b""
                 digest = hashlib.sha256(content).hexdigest()
                 return LayerFile(archive.name, replace(changed, sha256=digest)), content
-    raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(model.path))
+    raise model.archive.not_found(f"no changed file {wanted} in the checkpoint")

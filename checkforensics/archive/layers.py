@@ -22,7 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from checkforensics.archive.decompression import decompress_errors, decompressing_reader, expansion_limit
+from checkforensics.archive.decompression import (
+    MAX_EXPANSION_RATIO,
+    decompress_errors,
+    decompressing_reader,
+    expansion_limit,
+)
 from checkforensics.archive.layout import detect_kind
 from checkforensics.archive.tarheader import BLOCK
 from checkforensics.errors import ArchiveError
@@ -89,19 +94,43 @@ def layer_stream(stream: BinaryIO, size: int | None = None) -> tuple[BinaryIO, s
     return io.BufferedReader(_Bounded(reader, *expansion_limit(size))), kind
 
 
+SPARSE_FLOOR = 1 << 20  # a sparse file's holes are expanded up to this, or the ratio times what is stored
+
+
+def unexpanded(info: tarfile.TarInfo) -> str | None:
+    """Why a sparse member's content is not read, or None. Its holes are zeros the archive does
+    not store: a few KB can claim a terabyte (GNU 'S' and PAX sparse members), so they are
+    expanded only up to ``MAX_EXPANSION_RATIO`` times what the archive stores (at least
+    ``SPARSE_FLOOR``), as a compressed stream is; the work stays bounded by the archive."""
+    if info.sparse is None:
+        return None
+    stored = sum(size for _, size in info.sparse)
+    if info.size <= max(stored * MAX_EXPANSION_RATIO, SPARSE_FLOOR):
+        return None
+    return (
+        f"sparse file of {info.size} bytes of which the archive stores {stored}: its holes are not expanded "
+        f"(more than {MAX_EXPANSION_RATIO} times what is stored), so it is neither hashed nor read"
+    )
+
+
 @dataclass(frozen=True)
 class LayerEntry:
     """One member of a layer archive as it streams by: its tar header, the SHA-256 of a regular
     file's content and its first bytes (when asked for), and its content until the walk moves
-    on (unless hashed: then ``head`` is what is left of it)."""
+    on (unless hashed: then ``head`` is what is left of it). ``cut``: why its content is not read
+    (a sparse file claiming far more than the archive stores), or None."""
 
     info: tarfile.TarInfo
     sha256: str | None
     _tar: tarfile.TarFile
     head: bytes = b""
+    cut: str | None = None
 
     def open(self) -> BinaryIO | None:
-        """The member's content (a regular file's), to be read before the walk goes on."""
+        """The member's content (a regular file's), to be read before the walk goes on; None
+        for any other member, and for one whose content is not read (``cut``)."""
+        if self.cut is not None:
+            return None
         return self._tar.extractfile(self.info)  # type: ignore[return-value]
 
 
@@ -120,11 +149,12 @@ def layer_entries(
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for info in tar:
                 sha, first = None, b""
-                if digest and info.isfile():
+                cut = unexpanded(info)
+                if digest and info.isfile() and cut is None:
                     handle = tar.extractfile(info)
                     if handle is not None:
                         sha, first = _sha256_stream(handle, info.size, head)
-                yield LayerEntry(info, sha, tar, first)
+                yield LayerEntry(info, sha, tar, first, cut)
     except ArchiveError as exc:
         raise exc.located(where) from None
     except (tarfile.TarError, EOFError, zlib.error, OSError, *decompress_errors()) as exc:
