@@ -28,7 +28,7 @@ from checkforensics import __version__
 from checkforensics.analysis.descriptors import FILES, SOCKETS
 from checkforensics.analysis.history import HISTORY_ENTRY, SHELL_VARIABLE, ProcessHistory
 from checkforensics.analysis.malfind import REGION, Suspect
-from checkforensics.analysis.overview import OVERVIEW, Overview, overview
+from checkforensics.analysis.overview import OVERVIEW, Overview, checkpointed_text, overview
 from checkforensics.analysis.processes import PROCESS, command_text
 from checkforensics.analysis.redaction import Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, changed_file_record
@@ -94,17 +94,18 @@ def write_report(model: CheckpointModel, target: NewFile, *, include_secrets: bo
     """The report of ``model`` written to ``target`` (made before the work: an existing file is
     refused then), secret values redacted unless ``include_secrets``; the answer is the one
     ``REPORT`` record of it, with the page's warnings."""
-    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
+    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint, scan_files
 
     context = load_context(model, scan_secrets=False)
     context.redaction = Redaction(reveal=include_secrets)  # what triage's evidence shows
-    hits = scan_checkpoint(model)  # once: the triage rules and the report's table share it
-    context.secrets = finding_records(hits, redact=not include_secrets)
+    in_memory = scan_checkpoint(model)  # once: the triage rules and the report's table share it
+    context.secret_hits = in_memory + scan_files(model)  # the files the container wrote too, as triage has them
+    secrets = finding_records(in_memory, redact=not include_secrets)
     events = merge([(str(model.path), events_of(model))])  # before the hash: the log is read once, kept for it
     model.files(with_data=True)  # likewise the data in flight (pipe buffers, queues): its section's table
     data = ReportInput(
         model=model, overview=overview(model), sha256=model.sha256(), tree=context.tree, files=context.files,
-        changes=context.changes, findings=triage(context), secrets=context.secrets, malfind=context.malfind,
+        changes=context.changes, findings=triage(context), secrets=secrets, malfind=context.malfind,
         history=context.history,
         timeline=[e for e in events if e.runtime_made is None],
     )  # fmt: skip
@@ -174,15 +175,16 @@ def report_document(data: ReportInput, include_secrets: bool) -> dict[str, Any]:
 
 
 def _summary(data: ReportInput, redaction: Redaction) -> dict[str, Any]:
-    """The overview record (as ``show`` prints it) with its free texts masked, and every
-    address of the container (the record names the first)."""
+    """The overview record (as ``show`` prints it) with its free texts masked, every address
+    of the container (the record names the first), and when it was checkpointed as people read it."""
     record = OVERVIEW.json(replace(data.overview, sha256=data.sha256))
     container = record["container"]
     texts = ("name", "image", "pod", "namespace")
     *shown, record["hostname"] = _masked(redaction, [*(container[key] for key in texts), record["hostname"]])
     container.update(zip(texts, shown, strict=True))
     info = data.overview.container
-    return {"overview": record, "ips": list(info.ips), "macs": list(info.macs)}
+    checkpointed = checkpointed_text(data.overview.checkpointed, whole=True)
+    return {"overview": record, "ips": list(info.ips), "macs": list(info.macs), "checkpointed": checkpointed}
 
 
 def _finding(finding: Finding, redaction: Redaction) -> dict[str, Any]:

@@ -22,7 +22,10 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import click
 import pytest
+from commands import argv as sample_argv
+from commands import samples
 from hostile import (
     ARCHIVE_NAME,
     BIDI,
@@ -38,7 +41,7 @@ from hostile import (
     hostile_images,
 )
 
-from checkforensics.cli import run
+from checkforensics.cli import cli, run
 from checkforensics.errors import ExitCode
 
 from conftest import FIXTURES
@@ -103,6 +106,23 @@ CASES: list[tuple[str, list[str], tuple[str, ...], set[int]]] = [
     ("crit-decode", ["crit", "decode", "-i", "C", "core-21.img", "--pretty"], (), {0}),
     ("error", ["crit", "show", "C", "no-such.img"], (), {ExitCode.USAGE, ExitCode.BAD_INPUT}),
     ("error-pid", ["ps", "C", "--pid", "99"], ("text",), {ExitCode.USAGE}),
+]
+
+
+def _offered(name: str) -> tuple[str, ...]:
+    command = cli.get_command(click.Context(cli), name)
+    option = next((p for p in command.params if p.name == "fmt"), None) if command is not None else None
+    return tuple(option.type.choices) if option is not None else ()  # type: ignore[attr-defined]
+
+
+# A command not listed above is still run: each sample it declares, on the hostile container, in
+# every format it offers (a new command is covered without editing this list; listing it above
+# adds the cases its samples do not reach).
+_LISTED = {argv[0] for _, argv, _, _ in CASES}
+CASES += [
+    (f"{spec.name}-sample-{index}", sample_argv(spec, sample, "C"), _offered(spec.name), {0, 1})
+    for index, (spec, sample) in enumerate(samples())
+    if spec.name not in _LISTED and spec.takes != "other"
 ]
 RUNS = [(name, argv, fmt, codes) for name, argv, formats, codes in CASES for fmt in formats or (None,)]
 

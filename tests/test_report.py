@@ -191,8 +191,11 @@ def test_what_report_prints_is_one_record(tmp_path: Path, capsys: pytest.Capture
     argv = ["report", str(FIXTURES / "counters-blog.tar"), "-o", str(out), "--force"]
     assert run([*argv, "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document == {"output": str(out), "size": out.stat().st_size, "processes": 3, "findings": 15,
+    # 8 findings: 7 in memory and environments, and the GitHub token counter.py logged to a file
+    assert document == {"output": str(out), "size": out.stat().st_size, "processes": 3, "findings": 8,
                         "secrets": 7, "warnings": []}  # fmt: skip
+    assert run(["triage", str(FIXTURES / "counters-blog.tar"), "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["findings"]) == 8  # the page lists triage's findings
     assert run([*argv, "--format", "jsonl"]) == 0
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
         {key: value for key, value in document.items() if key != "warnings"}
@@ -440,3 +443,23 @@ def test_report_lists_the_history_with_typed_credentials_masked(
     assert "remnant" in text and "history-cleared" in text and "history-download-exec" in text
     assert "cfw-fake-9c4b" not in page and "cfw-token-4f1e9a" not in page
     assert "-u deploy:cfw…(13 chars)" in text
+
+
+def test_the_page_groups_findings_as_triage_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """nginx's master and workers share one listening socket and one password: one row each on
+    the page as in triage, naming every holder (PID:FD for a descriptor) and the count."""
+    nginx = str(SCENARIOS / "nginx.tar.zst")
+    assert run(["triage", nginx, "--format", "json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    out = tmp_path / "report.html"
+    assert run(["report", nginx, "-o", str(out)]) == 0
+    section = out.read_text().split('<section id="triage">')[1].split("</section>")[0]
+    rows = section.split("<tr>")[2:]  # after the head's
+    assert len(rows) == len(findings)
+    listening = next(f for f in findings if f["rule"] == "listening-socket")
+    held = " ".join(f"{h['pid']}:{h['fd']}" for h in listening["holders"])
+    (row,) = [r for r in rows if "<code>listening-socket</code>" in r]
+    listening_fds = sorted((p["dump_pid"], fd["fd"]) for p in truth("scenarios/nginx")["processes"] for fd in p["fds"]
+                           if fd.get("socket", {}).get("state") == "LISTEN")  # fmt: skip
+    assert held == " ".join(f"{pid}:{fd}" for pid, fd in listening_fds) and len(listening_fds) == 3
+    assert f"<td>{held}</td>" in row and f"<td>{listening['count']}</td>" in row

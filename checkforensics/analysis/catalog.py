@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checkforensics.analysis.overview import overview
+from checkforensics.analysis.overview import CHECKPOINTED_FIELDS, CHECKPOINTED_TIME, overview
 from checkforensics.archive.layout import find_checkpoints
 from checkforensics.errors import CheckforensicsError
 from checkforensics.model import CheckpointModel
-from checkforensics.model.container import parse_kubelet_name
+from checkforensics.model.container import Checkpointed, parse_kubelet_name
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
-from checkforensics.records.values import LIST, SIZE, TEXT, TIME
+from checkforensics.records.values import LIST, SIZE, TEXT
 
 KUBELET_DIR = Path("/var/lib/kubelet/checkpoints")
 # Podman keeps a non-exported checkpoint as an images directory inside the container's storage.
@@ -29,8 +29,7 @@ class Listed:
     pod: str | None
     container: str | None
     engine: str | None
-    checkpointed: str | None
-    checkpointed_from: str | None
+    checkpointed: Checkpointed | None
     size: int | None
     warnings: list[str] = field(default_factory=list)
 
@@ -42,12 +41,12 @@ LISTED = RecordType(
         Field("file", TEXT, "the archive or directory", get=lambda c: str(c.file)),
         Field("namespace", TEXT, "from the archive, else the kubelet's file name"), Field("pod", TEXT),
         Field("container", TEXT), Field("engine", TEXT),
-        Field("checkpointed", TIME, "when it was taken"),
-        Field("checkpointed_from", TEXT, "config.dump, file name, inventory.img mtime or file mtime"),
+        *CHECKPOINTED_FIELDS,
         Field("size", SIZE, "the archive file (a directory: all its files)"),
         Field("warnings", LIST, "what of this checkpoint could not be read"),
     ),
-    ("namespace", "pod", "container", "engine", Column("TIME CHECKPOINTED", "checkpointed"), "size",
+    ("namespace", "pod", "container", "engine",
+     Column("TIME CHECKPOINTED", get=lambda c: c.checkpointed, hint=CHECKPOINTED_TIME), "size",
      Column("FILE", get=lambda c: c.file.name)),
     "A checkpoint found in a directory (list).",
 )  # fmt: skip
@@ -96,7 +95,6 @@ def _listed(path: Path) -> Listed:
         container=info.name or (kubelet.container if kubelet else None),
         engine=info.engine,
         checkpointed=view.checkpointed,
-        checkpointed_from=view.checkpointed_from,
         size=view.archive_size,
         warnings=view.warnings,
     )

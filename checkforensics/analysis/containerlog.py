@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from checkforensics.diagnostics import Diagnostics, Part
-from checkforensics.errors import MemberNotFoundError
 from checkforensics.model import CheckpointModel
 from checkforensics.records.declare import Answer, Field, RecordType, Section
 from checkforensics.records.values import FLAG, INTEGER, MISSING, TEXT, TIME
@@ -135,9 +134,7 @@ def open_container_log(model: CheckpointModel) -> ContainerLog:
         handle = model.open_metadata(name)
         if handle is not None:
             return ContainerLog(name, handle, model.diagnostics)
-    raise MemberNotFoundError(
-        f"no container log in the checkpoint (looked for {', '.join(LOG_MEMBERS)})", where=str(model.path)
-    )
+    raise model.archive.not_found(f"no container log in the checkpoint (looked for {', '.join(LOG_MEMBERS)})")
 
 
 def parse_line(number: int, raw: bytes) -> LogEntry:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkforensics.analysis.overview import DUMP_STATS, INTERFACE, STATS_COLUMNS, Overview, overview
+from checkforensics.analysis.overview import DUMP_STATS, INTERFACE, STATS_COLUMNS, Overview, checkpointed_text, overview
 from checkforensics.analysis.processes import PROCESS, command_text, state_note
 from checkforensics.model import CheckpointModel, Process
 from checkforensics.model.descriptions import DESCRIPTOR, what
@@ -225,7 +225,7 @@ def _metadata_rows(view: Overview) -> list[tuple[str, Any]]:
         ("Runtime", info.runtime),
         ("Engine", info.engine),
         ("Created", info.created),
-        ("Checkpointed", info.checkpointed),
+        ("Checkpointed", checkpointed_text(view.checkpointed, whole=True)),
         ("Pod", info.pod),
         ("Namespace", info.namespace),
         ("Pod UID", info.pod_uid),

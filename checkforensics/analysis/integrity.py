@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkforensics import __version__
-from checkforensics.errors import InputError
+from checkforensics.errors import ArchiveError, InputError
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import FLAG, SIZE, TEXT, TIME
 from checkforensics.render.escape import json_text
@@ -74,7 +74,10 @@ def verification(
 ) -> Answer:
     """The checkpoint's hash (made in the listing pass of a compressed archive), checked
     against ``expect`` or the record file ``against``, written to ``record``; a mismatch is the
-    answer's failure (exit 1)."""
+    answer's failure (exit 1). An archive whose end is missing (truncated, or damaged so that its
+    listing stops) does not verify: ArchiveError (exit 3) saying what is missing, with the hash
+    of what is there, and no record written. One whose listing a decompression limit stopped is
+    whole, and hashed whole: it verifies, with the listing's warning."""
     expected, expected_for = _recorded(against) if against is not None else (expect, None)
     found = Verification(
         given=str(model.path),
@@ -87,6 +90,13 @@ def verification(
         expected=expected,
         expected_for=expected_for,
     )
+    archive = model.archive
+    if archive.cut is not None and not archive.limited:
+        raise ArchiveError(
+            f"{archive.cut}: the end of the evidence is missing, so it does not verify (the sha256 of the "
+            f"{found.size} bytes there is {found.sha256}; no record written)",
+            where=str(model.path),
+        )
     if record is not None:
         with record.new_file(fsync=True) as handle:
             handle.write((json_text(HASH_RECORD.json(found), indent=2) + "\n").encode())

@@ -8,7 +8,10 @@ dumped, so each process is judged exactly, from its own mappings:
 - executable mappings of a memfd or of a deleted file: code whose file is gone or never was;
 - an ELF or PE header at the start of anonymous memory: a program image copied into memory
   (reflective loading), executable or not yet;
-- the process's own executable being a memfd (fileless) or a deleted file.
+- the process's own executable being a memfd (fileless) or a deleted file;
+- in anonymous executable memory, what its first page says of the code (analysis.shellcode):
+  a NOP sled in front of it, system call instructions in it; the hexdump and disassembly start
+  where the code starts, past the sled.
 
 Never flagged: the kernel's ``[vdso]``, ``[vvar]``, ``[vsyscall]`` and ``[uprobes]`` (CRIU
 keeps the vdso's ELF page in every dump), and code mapped from files that still exist. JIT runtimes (Java,
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from checkforensics.analysis.attack import TECHNIQUES
 from checkforensics.analysis.memsearch.memparse import hexdump_line
 from checkforensics.analysis.severity import Severity
+from checkforensics.analysis.shellcode import SCANNED, read_code
 from checkforensics.diagnostics import Part
 from checkforensics.errors import CheckforensicsError
 from checkforensics.images.flags import VmaStatus
@@ -54,6 +58,11 @@ REASONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pe-header": ("a PE (MZ) header at the start of anonymous memory", ("T1620",)),
     "exe-memfd": ("the process's executable is a memfd (fileless)", ("T1620",)),
     "exe-deleted": ("the process's executable was deleted", ("T1070.004",)),
+    "nop-sled": ("a NOP sled (0x90 bytes) in front of the code: shellcode's landing area", ("T1055",)),
+    "syscall": (
+        "system call instructions in anonymous executable code (shellcode calls the kernel itself)",
+        ("T1055",),
+    ),
 }
 
 # Runtimes that write machine code into anonymous memory as they run: program name pattern ->
@@ -96,11 +105,18 @@ class Suspect:
     severity: Severity
     jit: str | None = None
     dumped: int = 0  # bytes of the mapping the checkpoint holds
-    first: bytes = b""  # up to FIRST_BYTES from the mapping's start, as far as they were dumped
+    first: bytes = b""  # up to FIRST_BYTES from code_start, as far as they were dumped
     header: str | None = None  # "ELF" or "PE"
     disassembly: list[str] | None = None  # None: no disassembler installed, or nothing to show
     spans: list[tuple[int, int]] = field(default_factory=list, repr=False)  # [start, end) dumped
     files: list[dict[str, Any]] | None = None  # with --dump: each file written of its bytes
+    code_start: int | None = None  # where the code starts past a NOP sled (None: at the start)
+    details: dict[str, str] = field(default_factory=dict)  # reason -> what was seen, where
+
+    @property
+    def shown_from(self) -> int:
+        """Where the hexdump and the disassembly start: the code, past a NOP sled."""
+        return self.mapping.start if self.code_start is None else self.code_start
 
     def read_spans(self, memory: ProcessMemory) -> Iterator[tuple[int, bytes]]:
         """Each dumped stretch of the mapping with its bytes as the process saw them."""
@@ -130,7 +146,7 @@ class Suspect:
         return found
 
     def hexdump(self) -> list[str]:
-        return [hexdump_line(self.mapping.start + at, self.first[at : at + 16]) for at in range(0, len(self.first), 16)]
+        return [hexdump_line(self.shown_from + at, self.first[at : at + 16]) for at in range(0, len(self.first), 16)]
 
 
 def is_anonymous(mapping: Mapping) -> bool:
@@ -223,6 +239,11 @@ def suspects_of(memory: ProcessMemory, exe_id: int | None, program: str) -> list
         if not reasons:
             continue
         executable = "x" in mapping.perms
+        code_start, details = None, {}
+        if anonymous and executable and header is None:
+            page, _ = memory.read_available(mapping.start, SCANNED)
+            first, code_start, details = _code(page, mapping.start)
+            reasons += list(details)
         spans = _dumped_spans(memory.regions(MemoryFilter(address=(mapping.start, mapping.end)), shared=True))
         suspect = Suspect(
             memory.pid,
@@ -235,11 +256,27 @@ def suspects_of(memory: ProcessMemory, exe_id: int | None, program: str) -> list
             first,
             header,
             spans=spans,
+            code_start=code_start,
+            details=details,
         )
         if executable and first and header is None:
-            suspect.disassembly = _disassemble(first, mapping.start)
+            suspect.disassembly = _disassemble(first, suspect.shown_from)
         found.append(suspect)
     return found
+
+
+def _code(page: bytes, start: int) -> tuple[bytes, int | None, dict[str, str]]:
+    """What anonymous executable memory's first page (from ``start``) says of its code: the
+    bytes to show, from where the code starts; that address when it is past a NOP sled; and
+    the reasons it gives (``nop-sled``, ``syscall``) with what was seen, where."""
+    code = read_code(page)
+    details = {}
+    if code.sled:
+        details["nop-sled"] = f"{code.sled} bytes of 0x90 from {start:#x}; the code starts at {start + code.start:#x}"
+    if code.system_calls:
+        details["syscall"] = ", ".join(f"{name} at {start + at:#x}" for at, name in code.system_calls)
+    first = page[code.start : code.start + FIRST_BYTES]
+    return first, (start + code.start if code.sled else None), details
 
 
 def _dumped_spans(regions: list[Region]) -> list[tuple[int, int]]:
@@ -278,6 +315,13 @@ def malfind(model: CheckpointModel, pids: tuple[int, ...] | list[int] = ()) -> M
     return MalfindResult(suspects, warnings)
 
 
+def _reason_json(suspect: Suspect, reason: str) -> dict[str, str]:
+    shown = {"id": reason, "description": REASONS[reason][0]}
+    if reason in suspect.details:
+        shown["detail"] = suspect.details[reason]
+    return shown
+
+
 def _reasons_cell(suspect: Suspect) -> str:
     return ", ".join(suspect.reasons) + (f" (JIT: {suspect.jit})" if suspect.jit else "")
 
@@ -295,15 +339,18 @@ REGION = RecordType(
         Field("path", TEXT, "memfd:NAME for a memfd, null for anonymous memory", get=lambda s: s.mapping.path),
         Field("flags", LIST, "anonymous or file, private or shared, then memfd and deleted when so"),
         Field("severity", SEVERITY),
-        Field("reasons", LIST, "why it was flagged: {id, description}",
-              get=lambda s: [{"id": r, "description": REASONS[r][0]} for r in s.reasons]),
+        Field("reasons", LIST, "why it was flagged: {id, description}, and detail (what was seen, where) for "
+              "nop-sled and syscall", get=lambda s: [_reason_json(s, r) for r in s.reasons]),
         Field("techniques", LIST, "MITRE ATT&CK techniques of its reasons: {id, name}",
               get=lambda s: [{"id": t, "name": TECHNIQUES[t]} for t in s.techniques]),
         Field("jit", TEXT, "the JIT runtime named when its anonymous code was lowered to low"),
         Field("size", SIZE, "the mapping's size", get=lambda s: s.mapping.end - s.mapping.start),
         Field("dumped", SIZE, "how many of its bytes the checkpoint holds"),
         Field("header", TEXT, "ELF, PE or null"),
-        Field("first_bytes", TEXT, f"up to {FIRST_BYTES} bytes from start, in hex", get=lambda s: s.first.hex()),
+        Field("code_start", ADDRESS, "where the code starts past a NOP sled: first_bytes, hexdump and "
+              "disassembly start there", sometimes=True),
+        Field("first_bytes", TEXT, f"up to {FIRST_BYTES} bytes from start (code_start past a sled), in hex",
+              get=lambda s: s.first.hex()),
         Field("hexdump", LIST, "the same as hexdump -C lines with virtual addresses", get=lambda s: s.hexdump()),
         Field("disassembly", LIST, "the first instructions where capstone is installed, else null"),
         Field("files", LIST, "with --dump: each file written, {file, address, size, sha256}", sometimes=True),
@@ -372,7 +419,10 @@ def regions_text(items: Iterable[Suspect]) -> list[Any]:
     blocks: list[Any] = [record_table(Section(REGION, suspects))]
     for s in suspects:
         lines = [f"pid {s.pid} {s.comm or '-'}  {s.mapping.describe()}"]
-        lines += [f"  {reason}: {REASONS[reason][0]}" for reason in s.reasons]
+        lines += [
+            f"  {reason}: {REASONS[reason][0]}" + (f": {s.details[reason]}" if reason in s.details else "")
+            for reason in s.reasons
+        ]
         if s.jit:
             lines.append(f"  JIT runtime: {s.jit} (executable anonymous memory is its normal way of working)")
         lines += s.hexdump() if s.first else ["  (its first page is not in the checkpoint)"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel, Reads
+from checkforensics.model.container import CHECKPOINTED_CERTAINTY, Checkpointed
 from checkforensics.model.engines import ContainerInfo
 from checkforensics.records.declare import Answer, Column, Field, RecordType, Section
 from checkforensics.records.values import INTEGER, LIST, OBJECT, SIZE, TEXT, TIME, Hint
@@ -38,8 +39,7 @@ class Overview:
     hostname: str | None  # the UTS namespace's nodename: what the kernel said, maybe not what the engine set
     stats: dict[str, int] | None  # stats-dump's "dump" record, CRIU's field names
     warnings: list[str] = field(default_factory=list)  # the listing's, the container's, the dump's
-    checkpointed: str | None = None  # when it was taken, as best known (ContainerMetadata.checkpointed)
-    checkpointed_from: str | None = None  # where that time comes from
+    checkpointed: Checkpointed | None = None  # when it was taken, as best known, and where that was found
     sha256: str | None = None  # the evidence hash, when asked for (show's JSON, inspect, report)
 
     @property
@@ -52,7 +52,6 @@ def overview(model: CheckpointModel) -> Overview:
     """Container metadata, sizes and dump statistics of the checkpoint; no page read."""
     container, sizes, dump = model.container, model.sizes, model.dump
     model.say_listing()
-    taken, source = container.checkpointed
     found = Overview(
         path=model.path,
         kind=model.kind,
@@ -65,8 +64,7 @@ def overview(model: CheckpointModel) -> Overview:
         process_count=dump.process_count(),
         hostname=dump.hostname,
         stats=dump.statistics(),
-        checkpointed=taken,
-        checkpointed_from=source,
+        checkpointed=container.checkpointed,
     )
     said = model.diagnostics.said
     found.warnings = [*said(Part.LISTING), *said(Part.CONTAINER), *said(Part.DUMP)]
@@ -89,6 +87,44 @@ def overviews(model: CheckpointModel, *, hashed: bool = True, stats: bool = Fals
         table=lambda views: overview_tables(list(views), stats),
         warnings=view.warnings,
     )
+
+
+class _CheckpointedTime(Hint):
+    """When a checkpoint was taken (a ``Checkpointed``), as every command shows it to people: the
+    time, and unless it is the engine's own record where it was found (``2026-11-23T00:00:00Z
+    (file mtime, a guess)``). In JSON it is three keys (``CHECKPOINTED_FIELDS``)."""
+
+    name = "time"
+
+    def text(self, value: Any) -> str:
+        return checkpointed_text(value)
+
+
+CHECKPOINTED_TIME = _CheckpointedTime()
+
+
+def checkpointed_text(value: Checkpointed | None, *, whole: bool = False) -> str:
+    """When a checkpoint was taken as people read it: in a table without the fraction of a
+    second (TIME), ``whole`` as recorded (inspect's tree, the report's page, as their other
+    times); where it was found after it unless the engine recorded it."""
+    if value is None:
+        return TIME.text(None)
+    shown = value.time if whole else TIME.text(value.time)
+    return shown if value.source is None else f"{shown} ({value.source})"
+
+
+def _checkpointed(key: str) -> Any:
+    return lambda item: None if item.checkpointed is None else getattr(item.checkpointed, key)
+
+
+# The JSON keys of when a checkpoint was taken: show's, list's, inspect's and the report's.
+CHECKPOINTED_FIELDS = (
+    Field("checkpointed", TIME, "when it was taken, as best known", get=_checkpointed("time")),
+    Field("checkpointed_from", TEXT, "where that time was found: " + ", ".join(CHECKPOINTED_CERTAINTY),
+          get=_checkpointed("found_in")),
+    Field("checkpointed_certainty", TEXT, "how sure that time is, as timeline's certainty: exact (config.dump), "
+          "file-name, file-mtime (a guess: anyone can set it)", get=_checkpointed("certainty")),
+)  # fmt: skip
 
 
 class _Microseconds(Hint):
@@ -177,8 +213,7 @@ OVERVIEW = RecordType(
         Field("sha256", TEXT, "of the archive file (a directory: of a sha256sum listing); null with --no-hash"),
         Field("engine", TEXT, "Podman, CRI-O, containerd, or null", get=lambda v: v.container.engine),
         Field("container", OBJECT, "the container (`container` below)", get=lambda v: CONTAINER.json(v.container)),
-        Field("checkpointed", TIME, "when it was taken, as best known"),
-        Field("checkpointed_from", TEXT, "config.dump, file name, inventory.img mtime or file mtime"),
+        *CHECKPOINTED_FIELDS,
         Field("hostname", TEXT, "the UTS namespace's nodename"),
         Field("processes", INTEGER, "how many pstree.img lists", get=lambda v: v.process_count),
         Field("archive_size", SIZE), Field("checkpoint_size", SIZE, "the CRIU images (checkpointctl's CHKPT SIZE)"),
@@ -192,7 +227,8 @@ OVERVIEW = RecordType(
         Column("FILE", get=lambda v: str(v.path)),
         Column("CONTAINER", get=lambda v: v.container.name), Column("IMAGE", get=lambda v: v.container.image),
         Column("ID", get=lambda v: _short_id(v.container.id)), Column("RUNTIME", get=lambda v: v.container.runtime),
-        Column("CREATED", get=lambda v: v.container.created, hint=TIME), "checkpointed", "engine",
+        Column("CREATED", get=lambda v: v.container.created, hint=TIME),
+        Column("CHECKPOINTED", get=lambda v: v.checkpointed, hint=CHECKPOINTED_TIME), "engine",
         Column("IP", get=lambda v: v.container.ips), Column("MAC", get=lambda v: v.container.macs),
         Column("CHKPT SIZE", "checkpoint_size"), Column("ROOT FS DIFF SIZE", "rootfs_diff_size"),
         Column("POD", get=lambda v: v.container.pod), Column("NAMESPACE", get=lambda v: v.container.namespace),

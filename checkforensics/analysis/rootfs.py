@@ -91,6 +91,10 @@ class RootfsChanges:
     warnings: list[str] = field(default_factory=list)  # what the changes' part said
     opaque: list[str] = field(default_factory=list)  # directories the layer made opaque
     whiteouts: list[str] = field(default_factory=list)  # the deleted paths the layer's whiteouts say
+    # with digests: the first HEAD bytes of each regular file of the container's, (layer, path) ->
+    # bytes, as the walk hashed them (so that reading them costs no second walk), HEADS_KEPT in all
+    heads: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    heads_left_out: int = 0  # regular files of the container's whose first bytes were past HEADS_KEPT
 
     @property
     def rootfs(self) -> Layer | None:
@@ -304,16 +308,17 @@ class LayerItem:
     reason: str | None
 
 
-def walk_layers(model: CheckpointModel, *, digest: bool = True) -> Iterator[LayerItem]:
+def walk_layers(model: CheckpointModel, *, digest: bool = True, head: int = 0) -> Iterator[LayerItem]:
     """Every entry of every layer (rootfs-diff.tar, /dev/shm, tmpfs mounts), streaming, told
-    apart: whiteouts, the runtime's, the container's. A damaged layer is said to the
+    apart: whiteouts, the runtime's, the container's; with ``digest``, each regular file's
+    sha256 and its first ``head`` bytes (``item.entry.head``). A damaged layer is said to the
     diagnostics (part ``changes``, with how many entries were read) and the next one walked."""
     layers = model.layers
     made = RuntimeMade.of(model)
     for archive in layers.archives:
         read = 0
         try:
-            with layers.entries(archive, digest=digest) as entries:
+            with layers.entries(archive, digest=digest, head=head) as entries:
                 for changed, entry in changed_files(entries, archive.root):
                     marker = layer_whiteout(archive.name, changed.path)
                     reason = runtime_reason(archive.name, changed, entry.info, made) if marker is None else None
@@ -326,13 +331,16 @@ def walk_layers(model: CheckpointModel, *, digest: bool = True) -> Iterator[Laye
 # What each open model's layers hold, walked once per command whoever asks (triage's context,
 # the report's timeline): the layers are archives read streaming, a walk costs their size.
 _WALKED: weakref.WeakKeyDictionary[CheckpointModel, tuple[bool, RootfsChanges]] = weakref.WeakKeyDictionary()
+HEAD = 1 << 20  # bytes of each of the container's files kept by a walk with digests (heads)
+HEADS_KEPT = 64 << 20  # and in all
 
 
 def rootfs_changes(model: CheckpointModel, *, digest: bool = True) -> RootfsChanges:
     """Every changed file of every layer (rootfs-diff.tar, /dev/shm, tmpfs mounts), the
     container's apart from the runtime's (``Layer.files``, ``Layer.runtime``), and the deleted
-    paths; ``digest``: with each regular file's sha256. The layers are walked once per model:
-    a later call gets the same answer (one made with digests serves a call without)."""
+    paths; ``digest``: with each regular file's sha256, and the first bytes of the container's
+    (``heads``). The layers are walked once per model: a later call gets the same answer (one
+    made with digests serves a call without)."""
     walked = _WALKED.get(model)
     if walked is not None and (walked[0] or not digest):
         return walked[1]
@@ -346,12 +354,19 @@ def _walk_layers(model: CheckpointModel, digest: bool) -> RootfsChanges:
     changes = RootfsChanges([Layer(archive.name, archive.member) for archive in layers.archives], [])
     by_name = {layer.name: layer for layer in changes.layers}
     whiteouts: list[str] = []
-    for item in walk_layers(model, digest=digest):
+    kept = 0
+    for item in walk_layers(model, digest=digest, head=HEAD if digest else 0):
         layer, changed, marker = by_name[item.layer], item.changed, item.marker
         if item.reason is not None:
             layer.runtime.append(RuntimeEntry(changed, item.reason))
         elif marker is None:
             layer.files.append(changed)
+            if digest and item.entry.info.isfile():
+                if kept + len(item.entry.head) > HEADS_KEPT:
+                    changes.heads_left_out += 1
+                else:
+                    changes.heads[item.layer, changed.path] = item.entry.head
+                    kept += len(item.entry.head)
         elif marker[0] == "deleted":
             whiteouts.append(marker[1])
         elif marker[0] == "opaque":
@@ -385,8 +400,10 @@ def read_changed_file(model: CheckpointModel, path: str) -> tuple[LayerFile, byt
                     return LayerFile(archive.name, changed), b""
                 if entry.info.size > _MEMBER_LIMIT:
                     raise ArchiveError(f"{wanted} is larger than {_MEMBER_LIMIT} bytes", where=archive.member)
+                if entry.cut is not None:
+                    raise ArchiveError(f"{wanted}: {entry.cut}", where=archive.member)
                 handle = entry.open()
                 content = handle.read() if handle is not None else b""
                 digest = hashlib.sha256(content).hexdigest()
                 return LayerFile(archive.name, replace(changed, sha256=digest)), content
-    raise MemberNotFoundError(f"no changed file {wanted} in the checkpoint", where=str(model.path))
+    raise model.archive.not_found(f"no changed file {wanted} in the checkpoint")

@@ -70,6 +70,8 @@ def extract_changes(model: CheckpointModel, out: OutputDirectory, *, runtime: bo
                     continue
                 if info.isdir():
                     out.subdirectories(parts).close()
+                elif info.isfile() and parts and entry.cut is not None:
+                    pass  # not written: what is not read (a sparse file's holes) was said by the layers
                 elif info.isfile() and parts:
                     handle = entry.open()
                     digest = hashlib.sha256()

@@ -4,8 +4,9 @@ Each contiguous dumped run of each process is scanned on its own (secrets.scan_r
 into overlapping chunks), so a secret straddling a page or chunk edge is found and nothing is
 invented across unrelated mappings.  Shared memory objects (memfds, SysV segments, shared
 anonymous memory; see model.shared) are scanned once each, offsets standing for addresses, and
-their findings name the object and where each process maps it.  Findings are deduplicated per
-process (or object), rule and value, keeping the first address and a count.
+their findings name the object and where each process maps it.  ``scan_files`` runs the same
+rules over the files the container wrote (its layers).  Findings are deduplicated per process
+(object, file), rule and value, keeping the first address and a count.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from checkforensics import progress
 from checkforensics.analysis import secrets
 from checkforensics.analysis.redaction import Redaction
+from checkforensics.diagnostics import Part
 from checkforensics.model import CheckpointModel
 from checkforensics.model.regions import MemoryFilter, Region
 from checkforensics.model.shared import SHARED_OBJECT, SharedMemory
@@ -36,10 +38,12 @@ class SecretHit:
     rule: secrets.Rule
     value: bytes
     shared: Any = None  # the SharedMemory object
+    path: str | None = None  # in a file (``scan_files``), at offset ``address``: its path
 
 
-def _hit_key(hit: SecretHit) -> tuple[Any, ...]:
-    return hit.pid, None if hit.shared is None else hit.shared.shmid, hit.rule.id, hit.value
+def hit_key(hit: SecretHit) -> tuple[Any, ...]:
+    """What makes hits one finding: the process (or shared object, or file), the rule and the value."""
+    return hit.pid, None if hit.shared is None else hit.shared.shmid, hit.path, hit.rule.id, hit.value
 
 
 def _scan_regions(
@@ -105,6 +109,27 @@ def scan_checkpoint(
     return scan_memories(memories, memory_filter, rules, yara)
 
 
+def scan_files(model: CheckpointModel, rules: Sequence[secrets.Rule] = secrets.BUILTIN_RULES) -> list[SecretHit]:
+    """The rules over the files the container wrote in its layers (rootfs-diff.tar, /dev/shm,
+    tmpfs), the first MiB of each as the one walk of the layers kept it (``rootfs_changes``'s
+    ``heads``: 64 MiB in all; files past that are said to the diagnostics), in the order of the
+    layers. A finding has no pid; its ``path`` names the file and its address is the offset in it."""
+    from checkforensics.analysis.rootfs import rootfs_changes
+
+    changes = rootfs_changes(model)
+    if changes.heads_left_out:
+        model.diagnostics.warn(
+            f"the secrets of {changes.heads_left_out} file{'s' if changes.heads_left_out != 1 else ''} "
+            "the container wrote were not looked for: "
+            "the first MiB of each file is kept, 64 MiB in all",
+            part=Part.CHANGES,
+        )
+    hits = []
+    for (_, path), head in changes.heads.items():
+        hits += [SecretHit(None, None, f.start, f.rule, f.value, path=path) for f in secrets.scan(head, rules)]
+    return hits
+
+
 @dataclass(frozen=True)
 class SecretFinding:
     """One rule's value in one process (or shared object; with ``across_processes``, anywhere):
@@ -120,6 +145,7 @@ class SecretFinding:
     count: int
     shared: SharedMemory | None = None
     length: int = 0  # of the value found, in bytes
+    path: str | None = None  # in a file: its path (address: the offset in it)
 
     @property
     def mapped(self) -> list[dict[str, Any]] | None:
@@ -143,6 +169,8 @@ SECRET_FINDING = RecordType(
         Field("shared", OBJECT, "the shared memory object (memgrep's object)", get=lambda f: f.shared and
               SHARED_OBJECT.json(f.shared), sometimes=True),
         Field("mapped", LIST, "as in memgrep's shared_matches", sometimes=True),
+        Field("path", TEXT, "in a file the container wrote (triage): its path; address is the offset in it",
+              sometimes=True),
     ),
     ("severity", "rule", "pid", "comm", "address", "value", "count"),
     "A value a credential rule (or a YARA rule) found in memory, once per process, rule and value.",
@@ -156,12 +184,12 @@ def secret_findings(
     wherever it is): first place, count, and the value (masked as analysis.redaction masks
     secrets, unless not ``redact``)."""
     shown = Redaction(reveal=not redact)
-    key = (lambda hit: (hit.rule.id, hit.value)) if across_processes else _hit_key
+    key = (lambda hit: (hit.rule.id, hit.value)) if across_processes else hit_key
     return [
         SecretFinding(
             group.first.pid, group.first.comm, group.first.rule.id, str(group.first.rule.severity).lower(),
             group.first.rule.description, group.first.address, shown.value(group.first.value), group.count,
-            group.first.shared, len(group.first.value),
+            group.first.shared, len(group.first.value), group.first.path,
         )
         for group in secrets.dedupe(hits, key=key)
     ]  # fmt: skip

@@ -66,6 +66,10 @@ class Checkpoint:
         self.kind = kind
         self.images_prefix, self.no_images = images
         self.warnings: list[str] = list(backend.listing.warnings)
+        # Why the listing stopped before the archive's end, and whether a decompression limit
+        # (which --max-expansion raises) stopped it rather than a truncated or damaged archive.
+        self.cut: str | None = backend.listing.cut
+        self.limited = backend.listing.limited is not None
         if self.no_images is not None:
             self.warnings.append(
                 f"{self.no_images} (no inventory.img / pstree.img): only the container metadata can be read"
@@ -170,6 +174,12 @@ class Checkpoint:
         return cls(path, "directory", find_images(backend.listing, str(path)), backend, None)
 
     # -- listing
+
+    def not_found(self, what: str, where: str | None = None) -> MemberNotFoundError:
+        """The error saying ``what`` ("no image 'pstree.img' in this checkpoint"), and when the
+        listing stopped before the archive's end, why: what is missing may be in what was not listed."""
+        cut = f", whose listing stopped short: {self.cut}" if self.cut else ""
+        return MemberNotFoundError(f"{what}{cut}", where=where or str(self.path))
 
     def members(self) -> list[MemberInfo]:
         """Every member, in archive order (a directory: sorted, each level before what is below it)."""
@@ -322,7 +332,7 @@ class Checkpoint:
         self._check_open()
         entry = self._entries.get(normalise_name(name))
         if entry is None:
-            raise MemberNotFoundError("no such member in the checkpoint", where=self.where(name))
+            raise self.not_found("no such member in the checkpoint", where=self.where(name))
         info, where = entry.info, self.where(entry.info.name)
         if info.kind != "file":
             target = f" to {info.linkname!r}" if info.linkname else ""

@@ -30,6 +30,7 @@ from checkforensics.archive.fileio import CHUNK, RangeReader, RunningHash, hash_
 from checkforensics.archive.members import Entry, Listing, MemberInfo, is_pages_image
 from checkforensics.archive.spool import Spool
 from checkforensics.archive.tarscan import MemberReader, MemberTap, NotATar, TarScanner, both_taps
+from checkforensics.archive.zstdframes import zstd_cut
 from checkforensics.errors import ArchiveError, InputError
 
 SMALL_MEMBER_LIMIT = 16 << 20  # compressed archives: members kept in memory at open are at most this big...
@@ -158,6 +159,17 @@ class _StreamSource:
         return self._ended or self.damage is not None
 
 
+def _drain(source: _StreamSource) -> None:
+    """Decompress what follows the tar's end-of-archive blocks (a tar's record padding, then the
+    compressed stream's own end), within the stream's limit, so that a stream whose end is
+    missing (a gzip trailer cut off) says so in ``source.damage``, as one cut mid-member does."""
+    try:
+        while source.skip(CHUNK):
+            pass
+    except ExpansionLimitError:
+        pass  # past the end of the tar: nothing there is listed, and nothing is missing from the listing
+
+
 class CompressedTar:
     """A compressed tar: listed in one streaming pass at open that keeps small members in memory,
     and the big ones ``spool`` accepts in a temporary file.
@@ -216,8 +228,14 @@ class CompressedTar:
                 ) from None
             except ExpansionLimitError:  # inside a member or header the scanner could not weigh first
                 scanner.stopped_by_limit(scanner.last_offset)
-            if source.damage:
+            else:
+                if self.listing.cut is None:  # the tar ended: what follows, to the stream's own end
+                    _drain(source)
+                if self.kind == "tar.zst" and source.damage is None and self.listing.cut is None:
+                    source.damage = zstd_cut(self.fd, self.file_size)  # zstandard ends quietly inside a frame
+            if source.damage:  # the stream ends or breaks: what follows is missing, whatever the tar said
                 self.listing.warn(source.damage)
+                self.listing.cut = self.listing.cut or source.damage
 
     @contextlib.contextmanager
     def stream(

@@ -59,6 +59,7 @@ class Listing:
         self.warnings: list[str] = []
         self.cut_at: int | None = None  # where a truncated or damaged tar stream stops making sense
         self.limited: str | None = None  # why the listing stopped at cut_at, when a decompression limit stopped it
+        self.cut: str | None = None  # why the listing stopped before the archive's end (its warning): cut or limited
         self.count = 0
 
     def add(self, entry: Entry, offset: int | None = None) -> None:

@@ -169,6 +169,7 @@ class TarScanner:
 
     def _stop(self, offset: int, warning: str) -> None:
         self.listing.cut_at = offset
+        self.listing.cut = warning
         self.listing.warn(warning)
 
     def _fits(self, size: int) -> bool:
@@ -196,11 +197,9 @@ class TarScanner:
         elif self._long_name is not None or self._long_link is not None or self._pax:
             self._stop(offset, f"truncated: the archive ends at offset {offset:#x} between a header and its member")
         else:
-            self.listing.cut_at = offset
             after = f" after {self._last_name!r}" if self._last_name else ""
-            self.listing.warn(
-                f"the archive ends at offset {offset:#x}{after} without the end-of-archive blocks (truncated?)"
-            )
+            ended = f"the archive ends at offset {offset:#x}{after} without the end-of-archive blocks (truncated?)"
+            self._stop(offset, ended)
 
     def _member(self, header: Header, offset: int) -> bool:
         if header.typeflag in EXTENDED_TYPEFLAGS:

@@ -217,7 +217,9 @@ def _answer_of(asked: Answer | Iterator[Answer], model: CheckpointModel) -> Iter
 
 def told(answer: Answer, model: CheckpointModel) -> list[str]:
     """The warnings of a command's answer: the answer's own, then what the model's parts said
-    and was not told yet (about the processes ``answer.about`` only, when it names them), each once."""
+    and was not told yet (about the processes ``answer.about`` only, when it names them), each once.
+    What the archive's listing found wrong (a truncated archive, a limit) is said by every command."""
+    model.say_listing()
     return list(dict.fromkeys([*answer.warnings, *model.diagnostics.untold(answer.about)]))
 
 

@@ -8,9 +8,10 @@ from typing import BinaryIO
 
 from checkforensics.archive import Checkpoint, MemberInfo
 from checkforensics.archive.members import is_pages_image
-from checkforensics.errors import ArchiveError, ImageError, InputError, MemberNotFoundError
+from checkforensics.errors import ArchiveError, ImageError, InputError
 from checkforensics.images.codec import Image, decode_image
 from checkforensics.images.framing import read_header
+from checkforensics.images.magic import kind_by_file_name
 from checkforensics.images.registry import KINDS
 
 # No protobuf image comes near this; pages-*.img can, but they are raw and never loaded whole.
@@ -38,7 +39,7 @@ def resolve_image_member(checkpoint: Checkpoint, name: str) -> str:
         info = checkpoint.member(candidate)
         if info is not None and info.kind == "file":
             return candidate
-    raise MemberNotFoundError(f"no image {name!r} in this checkpoint", where=str(checkpoint.path))
+    raise checkpoint.not_found(f"no image {name!r} in this checkpoint")
 
 
 def load_image(checkpoint: Checkpoint, name: str, *, payloads: bool = True) -> Image:
@@ -54,12 +55,13 @@ def read_image_member(checkpoint: Checkpoint, member: str, where: str) -> bytes:
     info = checkpoint.member(member)
     if info is not None and info.size <= _READ_WHOLE:  # one read, which the archive may keep for hashing
         data = checkpoint.read(member, limit=IMAGE_SIZE_LIMIT)
-        _check_magic_bytes(data[:8], where)
+        _check_kind(member, read_header(data[:8], where).name, where)
         _check_size(len(data), where, data)
         return data
     with checkpoint.open_member(member) as stream:
         head = stream.read(8)
         name = read_header(head, where).name
+        _check_kind(member, name, where)
         if info is not None and info.size > IMAGE_SIZE_LIMIT:
             raise ImageError(f"larger than {IMAGE_SIZE_LIMIT} bytes; not a CRIU protobuf image", where=where)
         if info is not None:
@@ -109,6 +111,17 @@ def read_image_bytes(source: str | os.PathLike[str] | None, image: str | None, s
         data = stream.read(IMAGE_SIZE_LIMIT + 1)
     _check_size(len(data), str(path), data)
     return data, str(path)
+
+
+def _check_kind(member: str, found: str, where: str) -> None:
+    """Refuse an image whose magic is not the one its file name says (a pstree.img holding a
+    core image): every reader of it would take its entries for what they are not."""
+    expected = kind_by_file_name(member)
+    if expected is not None and found != expected:
+        raise ImageError(
+            f"holds a {found} image (so its magic says), not the {expected} image its name says; refused",
+            where=where,
+        )
 
 
 def _check_magic(stream: BinaryIO, where: str) -> None:

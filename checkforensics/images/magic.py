@@ -101,3 +101,41 @@ def leading_magic(name: str) -> int | None:
     if name in SINGLE_MAGIC_IMAGES:
         return None
     return IMG_SERVICE if name in SERVICE_IMAGES else IMG_COMMON
+
+
+# What an image's file name says it holds (criu/image-desc.c, the names of the image set):
+# names of one image a checkpoint, and names of one image per process, namespace or object,
+# ``NAME-N.img`` with N decimal or hexadecimal (ghost files, TCP streams). Raw images (pages,
+# tmpfs archives, the network dumps) have no magic, and are not here.
+_KIND_BY_NAME = {
+    "inventory": "INVENTORY", "reg-files": "REG_FILES", "ext-files": "EXT_FILES", "ns-files": "NS_FILES",
+    "eventfd": "EVENTFD_FILE", "eventpoll": "EVENTPOLL_FILE", "eventpoll-tfd": "EVENTPOLL_TFD",
+    "signalfd": "SIGNALFD", "inotify": "INOTIFY_FILE", "inotify-wd": "INOTIFY_WD", "fanotify": "FANOTIFY_FILE",
+    "fanotify-mark": "FANOTIFY_MARK", "pipes": "PIPES", "pipes-data": "PIPES_DATA", "fifo": "FIFO",
+    "fifo-data": "FIFO_DATA", "pstree": "PSTREE", "unixsk": "UNIXSK", "inetsk": "INETSK", "packetsk": "PACKETSK",
+    "netlinksk": "NETLINK_SK", "sk-queues": "SK_QUEUES", "remap-fpath": "REMAP_FPATH", "memfd": "MEMFD_INODE",
+    "binfmt-misc": "BINFMT_MISC", "tty": "TTY_FILES", "tty-info": "TTY_INFO", "tty-data": "TTY_DATA",
+    "filelocks": "FILE_LOCKS", "tunfile": "TUNFILE", "cgroup": "CGROUP", "timerfd": "TIMERFD", "cpuinfo": "CPUINFO",
+    "seccomp": "SECCOMP", "files": "FILES", "bpfmap-file": "BPFMAP_FILE", "bpfmap-data": "BPFMAP_DATA",
+    "apparmor": "APPARMOR", "stats-dump": "STATS", "stats-restore": "STATS", "irmap-cache": "IRMAP_CACHE",
+}  # fmt: skip
+_KIND_BY_NUMBERED_NAME = {
+    "fdinfo": "FDINFO", "pagemap": "PAGEMAP", "pagemap-shmem": "PAGEMAP", "core": "CORE", "ids": "IDS", "mm": "MM",
+    "vmas": "VMAS", "sigacts": "SIGACT", "itimers": "ITIMERS", "posix-timers": "POSIX_TIMERS", "creds": "CREDS",
+    "utsns": "UTSNS", "ipcns-var": "IPC_VAR", "ipcns-shm": "IPCNS_SHM", "ipcns-msg": "IPCNS_MSG",
+    "ipcns-sem": "IPCNS_SEM", "fs": "FS", "ghost-file": "GHOST_FILE", "tcp-stream": "TCP_STREAM",
+    "mountpoints": "MNTS", "netdev": "NETDEV", "netns": "NETNS", "autofs": "AUTOFS", "rlimit": "RLIMIT",
+    "signal-s": "SIGNAL", "signal-p": "SIGNAL", "userns": "USERNS", "timens": "TIMENS", "pidns": "PIDNS",
+}  # fmt: skip
+
+
+def kind_by_file_name(member: str) -> str | None:
+    """The magic name the file name of image ``member`` says it holds (``checkpoint/core-7.img``:
+    CORE), or None for a name CRIU gives no image with a magic."""
+    name = member.rsplit("/", 1)[-1].removesuffix(".img")
+    if name in _KIND_BY_NAME:
+        return _KIND_BY_NAME[name]
+    stem, dash, number = name.rpartition("-")
+    if dash and number and all(c in "0123456789abcdef" for c in number):
+        return _KIND_BY_NUMBERED_NAME.get(stem)
+    return None

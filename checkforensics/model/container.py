@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from checkforensics.archive import IMAGES_DIR, Checkpoint
 from checkforensics.diagnostics import Part
@@ -32,6 +32,35 @@ _RECORDS = {
     CONFIG_DUMP: "container name, image, ID and times unknown",
     SPEC_DUMP: "engine, pod, annotations and mounts unknown",
 }
+
+# Where ``checkpointed`` found its time, and how sure that time is (the timeline's certainties):
+# the engine's record, the kubelet's file name, or a modification time anyone can set (a guess).
+CHECKPOINTED_CERTAINTY = {
+    CONFIG_DUMP: "exact",
+    "file name": "file-name",
+    "inventory.img mtime": "file-mtime",
+    "file mtime": "file-mtime",
+}
+
+
+class Checkpointed(NamedTuple):
+    """When a checkpoint was taken (RFC 3339), and where that was found (``CHECKPOINTED_CERTAINTY``)."""
+
+    time: str
+    found_in: str
+
+    @property
+    def certainty(self) -> str:
+        return CHECKPOINTED_CERTAINTY[self.found_in]
+
+    @property
+    def source(self) -> str | None:
+        """What is said beside the time: nothing for the engine's own record; where it was found
+        otherwise, and for a modification time that it is a guess (``file mtime, a guess``)."""
+        if self.certainty == "exact":
+            return None
+        return f"{self.found_in}, a guess" if self.certainty == "file-mtime" else self.found_in
+
 
 # checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar, as the kubelet names them.
 _KUBELET_NAME = re.compile(
@@ -141,20 +170,20 @@ class ContainerMetadata:
         return container_info(records.config, records.spec, records.network, records.status, records.task_status)
 
     @cached_property
-    def checkpointed(self) -> tuple[str, str]:
+    def checkpointed(self) -> Checkpointed:
         """When the checkpoint was taken, and where that comes from: the engine's record
         (config.dump's checkpointedTime: CRI-O, containerd), the kubelet's file name, the time
         the images were archived (inventory.img's mtime: Podman records none), the file's mtime."""
         if self.info.checkpointed:
-            return self.info.checkpointed, CONFIG_DUMP
+            return Checkpointed(self.info.checkpointed, CONFIG_DUMP)
         archive = self._archive
         kubelet = parse_kubelet_name(archive.path.name)
         if kubelet is not None:
-            return kubelet.time, "file name"
+            return Checkpointed(kubelet.time, "file name")
         inventory = archive.member(archive.images_prefix + "inventory.img")
         if inventory is not None:
-            return _iso(inventory.mtime), "inventory.img mtime"
-        return _iso(archive.path.stat().st_mtime), "file mtime"
+            return Checkpointed(_iso(inventory.mtime), "inventory.img mtime")
+        return Checkpointed(_iso(archive.path.stat().st_mtime), "file mtime")
 
 
 def _iso(timestamp: float) -> str:

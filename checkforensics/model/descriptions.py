@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 from typing import Any
 
 from checkforensics.model.files import SOCKET_TYPES, Descriptor
@@ -17,6 +18,21 @@ def preview(data: bytes, limit: int = _PREVIEW) -> str:
     shown = data[:limit]
     text = "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02x}" for b in shown)
     return text + ("…" if len(data) > limit else "")
+
+
+# A regular-file entry (CRIU's REG: reg-files.img) is any path opened: a directory (every cwd and
+# root), a device, a symlink opened with O_PATH. CRIU records the inode's st_mode with it.
+_MODE_TYPES = ((stat.S_ISDIR, "DIR"), (stat.S_ISCHR, "CHR"), (stat.S_ISBLK, "BLK"), (stat.S_ISFIFO, "FIFO"),
+               (stat.S_ISLNK, "LNK"), (stat.S_ISSOCK, "SOCK"))  # fmt: skip
+
+
+def kind(d: Descriptor) -> str:
+    """What the descriptor is: CRIU's kind, except that a REG entry is named by the file type of
+    the mode CRIU recorded (``DIR``, ``CHR``, ...; REG for a regular file, or with no mode)."""
+    mode = d.details.get("mode") if d.type == "REG" else None
+    if isinstance(mode, int):
+        return next((name for test, name in _MODE_TYPES if test(mode)), d.type)
+    return d.type
 
 
 def what(d: Descriptor) -> str:
@@ -123,7 +139,8 @@ def _descriptor_type(with_data: bool) -> RecordType:
         "fds",
         (
             Field("fd", ANY, 'the number, or "cwd", "root", "exe"'),
-            Field("type", TEXT, "CRIU's kind: REG, PIPE, UNIXSK, INETSK, ..."),
+            Field("type", TEXT, "CRIU's kind: REG, PIPE, UNIXSK, INETSK, ...; a REG entry's by its mode: DIR, CHR, ...",
+                  get=kind),
             Field("id", INTEGER, "the file's id in the checkpoint", get=lambda d: d.file_id),
             Field("path", TEXT),
             Field("deleted", FLAG),

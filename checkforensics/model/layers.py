@@ -94,13 +94,23 @@ class Layers:
         return LayerArchive(name, member, root, info.size if info is not None else None)
 
     @contextlib.contextmanager
-    def entries(self, layer: LayerArchive, *, digest: bool = True) -> Iterator[Iterator[LayerEntry]]:
+    def entries(self, layer: LayerArchive, *, digest: bool = True, head: int = 0) -> Iterator[Iterator[LayerEntry]]:
         """The entries of ``layer``, streaming while the context is open; with ``digest``, each
-        regular file's SHA-256. A damaged layer raises ArchiveError where the damage is."""
+        regular file's SHA-256 and first ``head`` bytes. A damaged layer raises ArchiveError
+        where the damage is."""
         from checkforensics.archive.layers import layer_entries
 
         with self._archive.open_member(layer.member) as stream:
-            yield layer_entries(stream, where=layer.member, size=layer.size, digest=digest)
+            yield self._said(
+                layer, layer_entries(stream, where=layer.member, size=layer.size, digest=digest, head=head)
+            )
+
+    def _said(self, layer: LayerArchive, entries: Iterator[LayerEntry]) -> Iterator[LayerEntry]:
+        """``entries``, each whose content is not read (a sparse file's holes) said once."""
+        for entry in entries:
+            if entry.cut is not None:
+                self.diagnostics.warn(f"{entry.info.name}: {entry.cut}", where=layer.member, part=Part.CHANGES)
+            yield entry
 
     @cached_property
     def _files(self) -> dict[str, tuple[LayerArchive, int]]:
@@ -137,6 +147,8 @@ class Layers:
             with self.entries(layer, digest=False) as entries:
                 for entry in entries:  # the last entry of that name is the file (a tar may repeat one)
                     if entry.info.isfile() and container_path(entry.info.name, layer.root) == wanted:
+                        if entry.cut is not None:
+                            raise CheckforensicsError(f"{wanted}: {entry.cut}", where=layer.member)
                         handle = entry.open()
                         content = handle.read() if handle is not None else b""
             if content is None:

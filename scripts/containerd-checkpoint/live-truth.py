@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
     document = {
         "processes": [_process(p) for p in _descendants(pid)],
         "written": written,
-        "deleted_exist": {path: os.path.lexists(root + path) for path in deleted_paths.split(":")},
+        "deleted_exist": {path: os.path.lexists(root + path) for path in deleted_paths.split(":") if path},
         "container_log": log,
     }
     json.dump(document, sys.stdout, indent=1)

@@ -32,7 +32,12 @@
 # CRIU for no --tcp-established, and Debian's busybox nc has no UDP), checkpoints it once (OUT/containerd-intrusion.tar) and records the
 # implant's sha256 as the live container's /proc/PID/exe read it. Then:
 # write-truth.py OUTDIR TRUTH.json containerd-intrusion.tar
-# Usage: make-fixture.sh OUTDIR [busybox|intrusion]
+#
+# SCENARIO "credentials" runs cfw-creds (credentials.sh): it writes /root/.docker/config.json
+# and /root/.npmrc holding base64(user:password) pairs made for the run, with a third pair in
+# its environment (CFW_REGISTRY); OUT/planted.json names the three. Then:
+# write-truth.py OUTDIR TRUTH.json containerd-credentials.tar
+# Usage: make-fixture.sh OUTDIR [busybox|intrusion|credentials]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(realpath -m "${1:-/tmp/cfw-containerd-out}")
@@ -115,8 +120,21 @@ $(cat "$HERE/intrusion.sh")"
   WRITTEN=/etc/cron.d/cfw-update:/root/.ssh/authorized_keys:/tmp/.cache/kworkerd:/var/tmp/.sshd-helper
   DELETED=/var/tmp/.sshd-helper:/etc/cfw-motd
   ENVS='[{"key": "CFW_ROLE", "value": "intruder"}, {"key": "CFW_FALLBACK", "value": "198.51.100.77:8443"}]'
+elif [ "$SCENARIO" = credentials ]; then
+  NAME=cfw-creds
+  # three user:password pairs made for the run, none a real credential
+  pair() { printf '%s:%s' "$1" "$(head -c 15 /dev/urandom | base64 | tr -d '+/=')"; }
+  DOCKER_PAIR=$(pair cfw-deployer) NPM_PAIR=$(pair cfw-publisher) ENV_PAIR=$(pair cfw-puller)
+  b64() { printf '%s' "$1" | base64 -w0; }
+  python3 -c 'import json, sys; print(json.dumps(dict(zip(("docker_config", "npmrc", "environment"), sys.argv[1:])), indent=1))' \
+    "$DOCKER_PAIR" "$NPM_PAIR" "$ENV_PAIR" > "$OUT/planted.json"
+  SCRIPT="DOCKER_AUTH=$(b64 "$DOCKER_PAIR") NPM_AUTH=$(b64 "$NPM_PAIR")
+$(cat "$HERE/credentials.sh")"
+  WRITTEN=/root/.docker/config.json:/root/.npmrc
+  DELETED=
+  ENVS='[{"key": "CFW_ROLE", "value": "credentials"}, {"key": "CFW_REGISTRY", "value": "'"$(b64 "$ENV_PAIR")"'"}]'
 elif [ "$SCENARIO" != busybox ]; then
-  echo "unknown scenario $SCENARIO (busybox or intrusion)" >&2
+  echo "unknown scenario $SCENARIO (busybox, intrusion or credentials)" >&2
   exit 2
 fi
 # The labels and annotations the kubelet adds to every container (pkg/kubelet/kuberuntime/labels.go)

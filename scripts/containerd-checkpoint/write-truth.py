@@ -91,6 +91,8 @@ def main(argv: list[str]) -> int:
         "container_log": log_lines,
         "live": live,
     }
+    if (out / "planted.json").exists():  # the credentials scenario's user:password pairs
+        truth["planted"] = json.loads((out / "planted.json").read_text())
     truth_path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
     return 0
 

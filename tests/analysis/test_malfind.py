@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checkforensics.analysis.malfind import jit_runtime, malfind, suspects_of
+from checkforensics.analysis.malfind import REASONS, jit_runtime, malfind, suspects_of
 from checkforensics.analysis.severity import Severity
 from checkforensics.cli import run
 from checkforensics.images.flags import Prot, VmaStatus
@@ -26,6 +26,7 @@ TRUTH = truth("scenarios/intrusion")
 PIDS = {p["comm"]: p["dump_pid"] for p in TRUTH["processes"] if p["comm"] != "bash"}
 # implant.c's shellcode: execve("/bin//sh"), the bytes it copied into its rwx page
 SHELLCODE = bytes.fromhex("31c048bbd19d9691d08c97ff48f7db53545f995257545eb03b0f05")
+SYSCALL_AT = SHELLCODE.index(bytes.fromhex("0f05"))  # its last instruction: execve's syscall
 
 
 def _suspects(path: Path = INTRUSION) -> list:
@@ -61,9 +62,10 @@ def test_each_case_has_its_reasons_severity_and_techniques() -> None:
     implants = TRUTH["implants"]
     shellcode = by_comm["inj-shellcode"]
     assert shellcode.mapping.start == int(implants["inj-shellcode"]["address"], 16)
-    assert shellcode.reasons == ["anon-wx"] and shellcode.severity == Severity.HIGH
+    assert shellcode.reasons == ["anon-wx", "syscall"] and shellcode.severity == Severity.HIGH
     assert shellcode.techniques == ["T1055"] and shellcode.flags == ["anonymous", "private"]
-    assert shellcode.first.startswith(SHELLCODE)
+    assert shellcode.first.startswith(SHELLCODE) and shellcode.code_start is None  # no sled: from the start
+    assert shellcode.details["syscall"] == f"syscall at {shellcode.mapping.start + SYSCALL_AT:#x}"
 
     reflect = by_comm["inj-reflect"]
     address, size = implants["inj-reflect"]["report"].split()[1:]
@@ -81,6 +83,66 @@ def test_each_case_has_its_reasons_severity_and_techniques() -> None:
     assert f"{deleted.mapping.path} (deleted)" == exe
     assert deleted.reasons == ["deleted-x", "exe-deleted"] and deleted.techniques == ["T1070.004"]
     assert "deleted" in deleted.flags
+
+
+SLED = 32
+
+
+@pytest.fixture(scope="module")
+def sled_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """intrusion.tar.zst with inj-shellcode's page rewritten as a 32-byte NOP sled and then its
+    shellcode (no fixture holds a sled): the one place the pages images hold the shellcode is
+    that page's start (pages-2.img), followed by zeros; a copy with the sled written there,
+    made with the mutation helpers, stands in for a re-dump."""
+    import zstandard
+    from mutants import read_members, write_members
+
+    plain = tmp_path_factory.mktemp("sled") / "intrusion.tar"
+    with INTRUSION.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
+        plain.write_bytes(stream.read())
+    members = read_members(plain)
+    places = [(i, data.find(SHELLCODE)) for i, (_, data) in enumerate(members) if data and SHELLCODE in data]
+    ((index, offset),) = places
+    info, data = members[index]
+    assert data is not None and offset % 4096 == 0 and info.name.endswith(("pages-2.img",))
+    assert data[offset + len(SHELLCODE) : offset + len(SHELLCODE) + SLED] == bytes(SLED)
+    patched = data[:offset] + b"\x90" * SLED + SHELLCODE + data[offset + SLED + len(SHELLCODE) :]
+    members[index] = (info, patched)
+    return write_members(members, plain.with_name("intrusion-sled.tar"))
+
+
+def test_a_nop_sled_is_named_and_the_code_shown_from_where_it_starts(sled_archive: Path) -> None:
+    by_comm = {s.comm: s for s in _suspects(sled_archive)}
+    shellcode = by_comm["inj-shellcode"]
+    start = shellcode.mapping.start
+    assert shellcode.reasons == ["anon-wx", "nop-sled", "syscall"] and shellcode.severity == Severity.HIGH
+    assert shellcode.code_start == start + SLED
+    assert shellcode.details["nop-sled"] == f"32 bytes of 0x90 from {start:#x}; the code starts at {start + SLED:#x}"
+    assert shellcode.details["syscall"] == f"syscall at {start + SLED + SYSCALL_AT:#x}"
+    assert shellcode.first.startswith(SHELLCODE)  # not the sled
+    assert shellcode.hexdump()[0].startswith(f"{start + SLED:016x}  31 c0 48 bb")
+    if shellcode.disassembly is not None:  # capstone installed
+        assert shellcode.disassembly[0] == f"{start + SLED:016x}  xor eax, eax"
+    # the rest is as in the real dump
+    assert {c: s.reasons for c, s in by_comm.items() if c != "inj-shellcode"} == {
+        c: s.reasons for c, s in ((s.comm, s) for s in _suspects()) if c != "inj-shellcode"
+    }
+
+
+def test_a_nop_sled_in_json_and_text(sled_archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["malfind", str(sled_archive), "--pid", str(PIDS["inj-shellcode"]), "--format", "json"]) == 0
+    (region,) = json.loads(capsys.readouterr().out)["regions"]
+    assert [r["id"] for r in region["reasons"]] == ["anon-wx", "nop-sled", "syscall"]
+    assert "detail" not in region["reasons"][0] and region["reasons"][1]["detail"].startswith("32 bytes of 0x90")
+    assert region["code_start"] == region["start"] + SLED
+    assert bytes.fromhex(region["first_bytes"]).startswith(SHELLCODE)
+    assert run(["malfind", str(sled_archive), "--pid", str(PIDS["inj-shellcode"]), "--no-color"]) == 0
+    text = capsys.readouterr().out
+    assert "  nop-sled: a NOP sled (0x90 bytes) in front of the code: shellcode's landing area: 32 bytes" in text
+    assert "90 90 90 90" not in text  # the hexdump starts past the sled
+    start = region["start"]
+    assert f"{start + SLED:016x}  31 c0 48 bb d1 9d 96 91  d0 8c 97 ff 48 f7 db 53  |1.H.........H..S|" in text
+    assert f"  syscall: {REASONS['syscall'][0]}: syscall at {start + SLED + SYSCALL_AT:#x}" in text
 
 
 def test_the_copied_image_is_the_program_that_made_it() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from checkforensics.model import CheckpointModel
+from checkforensics.model.descriptions import kind as descriptor_kind
 from checkforensics.model.files import Descriptor
 
 from conftest import SCENARIOS
@@ -23,6 +24,7 @@ ANON_TYPES = {
 }  # fmt: skip
 ACCESS = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"}
 O_PATH = 0o10000000
+O_DIRECTORY, O_TMPFILE = 0o200000, 0o20000000  # O_TMPFILE is __O_TMPFILE | O_DIRECTORY
 
 
 @cache
@@ -47,6 +49,20 @@ CASES = _cases()
 
 def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ipaddress.ip_address(host).version == 6 else f"{host}:{port}"
+
+
+def test_cwd_and_root_are_directories() -> None:
+    """files named every cwd and root REG (CRIU's kind of entry); they are directories, as the
+    mode CRIU recorded says, and at the paths /proc gave."""
+    for name in NAMES:
+        truth = json.loads((SCENARIOS / f"{name}.truth.json").read_text())
+        for process in truth["processes"]:
+            ours = _descriptors(name)[process["dump_pid"]]
+            if process["state"] == "Z":
+                assert process["cwd"] is None and "cwd" not in ours  # a zombie has none
+                continue
+            for which in ("cwd", "root"):
+                assert (descriptor_kind(ours[which]), ours[which].path) == ("DIR", process[which]), (name, which)
 
 
 def test_every_process_has_exactly_its_descriptors() -> None:
@@ -76,6 +92,11 @@ def test_descriptor_is_what_proc_said(name: str, pid: int, fd: dict[str, Any]) -
             assert ours.deleted == deleted
         if ours.type == "REG":
             assert ours.pos == int(fd["fdinfo"]["pos"])
+        # what files calls it: a character device CHR, a directory opened DIR (O_DIRECTORY and
+        # not O_TMPFILE, which carries that bit to make a regular file), a file REG
+        directory = flags & O_DIRECTORY and not flags & O_TMPFILE
+        wanted = "CHR" if kind == "chardev" else "DIR" if directory else ours.type
+        assert descriptor_kind(ours) == wanted and (wanted != "REG" or kind == "file")
     elif kind == "socket":
         _check_socket(ours, fd["socket"])
     else:

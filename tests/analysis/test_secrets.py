@@ -97,7 +97,6 @@ def _cases() -> list[Case]:
     slack_team = "".join(RNG.choice("0123456789") for _ in range(11))
     bot_secret = rand(ALNUM, 24)
     user_pass = b64(b"robot$ci:" + rand(ALNUM, 20).encode())
-    basic = b64(b"admin:" + rand(ALNUM, 14).encode())
     return [
         case(
             "gcp-service-account-key",
@@ -258,18 +257,11 @@ def _cases() -> list[Case]:
             "postgres://app:${DB_PASS" + "WORD}@db.internal/app\n",
         ),
         case(
-            "docker-config-auth",
+            "encoded-credential-pair",
             '{"auths": {"registry.example.com": {"auth": "',
             user_pass,
             '"}}}',
             '{"auths": {"registry.example.com": {"auth": "' + b64(b"no-colon-here") + '"}}}',
-        ),
-        case(
-            "http-basic-auth-header",
-            "GET / HTTP/1.1\r\nAuthorization: Basic ",
-            basic,
-            "\r\n",
-            "Authorization: Basic " + b64(b"just-a-user") + "\r\n",
         ),
         case(
             "http-bearer-token",
@@ -404,17 +396,17 @@ BEARER = "Bearer " + rand(B64URL, 32)
 @pytest.mark.parametrize(
     ("text", "rule"),
     [
-        (f"GET / HTTP/1.1\r\nAuthorization: {BASIC}\r\n", "http-basic-auth-header"),
-        (f"GET / HTTP/1.1\r\nauthorization:{BASIC}\r\n", "http-basic-auth-header"),
-        (f"CONNECT x:443 HTTP/1.1\r\nProxy-Authorization: {BASIC}\r\n", "http-basic-auth-header"),
+        (f"GET / HTTP/1.1\r\nAuthorization: {BASIC}\r\n", "encoded-credential-pair"),
+        (f"GET / HTTP/1.1\r\nauthorization:{BASIC}\r\n", "encoded-credential-pair"),
+        (f"CONNECT x:443 HTTP/1.1\r\nProxy-Authorization: {BASIC}\r\n", "encoded-credential-pair"),
         # nginx parses headers in place: NUL over the colon and at the end of the value
-        (f"GET / HTTP/1.1\r\nHost\0 cfw\0\nAuthorization\0 {BASIC}\0\n", "http-basic-auth-header"),
+        (f"GET / HTTP/1.1\r\nHost\0 cfw\0\nAuthorization\0 {BASIC}\0\n", "encoded-credential-pair"),
         (f"GET / HTTP/1.1\r\nAuthorization: {BEARER}\r\n", "http-bearer-token"),
         (f"GET / HTTP/1.1\r\nHost\0 cfw\0\nAuthorization\0 {BEARER}\0\nConnection\0 close\0\n", "http-bearer-token"),
     ],
 )  # fmt: skip
 def test_authorization_headers_as_sent_and_as_nginx_keeps_them(text: str, rule: str) -> None:
-    value = (BASIC if rule == "http-basic-auth-header" else BEARER).split(" ")[1]
+    value = (BASIC if rule == "encoded-credential-pair" else BEARER).split(" ")[1]
     found = [(f.rule.id, f.value) for f in scan(b"\x00\x7f" + text.encode() + b"\x00", engine="python")]
     assert found == [(rule, value.encode())]
 
@@ -433,7 +425,50 @@ def test_authorization_headers_as_sent_and_as_nginx_keeps_them(text: str, rule: 
 )
 def test_no_authorization_header_no_finding(text: str) -> None:
     found = ids(scan(b"\x00" + text.encode() + b"\x00\n", engine="python"))
-    assert not {"http-basic-auth-header", "http-bearer-token"} & set(found)
+    assert not {"encoded-credential-pair", "http-bearer-token"} & set(found)
+
+
+PAIR = b64(b"cfw-deployer:" + rand(ALNUM, 18).encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"GET / HTTP/1.1\r\nAuthorization: Basic {PAIR}\r\n",
+        f'{{\n\t"auths": {{\n\t\t"registry.example.net": {{\n\t\t\t"auth": "{PAIR}"\n\t\t}}\n\t}}\n}}\n',
+        f"//registry.npmjs.org/:_auth={PAIR}\nalways-auth=true\n",  # .npmrc
+        f'_auth = "{PAIR}"\n',
+        f"PATH=/bin\0CFW_REGISTRY={PAIR}\0HOME=/root\0",  # an environment, whatever the name
+        f"export creds='{PAIR}'; curl -H \"Authorization: Basic $creds\" https://x.example/\n",  # a shell line
+    ],
+)  # fmt: skip
+def test_encoded_credential_pair_wherever_it_is_kept(text: str) -> None:
+    found = [(f.rule.id, f.value) for f in scan(b"\x00\x7f" + text.encode() + b"\x00", engine="python")]
+    assert found == [("encoded-credential-pair", PAIR.encode())]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PAIR,  # no context: a bare base64 word cannot be told from any other without noise
+        f"X=={PAIR}",  # "=" after "=", no name
+        f"X={PAIR}A",  # not the whole value
+        f"X={PAIR}.example",
+        f"X={PAIR[:12]}",  # cut before the colon: no longer a pair
+        "X=" + b64(b"no-colon-in-it-at-all"),
+        "X=" + b64(b"two:colons:here"),
+        "X=" + b64(b"blank user:password1"),
+        "X=" + b64(b":no-user-at-all"),
+        "X=" + b64(b"user:"),
+        "X=" + b64(b"user:\x00\x01binary"),
+        "X=" + b64(b"admin:password"),  # a placeholder
+        "X=" + b64(b"admin:changeme"),
+        "X=" + b64(b"cfw-user:pw" + rand(ALNUM, 6).encode()).rstrip("="),  # padding cut off: not canonical
+        "X=" + b64(b"u:" + b"p" * 3073),  # longer than any registry's or browser's
+    ],
+)  # fmt: skip
+def test_no_credential_pair_no_finding(text: str) -> None:
+    assert "encoded-credential-pair" not in ids(scan(b"\x00" + text.encode() + b"\x00\n", engine="python"))
 
 
 @pytest.mark.parametrize(
@@ -570,6 +605,7 @@ def test_48_mib_of_random_bytes_give_next_to_nothing() -> None:
     seconds = time.perf_counter() - began
     print(f"pure-Python scan: {len(data) / 1e6 / seconds:.0f} MB/s, {len(found)} findings")
     assert len(found) <= 3, as_tuples(found)[:10]
+    assert "encoded-credential-pair" not in ids(found)  # "=" and "Basic" occur, pairs must not
 
 
 def test_random_filler_with_planted_secrets_finds_exactly_them() -> None:

@@ -109,7 +109,7 @@ def _nginx_holder(kind: str) -> int:
     return pid
 
 
-@pytest.mark.parametrize(("kind", "rule"), [("basic", "http-basic-auth-header"), ("bearer", "http-bearer-token")])
+@pytest.mark.parametrize(("kind", "rule"), [("basic", "encoded-credential-pair"), ("bearer", "http-bearer-token")])
 def test_nginx_authorization_headers_in_the_worker_holding_each(kind: str, rule: str) -> None:
     """Each header once, in its worker's heap, parsed in place: "Authorization\\0 Basic ...\\0"."""
     value = _truth("nginx")["http_credentials"][kind]["value"]

@@ -826,7 +826,7 @@ def test_diff_descriptors_and_sockets(tmp_path: Path, capsys: pytest.CaptureFixt
     assert out.startswith("Container: -\nImage:     -\nID:        -\n\n")  # its config.dump is {}
     summary = out.splitlines()[-1]
     assert summary.startswith("Summary: processes +") and f", sockets +{added} -{removed}," in summary
-    assert "Descriptors: +" in out and "fd cwd] REG /tmp/cfw-scenarios/piggie-diff" in out
+    assert "Descriptors: +" in out and "fd cwd] DIR /tmp/cfw-scenarios/piggie-diff" in out
     rows, _ = _cli(capsys, "diff", a, b, "--format", "table")
     lines = rows.splitlines()  # the container above the table, the summary below it
     first = next(n for n, line in enumerate(lines) if line.startswith("SECTION")) + 2

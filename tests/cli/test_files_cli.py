@@ -20,7 +20,9 @@ def test_files_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["files", str(INFLIGHT), "--data", "--format", "json"]) == 0
     (process,) = json.loads(capsys.readouterr().out)["processes"]
     fds = {fd["fd"]: fd for fd in process["fds"]}
-    assert fds[0] == {**fds[0], "type": "REG", "path": "/dev/null", "deleted": False}
+    # a character device, by the mode CRIU recorded with its reg-files entry (S_IFCHR, 0o20666)
+    assert fds[0] == {**fds[0], "type": "CHR", "mode": 0o20666, "path": "/dev/null", "deleted": False}
+    assert (fds["cwd"]["type"], fds["root"]["type"], fds["exe"]["type"]) == ("DIR", "DIR", "REG")
     assert fds[10]["deleted"] is True and fds[10]["path"] == "/var/tmp/dropper.sh"
     assert (fds[7]["proto"], fds[7]["state"], fds[7]["local"]) == ("TCP", "LISTEN", "127.0.0.1:7070")
     assert fds[9]["remote"] == "127.0.0.1:43414" and fds[9]["recv_queue"] == 27

@@ -137,6 +137,6 @@ def indicators(model: CheckpointModel, *, include_local: bool = False) -> Answer
     """iocs' answer: every indicator as an ``INDICATOR`` record."""
     found = find_indicators(model, include_local=include_local)
     return Answer(
-        [Section(INDICATOR, found, context={"checkpointed": model.container.checkpointed[0]})],
+        [Section(INDICATOR, found, context={"checkpointed": model.container.checkpointed.time})],
         nothing="no indicator (address, domain, URL, e-mail address, dropped file) in the checkpoint",
     )

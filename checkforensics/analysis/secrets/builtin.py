@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from checkforensics.analysis.secrets.names import NAME_KEYWORDS, is_credential_name
 from checkforensics.analysis.secrets.rule import MatchValidator, Rule, Severity, Validator
 from checkforensics.analysis.secrets.validators import (
+    is_credential_pair,
     is_jwt,
     is_key_block,
     is_kubernetes_token,
     is_openssh_key,
-    is_user_password,
     random_enough,
     real_value,
 )
@@ -44,6 +44,34 @@ _VALUE_END = rb"(?=[\x00\t\n\r \"']|;[\s\x00]|\Z)"
 # NUL nginx writes over the colon when it parses the header in place in its request buffer
 # ("Authorization\0 Basic ..."). A lookbehind, so that a match starts at the value's text.
 _AFTER_AUTHORIZATION = rb"(?i:(?<=authorization:)|(?<=authorization\x00))"
+_BASE64 = rb"[A-Za-z0-9+/]"
+# Where an encoded credential pair (base64 of user:password) is kept, each way starting with a
+# literal byte (re skips to the bytes that can start a match only when every branch starts with
+# one: no group, no case-insensitive letter; else it tries the regex at every byte, several
+# times slower on text): after "Basic" (or "basic", "BASIC") in an Authorization header (as
+# sent, or as nginx keeps it parsed, NUL over the colon; a lookbehind, so that the match starts
+# at "Basic"), as Docker's config.json "auth", as .npmrc's "_auth" (blanks allowed around its
+# "="), or as the value of any NAME= (an environment, a shell variable; a name character right
+# before "=" and the value, quoted or not, right after it).
+_AFTER_AUTHORIZATION_BASIC = b"|".join(
+    rb"(?i:(?<=authorization" + separator + blank + rb"basic))"
+    for separator in (b":", b"\x00")
+    for blank in (b"", b" ", b"\t", b"  ")
+)
+_CREDENTIAL_PAIR_BEFORE = (
+    rb"(?:"
+    + b"".join(
+        scheme + rb"(?:" + _AFTER_AUTHORIZATION_BASIC + rb")[\t ]{1,4}|" for scheme in (b"Basic", b"basic", b"BASIC")
+    )
+    + rb'"auth"\s{0,8}:\s{0,8}"'
+    rb"|_auth[\t ]{0,4}=[\t ]{0,4}[\"']?"
+    rb"|=(?<=[A-Za-z0-9_]=)[\"']?(?=[A-Za-z0-9+/]))"
+)
+# The keywords of its NAME= form: "=" and the first byte of the value (or its quote), which
+# leaves out most of text's "=" (" = ", "==").
+_CREDENTIAL_PAIR_KEYWORDS = [b"basic", b'"auth"', b"_auth"] + [
+    b"=" + bytes([c]) for c in b"abcdefghijklmnopqrstuvwxyz0123456789+/\"'"
+]
 # An environment-style NAME that holds one of the words a credential's name has (names.py says
 # which names are credential-like; the regex only finds the candidates). Upper case, as
 # environments are written: lower-case config text is not an environment.
@@ -352,22 +380,13 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         validate=real_value,
     ),
     _rule(
-        "docker-config-auth",
+        "encoded-credential-pair",
         HIGH,
-        'Registry credentials in a Docker config.json: "auth": base64 of user:password',
-        rb'"auth"\s{0,8}:\s{0,8}"([A-Za-z0-9+/]{6,2048}={0,2})"',
-        [b'"auth"'],
+        "base64 of user:password: HTTP Basic, Docker config.json auth, .npmrc _auth, NAME=value",
+        _CREDENTIAL_PAIR_BEFORE + rb"(" + _BASE64 + rb"{8,4096}={0,2})(?![A-Za-z0-9+/=_.-])",
+        _CREDENTIAL_PAIR_KEYWORDS,
         group=1,
-        validate=is_user_password,
-    ),
-    _rule(
-        "http-basic-auth-header",
-        HIGH,
-        "HTTP Authorization: Basic header (base64 of user:password), also as nginx keeps it parsed",
-        _AFTER_AUTHORIZATION + rb"[\t ]{0,4}(?i:basic)[\t ]{1,4}([A-Za-z0-9+/]{6,2048}={0,2})(?![A-Za-z0-9+/=])",
-        [b"basic"],
-        group=1,
-        validate=is_user_password,
+        validate=is_credential_pair,
         ignore_case=True,
     ),
     _rule(

@@ -36,6 +36,9 @@ class _Search:
 
     keywords: tuple[int, ...]  # indexes into _Plan.keywords
     pattern: re.Pattern[bytes] | None
+    # for a pattern: per keyword length, which keyword the bytes at a match are (a dict look-up
+    # per length, not a comparison per keyword: "=" and 40 next bytes is one group of 40)
+    by_length: tuple[tuple[int, dict[bytes, int]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,10 @@ def _plan(rules: tuple[Rule, ...]) -> _Plan:
         prefix = keywords[members[0]][0][:1]
         rests = sorted({keywords[k][0][1:] for k in members}, key=len, reverse=True)
         pattern = re.escape(prefix) + b"(?=" + b"|".join(re.escape(rest) for rest in rests) + b")"
-        searches.append(_Search(tuple(members), re.compile(pattern)))
+        by_length: dict[int, dict[bytes, int]] = defaultdict(dict)
+        for k in members:
+            by_length[len(keywords[k][0])][keywords[k][0]] = k
+        searches.append(_Search(tuple(members), re.compile(pattern), tuple(sorted(by_length.items()))))
     return _Plan(
         rules=rules,
         keywords=keywords,
@@ -130,12 +136,13 @@ def _search(plan: _Plan, search: _Search, haystack: bytes) -> Iterator[tuple[int
         for at in _find_all(haystack, plan.keywords[k][0]):
             yield k, at
         return
-    startswith, pattern = haystack.startswith, search.pattern
+    pattern = search.pattern
     match = pattern.search(haystack)
     while match is not None:
         at = match.start()
-        for k in search.keywords:
-            if startswith(plan.keywords[k][0], at):
+        for length, which in search.by_length:
+            k = which.get(haystack[at : at + length])
+            if k is not None:
                 yield k, at
         match = pattern.search(haystack, at + 1)
 

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from checkforensics.analysis.secrets.rule import TEXT_BYTES, Validator
+from checkforensics.analysis.secrets.rule import Validator
 
 
 def shannon_entropy(value: bytes) -> float:
@@ -110,13 +110,30 @@ def is_kubernetes_token(value: bytes) -> bool:
     )
 
 
-def is_user_password(value: bytes) -> bool:
-    """Base64 of ``user:password`` (Docker's "auth", HTTP Basic) with a real password."""
+# An encoded credential pair: base64 of "user:password" (RFC 7617's user-pass, which Docker's
+# config.json "auth" and .npmrc's "_auth" hold too). What it decodes to must look like one: a
+# user of printable ASCII without blanks, one colon, a password of printable ASCII (blanks
+# allowed), neither longer than anything a registry or a browser sends.
+_PAIR_USER = re.compile(rb"[!-9;-~]{1,128}")
+_PAIR_PASSWORD = re.compile(rb"[ -9;-~]{3,3072}")
+
+
+def credential_pair(value: bytes) -> tuple[bytes, bytes] | None:
+    """``(user, password)`` when ``value`` is canonical base64 (padded, no stray bits) of
+    ``user:password`` with a real password; else None."""
+    if len(value) % 4:
+        return None
     raw = _b64decode(value)
-    if raw is None or b":" not in raw or any(b not in TEXT_BYTES or b < 0x20 for b in raw):
-        return False
+    if raw is None or base64.b64encode(raw) != value or raw.count(b":") != 1:
+        return None
     user, _, password = raw.partition(b":")
-    return bool(user) and bool(password) and not is_placeholder(password)
+    if not _PAIR_USER.fullmatch(user) or not _PAIR_PASSWORD.fullmatch(password) or is_placeholder(password):
+        return None
+    return user, password
+
+
+def is_credential_pair(value: bytes) -> bool:
+    return credential_pair(value) is not None
 
 
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/=]{16,}")

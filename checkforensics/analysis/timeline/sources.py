@@ -120,31 +120,24 @@ def runtime_events(model: CheckpointModel) -> Iterator[Event]:
 
 # --- the checkpoint itself
 
-_CHECKPOINTED_CERTAINTY = {  # where model.container.checkpointed found its time
-    "config.dump": "exact",
-    "file name": "file-name",
-    "inventory.img mtime": "file-mtime",
-    "file mtime": "file-mtime",
-}
-
 
 @source("checkpoint", reads=("container",), doc="when the checkpoint was taken (config.dump's checkpointedTime, "
         "the kubelet's file name, or inventory.img's mtime), with how long CRIU took to freeze the container "
         "and how long it stayed frozen (stats-dump)")  # fmt: skip
 def checkpoint_events(model: CheckpointModel) -> Iterator[Event]:
     try:
-        when, found_in = model.container.checkpointed
+        checkpointed = model.container.checkpointed
     except (CheckforensicsError, OSError) as exc:
         model.diagnostics.warn(f"when the checkpoint was taken is unknown: {exc}", part=Part.TIMELINE)
         return
-    ns = dated(model, parse_rfc3339, when, found_in)
+    ns = dated(model, parse_rfc3339, checkpointed.time, checkpointed.found_in)
     stats = model.dump.statistics() or {}
     details = {f"{key}_us": stats[key] for key in ("freezing_time", "frozen_time") if isinstance(stats.get(key), int)}
     message = "checkpointed"
     if details:
         message += "; CRIU " + ", ".join(f"{key.removesuffix('_time_us')} {value} µs" for key, value in details.items())
-    yield Event(ns, "checkpoint", "Checkpointed", _CHECKPOINTED_CERTAINTY.get(found_in, "file-mtime"),
-                message, found_in, details=details)  # fmt: skip
+    yield Event(ns, "checkpoint", "Checkpointed", checkpointed.certainty, message, checkpointed.found_in,
+                details=details)  # fmt: skip
 
 
 # --- the container's log

@@ -20,7 +20,14 @@ from checkforensics.analysis.severity import Severity
 from checkforensics.analysis.triage.context import Context, load_context
 from checkforensics.analysis.triage.credentials import rule_environment, rule_secrets
 from checkforensics.analysis.triage.files import rule_disk, rule_fileless
-from checkforensics.analysis.triage.finding import ADDRESS_EVIDENCE, FINDING, RULE_TECHNIQUES, Finding, evidence_text
+from checkforensics.analysis.triage.finding import (
+    ADDRESS_EVIDENCE,
+    FINDING,
+    RULE_TECHNIQUES,
+    Finding,
+    evidence_text,
+    one_per_fact,
+)
 from checkforensics.analysis.triage.history import (
     rule_history_cleared,
     rule_history_credential,
@@ -81,6 +88,6 @@ def findings(model: CheckpointModel, minimum: Severity = Severity.INFO, *, scan_
 
 
 def triage(context: Context) -> list[Finding]:
-    """Every rule's findings, most severe first."""
-    findings = [finding for rule in RULES for finding in rule(context)]
+    """Every rule's findings, one per rule and fact (``one_per_fact``), most severe first."""
+    findings = one_per_fact([finding for rule in RULES for finding in rule(context)])
     return sorted(findings, key=lambda f: (-f.severity, f.pid if f.pid is not None else -1, f.rule))

@@ -1,12 +1,12 @@
 """What the rules look at, loaded once from the model: processes with their argv and
-environment, descriptors, the changes on disk, malfind's suspects, the secrets in memory and
-the readline histories."""
+environment, descriptors, the changes on disk, malfind's suspects, the credential rules' hits
+in memory and the readline histories."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checkforensics.analysis.history import ProcessHistory, histories
 from checkforensics.analysis.malfind import Suspect, malfind
@@ -14,6 +14,9 @@ from checkforensics.analysis.redaction import REDACT, Redaction
 from checkforensics.analysis.rootfs import RootfsChanges, rootfs_changes
 from checkforensics.model import CheckpointModel, Process, ProcessTree
 from checkforensics.model.files import Descriptor, FileTable
+
+if TYPE_CHECKING:
+    from checkforensics.analysis.secretscan import SecretHit
 
 
 @dataclass
@@ -23,8 +26,8 @@ class Context:
     tree: ProcessTree
     files: FileTable
     changes: RootfsChanges
-    secrets: list[Any] = field(default_factory=list)  # secret findings, when the secrets scan ran
-    redaction: Redaction = REDACT  # how evidence shows secret values (the secret records come shown)
+    secret_hits: list[SecretHit] = field(default_factory=list)  # the credential rules' hits, when scanned
+    redaction: Redaction = REDACT  # how evidence shows secret values
     malfind: list[Suspect] = field(default_factory=list)  # malfind's suspect mappings
     history: dict[int, ProcessHistory] = field(default_factory=dict)  # readline histories, by pid
     _exes: dict[int, Descriptor] | None = field(default=None, init=False, repr=False)
@@ -63,12 +66,12 @@ class Context:
 
 def load_context(model: CheckpointModel, *, scan_secrets: bool = True) -> Context:
     """Processes (with argv and environment), descriptors, rootfs changes and, unless told
-    otherwise, the credential rules' findings in memory (values redacted)."""
-    from checkforensics.analysis.secretscan import finding_records, scan_checkpoint
+    otherwise, the credential rules' findings in memory and in the files the checkpoint holds."""
+    from checkforensics.analysis.secretscan import scan_checkpoint, scan_files
 
     tree = model.command_lines(env=True)
-    secrets = finding_records(scan_checkpoint(model)) if scan_secrets else []
+    hits = scan_checkpoint(model) + scan_files(model) if scan_secrets else []
     suspects = malfind(model).suspects  # its warnings are the model's memory diagnostics, told by the caller
     files = model.files()
     model.executables()  # each process's program, for its record (the report's)
-    return Context(tree, files, rootfs_changes(model), secrets, malfind=suspects, history=histories(model))
+    return Context(tree, files, rootfs_changes(model), hits, malfind=suspects, history=histories(model))

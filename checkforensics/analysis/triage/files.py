@@ -11,30 +11,35 @@ from checkforensics.analysis.triage.context import Context
 from checkforensics.analysis.triage.finding import Finding
 
 WRITABLE_DIRS = ("/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/", "/dev/mqueue/")
+# (glob, what a path matching it is, severity, ATT&CK); the first that matches names the path
 SENSITIVE_PATHS = (
-    ("/etc/ld.so.preload", Severity.HIGH, ("T1574.006",)),
-    ("/etc/passwd", Severity.HIGH, ("T1136.001",)),
-    ("/etc/shadow", Severity.HIGH, ("T1136.001",)),
-    ("/etc/sudoers*", Severity.HIGH, ("T1548.003",)),
-    ("/etc/cron*", Severity.HIGH, ("T1053.003",)),
-    ("/var/spool/cron/*", Severity.HIGH, ("T1053.003",)),
-    ("*/.ssh/authorized_keys*", Severity.HIGH, ("T1098.004",)),
-    ("*/.ssh/*", Severity.HIGH, ("T1098.004",)),
-    ("*/.bashrc", Severity.MEDIUM, ("T1546.004",)),
-    ("*/.profile", Severity.MEDIUM, ("T1546.004",)),
-    ("/root/*", Severity.MEDIUM, ()),
-    ("/etc/*", Severity.MEDIUM, ()),
-    ("/usr/bin/*", Severity.HIGH, ("T1554",)),
-    ("/usr/sbin/*", Severity.HIGH, ("T1554",)),
-    ("/bin/*", Severity.HIGH, ("T1554",)),
-    ("/sbin/*", Severity.HIGH, ("T1554",)),
-    ("/lib*/*.so*", Severity.HIGH, ("T1554",)),
-    ("/usr/lib*/*.so*", Severity.HIGH, ("T1554",)),
+    ("/etc/ld.so.preload", "the dynamic linker's preload list", Severity.HIGH, ("T1574.006",)),
+    ("/etc/passwd", "the accounts", Severity.HIGH, ("T1136.001",)),
+    ("/etc/shadow", "the passwords", Severity.HIGH, ("T1136.001",)),
+    ("/etc/sudoers*", "sudo's rules", Severity.HIGH, ("T1548.003",)),
+    ("/etc/cron*", "a cron job", Severity.HIGH, ("T1053.003",)),
+    ("/var/spool/cron/*", "a cron job", Severity.HIGH, ("T1053.003",)),
+    ("*/.ssh/authorized_keys*", "SSH authorized keys", Severity.HIGH, ("T1098.004",)),
+    ("*/.ssh/*", "SSH configuration or keys", Severity.HIGH, ("T1098.004",)),
+    ("*/.bashrc", "a shell start-up file", Severity.MEDIUM, ("T1546.004",)),
+    ("*/.profile", "a shell start-up file", Severity.MEDIUM, ("T1546.004",)),
+    ("/root/*", "root's home", Severity.MEDIUM, ()),
+    ("/etc/*", "system configuration", Severity.MEDIUM, ()),
+    ("/usr/bin/*", "a system binary", Severity.HIGH, ("T1554",)),
+    ("/usr/sbin/*", "a system binary", Severity.HIGH, ("T1554",)),
+    ("/bin/*", "a system binary", Severity.HIGH, ("T1554",)),
+    ("/sbin/*", "a system binary", Severity.HIGH, ("T1554",)),
+    ("/lib*/*.so*", "a system library", Severity.HIGH, ("T1554",)),
+    ("/usr/lib*/*.so*", "a system library", Severity.HIGH, ("T1554",)),
 )
 
 
 def rule_fileless(context: Context) -> Iterator[Finding]:
+    """Memfds and deleted files held open, one finding per file whoever holds it (its holders
+    name each process and descriptor)."""
     for process, d in context.descriptors():
+        if not isinstance(d.fd, int):
+            continue  # cwd, root, exe: a process running from a memfd is exe-memfd's (fileless)
         if d.type == "MEMFD":
             yield Finding(
                 "memfd-open",
@@ -42,9 +47,11 @@ def rule_fileless(context: Context) -> Iterator[Finding]:
                 "memfd (in-memory file) open",
                 process.pid,
                 process.comm,
-                {"fd": d.fd, "name": d.path, "size": d.size},
+                {"name": d.path, "size": d.size},
+                fact=("memfd", d.details.get("inode_id", d.file_id)),
+                fd=d.fd,
             )
-        elif d.type == "REG" and d.deleted and isinstance(d.fd, int):
+        elif d.type == "REG" and d.deleted:
             dropped = (d.path or "").startswith(WRITABLE_DIRS)
             yield Finding(
                 "deleted-file-open",
@@ -52,7 +59,9 @@ def rule_fileless(context: Context) -> Iterator[Finding]:
                 "deleted file still open (content recoverable)" + (" in a writable dir" if dropped else ""),
                 process.pid,
                 process.comm,
-                {"fd": d.fd, "path": d.path, "remap": d.details.get("remap")},
+                {"path": d.path, "remap": d.details.get("remap")},
+                fact=("file", d.details.get("remap_id"), d.path),  # one ghost file, however often opened
+                fd=d.fd,
             )
 
 
@@ -62,12 +71,12 @@ def rule_disk(context: Context) -> Iterator[Finding]:
     for _, changed in context.changes.files:
         if changed.type == "dir":
             continue
-        for pattern, severity, techniques in SENSITIVE_PATHS:
+        for pattern, kind, severity, techniques in SENSITIVE_PATHS:
             if fnmatch.fnmatch(changed.path, pattern):
                 yield Finding(
                     "sensitive-file-changed",
                     severity,
-                    f"changed on disk: {pattern}",
+                    f"{kind} changed on disk: {changed.path}",
                     None,
                     None,
                     {"path": changed.path, "size": changed.size, "mtime": changed.mtime, "sha256": changed.sha256},

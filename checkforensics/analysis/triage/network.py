@@ -4,6 +4,7 @@ outbound connections, and data in flight."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from checkforensics.analysis.severity import Severity
 from checkforensics.analysis.triage.context import Context
@@ -27,7 +28,8 @@ def _reverse_shells(context: Context) -> list[ReverseShell]:
 
 def rule_reverse_shell(context: Context) -> Iterator[Finding]:
     """A shell or interpreter reading its input from the network and writing its output back:
-    critical when the peer is not a local address."""
+    critical wherever the peer is (a loopback peer is a relay or a tunnel on this machine; the
+    shell is driven from outside it all the same), the title saying when it is local."""
     from checkforensics.model.descriptions import peer_text
 
     for shell in _reverse_shells(context):
@@ -42,7 +44,7 @@ def rule_reverse_shell(context: Context) -> Iterator[Finding]:
         held = f"; the other end is held by {peer}" if peer and peer != "-" else ""
         yield Finding(
             "reverse-shell",
-            Severity.HIGH if local_peer else Severity.CRITICAL,
+            Severity.CRITICAL,
             f"reverse shell: {via}" + (" (the peer is a local address)" if local_peer else "") + held,
             shell.process.pid,
             shell.process.comm,
@@ -72,8 +74,8 @@ def rule_network(context: Context) -> Iterator[Finding]:
         program = context.program(process)
         shellish = program in SHELLS or program in NET_TOOLS or bool(INTERPRETERS.match(program))
         techniques = interpreter_techniques(program)
+        held: dict[str, Any] = {"fact": ("socket", d.ino or d.file_id), "fd": d.fd}  # one socket, every holder
         evidence = {
-            "fd": d.fd,
             "proto": d.proto,
             "state": d.state,
             "local": d.local,
@@ -81,7 +83,9 @@ def rule_network(context: Context) -> Iterator[Finding]:
             "program": program,
         }
         if d.state == "LISTEN":
-            yield Finding("listening-socket", Severity.LOW, "listening socket", process.pid, process.comm, evidence)
+            yield Finding(
+                "listening-socket", Severity.LOW, "listening socket", process.pid, process.comm, evidence, **held
+            )
             if program in SHELLS or program in NET_TOOLS:
                 yield Finding(
                     "shell-listening",
@@ -91,6 +95,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.comm,
                     evidence,
                     techniques,
+                    **held,
                 )
             continue
         if d.state == "ESTABLISHED" or (d.proto == "UDP" and not is_loopback(d.remote)):
@@ -104,6 +109,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.comm,
                     evidence,
                     techniques,
+                    **held,
                 )
             elif outbound:
                 yield Finding(
@@ -113,6 +119,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.pid,
                     process.comm,
                     evidence,
+                    **held,
                 )
             elif shellish:
                 yield Finding(
@@ -123,6 +130,7 @@ def rule_network(context: Context) -> Iterator[Finding]:
                     process.comm,
                     evidence,
                     techniques,
+                    **held,
                 )
 
 
@@ -137,9 +145,10 @@ def rule_inflight(context: Context) -> Iterator[Finding]:
                 process.pid,
                 process.comm,
                 {
-                    "fd": d.fd,
                     "recv_queue": d.details.get("recv_queue"),
                     "send_queue": d.details.get("send_queue"),
                     "remote": d.remote,
                 },
+                fact=("socket", d.ino or d.file_id),
+                fd=d.fd,
             )

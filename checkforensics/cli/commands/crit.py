@@ -162,7 +162,11 @@ def explore(source: str, what: str, fmt: str) -> None:
     with Checkpoint.open(source) as checkpoint:
         records = explore_records(checkpoint, what)
         # crit's lines are laid out with tabs: kept; every other control is escaped
-        result = Result(json={"processes": records}, text=lambda: [Lines(explore_lines(what, records), tabs=True)])
+        result = Result(
+            json={"processes": records},
+            text=lambda: [Lines(explore_lines(what, records), tabs=True)],
+            warnings=checkpoint.warnings,  # what the listing found wrong: a truncated archive, hostile names
+        )
         render(result, fmt)
 
 
