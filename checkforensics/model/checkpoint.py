@@ -419,6 +419,7 @@ class CheckpointModel:
         table = self._files.get(with_data)
         if table is None:
             from checkforensics.model.files import build_file_table
+            from checkforensics.model.holders import note_holders
 
             table = build_file_table(
                 self.store,
@@ -427,6 +428,7 @@ class CheckpointModel:
                 with_data=with_data,
                 shared_memory=self.shared_object if with_data else None,
             )
+            note_holders(table)  # who shares each descriptor's object, and who holds a socket's other end
             self._files[with_data] = table
         return table
 

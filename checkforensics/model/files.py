@@ -36,7 +36,6 @@ from checkforensics.model.fdnames import (
     signal_names,
     unix_name,
 )
-from checkforensics.model.holders import note_holders
 from checkforensics.model.processes import ProcessTree
 from checkforensics.model.store import ImageStore
 
@@ -431,7 +430,6 @@ def build_file_table(
                 descriptors.append(descriptor)
         descriptors += _special(resolver, process.pid, mm_of)
         table.processes.append(ProcessFiles(process.pid, process.comm, descriptors))
-    note_holders(table)
     table.warnings = store.diagnostics.said(Part.FILES)
     return table
 

@@ -19,6 +19,7 @@ from checkforensics.records.declare import Answer, Section
 from checkforensics.render.console import JSON, JSONL, TABLE
 from checkforensics.render.escape import printable
 from checkforensics.render.jsonout import print_json_array, print_json_lines, print_json_stream
+from checkforensics.render.sections import InContext, section_lines, unwrapped
 from checkforensics.render.tables import Table
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _json_items(section: Section, tally: list[int] | None = None) -> Iterator[di
     descriptors count as its descriptors: a section that expands counts its inner records)."""
     inner = section.type.expand
     for each in section.items:
-        item, context = _unwrapped(each, section)
+        item, context = unwrapped(each, section)
         record = section.type.json(item, section.include, context)
         if tally is not None:
             tally[0] += len(record[inner] or ()) if inner is not None else 1
@@ -123,19 +124,6 @@ def _grouped(section: Section, tally: list[int]) -> dict[str, Any]:
     return document
 
 
-def section_items(section: Section) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """Each item of the section with its context (an item chained in from another checkpoint
-    carries its own)."""
-    for each in section.items:
-        yield _unwrapped(each, section)
-
-
-def section_lines(section: Section) -> Iterator[dict[str, Any]]:
-    for each in section.items:
-        item, context = _unwrapped(each, section)
-        yield from section.type.lines(item, section.include, context)
-
-
 def _lines(answer: Answer) -> Iterator[dict[str, Any]]:
     several = answer.several_kinds
     head = dict(answer.line_head)
@@ -157,7 +145,7 @@ def _summary_line(answer: Answer) -> Iterator[dict[str, Any]]:
     if summary is None:
         return
     for each in summary.items:
-        item, context = _unwrapped(each, summary)
+        item, context = unwrapped(each, summary)
         record = summary.type.json(item, summary.include, context)
         yield {"record": summary.type.name, **record} if answer.several_kinds else record
 
@@ -171,7 +159,7 @@ def _summary_fields(answer: Answer) -> list[tuple[str, Any]]:
     items = list(summary.items)[:1]
     if not items:
         return []
-    item, context = _unwrapped(items[0], summary)
+    item, context = unwrapped(items[0], summary)
     return [
         (f.name, lambda f=f: f.hint.json(f.value(item, context))) for f in summary.type.fields if not f.context
     ]
@@ -227,7 +215,7 @@ def _as_lines(answer: Answer, fmt: str) -> bool:
 def record_table(section: Section) -> Table:
     """The table of one section's records, as their type declares it."""
     kind = section.type
-    rows = [row for each in section.items for row in kind.rows(*_unwrapped(each, section))]
+    rows = [row for each in section.items for row in kind.rows(*unwrapped(each, section))]
     styler = kind if kind.style is not None or kind.inner is None else kind.inner
     return Table(
         kind.headers,
@@ -303,19 +291,3 @@ def _chained(answers: Iterable[Answer], index: int) -> Iterator[Any]:
         section = answer.sections[index]
         for item in section.items:
             yield InContext(item, section.context)
-
-
-class InContext:
-    """An item with the context of the section it came from (its checkpoint), in a section
-    that chains several."""
-
-    __slots__ = ("context", "item")
-
-    def __init__(self, item: Any, context: dict[str, Any]) -> None:
-        self.item, self.context = item, context
-
-
-def _unwrapped(item: Any, section: Section) -> tuple[Any, dict[str, Any]]:
-    if isinstance(item, InContext):
-        return item.item, item.context
-    return item, section.context

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from checkforensics.render.escape import json_text, printable
+from checkforensics.render.sections import section_lines
 
 if TYPE_CHECKING:
     from checkforensics.records.declare import Answer, Section
@@ -81,8 +82,6 @@ def _columns(section: Section) -> list[str]:
 
 
 def _rows(answer: Answer) -> Iterator[tuple[Section, dict[str, Any]]]:
-    from checkforensics.render.answers import section_lines
-
     for section in answer.sections:
         for record in section_lines(section):
             yield section, record

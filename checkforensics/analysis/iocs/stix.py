@@ -82,7 +82,7 @@ def _observables(kind: str, value: str) -> tuple[list[Any], str] | None:
 def _grouped(answer: Answer) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """The answer's indicator records (JSON forms) by type and value: with several checkpoints
     one indicator can come once from each."""
-    from checkforensics.render.answers import section_lines
+    from checkforensics.render.sections import section_lines
 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for section in answer.sections:

@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 from checkforensics.records.declare import Answer, Column, Field, RecordType
 from checkforensics.records.values import INTEGER, LIST, LONG, OBJECT, SIZE, TEXT, TIME
-from checkforensics.render.answers import section_items
 from checkforensics.render.escape import printable
+from checkforensics.render.sections import section_items
 
 # How sure an event's time is: each certainty with what it means (docs/commands/timeline.md).
 CERTAINTIES = {
