@@ -115,3 +115,35 @@ def test_commands_work_as_pasted_from_the_repository_root(tmp_path: Path, monkey
                                *written], capture_output=True, text=True, check=False)  # fmt: skip
         not_ignored = [line.split("\t")[1] for line in done.stdout.splitlines() if line.startswith("::")]
         assert not_ignored == [], f"add them to .gitignore: {not_ignored}"
+
+
+def _command_cells(page: str, heading: str) -> set[str]:
+    """The command names in the first column of the first table from ``heading`` on in docs/PAGE."""
+    text = (DOCS / page).read_text()
+    lines = text[text.index(heading) :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    names: set[str] = set()
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        first = line.split("|")[1].replace("](", " ").replace(",", " ")
+        names |= {word.strip("`[]") for word in first.split() if word.startswith(("`", "[`"))}
+    return names
+
+
+def test_every_command_is_in_the_command_tables() -> None:
+    """docs/usage.md's table of commands, and docs/json.md's JSON Lines table for every command
+    offering jsonl, name each command the command line has: a new command is missing from
+    neither (iocs was, from both)."""
+    import click
+
+    from checkforensics.cli import cli, command_names
+
+    listed = _command_cells("usage.md", "| command | what it answers |")
+    assert set(command_names()) <= listed
+    jsonl = _command_cells("json.md", "## JSON Lines")
+    for name in command_names():
+        command = cli.get_command(click.Context(cli), name)
+        option = next((p for p in command.params if p.name == "fmt"), None)
+        if option is not None and "jsonl" in option.type.choices:
+            assert name in jsonl, f"docs/json.md, JSON Lines: {name}"
