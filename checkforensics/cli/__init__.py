@@ -235,8 +235,15 @@ def run(argv: list[str] | None = None) -> int:
     finally:
         if _debug:
             _debug_notes()
-        if "checkforensics.render.console" in sys.modules:  # the display options last one run
+        # what a run's options set for the whole process ends with the run: display, the
+        # expansion limit, the spool's directory (a caller running the archive layer next, or
+        # another run, starts from the defaults)
+        if "checkforensics.render.console" in sys.modules:
             sys.modules["checkforensics.render.console"].use_color("auto")
+        if "checkforensics.archive.decompression" in sys.modules:
+            sys.modules["checkforensics.archive.decompression"].allow_expansion(None)
+        if "checkforensics.archive.spool" in sys.modules:
+            sys.modules["checkforensics.archive.spool"].use_directory(None)
 
 
 def _debug_notes() -> None:
