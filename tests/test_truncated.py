@@ -36,6 +36,7 @@ HEADER, DATA = _offsets("checkpoint/pstree.img")
 PAGES = _offsets("checkpoint/pages-2.img")[1]
 CUTS = [
     (PLAIN, PAGES + 100_000),  # inside a pages image: pstree.img and what follows are not there
+    (PLAIN, 20_000),  # inside config.dump, before any image: only metadata, itself cut
     (PLAIN, HEADER),  # at a member's header: the listing ends without the end-of-archive blocks
     (PLAIN, HEADER + 100),  # inside a header
     (PLAIN, PLAIN.stat().st_size - 700),  # inside the end-of-archive blocks: every member is whole

@@ -146,6 +146,8 @@ class CheckpointModel:
     def require_images(self) -> None:
         """Raise NoImagesError when the checkpoint holds container metadata but no CRIU images."""
         if self.archive.no_images is not None:
+            if self.archive.cut:  # the images may be in what the listing did not reach
+                raise self.archive.not_found(self.archive.no_images)
             raise NoImagesError(
                 f"{self.archive.no_images}: no processes, memory or descriptors to read; its container metadata "
                 "is there ('checkforensics show', 'checkforensics inspect')",
